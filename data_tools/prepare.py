@@ -1,0 +1,95 @@
+"""wsl-prepare: turn a raw image-text collection into a dataset directory.
+
+  wsl-prepare --source=yfcc100m --input=yfcc100m_dataset --image_dir=images/ \
+      --output_dir=data/yfcc_k1000 --vocab_size=1000
+  wsl-prepare --source=tuxpaint --languages=en,fr --output_dir=data/tux
+
+Writes vocab.tsv, stopwords.tsv, dataset.json, skipped.tsv and TFRecord shards
+{split}-{i:05d}-of-{n:05d}.tfrecord (see wsl_tf/records.py). Bad records are
+skipped and counted; a killed run resumes where it stopped when rerun.
+"""
+
+import sys
+
+from absl import app, flags
+
+from data_tools import corpora, images, preparer
+from data_tools.sources import SOURCES, SourceError
+from data_tools.sources.yfcc100m import LAYOUTS
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("source", None, sorted(SOURCES), "Format of the raw collection.")
+flags.DEFINE_string("input", None,
+                    "The collection: a yfcc100m_dataset file (.bz2/.gz ok), a .jsonl file, .tar "
+                    "shards (file, directory or glob), or the openclipart svg / tuxpaint stamps "
+                    "directory (default for those two: the copy wsl-fetch-data cached).")
+flags.DEFINE_string("image_dir", None, "Where images are (yfcc100m: required; jsonl: default the file's directory).")
+flags.DEFINE_enum("image_layout", "id", LAYOUTS,
+                  "yfcc100m: images as IMAGE_DIR/PHOTOID.jpg (id) or IMAGE_DIR/abc/def/HASH.jpg (hash).")
+flags.DEFINE_list("languages", ["en"], "tuxpaint: caption languages; one is chosen per image by key hash.")
+flags.DEFINE_string("png_dir", None, "openclipart: the tree of PNG renders (default: png/ beside the svg tree).")
+flags.DEFINE_string("output_dir", None, "The dataset directory to write.")
+flags.DEFINE_integer("vocab_size", 1000, "K, the number of dictionary words (paper: 1,000 to 100,000).")
+flags.DEFINE_integer("num_stopwords", 500, "How many of the most common words to drop first (paper: 500).")
+flags.DEFINE_string("vocab", None, "Reuse this vocab.tsv instead of building one (e.g. for an eval set).")
+flags.DEFINE_integer("image_size", 256, "Stored images are SIZE x SIZE JPEGs (paper: 256).")
+flags.DEFINE_integer("num_shards", 8, "Shards of the train split; val and test get proportionally many.")
+flags.DEFINE_float("val_fraction", 0.05, "Fraction of keys in the val split.")
+flags.DEFINE_float("test_fraction", 0.05, "Fraction of keys in the test split.")
+flags.DEFINE_integer("workers", preparer.PrepareOptions.workers,
+                     "Worker processes decoding images (0: in this process).")
+flags.DEFINE_integer("chunk_size", 1024, "Records per staged chunk, the unit a rerun resumes from.")
+flags.DEFINE_integer("max_pixels", images.DEFAULT_MAX_PIXELS,
+                     "Images with more pixels are skipped (decompression bombs).")
+flags.DEFINE_bool("progress", True, "Show a progress bar.")
+flags.mark_flags_as_required(["source", "output_dir"])
+
+
+def make_source():
+    """The source the flags describe; SourceError if they do not fit."""
+    name = FLAGS.source
+    if name == "yfcc100m":
+        return SOURCES[name](FLAGS.input, FLAGS.image_dir, FLAGS.image_layout)
+    if name == "jsonl":
+        return SOURCES[name](FLAGS.input, FLAGS.image_dir)
+    if name == "webdataset":
+        return SOURCES[name](FLAGS.input)
+    path = FLAGS.input or corpora.corpus_path(name)
+    if not FLAGS.input and not corpora.is_fetched(name):
+        raise SourceError(f"no --input given and {name} is not fetched: run wsl-fetch-data --corpora={name}")
+    if name == "openclipart":
+        return SOURCES[name](path, FLAGS.png_dir)
+    return SOURCES[name](path, FLAGS.languages)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    options = preparer.PrepareOptions(
+        output_dir=FLAGS.output_dir,
+        vocab_size=FLAGS.vocab_size,
+        num_stopwords=FLAGS.num_stopwords,
+        vocab_path=FLAGS.vocab,
+        image_size=FLAGS.image_size,
+        num_shards=FLAGS.num_shards,
+        val_fraction=FLAGS.val_fraction,
+        test_fraction=FLAGS.test_fraction,
+        workers=FLAGS.workers,
+        chunk_size=FLAGS.chunk_size,
+        max_pixels=FLAGS.max_pixels,
+        progress=FLAGS.progress,
+    )
+    try:
+        preparer.DatasetPreparer(make_source(), options).run()
+    except (preparer.PrepareError, SourceError) as error:
+        print(f"wsl-prepare: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,68 @@
+"""Open Clip Art (Debian `openclipart-svg`, renders in `openclipart-png`).
+
+Each drawing is an SVG whose RDF metadata (a `cc:Work`) carries `dc:title`,
+`dc:description` and `dc:subject` keywords: the text of the record. The image
+is the PNG render at the same relative path under the png tree when there is
+one (`png_root`, by default `../png` beside the svg tree); otherwise the SVG
+itself, which the image step renders with cairosvg.
+"""
+
+import dataclasses
+import os
+import xml.etree.ElementTree as ElementTree
+
+from data_tools.sources import base
+
+_DC = "{http://purl.org/dc/elements/1.1/}"
+
+
+@dataclasses.dataclass(frozen=True)
+class OpenClipartItem:
+    key: str
+    svg_path: str
+    png_path: str | None
+
+
+def metadata_text(svg: bytes, where: str) -> str:
+    """Title, description and keywords of the SVG's cc:Work, one per line."""
+    try:
+        root = ElementTree.fromstring(svg)
+    except ElementTree.ParseError as error:
+        raise base.SkipRecord(base.BAD_LINE, f"{where}: invalid XML: {error}") from None
+    work = next((e for e in root.iter() if e.tag.endswith("}Work")), None)
+    if work is None:
+        return ""
+    parts = [
+        (child.text or "").strip()
+        for child in work
+        if child.tag in (_DC + "title", _DC + "description")
+    ]
+    for subject in work.findall(_DC + "subject"):
+        parts += [(li.text or "").strip() for li in subject.iter() if li.tag.endswith("}li")]
+    return "\n".join(part for part in parts if part)
+
+
+class OpenClipartSource(base.Source):
+    name = "openclipart"
+
+    def __init__(self, input_path: str, png_root: str | None = None):
+        self.root = base.require_path(input_path, "--input", directory=True)
+        default_png = os.path.join(os.path.dirname(os.path.abspath(self.root)), "png")
+        self.png_root = png_root or (default_png if os.path.isdir(default_png) else None)
+
+    def scan(self):
+        for directory, subdirs, files in os.walk(self.root):
+            subdirs.sort()
+            for name in sorted(files):
+                if not name.endswith(".svg"):
+                    continue
+                path = os.path.join(directory, name)
+                key = os.path.relpath(path, self.root)[: -len(".svg")]
+                png = os.path.join(self.png_root, key + ".png") if self.png_root else None
+                yield OpenClipartItem(key, path, png if png and os.path.exists(png) else None)
+
+    def load(self, item: OpenClipartItem) -> base.Record:
+        svg = base.read_file(item.svg_path)
+        text = metadata_text(svg, item.svg_path)
+        image = base.read_file(item.png_path) if item.png_path else svg
+        return base.Record(item.key, image, text)

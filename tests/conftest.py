@@ -1,0 +1,43 @@
+"""Test-wide set-up: quiet TensorFlow, 4 logical CPUs, small image helpers.
+
+Logical devices can be configured only once per process, before TensorFlow
+initialises its devices, so it is done here at import time; tests that need
+two replicas use a MirroredStrategy over the first two.
+"""
+
+import io
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from PIL import Image  # noqa: E402
+
+_cpus = tf.config.list_physical_devices("CPU")
+tf.config.set_logical_device_configuration(_cpus[0], [tf.config.LogicalDeviceConfiguration()] * 4)
+
+
+def image_bytes(width=40, height=30, fmt="JPEG", seed=0, mode="RGB") -> bytes:
+    """A small random image encoded in `fmt`."""
+    rng = np.random.default_rng(seed)
+    channels = {"RGB": 3, "RGBA": 4, "L": 1}[mode]
+    pixels = rng.integers(0, 256, size=(height, width, channels), dtype=np.uint8)
+    image = Image.fromarray(pixels.squeeze(-1) if channels == 1 else pixels, mode)
+    out = io.BytesIO()
+    image.save(out, format=fmt)
+    return out.getvalue()
+
+
+@pytest.fixture
+def write_image(tmp_path):
+    """write_image(relative path, **image_bytes kwargs) -> absolute path."""
+
+    def write(relative: str, **kwargs) -> str:
+        path = tmp_path / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(image_bytes(**kwargs))
+        return str(path)
+
+    return write

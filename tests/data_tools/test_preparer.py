@@ -1,0 +1,224 @@
+"""The wsl-prepare job on a small JSONL corpus holding every kind of bad record."""
+
+import collections
+import filecmp
+import json
+import os
+
+import pytest
+import tensorflow as tf
+
+from data_tools import preparer
+from data_tools.sources import base
+from data_tools.sources.jsonl import JsonlSource
+from tests.conftest import image_bytes
+from tests.data_tools.test_images import png_claiming_size
+from wsl_tf import records, text
+from wsl_tf.vocab import Vocabulary
+
+ANIMALS = ["dog", "cat", "horse", "bird", "fish", "cow", "sheep", "goat"]
+PLACES = ["beach", "park", "city", "farm", "lake"]
+
+BAD = {
+    "bad/corrupt.jpg": (image_bytes(64, 64)[:300], "the dog", base.CORRUPT_IMAGE),
+    "bad/format.jpg": (b"GIF89a but not really" * 3, "the cat", base.UNSUPPORTED_FORMAT),
+    "bad/bomb.png": (png_claiming_size(50_000, 50_000), "the bird", base.TOO_MANY_PIXELS),
+    "bad/empty_caption.jpg": (image_bytes(), "", base.EMPTY_TEXT),
+    "bad/only_numbers.jpg": (image_bytes(), "2012 !!!", base.EMPTY_TEXT),
+}
+
+
+def caption(i: int) -> str:
+    """Record i's text: two words in every record, then Zipf-ish animals and a place."""
+    return " ".join(["The", "photo"] + ANIMALS[: i % len(ANIMALS)] + [PLACES[i % len(PLACES)]]) + f" #{i}"
+
+
+def make_corpus(root, n=120):
+    """n good records, the BAD ones, and broken lines."""
+    lines = []
+    for i in range(n):
+        name = f"good/{i:04d}.jpg"
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(image_bytes(48, 40, seed=i))
+        lines.append(json.dumps({"image": name, "text": caption(i)}))
+    for name, (data, bad_caption, _) in BAD.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        lines.append(json.dumps({"image": name, "text": bad_caption}))
+    lines.append(json.dumps({"image": "bad/missing.jpg", "text": "a missing horse"}))
+    lines.append('{"image": "broken json')
+    lines.append(b'{"image": "good/0000.jpg", "text": "caf\xe9", "key": "latin1"}'.decode("latin-1"))
+    corpus = root / "corpus.jsonl"
+    corpus.write_bytes("\n".join(lines).replace("caf\u00e9", "\udce9").encode("utf-8", "surrogateescape"))
+    return str(corpus)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return make_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+def options(out, **overrides):
+    base_options = dict(output_dir=str(out), vocab_size=6, num_stopwords=2, image_size=32, num_shards=3,
+                        val_fraction=0.2, test_fraction=0.2, workers=0, chunk_size=16, progress=False)
+    return preparer.PrepareOptions(**{**base_options, **overrides})
+
+
+def prepare(corpus, out, source=None, **overrides):
+    return preparer.DatasetPreparer(source or JsonlSource(corpus), options(out, **overrides), log=lambda *_: None).run()
+
+
+def read_split(out, split):
+    rows = []
+    for path in records.shard_paths(str(out), split):
+        for serialized in tf.data.TFRecordDataset(path):
+            rows.append({k: v.numpy() for k, v in records.parse_example(serialized).items()})
+    return rows
+
+
+@pytest.fixture(scope="module")
+def prepared(corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("prepared")
+    return out, prepare(corpus, out)
+
+
+def test_every_bad_record_is_skipped_counted_and_listed(prepared):
+    out, metadata = prepared
+    expected = collections.Counter(reason for _, _, reason in BAD.values())
+    expected.update({base.MISSING_FILE: 1, base.BAD_LINE: 1, base.UNDECODABLE_TEXT: 1})
+    assert metadata["skipped"] == dict(expected)
+    assert metadata["records_read"] == 120 + len(BAD) + 3
+    listed = [line.split("\t") for line in (out / "skipped.tsv").read_text().splitlines()[1:]]
+    assert collections.Counter(row[1] for row in listed) == expected
+    assert {row[0] for row in listed if row[1] != base.BAD_LINE} == set(BAD) | {"bad/missing.jpg", "corpus.jsonl:128"}
+    assert all(len(row) == 3 and row[2] for row in listed)
+
+
+def test_vocabulary_comes_from_train_only_with_stopwords_dropped(prepared):
+    out, metadata = prepared
+    counts = collections.Counter()
+    for i in range(120):
+        if records.split_of(f"good/{i:04d}.jpg", 0.2, 0.2) == "train":
+            counts.update(text.target_words(caption(i)))
+    expected, stop = Vocabulary.from_counts(counts, 6, 2)
+    assert Vocabulary.load(str(out / "vocab.tsv")) == expected
+    assert stop.words == ("photo", "the")
+    assert metadata["vocab_size"] == 6 and metadata["num_stopwords"] == 2
+
+
+def test_shards_hold_the_dictionary_words_of_each_image(prepared):
+    out, metadata = prepared
+    vocab = Vocabulary.load(str(out / "vocab.tsv"))
+    captions = {f"good/{i:04d}.jpg": caption(i) for i in range(120)}
+    seen = 0
+    for split in records.SPLITS:
+        rows = read_split(out, split)
+        assert len(rows) == metadata["images"][split]
+        for row in rows:
+            key = row[records.KEY].decode()
+            assert records.split_of(key, 0.2, 0.2) == split
+            assert list(row[records.WORD_IDS]) == vocab.ids(text.words(captions[key]))
+            assert tf.io.decode_jpeg(row[records.IMAGE]).shape == (32, 32, 3)
+            seen += 1
+    assert seen + metadata["train_images_dropped_without_target"] == 120
+    pairs = sum(len(r[records.WORD_IDS]) for r in read_split(out, "train"))
+    assert metadata["avg_targets_per_image"]["train"] == round(pairs / metadata["images"]["train"], 4)
+
+
+def test_train_images_without_a_dictionary_word_are_dropped_and_counted(prepared):
+    out, metadata = prepared
+    assert metadata["train_images_dropped_without_target"] > 0
+    assert all(len(r[records.WORD_IDS]) > 0 for r in read_split(out, "train"))
+    kept_without = sum(len(r[records.WORD_IDS]) == 0 for s in ("val", "test") for r in read_split(out, s))
+    assert kept_without == metadata["no_target_images"]["val"] + metadata["no_target_images"]["test"]
+
+
+def test_shard_layout_and_names(prepared):
+    out, metadata = prepared
+    names = sorted(p for p in os.listdir(out) if p.endswith(".tfrecord"))
+    assert names == sorted(n for ns in metadata["shards"].values() for n in ns)
+    assert metadata["shards"]["train"] == [records.shard_name("train", i, 3) for i in range(3)]
+    assert not os.path.exists(out / preparer.STAGING_DIR)
+
+
+def test_output_is_byte_identical_whatever_the_worker_count(prepared, corpus, tmp_path):
+    out, _ = prepared
+    prepare(corpus, tmp_path, workers=2)
+    names = sorted(os.listdir(out))
+    assert names == sorted(os.listdir(tmp_path))
+    match, mismatch, errors = filecmp.cmpfiles(out, tmp_path, names, shallow=False)
+    assert mismatch == [] and errors == []
+
+
+class CrashingSource(JsonlSource):
+    """Loads in-process and dies (like kill -9) after `crash_after` loads."""
+
+    def __init__(self, path, crash_after=None):
+        super().__init__(path)
+        self._crash_after = crash_after
+        self.loads = 0
+
+    def load(self, item):
+        self.loads += 1
+        if self._crash_after is not None and self.loads > self._crash_after:
+            raise KeyboardInterrupt
+        return super().load(item)
+
+
+def test_rerun_after_a_crash_resumes_and_matches(prepared, corpus, tmp_path):
+    out, _ = prepared
+    crashing = CrashingSource(corpus, crash_after=40)
+    with pytest.raises(KeyboardInterrupt):
+        prepare(corpus, tmp_path, source=crashing)
+    assert not any(n.endswith(".tfrecord") for n in os.listdir(tmp_path))
+    assert not os.path.exists(tmp_path / "dataset.json")
+    resumed = CrashingSource(corpus)
+    prepare(corpus, tmp_path, source=resumed)
+    assert resumed.loads == 120 + len(BAD) + 1 - 32  # The two chunks of 16 staged before the crash are not redone.
+    match, mismatch, errors = filecmp.cmpfiles(out, tmp_path, sorted(os.listdir(out)), shallow=False)
+    assert mismatch == [] and errors == []
+    again = CrashingSource(corpus)
+    prepare(corpus, tmp_path, source=again)
+    assert again.loads == 0  # Complete already: nothing redone.
+
+
+def test_staging_of_other_options_is_discarded(corpus, tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        prepare(corpus, tmp_path, source=CrashingSource(corpus, crash_after=40))
+    prepare(corpus, tmp_path, image_size=24)
+    row = read_split(tmp_path, "train")[0]
+    assert tf.io.decode_jpeg(row[records.IMAGE]).shape == (24, 24, 3)
+
+
+def test_fewer_shards_on_rerun_removes_the_old_ones(corpus, tmp_path):
+    prepare(corpus, tmp_path, num_shards=5)
+    prepare(corpus, tmp_path, num_shards=2)
+    assert len(records.shard_paths(str(tmp_path), "train")) == 2
+
+
+def test_reusing_a_vocabulary(prepared, corpus, tmp_path):
+    out, _ = prepared
+    metadata = prepare(corpus, tmp_path, vocab_path=str(out / "vocab.tsv"), vocab_size=2)
+    assert (tmp_path / "vocab.tsv").read_text() == (out / "vocab.tsv").read_text()
+    assert metadata["vocab_size"] == 6 and metadata["vocab_from"] == str(out / "vocab.tsv")
+
+
+def test_zero_usable_records_is_an_error(tmp_path):
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"image": "nope.jpg", "text": "x"}\n')
+    with pytest.raises(preparer.PrepareError, match=r"no usable records.*missing_file"):
+        prepare(str(corpus), tmp_path / "out")
+    assert not os.path.exists(tmp_path / "out" / "dataset.json")
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [({"vocab_size": 0}, "--vocab_size=0"), ({"val_fraction": 0.5, "test_fraction": 0.5}, "below 1"),
+     ({"num_shards": 0}, "--num_shards=0"), ({"image_size": 8}, "--image_size=8"),
+     ({"workers": -1}, "--workers=-1"), ({"vocab_path": "/nonexistent/vocab.tsv"}, "--vocab: cannot read")],
+)
+def test_bad_options_are_named(corpus, tmp_path, overrides, message):
+    with pytest.raises(preparer.PrepareError, match=message):
+        prepare(corpus, tmp_path, **overrides)

@@ -1,0 +1,67 @@
+"""The paper's text rules, each pinned on real-looking Flickr text."""
+
+import pytest
+
+from wsl_tf import text
+
+
+def test_numbers_and_punctuation_become_spaces_and_hashtags_lose_their_hash():
+    assert text.remove_numbers_and_punctuation("#sunset,#beach 2012!").split() == ["sunset", "beach"]
+
+
+def test_apostrophes_are_deleted_not_split():
+    assert text.words("Mary's dog’s bone") == ["marys", "dogs", "bone"]
+
+
+def test_numbers_inside_words_are_removed():
+    assert text.words("Canon 50mm f/1.8 IMG_2034") == ["canon", "mm", "f", "img"]
+
+
+def test_accents_are_stripped_unicode_aware():
+    assert text.words("Café Zürich") == ["cafe", "zurich"]
+    assert text.words("Ñandú crème brûlée São Paulo") == ["nandu", "creme", "brulee", "sao", "paulo"]
+
+
+def test_special_characters_are_removed_not_transliterated():
+    assert text.words("I ❤ NYC ☀️ 😀 Brand™ ©2010") == ["i", "nyc", "brand"]
+
+
+def test_compatibility_letters_are_normalised():
+    assert text.words("ﬁsh ﬂower") == ["fish", "flower"]
+
+
+def test_letters_of_other_scripts_survive():
+    assert text.words("Москва́ 東京") == ["москва", "東京"]
+
+
+def test_lowercase():
+    assert text.lowercase("New YORK") == "new york"
+
+
+def test_penn_treebank_tokenizer_is_used():
+    # Treebank splits these contractions; a whitespace split would not.
+    assert text.tokenize("cannot gonna") == ["can", "not", "gon", "na"]
+
+
+def test_markup_and_urls_are_removed_before_the_rules():
+    description = 'Taken at <a href="http://www.flickr.com/groups/x">the lake</a> &amp; see www.example.com/page'
+    assert text.words(description) == ["taken", "at", "the", "lake", "see"]
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("Sunset over the Golden Gate Bridge #sanfrancisco #sunset",
+         ["sunset", "over", "the", "golden", "gate", "bridge", "sanfrancisco", "sunset"]),
+        ("DSC_0042.JPG", ["dsc", "jpg"]),
+        ("black-and-white   street\tphotography\n", ["black", "and", "white", "street", "photography"]),
+        ("", []),
+        ("2012 !!! ...", []),
+    ],
+)
+def test_words_on_flickr_titles(raw, expected):
+    assert text.words(raw) == expected
+
+
+def test_target_words_are_the_sorted_bag():
+    assert text.target_words("Dog dog DOG cat #dog") == ["cat", "dog"]

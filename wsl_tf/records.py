@@ -1,0 +1,85 @@
+"""The dataset directory format: TFRecord schema, shard names and splits.
+
+A dataset directory holds `vocab.tsv`, `dataset.json` and TFRecord shards
+`{split}-{i:05d}-of-{n:05d}.tfrecord` of `tf.train.Example`s with:
+
+- `image/key`     bytes, the record's key in its source;
+- `image/encoded` bytes, a JPEG of the stored image;
+- `words/ids`     int64 list, sorted and distinct ids into vocab.tsv;
+- `text/language` bytes, the caption's language ("" where the source has one).
+
+Splits are fixed by a stable hash of the key, so reruns, other worker counts
+and other machines agree on them.
+"""
+
+import os
+
+import tensorflow as tf
+
+from wsl_tf.keys import key_fraction
+
+SCHEMA_VERSION = 1
+SPLITS = ("train", "val", "test")
+VOCAB_FILE = "vocab.tsv"
+STOPWORDS_FILE = "stopwords.tsv"
+METADATA_FILE = "dataset.json"
+SKIPPED_FILE = "skipped.tsv"
+
+KEY = "image/key"
+IMAGE = "image/encoded"
+WORD_IDS = "words/ids"
+LANGUAGE = "text/language"
+
+FEATURES = {
+    KEY: tf.io.FixedLenFeature([], tf.string),
+    IMAGE: tf.io.FixedLenFeature([], tf.string),
+    WORD_IDS: tf.io.VarLenFeature(tf.int64),
+    LANGUAGE: tf.io.FixedLenFeature([], tf.string, default_value=""),
+}
+
+
+def split_of(key: str, val_fraction: float, test_fraction: float) -> str:
+    """The split a key belongs to: test, then val, take the low hash values."""
+    fraction = key_fraction(key, salt="split")
+    if fraction < test_fraction:
+        return "test"
+    if fraction < test_fraction + val_fraction:
+        return "val"
+    return "train"
+
+
+def shard_name(split: str, index: int, count: int) -> str:
+    return f"{split}-{index:05d}-of-{count:05d}.tfrecord"
+
+
+def shard_paths(dataset_dir: str, split: str) -> list[str]:
+    """The shards of one split, in order."""
+    pattern = os.path.join(dataset_dir, f"{split}-?????-of-?????.tfrecord")
+    return sorted(tf.io.gfile.glob(pattern))
+
+
+def _bytes_feature(values):
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
+
+
+def make_example(
+    key: str, image: bytes, word_ids, language: str = ""
+) -> bytes:
+    """A serialized tf.train.Example in this schema."""
+    features = {
+        KEY: _bytes_feature([key.encode("utf-8")]),
+        IMAGE: _bytes_feature([image]),
+        WORD_IDS: tf.train.Feature(
+            int64_list=tf.train.Int64List(value=sorted(set(word_ids)))
+        ),
+        LANGUAGE: _bytes_feature([language.encode("utf-8")]),
+    }
+    example = tf.train.Example(features=tf.train.Features(feature=features))
+    return example.SerializeToString()
+
+
+def parse_example(serialized: tf.Tensor) -> dict:
+    """Parse one serialized example; `words/ids` comes back dense int64."""
+    parsed = tf.io.parse_single_example(serialized, FEATURES)
+    parsed[WORD_IDS] = tf.sparse.to_dense(parsed[WORD_IDS])
+    return parsed

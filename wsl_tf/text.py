@@ -1,0 +1,94 @@
+"""The paper's text rules: raw photo text in, target words out.
+
+Joulin et al. (2016), section 3.1: remove numbers and punctuation (the `#` of
+hashtags too), strip accents and special characters, lowercase, tokenize with
+the Penn Treebank tokenizer, and use every hashtag and word as a target.
+
+Each rule is its own function, applied by `words` in the paper's order, so a
+test can pin each one. Two choices the paper leaves open, made here:
+
+- Apostrophes are deleted, not replaced by a space, so "dog's" gives "dogs"
+  rather than a stray "s". Every other punctuation mark, digit and symbol
+  becomes a space, so "beach,sunset" and "#sunset#beach" give two words.
+- HTML tags, entities and URLs (common in Flickr descriptions) are removed
+  first; otherwise "http www flickr com" would become targets.
+
+Letters of every script survive (Unicode-aware), so French or Russian captions
+keep their words; accents are stripped ("Café Zürich" -> "cafe zurich").
+"""
+
+import functools
+import html
+import re
+import unicodedata
+
+from nltk.tokenize import TreebankWordTokenizer
+
+_TAG = re.compile(r"<[^>]*>")
+_URL = re.compile(r"(?:https?://|ftp://|www\.)\S+", re.IGNORECASE)
+_APOSTROPHES = re.compile("['\u2019\u02bc\u2018`]")
+_SPACES = re.compile(r"\s+")
+
+
+def strip_markup(text: str) -> str:
+    """Remove HTML tags, decode HTML entities and drop URLs."""
+    text = _TAG.sub(" ", text)
+    text = html.unescape(text)
+    return _URL.sub(" ", text)
+
+
+def remove_numbers_and_punctuation(text: str) -> str:
+    """Delete apostrophes; turn digits and punctuation (incl. `#`) into spaces."""
+    text = _APOSTROPHES.sub("", text)
+    return "".join(
+        " " if unicodedata.category(ch)[0] in ("N", "P") else ch for ch in text
+    )
+
+
+def strip_accents_and_special_characters(text: str) -> str:
+    """Keep letters (accents dropped by NFKD) and spaces; symbols become spaces.
+
+    Symbols are judged before decomposition so that "™" is removed rather than
+    decomposed into the letters "TM".
+    """
+    kept = []
+    for ch in text:
+        if ch.isspace():
+            kept.append(ch)
+        elif unicodedata.category(ch)[0] == "L":
+            kept.extend(
+                part
+                for part in unicodedata.normalize("NFKD", ch)
+                if unicodedata.category(part)[0] == "L"
+            )
+        elif unicodedata.category(ch) != "Mn":
+            kept.append(" ")
+    return "".join(kept)
+
+
+def lowercase(text: str) -> str:
+    return text.lower()
+
+
+@functools.cache
+def _tokenizer() -> TreebankWordTokenizer:
+    return TreebankWordTokenizer()
+
+
+def tokenize(text: str) -> list[str]:
+    """Penn Treebank tokenization (nltk), on whitespace-normalised text."""
+    return _tokenizer().tokenize(_SPACES.sub(" ", text).strip())
+
+
+def words(text: str) -> list[str]:
+    """All target words of a text, in order, repeats kept."""
+    text = strip_markup(text)
+    text = remove_numbers_and_punctuation(text)
+    text = strip_accents_and_special_characters(text)
+    text = lowercase(text)
+    return tokenize(text)
+
+
+def target_words(text: str) -> list[str]:
+    """The bag of distinct target words of a text, sorted."""
+    return sorted(set(words(text)))
