@@ -158,11 +158,15 @@ class CrashingSource(JsonlSource):
     def __init__(self, path, crash_after=None):
         super().__init__(path)
         self._crash_after = crash_after
-        self.loads = 0
+        self._loads = 0
+
+    @property
+    def loads(self):
+        return self._loads
 
     def load(self, item):
-        self.loads += 1
-        if self._crash_after is not None and self.loads > self._crash_after:
+        self._loads += 1
+        if self._crash_after is not None and self._loads > self._crash_after:
             raise KeyboardInterrupt
         return super().load(item)
 
