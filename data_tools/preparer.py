@@ -178,7 +178,7 @@ def _staged_example(split: str, record: worker.PreparedRecord) -> bytes:
         "words": strings(*record.words),
         "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[record.image])),
     }
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString(deterministic=True)
 
 
 def _parse_staged(example) -> tuple[str, worker.PreparedRecord]:

@@ -65,7 +65,11 @@ def _bytes_feature(values):
 def make_example(
     key: str, image: bytes, word_ids, language: str = ""
 ) -> bytes:
-    """A serialized tf.train.Example in this schema."""
+    """A serialized tf.train.Example in this schema.
+
+    Serialized deterministically: the features map is otherwise written in an
+    order that varies from process to process, and shards must be identical.
+    """
     features = {
         KEY: _bytes_feature([key.encode("utf-8")]),
         IMAGE: _bytes_feature([image]),
@@ -75,7 +79,7 @@ def make_example(
         LANGUAGE: _bytes_feature([language.encode("utf-8")]),
     }
     example = tf.train.Example(features=tf.train.Features(feature=features))
-    return example.SerializeToString()
+    return example.SerializeToString(deterministic=True)
 
 
 def parse_example(serialized: tf.Tensor) -> dict:

