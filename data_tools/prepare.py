@@ -41,6 +41,7 @@ flags.DEFINE_integer("workers", preparer.PrepareOptions.workers,
 flags.DEFINE_integer("chunk_size", 1024, "Records per staged chunk, the unit a rerun resumes from.")
 flags.DEFINE_integer("max_pixels", images.DEFAULT_MAX_PIXELS,
                      "Images with more pixels are skipped (decompression bombs).")
+flags.DEFINE_integer("max_records", 0, "Read only the first N items of the source (0: all), for trial runs.")
 flags.DEFINE_bool("progress", True, "Show a progress bar.")
 flags.mark_flags_as_required(["source", "output_dir"])
 
@@ -77,6 +78,7 @@ def main(argv):
         workers=FLAGS.workers,
         chunk_size=FLAGS.chunk_size,
         max_pixels=FLAGS.max_pixels,
+        max_records=FLAGS.max_records,
         progress=FLAGS.progress,
     )
     try:

@@ -20,9 +20,11 @@ options give byte-identical output whatever the number of workers.
 
 import collections
 import dataclasses
+import itertools
 import json
 import multiprocessing
 import os
+import pickle
 import shutil
 import threading
 import time
@@ -57,6 +59,7 @@ class PrepareOptions:
     workers: int = os.cpu_count() or 1
     chunk_size: int = 1024
     max_pixels: int = images.DEFAULT_MAX_PIXELS
+    max_records: int = 0  # Read at most this many source items (0: all).
     progress: bool = True
 
     def validate(self) -> None:
@@ -74,6 +77,7 @@ class PrepareOptions:
             (self.workers >= 0, f"--workers={self.workers}: must be >= 0 (0 runs in-process)"),
             (self.chunk_size >= 1, f"--chunk_size={self.chunk_size}: must be >= 1"),
             (self.max_pixels >= 1, f"--max_pixels={self.max_pixels}: must be >= 1"),
+            (self.max_records >= 0, f"--max_records={self.max_records}: must be >= 0 (0: all)"),
         ]
         for ok, message in checks:
             if not ok:
@@ -108,11 +112,17 @@ def fingerprint(source: base.Source, options: PrepareOptions) -> dict:
         "val_fraction": options.val_fraction,
         "test_fraction": options.test_fraction,
         "chunk_size": options.chunk_size,
+        "max_records": options.max_records,
     }
 
 
 class _Staging:
-    """The `.staging/` directory of stage 1: one records file + summary per chunk."""
+    """The `.staging/` directory of stage 1: one records file + summary per chunk.
+
+    Records are pickled: staging is this job's own short-lived data, and a
+    pickle costs the single main process far less than building and then
+    re-parsing protos.
+    """
 
     def __init__(self, output_dir: str, params: dict):
         self.dir = os.path.join(output_dir, STAGING_DIR)
@@ -126,7 +136,7 @@ class _Staging:
             fileio.write_text_atomic(params_path, json.dumps(params, sort_keys=True))
 
     def records_path(self, index: int) -> str:
-        return os.path.join(self.dir, f"chunk-{index:06d}.tfrecord")
+        return os.path.join(self.dir, f"chunk-{index:06d}.pickle")
 
     def summary_path(self, index: int) -> str:
         return os.path.join(self.dir, f"chunk-{index:06d}.json")
@@ -139,14 +149,9 @@ class _Staging:
         return [int(n[len("chunk-"):-len(".json")]) for n in names]
 
     def write(self, index: int, records: list, summary: ChunkSummary) -> None:
-        import tensorflow as tf
-
-        path = self.records_path(index)
-        temp = fileio.temp_path_for(path)
-        with tf.io.TFRecordWriter(temp) as writer:
-            for split, record in records:
-                writer.write(_staged_example(split, record))
-        fileio.commit(temp, path)
+        fileio.write_bytes_atomic(
+            self.records_path(index), pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL)
+        )
         fileio.write_text_atomic(
             self.summary_path(index), json.dumps(dataclasses.asdict(summary), sort_keys=True)
         )
@@ -155,42 +160,12 @@ class _Staging:
         with open(self.summary_path(index)) as handle:
             return ChunkSummary(**json.load(handle))
 
-    def read(self, index: int) -> Iterator[tuple[str, worker.PreparedRecord]]:
-        import tensorflow as tf
-
-        for serialized in tf.data.TFRecordDataset(self.records_path(index)).as_numpy_iterator():
-            yield _parse_staged(tf.train.Example.FromString(serialized))
+    def read(self, index: int) -> list[tuple[str, worker.PreparedRecord]]:
+        with open(self.records_path(index), "rb") as handle:
+            return pickle.load(handle)
 
     def remove(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def _staged_example(split: str, record: worker.PreparedRecord) -> bytes:
-    import tensorflow as tf
-
-    def strings(*values):
-        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[v.encode() for v in values]))
-
-    feature = {
-        "key": strings(record.key),
-        "split": strings(split),
-        "language": strings(record.language),
-        "words": strings(*record.words),
-        "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[record.image])),
-    }
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString(deterministic=True)
-
-
-def _parse_staged(example) -> tuple[str, worker.PreparedRecord]:
-    f = example.features.feature
-
-    def text(name):
-        return f[name].bytes_list.value[0].decode()
-
-    words = tuple(w.decode() for w in f["words"].bytes_list.value)
-    return text("split"), worker.PreparedRecord(
-        text("key"), f["image"].bytes_list.value[0], words, text("language")
-    )
 
 
 def _chunks(items: Iterator, size: int) -> Iterator[list]:
@@ -322,7 +297,10 @@ class DatasetPreparer:
         pending: dict[int, list] = {}
 
         def work_items():
-            for index, chunk in enumerate(_chunks(self.source.scan(), options.chunk_size)):
+            items = self.source.scan()
+            if options.max_records:
+                items = itertools.islice(items, options.max_records)
+            for index, chunk in enumerate(_chunks(items, options.chunk_size)):
                 if not staging.is_done(index):
                     sizes[index] = len(chunk)
                     yield from ((index, item) for item in chunk)

@@ -45,6 +45,11 @@ def write_text_atomic(path: str, text: str) -> None:
         handle.write(text)
 
 
+def write_bytes_atomic(path: str, data: bytes) -> None:
+    with atomic_output(path, "wb") as handle:
+        handle.write(data)
+
+
 def read_text(path: str) -> str:
     with _gfile().GFile(path, "r") as handle:
         return handle.read()

@@ -23,13 +23,31 @@ class OpenClipartItem:
     png_path: str | None
 
 
-def metadata_text(svg: bytes, where: str) -> str:
-    """Title, description and keywords of the SVG's cc:Work, one per line."""
+def _find_work(pieces):
+    """The cc:Work element, parsing only as far as its end (SVG bodies are large)."""
+    parser = ElementTree.XMLPullParser(events=("end",))
+    for piece in pieces:
+        parser.feed(piece)
+        for _, element in parser.read_events():
+            if element.tag.endswith("}Work"):
+                return element
+    parser.close()
+    return None
+
+
+def _pieces(svg: bytes, size: int = 16384):
+    return (svg[start : start + size] for start in range(0, len(svg), size))
+
+
+def metadata_text(svg, where: str) -> str:
+    """Title, description and keywords of the SVG's cc:Work, one per line.
+
+    `svg` is the file's bytes or an iterable of its successive pieces.
+    """
     try:
-        root = ElementTree.fromstring(svg)
+        work = _find_work(_pieces(svg) if isinstance(svg, bytes) else svg)
     except ElementTree.ParseError as error:
         raise base.SkipRecord(base.BAD_LINE, f"{where}: invalid XML: {error}") from None
-    work = next((e for e in root.iter() if e.tag.endswith("}Work")), None)
     if work is None:
         return ""
     parts = [
@@ -62,7 +80,12 @@ class OpenClipartSource(base.Source):
                 yield OpenClipartItem(key, path, png if png and os.path.exists(png) else None)
 
     def load(self, item: OpenClipartItem) -> base.Record:
-        svg = base.read_file(item.svg_path)
-        text = metadata_text(svg, item.svg_path)
-        image = base.read_file(item.png_path) if item.png_path else svg
-        return base.Record(item.key, image, text)
+        if item.png_path is None:
+            svg = base.read_file(item.svg_path)
+            return base.Record(item.key, svg, metadata_text(svg, item.svg_path))
+        try:
+            with open(item.svg_path, "rb") as handle:
+                text = metadata_text(iter(lambda: handle.read(16384), b""), item.svg_path)
+        except OSError as error:
+            raise base.SkipRecord(base.UNREADABLE_FILE, f"{item.svg_path}: {error}") from None
+        return base.Record(item.key, base.read_file(item.png_path), text)

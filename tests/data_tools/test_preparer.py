@@ -202,6 +202,11 @@ def test_fewer_shards_on_rerun_removes_the_old_ones(corpus, tmp_path):
     assert len(records.shard_paths(str(tmp_path), "train")) == 2
 
 
+def test_max_records_reads_only_the_first_items(corpus, tmp_path):
+    metadata = prepare(corpus, tmp_path, max_records=50)
+    assert metadata["records_read"] == 50 and metadata["skipped_total"] == 0
+
+
 def test_reusing_a_vocabulary(prepared, corpus, tmp_path):
     out, _ = prepared
     metadata = prepare(corpus, tmp_path, vocab_path=str(out / "vocab.tsv"), vocab_size=2)

@@ -1,0 +1,1 @@
+"""absl entry points: train, eval, export, predict, demo."""
