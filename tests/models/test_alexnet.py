@@ -1,0 +1,51 @@
+"""AlexNet: the published layer table, full size, and narrow nets for CPU."""
+
+import keras
+import pytest
+import tensorflow as tf
+
+from wsl_tf.models import AlexNet, build_model
+from tests.models.helpers import model_config
+
+# (kind, kernel, in channels, out channels) of the single-tower AlexNet, K = 1,000.
+LAYERS = [("conv", 11, 3, 96), ("conv", 5, 96, 256), ("conv", 3, 256, 384), ("conv", 3, 384, 384),
+          ("conv", 3, 384, 256), ("fc", 1, 6 * 6 * 256, 4096), ("fc", 1, 4096, 4096), ("fc", 1, 4096, 1000)]
+
+
+def table_parameter_count() -> int:
+    return sum(k * k * cin * cout + cout for _, k, cin, cout in LAYERS)
+
+
+def test_full_size_parameter_count_matches_the_layer_table():
+    model = build_model(model_config("alexnet", num_words=1000, image_size=224, width=1.0))
+    expected = table_parameter_count()
+    assert expected == pytest.approx(62.4e6, rel=0.01)
+    assert model.count_params() == pytest.approx(expected, rel=0.01)
+
+
+def test_full_size_shapes_pool5_is_6x6x256_and_embedding_4096():
+    backbone = AlexNet(image_size=224)
+    assert backbone.get_layer("pool5").output.shape[1:] == (6, 6, 256)
+    assert backbone.embedding_dim == 4096
+    out = backbone(tf.zeros((1, 224, 224, 3)))["embedding"]
+    assert out.shape == (1, 4096)
+
+
+def test_narrow_net_on_small_images():
+    backbone = AlexNet(image_size=64, width=0.125)
+    assert backbone.embedding_dim == 512
+    assert backbone(tf.random.normal((3, 64, 64, 3)), training=True)["embedding"].shape == (3, 512)
+
+
+def test_dropout_is_active_only_in_training():
+    backbone = AlexNet(image_size=64, width=0.125)
+    x = tf.random.normal((2, 64, 64, 3))
+    tf.debugging.assert_equal(backbone(x)["embedding"], backbone(x)["embedding"])
+    keras.utils.set_random_seed(0)
+    a, b = backbone(x, training=True)["embedding"], backbone(x, training=True)["embedding"]
+    assert not bool(tf.reduce_all(a == b))
+
+
+def test_too_small_images_are_refused_clearly():
+    with pytest.raises(ValueError, match="AlexNet needs image_size >= 63, got 32"):
+        AlexNet(image_size=32)

@@ -1,0 +1,101 @@
+"""Both losses against numpy, full against in-batch, and the paper's bounds."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from scipy.special import log_softmax, logsumexp
+
+from wsl_tf.models import MultiClassLogisticLoss, OneVsAllLogisticLoss, full_targets, in_batch_targets
+
+RNG = np.random.default_rng(0)
+
+
+def softplus(x):
+    return np.logaddexp(0, x)
+
+
+def numpy_softmax_loss(logits, targets):
+    return np.mean(-(targets * log_softmax(logits, axis=1)).sum(axis=1))
+
+
+def numpy_ova_loss(logits, targets, counts, n):
+    k = len(counts)
+    per = targets / counts * softplus(-logits) + (1 - targets) / (n - counts) * softplus(logits)
+    return np.mean(per.sum(axis=1)) * n / k
+
+
+def random_labels(batch, classes, per_image):
+    return np.stack([np.pad(RNG.choice(classes, per_image - (b % 2), replace=False), (0, b % 2),
+                            constant_values=-1) for b in range(batch)])
+
+
+def test_multiclass_loss_matches_numpy():
+    logits = RNG.normal(size=(6, 30)) * 3
+    labels = random_labels(6, 30, 3)
+    targets = full_targets(tf.constant(labels), 30).numpy()
+    got = MultiClassLogisticLoss()(tf.constant(logits, tf.float32), tf.constant(targets)).numpy()
+    assert got == pytest.approx(numpy_softmax_loss(logits, targets), rel=1e-5)
+
+
+def test_one_vs_all_loss_matches_numpy_with_the_papers_class_weights():
+    counts, n = RNG.integers(1, 500, size=30), 1000
+    logits, labels = RNG.normal(size=(6, 30)) * 3, random_labels(6, 30, 3)
+    targets = full_targets(tf.constant(labels), 30).numpy()
+    loss = OneVsAllLogisticLoss(counts, n)
+    got = loss(tf.constant(logits, tf.float32), tf.constant(targets)).numpy()
+    assert got == pytest.approx(numpy_ova_loss(logits, targets, counts, n), rel=1e-5)
+    at_zero = loss(tf.zeros((6, 30)), tf.constant(targets)).numpy()
+    assert at_zero == pytest.approx(np.mean(numpy_ova_loss(np.zeros((6, 30)), targets, counts, n)), rel=1e-5)
+
+
+def test_in_batch_losses_equal_the_full_losses_when_the_batch_holds_every_class():
+    k = 12
+    labels = np.array([[c, (c + 5) % k] for c in range(k)])  # Every class is some image's label.
+    logits = RNG.normal(size=(k, k)).astype(np.float32) * 2
+    classes, targets = in_batch_targets(tf.constant(labels))
+    order = classes.numpy()
+    full = full_targets(tf.constant(labels), k)
+    counts = RNG.integers(1, 50, size=k)
+    for loss in (MultiClassLogisticLoss(), OneVsAllLogisticLoss(counts, 100)):
+        sampled = loss(tf.constant(logits[:, order]), targets, classes).numpy()
+        assert sampled == pytest.approx(loss(tf.constant(logits), full).numpy(), rel=1e-5)
+
+
+def test_in_batch_one_vs_all_is_the_exact_sum_of_the_full_terms_for_those_words():
+    counts, n, k = RNG.integers(1, 500, size=40), 1000, 40
+    labels = random_labels(8, 40, 3)
+    logits = RNG.normal(size=(8, k)) * 2
+    classes, targets = in_batch_targets(tf.constant(labels))
+    c = classes.numpy()
+    got = OneVsAllLogisticLoss(counts, n)(tf.constant(logits[:, c], tf.float32), targets, classes).numpy()
+    full_targets_np = full_targets(tf.constant(labels), k).numpy()
+    per = (full_targets_np / counts * softplus(-logits) + (1 - full_targets_np) / (n - counts) * softplus(logits))
+    assert got == pytest.approx(np.mean(per[:, c].sum(axis=1)) * n / k, rel=1e-5)
+
+
+@pytest.mark.parametrize("scale", [0.5, 2.0, 4.0])
+def test_monte_carlo_the_papers_bounds_on_the_sampled_normaliser(scale):
+    """C uniform among the K classes, s_c = exp(z_c), Z = sum_k s_k:
+
+    Jensen: E[log sum_C s_c] <= log Z + log(|C|/K) <= log Z;
+    Markov: P(log sum_C s_c >= log Z + log(|C|/K) + log t) <= 1/t, so with
+    probability 1 - 1/t the full loss is at least the sampled loss minus
+    log(|C|/K) + log t: a lower bound off by the constant log(|C|/K).
+    """
+    k, c, draws = 2000, 64, 20000
+    z = RNG.standard_t(df=3, size=k) * scale  # Heavy-tailed scores.
+    log_z = logsumexp(z)
+    subsets = np.argsort(RNG.random((draws, k)), axis=1)[:, :c]
+    sampled = logsumexp(z[subsets], axis=1)
+    shift = np.log(c / k)
+    standard_error = sampled.std() / np.sqrt(draws)
+    assert sampled.mean() <= log_z + shift + 3 * standard_error
+    assert np.all(sampled <= log_z)  # A subset's sum never exceeds Z.
+    for t in (2.0, 5.0, 20.0):
+        frequency = np.mean(sampled >= log_z + shift + np.log(t))
+        assert frequency <= 1 / t + 3 * np.sqrt((1 / t) / draws)
+
+
+def test_one_vs_all_rejects_impossible_counts():
+    with pytest.raises(ValueError, match="0 < N_k < num_images"):
+        OneVsAllLogisticLoss([0, 3], 10)

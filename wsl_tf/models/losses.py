@@ -1,0 +1,66 @@
+"""The paper's two losses, each on all K words or on the words of a batch.
+
+Both take logits [B, C] and multi-hot targets [B, C] over some set of C words
+(all K, or the batch's words from `in_batch_targets`) and return the mean over
+the batch of a per-image loss.
+
+- `MultiClassLogisticLoss`: softmax over the C words, negative log-likelihood
+  summed over the image's positive words. On the batch's words it is an
+  approximation of the full loss (the normaliser sums C terms, not K); the
+  paper bounds the error, see tests/models/test_losses.py.
+- `OneVsAllLogisticLoss`: K independent logistic regressions, class-balanced
+  as in the paper: the positives of word k weighted 1/N_k, its negatives
+  1/(N - N_k), N_k the training images with word k, N all training images.
+  Those weights are scaled by N and the sum over words divided by K, which
+  leaves the minimiser unchanged and makes the loss a mean of per-word
+  balanced terms (about 2 log 2 at zero logits). On the batch's words the loss is the exact sum of the full loss's
+  terms for those words: per-word terms are independent.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+@keras.saving.register_keras_serializable(package="wsl_tf")
+class MultiClassLogisticLoss:
+    """-sum over positive words of log softmax(logits), mean over images."""
+
+    def __call__(self, logits, targets, classes=None):
+        del classes  # The softmax needs no per-word statistics.
+        log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
+        return tf.reduce_mean(-tf.reduce_sum(targets * log_probs, axis=-1))
+
+    def get_config(self):
+        return {}
+
+
+@keras.saving.register_keras_serializable(package="wsl_tf")
+class OneVsAllLogisticLoss:
+    """Class-balanced one-vs-all logistic loss (paper section 3.1)."""
+
+    def __init__(self, class_counts, num_images):
+        counts = np.asarray(class_counts, dtype=np.float64)
+        if counts.ndim != 1 or np.any(counts <= 0) or np.any(counts >= num_images):
+            raise ValueError("class counts must be a vector with 0 < N_k < num_images")
+        self.class_counts = [int(c) for c in counts]
+        self.num_images = int(num_images)
+        self._positive = tf.constant(num_images / counts, tf.float32)
+        self._negative = tf.constant(num_images / (num_images - counts), tf.float32)
+
+    @property
+    def num_classes(self):
+        return len(self.class_counts)
+
+    def __call__(self, logits, targets, classes=None):
+        """classes: the word ids of the columns of `logits` (None: all K in order)."""
+        logits = tf.cast(logits, tf.float32)
+        positive, negative = self._positive, self._negative
+        if classes is not None:
+            positive, negative = tf.gather(positive, classes), tf.gather(negative, classes)
+        per_word = (targets * positive * tf.nn.softplus(-logits)
+                    + (1.0 - targets) * negative * tf.nn.softplus(logits))
+        return tf.reduce_mean(tf.reduce_sum(per_word, axis=-1)) / self.num_classes
+
+    def get_config(self):
+        return {"class_counts": self.class_counts, "num_images": self.num_images}

@@ -1,0 +1,59 @@
+"""The task model: a backbone and its word layer(s), keras-hub style.
+
+`embed(images)` gives the penultimate features used for transfer learning;
+`call(images)` gives scores for all K words (inference, export);
+`in_batch_logits(images, classes)` gives the training logits for only the
+batch's words, for the main head and for each auxiliary tower's head.
+"""
+
+import keras
+
+from wsl_tf.models.heads import SampledSoftmax
+
+
+@keras.saving.register_keras_serializable(package="wsl_tf")
+class WordPredictor(keras.Model):
+    """images [B, S, S, 3] -> word scores [B, K]."""
+
+    def __init__(self, backbone, num_words, aux_loss_weight=0.3, **kwargs):
+        super().__init__(**kwargs)
+        self.backbone = backbone
+        self.num_words = num_words
+        self.aux_loss_weight = aux_loss_weight
+        self.head = SampledSoftmax(num_words, name="words")
+        self.aux_heads = [SampledSoftmax(num_words, name=f"{name}_words") for name in backbone.aux_names]
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.backbone.embedding_dim
+
+    def build(self, input_shape=None):
+        self.head.build((None, self.backbone.embedding_dim))
+        for head in self.aux_heads:
+            head.build((None, self.backbone.embedding_dim))
+        super().build(input_shape)
+
+    def embed(self, images, training=False):
+        """The image embedding e = f(x): 4096-d (AlexNet) or 1024-d (GoogLeNet)."""
+        return self.backbone(images, training=training)["embedding"]
+
+    def call(self, images, training=False):
+        return self.head(self.embed(images, training=training))
+
+    def in_batch_logits(self, images, classes, training=True) -> dict:
+        """{"words": [B, C], and one entry per auxiliary tower} for word ids `classes`."""
+        features = self.backbone(images, training=training)
+        logits = {"words": self.head.in_batch_logits(features["embedding"], classes)}
+        for name, head in zip(self.backbone.aux_names, self.aux_heads):
+            logits[name] = head.in_batch_logits(features[name], classes)
+        return logits
+
+    def get_config(self):
+        return {"backbone": keras.saving.serialize_keras_object(self.backbone), "num_words": self.num_words,
+                "aux_loss_weight": self.aux_loss_weight, "name": self.name, "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        return cls(**config)

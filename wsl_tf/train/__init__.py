@@ -1,0 +1,1 @@
+"""Training: optimizers, EASGD, the custom loop and its callbacks."""
