@@ -66,3 +66,30 @@ def test_plain_sgd_and_config_round_trip():
     assert (clone.momentum, clone.nesterov, clone.coupled_weight_decay) == (0.8, True, 1e-4)
     with pytest.raises(ValueError, match="momentum"):
         SparseMomentumSGD(momentum=1.5)
+
+
+def test_a_compiled_sparse_step_never_materialises_a_dense_k_by_e_tensor():
+    """A dense read or update of the word matrix is what made steps cost seconds."""
+    from wsl_tf.models import MultiClassLogisticLoss, SampledSoftmax, in_batch_targets
+
+    k, e = 997, 24  # Shapes no other tensor in the step has.
+    head = SampledSoftmax(k)
+    head.build((None, e))
+    optimizer = SparseMomentumSGD(0.1, momentum=0.9, nesterov=True, weight_decay=1e-4)
+    optimizer.build(head.trainable_variables)
+
+    @tf.function
+    def step(x, labels):
+        classes, targets = in_batch_targets(labels)
+        with tf.GradientTape() as tape:
+            loss = MultiClassLogisticLoss()(head.in_batch_logits(x, classes), targets)
+        optimizer.apply_gradients(zip(tape.gradient(loss, head.trainable_variables), head.trainable_variables))
+        return loss
+
+    graph = step.get_concrete_function(tf.TensorSpec((8, e)), tf.TensorSpec((8, 1), tf.int32)).graph
+    dense = [op.type for op in graph.get_operations() for out in op.outputs
+             if out.shape.rank and out.shape[0] == k and out.dtype != tf.resource]
+    assert dense == []
+    before = head.kernel.numpy()
+    step(tf.random.normal((8, e)), tf.constant([[1], [2], [3], [1], [5], [8], [13], [21]]))
+    assert np.flatnonzero(np.any(head.kernel.numpy() != before, axis=1)).tolist() == [1, 2, 3, 5, 8, 13, 21]

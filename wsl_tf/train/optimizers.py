@@ -16,6 +16,8 @@ applied to a sparse variable's touched rows only.
 import keras
 import tensorflow as tf
 
+from wsl_tf.models.heads import gather_rows
+
 
 def _unique_rows(gradient: tf.IndexedSlices) -> tuple[tf.Tensor, tf.Tensor]:
     """(summed gradient rows, their distinct indices) of an IndexedSlices."""
@@ -50,9 +52,9 @@ class SparseMomentumSGD(keras.optimizers.Optimizer):
         if isinstance(gradient, tf.IndexedSlices):
             grad, rows = _unique_rows(gradient)
             if self.coupled_weight_decay:
-                grad += self.coupled_weight_decay * tf.gather(variable, rows)
+                grad += self.coupled_weight_decay * gather_rows(variable, rows)
             if momentum is not None:
-                accum = self.momentum * tf.gather(momentum, rows) + grad
+                accum = self.momentum * gather_rows(momentum, rows) + grad
                 self.assign(momentum, tf.IndexedSlices(accum, rows))
                 grad = grad + self.momentum * accum if self.nesterov else accum
             self.assign_sub(variable, tf.IndexedSlices(lr * grad, rows))

@@ -1,0 +1,95 @@
+"""Every layer and model round-trips through get_config and `.keras` files.
+
+The `.keras` files are loaded in one fresh interpreter (as a user's script
+would, after `import wsl_tf.models`) with safe_mode on, and must give the
+same outputs.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from wsl_tf.models import AlexNet, GoogLeNet, SampledSoftmax, WordPredictor, build_model
+from wsl_tf.models.layers import LocalResponseNormalization
+from tests.models.helpers import model_config
+
+
+def as_model(layer, shape):
+    inputs = keras.Input(shape)
+    return keras.Model(inputs, layer(inputs))
+
+
+def cases():
+    return {
+        "lrn": (lambda: as_model(LocalResponseNormalization(), (8, 8, 16)), (2, 8, 8, 16)),
+        "sampled_softmax": (lambda: as_model(SampledSoftmax(30), (12,)), (3, 12)),
+        "alexnet": (lambda: AlexNet(image_size=64, width=0.125), (2, 64, 64, 3)),
+        "googlenet": (lambda: GoogLeNet(image_size=32, width=0.125), (2, 32, 32, 3)),
+        "word_predictor_alexnet": (lambda: build_model(model_config("alexnet")), (2, 64, 64, 3)),
+        "word_predictor_googlenet": (lambda: build_model(model_config("googlenet", image_size=32)), (2, 32, 32, 3)),
+    }
+
+
+def outputs(model, x):
+    out = model(x, training=False)
+    return {k: np.asarray(v) for k, v in out.items()} if isinstance(out, dict) else {"out": np.asarray(out)}
+
+
+@pytest.mark.parametrize("name", list(cases()))
+def test_config_round_trip_rebuilds_the_same_architecture(name):
+    make, shape = cases()[name]
+    model = make()
+    clone = model.__class__.from_config(model.get_config())
+    if not clone.built:
+        clone.build(shape)
+    assert clone.count_params() == model.count_params()
+    assert [w.shape for w in clone.weights] == [w.shape for w in model.weights]
+
+
+def test_word_predictor_config_keeps_its_backbone_and_head():
+    model = build_model(model_config("googlenet", num_words=77, image_size=32, aux_loss_weight=0.5))
+    clone = WordPredictor.from_config(model.get_config())
+    assert isinstance(clone.backbone, GoogLeNet) and clone.num_words == 77 and clone.aux_loss_weight == 0.5
+    assert len(clone.aux_heads) == 2
+
+
+def test_keras_files_load_in_a_fresh_process_with_identical_outputs(tmp_path):
+    expected = {}
+    for name, (make, shape) in cases().items():
+        model = make()
+        x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+        np.save(tmp_path / f"{name}.input.npy", x)
+        expected[name] = outputs(model, tf.constant(x))
+        model.save(tmp_path / f"{name}.keras")
+    script = textwrap.dedent(f"""
+        import json, os, sys
+        import numpy as np, keras
+        import wsl_tf.models  # Registers the wsl_tf layers and models.
+        folder = {str(tmp_path)!r}
+        result = {{}}
+        for name in {list(cases())!r}:
+            model = keras.models.load_model(os.path.join(folder, name + ".keras"), safe_mode=True)
+            x = np.load(os.path.join(folder, name + ".input.npy"))
+            out = model(x, training=False)
+            out = out if isinstance(out, dict) else {{"out": out}}
+            for key, value in out.items():
+                np.save(os.path.join(folder, f"{{name}}.{{key}}.loaded.npy"), np.asarray(value))
+            result[name] = type(model).__name__
+        print(json.dumps(result))
+    """)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    classes = json.loads(run.stdout.strip().splitlines()[-1])
+    assert classes["word_predictor_alexnet"] == "WordPredictor" and classes["alexnet"] == "AlexNet"
+    for name, outs in expected.items():
+        for key, value in outs.items():
+            loaded = np.load(tmp_path / f"{name}.{key}.loaded.npy")
+            np.testing.assert_allclose(loaded, value, rtol=1e-5, atol=1e-6, err_msg=f"{name}/{key}")
