@@ -82,3 +82,26 @@ def test_logits_stay_float32_under_mixed_precision():
     layer = SampledSoftmax(10)
     x = tf.random.normal((2, 8), dtype=tf.float16)
     assert layer(x).dtype == tf.float32 and layer.in_batch_logits(x, tf.constant([1, 2])).dtype == tf.float32
+
+
+def test_weights_are_drawn_blockwise_with_the_configured_scale():
+    from wsl_tf.models.heads import fill_normal_rows
+
+    variable = tf.Variable(tf.zeros((3000, 40)))
+    fill_normal_rows(variable, 0.05, block_bytes=40 * 4 * 128)  # ~24 blocks.
+    values = variable.numpy()
+    assert values.std() == pytest.approx(0.05, rel=0.02) and abs(values.mean()) < 1e-3
+    assert not np.allclose(values[:128], values[128:256])  # Blocks are independent draws.
+    assert np.all(np.abs(values).sum(axis=1) > 0)  # Every row, the last partial block included.
+
+
+def test_initialisation_is_seeded_by_keras():
+    import keras
+
+    def draw():
+        keras.utils.set_random_seed(3)
+        layer = SampledSoftmax(50, init_stddev=0.02)
+        layer.build((None, 8))
+        return layer.kernel.numpy()
+
+    np.testing.assert_array_equal(draw(), draw())
