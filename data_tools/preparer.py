@@ -10,7 +10,9 @@ Three stages, each restartable:
 2. Vocabulary. The chunks' training word counts are summed and the paper's
    dictionary built (or an existing vocab.tsv is reused with `vocab_path`).
 3. Shards. The staged records are mapped to word ids and dealt round-robin,
-   in input order, into each split's shards. Shards are written under
+   in input order, into each split's shards; the train split's index (each
+   record's place in its shard, each word's records: see
+   wsl_tf/input/index.py) is written alongside for the samplers. Shards are written under
    temporary names and renamed into place; dataset.json is written last, so
    its presence means the directory is complete.
 
@@ -222,8 +224,11 @@ class DatasetPreparer:
         self.source = source
         self.options = options
         self.log = log
+        from wsl_tf import records
+
         self.fingerprint = fingerprint(source, options)
         self.fingerprint.update(
+            schema_version=records.SCHEMA_VERSION,
             vocab_size=options.vocab_size,
             num_stopwords=options.num_stopwords,
             vocab_path=options.vocab_path,
@@ -350,25 +355,30 @@ class DatasetPreparer:
         import tensorflow as tf
 
         from wsl_tf import records
+        from wsl_tf.input.index import TrainIndexBuilder
 
         out = self.options.output_dir
         counts = self.options.shard_counts()
         final = {s: [os.path.join(out, records.shard_name(s, i, n)) for i in range(n)] for s, n in counts.items()}
         temps = {s: [fileio.temp_path_for(p) for p in paths] for s, paths in final.items()}
         writers = {s: [tf.io.TFRecordWriter(p) for p in paths] for s, paths in temps.items()}
+        index = TrainIndexBuilder(counts["train"], len(vocab))
         stats = {s: {"images": 0, "pairs": 0, "no_target": 0} for s in SPLIT_NAMES}
         bar = tqdm(total=total, desc="shards", unit="rec", disable=not self.options.progress)
         try:
-            for index in staging.chunk_indices():
-                for split, record in staging.read(index):
+            for index_of_chunk in staging.chunk_indices():
+                for split, record in staging.read(index_of_chunk):
                     bar.update(1)
                     ids = vocab.ids(record.words)
                     if not ids:
                         stats[split]["no_target"] += 1
                         if split == "train":
                             continue
-                    shard = writers[split][stats[split]["images"] % counts[split]]
-                    shard.write(records.make_example(record.key, record.image, ids, record.language))
+                    shard = stats[split]["images"] % counts[split]
+                    serialized = records.make_example(record.key, record.image, ids, record.language)
+                    writers[split][shard].write(serialized)
+                    if split == "train":
+                        index.add(shard, len(serialized), ids)
                     stats[split]["images"] += 1
                     stats[split]["pairs"] += len(ids)
         finally:
@@ -376,12 +386,14 @@ class DatasetPreparer:
             for split_writers in writers.values():
                 for writer in split_writers:
                     writer.close()
+        index.save(os.path.join(out, records.TRAIN_INDEX_FILE))
         for split in SPLIT_NAMES:
             for old in records.shard_paths(out, split):
                 if old not in final[split]:
                     tf.io.gfile.remove(old)
             for temp, path in zip(temps[split], final[split]):
                 fileio.commit(temp, path)
+        stats["max_words_per_image"] = index.max_words_per_record
         return stats
 
     # Reports ---------------------------------------------------------------
@@ -424,6 +436,8 @@ class DatasetPreparer:
             },
             "no_target_images": {s: stats[s]["no_target"] for s in SPLIT_NAMES},
             "train_images_dropped_without_target": stats["train"]["no_target"],
+            "max_words_per_image": stats["max_words_per_image"],
+            "train_index": records.TRAIN_INDEX_FILE,
             "splits": {
                 "val_fraction": self.options.val_fraction,
                 "test_fraction": self.options.test_fraction,

@@ -9,21 +9,24 @@ A dataset directory holds `vocab.tsv`, `dataset.json` and TFRecord shards
 - `text/language` bytes, the caption's language ("" where the source has one).
 
 Splits are fixed by a stable hash of the key, so reruns, other worker counts
-and other machines agree on them.
+and other machines agree on them. `train-index.npz` locates every train record
+and lists each word's records (wsl_tf/input/index.py).
 """
 
+import json
 import os
 
 import tensorflow as tf
 
 from wsl_tf.keys import key_fraction
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SPLITS = ("train", "val", "test")
 VOCAB_FILE = "vocab.tsv"
 STOPWORDS_FILE = "stopwords.tsv"
 METADATA_FILE = "dataset.json"
 SKIPPED_FILE = "skipped.tsv"
+TRAIN_INDEX_FILE = "train-index.npz"
 
 KEY = "image/key"
 IMAGE = "image/encoded"
@@ -56,6 +59,19 @@ def shard_paths(dataset_dir: str, split: str) -> list[str]:
     """The shards of one split, in order."""
     pattern = os.path.join(dataset_dir, f"{split}-?????-of-?????.tfrecord")
     return sorted(tf.io.gfile.glob(pattern))
+
+
+def read_metadata(dataset_dir: str) -> dict:
+    """dataset.json of a dataset directory; ValueError naming what is wrong."""
+    path = os.path.join(dataset_dir, METADATA_FILE)
+    if not tf.io.gfile.exists(path):
+        raise ValueError(f"{dataset_dir} is not a dataset directory: no {METADATA_FILE} (run wsl-prepare)")
+    with tf.io.gfile.GFile(path) as handle:
+        metadata = json.load(handle)
+    if metadata.get("schema_version") != SCHEMA_VERSION:
+        raise ValueError(f"{path}: schema version {metadata.get('schema_version')}, expected {SCHEMA_VERSION}: "
+                         "rerun wsl-prepare")
+    return metadata
 
 
 def _bytes_feature(values):

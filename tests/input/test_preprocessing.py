@@ -1,0 +1,71 @@
+"""The paper's preprocessing against a numpy/PIL reference on real images."""
+
+import glob
+import io
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from data_tools import corpora
+from wsl_tf.input import preprocessing
+
+
+@pytest.fixture(scope="module")
+def real_images():
+    root = corpora.fetch("tuxpaint", log=lambda *_: None)
+    paths = sorted(glob.glob(os.path.join(root, "animals", "**", "*.png"), recursive=True))[:12]
+    images = []
+    for path in paths:
+        rgb = Image.open(path).convert("RGB")
+        out = io.BytesIO()
+        rgb.save(out, format="JPEG", quality=95)
+        images.append(out.getvalue())
+    return images
+
+
+def reference(data: bytes, resize_size: int, crop_size: int) -> np.ndarray:
+    """PIL decode and bilinear resize (float, per channel), numpy crop and standardisation."""
+    rgb = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), np.float32)
+    resized = np.stack([np.asarray(Image.fromarray(rgb[..., c], mode="F").resize(
+        (resize_size, resize_size), Image.BILINEAR)) for c in range(3)], axis=-1)
+    top = (resize_size - crop_size) // 2
+    crop = resized[top: top + crop_size, top: top + crop_size]
+    return (crop - crop.mean()) / max(crop.std(), 1 / np.sqrt(crop.size))
+
+
+@pytest.mark.parametrize("resize_size, crop_size", [(256, 224), (64, 56)])
+def test_matches_the_reference_on_real_images(real_images, resize_size, crop_size):
+    assert len(real_images) == 12
+    for data in real_images:
+        got = preprocessing.preprocess(tf.constant(data), resize_size, crop_size).numpy()
+        expected = reference(data, resize_size, crop_size)
+        assert got.shape == (crop_size, crop_size, 3)
+        assert np.abs(got - expected).max() < 1e-3
+        assert got.mean() == pytest.approx(0, abs=1e-4) and got.std() == pytest.approx(1, abs=1e-3)
+
+
+def test_standardization_of_a_flat_image_does_not_divide_by_zero():
+    out = preprocessing.standardize(tf.fill([8, 8, 3], 17.0)).numpy()
+    assert np.all(out == 0)
+
+
+def test_augmentation_is_seeded_and_varies_with_the_seed(real_images):
+    data = tf.constant(real_images[0])
+    a = preprocessing.preprocess(data, 64, 48, training_seed=tf.constant([1, 5], tf.int64)).numpy()
+    b = preprocessing.preprocess(data, 64, 48, training_seed=tf.constant([1, 5], tf.int64)).numpy()
+    c = preprocessing.preprocess(data, 64, 48, training_seed=tf.constant([1, 6], tf.int64)).numpy()
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (48, 48, 3) and np.abs(a - c).mean() > 0.05
+
+
+def test_random_crops_cover_the_image_and_flips_happen():
+    image = tf.reshape(tf.range(16 * 16 * 3, dtype=tf.float32) % 256, [16, 16, 3])
+    corners, flips = set(), 0
+    for i in range(60):
+        out = preprocessing.augment(image, 8, tf.constant([0, i], tf.int64), jitter=0.0).numpy()
+        corners.add(float(out[0, 0, 0]))
+        flips += out[0, 0, 0] > out[0, -1, 0]
+    assert len(corners) > 10 and 10 < flips < 50

@@ -1,0 +1,1 @@
+"""tf.data input: the train index, samplers, preprocessing and pipelines."""

@@ -1,0 +1,111 @@
+"""tf.data pipelines: training (sampled, augmented) and evaluation (in order).
+
+Training: sampler draws -> blocks of byte-range reads -> parse -> decode,
+resize, crop (or augment), standardise -> batch -> prefetch. Each element is
+{"images": float32 [B, S, S, 3], "labels": int32 [B, L] (word ids, -1
+padded), "positions": int64 [B] (stream positions, for resuming)}.
+
+Labels: "sampled_word" gives the drawn word alone (L = 1; the paper's
+softmax with uniform-per-word sampling: the image's other words are
+negatives); "all_words" gives every dictionary word of the image, padded to
+the dataset's maximum (multi-hot for one-vs-all).
+
+Under tf.distribute, pass the InputContext that
+`strategy.distribute_datasets_from_function` gives: input pipeline i of n
+takes stream positions i, i + n, ..., so workers never share samples.
+"""
+
+import os
+
+import ml_collections
+import tensorflow as tf
+
+from wsl_tf import records
+from wsl_tf.input import preprocessing
+from wsl_tf.input.index import TrainIndex
+from wsl_tf.input.reader import RecordReader
+from wsl_tf.input.sampling import SAMPLERS
+
+LABELS = ("sampled_word", "all_words")
+
+
+def default_config() -> ml_collections.ConfigDict:
+    """The paper's input settings."""
+    return ml_collections.ConfigDict(dict(
+        sampler="uniform_per_word", labels="sampled_word", resize_size=256, crop_size=224,
+        augment=False, jitter=0.2, seed=0, block_size=256))
+
+
+def _check(config, metadata, dataset_dir):
+    if config.sampler not in SAMPLERS:
+        raise ValueError(f"input.sampler={config.sampler!r}: expected one of {', '.join(SAMPLERS)}")
+    if config.labels not in LABELS:
+        raise ValueError(f"input.labels={config.labels!r}: expected one of {', '.join(LABELS)}")
+    if config.labels == "sampled_word" and config.sampler != "uniform_per_word":
+        raise ValueError("input.labels='sampled_word' needs input.sampler='uniform_per_word'")
+    if config.crop_size > config.resize_size:
+        raise ValueError(f"input.crop_size={config.crop_size} exceeds input.resize_size={config.resize_size}")
+    if "train_index" not in metadata:
+        raise ValueError(f"{dataset_dir}: no train index (prepared by an older wsl-prepare): rerun it")
+
+
+def _parse(serialized):
+    return records.parse_example(serialized)
+
+
+def _pad_labels(ids, length):
+    ids = tf.cast(ids[:length], tf.int32)
+    return tf.pad(ids, [[0, length - tf.shape(ids)[0]]], constant_values=-1)
+
+
+def train_dataset(dataset_dir: str, config, batch_size: int, start: int = 0,
+                  input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
+    """The endless training stream, from stream position `start` (0: the beginning)."""
+    metadata = records.read_metadata(dataset_dir)
+    _check(config, metadata, dataset_dir)
+    index = TrainIndex.load(os.path.join(dataset_dir, metadata["train_index"]))
+    shards = records.shard_paths(dataset_dir, "train")
+    if len(shards) != len(metadata["shards"]["train"]):
+        raise ValueError(f"{dataset_dir}: {len(shards)} train shards found, dataset.json lists "
+                         f"{len(metadata['shards']['train'])}")
+    sampler = SAMPLERS[config.sampler](index, config.seed)
+    reader = RecordReader(shards, index)
+    num_pipelines = input_context.num_input_pipelines if input_context else 1
+    pipeline_id = input_context.input_pipeline_id if input_context else 0
+    max_labels = 1 if config.labels == "sampled_word" else max(1, metadata["max_words_per_image"])
+
+    def fetch(draws):
+        return {**draws, "serialized": reader.read_tensor(draws["record"])}
+
+    def example(draw):
+        parsed = _parse(draw["serialized"])
+        seed = tf.stack([tf.constant(config.seed, tf.int64), draw["position"]]) if config.augment else None
+        image = preprocessing.preprocess(parsed[records.IMAGE], config.resize_size, config.crop_size,
+                                         training_seed=seed, jitter=config.jitter)
+        if config.labels == "sampled_word":
+            labels = tf.reshape(draw["word"], [1])
+        else:
+            labels = _pad_labels(parsed[records.WORD_IDS], max_labels)
+        return {"images": image, "labels": labels, "positions": draw["position"]}
+
+    stream = sampler.dataset(start, num_pipelines, pipeline_id, block=config.block_size)
+    stream = stream.batch(config.block_size).map(fetch).unbatch()
+    stream = stream.map(example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return stream.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def eval_dataset(dataset_dir: str, split: str, config, batch_size: int) -> tf.data.Dataset:
+    """A split in shard order, centre-cropped: {"images", "labels" (-1 padded), "keys"}."""
+    records.read_metadata(dataset_dir)
+    shards = records.shard_paths(dataset_dir, split)
+    if not shards:
+        raise ValueError(f"{dataset_dir}: no {split} shards")
+
+    def example(serialized):
+        parsed = _parse(serialized)
+        image = preprocessing.preprocess(parsed[records.IMAGE], config.resize_size, config.crop_size)
+        return {"images": image, "labels": tf.cast(parsed[records.WORD_IDS], tf.int32), "keys": parsed[records.KEY]}
+
+    stream = tf.data.TFRecordDataset(shards).map(example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return stream.padded_batch(batch_size, padding_values={"images": 0.0, "labels": -1, "keys": ""}).prefetch(
+        tf.data.AUTOTUNE)
