@@ -53,11 +53,6 @@ def _parse(serialized):
     return records.parse_example(serialized)
 
 
-def _pad_labels(ids, length):
-    ids = tf.cast(ids[:length], tf.int32)
-    return tf.pad(ids, [[0, length - tf.shape(ids)[0]]], constant_values=-1)
-
-
 def train_dataset(dataset_dir: str, config, batch_size: int, start: int = 0,
                   input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
     """The endless training stream, from stream position `start` (0: the beginning)."""
@@ -75,21 +70,25 @@ def train_dataset(dataset_dir: str, config, batch_size: int, start: int = 0,
     max_labels = 1 if config.labels == "sampled_word" else max(1, metadata["max_words_per_image"])
 
     def fetch(draws):
-        return {**draws, "serialized": reader.read_tensor(draws["record"])}
+        """A block of draws -> their records, read and parsed in one go."""
+        parsed = tf.io.parse_example(reader.read_tensor(draws["record"]), records.FEATURES)
+        if config.labels == "sampled_word":
+            labels = draws["word"][:, None]
+        else:
+            ids = tf.sparse.to_dense(tf.sparse.reset_shape(
+                parsed[records.WORD_IDS], [tf.size(draws["record"], tf.int64), max_labels]), default_value=-1)
+            labels = tf.cast(ids, tf.int32)
+        return {"image_bytes": parsed[records.IMAGE], "labels": labels, "positions": draws["position"]}
 
     def example(draw):
-        parsed = _parse(draw["serialized"])
-        seed = tf.stack([tf.constant(config.seed, tf.int64), draw["position"]]) if config.augment else None
-        image = preprocessing.preprocess(parsed[records.IMAGE], config.resize_size, config.crop_size,
+        seed = tf.stack([tf.constant(config.seed, tf.int64), draw["positions"]]) if config.augment else None
+        image = preprocessing.preprocess(draw["image_bytes"], config.resize_size, config.crop_size,
                                          training_seed=seed, jitter=config.jitter)
-        if config.labels == "sampled_word":
-            labels = tf.reshape(draw["word"], [1])
-        else:
-            labels = _pad_labels(parsed[records.WORD_IDS], max_labels)
-        return {"images": image, "labels": labels, "positions": draw["position"]}
+        return {"images": image, "labels": draw["labels"], "positions": draw["positions"]}
 
     stream = sampler.dataset(start, num_pipelines, pipeline_id, block=config.block_size)
-    stream = stream.batch(config.block_size).map(fetch).unbatch()
+    stream = stream.batch(config.block_size).map(fetch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    stream = stream.unbatch()
     stream = stream.map(example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return stream.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 

@@ -27,9 +27,14 @@ def decode(image_bytes: tf.Tensor) -> tf.Tensor:
 
 
 def resize(image: tf.Tensor, size: int) -> tf.Tensor:
-    """float32 [size, size, 3], bilinear with antialiasing (as PIL's downscaling)."""
+    """float32 [size, size, 3], bilinear with antialiasing (as PIL's); a no-op at that size."""
     image = tf.cast(image, tf.float32)
-    return tf.image.resize(image, [size, size], method="bilinear", antialias=True)
+    shape = tf.shape(image)
+    return tf.cond(
+        tf.logical_and(shape[0] == size, shape[1] == size),
+        lambda: image,
+        lambda: tf.image.resize(image, [size, size], method="bilinear", antialias=True),
+    )
 
 
 def center_crop(image: tf.Tensor, size: int) -> tf.Tensor:
