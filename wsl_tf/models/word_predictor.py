@@ -48,6 +48,13 @@ class WordPredictor(keras.Model):
             logits[name] = head.in_batch_logits(features[name], classes)
         return logits
 
+    def training_loss(self, logits: dict, targets, loss_fn, classes=None):
+        """The main head's loss plus aux_loss_weight times each auxiliary head's (GoogLeNet: 0.3)."""
+        total = loss_fn(logits["words"], targets, classes)
+        for name in self.backbone.aux_names:
+            total += self.aux_loss_weight * loss_fn(logits[name], targets, classes)
+        return total
+
     def get_config(self):
         return {"backbone": keras.saving.serialize_keras_object(self.backbone), "num_words": self.num_words,
                 "aux_loss_weight": self.aux_loss_weight, "name": self.name, "trainable": self.trainable}
