@@ -16,7 +16,6 @@ applied to a sparse variable's touched rows only.
 import keras
 import tensorflow as tf
 
-from wsl_tf.models.heads import gather_rows
 
 
 def _unique_rows(gradient: tf.IndexedSlices) -> tuple[tf.Tensor, tf.Tensor]:
@@ -24,6 +23,40 @@ def _unique_rows(gradient: tf.IndexedSlices) -> tuple[tf.Tensor, tf.Tensor]:
     rows, positions = tf.unique(gradient.indices)
     values = tf.math.unsorted_segment_sum(gradient.values, positions, tf.size(rows))
     return values, rows
+
+
+def _plain(variable):
+    """The tf.Variable behind a Keras variable (scatter ops live there)."""
+    return variable.value if isinstance(variable, keras.Variable) else variable
+
+
+def momentum_update(variable, momentum, gradient, learning_rate, coefficient, nesterov, weight_decay):
+    """One lazy-momentum SGD step of `variable` (and its `momentum` slot, or None).
+
+    For an IndexedSlices gradient only the named rows of both are read and
+    written. The variables must be plain tf.Variables or Keras variables whose
+    value supports scatter ops (inside tf.distribute: the replica's own copy).
+    """
+    variable, momentum = _plain(variable), momentum if momentum is None else _plain(momentum)
+    lr = tf.cast(learning_rate, variable.dtype)
+    if isinstance(gradient, tf.IndexedSlices):
+        grad, rows = _unique_rows(gradient)
+        if weight_decay:
+            grad += weight_decay * tf.gather(variable, rows)
+        if momentum is not None:
+            accum = coefficient * tf.gather(momentum, rows) + grad
+            momentum.scatter_update(tf.IndexedSlices(accum, rows))
+            grad = grad + coefficient * accum if nesterov else accum
+        variable.scatter_sub(tf.IndexedSlices(lr * grad, rows))
+        return
+    grad = tf.convert_to_tensor(gradient)
+    if weight_decay:
+        grad += weight_decay * variable
+    if momentum is not None:
+        accum = coefficient * momentum + grad
+        momentum.assign(accum)
+        grad = grad + coefficient * accum if nesterov else accum
+    variable.assign_sub(lr * grad)
 
 
 @keras.saving.register_keras_serializable(package="wsl_tf")
@@ -47,26 +80,9 @@ class SparseMomentumSGD(keras.optimizers.Optimizer):
             self.momentums = [self.add_variable_from_reference(v, "momentum") for v in variables]
 
     def update_step(self, gradient, variable, learning_rate):
-        lr = tf.cast(learning_rate, variable.dtype)
         momentum = self.momentums[self._get_variable_index(variable)] if self.momentum else None
-        if isinstance(gradient, tf.IndexedSlices):
-            grad, rows = _unique_rows(gradient)
-            if self.coupled_weight_decay:
-                grad += self.coupled_weight_decay * gather_rows(variable, rows)
-            if momentum is not None:
-                accum = self.momentum * gather_rows(momentum, rows) + grad
-                self.assign(momentum, tf.IndexedSlices(accum, rows))
-                grad = grad + self.momentum * accum if self.nesterov else accum
-            self.assign_sub(variable, tf.IndexedSlices(lr * grad, rows))
-            return
-        grad = tf.convert_to_tensor(gradient)
-        if self.coupled_weight_decay:
-            grad += self.coupled_weight_decay * variable
-        if momentum is not None:
-            accum = self.momentum * momentum + grad
-            self.assign(momentum, accum)
-            grad = grad + self.momentum * accum if self.nesterov else accum
-        self.assign_sub(variable, lr * grad)
+        momentum_update(variable, momentum, gradient, learning_rate, self.momentum, self.nesterov,
+                        self.coupled_weight_decay)
 
     def get_config(self):
         config = super().get_config()
