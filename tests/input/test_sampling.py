@@ -120,3 +120,8 @@ def test_an_index_without_words_is_refused():
                        np.zeros(3, np.int64), np.zeros(0, np.int32))
     with pytest.raises(ValueError, match="no word with an image"):
         UniformWordSampler(empty)
+
+
+def test_num_words_restricts_the_draws_to_the_most_frequent_words(index):
+    words = UniformWordSampler(index, seed=1, num_words=10).draw(tf.range(20000, dtype=tf.int64))["word"].numpy()
+    assert set(words.tolist()) == set(range(10))

@@ -54,8 +54,13 @@ def _parse(serialized):
 
 
 def train_dataset(dataset_dir: str, config, batch_size: int, start: int = 0,
-                  input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
-    """The endless training stream, from stream position `start` (0: the beginning)."""
+                  input_context: tf.distribute.InputContext | None = None,
+                  num_words: int | None = None) -> tf.data.Dataset:
+    """The endless training stream, from stream position `start` (0: the beginning).
+
+    num_words: train on the first (most frequent) num_words words of the
+    dataset's vocabulary only; later words are neither drawn nor labels.
+    """
     metadata = records.read_metadata(dataset_dir)
     _check(config, metadata, dataset_dir)
     index = TrainIndex.load(os.path.join(dataset_dir, metadata["train_index"]))
@@ -63,7 +68,7 @@ def train_dataset(dataset_dir: str, config, batch_size: int, start: int = 0,
     if len(shards) != len(metadata["shards"]["train"]):
         raise ValueError(f"{dataset_dir}: {len(shards)} train shards found, dataset.json lists "
                          f"{len(metadata['shards']['train'])}")
-    sampler = SAMPLERS[config.sampler](index, config.seed)
+    sampler = SAMPLERS[config.sampler](index, config.seed, num_words=num_words)
     reader = RecordReader(shards, index)
     num_pipelines = input_context.num_input_pipelines if input_context else 1
     pipeline_id = input_context.input_pipeline_id if input_context else 0
@@ -78,6 +83,8 @@ def train_dataset(dataset_dir: str, config, batch_size: int, start: int = 0,
             ids = tf.sparse.to_dense(tf.sparse.reset_shape(
                 parsed[records.WORD_IDS], [tf.size(draws["record"], tf.int64), max_labels]), default_value=-1)
             labels = tf.cast(ids, tf.int32)
+            if num_words is not None:
+                labels = tf.where(labels < num_words, labels, -1)
         return {"image_bytes": parsed[records.IMAGE], "labels": labels, "positions": draws["position"]}
 
     def example(draw):

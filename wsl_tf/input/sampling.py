@@ -72,10 +72,14 @@ class UniformWordSampler:
 
     name = "uniform_per_word"
 
-    def __init__(self, index: TrainIndex, seed: int = 0):
+    def __init__(self, index: TrainIndex, seed: int = 0, num_words: int | None = None):
+        """num_words: draw only among the first (most frequent) num_words words."""
         counts = index.word_counts()
         self.seed = seed
-        self.drawable_words = np.flatnonzero(counts > 0).astype(np.int32)
+        drawable = counts > 0
+        if num_words is not None:
+            drawable[num_words:] = False
+        self.drawable_words = np.flatnonzero(drawable).astype(np.int32)
         if len(self.drawable_words) == 0:
             raise ValueError("the train index has no word with an image")
         self._words = tf.constant(self.drawable_words)
@@ -102,7 +106,8 @@ class NaturalSampler:
 
     name = "natural"
 
-    def __init__(self, index: TrainIndex, seed: int = 0):
+    def __init__(self, index: TrainIndex, seed: int = 0, num_words: int | None = None):
+        del num_words  # Every record is read; the pipeline drops words past num_words.
         self.seed = seed
         self.num_records = index.num_records
 

@@ -62,12 +62,17 @@ def fill_normal_rows(variable, stddev, block_bytes=64 << 20):
     on mirrored variables too (scatter, not slice assignment).
     """
     target = variable.value if isinstance(variable, keras.Variable) else variable
+    if getattr(target, "synchronization", None) == tf.VariableSynchronization.ON_READ:
+        targets = list(target.values)  # Per-replica copies (EASGD): each gets the same rows.
+    else:
+        targets = [target]
     rows, columns = variable.shape
     block = max(1, block_bytes // (4 * columns))
     for start in range(0, rows, block):
         stop = min(rows, start + block)
         values = keras.random.normal((stop - start, columns), stddev=stddev, dtype=variable.dtype)
-        target.scatter_update(tf.IndexedSlices(values, tf.range(start, stop)))
+        for copy in targets:
+            copy.scatter_update(tf.IndexedSlices(values, tf.range(start, stop)))
 
 
 @keras.saving.register_keras_serializable(package="wsl_tf")

@@ -30,7 +30,10 @@ from wsl_tf.train.optimizers import momentum_update
 
 def _per_replica(next_creator, **kwargs):
     kwargs["synchronization"] = tf.VariableSynchronization.ON_READ
-    kwargs["aggregation"] = tf.VariableAggregation.MEAN
+    dtype = tf.as_dtype(kwargs.get("dtype") or getattr(kwargs.get("initial_value"), "dtype", tf.float32))
+    floating = dtype.is_floating
+    # Integer state (dropout's seed generator) cannot be averaged.
+    kwargs["aggregation"] = tf.VariableAggregation.MEAN if floating else tf.VariableAggregation.ONLY_FIRST_REPLICA
     return next_creator(**kwargs)
 
 

@@ -1,0 +1,10 @@
+"""Paper run: alexnet at K = 1000, multi-class logistic loss, uniform-per-word sampling, EASGD, batch 128, LR 0.1.
+
+  wsl-train --config=configs/alexnet_k1000.py --workdir=runs/alexnet_k1000 --config.data.dir=DATASET
+"""
+
+from wsl_tf.train.config import paper_config
+
+
+def get_config():
+    return paper_config("alexnet", num_words=1000, loss="softmax")

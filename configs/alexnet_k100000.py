@@ -1,0 +1,10 @@
+"""Paper run: alexnet at K = 100000, multi-class logistic loss, uniform-per-word sampling, EASGD, batch 128, LR 0.1.
+
+  wsl-train --config=configs/alexnet_k100000.py --workdir=runs/alexnet_k100000 --config.data.dir=DATASET
+"""
+
+from wsl_tf.train.config import paper_config
+
+
+def get_config():
+    return paper_config("alexnet", num_words=100000, loss="softmax")

@@ -1,0 +1,1 @@
+"""Evaluation: word prediction, transfer, embeddings, maps, reports."""
