@@ -128,3 +128,8 @@ def test_bad_arguments():
     strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
     with pytest.raises(ValueError, match="tau must be >= 1"):
         EASGD(strategy, [], [], 0.1, tau=0)
+
+
+def test_bytes_reduced_per_elastic_step_is_one_model():
+    strategy, local, centre, easgd, _, _ = setup(2, tau=3, momentum=0.9, nesterov=True)
+    assert easgd.reduced_bytes_per_elastic_step() == (DIM + 1) * 4

@@ -23,6 +23,7 @@ model's worth of gradients every step for synchronous SGD.
 import contextlib
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from wsl_tf.train.optimizers import momentum_update
@@ -111,4 +112,4 @@ class EASGD:
 
     def reduced_bytes_per_elastic_step(self) -> int:
         """Bytes each replica contributes to the cross-replica sum of one elastic step."""
-        return sum(int(tf.size(c)) * c.dtype.size for c in self.centre)
+        return sum(int(np.prod(c.shape)) * tf.as_dtype(c.dtype).size for c in self.centre)
