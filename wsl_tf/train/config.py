@@ -31,7 +31,7 @@ def paper_config(model: str = "alexnet", num_words: int = 1000, loss: str = "sof
          "tau": 10, "beta": 0.9})
     config.train = ml_collections.ConfigDict(
         {"batch_size": 128, "epoch_size": 1_000_000, "max_epochs": 0, "checkpoint_every_steps": 1000,
-         "keep_checkpoints": 3, "devices": [], "deterministic": False})
+         "keep_checkpoints": 3, "devices": [], "logical_cpus": 0, "deterministic": False})
     config.schedule = ml_collections.ConfigDict({"min_epochs_per_lr": 10, "min_lr": 1e-6})
     config.eval = ml_collections.ConfigDict({"val_images": 5000, "batch_size": 128})
     return config

@@ -84,7 +84,7 @@ class EASGD:
             for local, centre in zip(self.local, self.centre):
                 local_copy(local).assign(centre)
 
-        self.strategy.run(copy)
+        tf.function(lambda: self.strategy.run(copy))()
 
     def apply_local(self, gradients):
         """In replica context: one local step on this replica's own gradients."""

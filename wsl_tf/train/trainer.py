@@ -39,6 +39,21 @@ class TrainingError(RuntimeError):
     """Training cannot go on (bad config, bad data, a non-finite loss)."""
 
 
+def split_cpu(logical_cpus: int) -> None:
+    """On a machine without GPUs, present the CPU as `logical_cpus` devices (for EASGD replicas).
+
+    Only possible before TensorFlow initialises its devices; afterwards the
+    devices already configured are used as they are.
+    """
+    if logical_cpus <= 1 or tf.config.list_physical_devices("GPU"):
+        return
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * logical_cpus)
+    except RuntimeError:
+        pass  # Already initialised (a test process, a notebook): keep its devices.
+
+
 def make_strategy(devices) -> tf.distribute.Strategy:
     """MultiWorkerMirroredStrategy when TF_CONFIG names a cluster, else MirroredStrategy."""
     if json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster"):
@@ -108,6 +123,7 @@ def train(config, workdir: str, callbacks=(), log=print) -> dict:
         tf.config.experimental.enable_op_determinism()
 
     # --- Models, optimizer, loss ---------------------------------------------
+    split_cpu(config.train.get("logical_cpus", 0))
     strategy = make_strategy(config.train.devices)
     replicas = strategy.num_replicas_in_sync
     easgd_mode = config.optimizer.name == "easgd"
