@@ -1,38 +1,16 @@
 """The training and evaluation pipelines on a small prepared dataset."""
 
-import json
 import os
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from data_tools import preparer
-from data_tools.sources.jsonl import JsonlSource
-from tests.conftest import image_bytes
 from wsl_tf import records
 from wsl_tf.input import pipeline
 from wsl_tf.input.index import TrainIndex
 from wsl_tf.vocab import Vocabulary
 
-WORDS = ["sun", "sea", "tree", "dog", "cat", "car", "road", "sky", "hill", "boat"]
-
-
-@pytest.fixture(scope="module")
-def dataset_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("pipeline")
-    rng = np.random.default_rng(0)
-    with open(root / "list.jsonl", "w") as handle:
-        for i in range(300):
-            (root / f"{i}.png").write_bytes(image_bytes(40, 40, fmt="PNG", seed=i))
-            words = rng.choice(WORDS, size=rng.integers(1, 4), replace=False, p=np.arange(10, 0, -1) / 55)
-            handle.write(json.dumps({"image": f"{i}.png", "text": "photo " + " ".join(words), "key": f"k{i}"}) + "\n")
-    out = root / "data"
-    options = preparer.PrepareOptions(output_dir=str(out), vocab_size=20, num_stopwords=1, image_size=32,
-                                      num_shards=3, val_fraction=0.1, test_fraction=0.1, workers=0,
-                                      progress=False)
-    preparer.DatasetPreparer(JsonlSource(str(root / "list.jsonl")), options, log=lambda *_: None).run()
-    return str(out)
 
 
 def small_config(**overrides):
@@ -43,26 +21,6 @@ def small_config(**overrides):
 
 def batches(dataset, n):
     return list(dataset.take(n).as_numpy_iterator())
-
-
-def test_index_locates_every_train_record_and_lists_each_words_records(dataset_dir):
-    index = TrainIndex.load(os.path.join(dataset_dir, records.TRAIN_INDEX_FILE))
-    shards = records.shard_paths(dataset_dir, "train")
-    in_order = [[records.parse_example(s) for s in tf.data.TFRecordDataset(p)] for p in shards]
-    seen = [0] * len(shards)
-    words_of = []
-    for n in range(index.num_records):
-        shard = index.shard[n]
-        with open(shards[shard], "rb") as handle:
-            handle.seek(index.offset[n])
-            parsed = records.parse_example(tf.constant(handle.read(index.length[n])))
-        expected = in_order[shard][seen[shard]]
-        seen[shard] += 1
-        assert parsed[records.KEY].numpy() == expected[records.KEY].numpy()
-        words_of.append(set(parsed[records.WORD_IDS].numpy().tolist()))
-    assert seen == [len(x) for x in in_order]
-    for word in range(index.num_words):
-        assert index.records_of(word).tolist() == [n for n, w in enumerate(words_of) if word in w]
 
 
 def test_uniform_batches_hold_their_drawn_word(dataset_dir):
