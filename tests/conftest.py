@@ -41,3 +41,26 @@ def write_image(tmp_path):
         return str(path)
 
     return write
+
+
+def prepare_jsonl_dataset(root, num_images, words, *, image_px, prefix="", probabilities=None, max_words=3,
+                          **options) -> str:
+    """A prepared dataset of `num_images` random PNGs captioned with random `words`.
+
+    options: PrepareOptions fields (vocab_size, image_size, num_shards, ...).
+    """
+    import json
+
+    from data_tools import preparer
+    from data_tools.sources.jsonl import JsonlSource
+
+    rng = np.random.default_rng(0)
+    with open(root / "list.jsonl", "w") as handle:
+        for i in range(num_images):
+            (root / f"{i}.png").write_bytes(image_bytes(image_px, image_px, fmt="PNG", seed=i))
+            chosen = rng.choice(words, size=rng.integers(1, max_words + 1), replace=False, p=probabilities)
+            handle.write(json.dumps({"image": f"{i}.png", "text": prefix + " ".join(chosen), "key": f"k{i}"}) + "\n")
+    out = root / "data"
+    settings = preparer.PrepareOptions(output_dir=str(out), workers=0, progress=False, **options)
+    preparer.DatasetPreparer(JsonlSource(str(root / "list.jsonl")), settings, log=lambda *_: None).run()
+    return str(out)

@@ -13,9 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from data_tools import preparer
-from data_tools.sources.jsonl import JsonlSource
-from tests.conftest import image_bytes
+from tests.conftest import prepare_jsonl_dataset
 from wsl_tf.train.config import paper_config
 from wsl_tf.train.trainer import TrainingError, train
 
@@ -25,19 +23,9 @@ WORDS = ["red", "blue", "green", "cat", "dog", "car", "tree", "sea", "sun", "hil
 
 @pytest.fixture(scope="module")
 def dataset_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("train_data")
-    rng = np.random.default_rng(0)
-    with open(root / "list.jsonl", "w") as handle:
-        for i in range(240):
-            (root / f"{i}.png").write_bytes(image_bytes(64, 64, fmt="PNG", seed=i))
-            words = rng.choice(WORDS, size=rng.integers(1, 4), replace=False)
-            handle.write(json.dumps({"image": f"{i}.png", "text": " ".join(words), "key": f"k{i}"}) + "\n")
-    out = root / "data"
-    options = preparer.PrepareOptions(output_dir=str(out), vocab_size=12, num_stopwords=0, image_size=64,
-                                      num_shards=2, val_fraction=0.15, test_fraction=0.05, workers=0,
-                                      progress=False)
-    preparer.DatasetPreparer(JsonlSource(str(root / "list.jsonl")), options, log=lambda *_: None).run()
-    return str(out)
+    return prepare_jsonl_dataset(tmp_path_factory.mktemp("train_data"), 240, WORDS, image_px=64, vocab_size=12,
+                                 num_stopwords=0, image_size=64, num_shards=2, val_fraction=0.15,
+                                 test_fraction=0.05)
 
 
 def tiny_config(dataset_dir, **train) -> ml_collections.ConfigDict:
