@@ -133,3 +133,37 @@ def test_bad_arguments():
 def test_bytes_reduced_per_elastic_step_is_one_model():
     strategy, local, centre, easgd, _, _ = setup(2, tau=3, momentum=0.9, nesterov=True)
     assert easgd.reduced_bytes_per_elastic_step() == (DIM + 1) * 4
+
+
+def test_two_workers_with_multiworker_mirrored_strategy_match_numpy_easgd(tmp_path):
+    """Two processes on this machine, one replica each: the elastic step's sum crosses processes."""
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    script = os.path.join(os.path.dirname(__file__), "easgd_worker.py")
+    processes = []
+    for index in range(2):
+        env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+               "TF_CPP_MIN_LOG_LEVEL": "3"}
+        processes.append(subprocess.Popen([sys.executable, script, str(tmp_path / f"w{index}.json")], env=env,
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    for process in processes:
+        _, stderr = process.communicate(timeout=240)
+        assert process.returncode == 0, stderr[-3000:]
+    results = [json.loads((tmp_path / f"w{i}.json").read_text()) for i in range(2)]
+    x, y = data(2, 12)
+    expected_local, expected_centre = numpy_easgd(x, y, 3, 0.05, 0.9, True)
+    for result in results:
+        worker = result["worker"]
+        np.testing.assert_allclose(np.concatenate(result["local"]), expected_local[worker], atol=1e-5)
+        np.testing.assert_allclose(np.concatenate(result["centre"]), expected_centre, atol=1e-5)
+    assert not np.allclose(expected_local[0], expected_local[1])

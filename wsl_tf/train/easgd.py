@@ -107,8 +107,9 @@ class EASGD:
                 local_copy(local).assign_sub(self.alpha * diff)
 
         self.strategy.run(move_locals, args=(diffs,))
-        for centre, total in zip(self.centre, self.strategy.reduce(tf.distribute.ReduceOp.SUM, diffs, axis=None)):
-            centre.assign_add(self.alpha * total)
+        for centre, diff in zip(self.centre, diffs):
+            # One reduction per variable: across workers, reducing the list at once tries to stack it.
+            centre.assign_add(self.alpha * self.strategy.reduce(tf.distribute.ReduceOp.SUM, diff, axis=None))
 
     def reduced_bytes_per_elastic_step(self) -> int:
         """Bytes each replica contributes to the cross-replica sum of one elastic step."""
