@@ -49,10 +49,6 @@ def _check(config, metadata, dataset_dir):
         raise ValueError(f"{dataset_dir}: no train index (prepared by an older wsl-prepare): rerun it")
 
 
-def _parse(serialized):
-    return records.parse_example(serialized)
-
-
 def train_dataset(dataset_dir: str, config, batch_size: int, start: int = 0,
                   input_context: tf.distribute.InputContext | None = None,
                   num_words: int | None = None) -> tf.data.Dataset:
@@ -108,7 +104,7 @@ def eval_dataset(dataset_dir: str, split: str, config, batch_size: int) -> tf.da
         raise ValueError(f"{dataset_dir}: no {split} shards")
 
     def example(serialized):
-        parsed = _parse(serialized)
+        parsed = records.parse_example(serialized)
         image = preprocessing.preprocess(parsed[records.IMAGE], config.resize_size, config.crop_size)
         return {"images": image, "labels": tf.cast(parsed[records.WORD_IDS], tf.int32), "keys": parsed[records.KEY]}
 

@@ -51,7 +51,7 @@ def local_variables():
 def local_copy(variable):
     """In replica context: this replica's own tf.Variable behind `variable`."""
     value = variable.value if isinstance(variable, keras.Variable) else variable
-    if isinstance(value, tf.distribute.DistributedValues) or hasattr(value, "_get_on_device_or_primary"):
+    if hasattr(value, "_get_on_device_or_primary"):  # A distributed variable.
         return value._get_on_device_or_primary()
     return value
 
