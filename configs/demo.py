@@ -24,7 +24,7 @@ def get_config():
     run.model.update({"image_size": 64, "width": 0.125})
     run.input.update({"resize_size": 72, "crop_size": 64})
     run.optimizer.update({"learning_rate": 0.05, "tau": 4})
-    run.train.update({"batch_size": 64, "epoch_size": 8192, "max_epochs": 4, "checkpoint_every_steps": 64,
+    run.train.update({"batch_size_per_replica": 32, "epoch_size": 8192, "max_epochs": 4, "checkpoint_every_steps": 64,
                       "logical_cpus": 2})
     run.schedule.update({"min_epochs_per_lr": 2})
     run.eval.update({"val_images": 2000, "batch_size": 128})

@@ -19,6 +19,19 @@ _cpus = tf.config.list_physical_devices("CPU")
 tf.config.set_logical_device_configuration(_cpus[0], [tf.config.LogicalDeviceConfiguration()] * 4)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_collective_keys():
+    """Each test's MirroredStrategy gets its own collective group keys.
+
+    Collective all-reduces (MirroredStrategy's default on CPUs) number their
+    groups from 1 in every strategy; a strategy over 4 devices after one over
+    2 in the same process would join the old group. TensorFlow's own tests
+    offset the keys the same way (the attribute exists for tests).
+    """
+    tf.distribute.MirroredStrategy._collective_key_base += 10_000
+    yield
+
+
 def image_bytes(width=40, height=30, fmt="JPEG", seed=0, mode="RGB") -> bytes:
     """A small random image encoded in `fmt`."""
     rng = np.random.default_rng(seed)

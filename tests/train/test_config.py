@@ -25,7 +25,7 @@ def test_paper_run_configs(path):
     config = load(path)
     model, k = name.split("_")[:2]
     assert config.model.name == model and config.model.num_words == int(k[1:].replace("k", "000"))
-    assert (config.train.batch_size, config.optimizer.learning_rate, config.optimizer.name) == (128, 0.1, "easgd")
+    assert (config.train.batch_size_per_replica, config.optimizer.learning_rate, config.optimizer.name) == (128, 0.1, "easgd")
     assert (config.model.image_size, config.input.crop_size, config.input.resize_size) == (224, 224, 256)
     assert (config.schedule.min_epochs_per_lr, config.schedule.min_lr, config.train.epoch_size) == (10, 1e-6, 10**6)
     if name.endswith("_ova"):

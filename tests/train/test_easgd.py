@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from wsl_tf.train.easgd import EASGD, local_copy, local_variables
+from wsl_tf.train.easgd import EASGD, local_variables
+from wsl_tf.variables import local_copy
 
 DIM = 5
 
@@ -130,9 +131,11 @@ def test_bad_arguments():
         EASGD(strategy, [], [], 0.1, tau=0)
 
 
-def test_bytes_reduced_per_elastic_step_is_one_model():
-    strategy, local, centre, easgd, _, _ = setup(2, tau=3, momentum=0.9, nesterov=True)
-    assert easgd.reduced_bytes_per_elastic_step() == (DIM + 1) * 4
+def test_a_dense_model_sends_one_copy_of_itself_per_replica_and_exchange():
+    strategy, local, centre, easgd, _, elastic_step = setup(2, tau=3, momentum=0.9, nesterov=True)
+    for _ in range(3):
+        elastic_step()
+    assert easgd.total_reduced_bytes() == 3 * 2 * (DIM + 1) * 4
 
 
 def test_two_workers_with_multiworker_mirrored_strategy_match_numpy_easgd(tmp_path):

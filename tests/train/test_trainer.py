@@ -34,8 +34,8 @@ def tiny_config(dataset_dir, **train) -> ml_collections.ConfigDict:
     config.model.update({"image_size": 64, "width": 0.125})
     config.input.update({"resize_size": 64, "crop_size": 64, "block_size": 32})
     config.optimizer.update({"learning_rate": 0.05, "tau": 2})
-    config.train.update({"batch_size": 16, "epoch_size": 64, "max_epochs": 2, "checkpoint_every_steps": 2,
-                         "devices": ["/cpu:0", "/cpu:1"], **train})
+    config.train.update({"batch_size_per_replica": 8, "epoch_size": 64, "max_epochs": 2, "checkpoint_every_steps": 2,
+                         "devices": ("/cpu:0", "/cpu:1"), **train})
     config.schedule.update({"min_epochs_per_lr": 1})
     config.eval.update({"val_images": 64, "batch_size": 32})
     return config

@@ -2,7 +2,7 @@
 
   wsl-train --config=configs/alexnet_k1000.py --workdir=runs/a1k --config.data.dir=data/yfcc_k1000
   wsl-train --config=configs/cpu_small.py --workdir=/tmp/run --config.data.dir=runs/demo/data \
-      --config.model.num_words=500 --config.train.batch_size=64
+      --config.model.num_words=500 --config.train.batch_size_per_replica=64
 
 Rerun the same command after a crash to resume from the last checkpoint.
 oneDNN is switched on (TF_ENABLE_ONEDNN_OPTS=1) unless the environment says

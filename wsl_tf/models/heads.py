@@ -15,6 +15,8 @@ words per image for one-vs-all; one, the sampled word, for the softmax).
 import keras
 import tensorflow as tf
 
+from wsl_tf.variables import local_copy, plain, replica_copies
+
 PAD = -1
 
 
@@ -23,12 +25,13 @@ def in_batch_targets(labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
 
     `classes` are the distinct word ids of the batch, in no promised order;
     `targets[b, c]` is 1.0 when word classes[c] is a label of b.
-    Padding is replaced by an id the batch has before `tf.unique`, and targets
-    come from a comparison, so no op needs a shape known only at run time
+    Padding is replaced by an id the batch has (word 0 if it has none) before
+    `tf.unique`, and targets come from a comparison, so no op needs a shape known only at run time
     beyond `tf.unique`'s bounded one (XLA compiles it).
     """
     labels = tf.cast(labels, tf.int32)
-    filler = tf.reduce_max(labels)
+    # A batch of padding only (images none of whose words is among the K) gets word 0, a negative for all.
+    filler = tf.maximum(tf.reduce_max(labels), 0)
     classes, _ = tf.unique(tf.reshape(tf.where(labels >= 0, labels, filler), [-1]))
     matches = tf.equal(labels[:, :, None], classes[None, None, :])
     return classes, tf.cast(tf.reduce_any(matches, axis=1), tf.float32)
@@ -44,14 +47,13 @@ def full_targets(labels: tf.Tensor, num_classes: int) -> tf.Tensor:
 def gather_rows(variable, rows):
     """Rows of a variable read through its handle (ResourceGather).
 
-    `tf.gather` on a Keras variable first reads the whole variable
-    (ReadVariableOp); a sparse update of the variable while that read is alive
-    then copies the entire buffer: 281 ms instead of 1.1 ms a step at
-    K = 100,000, E = 4,096.
+    `tf.gather` on a Keras variable, or on a distributed variable inside a
+    strategy, first reads the whole variable (ReadVariableOp); a sparse update
+    while that read is alive then copies the entire buffer: 281 ms instead of
+    1.1 ms a step at K = 100,000, E = 4,096. Gathering from the replica's own
+    copy reads only the rows, and the gradient stays IndexedSlices.
     """
-    if isinstance(variable, keras.Variable):
-        variable = variable.value
-    return tf.gather(variable, rows)
+    return tf.gather(local_copy(variable), rows)
 
 
 def fill_normal_rows(variable, stddev, block_bytes=64 << 20):
@@ -61,9 +63,9 @@ def fill_normal_rows(variable, stddev, block_bytes=64 << 20):
     drawing blocks and scattering them in place keeps the peak near 1x. Works
     on mirrored variables too (scatter, not slice assignment).
     """
-    target = variable.value if isinstance(variable, keras.Variable) else variable
+    target = plain(variable)
     if getattr(target, "synchronization", None) == tf.VariableSynchronization.ON_READ:
-        targets = list(target.values)  # Per-replica copies (EASGD): each gets the same rows.
+        targets = replica_copies(target)  # Per-replica copies (EASGD): each gets the same rows.
     else:
         targets = [target]
     rows, columns = variable.shape

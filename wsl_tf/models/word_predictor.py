@@ -33,6 +33,10 @@ class WordPredictor(keras.Model):
             head.build((None, self.backbone.embedding_dim))
         super().build(input_shape)
 
+    def word_variables(self) -> list:
+        """The word layers' weights: K rows each, read and updated only at the batch's words in training."""
+        return [v for head in (self.head, *self.aux_heads) for v in (head.kernel, head.bias)]
+
     def embed(self, images, training=False):
         """The image embedding e = f(x): 4096-d (AlexNet) or 1024-d (GoogLeNet)."""
         return self.backbone(images, training=training)["embedding"]

@@ -12,7 +12,7 @@ OPTIMIZERS = ("easgd", "sgd")
 
 
 def paper_config(model: str = "alexnet", num_words: int = 1000, loss: str = "softmax") -> ml_collections.ConfigDict:
-    """Joulin et al.'s settings: 224 px crops of 256 px images, batch 128, LR 0.1, EASGD.
+    """Joulin et al.'s settings: 224 px crops of 256 px images, batch 128 per worker, LR 0.1, EASGD.
 
     The softmax loss draws a word uniformly then one of its images (the word
     is the target); one-vs-all reads images naturally with all their words.
@@ -29,9 +29,12 @@ def paper_config(model: str = "alexnet", num_words: int = 1000, loss: str = "sof
     config.optimizer = ml_collections.ConfigDict(
         {"name": "easgd", "learning_rate": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.0,
          "tau": 10, "beta": 0.9})
+    # batch_size_per_replica: images each replica (EASGD worker) steps on; the paper's 128 per worker.
+    # The global batch, and the images an epoch's steps count, are that times the replicas.
+    # devices: a tuple of device names (a tuple, so the command line can override it); () is all.
     config.train = ml_collections.ConfigDict(
-        {"batch_size": 128, "epoch_size": 1_000_000, "max_epochs": 0, "checkpoint_every_steps": 1000,
-         "keep_checkpoints": 3, "devices": [], "logical_cpus": 0, "deterministic": False})
+        {"batch_size_per_replica": 128, "epoch_size": 1_000_000, "max_epochs": 0, "checkpoint_every_steps": 1000,
+         "keep_checkpoints": 3, "devices": (), "logical_cpus": 0, "deterministic": False})
     config.schedule = ml_collections.ConfigDict({"min_epochs_per_lr": 10, "min_lr": 1e-6})
     config.eval = ml_collections.ConfigDict({"val_images": 5000, "batch_size": 128})
     return config
@@ -51,6 +54,5 @@ def check(config, metadata: dict) -> None:
                          f"model.image_size={config.model.image_size}")
     if config.loss == "softmax" and config.input.labels != "sampled_word":
         raise ValueError("loss='softmax' trains on the drawn word: set input.labels='sampled_word'")
-    if config.train.batch_size < 1 or config.train.epoch_size < config.train.batch_size:
-        raise ValueError(f"train.epoch_size={config.train.epoch_size} must be at least "
-                         f"train.batch_size={config.train.batch_size}")
+    if config.train.batch_size_per_replica < 1:
+        raise ValueError(f"train.batch_size_per_replica={config.train.batch_size_per_replica} must be >= 1")

@@ -16,7 +16,7 @@ applied to a sparse variable's touched rows only.
 import keras
 import tensorflow as tf
 
-
+from wsl_tf.variables import local_copy
 
 def _unique_rows(gradient: tf.IndexedSlices) -> tuple[tf.Tensor, tf.Tensor]:
     """(summed gradient rows, their distinct indices) of an IndexedSlices."""
@@ -25,19 +25,16 @@ def _unique_rows(gradient: tf.IndexedSlices) -> tuple[tf.Tensor, tf.Tensor]:
     return values, rows
 
 
-def _plain(variable):
-    """The tf.Variable behind a Keras variable (scatter ops live there)."""
-    return variable.value if isinstance(variable, keras.Variable) else variable
-
-
 def momentum_update(variable, momentum, gradient, learning_rate, coefficient, nesterov, weight_decay):
     """One lazy-momentum SGD step of `variable` (and its `momentum` slot, or None).
 
     For an IndexedSlices gradient only the named rows of both are read and
     written. The variables must be plain tf.Variables or Keras variables whose
-    value supports scatter ops (inside tf.distribute: the replica's own copy).
+    value supports scatter ops; inside tf.distribute each resolves to the
+    replica's (or, in an update context, the device's) own copy, so no op
+    reads a whole matrix for a sparse gradient.
     """
-    variable, momentum = _plain(variable), momentum if momentum is None else _plain(momentum)
+    variable, momentum = local_copy(variable), momentum if momentum is None else local_copy(momentum)
     lr = tf.cast(learning_rate, variable.dtype)
     if isinstance(gradient, tf.IndexedSlices):
         grad, rows = _unique_rows(gradient)

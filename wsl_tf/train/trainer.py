@@ -6,11 +6,15 @@ keras-team/keras#20585, and EASGD needs per-replica weights): a
 on_epoch_begin / end, on_train_batch_end, on_train_end).
 
 A run directory holds config.json (the resolved config), data.json (which
-dataset and vocabulary it trains on), checkpoints/, tensorboard/ and
+dataset and vocabulary it trains on), checkpoints/, tensorboard/,
+history.json (one entry per finished epoch, kept across resumes) and
 summary.json (written at the end). Rerunning the same command resumes from
-the last checkpoint: centre and local weights, momentum slots, learning rate
-and schedule state, epoch and step; the sampler resumes at position
-step x batch size, so the run ends where an uninterrupted run would.
+the last checkpoint: centre and every replica's weights, momentum slots and
+dropout seed state, EASGD's exchange state, learning rate and schedule
+state, epoch, step and the epoch's running loss; the sampler resumes at
+position step x global batch, so the run ends where an uninterrupted run
+would. Epochs are numbered from 1 in the log, history and summary (Keras
+callbacks receive the 0-based index, as under `fit`).
 """
 
 import hashlib
@@ -27,38 +31,15 @@ from tqdm import tqdm
 from wsl_tf import fileio, records
 from wsl_tf.eval.metrics import precision_at_k
 from wsl_tf.input import pipeline
-from wsl_tf.models import MultiClassLogisticLoss, OneVsAllLogisticLoss, build_model, in_batch_targets
+from wsl_tf.input.index import TrainIndex
+from wsl_tf.models import MultiClassLogisticLoss, OneVsAllLogisticLoss
 from wsl_tf.train import config as config_lib
 from wsl_tf.train.callbacks import HalveLROnValidationIncrease
-from wsl_tf.train.easgd import EASGD, local_variables
-from wsl_tf.train.optimizers import SparseMomentumSGD
-from wsl_tf.vocab import Vocabulary
+from wsl_tf.train.training_run import TrainingRun
 
 
 class TrainingError(RuntimeError):
     """Training cannot go on (bad config, bad data, a non-finite loss)."""
-
-
-def split_cpu(logical_cpus: int) -> None:
-    """On a machine without GPUs, present the CPU as `logical_cpus` devices (for EASGD replicas).
-
-    Only possible before TensorFlow initialises its devices; afterwards the
-    devices already configured are used as they are.
-    """
-    if logical_cpus <= 1 or tf.config.list_physical_devices("GPU"):
-        return
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    try:
-        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * logical_cpus)
-    except RuntimeError:
-        pass  # Already initialised (a test process, a notebook): keep its devices.
-
-
-def make_strategy(devices) -> tf.distribute.Strategy:
-    """MultiWorkerMirroredStrategy when TF_CONFIG names a cluster, else MirroredStrategy."""
-    if json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster"):
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    return tf.distribute.MirroredStrategy(list(devices) or None)
 
 
 def _data_identity(config, metadata) -> dict:
@@ -77,12 +58,32 @@ def _check_run_directory(workdir: str, identity: dict) -> None:
     fileio.write_text_atomic(path, json.dumps(identity, indent=2))
 
 
-def _loss_function(config, metadata):
+def loss_function(config, metadata):
+    """The config's loss; one-vs-all weighs word k by N_k, its images in this dataset's train split.
+
+    N_k comes from the train index, not vocab.tsv: a dataset prepared with
+    another dataset's vocabulary (`--vocab`) carries that dataset's counts.
+    """
     if config.loss == "softmax":
         return MultiClassLogisticLoss()
-    vocab = Vocabulary.load(os.path.join(config.data.dir, records.VOCAB_FILE))
-    counts = np.asarray(vocab.counts[: config.model.num_words])
-    return OneVsAllLogisticLoss(np.clip(counts, 1, metadata["images"]["train"] - 1), metadata["images"]["train"])
+    index = TrainIndex.load(os.path.join(config.data.dir, metadata["train_index"]))
+    counts = index.word_counts()[: config.model.num_words]
+    return OneVsAllLogisticLoss(np.clip(counts, 1, index.num_records - 1), index.num_records)
+
+
+def _load_history(workdir: str, epochs_done: int) -> list:
+    """The finished epochs' entries, up to the checkpoint's epoch (a crash may have written one more)."""
+    path = os.path.join(workdir, "history.json")
+    if not tf.io.gfile.exists(path):
+        return []
+    return [entry for entry in json.loads(fileio.read_text(path)) if entry["epoch"] <= epochs_done]
+
+
+def _summary(run, epoch, schedule, history, workdir) -> dict:
+    summary = {"step": int(run.step), "epoch": int(epoch), "learning_rate": float(run.learning_rate),
+               "stopped_by_schedule": float(run.learning_rate) < schedule.min_lr, "history": history}
+    fileio.write_text_atomic(os.path.join(workdir, "summary.json"), json.dumps(summary, indent=2))
+    return summary
 
 
 def evaluate(model, config, num_words: int) -> dict:
@@ -122,127 +123,100 @@ def train(config, workdir: str, callbacks=(), log=print) -> dict:
     if config.train.deterministic:
         tf.config.experimental.enable_op_determinism()
 
-    # --- Models, optimizer, loss ---------------------------------------------
-    split_cpu(config.train.get("logical_cpus", 0))
-    strategy = make_strategy(config.train.devices)
-    replicas = strategy.num_replicas_in_sync
-    easgd_mode = config.optimizer.name == "easgd"
-    opt = config.optimizer
-    learning_rate = tf.Variable(opt.learning_rate, dtype=tf.float64, trainable=False, name="learning_rate")
-    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-    epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-    with strategy.scope():
-        centre = build_model(config.model)
-        if easgd_mode:
-            with local_variables():
-                model = build_model(config.model)
-            easgd = EASGD(strategy, model.trainable_variables, centre.trainable_variables, learning_rate,
-                          momentum=opt.momentum, nesterov=opt.nesterov, weight_decay=opt.weight_decay,
-                          tau=opt.tau, beta=opt.beta)
-        else:
-            model = centre
-            optimizer = SparseMomentumSGD(opt.learning_rate, momentum=opt.momentum, nesterov=opt.nesterov,
-                                          weight_decay=opt.weight_decay)
-            optimizer.build(model.trainable_variables)
-    loss_fn = _loss_function(config, metadata)
-    schedule = HalveLROnValidationIncrease(learning_rate, min_epochs_per_lr=config.schedule.min_epochs_per_lr,
+    # --- Models, optimizer, loss, schedule -------------------------------------
+    run = TrainingRun(config, loss_function(config, metadata))
+    if config.train.epoch_size < run.global_batch_size:
+        raise TrainingError(f"train.epoch_size={config.train.epoch_size} is less than one global batch "
+                            f"(train.batch_size_per_replica={config.train.batch_size_per_replica} x "
+                            f"{run.replicas} replicas)")
+    schedule = HalveLROnValidationIncrease(run.learning_rate, min_epochs_per_lr=config.schedule.min_epochs_per_lr,
                                            min_lr=config.schedule.min_lr, log=log)
+    epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+    epoch_loss = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="epoch_loss_total")
 
     # --- Checkpoints -----------------------------------------------------------
-    state = {"centre": centre, "step": step, "epoch": epoch, **schedule.state()}
-    if easgd_mode:
-        per_replica = [v.value for v in model.trainable_variables] + list(easgd.slots)
-        state["local_copies"] = [copy for variable in per_replica for copy in variable.values]
-    else:
-        state["optimizer"] = optimizer
-    checkpoint = tf.train.Checkpoint(**state)
+    checkpoint = tf.train.Checkpoint(**{**schedule.state(), **run.checkpoint_items()}, epoch=epoch,
+                                     epoch_loss=epoch_loss)
     manager = tf.train.CheckpointManager(checkpoint, os.path.join(workdir, "checkpoints"),
                                          max_to_keep=config.train.keep_checkpoints)
+
+    def save():
+        run.synchronize()
+        manager.save(checkpoint_number=int(run.step))
+
     if manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        log(f"resumed from {manager.latest_checkpoint} (step {int(step)}, epoch {int(epoch)}, "
-            f"learning rate {float(learning_rate):g})")
-    elif easgd_mode:
-        easgd.set_locals_to_centre()
+        log(f"resumed from {manager.latest_checkpoint} (step {int(run.step)}, {int(epoch)} epochs done, "
+            f"learning rate {float(run.learning_rate):g})")
+    else:
+        run.start()
+    history = _load_history(workdir, int(epoch))
+    if float(run.learning_rate) < config.schedule.min_lr:
+        log(f"nothing to train: the schedule stopped this run (learning rate {float(run.learning_rate):g} < "
+            f"{config.schedule.min_lr:g}) after {int(epoch)} epochs")
+        return _summary(run, epoch, schedule, history, workdir)
+    if config.train.max_epochs and int(epoch) >= config.train.max_epochs:
+        log(f"nothing to train: {int(epoch)} epochs done (train.max_epochs={config.train.max_epochs})")
+        return _summary(run, epoch, schedule, history, workdir)
 
     # --- Data -----------------------------------------------------------------
-    batch_size = config.train.batch_size
-    start = int(step) * batch_size
+    global_batch = run.global_batch_size
+    start = int(run.step) * global_batch
 
     def dataset_fn(context):
-        return pipeline.train_dataset(config.data.dir, config.input, context.get_per_replica_batch_size(batch_size),
+        return pipeline.train_dataset(config.data.dir, config.input, context.get_per_replica_batch_size(global_batch),
                                       start=start, input_context=context, num_words=config.model.num_words)
 
-    batches = iter(strategy.distribute_datasets_from_function(dataset_fn))
-
-    # --- Steps ----------------------------------------------------------------
-    def replica_step(batch):
-        classes, targets = in_batch_targets(batch["labels"])
-        with tf.GradientTape() as tape:
-            logits = model.in_batch_logits(batch["images"], classes, training=True)
-            loss = model.training_loss(logits, targets, loss_fn, classes)
-            scaled = loss if easgd_mode else loss / replicas  # Keras all-reduces (sums) gradients.
-        gradients = tape.gradient(scaled, model.trainable_variables)
-        if easgd_mode:
-            easgd.apply_local(gradients)
-        else:
-            optimizer.learning_rate.assign(tf.cast(learning_rate, optimizer.learning_rate.dtype))
-            optimizer.apply_gradients(zip(gradients, model.trainable_variables))
-        return loss
-
-    @tf.function
-    def train_step(batch):
-        return strategy.reduce(tf.distribute.ReduceOp.MEAN, strategy.run(replica_step, args=(batch,)), axis=None)
-
-    elastic_step = tf.function(easgd.elastic_step) if easgd_mode else None
+    batches = run.distribute(dataset_fn)
 
     # --- Loop -----------------------------------------------------------------
-    steps_per_epoch = config.train.epoch_size // batch_size
+    steps_per_epoch = config.train.epoch_size // global_batch
+    total_epochs = config.train.max_epochs or "?"
     writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard"))
-    callback_list = keras.callbacks.CallbackList([schedule, *callbacks], model=centre)
-    centre.stop_training = False
-    history = []
+    callback_list = keras.callbacks.CallbackList([schedule, *callbacks], model=run.centre)
+    run.centre.stop_training = False
     callback_list.on_train_begin()
-    while not centre.stop_training and not (config.train.max_epochs and int(epoch) >= config.train.max_epochs):
+    while not run.centre.stop_training and not (config.train.max_epochs and int(epoch) >= config.train.max_epochs):
         callback_list.on_epoch_begin(int(epoch))
-        first = int(step) - int(epoch) * steps_per_epoch
-        bar = tqdm(total=steps_per_epoch, initial=first, desc=f"epoch {int(epoch)}", unit="step")
-        started, losses = time.monotonic(), []
+        first = int(run.step) - int(epoch) * steps_per_epoch
+        bar = tqdm(total=steps_per_epoch, initial=first, desc=f"epoch {int(epoch) + 1}/{total_epochs}",
+                   unit="step")
+        seconds, steps = 0.0, 0
         for _ in range(first, steps_per_epoch):
-            if easgd_mode and int(step) % easgd.tau == 0:
-                elastic_step()
-            loss = float(train_step(next(batches)))
+            started = time.perf_counter()
+            loss = float(run.run_step(next(batches)))
+            seconds += time.perf_counter() - started
+            steps += 1
             if not math.isfinite(loss):
                 bar.close()
-                raise TrainingError(f"the loss is {loss} at step {int(step)}; stopped, keeping the last good "
+                raise TrainingError(f"the loss is {loss} at step {int(run.step)}; stopped, keeping the last good "
                                     f"checkpoint ({manager.latest_checkpoint or 'none yet'})")
-            step.assign_add(1)
-            losses.append(loss)
-            images_per_s = len(losses) * batch_size / max(time.monotonic() - started, 1e-9)
+            epoch_loss.assign_add(loss)
+            images_per_s = steps * global_batch / max(seconds, 1e-9)
             bar.set_postfix(loss=f"{loss:.3f}", images_per_s=f"{images_per_s:.0f}")
             bar.update(1)
-            callback_list.on_train_batch_end(int(step), {"loss": loss})
-            with writer.as_default(step=int(step)):
+            callback_list.on_train_batch_end(int(run.step), {"loss": loss})
+            with writer.as_default(step=int(run.step)):
                 tf.summary.scalar("train/loss", loss)
-                tf.summary.scalar("train/learning_rate", float(learning_rate))
+                tf.summary.scalar("train/learning_rate", float(run.learning_rate))
                 tf.summary.scalar("train/images_per_s", images_per_s)
-            if int(step) % config.train.checkpoint_every_steps == 0:
-                manager.save(checkpoint_number=int(step))
+            if int(run.step) % config.train.checkpoint_every_steps == 0:
+                save()
         bar.close()
-        logs = {"loss": float(np.mean(losses)) if losses else float("nan"),
-                **evaluate(centre, config, config.model.num_words)}
-        with writer.as_default(step=int(step)):
+        run.synchronize()
+        logs = {"loss": float(epoch_loss) / steps_per_epoch, **evaluate(run.centre, config, config.model.num_words)}
+        with writer.as_default(step=int(run.step)):
             tf.summary.scalar("val/error", logs["val_error"])
             tf.summary.scalar("val/precision_at_10", logs["precision_at_10"])
-        log(f"epoch {int(epoch)}: loss {logs['loss']:.4f}, val error {logs['val_error']:.4f}, "
-            f"precision@10 {logs['precision_at_10']:.4f}, learning rate {float(learning_rate):g}")
+        log(f"epoch {int(epoch) + 1}/{total_epochs}: loss {logs['loss']:.4f}, val error {logs['val_error']:.4f}, "
+            f"precision@10 {logs['precision_at_10']:.4f}, learning rate {float(run.learning_rate):g}")
         callback_list.on_epoch_end(int(epoch), logs)
         epoch.assign_add(1)
-        history.append({"epoch": int(epoch), **logs, "learning_rate": float(learning_rate)})
-        manager.save(checkpoint_number=int(step))
+        epoch_loss.assign(0.0)
+        history.append({"epoch": int(epoch), **logs, "learning_rate": float(run.learning_rate),
+                        "train_images_per_s": round(steps * global_batch / max(seconds, 1e-9), 1)})
+        fileio.write_text_atomic(os.path.join(workdir, "history.json"), json.dumps(history, indent=2))
+        save()
     callback_list.on_train_end()
     writer.flush()
-    summary = {"step": int(step), "epoch": int(epoch), "learning_rate": float(learning_rate),
-               "stopped_by_schedule": schedule.stopped, "history": history}
-    fileio.write_text_atomic(os.path.join(workdir, "summary.json"), json.dumps(summary, indent=2))
-    return summary
+    return _summary(run, epoch, schedule, history, workdir)
