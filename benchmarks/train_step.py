@@ -1,10 +1,12 @@
-"""A whole training step barely depends on K with the in-batch word layer.
+"""A whole training step of the real run barely depends on K.
 
-A narrow AlexNet (width 1/8, E = 512, 64 px) with SampledSoftmax, batch 128,
-one uniformly drawn word per image, SparseMomentumSGD (momentum 0.9) on every
-variable: forward, backward and update, compiled, best of three timing windows. Timed at K = 1,000 and at
-K = 100,000, each in its own process. Prints one JSON line:
-{"bench": "train_step", "ms_k1000", "ms_k100000", "ratio"} (target ratio <= 1.2).
+Builds the run as wsl-train does (`TrainingRun` from the run section of
+configs/demo.py: 1/8-width AlexNet, E = 512, 64 px, EASGD over 2 logical
+CPUs, 32 images per replica) and times `run_step` (elastic exchanges
+included, every tau steps) on synthetic batches with one uniformly drawn
+word per image, at K = 1,000 and K = 100,000, each in its own process; best
+of three timing windows. Prints one JSON line:
+{"bench": "train_step", "ms_k1000", "ms_k100000", "ratio"} (target: ratio <= 1.15).
 """
 
 import os
@@ -19,46 +21,29 @@ import time  # noqa: E402
 
 from absl import app, flags  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 FLAGS = flags.FLAGS
-flags.DEFINE_integer("batch_size", 128, "Images per step.")
-flags.DEFINE_integer("image_size", 64, "Input size.")
-flags.DEFINE_float("width", 0.125, "AlexNet width multiplier.")
-flags.DEFINE_integer("steps", 20, "Timed steps.")
+flags.DEFINE_string("optimizer", "easgd", "easgd or sgd.")
+flags.DEFINE_integer("steps", 40, "Timed steps per window.")
 flags.DEFINE_integer("k", None, "Internal: time one K in this process.")
 
 
 def time_step(k: int) -> float:
-    import ml_collections
-    import tensorflow as tf
+    from benchmarks.common import demo_run_config, synthetic_batches
+    from wsl_tf.models import MultiClassLogisticLoss
+    from wsl_tf.train.training_run import TrainingRun
 
-    from wsl_tf.models import MultiClassLogisticLoss, build_model, in_batch_targets
-    from wsl_tf.train.optimizers import SparseMomentumSGD
-
-    model = build_model(ml_collections.ConfigDict(
-        dict(name="alexnet", num_words=k, image_size=FLAGS.image_size, width=FLAGS.width)))
-    optimizer = SparseMomentumSGD(0.01, momentum=0.9)
-    optimizer.build(model.trainable_variables)
-    loss_fn = MultiClassLogisticLoss()
-
-    @tf.function
-    def step(images, labels):
-        classes, targets = in_batch_targets(labels)
-        with tf.GradientTape() as tape:
-            loss = loss_fn(model.in_batch_logits(images, classes)["words"], targets)
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return loss
-
-    size = FLAGS.image_size
-    batches = [(tf.random.normal((FLAGS.batch_size, size, size, 3)),
-                tf.random.uniform((FLAGS.batch_size, 1), 0, k, tf.int32)) for _ in range(4)]
-    for b in batches:
-        step(*b).numpy()
+    run = TrainingRun(demo_run_config(k, FLAGS.optimizer), MultiClassLogisticLoss())
+    run.start()
+    batches = synthetic_batches(run, k)
+    for _ in range(2 * run.config.optimizer.tau):  # Trace the step and the exchange.
+        run.run_step(next(batches)).numpy()
     windows = []
     for _ in range(3):  # The best of three windows: the least disturbed by the rest of the machine.
         started = time.perf_counter()
-        for i in range(FLAGS.steps):
-            step(*batches[i % len(batches)]).numpy()
+        for _ in range(FLAGS.steps):
+            run.run_step(next(batches)).numpy()
         windows.append((time.perf_counter() - started) / FLAGS.steps * 1000)
     return min(windows)
 
@@ -70,12 +55,11 @@ def main(argv):
         return
     ms = {}
     for k in (1000, 100000):
-        command = [sys.executable, __file__, f"--k={k}", f"--batch_size={FLAGS.batch_size}",
-                   f"--image_size={FLAGS.image_size}", f"--width={FLAGS.width}", f"--steps={FLAGS.steps}"]
-        run = subprocess.run(command, capture_output=True, text=True, check=True)
-        ms[k] = json.loads(run.stdout.strip().splitlines()[-1])["ms"]
-    print(json.dumps({"bench": "train_step", "batch": FLAGS.batch_size, "image_size": FLAGS.image_size,
-                      "width": FLAGS.width, "ms_k1000": round(ms[1000], 1), "ms_k100000": round(ms[100000], 1),
+        command = [sys.executable, __file__, f"--k={k}", f"--optimizer={FLAGS.optimizer}", f"--steps={FLAGS.steps}"]
+        result = subprocess.run(command, capture_output=True, text=True, check=True)
+        ms[k] = json.loads(result.stdout.strip().splitlines()[-1])["ms"]
+    print(json.dumps({"bench": "train_step", "optimizer": FLAGS.optimizer, "replicas": 2, "width": 0.125,
+                      "image_size": 64, "ms_k1000": round(ms[1000], 1), "ms_k100000": round(ms[100000], 1),
                       "ratio": round(ms[100000] / ms[1000], 3)}))
 
 

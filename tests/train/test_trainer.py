@@ -1,5 +1,6 @@
 """The training program: EASGD and synchronous runs, NaN stop, config errors, kill -9 and resume."""
 
+import glob
 import json
 import os
 import signal
@@ -15,7 +16,8 @@ import tensorflow as tf
 
 from tests.conftest import prepare_jsonl_dataset
 from wsl_tf.train.config import paper_config
-from wsl_tf.train.trainer import TrainingError, train
+from wsl_tf.models import build_model
+from wsl_tf.train.trainer import TrainingError, evaluate, loss_function, train
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WORDS = ["red", "blue", "green", "cat", "dog", "car", "tree", "sea", "sun", "hill", "road", "boat"]
@@ -62,6 +64,20 @@ def test_easgd_run_trains_checkpoints_logs_and_calls_callbacks(dataset_dir, tmp_
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["optimizer"]["name"] == "easgd" and saved["data"]["dir"] == dataset_dir
     assert json.loads((tmp_path / "summary.json").read_text())["step"] == 8
+    assert [h["epoch"] for h in json.loads((tmp_path / "history.json").read_text())] == [1, 2]
+
+    # Evaluation read the centre: the checkpoint's centre gives the last epoch's figures, and the
+    # replicas' own weights, also in the checkpoint, differ from it (two local steps since the exchange).
+    latest = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
+    config = tiny_config(dataset_dir)
+    centre = build_model(config.model)
+    tf.train.Checkpoint(centre=centre).restore(latest).expect_partial()
+    again = evaluate(centre, config, 12)
+    assert again["val_error"] == pytest.approx(summary["history"][-1]["val_error"], abs=1e-6)
+    assert again["precision_at_10"] == pytest.approx(summary["history"][-1]["precision_at_10"], abs=1e-6)
+    replica_conv1 = tf.train.load_checkpoint(latest).get_tensor("replica_copies/0/.ATTRIBUTES/VARIABLE_VALUE")
+    assert replica_conv1.shape == centre.trainable_variables[0].shape
+    assert not np.allclose(replica_conv1, np.array(centre.trainable_variables[0]))
 
 
 def test_synchronous_sgd_run(dataset_dir, tmp_path):
@@ -93,17 +109,54 @@ def test_config_errors_fail_before_training(dataset_dir, tmp_path, change, messa
     assert not os.path.exists(tmp_path / "run" / "checkpoints")
 
 
+def test_a_run_the_schedule_stopped_trains_nothing_when_rerun(dataset_dir, tmp_path):
+    config = tiny_config(dataset_dir, max_epochs=5)
+    config.schedule.min_lr = 0.06  # Above the learning rate: the schedule stops after the first epoch.
+    first = train(config, str(tmp_path), log=lambda *_: None)
+    assert (first["epoch"], first["step"], first["stopped_by_schedule"]) == (1, 4, True)
+    said = []
+    again = train(config, str(tmp_path), log=said.append)
+    assert (again["epoch"], again["step"]) == (1, 4) and again["history"] == first["history"]
+    assert any("nothing to train: the schedule stopped this run" in line for line in said)
+
+
+def test_one_vs_all_weights_count_this_datasets_train_images_not_the_reused_vocabulary(tmp_path):
+    (tmp_path / "donor").mkdir()
+    donor = prepare_jsonl_dataset(tmp_path / "donor", 60, ["red", "blue", "green"], image_px=16,
+                                  probabilities=[0.6, 0.3, 0.1], vocab_size=3, num_stopwords=0, image_size=16,
+                                  num_shards=1)
+    (tmp_path / "mine").mkdir()
+    mine = prepare_jsonl_dataset(tmp_path / "mine", 40, ["red", "blue", "green"], image_px=16,
+                                 probabilities=[0.1, 0.3, 0.6], vocab_size=3, num_stopwords=0, image_size=16,
+                                 num_shards=2, vocab_path=os.path.join(donor, "vocab.tsv"))
+    counts = np.zeros(3, int)  # Brute force: read this dataset's train shards.
+    images = 0
+    for path in sorted(glob.glob(os.path.join(mine, "train-*.tfrecord"))):
+        for record in tf.data.TFRecordDataset(path):
+            example = tf.train.Example.FromString(record.numpy())
+            counts[list(example.features.feature["words/ids"].int64_list.value)] += 1
+            images += 1
+    vocab_counts = [int(line.split("\t")[1]) for line in open(os.path.join(mine, "vocab.tsv"))]
+    assert vocab_counts != counts.tolist()
+    config = paper_config("alexnet", num_words=3, loss="one_vs_all")
+    config.data.dir = mine
+    loss = loss_function(config, json.loads(open(os.path.join(mine, "dataset.json")).read()))
+    assert loss.class_counts == counts.tolist() and loss.num_images == images
+
+
 def test_a_run_directory_of_another_vocabulary_is_refused(dataset_dir, tmp_path):
     (tmp_path / "data.json").write_text(json.dumps({"dir": "elsewhere", "vocab_sha256": "0" * 64, "num_words": 12}))
     with pytest.raises(TrainingError, match="trained on another vocabulary"):
         train(tiny_config(dataset_dir), str(tmp_path), log=lambda *_: None)
 
 
-def wsl_train(workdir, dataset_dir, *extra):
-    command = [sys.executable, "-m", "wsl_tf.cli.train", f"--config={REPO}/configs/cpu_small.py",
-               f"--workdir={workdir}", f"--config.data.dir={dataset_dir}", "--config.model.num_words=12",
-               "--config.train.max_epochs=3", *extra]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+def wsl_train(workdir, dataset_dir, *extra, config=f"{REPO}/configs/cpu_small.py"):
+    """wsl-train as the demo runs it: EASGD over 2 logical CPUs, dropout on, deterministic ops."""
+    command = [sys.executable, "-m", "wsl_tf.cli.train", f"--config={config}", f"--workdir={workdir}",
+               f"--config.data.dir={dataset_dir}", "--config.model.num_words=12", "--config.train.max_epochs=3",
+               "--config.train.devices=()", "--config.train.logical_cpus=2",
+               "--config.train.checkpoint_every_steps=2", *extra]
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
 
@@ -122,27 +175,43 @@ def test_kill_9_then_rerun_ends_where_an_uninterrupted_run_ends(dataset_dir, tmp
     killed.wait()
     assert not (tmp_path / "killed" / "summary.json").exists()
     rerun = wsl_train(tmp_path / "killed", dataset_dir)
-    _, stderr = rerun.communicate(timeout=300)
-    assert rerun.returncode == 0, stderr[-3000:]
-    assert "resumed from" in stderr or "resumed from" in _
-    _, reference_err = reference.communicate(timeout=300)
+    out, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, err[-3000:]
+    assert "resumed from" in out + err
+    reference_out, reference_err = reference.communicate(timeout=300)
     assert reference.returncode == 0, reference_err[-3000:]
     ours = json.loads((tmp_path / "killed" / "summary.json").read_text())
     theirs = json.loads((tmp_path / "reference" / "summary.json").read_text())
     assert (ours["step"], ours["epoch"], ours["learning_rate"]) == (theirs["step"], theirs["epoch"],
-                                                                     theirs["learning_rate"]) == (24, 3, ours["learning_rate"])
-    resumed = {h["epoch"]: h for h in ours["history"]}
-    first_resumed = min(resumed)
-    for entry in theirs["history"]:
-        if entry["epoch"] in resumed:
-            for metric in ("val_error", "precision_at_10"):
-                assert resumed[entry["epoch"]][metric] == pytest.approx(entry[metric], abs=1e-6)
-        if entry["epoch"] > first_resumed:  # The interrupted epoch's mean loss covers only its resumed steps.
-            assert resumed[entry["epoch"]]["loss"] == pytest.approx(entry["loss"], rel=1e-4)
+                                                                     theirs["learning_rate"])
+    assert (ours["step"], ours["epoch"]) == (12, 3)  # 256-image epochs of 2 x 32.
+    assert [h["epoch"] for h in ours["history"]] == [h["epoch"] for h in theirs["history"]] == [1, 2, 3]
+    for mine, reference_entry in zip(ours["history"], theirs["history"]):
+        for metric in ("loss", "val_error", "precision_at_10", "learning_rate"):
+            assert mine[metric] == pytest.approx(reference_entry[metric], abs=1e-6), (mine["epoch"], metric)
+    logged = [line for line in (reference_out + reference_err).splitlines() if "val error" in line]
+    assert [line.split(":")[0] for line in logged] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
+
+    # Rerunning a finished run trains nothing and says so.
+    again = wsl_train(tmp_path / "killed", dataset_dir)
+    out, err = again.communicate(timeout=300)
+    assert again.returncode == 0 and "nothing to train" in out + err
+    assert json.loads((tmp_path / "killed" / "summary.json").read_text())["step"] == 12
 
 
-def test_unknown_config_key_is_a_one_line_error(dataset_dir, tmp_path):
-    run = wsl_train(tmp_path / "run", dataset_dir, "--config.train.no_such_key=3")
-    _, stderr = run.communicate(timeout=120)
-    assert run.returncode != 0 and "no_such_key" in stderr
+@pytest.mark.parametrize("argument, message", [
+    ("--config.train.batchsize=3",
+     "wsl-train: error: --config.train.batchsize: no such key in {config}; "
+     "did you mean --config.train.batch_size_per_replica?"),
+    ("--config=/nonexistent/config.py", "wsl-train: error: --config=/nonexistent/config.py: no such file "
+                                        "'/nonexistent/config.py'"),
+])
+def test_a_bad_config_file_or_key_is_one_line_on_stderr(dataset_dir, tmp_path, argument, message):
+    config = f"{REPO}/configs/cpu_small.py"
+    command = [sys.executable, "-m", "wsl_tf.cli.train", f"--config={config}", f"--workdir={tmp_path / 'run'}",
+               argument]
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [message.format(config=config)]
     assert not (tmp_path / "run").exists()

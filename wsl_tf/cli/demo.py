@@ -12,7 +12,9 @@ the 10 most frequent training words.
 
 import os
 
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+from wsl_tf.cli import common  # noqa: E402
+
+common.prepare_environment()
 
 import json  # noqa: E402
 import sys  # noqa: E402
@@ -83,7 +85,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    common.run(main, "wsl-demo")
 
 
 if __name__ == "__main__":

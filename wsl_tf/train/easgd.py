@@ -176,7 +176,9 @@ class EASGD:
                 local, anchor = local_copy(self.local[i]), local_copy(self.anchors[i])
                 change = tf.gather(local, mine) - tf.gather(anchor, mine)
                 change = tf.where(self._rows_mask(changed, change), change, tf.zeros_like(change))
-                changes.append(tf.IndexedSlices(change, mine, dense_shape=tf.shape(local, out_type=tf.int32)))
+                # A static dense_shape: tf.shape(local) would read the whole matrix (and make the scatters
+                # below copy it while that read is alive).
+                changes.append(tf.IndexedSlices(change, mine, dense_shape=tf.constant(local.shape.as_list())))
                 sent += _bytes(change) + _bytes(mine)
         for difference in differences:
             sent += _bytes(difference)

@@ -119,7 +119,6 @@ def train(config, workdir: str, callbacks=(), log=print) -> dict:
     tf.io.gfile.makedirs(workdir)
     _check_run_directory(workdir, _data_identity(config, metadata))
     fileio.write_text_atomic(os.path.join(workdir, "config.json"), config.to_json_best_effort(indent=2))
-    keras.utils.set_random_seed(config.seed)
     if config.train.deterministic:
         tf.config.experimental.enable_op_determinism()
 
@@ -151,7 +150,7 @@ def train(config, workdir: str, callbacks=(), log=print) -> dict:
     else:
         run.start()
     history = _load_history(workdir, int(epoch))
-    if float(run.learning_rate) < config.schedule.min_lr:
+    if manager.latest_checkpoint and float(run.learning_rate) < config.schedule.min_lr:
         log(f"nothing to train: the schedule stopped this run (learning rate {float(run.learning_rate):g} < "
             f"{config.schedule.min_lr:g}) after {int(epoch)} epochs")
         return _summary(run, epoch, schedule, history, workdir)

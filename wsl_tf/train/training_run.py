@@ -16,6 +16,7 @@ K x E word matrix: each replica gathers from its own copy.
 import json
 import os
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -66,6 +67,9 @@ class TrainingRun:
     def __init__(self, config, loss_fn, strategy: tf.distribute.Strategy | None = None):
         self.config = config
         self.loss_fn = loss_fn
+        # Seeds Python, numpy and TensorFlow, and gives Keras a fresh global seed generator (one left by an
+        # earlier run lives in that run's strategy, which initialising this run's weights may not touch).
+        keras.utils.set_random_seed(config.seed)
         split_cpu(config.train.get("logical_cpus", 0))
         self.strategy = strategy or make_strategy(config.train.devices)
         self.replicas = self.strategy.num_replicas_in_sync

@@ -1,0 +1,112 @@
+"""The run wsl-train steps through: a sparse compiled step, exchanges every tau steps, per-replica dropout."""
+
+import ml_collections
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from wsl_tf.models import MultiClassLogisticLoss, OneVsAllLogisticLoss
+from wsl_tf.train.config import paper_config
+from wsl_tf.train.training_run import TrainingRun
+from wsl_tf.variables import replica_copies, seed_state_variables
+
+K = 997  # A prime no other dimension of the narrow AlexNet equals.
+
+
+def run_config(optimizer="easgd", devices=("/cpu:0", "/cpu:1"), num_words=K, tau=3) -> ml_collections.ConfigDict:
+    config = paper_config("alexnet", num_words=num_words)
+    config.model.update({"image_size": 64, "width": 0.125})
+    config.input.update({"resize_size": 64, "crop_size": 64})
+    config.optimizer.update({"name": optimizer, "learning_rate": 0.05, "tau": tau})
+    config.train.update({"batch_size_per_replica": 4, "devices": devices})
+    return config
+
+
+def batches(run, labels_fn):
+    def dataset_fn(context):
+        batch = context.get_per_replica_batch_size(run.global_batch_size)
+        seed = context.input_pipeline_id
+        images = tf.random.stateless_normal((4, batch, 64, 64, 3), (seed, 1))
+        labels = labels_fn((4, batch), seed)
+        return tf.data.Dataset.from_tensor_slices(
+            {"images": images, "labels": labels, "positions": tf.zeros((4, batch), tf.int64)}).repeat()
+
+    return run.distribute(dataset_fn)
+
+
+def one_word(shape, seed):
+    return tf.random.stateless_uniform((*shape, 1), (seed, 2), 0, K, tf.int32)
+
+
+def tensors_with_dimension(graph, size, seen=None) -> list:
+    """(op type, op name, shape) of every tensor in `graph` and the functions it calls with a dimension `size`."""
+    seen = set() if seen is None else seen
+    found = []
+    for op in graph.get_operations():
+        for tensor in [*op.inputs, *op.outputs]:
+            if tensor.shape.rank and size in tensor.shape.as_list():
+                found.append((op.type, op.name, tuple(tensor.shape.as_list())))
+                break
+    for name, function in graph._functions.items():
+        if name not in seen and hasattr(function, "graph"):
+            seen.add(name)
+            found += tensors_with_dimension(function.graph, size, seen)
+    return found
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "easgd"])
+@pytest.mark.parametrize("devices", [("/cpu:0",), ("/cpu:0", "/cpu:1")], ids=["1-device", "2-devices"])
+def test_the_compiled_step_reads_only_the_batchs_rows_of_the_word_matrix(optimizer, devices):
+    run = TrainingRun(run_config(optimizer, devices), MultiClassLogisticLoss())
+    run.start()
+    stream = batches(run, one_word)
+    batch = next(stream)
+    assert tensors_with_dimension(run.traced_step(batch).graph, K) == []
+    # The check sees a whole read where there is one: the model's full-K scores.
+    full = tf.function(lambda images: run.centre(images)).get_concrete_function(tf.TensorSpec([2, 64, 64, 3]))
+    assert tensors_with_dimension(full.graph, K)
+    before = np.array(run.centre.head.kernel)
+    for _ in range(4):
+        assert np.isfinite(float(run.run_step(next(stream))))
+    run.synchronize()
+    assert not np.allclose(np.array(run.centre.head.kernel), before)  # The centre moved.
+
+
+def test_the_elastic_exchange_runs_before_every_tau_th_step_and_counts_its_bytes():
+    run = TrainingRun(run_config(tau=3), MultiClassLogisticLoss())
+    run.start()
+    stream = batches(run, one_word)
+    exchanges = []
+    for _ in range(7):
+        run.run_step(next(stream))
+        exchanges.append(int(np.asarray(replica_copies(run.easgd.exchanges)[0])))
+    assert exchanges == [1, 1, 1, 2, 2, 2, 3]  # Before steps 0, 3 and 6.
+    dense = sum(int(np.prod(v.shape)) * 4 for i, v in enumerate(run.centre.trainable_variables)
+                if i not in run.easgd.row_sparse)
+    # Each replica sends the dense weights each exchange, plus at most a batch's rows per step since the last.
+    row_bytes = (512 + 1) * 4 + 2 * 4
+    assert 3 * 2 * dense < run.reduced_bytes() <= 3 * 2 * dense + 2 * (1 + 2 * 3 * 4) * row_bytes
+
+
+def test_replicas_draw_their_own_dropout_masks():
+    for optimizer in ("sgd", "easgd"):
+        run = TrainingRun(run_config(optimizer), MultiClassLogisticLoss())
+        run.start()
+        seeds = seed_state_variables(run.model)
+        assert seeds, "AlexNet's dropout layers hold seed state"
+        for seed in seeds:
+            first, second = (np.asarray(c) for c in replica_copies(seed))
+            assert not np.array_equal(first, second)
+
+
+def test_a_batch_of_padding_only_trains_with_one_vs_all():
+    """Images none of whose words is among the first K (num_words below the dataset's K)."""
+    run = TrainingRun(run_config(tau=2), OneVsAllLogisticLoss(np.full(K, 5), 100))
+    run.start()
+    stream = batches(run, lambda shape, seed: -tf.ones((*shape, 3), tf.int32))
+    run.run_step(next(stream))
+    before = np.array(run.centre.trainable_variables[0])
+    losses = [float(run.run_step(next(stream))) for _ in range(3)]
+    run.synchronize()
+    assert all(np.isfinite(losses)) and min(losses) > 0
+    assert not np.allclose(np.array(run.centre.trainable_variables[0]), before)
