@@ -37,7 +37,7 @@ flags.DEFINE_string("mode", None, "Internal: easgd or sgd.")
 
 
 def measure(k: int, mode: str) -> dict:
-    from benchmarks.common import demo_run_config, synthetic_batches
+    from benchmarks.train_step import demo_run_config, synthetic_batches
     from wsl_tf.models import MultiClassLogisticLoss
     from wsl_tf.train.training_run import TrainingRun
 

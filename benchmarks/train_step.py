@@ -14,6 +14,7 @@ import os
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import importlib.util  # noqa: E402
 import json  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -21,16 +22,50 @@ import time  # noqa: E402
 
 from absl import app, flags  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("optimizer", "easgd", "easgd or sgd.")
-flags.DEFINE_integer("steps", 40, "Timed steps per window.")
-flags.DEFINE_integer("k", None, "Internal: time one K in this process.")
+
+
+def define_flags():
+    """Defined only when run as a script: benchmarks/easgd.py imports this module for its helpers."""
+    flags.DEFINE_string("optimizer", "easgd", "easgd or sgd.")
+    flags.DEFINE_integer("steps", 40, "Timed steps per window.")
+    flags.DEFINE_integer("k", None, "Internal: time one K in this process.")
+
+
+# Shared with benchmarks/easgd.py: the run as wsl-demo configures it, and batches shaped like the pipeline's.
+def demo_run_config(num_words: int, optimizer: str = "easgd"):
+    """The run section of configs/demo.py (1/8-width AlexNet, 64 px, EASGD over 2 logical CPUs) at K words."""
+    spec = importlib.util.spec_from_file_location("demo_config", os.path.join(REPO, "configs", "demo.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = module.get_config().run
+    config.model.num_words = num_words
+    config.optimizer.name = optimizer
+    return config
+
+
+def synthetic_batches(run, num_words: int, distinct: int = 8):
+    """An endless iterator of distributed batches like the input pipeline's: random images, one word each."""
+    import tensorflow as tf
+
+    size = run.config.model.image_size
+
+    def dataset_fn(context):
+        batch = context.get_per_replica_batch_size(run.global_batch_size)
+        seed = context.input_pipeline_id
+        images = tf.random.stateless_normal((distinct, batch, size, size, 3), (seed, 1))
+        labels = tf.random.stateless_uniform((distinct, batch, 1), (seed, 2), 0, num_words, tf.int32)
+        positions = tf.zeros((distinct, batch), tf.int64)
+        return tf.data.Dataset.from_tensor_slices(
+            {"images": images, "labels": labels, "positions": positions}).repeat()
+
+    return run.distribute(dataset_fn)
 
 
 def time_step(k: int) -> float:
-    from benchmarks.common import demo_run_config, synthetic_batches
     from wsl_tf.models import MultiClassLogisticLoss
     from wsl_tf.train.training_run import TrainingRun
 
@@ -64,4 +99,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -64,3 +64,9 @@ def local_variables(integer_only: bool = False):
 def seed_state_variables(model) -> list:
     """The random-seed state of a Keras model's layers (dropout masks are drawn from it)."""
     return [v for v in model.non_trainable_variables if v.path.endswith("seed_generator_state")]
+
+
+def tensor_bytes(value) -> tf.Tensor:
+    """Bytes of a tensor, or of an IndexedSlices' values and indices (what a cross-replica sum sends)."""
+    parts = [value.values, value.indices] if isinstance(value, tf.IndexedSlices) else [value]
+    return tf.add_n([tf.cast(tf.size(p, out_type=tf.int64) * p.dtype.size, tf.float64) for p in parts])

@@ -39,11 +39,7 @@ import numpy as np
 import tensorflow as tf
 
 from wsl_tf.train.optimizers import momentum_update
-from wsl_tf.variables import local_copy, local_variables, plain, replica_copies
-
-
-def _bytes(tensor) -> tf.Tensor:
-    return tf.cast(tf.size(tensor, out_type=tf.int64) * tensor.dtype.size, tf.float64)
+from wsl_tf.variables import local_copy, local_variables, replica_copies, tensor_bytes
 
 
 class EASGD:
@@ -179,9 +175,9 @@ class EASGD:
                 # A static dense_shape: tf.shape(local) would read the whole matrix (and make the scatters
                 # below copy it while that read is alive).
                 changes.append(tf.IndexedSlices(change, mine, dense_shape=tf.constant(local.shape.as_list())))
-                sent += _bytes(change) + _bytes(mine)
+                sent += tensor_bytes(tf.IndexedSlices(change, mine))
         for difference in differences:
-            sent += _bytes(difference)
+            sent += tensor_bytes(difference)
         summed = context.all_reduce(tf.distribute.ReduceOp.SUM, differences + changes) if differences or changes \
             else []
         alpha, p = self.alpha, float(self.num_replicas)
@@ -243,5 +239,3 @@ class EASGD:
         """Bring every row of the centre and the locals up to date (before evaluation, checkpoints, export)."""
         self.strategy.run(self._catch_up_all_rows)
 
-
-__all__ = ["EASGD", "local_variables", "local_copy", "plain"]

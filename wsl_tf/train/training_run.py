@@ -23,7 +23,7 @@ import tensorflow as tf
 from wsl_tf.models import build_model, in_batch_targets
 from wsl_tf.train.easgd import EASGD
 from wsl_tf.train.optimizers import SparseMomentumSGD
-from wsl_tf.variables import local_copy, local_variables, replica_copies, seed_state_variables
+from wsl_tf.variables import local_copy, local_variables, replica_copies, seed_state_variables, tensor_bytes
 
 # Seeds of replica i's dropout streams are offset by i times this (any large odd number).
 _REPLICA_SEED_STRIDE = 1_000_003
@@ -49,11 +49,6 @@ def make_strategy(devices) -> tf.distribute.Strategy:
     if json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster"):
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.MirroredStrategy(list(devices) or None)
-
-
-def _bytes(gradient) -> tf.Tensor:
-    parts = [gradient.values, gradient.indices] if isinstance(gradient, tf.IndexedSlices) else [gradient]
-    return tf.add_n([tf.cast(tf.size(p, out_type=tf.int64) * p.dtype.size, tf.float64) for p in parts])
 
 
 class TrainingRun:
@@ -96,9 +91,9 @@ class TrainingRun:
                 self.optimizer = SparseMomentumSGD(opt.learning_rate, momentum=opt.momentum,
                                                    nesterov=opt.nesterov, weight_decay=opt.weight_decay)
                 self.optimizer.build(self.model.trainable_variables)
-            with local_variables():
-                self._sync_reduced_bytes = tf.Variable(0.0, dtype=tf.float64, trainable=False,
-                                                       name="sync_reduced_bytes")
+                with local_variables():
+                    self._sync_reduced_bytes = tf.Variable(0.0, dtype=tf.float64, trainable=False,
+                                                           name="sync_reduced_bytes")
         self._train_step = tf.function(self._distributed_step)
         self._elastic_step = tf.function(self.easgd.elastic_step) if self.easgd else None
         self._synchronize = tf.function(self.easgd.synchronize) if self.easgd else None
@@ -121,7 +116,7 @@ class TrainingRun:
     def per_replica_variables(self) -> list:
         """Variables each replica holds its own value of (a checkpoint must keep every copy)."""
         if self.easgd:
-            return [*self.model.variables, *self.easgd.state_variables(), self._sync_reduced_bytes]
+            return [*self.model.variables, *self.easgd.state_variables()]
         return [*seed_state_variables(self.model), self._sync_reduced_bytes]
 
     def checkpoint_items(self) -> dict:
@@ -145,7 +140,7 @@ class TrainingRun:
         if self.easgd:
             self.easgd.apply_local(gradients)
         else:
-            sent = tf.add_n([_bytes(g) for g in gradients if g is not None])
+            sent = tf.add_n([tensor_bytes(g) for g in gradients if g is not None])
             local_copy(self._sync_reduced_bytes).assign_add(sent)
             self.optimizer.learning_rate.assign(tf.cast(self.learning_rate, self.optimizer.learning_rate.dtype))
             self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))
