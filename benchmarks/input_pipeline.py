@@ -54,9 +54,10 @@ def main(argv):
 
     from wsl_tf import records
     from wsl_tf.input import pipeline, preprocessing
+    from wsl_tf.configs import paper
 
     directory = prepared_dataset()
-    config = pipeline.default_config()
+    config = paper.get_config().input
     images = [records.parse_example(s)[records.IMAGE].numpy()
               for s in tf.data.TFRecordDataset(records.shard_paths(directory, "train"))]
 

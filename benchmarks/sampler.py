@@ -116,10 +116,11 @@ def warm_page_cache(directory: str) -> None:
 
 
 def measure(directory: str) -> dict:
+    from wsl_tf.configs import paper
     from wsl_tf.input import pipeline
 
     warm_page_cache(directory)
-    config = pipeline.default_config()
+    config = paper.get_config().input
     config.update({"resize_size": 8, "crop_size": 8})
     started = time.perf_counter()
     iterator = iter(pipeline.train_dataset(directory, config, 128))

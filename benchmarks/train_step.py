@@ -14,7 +14,6 @@ import os
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import importlib.util  # noqa: E402
 import json  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -38,10 +37,9 @@ def define_flags():
 # Shared with benchmarks/easgd.py: the run as wsl-demo configures it, and batches shaped like the pipeline's.
 def demo_run_config(num_words: int, optimizer: str = "easgd"):
     """The run section of configs/demo.py (1/8-width AlexNet, 64 px, EASGD over 2 logical CPUs) at K words."""
-    spec = importlib.util.spec_from_file_location("demo_config", os.path.join(REPO, "configs", "demo.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    config = module.get_config().run
+    from wsl_tf.configs import demo
+
+    config = demo.get_config().run
     config.model.num_words = num_words
     config.optimizer.name = optimizer
     return config

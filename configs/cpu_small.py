@@ -2,13 +2,15 @@
 
 Short epochs (256 images), at least one epoch per learning rate, a checkpoint
 every 4 steps, deterministic ops, one device.
+
+  wsl-train --config=configs/cpu_small.py --workdir=/tmp/run --config.data.dir=runs/demo/data
 """
 
-from wsl_tf.train.config import paper_config
+from wsl_tf.configs import paper
 
 
 def get_config():
-    config = paper_config("alexnet", num_words=100, loss="softmax")
+    config = paper.get_config("alexnet,k=100")
     config.model.update({"image_size": 64, "width": 0.125})
     config.input.update({"resize_size": 72, "crop_size": 64, "block_size": 64})
     config.optimizer.update({"learning_rate": 0.05, "tau": 4})

@@ -12,7 +12,7 @@ a few short epochs.
 
 import ml_collections
 
-from wsl_tf.train.config import paper_config
+from wsl_tf.configs import paper
 
 
 def get_config():
@@ -20,7 +20,7 @@ def get_config():
     config.data = ml_collections.ConfigDict(
         dict(corpus="openclipart", image_size=64, vocab_size=1000, num_stopwords=50, num_shards=4,
              val_fraction=0.05, test_fraction=0.1, max_records=0))
-    run = paper_config("alexnet", num_words=100, loss="softmax")
+    run = paper.get_config("alexnet,k=100")
     run.model.update({"image_size": 64, "width": 0.125})
     run.input.update({"resize_size": 72, "crop_size": 64})
     run.optimizer.update({"learning_rate": 0.05, "tau": 4})

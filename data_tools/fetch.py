@@ -12,6 +12,7 @@ import sys
 from absl import app, flags
 
 from data_tools import corpora
+from wsl_tf.cli import common
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("corpora", ["tuxpaint"], f"Corpora to fetch, from: {', '.join(corpora.CORPORA)}.")
@@ -41,7 +42,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    common.run(main, "wsl-fetch-data", uses_tensorflow=False)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""wsl-prepare: turn a raw image-text collection into a dataset directory.
+r"""wsl-prepare: turn a raw image-text collection into a dataset directory.
 
   wsl-prepare --source=yfcc100m --input=yfcc100m_dataset --image_dir=images/ \
       --output_dir=data/yfcc_k1000 --vocab_size=1000
@@ -16,6 +16,7 @@ from absl import app, flags
 from data_tools import corpora, images, preparer
 from data_tools.sources import SOURCES, SourceError
 from data_tools.sources.yfcc100m import LAYOUTS
+from wsl_tf.cli import common
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("source", None, sorted(SOURCES), "Format of the raw collection.")
@@ -90,7 +91,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    common.run(main, "wsl-prepare")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from wsl_tf import records
+from wsl_tf.configs import paper
 from wsl_tf.input import pipeline
 from wsl_tf.input.index import TrainIndex
 from wsl_tf.vocab import Vocabulary
@@ -14,7 +15,7 @@ from wsl_tf.vocab import Vocabulary
 
 
 def small_config(**overrides):
-    config = pipeline.default_config()
+    config = paper.get_config().input
     config.update({"resize_size": 32, "crop_size": 24, "block_size": 16, **overrides})
     return config
 

@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 
 from tests.conftest import prepare_jsonl_dataset
-from wsl_tf.train.config import paper_config
+from wsl_tf.configs import paper
 from wsl_tf.models import build_model
 from wsl_tf.train.trainer import TrainingError, evaluate, loss_function, train
 
@@ -31,7 +31,7 @@ def dataset_dir(tmp_path_factory):
 
 
 def tiny_config(dataset_dir, **train) -> ml_collections.ConfigDict:
-    config = paper_config("alexnet", num_words=12)
+    config = paper.get_config("alexnet,k=12")
     config.data.dir = dataset_dir
     config.model.update({"image_size": 64, "width": 0.125})
     config.input.update({"resize_size": 64, "crop_size": 64, "block_size": 32})
@@ -138,7 +138,7 @@ def test_one_vs_all_weights_count_this_datasets_train_images_not_the_reused_voca
             images += 1
     vocab_counts = [int(line.split("\t")[1]) for line in open(os.path.join(mine, "vocab.tsv"))]
     assert vocab_counts != counts.tolist()
-    config = paper_config("alexnet", num_words=3, loss="one_vs_all")
+    config = paper.get_config("alexnet,k=3,loss=one_vs_all")
     config.data.dir = mine
     loss = loss_function(config, json.loads(open(os.path.join(mine, "dataset.json")).read()))
     assert loss.class_counts == counts.tolist() and loss.num_images == images

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from wsl_tf.models import MultiClassLogisticLoss, OneVsAllLogisticLoss
-from wsl_tf.train.config import paper_config
+from wsl_tf.configs import paper
 from wsl_tf.train.training_run import TrainingRun
 from wsl_tf.variables import replica_copies, seed_state_variables
 
@@ -14,7 +14,7 @@ K = 997  # A prime no other dimension of the narrow AlexNet equals.
 
 
 def run_config(optimizer="easgd", devices=("/cpu:0", "/cpu:1"), num_words=K, tau=3) -> ml_collections.ConfigDict:
-    config = paper_config("alexnet", num_words=num_words)
+    config = paper.get_config(f"alexnet,k={num_words}")
     config.model.update({"image_size": 64, "width": 0.125})
     config.input.update({"resize_size": 64, "crop_size": 64})
     config.optimizer.update({"name": optimizer, "learning_rate": 0.05, "tau": tau})

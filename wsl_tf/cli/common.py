@@ -1,4 +1,4 @@
-"""What every wsl_tf command shares: a quiet TensorFlow start, one-line errors for a bad config."""
+"""What every wsl_tf command shares: short help, a quiet TensorFlow start, one-line errors for bad flags."""
 
 import contextlib
 import difflib
@@ -10,15 +10,22 @@ import tempfile
 from absl import app, flags
 
 
-def prepare_environment() -> None:
-    """oneDNN on (1.5-1.65x faster convnets on these CPUs) and TensorFlow imported without its banner.
+HELP_FLAGS = ("-h", "--help", "--helpshort", "-?")
 
-    Call first thing in an entry point. A TF_ENABLE_ONEDNN_OPTS or a
-    TF_CPP_MIN_LOG_LEVEL of 0 or 1 that the user set wins (the banner then shows).
+
+def prepare_environment() -> None:
+    """oneDNN on (1.5-1.65x faster convnets on these CPUs) and TensorFlow imported without its start-up lines.
+
+    TensorFlow's C++ log is kept to fatal errors (TF_CPP_MIN_LOG_LEVEL=3): its
+    start-up notices, the CPU feature banner, GeneratorDataset warnings and a
+    spurious "NodeDef mentions attribute" error are noise to a user; Python
+    errors still surface as exceptions. Worker processes inherit the setting.
+    A TF_ENABLE_ONEDNN_OPTS or TF_CPP_MIN_LOG_LEVEL the user set wins, and a
+    level of 0 or 1 also shows the import banner.
     """
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
     wants_logs = os.environ.get("TF_CPP_MIN_LOG_LEVEL") in ("0", "1")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     # The oneDNN notice is written by C++ straight to file descriptor 2, whatever the log level.
     with tempfile.TemporaryFile() as captured, _stderr_to(captured, wanted=not wants_logs):
         try:
@@ -107,16 +114,36 @@ def _closest(key: str, known: list[str]) -> str | None:
     return best if best is not None and score(best) >= 0.5 else None
 
 
-def run(main, program: str) -> None:
-    """app.run(main), but flag and config errors end in one line on stderr and exit status 2."""
+def command_help(main) -> str:
+    """The command's docstring and its own flags: what --help prints (absl's --helpfull has the rest)."""
+    module = sys.modules[main.__module__]
+    key = sys.argv[0] if main.__module__ == "__main__" else main.__module__
+    own = flags.FLAGS.module_help(key).strip().split("\n", 1)[-1] if key in flags.FLAGS.flags_by_module_dict() else ""
+    return (f"{(module.__doc__ or '').strip()}\n\nFlags:\n{own}\n\n"
+            "--helpfull lists absl's own flags too.").replace("\n\n\n", "\n\n")
+
+
+def run(main, program: str, uses_tensorflow: bool = True) -> None:
+    """app.run(main) with short --help, and flag or config errors in one line on stderr (exit status 2).
+
+    TensorFlow is prepared (prepare_environment) only after the flags parse,
+    so --help and a bad flag answer at once and print no banner.
+    """
 
     def parse(argv):
+        if any(argument in HELP_FLAGS for argument in argv[1:]):
+            print(command_help(main))
+            sys.exit(0)
         problem = config_problem(argv)
         if problem is None:
             try:
-                return flags.FLAGS(argv)
+                parsed = flags.FLAGS(argv)
             except flags.Error as error:
                 problem = str(error)
+            else:
+                if uses_tensorflow:
+                    prepare_environment()
+                return parsed
         print(f"{program}: error: {problem.splitlines()[-1] if problem else problem}", file=sys.stderr)
         sys.exit(2)
 

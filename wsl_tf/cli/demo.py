@@ -10,22 +10,20 @@ precision@10 on the validation split next to a baseline that always predicts
 the 10 most frequent training words.
 """
 
+import json
 import os
+import sys
 
-from wsl_tf.cli import common  # noqa: E402
+from absl import app, flags, logging
+from ml_collections import config_flags
 
-common.prepare_environment()
+from wsl_tf import configs
+from wsl_tf.cli import common
 
-import json  # noqa: E402
-import sys  # noqa: E402
-
-from absl import app, flags, logging  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
-
-_DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "..", "..", "configs", "demo.py")
+_DEFAULT_CONFIG = os.path.join(os.path.dirname(configs.__file__), "demo.py")
 
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file("config", os.path.normpath(_DEFAULT_CONFIG), "The demo's config file.")
+config_flags.DEFINE_config_file("config", _DEFAULT_CONFIG, "The demo's config file (default: the installed configs/demo.py).")
 flags.DEFINE_string("workdir", "runs/demo", "Where the demo writes its dataset and run.")
 
 

@@ -1,26 +1,24 @@
-"""wsl-train: train a run from a config, or resume it.
+r"""wsl-train: train a run from a config, or resume it.
 
-  wsl-train --config=configs/alexnet_k1000.py --workdir=runs/a1k --config.data.dir=data/yfcc_k1000
+  wsl-train --config=configs/paper.py:alexnet,k=1000 --workdir=runs/a1k --config.data.dir=data/yfcc_k1000
   wsl-train --config=configs/cpu_small.py --workdir=/tmp/run --config.data.dir=runs/demo/data \
       --config.model.num_words=500 --config.train.batch_size_per_replica=64
 
-Rerun the same command after a crash to resume from the last checkpoint.
-oneDNN is switched on (TF_ENABLE_ONEDNN_OPTS=1) unless the environment says
-otherwise: convnets ran 1.5-1.65x faster with it on these CPUs. A missing
-config file or a misspelled override key ends in one line on stderr.
+Any key of the config is overridden with --config.KEY=VALUE. Rerun the same
+command after a crash to resume from the last checkpoint. The run directory
+gets config.json, checkpoints/, tensorboard/, history.json and summary.json.
+oneDNN is on (TF_ENABLE_ONEDNN_OPTS=1) unless the environment says otherwise.
 """
+
+import sys
+
+from absl import app, flags, logging
+from ml_collections import config_flags
 
 from wsl_tf.cli import common
 
-common.prepare_environment()
-
-import sys  # noqa: E402
-
-from absl import app, flags, logging  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
-
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file("config", None, "A config file in configs/.", lock_config=True)
+config_flags.DEFINE_config_file("config", None, "A config file, FILE or FILE:ARGUMENT (configs/paper.py:googlenet,k=10000).", lock_config=True)
 flags.DEFINE_string("workdir", None, "The run directory (config, checkpoints, TensorBoard, summary).")
 flags.mark_flags_as_required(["config", "workdir"])
 

@@ -17,7 +17,6 @@ takes stream positions i, i + n, ..., so workers never share samples.
 
 import os
 
-import ml_collections
 import tensorflow as tf
 
 from wsl_tf import records
@@ -27,13 +26,6 @@ from wsl_tf.input.reader import RecordReader
 from wsl_tf.input.sampling import SAMPLERS
 
 LABELS = ("sampled_word", "all_words")
-
-
-def default_config() -> ml_collections.ConfigDict:
-    """The paper's input settings."""
-    return ml_collections.ConfigDict(dict(
-        sampler="uniform_per_word", labels="sampled_word", resize_size=256, crop_size=224,
-        augment=False, jitter=0.2, seed=0, block_size=256))
 
 
 def _check(config, metadata, dataset_dir):

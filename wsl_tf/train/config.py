@@ -1,43 +1,7 @@
-"""The training config: every setting a run needs, as data (ml_collections).
-
-configs/*.py call `paper_config` and change what their run changes.
-"""
-
-import ml_collections
-
-from wsl_tf.input import pipeline
+"""What a training config must satisfy; the configs themselves are data in configs/ (paper.py)."""
 
 LOSSES = ("softmax", "one_vs_all")
 OPTIMIZERS = ("easgd", "sgd")
-
-
-def paper_config(model: str = "alexnet", num_words: int = 1000, loss: str = "softmax") -> ml_collections.ConfigDict:
-    """Joulin et al.'s settings: 224 px crops of 256 px images, batch 128 per worker, LR 0.1, EASGD.
-
-    The softmax loss draws a word uniformly then one of its images (the word
-    is the target); one-vs-all reads images naturally with all their words.
-    """
-    config = ml_collections.ConfigDict()
-    config.seed = 0
-    config.data = ml_collections.ConfigDict({"dir": ""})
-    config.model = ml_collections.ConfigDict(
-        {"name": model, "num_words": num_words, "image_size": 224, "width": 1.0, "aux_loss_weight": 0.3})
-    config.input = pipeline.default_config()
-    if loss == "one_vs_all":
-        config.input.sampler, config.input.labels = "natural", "all_words"
-    config.loss = loss
-    config.optimizer = ml_collections.ConfigDict(
-        {"name": "easgd", "learning_rate": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.0,
-         "tau": 10, "beta": 0.9})
-    # batch_size_per_replica: images each replica (EASGD worker) steps on; the paper's 128 per worker.
-    # The global batch, and the images an epoch's steps count, are that times the replicas.
-    # devices: a tuple of device names (a tuple, so the command line can override it); () is all.
-    config.train = ml_collections.ConfigDict(
-        {"batch_size_per_replica": 128, "epoch_size": 1_000_000, "max_epochs": 0, "checkpoint_every_steps": 1000,
-         "keep_checkpoints": 3, "devices": (), "logical_cpus": 0, "deterministic": False})
-    config.schedule = ml_collections.ConfigDict({"min_epochs_per_lr": 10, "min_lr": 1e-6})
-    config.eval = ml_collections.ConfigDict({"val_images": 5000, "batch_size": 128})
-    return config
 
 
 def check(config, metadata: dict) -> None:

@@ -1,0 +1,91 @@
+"""The paper's training runs (Joulin et al., ECCV 2016), variants chosen by argument.
+
+  wsl-train --config=configs/paper.py:alexnet,k=1000 --workdir=runs/a1k --config.data.dir=DATA
+  wsl-train --config=configs/paper.py:googlenet,k=100000 --workdir=runs/g100k --config.data.dir=DATA
+  wsl-train --config=configs/paper.py:alexnet,k=1000,loss=one_vs_all --workdir=runs/a1k_ova ...
+
+The argument is comma-separated: a model name (alexnet, googlenet), k=K
+(the paper: 1000, 10000, 100000) and loss=softmax (multi-class logistic,
+the default) or loss=one_vs_all. Anything else below is overridden on the
+command line: --config.train.batch_size_per_replica=64.
+
+This file imports only ml_collections, so reading a config costs nothing.
+"""
+
+import ml_collections
+
+MODELS = ("alexnet", "googlenet")
+DEFAULTS = {"model": "alexnet", "k": 1000, "loss": "softmax"}
+
+
+def parse_arg(arg: str) -> dict:
+    """'googlenet,k=10000' -> {'model': 'googlenet', 'k': 10000, 'loss': 'softmax'}."""
+    values = dict(DEFAULTS)
+    for token in filter(None, (t.strip() for t in (arg or "").split(","))):
+        key, has_value, value = token.partition("=")
+        if not has_value:
+            if token not in MODELS:
+                raise ValueError(f"{token!r} is not a model ({', '.join(MODELS)}) nor a key=value")
+            key, value = "model", token
+        if key not in DEFAULTS:
+            raise ValueError(f"unknown argument {key!r}: expected a model, k=..., loss=...")
+        values[key] = type(DEFAULTS[key])(value)
+    return values
+
+
+def get_config(arg: str = "") -> ml_collections.ConfigDict:
+    arg = parse_arg(arg)
+    one_vs_all = arg["loss"] == "one_vs_all"
+    config = ml_collections.ConfigDict()
+    config.seed = 0
+    config.loss = arg["loss"]  # "softmax" (multi-class logistic) or "one_vs_all" (class-balanced).
+
+    config.data = ml_collections.ConfigDict()
+    config.data.dir = ""  # A wsl-prepare output directory; set on the command line.
+
+    config.model = ml_collections.ConfigDict()
+    config.model.name = arg["model"]
+    config.model.num_words = arg["k"]  # K: the first K words of the dataset's vocabulary are targets.
+    config.model.image_size = 224
+    config.model.width = 1.0  # Scales every layer; tests and CPU runs use 1/8.
+    config.model.aux_loss_weight = 0.3  # GoogLeNet's auxiliary towers.
+
+    config.input = ml_collections.ConfigDict()
+    # Softmax: draw a word uniformly, then one of its images; the word is the target.
+    # One-vs-all: read the images naturally, every dictionary word a target.
+    config.input.sampler = "natural" if one_vs_all else "uniform_per_word"
+    config.input.labels = "all_words" if one_vs_all else "sampled_word"
+    config.input.resize_size = 256  # Images are resized to 256 x 256 ...
+    config.input.crop_size = 224  # ... and a 224 x 224 crop is fed to the network.
+    config.input.augment = False  # True: random crop, flip and colour jitter instead of the centre crop.
+    config.input.jitter = 0.2
+    config.input.seed = 0
+    config.input.block_size = 256  # Draws read per block of byte-range reads.
+
+    config.optimizer = ml_collections.ConfigDict()
+    config.optimizer.name = "easgd"  # "easgd" or "sgd" (plain synchronous data parallel).
+    config.optimizer.learning_rate = 0.1
+    config.optimizer.momentum = 0.9
+    config.optimizer.nesterov = True
+    config.optimizer.weight_decay = 0.0
+    config.optimizer.tau = 10  # EASGD: steps between elastic exchanges.
+    config.optimizer.beta = 0.9  # EASGD: moving rate; alpha = beta / replicas.
+
+    config.train = ml_collections.ConfigDict()
+    config.train.batch_size_per_replica = 128  # The paper's 128 per EASGD worker; global = that x replicas.
+    config.train.epoch_size = 1_000_000  # Images per epoch; validation and LR halving follow each epoch.
+    config.train.max_epochs = 0  # 0: until the learning rate falls below schedule.min_lr.
+    config.train.checkpoint_every_steps = 1000
+    config.train.keep_checkpoints = 3
+    config.train.devices = ()  # Device names, a tuple so the command line can override it; () is all.
+    config.train.logical_cpus = 0  # Split the CPU into this many logical devices (0: leave it whole).
+    config.train.deterministic = False
+
+    config.schedule = ml_collections.ConfigDict()
+    config.schedule.min_epochs_per_lr = 10  # Halve the LR when val error rises, at most this often.
+    config.schedule.min_lr = 1e-6  # Stop below it.
+
+    config.eval = ml_collections.ConfigDict()
+    config.eval.val_images = 5000
+    config.eval.batch_size = 128
+    return config
