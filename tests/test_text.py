@@ -34,6 +34,12 @@ def test_letters_of_other_scripts_survive():
     assert text.words("Москва́ 東京") == ["москва", "東京"]
 
 
+def test_spacing_marks_stay_inside_their_word():
+    # Devanagari vowel signs (category Mc) are written as part of the word; the virama (Mn) goes like an accent.
+    assert text.words("हिन्दी भाषा") == ["\u0939\u093f\u0928\u0926\u0940", "\u092d\u093e\u0937\u093e"]
+    assert text.words("தமிழ் மொழி") == ["\u0ba4\u0bae\u0bbf\u0bb4", "\u0bae\u0bca\u0bb4\u0bbf"]
+
+
 def test_lowercase():
     assert text.lowercase("New YORK") == "new york"
 
@@ -46,6 +52,12 @@ def test_penn_treebank_tokenizer_is_used():
 def test_markup_and_urls_are_removed_before_the_rules():
     description = 'Taken at <a href="http://www.flickr.com/groups/x">the lake</a> &amp; see www.example.com/page'
     assert text.words(description) == ["taken", "at", "the", "lake", "see"]
+
+
+def test_email_addresses_are_removed_like_urls():
+    assert text.words("Contact john.doe+photos@gmail.com or mailto:Jane_D@mail.example.co.uk today") == [
+        "contact", "or", "today"]
+    assert text.words("shot @ the beach, @friends") == ["shot", "the", "beach", "friends"]
 
 
 @pytest.mark.parametrize(

@@ -10,11 +10,14 @@ test can pin each one. Two choices the paper leaves open, made here:
 - Apostrophes are deleted, not replaced by a space, so "dog's" gives "dogs"
   rather than a stray "s". Every other punctuation mark, digit and symbol
   becomes a space, so "beach,sunset" and "#sunset#beach" give two words.
-- HTML tags, entities and URLs (common in Flickr descriptions) are removed
-  first; otherwise "http www flickr com" would become targets.
+- HTML tags, entities, URLs and e-mail addresses (common in Flickr
+  descriptions) are removed first; otherwise "http www flickr com" or
+  "gmail com" would become targets.
 
-Letters of every script survive (Unicode-aware), so French or Russian captions
-keep their words; accents are stripped ("Café Zürich" -> "cafe zurich").
+Letters of every script survive (Unicode-aware), so French, Russian or Hindi
+captions keep their words: accents are stripped ("Café Zürich" -> "cafe
+zurich"), while spacing vowel signs (Unicode category Mc, as in Devanagari)
+are part of their word ("हिन्दी" stays one word).
 """
 
 import functools
@@ -26,15 +29,16 @@ from nltk.tokenize import TreebankWordTokenizer
 
 _TAG = re.compile(r"<[^>]*>")
 _URL = re.compile(r"(?:https?://|ftp://|www\.)\S+", re.IGNORECASE)
+_EMAIL = re.compile(r"(?:mailto:)?[\w.%+-]+@[\w-]+(?:\.[\w-]+)+", re.IGNORECASE)
 _APOSTROPHES = re.compile("['\u2019\u02bc\u2018`]")
 _SPACES = re.compile(r"\s+")
 
 
 def strip_markup(text: str) -> str:
-    """Remove HTML tags, decode HTML entities and drop URLs."""
+    """Remove HTML tags, decode HTML entities and drop URLs and e-mail addresses."""
     text = _TAG.sub(" ", text)
     text = html.unescape(text)
-    return _URL.sub(" ", text)
+    return _EMAIL.sub(" ", _URL.sub(" ", text))
 
 
 def remove_numbers_and_punctuation(text: str) -> str:
@@ -46,22 +50,25 @@ def remove_numbers_and_punctuation(text: str) -> str:
 
 
 def strip_accents_and_special_characters(text: str) -> str:
-    """Keep letters (accents dropped by NFKD) and spaces; symbols become spaces.
+    """Keep letters (accents dropped by NFKD), spacing marks and spaces; symbols become spaces.
 
     Symbols are judged before decomposition so that "™" is removed rather than
-    decomposed into the letters "TM".
+    decomposed into the letters "TM". Non-spacing marks (Mn: accents, the
+    Devanagari virama) are dropped; spacing marks (Mc: Devanagari vowel signs)
+    are kept, since they are written as part of the word.
     """
     kept = []
     for ch in text:
-        if ch.isspace():
+        category = unicodedata.category(ch)
+        if ch.isspace() or category == "Mc":
             kept.append(ch)
-        elif unicodedata.category(ch)[0] == "L":
+        elif category[0] == "L":
             kept.extend(
                 part
                 for part in unicodedata.normalize("NFKD", ch)
-                if unicodedata.category(part)[0] == "L"
+                if unicodedata.category(part)[0] == "L" or unicodedata.category(part) == "Mc"
             )
-        elif unicodedata.category(ch) != "Mn":
+        elif category != "Mn":
             kept.append(" ")
     return "".join(kept)
 
