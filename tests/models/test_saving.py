@@ -1,8 +1,9 @@
 """Every layer and model round-trips through get_config and `.keras` files.
 
-The `.keras` files are loaded in one fresh interpreter (as a user's script
-would, after `import wsl_tf.models`) with safe_mode on, and must give the
-same outputs.
+The models are built with non-default arguments, so a setting that is not
+saved comes back different. The `.keras` files are loaded in one fresh
+interpreter (as a user's script would, after `import wsl_tf.models`) with
+safe_mode on, and must give the same config and outputs.
 """
 
 import json
@@ -20,6 +21,8 @@ from wsl_tf.models import AlexNet, GoogLeNet, SampledSoftmax, WordPredictor, bui
 from wsl_tf.models.layers import LocalResponseNormalization
 from tests.models.helpers import model_config
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 
 def as_model(layer, shape):
     inputs = keras.Input(shape)
@@ -28,13 +31,27 @@ def as_model(layer, shape):
 
 def cases():
     return {
-        "lrn": (lambda: as_model(LocalResponseNormalization(), (8, 8, 16)), (2, 8, 8, 16)),
+        "lrn": (lambda: as_model(LocalResponseNormalization(size=3, k=1.5, alpha=2e-4, beta=0.5), (8, 8, 16)),
+                (2, 8, 8, 16)),
         "sampled_softmax": (lambda: as_model(SampledSoftmax(30), (12,)), (3, 12)),
-        "alexnet": (lambda: AlexNet(image_size=64, width=0.125), (2, 64, 64, 3)),
-        "googlenet": (lambda: GoogLeNet(image_size=32, width=0.125), (2, 32, 32, 3)),
+        "alexnet": (lambda: AlexNet(image_size=64, width=0.125, dropout=0.3, name="small_alexnet"), (2, 64, 64, 3)),
+        "googlenet": (lambda: GoogLeNet(image_size=32, width=0.125, dropout=0.2, aux_dropout=0.6), (2, 32, 32, 3)),
+        "googlenet_no_towers": (lambda: GoogLeNet(image_size=32, width=0.125, aux_towers=False), (2, 32, 32, 3)),
         "word_predictor_alexnet": (lambda: build_model(model_config("alexnet")), (2, 64, 64, 3)),
-        "word_predictor_googlenet": (lambda: build_model(model_config("googlenet", image_size=32)), (2, 32, 32, 3)),
+        "word_predictor_googlenet": (lambda: build_model(model_config("googlenet", image_size=32,
+                                                                      aux_loss_weight=0.5)), (2, 32, 32, 3)),
     }
+
+
+def architecture(model) -> list:
+    """Every layer's class and config, depth first: a setting dropped on saving changes some layer."""
+    found = []
+    for layer in model.layers:
+        config = {k: v for k, v in layer.get_config().items() if k != "backbone"}
+        found.append((type(layer).__name__, config))
+        if hasattr(layer, "layers"):
+            found.extend(architecture(layer))
+    return found
 
 
 def outputs(model, x):
@@ -49,6 +66,8 @@ def test_config_round_trip_rebuilds_the_same_architecture(name):
     clone = model.__class__.from_config(model.get_config())
     if not clone.built:
         clone.build(shape)
+    assert clone.get_config() == model.get_config()
+    assert architecture(clone) == architecture(model)
     assert clone.count_params() == model.count_params()
     assert [w.shape for w in clone.weights] == [w.shape for w in model.weights]
 
@@ -61,15 +80,18 @@ def test_word_predictor_config_keeps_its_backbone_and_head():
 
 
 def test_keras_files_load_in_a_fresh_process_with_identical_outputs(tmp_path):
-    expected = {}
+    expected, configs = {}, {}
     for name, (make, shape) in cases().items():
         model = make()
         x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
         np.save(tmp_path / f"{name}.input.npy", x)
         expected[name] = outputs(model, tf.constant(x))
         model.save(tmp_path / f"{name}.keras")
+        configs[name] = [model.get_config(), architecture(model)]
     script = textwrap.dedent(f"""
         import json, os, sys
+        sys.path.insert(0, {REPO!r})
+        from tests.models.test_saving import architecture
         import numpy as np, keras
         import wsl_tf.models  # Registers the wsl_tf layers and models.
         folder = {str(tmp_path)!r}
@@ -81,14 +103,16 @@ def test_keras_files_load_in_a_fresh_process_with_identical_outputs(tmp_path):
             out = out if isinstance(out, dict) else {{"out": out}}
             for key, value in out.items():
                 np.save(os.path.join(folder, f"{{name}}.{{key}}.loaded.npy"), np.asarray(value))
-            result[name] = type(model).__name__
+            result[name] = [type(model).__name__, model.get_config(), architecture(model)]
         print(json.dumps(result))
     """)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
-    classes = json.loads(run.stdout.strip().splitlines()[-1])
-    assert classes["word_predictor_alexnet"] == "WordPredictor" and classes["alexnet"] == "AlexNet"
+    loaded = json.loads(run.stdout.strip().splitlines()[-1])
+    assert loaded["word_predictor_alexnet"][0] == "WordPredictor" and loaded["alexnet"][0] == "AlexNet"
+    for name, config in configs.items():
+        assert loaded[name][1:] == json.loads(json.dumps(config)), name
     for name, outs in expected.items():
         for key, value in outs.items():
             loaded = np.load(tmp_path / f"{name}.{key}.loaded.npy")

@@ -1,6 +1,7 @@
 """Backbones (AlexNet, GoogLeNet), the word layer, losses and build_model."""
 
 from wsl_tf.models.alexnet import AlexNet
+from wsl_tf.models.backbone import Backbone
 from wsl_tf.models.googlenet import GoogLeNet
 from wsl_tf.models.heads import SampledSoftmax, full_targets, in_batch_targets
 from wsl_tf.models.losses import MultiClassLogisticLoss, OneVsAllLogisticLoss
@@ -13,15 +14,15 @@ def build_model(config) -> WordPredictor:
     """A built WordPredictor from a model config.
 
     config: name ("alexnet" | "googlenet"), num_words (K), image_size, width,
-    and optionally aux_loss_weight (GoogLeNet's towers; paper: 0.3).
+    and optionally aux_loss_weight (GoogLeNet's towers; default: the backbone's).
     """
     if config.name not in BACKBONES:
         raise ValueError(f"model.name={config.name!r}: expected one of {', '.join(BACKBONES)}")
     backbone = BACKBONES[config.name](image_size=config.image_size, width=config.width)
-    model = WordPredictor(backbone, config.num_words, aux_loss_weight=config.get("aux_loss_weight", 0.3))
+    model = WordPredictor(backbone, config.num_words, aux_loss_weight=config.get("aux_loss_weight"))
     model.build((None, config.image_size, config.image_size, 3))
     return model
 
 
-__all__ = ["AlexNet", "GoogLeNet", "SampledSoftmax", "WordPredictor", "MultiClassLogisticLoss",
+__all__ = ["AlexNet", "Backbone", "GoogLeNet", "SampledSoftmax", "WordPredictor", "MultiClassLogisticLoss",
            "OneVsAllLogisticLoss", "build_model", "full_targets", "in_batch_targets", "BACKBONES"]

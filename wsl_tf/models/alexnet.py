@@ -13,14 +13,20 @@ and CPU runs use narrow nets; inputs need at least 63 px.
 
 import keras
 
+from wsl_tf.models.backbone import Backbone
 from wsl_tf.models.layers import LocalResponseNormalization, scaled
 
 MIN_IMAGE_SIZE = 63
 
 
 @keras.saving.register_keras_serializable(package="wsl_tf")
-class AlexNet(keras.Model):
-    """images [B, S, S, 3] -> {"embedding": [B, 4096 * width]}."""
+class AlexNet(Backbone):
+    """images [B, S, S, 3] -> {"embedding": [B, 4096 * width]}.
+
+    image_size: input side S in pixels (>= 63; the paper: 224).
+    width: multiplier on every layer's channels and units (1.0: the published net).
+    dropout: rate after fc6 and fc7 (the paper: 0.5).
+    """
 
     def __init__(self, image_size=224, width=1.0, dropout=0.5, **kwargs):
         if image_size < MIN_IMAGE_SIZE:
@@ -47,15 +53,5 @@ class AlexNet(keras.Model):
         x = keras.layers.Dropout(dropout, name="drop6")(x)
         x = keras.layers.Dense(scaled(4096, width), activation="relu", name="fc7")(x)
         embedding = keras.layers.Dropout(dropout, name="drop7")(x)
-        super().__init__(inputs=images, outputs={"embedding": embedding}, **kwargs)
-        self.image_size, self.width, self.dropout = image_size, width, dropout
-        self.embedding_dim = scaled(4096, width)
-        self.aux_names = ()
-
-    def get_config(self):
-        return {"image_size": self.image_size, "width": self.width, "dropout": self.dropout,
-                "name": self.name, "trainable": self.trainable}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+        super().__init__(images, {"embedding": embedding},
+                         arguments={"image_size": image_size, "width": width, "dropout": dropout}, **kwargs)

@@ -15,6 +15,7 @@ every layer.
 
 import keras
 
+from wsl_tf.models.backbone import Backbone
 from wsl_tf.models.layers import LocalResponseNormalization, scaled
 
 # Table 1: #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj.
@@ -26,12 +27,20 @@ INCEPTION = {
     "5b": (384, 192, 384, 48, 128, 128),
 }
 AUX_AFTER = ("4a", "4d")
-AUX_LOSS_WEIGHT = 0.3
 
 
 @keras.saving.register_keras_serializable(package="wsl_tf")
-class GoogLeNet(keras.Model):
-    """images -> {"embedding": [B, 1024 * width], "aux_4a": [B, 1024 * width], "aux_4d": ...}."""
+class GoogLeNet(Backbone):
+    """images -> {"embedding": [B, 1024 * width], "aux_4a": [B, 1024 * width], "aux_4d": ...}.
+
+    image_size: input side S in pixels (any; the paper: 224).
+    width: multiplier on every layer's channels and units (1.0: the published net).
+    dropout: rate before the word layer (the paper: 0.4).
+    aux_dropout: rate in the auxiliary towers (0.7).
+    aux_towers: False drops the towers (and their word layers and losses).
+    """
+
+    default_aux_loss_weight = 0.3  # Szegedy et al.: each tower's loss counts 0.3.
 
     def __init__(self, image_size=224, width=1.0, dropout=0.4, aux_dropout=0.7, aux_towers=True, **kwargs):
         images = keras.Input((image_size, image_size, 3), name="images")
@@ -76,17 +85,6 @@ class GoogLeNet(keras.Model):
                 outputs[f"aux_{name}"] = aux_tower(x, f"aux_{name}")
         x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
         outputs["embedding"] = keras.layers.Dropout(dropout, name="drop")(x)
-        super().__init__(inputs=images, outputs=outputs, **kwargs)
-        self.image_size, self.width, self.dropout = image_size, width, dropout
-        self.aux_dropout, self.aux_towers = aux_dropout, aux_towers
-        self.embedding_dim = scaled(1024, width)
-        self.aux_names = tuple(f"aux_{n}" for n in AUX_AFTER) if aux_towers else ()
-
-    def get_config(self):
-        return {"image_size": self.image_size, "width": self.width, "dropout": self.dropout,
-                "aux_dropout": self.aux_dropout, "aux_towers": self.aux_towers,
-                "name": self.name, "trainable": self.trainable}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+        super().__init__(images, outputs, arguments={
+            "image_size": image_size, "width": width, "dropout": dropout, "aux_dropout": aux_dropout,
+            "aux_towers": aux_towers}, **kwargs)

@@ -13,13 +13,19 @@ from wsl_tf.models.heads import SampledSoftmax
 
 @keras.saving.register_keras_serializable(package="wsl_tf")
 class WordPredictor(keras.Model):
-    """images [B, S, S, 3] -> word scores [B, K]."""
+    """images [B, S, S, 3] -> word scores [B, K].
 
-    def __init__(self, backbone, num_words, aux_loss_weight=0.3, **kwargs):
+    backbone: a Backbone (wsl_tf/models/backbone.py).
+    num_words: K, the word layer's rows.
+    aux_loss_weight: weight of each auxiliary head's loss (None: the backbone's
+    default, GoogLeNet's 0.3).
+    """
+
+    def __init__(self, backbone, num_words, aux_loss_weight=None, **kwargs):
         super().__init__(**kwargs)
         self.backbone = backbone
         self.num_words = num_words
-        self.aux_loss_weight = aux_loss_weight
+        self.aux_loss_weight = backbone.default_aux_loss_weight if aux_loss_weight is None else aux_loss_weight
         self.head = SampledSoftmax(num_words, name="words")
         self.aux_heads = [SampledSoftmax(num_words, name=f"{name}_words") for name in backbone.aux_names]
 
@@ -53,7 +59,7 @@ class WordPredictor(keras.Model):
         return logits
 
     def training_loss(self, logits: dict, targets, loss_fn, classes=None):
-        """The main head's loss plus aux_loss_weight times each auxiliary head's (GoogLeNet: 0.3)."""
+        """The main head's loss plus aux_loss_weight times each auxiliary head's."""
         total = loss_fn(logits["words"], targets, classes)
         for name in self.backbone.aux_names:
             total += self.aux_loss_weight * loss_fn(logits[name], targets, classes)
