@@ -36,12 +36,11 @@ from tqdm import tqdm
 
 from data_tools import images, worker
 from data_tools.sources import base
-from wsl_tf import fileio
+from wsl_tf import fileio, records
 from wsl_tf.vocab import Vocabulary, VocabularyError
 
 STAGING_DIR = ".staging"
 MAX_VOCAB_SIZE = 1_000_000
-SPLIT_NAMES = ("train", "val", "test")
 
 
 class PrepareError(ValueError):
@@ -322,8 +321,6 @@ class DatasetPreparer:
         return {"records": processed, "seconds": time.monotonic() - started}
 
     def _write_chunk(self, staging: _Staging, index: int, results: list) -> None:
-        from wsl_tf import records
-
         kept, skipped = [], []
         counts = collections.Counter()
         for result in results:
@@ -354,7 +351,6 @@ class DatasetPreparer:
     def _stage_shards(self, staging: _Staging, vocab: Vocabulary, total: int) -> dict:
         import tensorflow as tf
 
-        from wsl_tf import records
         from wsl_tf.input.index import TrainIndexBuilder
 
         out = self.options.output_dir
@@ -363,7 +359,7 @@ class DatasetPreparer:
         temps = {s: [fileio.temp_path_for(p) for p in paths] for s, paths in final.items()}
         writers = {s: [tf.io.TFRecordWriter(p) for p in paths] for s, paths in temps.items()}
         index = TrainIndexBuilder(counts["train"], len(vocab))
-        stats = {s: {"images": 0, "pairs": 0, "no_target": 0} for s in SPLIT_NAMES}
+        stats = {s: {"images": 0, "pairs": 0, "no_target": 0} for s in records.SPLITS}
         bar = tqdm(total=total, desc="shards", unit="rec", disable=not self.options.progress)
         try:
             for index_of_chunk in staging.chunk_indices():
@@ -387,7 +383,7 @@ class DatasetPreparer:
                 for writer in split_writers:
                     writer.close()
         index.save(os.path.join(out, records.TRAIN_INDEX_FILE))
-        for split in SPLIT_NAMES:
+        for split in records.SPLITS:
             for old in records.shard_paths(out, split):
                 if old not in final[split]:
                     tf.io.gfile.remove(old)
@@ -428,13 +424,13 @@ class DatasetPreparer:
             "records_read": sum(s.items for s in summaries),
             "skipped": dict(sorted(skipped.items())),
             "skipped_total": sum(skipped.values()),
-            "images": {s: stats[s]["images"] for s in SPLIT_NAMES},
-            "pairs": {s: stats[s]["pairs"] for s in SPLIT_NAMES},
+            "images": {s: stats[s]["images"] for s in records.SPLITS},
+            "pairs": {s: stats[s]["pairs"] for s in records.SPLITS},
             "avg_targets_per_image": {
                 s: round(stats[s]["pairs"] / stats[s]["images"], 4) if stats[s]["images"] else 0.0
-                for s in SPLIT_NAMES
+                for s in records.SPLITS
             },
-            "no_target_images": {s: stats[s]["no_target"] for s in SPLIT_NAMES},
+            "no_target_images": {s: stats[s]["no_target"] for s in records.SPLITS},
             "train_images_dropped_without_target": stats["train"]["no_target"],
             "max_words_per_image": stats["max_words_per_image"],
             "train_index": records.TRAIN_INDEX_FILE,
@@ -457,7 +453,7 @@ class DatasetPreparer:
             f"({read_stats['records']} records processed this run at {rate:.0f} rec/s)"
         )
         self.log(f"  vocabulary: {metadata['vocab_size']} words after {metadata['num_stopwords']} stop words")
-        for split in SPLIT_NAMES:
+        for split in records.SPLITS:
             self.log(
                 f"  {split:5s}: {metadata['images'][split]} images, "
                 f"{metadata['avg_targets_per_image'][split]:.2f} targets/image, "

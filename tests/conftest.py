@@ -1,11 +1,10 @@
-"""Test-wide set-up: quiet TensorFlow, 4 logical CPUs, small image helpers.
+"""Test-wide set-up: quiet TensorFlow, 4 logical CPUs, fresh collective keys; shared fixtures.
 
 Logical devices can be configured only once per process, before TensorFlow
 initialises its devices, so it is done here at import time; tests that need
 two replicas use a MirroredStrategy over the first two.
 """
 
-import io
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -13,7 +12,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from PIL import Image  # noqa: E402
+
+from tests.helpers import image_bytes, prepare_jsonl_dataset  # noqa: E402
+
+TEN_WORDS = ["sun", "sea", "tree", "dog", "cat", "car", "road", "sky", "hill", "boat"]
 
 _cpus = tf.config.list_physical_devices("CPU")
 tf.config.set_logical_device_configuration(_cpus[0], [tf.config.LogicalDeviceConfiguration()] * 4)
@@ -32,17 +34,6 @@ def _fresh_collective_keys():
     yield
 
 
-def image_bytes(width=40, height=30, fmt="JPEG", seed=0, mode="RGB") -> bytes:
-    """A small random image encoded in `fmt`."""
-    rng = np.random.default_rng(seed)
-    channels = {"RGB": 3, "RGBA": 4, "L": 1}[mode]
-    pixels = rng.integers(0, 256, size=(height, width, channels), dtype=np.uint8)
-    image = Image.fromarray(pixels.squeeze(-1) if channels == 1 else pixels, mode)
-    out = io.BytesIO()
-    image.save(out, format=fmt)
-    return out.getvalue()
-
-
 @pytest.fixture
 def write_image(tmp_path):
     """write_image(relative path, **image_bytes kwargs) -> absolute path."""
@@ -56,24 +47,13 @@ def write_image(tmp_path):
     return write
 
 
-def prepare_jsonl_dataset(root, num_images, words, *, image_px, prefix="", probabilities=None, max_words=3,
-                          **options) -> str:
-    """A prepared dataset of `num_images` random PNGs captioned with random `words`.
+@pytest.fixture(scope="session")
+def ten_word_dataset(tmp_path_factory) -> str:
+    """300 random 40 px images captioned "photo" + 1-3 of TEN_WORDS (Zipf-like), prepared at 32 px in 3 shards.
 
-    options: PrepareOptions fields (vocab_size, image_size, num_shards, ...).
+    "photo" is the one stop word; 10% val, 10% test.
     """
-    import json
-
-    from data_tools import preparer
-    from data_tools.sources.jsonl import JsonlSource
-
-    rng = np.random.default_rng(0)
-    with open(root / "list.jsonl", "w") as handle:
-        for i in range(num_images):
-            (root / f"{i}.png").write_bytes(image_bytes(image_px, image_px, fmt="PNG", seed=i))
-            chosen = rng.choice(words, size=rng.integers(1, max_words + 1), replace=False, p=probabilities)
-            handle.write(json.dumps({"image": f"{i}.png", "text": prefix + " ".join(chosen), "key": f"k{i}"}) + "\n")
-    out = root / "data"
-    settings = preparer.PrepareOptions(output_dir=str(out), workers=0, progress=False, **options)
-    preparer.DatasetPreparer(JsonlSource(str(root / "list.jsonl")), settings, log=lambda *_: None).run()
-    return str(out)
+    return prepare_jsonl_dataset(
+        tmp_path_factory.mktemp("ten_words"), 300, TEN_WORDS, image_px=40, prefix="photo ",
+        probabilities=np.arange(10, 0, -1) / 55, vocab_size=20, num_stopwords=1, image_size=32, num_shards=3,
+        val_fraction=0.1, test_fraction=0.1)

@@ -11,12 +11,14 @@ A dataset directory holds `vocab.tsv`, `dataset.json` and TFRecord shards
 Splits are fixed by a stable hash of the key, so reruns, other worker counts
 and other machines agree on them. `train-index.npz` locates every train record
 and lists each word's records (wsl_tf/input/index.py).
+
+TensorFlow is imported where it is used, so the data tools' worker processes
+can use the split rule and names without paying for it.
 """
 
+import functools
 import json
 import os
-
-import tensorflow as tf
 
 from wsl_tf.keys import key_fraction
 
@@ -33,12 +35,19 @@ IMAGE = "image/encoded"
 WORD_IDS = "words/ids"
 LANGUAGE = "text/language"
 
-FEATURES = {
-    KEY: tf.io.FixedLenFeature([], tf.string),
-    IMAGE: tf.io.FixedLenFeature([], tf.string),
-    WORD_IDS: tf.io.VarLenFeature(tf.int64),
-    LANGUAGE: tf.io.FixedLenFeature([], tf.string, default_value=""),
-}
+
+
+@functools.cache
+def features() -> dict:
+    """The tf.io parsing spec of the schema."""
+    import tensorflow as tf
+
+    return {
+        KEY: tf.io.FixedLenFeature([], tf.string),
+        IMAGE: tf.io.FixedLenFeature([], tf.string),
+        WORD_IDS: tf.io.VarLenFeature(tf.int64),
+        LANGUAGE: tf.io.FixedLenFeature([], tf.string, default_value=""),
+    }
 
 
 def split_of(key: str, val_fraction: float, test_fraction: float) -> str:
@@ -57,12 +66,16 @@ def shard_name(split: str, index: int, count: int) -> str:
 
 def shard_paths(dataset_dir: str, split: str) -> list[str]:
     """The shards of one split, in order."""
+    import tensorflow as tf
+
     pattern = os.path.join(dataset_dir, f"{split}-?????-of-?????.tfrecord")
     return sorted(tf.io.gfile.glob(pattern))
 
 
 def read_metadata(dataset_dir: str) -> dict:
     """dataset.json of a dataset directory; ValueError naming what is wrong."""
+    import tensorflow as tf
+
     path = os.path.join(dataset_dir, METADATA_FILE)
     if not tf.io.gfile.exists(path):
         raise ValueError(f"{dataset_dir} is not a dataset directory: no {METADATA_FILE} (run wsl-prepare)")
@@ -75,6 +88,8 @@ def read_metadata(dataset_dir: str) -> dict:
 
 
 def _bytes_feature(values):
+    import tensorflow as tf
+
     return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
 
 
@@ -86,6 +101,8 @@ def make_example(
     Serialized deterministically: the features map is otherwise written in an
     order that varies from process to process, and shards must be identical.
     """
+    import tensorflow as tf
+
     features = {
         KEY: _bytes_feature([key.encode("utf-8")]),
         IMAGE: _bytes_feature([image]),
@@ -98,8 +115,10 @@ def make_example(
     return example.SerializeToString(deterministic=True)
 
 
-def parse_example(serialized: tf.Tensor) -> dict:
+def parse_example(serialized) -> dict:
     """Parse one serialized example; `words/ids` comes back dense int64."""
-    parsed = tf.io.parse_single_example(serialized, FEATURES)
+    import tensorflow as tf
+
+    parsed = tf.io.parse_single_example(serialized, features())
     parsed[WORD_IDS] = tf.sparse.to_dense(parsed[WORD_IDS])
     return parsed

@@ -1,6 +1,4 @@
 import io
-import struct
-import zlib
 
 import numpy as np
 import pytest
@@ -8,22 +6,13 @@ from PIL import Image
 
 from data_tools import images
 from data_tools.sources import base
-from tests.conftest import image_bytes
+from tests.helpers import image_bytes, png_claiming_size
 
 
 def decode(data: bytes) -> np.ndarray:
     image = Image.open(io.BytesIO(data))
     assert image.format == "JPEG"
     return np.asarray(image.convert("RGB"), dtype=np.int32)
-
-
-def png_claiming_size(width: int, height: int) -> bytes:
-    """A tiny PNG whose header claims width x height: a decompression bomb's shape."""
-    data = image_bytes(8, 8, fmt="PNG")
-    ihdr = data.index(b"IHDR")
-    fields = struct.pack(">II", width, height) + data[ihdr + 12 : ihdr + 17]
-    crc = struct.pack(">I", zlib.crc32(b"IHDR" + fields))
-    return data[: ihdr + 4] + fields + crc + data[ihdr + 21 :]
 
 
 @pytest.mark.parametrize("fmt, mode", [("JPEG", "RGB"), ("PNG", "RGBA"), ("PNG", "L"), ("GIF", "L"), ("WEBP", "RGB")])

@@ -12,7 +12,7 @@ import pytest
 
 from data_tools import preparer
 from data_tools.sources.jsonl import JsonlSource
-from tests.conftest import image_bytes
+from tests.helpers import image_bytes
 
 
 def wsl_prepare(*args, **kwargs):

@@ -11,8 +11,7 @@ import tensorflow as tf
 from data_tools import preparer
 from data_tools.sources import base
 from data_tools.sources.jsonl import JsonlSource
-from tests.conftest import image_bytes
-from tests.data_tools.test_images import png_claiming_size
+from tests.helpers import image_bytes, png_claiming_size
 from wsl_tf import records, text
 from wsl_tf.vocab import Vocabulary
 
@@ -96,16 +95,33 @@ def test_every_bad_record_is_skipped_counted_and_listed(prepared):
     assert all(len(row) == 3 and row[2] for row in listed)
 
 
-def test_vocabulary_comes_from_train_only_with_stopwords_dropped(prepared):
-    out, metadata = prepared
-    counts = collections.Counter()
-    for i in range(120):
-        if records.split_of(f"good/{i:04d}.jpg", 0.2, 0.2) == "train":
-            counts.update(text.target_words(caption(i)))
-    expected, stop = Vocabulary.from_counts(counts, 6, 2)
-    assert Vocabulary.load(str(out / "vocab.tsv")) == expected
-    assert stop.words == ("photo", "the")
-    assert metadata["vocab_size"] == 6 and metadata["num_stopwords"] == 2
+def test_the_dictionary_counts_images_not_tokens_and_drops_stop_words_first(tmp_path, write_image):
+    """Hand-counted: a word repeated in a caption counts once for that image."""
+    captions = ["Dog dog DOG on the beach", "the cat and the dog", "The cat, the cat!", "the lake",
+                "cat's toys at the lake"]
+    with open(tmp_path / "list.jsonl", "w") as handle:
+        for i, text_of_image in enumerate(captions):
+            write_image(f"{i}.jpg", seed=i)
+            handle.write(json.dumps({"image": f"{i}.jpg", "text": text_of_image, "key": f"r{i}"}) + "\n")
+    out = tmp_path / "out"
+    metadata = prepare(str(tmp_path / "list.jsonl"), out, vocab_size=4, num_stopwords=1, val_fraction=0.0,
+                       test_fraction=0.0, num_shards=1)
+    # Images per word: the 5, cat 2, dog 2, lake 2, then and / at / beach / cats / on / toys 1 (ties alphabetical).
+    # Tokens would give the 7, dog 4, cat 3: another order and other counts.
+    assert (out / "stopwords.tsv").read_text() == "the\t5\n"
+    assert (out / "vocab.tsv").read_text() == "cat\t2\ndog\t2\nlake\t2\nand\t1\n"
+    assert metadata["vocab_size"] == 4 and metadata["num_stopwords"] == 1
+    ids = {row[records.KEY].decode(): list(row[records.WORD_IDS]) for row in read_split(out, "train")}
+    assert ids == {"r0": [1], "r1": [0, 1, 3], "r2": [0], "r3": [2], "r4": [2]}
+
+
+def test_the_dictionary_counts_come_from_the_train_split_only(prepared):
+    out, _ = prepared
+    vocab = Vocabulary.load(str(out / "vocab.tsv"))
+    per_split = {split: collections.Counter(w for row in read_split(out, split) for w in row[records.WORD_IDS])
+                 for split in records.SPLITS}
+    assert list(vocab.counts) == [per_split["train"][i] for i in range(len(vocab))]
+    assert per_split["val"] + per_split["test"]  # Val and test hold dictionary words, left out of the counts.
 
 
 def test_shards_hold_the_dictionary_words_of_each_image(prepared):

@@ -8,9 +8,9 @@ from wsl_tf import records
 from wsl_tf.input.index import TrainIndex
 
 
-def test_index_locates_every_train_record_and_lists_each_words_records(dataset_dir):
-    index = TrainIndex.load(os.path.join(dataset_dir, records.TRAIN_INDEX_FILE))
-    shards = records.shard_paths(dataset_dir, "train")
+def test_index_locates_every_train_record_and_lists_each_words_records(ten_word_dataset):
+    index = TrainIndex.load(os.path.join(ten_word_dataset, records.TRAIN_INDEX_FILE))
+    shards = records.shard_paths(ten_word_dataset, "train")
     in_order = [[records.parse_example(s) for s in tf.data.TFRecordDataset(p)] for p in shards]
     seen = [0] * len(shards)
     words_of = []

@@ -13,7 +13,6 @@ from wsl_tf.input.index import TrainIndex
 from wsl_tf.vocab import Vocabulary
 
 
-
 def small_config(**overrides):
     config = paper.get_config().input
     config.update({"resize_size": 32, "crop_size": 24, "block_size": 16, **overrides})
@@ -24,22 +23,45 @@ def batches(dataset, n):
     return list(dataset.take(n).as_numpy_iterator())
 
 
-def test_uniform_batches_hold_their_drawn_word(dataset_dir):
-    (batch,) = batches(pipeline.train_dataset(dataset_dir, small_config(), 32), 1)
-    assert batch["images"].shape == (32, 24, 24, 3) and batch["images"].dtype == np.float32
-    assert batch["labels"].shape == (32, 1)
-    index = TrainIndex.load(os.path.join(dataset_dir, records.TRAIN_INDEX_FILE))
+def train_records_by_location(dataset_dir) -> dict:
+    """{(shard, payload's byte offset): (image bytes, word ids)}, read shard by shard without index or reader.
+
+    A TFRecord is an 8-byte length, a 4-byte CRC, the payload and a 4-byte CRC.
+    """
+    found = {}
+    for shard, path in enumerate(records.shard_paths(dataset_dir, "train")):
+        offset = 0
+        for serialized in tf.data.TFRecordDataset(path):
+            example = tf.train.Example.FromString(serialized.numpy())
+            features = example.features.feature
+            found[shard, offset + 12] = (features[records.IMAGE].bytes_list.value[0],
+                                    set(features[records.WORD_IDS].int64_list.value))
+            offset += 12 + len(serialized.numpy()) + 4
+    return found
+
+
+def test_uniform_batches_hold_the_drawn_records_image_and_one_of_its_words(ten_word_dataset):
+    from wsl_tf.input.preprocessing import preprocess
     from wsl_tf.input.sampling import UniformWordSampler
 
-    draws = UniformWordSampler(index, seed=0).draw(tf.constant(batch["positions"]))
-    np.testing.assert_array_equal(batch["labels"][:, 0], draws["word"].numpy())
+    (batch,) = batches(pipeline.train_dataset(ten_word_dataset, small_config(), 32), 1)
+    assert batch["images"].shape == (32, 24, 24, 3) and batch["images"].dtype == np.float32
+    assert batch["labels"].shape == (32, 1)
     assert batch["positions"].tolist() == list(range(32))
+    index = TrainIndex.load(os.path.join(ten_word_dataset, records.TRAIN_INDEX_FILE))
+    drawn = UniformWordSampler(index, seed=0).draw(tf.constant(batch["positions"]))["record"].numpy()
+    stored = train_records_by_location(ten_word_dataset)
+    assert len(set(drawn)) > 10  # Not one record over and over.
+    for image, label, record in zip(batch["images"], batch["labels"][:, 0], drawn):
+        image_bytes, words = stored[int(index.shard[record]), int(index.offset[record])]
+        np.testing.assert_allclose(image, preprocess(image_bytes, 32, 24).numpy(), atol=1e-5)
+        assert label in words
 
 
-def test_all_words_labels_are_the_records_words_padded(dataset_dir):
+def test_all_words_labels_are_the_records_words_padded(ten_word_dataset):
     config = small_config(sampler="natural", labels="all_words")
-    (batch,) = batches(pipeline.train_dataset(dataset_dir, config, 16), 1)
-    metadata = records.read_metadata(dataset_dir)
+    (batch,) = batches(pipeline.train_dataset(ten_word_dataset, config, 16), 1)
+    metadata = records.read_metadata(ten_word_dataset)
     assert batch["labels"].shape == (16, metadata["max_words_per_image"])
     for row in batch["labels"]:
         ids = row[row >= 0]
@@ -48,38 +70,38 @@ def test_all_words_labels_are_the_records_words_padded(dataset_dir):
 
 
 @pytest.mark.parametrize("sampler, labels", [("uniform_per_word", "sampled_word"), ("natural", "all_words")])
-def test_same_seed_same_stream_and_resume_continues_it(dataset_dir, sampler, labels):
+def test_same_seed_same_stream_and_resume_continues_it(ten_word_dataset, sampler, labels):
     config = small_config(sampler=sampler, labels=labels, augment=True)
-    whole = batches(pipeline.train_dataset(dataset_dir, config, 8), 6)
-    again = batches(pipeline.train_dataset(dataset_dir, config, 8), 6)
-    resumed = batches(pipeline.train_dataset(dataset_dir, config, 8, start=3 * 8), 3)
+    whole = batches(pipeline.train_dataset(ten_word_dataset, config, 8), 6)
+    again = batches(pipeline.train_dataset(ten_word_dataset, config, 8), 6)
+    resumed = batches(pipeline.train_dataset(ten_word_dataset, config, 8, start=3 * 8), 3)
     for a, b in zip(whole, again):
         np.testing.assert_array_equal(a["images"], b["images"])
     for a, b in zip(whole[3:], resumed):
         for key in ("images", "labels", "positions"):
             np.testing.assert_array_equal(a[key], b[key])
-    other = batches(pipeline.train_dataset(dataset_dir, small_config(sampler=sampler, labels=labels, seed=9), 8), 1)
+    other = batches(pipeline.train_dataset(ten_word_dataset, small_config(sampler=sampler, labels=labels, seed=9), 8), 1)
     assert not np.array_equal(other[0]["labels"], whole[0]["labels"]) or not np.array_equal(
         other[0]["images"], whole[0]["images"])
 
 
-def test_each_input_pipeline_gets_its_own_part_of_the_stream(dataset_dir):
+def test_each_input_pipeline_gets_its_own_part_of_the_stream(ten_word_dataset):
     config = small_config()
-    whole = batches(pipeline.train_dataset(dataset_dir, config, 8), 2)
+    whole = batches(pipeline.train_dataset(ten_word_dataset, config, 8), 2)
     parts = [batches(pipeline.train_dataset(
-        dataset_dir, config, 4, input_context=tf.distribute.InputContext(2, i, 8)), 2) for i in range(2)]
+        ten_word_dataset, config, 4, input_context=tf.distribute.InputContext(2, i, 8)), 2) for i in range(2)]
     assert parts[0][0]["positions"].tolist() == [0, 2, 4, 6]
     merged = {int(p): label for part in parts for b in part for p, label in zip(b["positions"], b["labels"][:, 0])}
     single = {int(p): label for b in whole for p, label in zip(b["positions"], b["labels"][:, 0])}
     assert merged == single
 
 
-def test_mirrored_replicas_get_disjoint_samples(dataset_dir):
+def test_mirrored_replicas_get_disjoint_samples(ten_word_dataset):
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     config = small_config()
 
     def dataset_fn(context):
-        return pipeline.train_dataset(dataset_dir, config, context.get_per_replica_batch_size(8), input_context=context)
+        return pipeline.train_dataset(ten_word_dataset, config, context.get_per_replica_batch_size(8), input_context=context)
 
     distributed = iter(strategy.distribute_datasets_from_function(dataset_fn))
     positions = []
@@ -92,27 +114,27 @@ def test_mirrored_replicas_get_disjoint_samples(dataset_dir):
     assert sorted(positions) == list(range(16))
 
 
-def test_a_dataset_on_another_gfile_filesystem_gives_the_same_batches(dataset_dir):
+def test_a_dataset_on_another_gfile_filesystem_gives_the_same_batches(ten_word_dataset):
     remote = "ram://wsl_tf_test_dataset"
     tf.io.gfile.makedirs(remote)
-    for name in tf.io.gfile.listdir(dataset_dir):
-        tf.io.gfile.copy(os.path.join(dataset_dir, name), f"{remote}/{name}", overwrite=True)
+    for name in tf.io.gfile.listdir(ten_word_dataset):
+        tf.io.gfile.copy(os.path.join(ten_word_dataset, name), f"{remote}/{name}", overwrite=True)
     config = small_config(sampler="natural", labels="all_words")
-    local = batches(pipeline.train_dataset(dataset_dir, config, 8), 2)
+    local = batches(pipeline.train_dataset(ten_word_dataset, config, 8), 2)
     far = batches(pipeline.train_dataset(remote, config, 8), 2)
     for a, b in zip(local, far):
         np.testing.assert_array_equal(a["images"], b["images"])
         np.testing.assert_array_equal(a["labels"], b["labels"])
 
 
-def test_eval_dataset_reads_a_split_in_order_with_all_its_labels(dataset_dir):
+def test_eval_dataset_reads_a_split_in_order_with_all_its_labels(ten_word_dataset):
     config = small_config()
-    got = [b for b in pipeline.eval_dataset(dataset_dir, "val", config, 5).as_numpy_iterator()]
+    got = [b for b in pipeline.eval_dataset(ten_word_dataset, "val", config, 5).as_numpy_iterator()]
     keys = [k for b in got for k in b["keys"]]
     expected = [records.parse_example(s)[records.KEY].numpy()
-                for s in tf.data.TFRecordDataset(records.shard_paths(dataset_dir, "val"))]
+                for s in tf.data.TFRecordDataset(records.shard_paths(ten_word_dataset, "val"))]
     assert keys == expected
-    vocab = Vocabulary.load(os.path.join(dataset_dir, "vocab.tsv"))
+    vocab = Vocabulary.load(os.path.join(ten_word_dataset, "vocab.tsv"))
     assert all(0 <= l < len(vocab) for b in got for row in b["labels"] for l in row if l >= 0)
 
 
@@ -121,9 +143,9 @@ def test_eval_dataset_reads_a_split_in_order_with_all_its_labels(dataset_dir):
     ({"sampler": "bogus"}, "input.sampler='bogus'"),
     ({"crop_size": 64}, "exceeds input.resize_size"),
 ])
-def test_config_errors_are_named(dataset_dir, overrides, message):
+def test_config_errors_are_named(ten_word_dataset, overrides, message):
     with pytest.raises(ValueError, match=message):
-        pipeline.train_dataset(dataset_dir, small_config(**overrides), 8)
+        pipeline.train_dataset(ten_word_dataset, small_config(**overrides), 8)
 
 
 def test_not_a_dataset_directory(tmp_path):

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from wsl_tf.models import AlexNet, build_model
-from tests.models.helpers import model_config
+from tests.helpers import model_config
 
 # (kind, kernel, in channels, out channels) of the single-tower AlexNet, K = 1,000.
 LAYERS = [("conv", 11, 3, 96), ("conv", 5, 96, 256), ("conv", 3, 256, 384), ("conv", 3, 384, 384),

@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from wsl_tf.models import GoogLeNet, build_model
-from tests.models.helpers import model_config
+from tests.helpers import model_config
 
 # Szegedy et al. (2015) Table 1, written out independently of the model code:
 # name: (in channels, #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj).

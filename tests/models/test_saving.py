@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from wsl_tf.models import AlexNet, GoogLeNet, SampledSoftmax, WordPredictor, build_model
 from wsl_tf.models.layers import LocalResponseNormalization
-from tests.models.helpers import model_config
+from tests.helpers import architecture, model_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -41,17 +41,6 @@ def cases():
         "word_predictor_googlenet": (lambda: build_model(model_config("googlenet", image_size=32,
                                                                       aux_loss_weight=0.5)), (2, 32, 32, 3)),
     }
-
-
-def architecture(model) -> list:
-    """Every layer's class and config, depth first: a setting dropped on saving changes some layer."""
-    found = []
-    for layer in model.layers:
-        config = {k: v for k, v in layer.get_config().items() if k != "backbone"}
-        found.append((type(layer).__name__, config))
-        if hasattr(layer, "layers"):
-            found.extend(architecture(layer))
-    return found
 
 
 def outputs(model, x):
@@ -91,7 +80,7 @@ def test_keras_files_load_in_a_fresh_process_with_identical_outputs(tmp_path):
     script = textwrap.dedent(f"""
         import json, os, sys
         sys.path.insert(0, {REPO!r})
-        from tests.models.test_saving import architecture
+        from tests.helpers import architecture
         import numpy as np, keras
         import wsl_tf.models  # Registers the wsl_tf layers and models.
         folder = {str(tmp_path)!r}

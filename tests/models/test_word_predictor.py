@@ -3,7 +3,7 @@ import pytest
 import tensorflow as tf
 
 from wsl_tf.models import MultiClassLogisticLoss, build_model, in_batch_targets
-from tests.models.helpers import model_config
+from tests.helpers import model_config
 
 
 def test_scores_embeddings_and_in_batch_logits_agree():

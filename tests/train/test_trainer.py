@@ -14,25 +14,26 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.conftest import prepare_jsonl_dataset
+from tests.helpers import prepare_jsonl_dataset
 from wsl_tf.configs import paper
+from wsl_tf.dataset import PreparedDataset
 from wsl_tf.models import build_model
-from wsl_tf.train.trainer import TrainingError, evaluate, loss_function, train
+from wsl_tf.train.trainer import TrainingError, loss_function, train, validate
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WORDS = ["red", "blue", "green", "cat", "dog", "car", "tree", "sea", "sun", "hill", "road", "boat"]
 
 
 @pytest.fixture(scope="module")
-def dataset_dir(tmp_path_factory):
+def twelve_word_dataset(tmp_path_factory):
     return prepare_jsonl_dataset(tmp_path_factory.mktemp("train_data"), 240, WORDS, image_px=64, vocab_size=12,
                                  num_stopwords=0, image_size=64, num_shards=2, val_fraction=0.15,
                                  test_fraction=0.05)
 
 
-def tiny_config(dataset_dir, **train) -> ml_collections.ConfigDict:
+def tiny_config(twelve_word_dataset, **train) -> ml_collections.ConfigDict:
     config = paper.get_config("alexnet,k=12")
-    config.data.dir = dataset_dir
+    config.data.dir = twelve_word_dataset
     config.model.update({"image_size": 64, "width": 0.125})
     config.input.update({"resize_size": 64, "crop_size": 64, "block_size": 32})
     config.optimizer.update({"learning_rate": 0.05, "tau": 2})
@@ -52,9 +53,9 @@ class Recorder(keras.callbacks.Callback):
         self.events.append((epoch, sorted(logs)))
 
 
-def test_easgd_run_trains_checkpoints_logs_and_calls_callbacks(dataset_dir, tmp_path):
+def test_easgd_run_trains_checkpoints_logs_and_calls_callbacks(twelve_word_dataset, tmp_path):
     recorder = Recorder()
-    summary = train(tiny_config(dataset_dir), str(tmp_path), callbacks=[recorder], log=lambda *_: None)
+    summary = train(tiny_config(twelve_word_dataset), str(tmp_path), callbacks=[recorder], log=lambda *_: None)
     assert (summary["step"], summary["epoch"]) == (8, 2)
     assert recorder.events == [(0, ["loss", "precision_at_10", "val_error"]),
                                (1, ["loss", "precision_at_10", "val_error"])]
@@ -62,17 +63,17 @@ def test_easgd_run_trains_checkpoints_logs_and_calls_callbacks(dataset_dir, tmp_
     assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-8")
     assert os.listdir(tmp_path / "tensorboard")
     saved = json.loads((tmp_path / "config.json").read_text())
-    assert saved["optimizer"]["name"] == "easgd" and saved["data"]["dir"] == dataset_dir
+    assert saved["optimizer"]["name"] == "easgd" and saved["data"]["dir"] == twelve_word_dataset
     assert json.loads((tmp_path / "summary.json").read_text())["step"] == 8
     assert [h["epoch"] for h in json.loads((tmp_path / "history.json").read_text())] == [1, 2]
 
     # Evaluation read the centre: the checkpoint's centre gives the last epoch's figures, and the
     # replicas' own weights, also in the checkpoint, differ from it (two local steps since the exchange).
     latest = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
-    config = tiny_config(dataset_dir)
+    config = tiny_config(twelve_word_dataset)
     centre = build_model(config.model)
     tf.train.Checkpoint(centre=centre).restore(latest).expect_partial()
-    again = evaluate(centre, config, 12)
+    again = validate(centre, config, PreparedDataset(twelve_word_dataset))
     assert again["val_error"] == pytest.approx(summary["history"][-1]["val_error"], abs=1e-6)
     assert again["precision_at_10"] == pytest.approx(summary["history"][-1]["precision_at_10"], abs=1e-6)
     replica_conv1 = tf.train.load_checkpoint(latest).get_tensor("replica_copies/0/.ATTRIBUTES/VARIABLE_VALUE")
@@ -80,15 +81,15 @@ def test_easgd_run_trains_checkpoints_logs_and_calls_callbacks(dataset_dir, tmp_
     assert not np.allclose(replica_conv1, np.array(centre.trainable_variables[0]))
 
 
-def test_synchronous_sgd_run(dataset_dir, tmp_path):
-    config = tiny_config(dataset_dir, max_epochs=1)
+def test_synchronous_sgd_run(twelve_word_dataset, tmp_path):
+    config = tiny_config(twelve_word_dataset, max_epochs=1)
     config.optimizer.name = "sgd"
     summary = train(config, str(tmp_path), log=lambda *_: None)
     assert summary["step"] == 4 and np.isfinite(summary["history"][0]["loss"])
 
 
-def test_a_non_finite_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(dataset_dir, tmp_path):
-    config = tiny_config(dataset_dir, max_epochs=1)
+def test_a_non_finite_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(twelve_word_dataset, tmp_path):
+    config = tiny_config(twelve_word_dataset, max_epochs=1)
     config.optimizer.update({"learning_rate": 1e20, "tau": 100})
     with pytest.raises(TrainingError, match=r"the loss is (nan|inf|-inf) at step \d+"):
         train(config, str(tmp_path), log=lambda *_: None)
@@ -101,16 +102,40 @@ def test_a_non_finite_loss_stops_with_the_step_and_keeps_the_last_good_checkpoin
     (lambda c: c.input.update({"crop_size": 56}), "input.crop_size=56 differs from model.image_size=64"),
     (lambda c: c.optimizer.update({"name": "adam"}), "optimizer.name='adam'"),
 ])
-def test_config_errors_fail_before_training(dataset_dir, tmp_path, change, message):
-    config = tiny_config(dataset_dir)
+def test_config_errors_fail_before_training(twelve_word_dataset, tmp_path, change, message):
+    config = tiny_config(twelve_word_dataset)
     change(config)
     with pytest.raises(TrainingError, match=message):
         train(config, str(tmp_path / "run"), log=lambda *_: None)
     assert not os.path.exists(tmp_path / "run" / "checkpoints")
 
 
-def test_a_run_the_schedule_stopped_trains_nothing_when_rerun(dataset_dir, tmp_path):
-    config = tiny_config(dataset_dir, max_epochs=5)
+def test_a_run_opens_its_dataset_once_however_many_replicas_draw(twelve_word_dataset, tmp_path, monkeypatch):
+    from wsl_tf import records
+    from wsl_tf.input.index import TrainIndex
+    from wsl_tf.vocab import Vocabulary
+
+    reads = {"dataset.json": 0, "vocab.tsv": 0, "train-index.npz": 0}
+
+    def counting(name, original):
+        def read(*args, **kwargs):
+            reads[name] += 1
+            return original(*args, **kwargs)
+        return read
+
+    monkeypatch.setattr(records, "read_metadata", counting("dataset.json", records.read_metadata))
+    monkeypatch.setattr(Vocabulary, "load", counting("vocab.tsv", Vocabulary.load))
+    monkeypatch.setattr(TrainIndex, "load", counting("train-index.npz", TrainIndex.load))
+    config = tiny_config(twelve_word_dataset, max_epochs=1, devices=("/cpu:0", "/cpu:1", "/cpu:2"))
+    config.loss = "one_vs_all"  # Its weights read the train index too.
+    config.input.update({"sampler": "natural", "labels": "all_words"})
+    summary = train(config, str(tmp_path), log=lambda *_: None)
+    assert summary["epoch"] == 1
+    assert reads == {"dataset.json": 1, "vocab.tsv": 1, "train-index.npz": 1}
+
+
+def test_a_run_the_schedule_stopped_trains_nothing_when_rerun(twelve_word_dataset, tmp_path):
+    config = tiny_config(twelve_word_dataset, max_epochs=5)
     config.schedule.min_lr = 0.06  # Above the learning rate: the schedule stops after the first epoch.
     first = train(config, str(tmp_path), log=lambda *_: None)
     assert (first["epoch"], first["step"], first["stopped_by_schedule"]) == (1, 4, True)
@@ -140,20 +165,20 @@ def test_one_vs_all_weights_count_this_datasets_train_images_not_the_reused_voca
     assert vocab_counts != counts.tolist()
     config = paper.get_config("alexnet,k=3,loss=one_vs_all")
     config.data.dir = mine
-    loss = loss_function(config, json.loads(open(os.path.join(mine, "dataset.json")).read()))
+    loss = loss_function(config, PreparedDataset(mine))
     assert loss.class_counts == counts.tolist() and loss.num_images == images
 
 
-def test_a_run_directory_of_another_vocabulary_is_refused(dataset_dir, tmp_path):
+def test_a_run_directory_of_another_vocabulary_is_refused(twelve_word_dataset, tmp_path):
     (tmp_path / "data.json").write_text(json.dumps({"dir": "elsewhere", "vocab_sha256": "0" * 64, "num_words": 12}))
     with pytest.raises(TrainingError, match="trained on another vocabulary"):
-        train(tiny_config(dataset_dir), str(tmp_path), log=lambda *_: None)
+        train(tiny_config(twelve_word_dataset), str(tmp_path), log=lambda *_: None)
 
 
-def wsl_train(workdir, dataset_dir, *extra, config=f"{REPO}/configs/cpu_small.py"):
+def wsl_train(workdir, twelve_word_dataset, *extra, config=f"{REPO}/configs/cpu_small.py"):
     """wsl-train as the demo runs it: EASGD over 2 logical CPUs, dropout on, deterministic ops."""
     command = [sys.executable, "-m", "wsl_tf.cli.train", f"--config={config}", f"--workdir={workdir}",
-               f"--config.data.dir={dataset_dir}", "--config.model.num_words=12", "--config.train.max_epochs=3",
+               f"--config.data.dir={twelve_word_dataset}", "--config.model.num_words=12", "--config.train.max_epochs=3",
                "--config.train.devices=()", "--config.train.logical_cpus=2",
                "--config.train.checkpoint_every_steps=2", *extra]
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
@@ -161,9 +186,9 @@ def wsl_train(workdir, dataset_dir, *extra, config=f"{REPO}/configs/cpu_small.py
                             start_new_session=True)
 
 
-def test_kill_9_then_rerun_ends_where_an_uninterrupted_run_ends(dataset_dir, tmp_path):
-    reference = wsl_train(tmp_path / "reference", dataset_dir)
-    killed = wsl_train(tmp_path / "killed", dataset_dir)
+def test_kill_9_then_rerun_ends_where_an_uninterrupted_run_ends(twelve_word_dataset, tmp_path):
+    reference = wsl_train(tmp_path / "reference", twelve_word_dataset)
+    killed = wsl_train(tmp_path / "killed", twelve_word_dataset)
     checkpoints = tmp_path / "killed" / "checkpoints"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and killed.poll() is None:
@@ -174,7 +199,7 @@ def test_kill_9_then_rerun_ends_where_an_uninterrupted_run_ends(dataset_dir, tmp
     os.killpg(killed.pid, signal.SIGKILL)
     killed.wait()
     assert not (tmp_path / "killed" / "summary.json").exists()
-    rerun = wsl_train(tmp_path / "killed", dataset_dir)
+    rerun = wsl_train(tmp_path / "killed", twelve_word_dataset)
     out, err = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, err[-3000:]
     assert "resumed from" in out + err
@@ -193,7 +218,7 @@ def test_kill_9_then_rerun_ends_where_an_uninterrupted_run_ends(dataset_dir, tmp
     assert [line.split(":")[0] for line in logged] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
 
     # Rerunning a finished run trains nothing and says so.
-    again = wsl_train(tmp_path / "killed", dataset_dir)
+    again = wsl_train(tmp_path / "killed", twelve_word_dataset)
     out, err = again.communicate(timeout=300)
     assert again.returncode == 0 and "nothing to train" in out + err
     assert json.loads((tmp_path / "killed" / "summary.json").read_text())["step"] == 12
@@ -206,7 +231,7 @@ def test_kill_9_then_rerun_ends_where_an_uninterrupted_run_ends(dataset_dir, tmp
     ("--config=/nonexistent/config.py", "wsl-train: error: --config=/nonexistent/config.py: no such file "
                                         "'/nonexistent/config.py'"),
 ])
-def test_a_bad_config_file_or_key_is_one_line_on_stderr(dataset_dir, tmp_path, argument, message):
+def test_a_bad_config_file_or_key_is_one_line_on_stderr(twelve_word_dataset, tmp_path, argument, message):
     config = f"{REPO}/configs/cpu_small.py"
     command = [sys.executable, "-m", "wsl_tf.cli.train", f"--config={config}", f"--workdir={tmp_path / 'run'}",
                argument]

@@ -27,34 +27,14 @@ config_flags.DEFINE_config_file("config", _DEFAULT_CONFIG, "The demo's config fi
 flags.DEFINE_string("workdir", "runs/demo", "Where the demo writes its dataset and run.")
 
 
-def frequency_baseline(dataset_dir: str, run_config, k: int = 10) -> float:
-    """precision@k on val of always predicting the k most frequent training words."""
-    import numpy as np
-    import tensorflow as tf
-
-    from wsl_tf.eval.metrics import precision_at_k
-    from wsl_tf.input import pipeline
-    from wsl_tf.vocab import Vocabulary
-
-    counts = np.asarray(Vocabulary.load(os.path.join(dataset_dir, "vocab.tsv")).counts, np.float64)
-    num_words = run_config.model.num_words
-    total, count, seen = 0.0, 0.0, 0
-    for batch in pipeline.eval_dataset(dataset_dir, "val", run_config.input, run_config.eval.batch_size):
-        if seen >= run_config.eval.val_images:
-            break
-        labels = tf.where(batch["labels"] < num_words, batch["labels"], -1)
-        scores = tf.broadcast_to(tf.constant(counts[:num_words]), [tf.shape(labels)[0], num_words])
-        t, n = precision_at_k(scores, labels, k)
-        total, count, seen = total + float(t), count + float(n), seen + int(tf.shape(labels)[0])
-    return total / count
-
-
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.set_verbosity(logging.WARNING)
     from data_tools import corpora, preparer
     from data_tools.sources import SOURCES, SourceError
+    from wsl_tf.dataset import PreparedDataset
+    from wsl_tf.eval.word_prediction import evaluate, frequency_scores
     from wsl_tf.train.trainer import TrainingError, train
 
     data = FLAGS.config.data
@@ -65,12 +45,14 @@ def main(argv):
             output_dir=dataset_dir, vocab_size=data.vocab_size, num_stopwords=data.num_stopwords,
             image_size=data.image_size, num_shards=data.num_shards, val_fraction=data.val_fraction,
             test_fraction=data.test_fraction, max_records=data.max_records)
-        metadata = preparer.DatasetPreparer(SOURCES[data.corpus](root), options).run()
+        preparer.DatasetPreparer(SOURCES[data.corpus](root), options).run()
+        dataset = PreparedDataset(dataset_dir)
         run = FLAGS.config.run
         run.data.dir = dataset_dir
-        run.model.num_words = min(run.model.num_words, metadata["vocab_size"])
-        summary = train(run, os.path.join(FLAGS.workdir, "run"))
-        baseline = frequency_baseline(dataset_dir, run)
+        run.model.num_words = min(run.model.num_words, dataset.vocab_size)
+        summary = train(run, os.path.join(FLAGS.workdir, "run"), dataset=dataset)
+        baseline = evaluate(frequency_scores(dataset, run.model.num_words), dataset, run.input, run.model.num_words,
+                            "val", run.eval.batch_size, run.eval.val_images)["precision_at_10"]
     except (corpora.FetchError, preparer.PrepareError, SourceError, TrainingError) as error:
         print(f"wsl-demo: error: {error}", file=sys.stderr)
         return 1

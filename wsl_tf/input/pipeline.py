@@ -10,25 +10,25 @@ softmax with uniform-per-word sampling: the image's other words are
 negatives); "all_words" gives every dictionary word of the image, padded to
 the dataset's maximum (multi-hot for one-vs-all).
 
-Under tf.distribute, pass the InputContext that
+Both take a PreparedDataset (wsl_tf/dataset.py) or a dataset directory path;
+give the same PreparedDataset to every replica's pipeline so the train index
+is held once. Under tf.distribute, pass the InputContext that
 `strategy.distribute_datasets_from_function` gives: input pipeline i of n
 takes stream positions i, i + n, ..., so workers never share samples.
 """
 
-import os
-
 import tensorflow as tf
 
 from wsl_tf import records
+from wsl_tf.dataset import PreparedDataset
 from wsl_tf.input import preprocessing
-from wsl_tf.input.index import TrainIndex
 from wsl_tf.input.reader import RecordReader
 from wsl_tf.input.sampling import SAMPLERS
 
 LABELS = ("sampled_word", "all_words")
 
 
-def _check(config, metadata, dataset_dir):
+def _check(config):
     if config.sampler not in SAMPLERS:
         raise ValueError(f"input.sampler={config.sampler!r}: expected one of {', '.join(SAMPLERS)}")
     if config.labels not in LABELS:
@@ -37,11 +37,9 @@ def _check(config, metadata, dataset_dir):
         raise ValueError("input.labels='sampled_word' needs input.sampler='uniform_per_word'")
     if config.crop_size > config.resize_size:
         raise ValueError(f"input.crop_size={config.crop_size} exceeds input.resize_size={config.resize_size}")
-    if "train_index" not in metadata:
-        raise ValueError(f"{dataset_dir}: no train index (prepared by an older wsl-prepare): rerun it")
 
 
-def train_dataset(dataset_dir: str, config, batch_size: int, start: int = 0,
+def train_dataset(dataset: PreparedDataset | str, config, batch_size: int, start: int = 0,
                   input_context: tf.distribute.InputContext | None = None,
                   num_words: int | None = None) -> tf.data.Dataset:
     """The endless training stream, from stream position `start` (0: the beginning).
@@ -49,22 +47,19 @@ def train_dataset(dataset_dir: str, config, batch_size: int, start: int = 0,
     num_words: train on the first (most frequent) num_words words of the
     dataset's vocabulary only; later words are neither drawn nor labels.
     """
-    metadata = records.read_metadata(dataset_dir)
-    _check(config, metadata, dataset_dir)
-    index = TrainIndex.load(os.path.join(dataset_dir, metadata["train_index"]))
-    shards = records.shard_paths(dataset_dir, "train")
-    if len(shards) != len(metadata["shards"]["train"]):
-        raise ValueError(f"{dataset_dir}: {len(shards)} train shards found, dataset.json lists "
-                         f"{len(metadata['shards']['train'])}")
+    dataset = PreparedDataset.of(dataset)
+    _check(config)
+    index = dataset.train_index
+    shards = dataset.shards("train")
     sampler = SAMPLERS[config.sampler](index, config.seed, num_words=num_words)
     reader = RecordReader(shards, index)
     num_pipelines = input_context.num_input_pipelines if input_context else 1
     pipeline_id = input_context.input_pipeline_id if input_context else 0
-    max_labels = 1 if config.labels == "sampled_word" else max(1, metadata["max_words_per_image"])
+    max_labels = 1 if config.labels == "sampled_word" else dataset.max_words_per_image
 
     def fetch(draws):
         """A block of draws -> their records, read and parsed in one go."""
-        parsed = tf.io.parse_example(reader.read_tensor(draws["record"]), records.FEATURES)
+        parsed = tf.io.parse_example(reader.read_tensor(draws["record"]), records.features())
         if config.labels == "sampled_word":
             labels = draws["word"][:, None]
         else:
@@ -88,12 +83,9 @@ def train_dataset(dataset_dir: str, config, batch_size: int, start: int = 0,
     return stream.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
-def eval_dataset(dataset_dir: str, split: str, config, batch_size: int) -> tf.data.Dataset:
+def eval_dataset(dataset: PreparedDataset | str, split: str, config, batch_size: int) -> tf.data.Dataset:
     """A split in shard order, centre-cropped: {"images", "labels" (-1 padded), "keys"}."""
-    records.read_metadata(dataset_dir)
-    shards = records.shard_paths(dataset_dir, split)
-    if not shards:
-        raise ValueError(f"{dataset_dir}: no {split} shards")
+    shards = PreparedDataset.of(dataset).shards(split)
 
     def example(serialized):
         parsed = records.parse_example(serialized)

@@ -17,7 +17,6 @@ would. Epochs are numbered from 1 in the log, history and summary (Keras
 callbacks receive the 0-based index, as under `fit`).
 """
 
-import hashlib
 import json
 import math
 import os
@@ -28,10 +27,10 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from wsl_tf import fileio, records
-from wsl_tf.eval.metrics import precision_at_k
+from wsl_tf import fileio
+from wsl_tf.dataset import PreparedDataset
+from wsl_tf.eval.word_prediction import NoLabelledImagesError, evaluate, model_scores
 from wsl_tf.input import pipeline
-from wsl_tf.input.index import TrainIndex
 from wsl_tf.models import MultiClassLogisticLoss, OneVsAllLogisticLoss
 from wsl_tf.train import config as config_lib
 from wsl_tf.train.callbacks import HalveLROnValidationIncrease
@@ -42,10 +41,9 @@ class TrainingError(RuntimeError):
     """Training cannot go on (bad config, bad data, a non-finite loss)."""
 
 
-def _data_identity(config, metadata) -> dict:
-    vocab_text = fileio.read_text(os.path.join(config.data.dir, records.VOCAB_FILE))
-    return {"dir": config.data.dir, "vocab_sha256": hashlib.sha256(vocab_text.encode()).hexdigest(),
-            "vocab_size": metadata["vocab_size"], "num_words": config.model.num_words}
+def _data_identity(config, dataset: PreparedDataset) -> dict:
+    return {"dir": dataset.directory, "vocab_sha256": dataset.vocab_sha256, "vocab_size": dataset.vocab_size,
+            "num_words": config.model.num_words}
 
 
 def _check_run_directory(workdir: str, identity: dict) -> None:
@@ -58,7 +56,7 @@ def _check_run_directory(workdir: str, identity: dict) -> None:
     fileio.write_text_atomic(path, json.dumps(identity, indent=2))
 
 
-def loss_function(config, metadata):
+def loss_function(config, dataset: PreparedDataset):
     """The config's loss; one-vs-all weighs word k by N_k, its images in this dataset's train split.
 
     N_k comes from the train index, not vocab.tsv: a dataset prepared with
@@ -66,9 +64,9 @@ def loss_function(config, metadata):
     """
     if config.loss == "softmax":
         return MultiClassLogisticLoss()
-    index = TrainIndex.load(os.path.join(config.data.dir, metadata["train_index"]))
-    counts = index.word_counts()[: config.model.num_words]
-    return OneVsAllLogisticLoss(np.clip(counts, 1, index.num_records - 1), index.num_records)
+    images = dataset.train_index.num_records
+    counts = dataset.train_word_counts()[: config.model.num_words]
+    return OneVsAllLogisticLoss(np.clip(counts, 1, images - 1), images)
 
 
 def _load_history(workdir: str, epochs_done: int) -> list:
@@ -86,44 +84,38 @@ def _summary(run, epoch, schedule, history, workdir) -> dict:
     return summary
 
 
-def evaluate(model, config, num_words: int) -> dict:
+def validate(model, config, dataset: PreparedDataset) -> dict:
     """Validation error (1 - precision@1) and precision@10 of the centre model on the val split."""
-    totals = {1: 0.0, 10: 0.0}
-    count, seen = 0.0, 0
-    dataset = pipeline.eval_dataset(config.data.dir, "val", config.input, config.eval.batch_size)
-    for batch in dataset:
-        if seen >= config.eval.val_images:
-            break
-        labels = tf.where(batch["labels"] < num_words, batch["labels"], -1)
-        scores = model(batch["images"], training=False)
-        for k in totals:
-            total, n = precision_at_k(scores, labels, min(k, num_words))
-            totals[k] += float(total)
-        count += float(n)
-        seen += int(tf.shape(batch["images"])[0])
-    if count == 0:
-        raise TrainingError(f"{config.data.dir}: the val split has no image with a dictionary word")
-    return {"val_error": 1.0 - totals[1] / count, "precision_at_10": totals[10] / count}
+    try:
+        scores = evaluate(model_scores(model), dataset, config.input, config.model.num_words, "val",
+                          config.eval.batch_size, config.eval.val_images)
+    except NoLabelledImagesError as error:
+        raise TrainingError(str(error)) from None
+    return {"val_error": 1.0 - scores["precision_at_1"], "precision_at_10": scores["precision_at_10"]}
 
 
-def train(config, workdir: str, callbacks=(), log=print) -> dict:
-    """Train (or resume) the run `config` describes in `workdir`; returns the summary."""
+def train(config, workdir: str, callbacks=(), log=print, dataset: PreparedDataset | None = None) -> dict:
+    """Train (or resume) the run `config` describes in `workdir`; returns the summary.
+
+    dataset: the opened config.data.dir, if the caller has it (opened here otherwise).
+    """
     # --- Config and data: fail before any work -----------------------------
     if not config.data.dir:
         raise TrainingError("config.data.dir is empty: give the dataset directory wsl-prepare wrote")
     try:
-        metadata = records.read_metadata(config.data.dir)
-        config_lib.check(config, metadata)
+        dataset = dataset or PreparedDataset(config.data.dir)
+        config_lib.check(config, dataset.metadata)
+        identity = _data_identity(config, dataset)
     except ValueError as error:
         raise TrainingError(str(error)) from None
     tf.io.gfile.makedirs(workdir)
-    _check_run_directory(workdir, _data_identity(config, metadata))
+    _check_run_directory(workdir, identity)
     fileio.write_text_atomic(os.path.join(workdir, "config.json"), config.to_json_best_effort(indent=2))
     if config.train.deterministic:
         tf.config.experimental.enable_op_determinism()
 
     # --- Models, optimizer, loss, schedule -------------------------------------
-    run = TrainingRun(config, loss_function(config, metadata))
+    run = TrainingRun(config, loss_function(config, dataset))
     if config.train.epoch_size < run.global_batch_size:
         raise TrainingError(f"train.epoch_size={config.train.epoch_size} is less than one global batch "
                             f"(train.batch_size_per_replica={config.train.batch_size_per_replica} x "
@@ -163,7 +155,7 @@ def train(config, workdir: str, callbacks=(), log=print) -> dict:
     start = int(run.step) * global_batch
 
     def dataset_fn(context):
-        return pipeline.train_dataset(config.data.dir, config.input, context.get_per_replica_batch_size(global_batch),
+        return pipeline.train_dataset(dataset, config.input, context.get_per_replica_batch_size(global_batch),
                                       start=start, input_context=context, num_words=config.model.num_words)
 
     batches = run.distribute(dataset_fn)
@@ -203,7 +195,7 @@ def train(config, workdir: str, callbacks=(), log=print) -> dict:
                 save()
         bar.close()
         run.synchronize()
-        logs = {"loss": float(epoch_loss) / steps_per_epoch, **evaluate(run.centre, config, config.model.num_words)}
+        logs = {"loss": float(epoch_loss) / steps_per_epoch, **validate(run.centre, config, dataset)}
         with writer.as_default(step=int(run.step)):
             tf.summary.scalar("val/error", logs["val_error"])
             tf.summary.scalar("val/precision_at_10", logs["precision_at_10"])

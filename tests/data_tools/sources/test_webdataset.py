@@ -8,7 +8,7 @@ import pytest
 
 from data_tools.sources import base
 from data_tools.sources.webdataset import WebDatasetSource
-from tests.conftest import image_bytes
+from tests.helpers import image_bytes
 
 
 def write_tar(path, members):

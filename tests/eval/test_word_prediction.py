@@ -1,0 +1,92 @@
+"""The shared evaluation loop against a brute-force reading of the split's records."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.helpers import prepare_jsonl_dataset
+from wsl_tf import records
+from wsl_tf.configs import paper
+from wsl_tf.dataset import PreparedDataset
+from wsl_tf.eval.word_prediction import NoLabelledImagesError, evaluate, frequency_scores, model_scores
+
+
+def input_config():
+    config = paper.get_config().input
+    config.update({"resize_size": 32, "crop_size": 32})
+    return config
+
+
+def split_labels(dataset_dir, split):
+    """Each record's word ids, read straight from the shards in order."""
+    labels = []
+    for path in records.shard_paths(dataset_dir, split):
+        for serialized in tf.data.TFRecordDataset(path):
+            example = tf.train.Example.FromString(serialized.numpy())
+            labels.append(list(example.features.feature[records.WORD_IDS].int64_list.value))
+    return labels
+
+
+def brute_force_precision(ranking, labels, k, num_words):
+    values = [len(set(ranking[:k]) & set(w for w in words if w < num_words)) / k
+              for words in labels if any(w < num_words for w in words)]
+    return float(np.mean(values)), len(values)
+
+
+@pytest.mark.parametrize("num_words, max_images", [(9, None), (4, None), (9, 12)])
+def test_the_frequency_baseline_matches_a_brute_force_count(ten_word_dataset, num_words, max_images):
+    dataset = PreparedDataset(ten_word_dataset)
+    counts = np.zeros(dataset.vocab_size, int)  # N_k by brute force: the train records' words.
+    for words in split_labels(ten_word_dataset, "train"):
+        counts[words] += 1
+    ranking = list(np.argsort(-counts[:num_words], kind="stable"))
+    labels = split_labels(ten_word_dataset, "val")
+    batch_size = 5
+    if max_images is not None:  # Whole batches are read until max_images are reached.
+        labels = labels[: -(-max_images // batch_size) * batch_size]
+    got = evaluate(frequency_scores(dataset, num_words), dataset, input_config(), num_words, "val", batch_size,
+                   max_images, ks=(1, 3))
+    for k in (1, 3):
+        expected, images = brute_force_precision(ranking, labels, k, num_words)
+        assert got[f"precision_at_{k}"] == pytest.approx(expected) and got["images"] == images
+
+
+def test_a_model_is_scored_on_the_images_it_is_given(ten_word_dataset):
+    """Scores that depend on each image, paired here with the split's records read independently."""
+    dataset = PreparedDataset(ten_word_dataset)
+    projection = tf.random.stateless_normal((32 * 32 * 3, 9), (1, 2))
+    scored = []
+
+    class Model:
+        def __call__(self, images, training=False):
+            assert training is False
+            scores = tf.reshape(images, [tf.shape(images)[0], -1]) @ projection
+            scored.append(scores.numpy())
+            return scores
+
+    got = evaluate(model_scores(Model()), dataset, input_config(), 9, "test", 7, ks=(1, 2))
+    scores = np.concatenate(scored)
+    labels = split_labels(ten_word_dataset, "test")
+    assert len(scores) == len(labels)
+    for k in (1, 2):
+        values = [len(set(np.argsort(-s)[:k]) & {w for w in words if w < 9}) / k
+                  for s, words in zip(scores, labels) if any(w < 9 for w in words)]
+        assert got[f"precision_at_{k}"] == pytest.approx(np.mean(values)) and got["images"] == len(values)
+
+
+def test_a_split_without_dictionary_words_is_an_error(tmp_path):
+    """A dataset sharing another's dictionary, whose first word ("green") none of its images has."""
+    (tmp_path / "donor").mkdir()
+    (tmp_path / "mine").mkdir()
+    donor = prepare_jsonl_dataset(tmp_path / "donor", 30, ["green", "blue"], image_px=16, probabilities=[0.8, 0.2],
+                                  max_words=1, vocab_size=2, num_stopwords=0, image_size=16, num_shards=1)
+    mine = prepare_jsonl_dataset(tmp_path / "mine", 40, ["red", "blue"], image_px=16, max_words=2, vocab_size=2,
+                                 num_stopwords=0, image_size=16, num_shards=1, val_fraction=0.3,
+                                 vocab_path=os.path.join(donor, "vocab.tsv"))
+    dataset = PreparedDataset(mine)
+    assert dataset.vocabulary.words[0] == "green"
+    with pytest.raises(NoLabelledImagesError, match="val split has no image with one of the first 1 "):
+        evaluate(frequency_scores(dataset, 1), dataset, input_config(), 1, "val", 8)
+    assert evaluate(frequency_scores(dataset, 2), dataset, input_config(), 2, "val", 8)["images"] > 0
