@@ -1,6 +1,6 @@
 """The demo: real clip art fetched from Debian, small images, a CPU-sized run.
 
-Open Clip Art's ~8,100 drawings carry titles, descriptions and keywords: a
+Open Clip Art's 8,121 drawings carry titles, descriptions and keywords: a
 small weakly supervised image-text corpus. With so few images the paper's 500
 stop words would eat most of the vocabulary, so the demo drops 50, and it
 trains on the 100 most frequent remaining words (K = 1,000 leaves about four

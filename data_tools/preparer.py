@@ -300,18 +300,27 @@ class DatasetPreparer:
         sizes: dict[int, int] = {}
         pending: dict[int, list] = {}
 
+        total = self.source.count() if options.progress else None
+        if total is not None and options.max_records:
+            total = min(total, options.max_records)
+        bar = tqdm(desc="records", total=total, unit="rec", disable=not options.progress, smoothing=0.1)
+
         def work_items():
             items = self.source.scan()
             if options.max_records:
                 items = itertools.islice(items, options.max_records)
             for index, chunk in enumerate(_chunks(items, options.chunk_size)):
-                if not staging.is_done(index):
-                    sizes[index] = len(chunk)
-                    yield from ((index, item) for item in chunk)
+                if staging.is_done(index):
+                    if bar.total:  # Staged by an earlier run: not part of this run's work or ETA.
+                        bar.total -= len(chunk)
+                        bar.refresh()
+                    continue
+                sizes[index] = len(chunk)
+                yield from ((index, item) for item in chunk)
 
         started = time.monotonic()
         processed = 0
-        with tqdm(desc="records", unit="rec", disable=not options.progress, smoothing=0.1) as bar:
+        with bar:
             for index, result in _map_in_order(task, work_items(), options.workers):
                 pending.setdefault(index, []).append(result)
                 processed += 1
@@ -454,10 +463,12 @@ class DatasetPreparer:
         )
         self.log(f"  vocabulary: {metadata['vocab_size']} words after {metadata['num_stopwords']} stop words")
         for split in records.SPLITS:
-            self.log(
-                f"  {split:5s}: {metadata['images'][split]} images, "
-                f"{metadata['avg_targets_per_image'][split]:.2f} targets/image, "
-                f"{metadata['no_target_images'][split]} without a dictionary word"
-            )
+            images, without = metadata["images"][split], metadata["no_target_images"][split]
+            line = f"  {split:5s}: {images} images, {metadata['avg_targets_per_image'][split]:.2f} targets/image"
+            if split == "train":
+                line += f"; {without} more had no dictionary word and were left out"
+            else:
+                line += f"; {without} of them have no dictionary word (kept, as held-out data)"
+            self.log(line)
         skipped = ", ".join(f"{r}={n}" for r, n in metadata["skipped"].items()) or "none"
         self.log(f"  skipped: {metadata['skipped_total']} ({skipped}); listed in skipped.tsv")

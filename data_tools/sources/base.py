@@ -70,6 +70,10 @@ class Source(abc.ABC):
     def load(self, item: Any) -> Record:
         """The record of one scanned item; raises SkipRecord when unusable."""
 
+    def count(self) -> int | None:
+        """How many items scan() yields, where that is cheap to know (for a progress total); else None."""
+        return None
+
     def describe(self) -> dict:
         """The source's configuration (its public attributes), for dataset.json."""
         return {"name": self.name, **{k: str(v) for k, v in sorted(vars(self).items()) if not k.startswith("_")}}

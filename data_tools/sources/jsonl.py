@@ -33,6 +33,10 @@ class JsonlSource(base.Source):
             else os.path.dirname(os.path.abspath(self.input_path))
         )
 
+    def count(self) -> int:
+        with open(self.input_path, "rb") as handle:
+            return sum(1 for line in handle if line.strip())
+
     def scan(self):
         name = os.path.basename(self.input_path)
         with open(self.input_path, "rb") as handle:

@@ -28,6 +28,19 @@ def test_a_package_that_cannot_be_had_gives_a_clear_error_and_no_cache_entry(mon
         corpora.fetch("nope")
 
 
+def test_a_debian_download_shows_its_bytes_against_the_packages_size(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv(corpora.CACHE_ENV, str(tmp_path))
+    monkeypatch.setitem(corpora.CORPORA, "tiny", corpora.Corpus("tiny", "Debian's hostname", "bin",
+                                                                debian=("hostname",)))
+    said = []
+    root = corpora.fetch("tiny", log=said.append)
+    assert os.path.exists(os.path.join(root, "hostname"))
+    bar = [part for part in capsys.readouterr().err.split("\r") if part.startswith("hostname:")][-1]
+    done, total = bar.split("| ")[1].split(" [")[0].split("/")
+    assert "100%" in bar and done == total and total.endswith("k")  # About 10 kB, known before the download.
+    assert said[-2:] == ["unpacked hostname", f"fetched tiny into {tmp_path / 'tiny'}"]
+
+
 def test_real_tuxpaint_corpus_prepares_a_bilingual_dataset(tmp_path):
     root = corpora.fetch("tuxpaint", log=lambda *_: None)
     options = preparer.PrepareOptions(output_dir=str(tmp_path), vocab_size=1000, num_stopwords=20, image_size=32,

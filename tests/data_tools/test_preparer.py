@@ -247,3 +247,26 @@ def test_zero_usable_records_is_an_error(tmp_path):
 def test_bad_options_are_named(corpus, tmp_path, overrides, message):
     with pytest.raises(preparer.PrepareError, match=message):
         prepare(corpus, tmp_path, **overrides)
+
+
+def test_the_summary_says_which_images_without_a_dictionary_word_were_left_out(corpus, tmp_path):
+    said = []
+    metadata = preparer.DatasetPreparer(JsonlSource(corpus), options(tmp_path / "out"), log=said.append).run()
+    lines = {line.split(":")[0].strip(): line for line in said if line.startswith("  ")}
+    train, val = metadata["no_target_images"]["train"], metadata["no_target_images"]["val"]
+    assert train > 0
+    assert lines["train"].endswith(f"; {train} more had no dictionary word and were left out")
+    assert f"  train: {metadata['images']['train']} images," in lines["train"]
+    assert lines["val"].endswith(f"; {val} of them have no dictionary word (kept, as held-out data)")
+
+
+def test_the_records_bar_has_a_total_and_an_eta(corpus, tmp_path, capsys):
+    lines = sum(1 for line in open(corpus, "rb") if line.strip())
+    preparer.DatasetPreparer(JsonlSource(corpus), options(tmp_path / "out", progress=True), log=lambda *_: None).run()
+    bar = [part for part in capsys.readouterr().err.split("\r") if part.startswith("records:")][-1]
+    assert f" {lines}/{lines} [" in bar and "100%" in bar
+    capsys.readouterr()
+    preparer.DatasetPreparer(JsonlSource(corpus), options(tmp_path / "capped", progress=True, max_records=50),
+                             log=lambda *_: None).run()
+    first = [part for part in capsys.readouterr().err.split("\r") if part.startswith("records:")][0]
+    assert first.startswith("records:   0%") and "0/50 [" in first  # A total from the start, so an ETA.

@@ -3,6 +3,7 @@
 import glob
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -203,6 +204,9 @@ def test_kill_9_then_rerun_ends_where_an_uninterrupted_run_ends(twelve_word_data
     out, err = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, err[-3000:]
     assert "resumed from" in out + err
+    tensorflow_lines = [line for line in err.replace("\r", "\n").splitlines()
+                        if re.match(r"[IWEF]\d{4} ", line) or "tensorflow/" in line or "oneDNN" in line]
+    assert tensorflow_lines == []  # TensorFlow's C++ log stays off the user's terminal.
     reference_out, reference_err = reference.communicate(timeout=300)
     assert reference.returncode == 0, reference_err[-3000:]
     ours = json.loads((tmp_path / "killed" / "summary.json").read_text())
