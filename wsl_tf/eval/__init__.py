@@ -1,1 +1,1 @@
-"""Evaluation: word prediction, transfer, embeddings, maps, reports."""
+"""Evaluation: precision@k (metrics.py) and the word-prediction loop on a held-out split (word_prediction.py)."""
