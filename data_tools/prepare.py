@@ -46,6 +46,10 @@ flags.DEFINE_integer("max_records", 0, "Read only the first N items of the sourc
 flags.DEFINE_bool("progress", True, "Show a progress bar.")
 flags.mark_flags_as_required(["source", "output_dir"])
 
+# Flags that are PrepareOptions fields of the same name (--vocab is vocab_path).
+OPTION_FLAGS = ("output_dir", "vocab_size", "num_stopwords", "image_size", "num_shards", "val_fraction",
+                "test_fraction", "workers", "chunk_size", "max_pixels", "max_records", "progress")
+
 
 def make_source():
     """The source the flags describe; SourceError if they do not fit."""
@@ -67,21 +71,7 @@ def make_source():
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    options = preparer.PrepareOptions(
-        output_dir=FLAGS.output_dir,
-        vocab_size=FLAGS.vocab_size,
-        num_stopwords=FLAGS.num_stopwords,
-        vocab_path=FLAGS.vocab,
-        image_size=FLAGS.image_size,
-        num_shards=FLAGS.num_shards,
-        val_fraction=FLAGS.val_fraction,
-        test_fraction=FLAGS.test_fraction,
-        workers=FLAGS.workers,
-        chunk_size=FLAGS.chunk_size,
-        max_pixels=FLAGS.max_pixels,
-        max_records=FLAGS.max_records,
-        progress=FLAGS.progress,
-    )
+    options = preparer.PrepareOptions(vocab_path=FLAGS.vocab, **{name: FLAGS[name].value for name in OPTION_FLAGS})
     try:
         preparer.DatasetPreparer(make_source(), options).run()
     except (preparer.PrepareError, SourceError) as error:

@@ -89,6 +89,15 @@ class Source(abc.ABC):
                 yield Skip(item.key, skip.reason, skip.detail)
 
 
+def files_under(root: str, suffix: str) -> Iterator[str]:
+    """Paths of the files under root ending in suffix, in a fixed (sorted, depth-first) order."""
+    for directory, subdirs, files in os.walk(root):
+        subdirs.sort()
+        for name in sorted(files):
+            if name.endswith(suffix):
+                yield os.path.join(directory, name)
+
+
 def read_file(path: str) -> bytes:
     """The bytes of a file, or SkipRecord naming why they cannot be had."""
     try:

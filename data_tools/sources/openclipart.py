@@ -72,15 +72,10 @@ class OpenClipartSource(base.Source):
         return sum(1 for _ in self.scan())  # A directory walk: seconds at most.
 
     def scan(self):
-        for directory, subdirs, files in os.walk(self.root):
-            subdirs.sort()
-            for name in sorted(files):
-                if not name.endswith(".svg"):
-                    continue
-                path = os.path.join(directory, name)
-                key = os.path.relpath(path, self.root)[: -len(".svg")]
-                png = os.path.join(self.png_root, key + ".png") if self.png_root else None
-                yield OpenClipartItem(key, path, png if png and os.path.exists(png) else None)
+        for path in base.files_under(self.root, ".svg"):
+            key = os.path.relpath(path, self.root)[: -len(".svg")]
+            png = os.path.join(self.png_root, key + ".png") if self.png_root else None
+            yield OpenClipartItem(key, path, png if png and os.path.exists(png) else None)
 
     def load(self, item: OpenClipartItem) -> base.Record:
         if item.png_path is None:

@@ -52,21 +52,14 @@ class TuxpaintSource(base.Source):
         return sum(1 for _ in self.scan())  # A directory walk: seconds at most.
 
     def scan(self):
-        for directory, subdirs, files in os.walk(self.root):
-            subdirs.sort()
-            for name in sorted(files):
-                if not name.endswith(".txt"):
-                    continue
-                stem = os.path.join(directory, name[: -len(".txt")])
-                key = os.path.relpath(stem, self.root)
-                image = next(
-                    (stem + e for e in (".png", ".svg") if os.path.exists(stem + e)),
-                    None,
-                )
-                if image is None:
-                    yield base.Skip(key, base.MISSING_FILE, f"{stem}.png or .svg")
-                else:
-                    yield TuxpaintItem(key, stem + ".txt", image)
+        for path in base.files_under(self.root, ".txt"):
+            stem = path[: -len(".txt")]
+            key = os.path.relpath(stem, self.root)
+            image = next((stem + e for e in (".png", ".svg") if os.path.exists(stem + e)), None)
+            if image is None:
+                yield base.Skip(key, base.MISSING_FILE, f"{stem}.png or .svg")
+            else:
+                yield TuxpaintItem(key, path, image)
 
     def choose_language(self, key: str, available) -> str | None:
         candidates = [lang for lang in self.languages if lang in available]
