@@ -80,6 +80,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     config.train.devices = ()  # Device names, a tuple so the command line can override it; () is all.
     config.train.logical_cpus = 0  # Split the CPU into this many logical devices (0: leave it whole).
     config.train.deterministic = False
+    config.train.export = True  # At the end, write WORKDIR/export: model.keras and a SavedModel.
 
     config.schedule = ml_collections.ConfigDict()
     config.schedule.min_epochs_per_lr = 10  # Halve the LR when val error rises, at most this often.

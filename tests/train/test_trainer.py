@@ -39,7 +39,7 @@ def tiny_config(twelve_word_dataset, **train) -> ml_collections.ConfigDict:
     config.input.update({"resize_size": 64, "crop_size": 64, "block_size": 32})
     config.optimizer.update({"learning_rate": 0.05, "tau": 2})
     config.train.update({"batch_size_per_replica": 8, "epoch_size": 64, "max_epochs": 2, "checkpoint_every_steps": 2,
-                         "devices": ("/cpu:0", "/cpu:1"), **train})
+                         "devices": ("/cpu:0", "/cpu:1"), "export": False, **train})
     config.schedule.update({"min_epochs_per_lr": 1})
     config.eval.update({"val_images": 64, "batch_size": 32})
     return config
@@ -56,7 +56,8 @@ class Recorder(keras.callbacks.Callback):
 
 def test_easgd_run_trains_checkpoints_logs_and_calls_callbacks(twelve_word_dataset, tmp_path):
     recorder = Recorder()
-    summary = train(tiny_config(twelve_word_dataset), str(tmp_path), callbacks=[recorder], log=lambda *_: None)
+    summary = train(tiny_config(twelve_word_dataset, export=True), str(tmp_path), callbacks=[recorder],
+                    log=lambda *_: None)
     assert (summary["step"], summary["epoch"]) == (8, 2)
     assert recorder.events == [(0, ["loss", "precision_at_10", "val_error"]),
                                (1, ["loss", "precision_at_10", "val_error"])]
@@ -77,6 +78,23 @@ def test_easgd_run_trains_checkpoints_logs_and_calls_callbacks(twelve_word_datas
     again = validate(centre, config, PreparedDataset(twelve_word_dataset))
     assert again["val_error"] == pytest.approx(summary["history"][-1]["val_error"], abs=1e-6)
     assert again["precision_at_10"] == pytest.approx(summary["history"][-1]["precision_at_10"], abs=1e-6)
+    # The finished run left export/, from the centre: its scores are the checkpoint's centre's.
+    from wsl_tf.input.preprocessing import preprocess
+
+    images = [open(p, "rb").read() for p in sorted(glob.glob(os.path.join(os.path.dirname(twelve_word_dataset),
+                                                                           "*.png")))[:4]]
+    served = tf.saved_model.load(str(tmp_path / "export" / "saved_model")).signatures["serving_default"](
+        images=tf.constant(images))
+    scores = centre(tf.stack([preprocess(b, 64, 64) for b in images]), training=False).numpy()
+    np.testing.assert_allclose(served["scores"].numpy(), -np.sort(-scores, axis=1)[:, :10], rtol=1e-5, atol=1e-6)
+    assert (tmp_path / "export" / "model.keras").exists() and (tmp_path / "vocab.tsv").exists()
+    # wsl-export of the run directory gives the same model.
+    from wsl_tf.serving import export_run
+
+    again = export_run(str(tmp_path), str(tmp_path / "again"), top_k=3)
+    reserved = tf.saved_model.load(os.path.join(again, "saved_model")).signatures["serving_default"](
+        images=tf.constant(images))
+    np.testing.assert_array_equal(reserved["words"].numpy(), served["words"].numpy()[:, :3])
     replica_conv1 = tf.train.load_checkpoint(latest).get_tensor("replica_copies/0/.ATTRIBUTES/VARIABLE_VALUE")
     assert replica_conv1.shape == centre.trainable_variables[0].shape
     assert not np.allclose(replica_conv1, np.array(centre.trainable_variables[0]))

@@ -6,9 +6,11 @@ keras-team/keras#20585, and EASGD needs per-replica weights): a
 on_epoch_begin / end, on_train_batch_end, on_train_end).
 
 A run directory holds config.json (the resolved config), data.json (which
-dataset and vocabulary it trains on), checkpoints/, tensorboard/,
-history.json (one entry per finished epoch, kept across resumes) and
-summary.json (written at the end). Rerunning the same command resumes from
+dataset and vocabulary it trains on), vocab.tsv (that vocabulary),
+checkpoints/, tensorboard/, history.json (one entry per finished epoch, kept
+across resumes), export/ (model.keras and saved_model/, see
+wsl_tf/serving.py; written at the end unless train.export is off) and
+summary.json (written last). Rerunning the same command resumes from
 the last checkpoint: centre and every replica's weights, momentum slots and
 dropout seed state, EASGD's exchange state, learning rate and schedule
 state, epoch, step and the epoch's running loss; the sampler resumes at
@@ -27,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from wsl_tf import fileio
+from wsl_tf import fileio, serving
 from wsl_tf.dataset import PreparedDataset
 from wsl_tf.eval.word_prediction import NoLabelledImagesError, evaluate, model_scores
 from wsl_tf.input import pipeline
@@ -54,6 +56,16 @@ def _check_run_directory(workdir: str, identity: dict) -> None:
             raise TrainingError(f"{workdir} holds a run trained on another vocabulary ({previous['dir']}, "
                                 f"K = {previous['num_words']}); use a new --workdir")
     fileio.write_text_atomic(path, json.dumps(identity, indent=2))
+
+
+def _export(run, config, dataset: PreparedDataset, workdir: str, log) -> None:
+    """WORKDIR/export: the centre as model.keras and a SavedModel (wsl_tf/serving.py)."""
+    if not config.train.export:
+        return
+    path = serving.export(run.centre, dataset.vocabulary.words, os.path.join(workdir, "export"),
+                          config.input.resize_size, config.input.crop_size,
+                          info={"run": os.path.abspath(workdir), "step": int(run.step)})
+    log(f"exported {path} (model.keras, saved_model/)")
 
 
 def loss_function(config, dataset: PreparedDataset):
@@ -84,6 +96,13 @@ def _summary(run, epoch, schedule, history, workdir) -> dict:
     return summary
 
 
+def _finish(run, config, dataset, epoch, schedule, history, workdir, log, trained=False) -> dict:
+    """Export the model (again only if this call trained, or no export exists) and write the summary."""
+    if trained or not tf.io.gfile.exists(os.path.join(workdir, "export", serving.INFO_FILE)):
+        _export(run, config, dataset, workdir, log)
+    return _summary(run, epoch, schedule, history, workdir)
+
+
 def validate(model, config, dataset: PreparedDataset) -> dict:
     """Validation error (1 - precision@1) and precision@10 of the centre model on the val split."""
     try:
@@ -110,6 +129,7 @@ def train(config, workdir: str, callbacks=(), log=print, dataset: PreparedDatase
         raise TrainingError(str(error)) from None
     tf.io.gfile.makedirs(workdir)
     _check_run_directory(workdir, identity)
+    fileio.write_text_atomic(os.path.join(workdir, serving.RUN_VOCAB_FILE), dataset.vocabulary.to_tsv())
     fileio.write_text_atomic(os.path.join(workdir, "config.json"), config.to_json_best_effort(indent=2))
     if config.train.deterministic:
         tf.config.experimental.enable_op_determinism()
@@ -145,10 +165,10 @@ def train(config, workdir: str, callbacks=(), log=print, dataset: PreparedDatase
     if manager.latest_checkpoint and float(run.learning_rate) < config.schedule.min_lr:
         log(f"nothing to train: the schedule stopped this run (learning rate {float(run.learning_rate):g} < "
             f"{config.schedule.min_lr:g}) after {int(epoch)} epochs")
-        return _summary(run, epoch, schedule, history, workdir)
+        return _finish(run, config, dataset, epoch, schedule, history, workdir, log)
     if config.train.max_epochs and int(epoch) >= config.train.max_epochs:
         log(f"nothing to train: {int(epoch)} epochs done (train.max_epochs={config.train.max_epochs})")
-        return _summary(run, epoch, schedule, history, workdir)
+        return _finish(run, config, dataset, epoch, schedule, history, workdir, log)
 
     # --- Data -----------------------------------------------------------------
     global_batch = run.global_batch_size
@@ -210,4 +230,4 @@ def train(config, workdir: str, callbacks=(), log=print, dataset: PreparedDatase
         save()
     callback_list.on_train_end()
     writer.flush()
-    return _summary(run, epoch, schedule, history, workdir)
+    return _finish(run, config, dataset, epoch, schedule, history, workdir, log, trained=True)

@@ -1,0 +1,117 @@
+"""wsl-predict: the top words of image files, from an exported model.
+
+  wsl-predict --model=runs/demo/run/export photo1.jpg photo2.png
+  wsl-predict --model=runs/demo/run/export --format=json *.jpg
+  wsl-predict --model=runs/demo/run/export --words=cat,dog,car photo1.jpg   # only these words
+
+--model is an export directory (or its saved_model/). Scores are the word
+layer's, e.w + b (higher is better). A file that is missing or not an image
+gets one line naming it; the other files are still answered. With --words,
+each image ranks only the given words (zero-shot labelling with your own
+list); words outside the dictionary are named on stderr and left out. Only
+TensorFlow runs here: the SavedModel holds the preprocessing and dictionary.
+"""
+
+import json
+import os
+import sys
+
+from absl import app, flags
+
+from wsl_tf.cli import common
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model", None, "An export directory (holding saved_model/) or a SavedModel directory.")
+flags.DEFINE_enum("format", "table", ["table", "json"], "table: a line per image; json: a JSON object per line.")
+flags.DEFINE_list("words", None, "Score only these words (comma-separated).")
+flags.DEFINE_integer("top_k", 0, "Words shown per image (0: what the model returns, or all of --words).",
+                     lower_bound=0)
+flags.DEFINE_integer("batch_size", 64, "Images per call.", lower_bound=1)
+flags.mark_flags_as_required(["model"])
+
+
+def saved_model_dir(path: str) -> str:
+    nested = os.path.join(path, "saved_model")
+    return nested if os.path.isdir(nested) else path
+
+
+def predict(signatures, images: list[bytes], words: list[str] | None, top_k: int) -> list[dict | None]:
+    """Per image {"words", "scores"}, or None for an image that does not decode."""
+    import numpy as np
+    import tensorflow as tf
+
+    out = signatures["serving_default"](images=tf.constant(images, tf.string))
+    valid = out["valid"].numpy()
+    if words:
+        vectors = signatures["word_vectors"](words=tf.constant(words))
+        scores = out["embedding"].numpy() @ vectors["vectors"].numpy().T + vectors["biases"].numpy()
+        order = np.argsort(-scores, axis=1, kind="stable")[:, : top_k or len(words)]
+        ranked = [([words[j] for j in row], [float(scores[i, j]) for j in row]) for i, row in enumerate(order)]
+    else:
+        shown = top_k or out["words"].shape[1]
+        ranked = [([w.decode() for w in ws[:shown]], [float(s) for s in ss[:shown]])
+                  for ws, ss in zip(out["words"].numpy(), out["scores"].numpy())]
+    return [{"words": w, "scores": s} if ok else None for (w, s), ok in zip(ranked, valid)]
+
+
+def main(argv):
+    files = argv[1:]
+    if not files:
+        raise app.UsageError("give one or more image files")
+    import tensorflow as tf
+
+    path = saved_model_dir(FLAGS.model)
+    if not tf.saved_model.contains_saved_model(path):
+        print(f"wsl-predict: error: --model={FLAGS.model}: no SavedModel there (wsl-export writes one)",
+              file=sys.stderr)
+        return 1
+    signatures = tf.saved_model.load(path).signatures
+    words = None
+    if FLAGS.words:
+        known = signatures["word_vectors"](words=tf.constant(FLAGS.words))["known"].numpy()
+        unknown = [w for w, k in zip(FLAGS.words, known) if not k]
+        if unknown:
+            print(f"wsl-predict: not in the dictionary, left out: {', '.join(unknown)}", file=sys.stderr)
+        words = [w for w, k in zip(FLAGS.words, known) if k]
+        if not words:
+            print("wsl-predict: error: --words: none of them is in the dictionary", file=sys.stderr)
+            return 1
+    failures = 0
+    for start in range(0, len(files), FLAGS.batch_size):
+        batch = files[start:start + FLAGS.batch_size]
+        contents = []
+        for name in batch:
+            try:
+                with open(name, "rb") as handle:
+                    contents.append(handle.read())
+            except OSError as error:
+                contents.append(None)
+                report(name, error=f"cannot read: {error.strerror or error}")
+        readable = [(name, data) for name, data in zip(batch, contents) if data is not None]
+        failures += len(batch) - len(readable)
+        results = predict(signatures, [data for _, data in readable], words, FLAGS.top_k) if readable else []
+        for (name, _), result in zip(readable, results):
+            if result is None:
+                failures += 1
+                report(name, error="not an image (it does not decode)")
+            else:
+                report(name, **result)
+    return 1 if failures == len(files) else 0
+
+
+def report(name: str, words=None, scores=None, error=None) -> None:
+    if FLAGS.format == "json":
+        line = {"file": name, "error": error} if error else {"file": name, "words": words, "scores": scores}
+        print(json.dumps(line), flush=True)
+    elif error:
+        print(f"{name}: {error}", flush=True)
+    else:
+        print(f"{name}: " + ", ".join(f"{w} {s:.3f}" for w, s in zip(words, scores)), flush=True)
+
+
+def run():
+    common.run(main, "wsl-predict")
+
+
+if __name__ == "__main__":
+    run()

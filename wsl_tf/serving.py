@@ -1,0 +1,178 @@
+"""Export for serving: a SavedModel that needs only TensorFlow, and a `.keras` file for scripts.
+
+`export(model, words, output_dir, ...)` writes `output_dir/model.keras` and
+`output_dir/saved_model/` with three signatures:
+
+- `serving_default`: `images`, a batch of encoded image bytes (tf.string; JPEG,
+  PNG, GIF or BMP of any size) -> `words` (string [B, top_k]), `scores`
+  (float32 [B, top_k], descending), `embedding` (float32 [B, E]) and `valid`
+  (bool [B]). Preprocessing is `wsl_tf.input.preprocessing.preprocess`, the
+  input pipeline's own function, so training and serving cannot drift. An
+  image that does not decode gets valid = false, empty words and zero scores
+  and embedding; the others in its batch are answered.
+- `embed`: preprocessed `pixels` (float32 [B, S, S, 3]) -> `embedding`.
+- `word_vectors`: `words` (string [N]) -> `vectors` (float32 [N, E]), `biases`
+  ([N]), `ids` (int64 [N], -1 for a word outside the dictionary) and `known`.
+  A word's score for an image is embedding . vector + bias: zero-shot
+  scoring and word similarity without the package.
+
+The dictionary travels as an asset (`assets/words.txt`, one word a line, id =
+line number). Each weight is stored once: the module tracks the model's
+variables, not the Keras model (keras-team/keras#23553 stores them twice).
+"""
+
+import json
+import os
+import shutil
+import tempfile
+
+import keras
+import tensorflow as tf
+
+from wsl_tf import fileio
+from wsl_tf.input import preprocessing
+from wsl_tf.variables import plain
+
+RUN_VOCAB_FILE = "vocab.tsv"  # The dictionary a run directory keeps, copied from its dataset.
+SAVED_MODEL_DIR = "saved_model"
+KERAS_FILE = "model.keras"
+INFO_FILE = "export.json"
+WORDS_ASSET = "words.txt"
+
+
+class ServingModule(tf.Module):
+    """The SavedModel's object graph: the model's weights, the dictionary table and the signatures."""
+
+    def __init__(self, model, words_file: str, resize_size: int, crop_size: int, top_k: int):
+        super().__init__(name="wsl_tf_serving")
+        self.__dict__["_model"] = model  # Untracked: saving the Keras model's object graph stores each weight twice.
+        self.weights = [plain(v) for v in model.weights]  # Tracked once, by what the signatures capture.
+        self.words_asset = tf.saved_model.Asset(words_file)
+        self.word_of_id = tf.lookup.StaticHashTable(tf.lookup.TextFileInitializer(
+            self.words_asset, tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER,
+            tf.string, tf.lookup.TextFileIndex.WHOLE_LINE), default_value="")
+        self.id_of_word = tf.lookup.StaticHashTable(tf.lookup.TextFileInitializer(
+            self.words_asset, tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
+            tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER), default_value=-1)
+        self.resize_size, self.crop_size = resize_size, crop_size
+        self.top_k = min(top_k, model.num_words)
+        self.embedding_dim = model.embedding_dim
+
+    def _decoded(self, images):
+        """(indices of the images that decode, their preprocessed pixels), bad images skipped, not raised."""
+        def preprocess(index, image_bytes):
+            return index, preprocessing.preprocess(image_bytes, self.resize_size, self.crop_size)
+
+        size = self.crop_size
+        # A sentinel that always decodes keeps the batch non-empty; it is dropped after.
+        sentinel = tf.data.Dataset.from_tensors((tf.constant(-1, tf.int32), tf.zeros([size, size, 3])))
+        decoded = (tf.data.Dataset.from_tensor_slices((tf.range(tf.size(images)), images))
+                   .map(preprocess, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+                   .ignore_errors()
+                   .concatenate(sentinel)
+                   .batch(tf.cast(tf.size(images), tf.int64) + 1))
+        indices, pixels = decoded.get_single_element()
+        return indices[:-1], pixels[:-1]
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="images")])
+    def serve(self, images):
+        indices, pixels = self._decoded(images)
+        count = tf.size(images)
+        embedding = self._model.embed(pixels, training=False)
+        scores, ids = tf.math.top_k(tf.cast(self._model.head(embedding), tf.float32), k=self.top_k)
+        words = self.word_of_id.lookup(tf.cast(ids, tf.int64))
+        place = indices[:, None]
+        return {
+            "words": tf.scatter_nd(place, words, [count, self.top_k]),
+            "scores": tf.scatter_nd(place, scores, [count, self.top_k]),
+            "embedding": tf.scatter_nd(place, tf.cast(embedding, tf.float32), [count, self.embedding_dim]),
+            "valid": tf.scatter_nd(place, tf.ones_like(indices, tf.bool), [count]),
+        }
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32, name="pixels")])
+    def embed(self, pixels):
+        return {"embedding": tf.cast(self._model.embed(pixels, training=False), tf.float32)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="words")])
+    def word_vectors(self, words):
+        ids = self.id_of_word.lookup(words)
+        known = ids >= 0
+        safe = tf.where(known, ids, 0)
+        vectors = tf.where(known[:, None], tf.gather(plain(self._model.head.kernel), safe), 0.0)
+        biases = tf.where(known, tf.gather(plain(self._model.head.bias), safe), 0.0)
+        return {"vectors": vectors, "biases": biases, "ids": ids, "known": known}
+
+
+def export(model, words, output_dir: str, resize_size: int, crop_size: int, top_k: int = 10,
+           info: dict | None = None) -> str:
+    """Write model.keras, saved_model/ and export.json into output_dir, replacing it whole; returns output_dir.
+
+    words: the dictionary, id order; the first model.num_words are the model's.
+    Written under a temporary name and renamed, so a killed export leaves the old one or none.
+    """
+    words = list(words)[: model.num_words]
+    if len(words) != model.num_words:
+        raise ValueError(f"the dictionary has {len(words)} words, the model {model.num_words}")
+    bad = [w for w in words if not w or "\n" in w]
+    if bad:
+        raise ValueError(f"dictionary words must be non-empty single lines: {bad[:3]}")
+    parent = os.path.dirname(os.path.abspath(output_dir))
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}.tmp-", dir=parent)
+    try:
+        words_file = os.path.join(staging, WORDS_ASSET)
+        with open(words_file, "w", encoding="utf-8") as handle:
+            handle.write("".join(f"{w}\n" for w in words))
+        module = ServingModule(model, words_file, resize_size, crop_size, top_k)
+        tf.saved_model.save(module, os.path.join(staging, SAVED_MODEL_DIR), signatures={
+            "serving_default": module.serve, "embed": module.embed, "word_vectors": module.word_vectors})
+        os.remove(words_file)  # Copied into saved_model/assets/.
+        model.save(os.path.join(staging, KERAS_FILE))
+        fileio.write_text_atomic(os.path.join(staging, INFO_FILE), json.dumps({
+            **(info or {}), "num_words": model.num_words, "embedding_dim": model.embedding_dim,
+            "resize_size": resize_size, "crop_size": crop_size, "top_k": module.top_k,
+            "keras_version": keras.__version__, "tensorflow_version": tf.__version__}, indent=2))
+        _replace_directory(staging, output_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return output_dir
+
+
+class ExportError(RuntimeError):
+    """A run directory cannot be exported (no checkpoint, no config); the message says which."""
+
+
+def export_run(workdir: str, output_dir: str | None = None, top_k: int = 10) -> str:
+    """Export the centre weights of a run directory's latest checkpoint; returns the export directory.
+
+    Checkpoints are written after EASGD's pending elastic moves are applied
+    (the trainer synchronizes first), so the centre read here is current.
+    output_dir: default WORKDIR/export.
+    """
+    import ml_collections
+
+    from wsl_tf.models import build_model
+    from wsl_tf.vocab import Vocabulary
+
+    config_path = os.path.join(workdir, "config.json")
+    if not tf.io.gfile.exists(config_path):
+        raise ExportError(f"{workdir} is not a run directory: no config.json (wsl-train writes it)")
+    latest = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
+    if latest is None:
+        raise ExportError(f"{workdir}: no checkpoint yet in {os.path.join(workdir, 'checkpoints')}")
+    config = ml_collections.ConfigDict(json.loads(fileio.read_text(config_path)))
+    model = build_model(config.model)
+    tf.train.Checkpoint(centre=model).restore(latest).expect_partial().assert_existing_objects_matched()
+    vocab = Vocabulary.load(os.path.join(workdir, RUN_VOCAB_FILE))
+    return export(model, vocab.words, output_dir or os.path.join(workdir, "export"), config.input.resize_size,
+                  config.input.crop_size, top_k, info={"run": os.path.abspath(workdir), "checkpoint": latest})
+
+
+def _replace_directory(new: str, final: str) -> None:
+    old = None
+    if os.path.exists(final):
+        old = tempfile.mkdtemp(prefix=f".{os.path.basename(final)}.old-", dir=os.path.dirname(os.path.abspath(final)))
+        os.rename(final, os.path.join(old, "previous"))
+    os.rename(new, final)
+    if old:
+        shutil.rmtree(old, ignore_errors=True)
