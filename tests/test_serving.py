@@ -159,3 +159,23 @@ def test_an_export_replaces_the_old_one_whole_and_refuses_a_short_dictionary(exp
     with pytest.raises(ValueError, match="the dictionary has 29 words, the model 30"):
         serving.export(model, WORDS[:-1], str(tmp_path / "other"), 72, 64)
     assert sorted(os.listdir(tmp_path)) == ["export"]
+
+
+def test_the_readmes_tensorflow_only_client_runs_in_ten_lines(exported, real_images, tmp_path):
+    _, directory = exported
+    readme = open(os.path.join(REPO, "README.md")).read()
+    client = readme.split("A TensorFlow-only client")[1].split("```python\n")[1].split("```")[0]
+    assert len(client.strip().splitlines()) <= 10
+    (tmp_path / "client.py").write_text(client)
+    (tmp_path / "a.png").write_bytes(real_images[0])
+    (tmp_path / "b.txt").write_text("no image")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ""}
+    result = subprocess.run([sys.executable, "-c", "import sys; sys.modules['keras'] = None; "
+                             "sys.argv = sys.argv[1:]; exec(open(sys.argv[0]).read())",
+                             str(tmp_path / "client.py"), os.path.join(directory, "saved_model"),
+                             str(tmp_path / "a.png"), str(tmp_path / "b.txt")],
+                            capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    first, second = result.stdout.splitlines()
+    assert first.startswith(f"{tmp_path / 'a.png'}: word") and len(first.split(", ")) == 5
+    assert second == f"{tmp_path / 'b.txt'}: not an image"
