@@ -7,7 +7,8 @@ Fetches the demo corpus from Debian's registry (cached in ~/.cache/wsl_tf),
 prepares the dataset under WORKDIR/data, trains the paper's recipe on a
 CPU-sized network under WORKDIR/run (rerunning resumes), and reports
 precision@10 on the validation split next to a baseline that always predicts
-the 10 most frequent training words.
+the 10 most frequent training words. The trained model is exported to
+WORKDIR/run/export (try: wsl-predict --model=WORKDIR/run/export IMAGE).
 """
 
 import json
@@ -59,7 +60,8 @@ def main(argv):
     final = summary["history"][-1] if summary["history"] else {}
     report = {"epochs": summary["epoch"], "steps": summary["step"], "learning_rate": summary["learning_rate"],
               "val_precision_at_10": round(final.get("precision_at_10", float("nan")), 4),
-              "frequency_baseline_precision_at_10": round(baseline, 4)}
+              "frequency_baseline_precision_at_10": round(baseline, 4),
+              "export": os.path.join(FLAGS.workdir, "run", "export")}
     print("demo result: " + json.dumps(report))
     return 0
 
