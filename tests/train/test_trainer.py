@@ -232,6 +232,8 @@ def test_kill_9_then_rerun_ends_where_an_uninterrupted_run_ends(twelve_word_data
     assert (ours["step"], ours["epoch"], ours["learning_rate"]) == (theirs["step"], theirs["epoch"],
                                                                      theirs["learning_rate"])
     assert (ours["step"], ours["epoch"]) == (12, 3)  # 256-image epochs of 2 x 32.
+    assert (tmp_path / "killed" / "export" / "saved_model" / "saved_model.pb").exists()  # wsl-train exported.
+    assert (tmp_path / "killed" / "export" / "model.keras").exists()
     assert [h["epoch"] for h in ours["history"]] == [h["epoch"] for h in theirs["history"]] == [1, 2, 3]
     for mine, reference_entry in zip(ours["history"], theirs["history"]):
         for metric in ("loss", "val_error", "precision_at_10", "learning_rate"):
