@@ -19,3 +19,25 @@ def precision_at_k(scores: tf.Tensor, labels: tf.Tensor, k: int) -> tuple[tf.Ten
     per_image = tf.reduce_sum(tf.cast(hits, tf.float64), axis=1) / k
     has_words = tf.reduce_any(labels >= 0, axis=1)
     return tf.reduce_sum(tf.where(has_words, per_image, 0.0)), tf.reduce_sum(tf.cast(has_words, tf.float64))
+
+
+def average_precision_voc07(scores, labels) -> float:
+    """PASCAL VOC 2007 AP: the mean over recall r in {0, 0.1, ..., 1} of the best precision at recall >= r.
+
+    scores: [N] classifier scores; labels: [N] 1 (positive), -1 (negative)
+    or 0 (difficult: ignored, as VOC does).
+    """
+    import numpy as np
+
+    scores, labels = np.asarray(scores, np.float64), np.asarray(labels)
+    keep = labels != 0
+    scores, positive = scores[keep], labels[keep] > 0
+    if not positive.any():
+        return float("nan")
+    order = np.argsort(-scores, kind="stable")
+    hits = positive[order]
+    true_positives = np.cumsum(hits)
+    precision = true_positives / np.arange(1, len(hits) + 1)
+    recall = true_positives / positive.sum()
+    points = [precision[recall >= r].max() if (recall >= r).any() else 0.0 for r in np.linspace(0, 1, 11)]
+    return float(np.mean(points))

@@ -1,0 +1,62 @@
+"""wsl-eval: the paper's section 4 experiments on a trained run, into RUN/eval/.
+
+  wsl-eval --workdir=runs/demo/run
+  wsl-eval --workdir=runs/a1k --experiments=word_prediction,embeddings
+  wsl-eval --workdir=runs/a1k --transfer=fashion_mnist,folder:/data/pets,voc2007:/data/VOC2007
+
+Writes RUN/eval/metrics.json, RUN/eval/report.md (tables shaped like the
+paper's, with coverage and chance, pictures inline) and the PNGs. Experiments:
+word_prediction (precision@1/5/10 on the test split, with the word-frequency
+and features + logistic regression baselines), transfer (linear classifiers on
+the model's features, 10 random splits or VOC mAP, and zero-shot through the
+word layer), embeddings (analogies, MEN, English-French translation, against
+word2vec on the same captions), pictures (t-SNE maps, top images per word).
+Labelled sets: fashion_mnist (fetched), folder:ROOT (ROOT/CLASS/*.jpg|png),
+voc2007:ROOT (Annotations/, ImageSets/Main/, JPEGImages/). Word lists come
+from wsl-fetch-data's corpora (analogies, men, freedict), fetched if missing.
+Features are cached in RUN/eval/cache/, so a rerun reuses them.
+"""
+
+import sys
+
+from absl import app, flags, logging
+
+from wsl_tf.cli import common
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", None, "The run directory wsl-train wrote.")
+flags.DEFINE_list("experiments", ["word_prediction", "transfer", "embeddings", "pictures"], "Which experiments.")
+flags.DEFINE_list("transfer", ["fashion_mnist"], "Labelled sets: fashion_mnist, folder:ROOT, voc2007:ROOT.")
+flags.DEFINE_list("grid_words", [], "Words for the top-images picture (default: the 6 most frequent).")
+flags.DEFINE_integer("test_images", 2000, "Test-split images for word prediction.", lower_bound=1)
+flags.DEFINE_integer("transfer_images", 2000, "At most this many images per labelled set.", lower_bound=10)
+flags.DEFINE_integer("class_network_steps", 300, "Training steps of the class-label baseline network.", lower_bound=1)
+flags.DEFINE_bool("progress", True, "Show progress bars.")
+flags.mark_flags_as_required(["workdir"])
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    logging.set_verbosity(logging.WARNING)
+    from data_tools.corpora import FetchError
+    from wsl_tf.eval.run_evaluation import EvalOptions, evaluate_run
+
+    options = EvalOptions(test_images=FLAGS.test_images, transfer_max_images=FLAGS.transfer_images,
+                          class_network_steps=FLAGS.class_network_steps, grid_words=tuple(FLAGS.grid_words),
+                          progress=FLAGS.progress)
+    try:
+        evaluate_run(FLAGS.workdir, FLAGS.experiments, FLAGS.transfer, options=options)
+    except (ValueError, FetchError, OSError) as error:
+        print(f"wsl-eval: error: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {FLAGS.workdir}/eval/metrics.json and report.md")
+    return 0
+
+
+def run():
+    common.run(main, "wsl-eval")
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,107 @@
+"""Word-prediction baselines of section 4.1: features + one logistic regressor per word.
+
+The paper's baseline takes the penultimate features of a network trained with
+class labels on a labelled set (ImageNet there) and fits one L2-regularised
+logistic regressor per word on the weakly supervised training images. No
+pretrained weights exist here, so `train_class_network` trains the same
+architecture on a labelled set (Fashion-MNIST, or the user's image folder);
+the floor is the same regressors on a randomly initialised network.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from wsl_tf.eval.transfer import LabelledSet, transfer_pixels
+from wsl_tf.input import pipeline
+
+C_GRID = (0.01, 0.1, 1.0)
+
+
+def train_class_network(model_config, labelled: LabelledSet, steps: int = 300, batch_size: int = 64,
+                        learning_rate: float = 0.01, seed: int = 0, progress: bool = True):
+    """The architecture of model_config, its word layer over the set's classes, trained with softmax on labels."""
+    import ml_collections
+
+    from wsl_tf.models import build_model
+
+    config = ml_collections.ConfigDict(dict(model_config))
+    config.num_words = len(labelled.classes)
+    generator = tf.random.Generator.from_seed(seed)
+    model = build_model(config)
+    optimizer = keras.optimizers.SGD(learning_rate, momentum=0.9)
+    size = config.image_size
+    pixels = tf.stack([transfer_pixels(image, size) for image in labelled.images])
+    labels = tf.constant(labelled.labels, tf.int32)
+
+    @tf.function
+    def step(batch_pixels, batch_labels):
+        with tf.GradientTape() as tape:
+            logits = model(batch_pixels, training=True)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(batch_labels, logits))
+        variables = model.trainable_variables
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    bar = tqdm(range(steps), desc="class network", disable=not progress)
+    for _ in bar:
+        rows = generator.uniform([batch_size], 0, len(labelled.labels), tf.int32)
+        loss = step(tf.gather(pixels, rows), tf.gather(labels, rows))
+        bar.set_postfix(loss=f"{float(loss):.3f}")
+    return model
+
+
+def split_features(model, dataset, input_config, num_words: int, split: str, max_images: int,
+                   batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """(embeddings [N, E], multi-hot labels [N, num_words]) of a split's first max_images images."""
+    features, labels, seen = [], [], 0
+    for batch in pipeline.eval_dataset(dataset, split, input_config, batch_size):
+        if seen >= max_images:
+            break
+        features.append(model.embed(batch["images"], training=False).numpy())
+        ids = batch["labels"].numpy()
+        hot = np.zeros((len(ids), num_words), np.float32)
+        rows, cols = np.nonzero((ids >= 0) & (ids < num_words))
+        hot[rows, ids[rows, cols]] = 1.0
+        labels.append(hot)
+        seen += len(ids)
+    return np.concatenate(features)[:max_images], np.concatenate(labels)[:max_images]
+
+
+def regressor_scores(train, val, test, progress: bool = True) -> np.ndarray:
+    """Scores [N_test, K] of one logistic regressor per word, C chosen on val by precision@1.
+
+    train / val / test: (features, multi-hot labels). A word with no positive
+    (or no negative) train image scores its train frequency's log-odds.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    (x_train, y_train), (x_val, y_val), (x_test, _) = train, val, test
+    mean, std = x_train.mean(0), x_train.std(0) + 1e-6
+    x_train, x_val, x_test = ((x - mean) / std for x in (x_train, x_val, x_test))
+    words = y_train.shape[1]
+    prior = np.log((y_train.sum(0) + 0.5) / (len(y_train) - y_train.sum(0) + 0.5))
+
+    def scores_for(c, features):
+        out = np.tile(prior, (len(features), 1))
+        for k in range(words):
+            positives = y_train[:, k].sum()
+            if 0 < positives < len(y_train):
+                out[:, k] = LogisticRegression(C=c, max_iter=500).fit(x_train, y_train[:, k]).decision_function(features)
+        return out
+
+    def precision_at_1(scores, labels):
+        has = labels.sum(1) > 0
+        return float(np.mean(labels[has, np.argmax(scores[has], axis=1)])) if has.any() else 0.0
+
+    best = max(tqdm(C_GRID, desc="regressors", disable=not progress),
+               key=lambda c: precision_at_1(scores_for(c, x_val), y_val))
+    return scores_for(best, x_test)
+
+
+def dense_precision_at_k(scores: np.ndarray, multi_hot: np.ndarray, k: int) -> float:
+    """precision@k over the images with at least one word; multi_hot [N, K]."""
+    has = multi_hot.sum(1) > 0
+    top = np.argsort(-scores[has], axis=1, kind="stable")[:, :k]
+    return float(np.mean(np.take_along_axis(multi_hot[has], top, 1).sum(1) / k)) if has.any() else float("nan")

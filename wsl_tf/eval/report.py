@@ -1,0 +1,79 @@
+"""report.md from metrics.json: tables shaped like the paper's, coverage and chance beside each figure."""
+
+
+def _number(value, digits=3) -> str:
+    if value is None or value != value:  # None or NaN.
+        return "n/a"
+    return f"{value:.{digits}f}"
+
+
+def _word_prediction(section: dict) -> list[str]:
+    lines = ["## Word prediction (section 4.1, test split)", "",
+             f"Over {section['images']} test images with at least one of the model's words.", "",
+             "| model | precision@1 | precision@5 | precision@10 |", "|---|---|---|---|"]
+    rows = {"this model": section, **{name.replace("_", " "): values for name, values in section["baselines"].items()}}
+    for name, values in rows.items():
+        lines.append(f"| {name} | " + " | ".join(_number(values[f"precision_at_{k}"]) for k in (1, 5, 10)) + " |")
+    source = section["baselines"].get("features_logistic_regression", {}).get("class_labels_from")
+    if source:
+        lines += ["", f"The regression baselines fit one logistic regressor per word on the features of a network "
+                      f"trained with class labels on {source} (and, as the floor, of a random network)."]
+    return lines + [""]
+
+
+def _transfer(section: dict) -> list[str]:
+    lines = ["## Transfer learning (section 4.2)", "",
+             "| labelled set | linear classifier | zero-shot accuracy | chance | classes in the dictionary |",
+             "|---|---|---|---|---|"]
+    for name, values in section.items():
+        if "map" in values:
+            linear = f"mAP {_number(values['map'])}"
+        else:
+            linear = (f"accuracy {_number(values['accuracy_mean'])} +/- {_number(values['accuracy_std'])} "
+                      f"({values['splits']} splits, {values['images']} images)")
+        zero = values["zero_shot"]
+        lines.append(f"| {name} | {linear} | {_number(zero['accuracy'])} | {_number(zero['chance'])} | "
+                     f"{zero['classes']} of {zero['classes_total']} |")
+    return lines + [""]
+
+
+def _embedding_rows(name: str, values: dict) -> str:
+    analogy, men, translation = values["analogy"], values["men"], values["translation"]
+    return (f"| {name} | {_number(analogy['accuracy'])} ({analogy['questions']}, {_number(analogy['coverage'], 2)}) "
+            f"| {_number(men['spearman'])} ({men['pairs']}, {_number(men['coverage'], 2)}) | "
+            + " | ".join(f"{_number(translation[d]['p_at_1'])} / {_number(translation[d]['p_at_5'])} / "
+                         f"{_number(translation[d]['p_at_10'])}" for d in ("en_fr", "fr_en"))
+            + f" | {translation['en_fr']['pairs']} | {_number(translation['en_fr']['chance'], 4)} |")
+
+
+def _embeddings(metrics: dict) -> list[str]:
+    lines = ["## Word embeddings (section 4.3)", "",
+             "Analogy accuracy (3CosAdd; questions covered, coverage), MEN Spearman (pairs covered, coverage), "
+             "translation precision@1 / @5 / @10 each way on the FreeDict pairs both of whose words are in the "
+             "dictionary (chance = 1 / pairs).", "",
+             "| embeddings | analogies | MEN | en -> fr | fr -> en | pairs | chance |", "|---|---|---|---|---|---|---|",
+             _embedding_rows("word layer (this model)", metrics)]
+    if "word2vec" in metrics:
+        lines.append(_embedding_rows("word2vec (same captions)", metrics["word2vec"]))
+    if "word2vec_concatenated" in metrics:
+        lines.append(_embedding_rows("both, concatenated", metrics["word2vec_concatenated"]))
+    return lines + [""]
+
+
+def markdown(metrics: dict) -> str:
+    lines = ["# Evaluation", "", f"Run `{metrics['run']}`, checkpoint `{metrics['checkpoint']}`, "
+             f"K = {metrics['num_words']} words.", ""]
+    if "word_prediction" in metrics:
+        lines += _word_prediction(metrics["word_prediction"])
+    if "transfer" in metrics:
+        lines += _transfer(metrics["transfer"])
+    if "analogy" in metrics:
+        lines += _embeddings(metrics)
+    if "pictures" in metrics:
+        titles = {"top_images": "Test images scoring each word highest (Fig. 3)",
+                  "image_map": "t-SNE of test images' features (Fig. 4)",
+                  "word_map": "t-SNE of the word layer's rows (Fig. 6)"}
+        lines += ["## Pictures", ""]
+        for key, title in titles.items():
+            lines += [f"### {title}", "", f"![{title}]({metrics['pictures'][key]})", ""]
+    return "\n".join(lines)

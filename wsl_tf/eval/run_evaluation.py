@@ -1,0 +1,269 @@
+"""Every experiment of the paper's section 4 on one trained run, into RUN/eval/: metrics.json, report.md, PNGs.
+
+`evaluate_run(workdir, ...)` loads the run's centre model (its latest
+checkpoint) and runs the chosen experiments:
+
+- word_prediction: precision@1/5/10 on the test split for the model and the
+  baselines (word frequency; features + per-word logistic regressors on a
+  network trained with class labels, and on a random network);
+- transfer: linear classifiers on the model's features for each labelled set,
+  and zero-shot classification through the word layer;
+- embeddings: analogies, MEN, English-French translation on the word layer's
+  rows, on word2vec trained on the same training captions, and on both;
+- pictures: t-SNE maps of test images and of words, top images per word.
+
+Features are cached in RUN/eval/cache/ per checkpoint, so a rerun reuses them.
+"""
+
+import dataclasses
+import io
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from wsl_tf import fileio, records
+from wsl_tf.dataset import PreparedDataset
+from wsl_tf.eval import baselines, embeddings, pictures, transfer
+from wsl_tf.eval.word_prediction import evaluate, frequency_scores, model_scores
+
+EXPERIMENTS = ("word_prediction", "transfer", "embeddings", "pictures")
+
+
+@dataclasses.dataclass
+class Resources:
+    """Where the labelled sets and word lists are (wsl-fetch-data's corpora by default)."""
+
+    fashion_mnist: str | None = None
+    analogies: str | None = None
+    men: str | None = None
+    freedict: str | None = None
+
+    @classmethod
+    def fetched(cls, log=print) -> "Resources":
+        """The corpora wsl-fetch-data caches, fetching those missing."""
+        from data_tools import corpora
+
+        return cls(**{name: corpora.fetch(name, log=log) for name in ("fashion_mnist", "analogies", "men", "freedict")})
+
+
+@dataclasses.dataclass
+class EvalOptions:
+    test_images: int = 2000  # Test-split images for word prediction and pictures' features.
+    baseline_train_images: int = 2000  # Train images the per-word regressors fit on.
+    class_network_steps: int = 300  # Steps of the class-label network on the baseline's labelled set.
+    map_images: int = 300  # Test images in the t-SNE map.
+    map_words: int = 150  # Most frequent words in the word map.
+    grid_words: tuple = ()  # Words for the top-images grid (default: the 6 most frequent).
+    word2vec_epochs: int = 20
+    transfer_max_images: int = 2000
+    progress: bool = True
+
+
+def load_centre(workdir: str):
+    """(config, centre model, dictionary words, checkpoint path) of a run directory."""
+    import ml_collections
+
+    from wsl_tf.models import build_model
+    from wsl_tf.vocab import Vocabulary
+
+    config_path = os.path.join(workdir, "config.json")
+    if not tf.io.gfile.exists(config_path):
+        raise ValueError(f"{workdir} is not a run directory: no config.json (wsl-train writes it)")
+    latest = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
+    if latest is None:
+        raise ValueError(f"{workdir}: no checkpoint yet in {os.path.join(workdir, 'checkpoints')}")
+    config = ml_collections.ConfigDict(json.loads(fileio.read_text(config_path)))
+    model = build_model(config.model)
+    tf.train.Checkpoint(centre=model).restore(latest).expect_partial().assert_existing_objects_matched()
+    words = list(Vocabulary.load(os.path.join(workdir, "vocab.tsv")).words)
+    return config, model, words, latest
+
+
+class FeatureCache:
+    """Arrays saved under RUN/eval/cache/NAME.npz with the checkpoint they came from; stale ones recomputed."""
+
+    def __init__(self, directory: str, checkpoint: str):
+        self.directory, self.checkpoint = directory, checkpoint
+        os.makedirs(directory, exist_ok=True)
+
+    def get(self, name: str, compute) -> dict:
+        path = os.path.join(self.directory, f"{name}.npz")
+        if os.path.exists(path):
+            with np.load(path, allow_pickle=False) as data:
+                if str(data["checkpoint"]) == self.checkpoint:
+                    return {k: data[k] for k in data.files if k != "checkpoint"}
+        arrays = compute()
+        buffer = io.BytesIO()
+        np.savez(buffer, checkpoint=np.array(self.checkpoint), **arrays)
+        fileio.write_bytes_atomic(path, buffer.getvalue())
+        return arrays
+
+
+def _labelled_set(spec: str, resources: Resources, options: EvalOptions) -> transfer.LabelledSet:
+    kind, _, path = spec.partition(":")
+    if kind == "fashion_mnist":
+        return transfer.fashion_mnist(path or resources.fashion_mnist, options.transfer_max_images)
+    if kind == "folder":
+        return transfer.image_folder(path, max_per_class=options.transfer_max_images)
+    if kind == "voc2007":
+        return transfer.voc2007(path, options.transfer_max_images)
+    raise ValueError(f"--transfer: {spec!r}: expected fashion_mnist, folder:PATH or voc2007:PATH")
+
+
+def _split_images(dataset: PreparedDataset, split: str, limit: int) -> tuple[list[bytes], list[list[int]]]:
+    """Encoded images and word ids of a split's first `limit` records, read straight from the shards."""
+    images, word_ids = [], []
+    for path in dataset.shards(split):
+        for serialized in tf.data.TFRecordDataset(path):
+            if len(images) >= limit:
+                return images, word_ids
+            example = tf.train.Example.FromString(serialized.numpy())
+            images.append(example.features.feature[records.IMAGE].bytes_list.value[0])
+            word_ids.append(list(example.features.feature[records.WORD_IDS].int64_list.value))
+    return images, word_ids
+
+
+def word_prediction(model, config, dataset, resources, options, log) -> dict:
+    num_words, ks = config.model.num_words, (1, 5, 10)
+    test = dict(dataset=dataset, input_config=config.input, num_words=num_words, split="test",
+                batch_size=config.eval.batch_size, max_images=options.test_images, ks=ks)
+    result = evaluate(model_scores(model), **test)
+    keys = [f"precision_at_{k}" for k in ks]
+    report = {k: result[k] for k in keys} | {"images": result["images"], "baselines": {}}
+    frequency = evaluate(frequency_scores(dataset, num_words), **test)
+    report["baselines"]["word_frequency"] = {k: frequency[k] for k in keys}
+    log("word prediction: training the class-label network for the regression baseline")
+    labelled = transfer.fashion_mnist(resources.fashion_mnist, options.transfer_max_images)
+    networks = {"features_logistic_regression": baselines.train_class_network(
+                    config.model, labelled, options.class_network_steps, progress=options.progress),
+                "random_network_logistic_regression": None}
+    for name, network in networks.items():
+        if network is None:
+            import ml_collections
+
+            from wsl_tf.models import build_model
+
+            random_config = ml_collections.ConfigDict(dict(config.model))
+            random_config.num_words = len(labelled.classes)
+            network = build_model(random_config)
+        parts = [baselines.split_features(network, dataset, config.input, num_words, split, limit)
+                 for split, limit in (("train", options.baseline_train_images), ("val", options.test_images),
+                                      ("test", options.test_images))]
+        scores = baselines.regressor_scores(*parts, progress=options.progress)
+        report["baselines"][name] = {f"precision_at_{k}": baselines.dense_precision_at_k(scores, parts[2][1], k)
+                                     for k in ks}
+    report["baselines"]["features_logistic_regression"]["class_labels_from"] = labelled.name
+    return report
+
+
+def transfer_learning(model, config, words, specs, resources, options, cache) -> dict:
+    size = config.model.image_size
+    report = {}
+    for spec in specs:
+        labelled = _labelled_set(spec, resources, options)
+        arrays = cache.get(labelled.name.replace(":", "_"), lambda: transfer.extract(
+            model, labelled.images, size, outputs=("embedding", "scores"), progress=options.progress,
+            desc=f"features {labelled.name}"))
+        if labelled.multi_label:
+            entry = transfer.voc_map(arrays["embedding"], labelled.labels, labelled.split, labelled.classes,
+                                     progress=options.progress)
+        else:
+            entry = transfer.linear_accuracy(arrays["embedding"], labelled.labels, progress=options.progress)
+        entry["zero_shot"] = transfer.zero_shot(arrays["scores"], words, labelled)
+        report[labelled.name] = entry
+    return report
+
+
+def _embedding_scores(vectors: embeddings.WordEmbeddings, resources: Resources) -> dict:
+    en_fr, fr_en = embeddings.freedict_pairs(resources.freedict)
+    pairs = embeddings.translation_pairs(vectors, en_fr, fr_en)
+    return {"analogy": embeddings.analogy_accuracy(vectors, embeddings.read_analogies(resources.analogies)),
+            "men": embeddings.similarity_correlation(vectors, embeddings.read_similarity_pairs(resources.men)),
+            "translation": embeddings.translation_precision(vectors, pairs)}
+
+
+def train_word2vec(dataset: PreparedDataset, words: list[str], epochs: int, seed: int = 0):
+    """word2vec (gensim, skip-gram) on the training captions' dictionary words, as the records store them.
+
+    The records keep each image's distinct words, not their order, so every
+    pair of words of an image is a context pair (window = longest caption).
+    """
+    from gensim.models import Word2Vec
+
+    sentences = []
+    for path in dataset.shards("train"):
+        for serialized in tf.data.TFRecordDataset(path):
+            ids = tf.train.Example.FromString(serialized.numpy()).features.feature[records.WORD_IDS].int64_list.value
+            if len(ids) > 1:
+                sentences.append([words[i] for i in ids if i < len(words)])
+    window = max((len(s) for s in sentences), default=2)
+    model = Word2Vec(sentences, vector_size=100, window=window, min_count=1, sg=1, epochs=epochs, seed=seed,
+                     workers=1)
+    known = [w for w in words if w in model.wv]
+    return embeddings.WordEmbeddings(known, np.stack([model.wv[w] for w in known]) if known else np.zeros((0, 100)))
+
+
+def word_embeddings(model, config, words, dataset, resources, options) -> tuple[dict, dict]:
+    rows = embeddings.WordEmbeddings(words[: config.model.num_words], model.head.kernel.numpy())
+    ours = _embedding_scores(rows, resources)
+    word2vec = train_word2vec(dataset, words[: config.model.num_words], options.word2vec_epochs)
+    both = rows.concatenate(word2vec)
+    return ours, {"word2vec": _embedding_scores(word2vec, resources), "concatenated": _embedding_scores(both,
+                                                                                                          resources)}
+
+
+def draw_pictures(model, config, words, dataset, options, out_dir, cache) -> dict:
+    images, _ = _split_images(dataset, "test", options.map_images)
+    arrays = cache.get("test_images", lambda: transfer.extract(
+        model, images, config.model.image_size, outputs=("embedding", "scores"), progress=options.progress,
+        desc="features test images"))
+    num_words = config.model.num_words
+    frequent = list(range(min(options.map_words, num_words)))
+    index = {w: i for i, w in enumerate(words[:num_words])}
+    grid = [index[w] for w in options.grid_words if w in index] or frequent[:6]
+    return {
+        "image_map": pictures.image_map(arrays["embedding"], images, os.path.join(out_dir, "image_map.png")),
+        "word_map": pictures.word_map(model.head.kernel.numpy()[frequent], [words[i] for i in frequent],
+                                      os.path.join(out_dir, "word_map.png")),
+        "top_images": pictures.top_images_grid(arrays["scores"], images, words, grid,
+                                               os.path.join(out_dir, "top_images.png")),
+    }
+
+
+def evaluate_run(workdir: str, experiments=EXPERIMENTS, transfer_specs=("fashion_mnist",),
+                 resources: Resources | None = None, options: EvalOptions | None = None, log=print) -> dict:
+    """Run the experiments on the run's centre model; write RUN/eval/{metrics.json, report.md, *.png}."""
+    from wsl_tf.eval import report as report_lib
+
+    unknown = [e for e in experiments if e not in EXPERIMENTS]
+    if unknown:
+        raise ValueError(f"--experiments: unknown {', '.join(unknown)}; known: {', '.join(EXPERIMENTS)}")
+    options = options or EvalOptions()
+    config, model, words, checkpoint = load_centre(workdir)
+    data = json.loads(fileio.read_text(os.path.join(workdir, "data.json")))
+    dataset = PreparedDataset(config.data.dir or data["dir"])
+    resources = resources or Resources.fetched(log=log)
+    out_dir = os.path.join(workdir, "eval")
+    cache = FeatureCache(os.path.join(out_dir, "cache"), checkpoint)
+    metrics = {"run": os.path.abspath(workdir), "checkpoint": checkpoint, "num_words": config.model.num_words}
+    if "word_prediction" in experiments:
+        log("word prediction (section 4.1)")
+        metrics["word_prediction"] = word_prediction(model, config, dataset, resources, options, log)
+    if "transfer" in experiments:
+        log("transfer learning (section 4.2)")
+        metrics["transfer"] = transfer_learning(model, config, words, transfer_specs, resources, options, cache)
+    if "embeddings" in experiments:
+        log("word embeddings (section 4.3)")
+        ours, others = word_embeddings(model, config, words, dataset, resources, options)
+        metrics.update(ours)
+        metrics["word2vec"] = others["word2vec"]
+        metrics["word2vec_concatenated"] = others["concatenated"]
+    if "pictures" in experiments:
+        log("pictures (figures 3, 4, 6)")
+        metrics["pictures"] = {k: os.path.basename(v) for k, v in
+                               draw_pictures(model, config, words, dataset, options, out_dir, cache).items()}
+    fileio.write_text_atomic(os.path.join(out_dir, "metrics.json"), json.dumps(metrics, indent=2))
+    fileio.write_text_atomic(os.path.join(out_dir, "report.md"), report_lib.markdown(metrics))
+    return metrics

@@ -1,0 +1,219 @@
+"""Transfer learning (paper section 4.2): features of a model on labelled sets, linear classifiers, zero-shot.
+
+Labelled sets (`LabelledSet`: images as encoded bytes or uint8 arrays, class
+names, labels):
+- an image folder, `ROOT/CLASS/*.{jpg,jpeg,png}`;
+- Fashion-MNIST's IDX files (the `fashion_mnist` corpus of wsl-fetch-data);
+- Pascal VOC 2007's layout, `ROOT/{Annotations,ImageSets/Main,JPEGImages}`
+  (multi-label: `CLASS_{train,val,test}.txt` with 1 / -1 / 0 per image).
+
+Images are resized straight to the model's input size and standardised
+(section 4.2: no crop). Features are the penultimate layer, the embedding.
+Classifiers are L2-regularised logistic regressions (scikit-learn) with the
+regularisation chosen on a validation part; single-label sets report accuracy
+mean and standard deviation over 10 random splits, VOC the 11-point AP per
+class and their mean.
+"""
+
+import dataclasses
+import glob
+import gzip
+import os
+import struct
+
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from wsl_tf.eval.metrics import average_precision_voc07
+from wsl_tf.input import preprocessing
+
+C_GRID = (0.01, 0.1, 1.0, 10.0)
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+VOC_CLASSES = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
+               "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train",
+               "tvmonitor")
+# One dictionary word per Fashion-MNIST class, for zero-shot ("T-shirt/top" -> tshirt, "Ankle boot" -> boot).
+FASHION_MNIST_CLASSES = ("tshirt", "trousers", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag",
+                         "boot")
+
+
+@dataclasses.dataclass
+class LabelledSet:
+    """images: encoded bytes or uint8 [H, W(, C)] arrays. labels: [N] class ids, or [N, C] 1/-1/0 (multi-label).
+
+    split: for multi-label sets, "train" / "val" / "test" per image (VOC's own split).
+    """
+
+    name: str
+    images: list
+    classes: list[str]
+    labels: np.ndarray
+    split: np.ndarray | None = None
+
+    @property
+    def multi_label(self) -> bool:
+        return self.labels.ndim == 2
+
+
+def image_folder(root: str, max_per_class: int | None = None) -> LabelledSet:
+    """ROOT/CLASS/*.{jpg,jpeg,png}: one class per sub-folder, sorted; ValueError if there are none."""
+    classes = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
+    images, labels = [], []
+    for label, name in enumerate(classes):
+        paths = sorted(p for p in glob.glob(os.path.join(root, name, "*")) if p.lower().endswith(IMAGE_SUFFIXES))
+        for path in paths[:max_per_class]:
+            with open(path, "rb") as handle:
+                images.append(handle.read())
+            labels.append(label)
+    if len(set(labels)) < 2:
+        raise ValueError(f"{root}: an image folder needs at least two CLASS/ sub-folders holding images")
+    return LabelledSet(f"folder:{os.path.basename(os.path.normpath(root))}", images, classes, np.array(labels))
+
+
+def _read_idx(path: str) -> np.ndarray:
+    with gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb") as handle:
+        data = handle.read()
+    dims = data[3]
+    shape = struct.unpack(f">{dims}I", data[4:4 + 4 * dims])
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def fashion_mnist(root: str, max_images: int | None = 2000, seed: int = 0) -> LabelledSet:
+    """Fashion-MNIST from its IDX files (train and t10k pooled), a seeded subsample of max_images."""
+    folder = os.path.join(root, "datasets", "fashion-mnist") if os.path.isdir(os.path.join(root, "datasets")) else root
+    images = np.concatenate([_read_idx(os.path.join(folder, f"{p}-images-idx3-ubyte.gz")) for p in ("train", "t10k")])
+    labels = np.concatenate([_read_idx(os.path.join(folder, f"{p}-labels-idx1-ubyte.gz")) for p in ("train", "t10k")])
+    if max_images and max_images < len(images):
+        keep = np.sort(np.random.default_rng(seed).choice(len(images), max_images, replace=False))
+        images, labels = images[keep], labels[keep]
+    return LabelledSet("fashion_mnist", list(images), list(FASHION_MNIST_CLASSES), labels.astype(np.int64))
+
+
+def voc2007(root: str, max_images: int | None = None) -> LabelledSet:
+    """Pascal VOC 2007: JPEGImages/ID.jpg, labels from ImageSets/Main/CLASS_{train,val,test}.txt."""
+    split_of, labels = {}, {}
+    for split in ("train", "val", "test"):
+        for index, name in enumerate(VOC_CLASSES):
+            path = os.path.join(root, "ImageSets", "Main", f"{name}_{split}.txt")
+            if not os.path.exists(path):
+                continue
+            for line in open(path):
+                parts = line.split()
+                if len(parts) == 2:
+                    split_of[parts[0]] = split
+                    labels.setdefault(parts[0], np.zeros(len(VOC_CLASSES), np.int64))[index] = int(parts[1])
+    if not labels:
+        raise ValueError(f"{root}: no ImageSets/Main/CLASS_SPLIT.txt files (Pascal VOC 2007 layout)")
+    ids = sorted(labels)[:max_images]
+    images = [open(os.path.join(root, "JPEGImages", f"{i}.jpg"), "rb").read() for i in ids]
+    return LabelledSet("voc2007", images, list(VOC_CLASSES), np.stack([labels[i] for i in ids]),
+                       np.array([split_of[i] for i in ids]))
+
+
+def transfer_pixels(image, size: int) -> tf.Tensor:
+    """Resized straight to size x size (no crop) and standardised: the paper's transfer preprocessing."""
+    if isinstance(image, bytes):
+        decoded = preprocessing.decode(tf.constant(image))
+    else:
+        decoded = tf.constant(image)
+        if decoded.shape.rank == 2:
+            decoded = decoded[:, :, None]
+        if decoded.shape[-1] == 1:
+            decoded = tf.tile(decoded, [1, 1, 3])
+    return preprocessing.standardize(preprocessing.resize(decoded, size))
+
+
+def extract(model, images: list, size: int, batch_size: int = 64, outputs=("embedding",),
+            progress: bool = True, desc: str = "features") -> dict:
+    """{"embedding": [N, E] float32, and "scores": [N, K] if asked} for the images, in batches."""
+    collected = {name: [] for name in outputs}
+
+    @tf.function(reduce_retracing=True)
+    def forward(pixels):
+        embedding = model.embed(pixels, training=False)
+        return {"embedding": embedding, "scores": model.head(embedding)}
+
+    bar = tqdm(total=len(images), desc=desc, unit="img", disable=not progress)
+    for start in range(0, len(images), batch_size):
+        part = images[start:start + batch_size]
+        pixels = tf.stack([transfer_pixels(image, size) for image in part])
+        result = forward(pixels)
+        for name in outputs:
+            collected[name].append(result[name].numpy().astype(np.float32))
+        bar.update(len(part))
+    bar.close()
+    return {name: np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
+            for name, parts in collected.items()}
+
+
+def _fit(features, labels, c):
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=c, max_iter=2000).fit(features, labels)
+
+
+def _standardised(train, *others):
+    mean, std = train.mean(0), train.std(0) + 1e-6
+    return [(x - mean) / std for x in (train, *others)]
+
+
+def linear_accuracy(features: np.ndarray, labels: np.ndarray, splits: int = 10, seed: int = 0,
+                    grid=C_GRID, progress: bool = True) -> dict:
+    """Accuracy mean and std over random 60 / 20 / 20 train / val / test splits; C chosen on val per split."""
+    rng = np.random.default_rng(seed)
+    accuracies, chosen = [], []
+    for _ in tqdm(range(splits), desc="regressions", disable=not progress):
+        order = rng.permutation(len(labels))
+        a, b = int(0.6 * len(order)), int(0.8 * len(order))
+        train, val, test = order[:a], order[a:b], order[b:]
+        x_train, x_val = _standardised(features[train], features[val])
+        best = max(grid, key=lambda c: _fit(x_train, labels[train], c).score(x_val, labels[val]))
+        both = np.concatenate([train, val])
+        x_both, x_test = _standardised(features[both], features[test])
+        accuracies.append(_fit(x_both, labels[both], best).score(x_test, labels[test]))
+        chosen.append(best)
+    return {"accuracy_mean": float(np.mean(accuracies)), "accuracy_std": float(np.std(accuracies)),
+            "splits": splits, "images": int(len(labels)), "c_chosen": [float(c) for c in chosen]}
+
+
+def voc_map(features: np.ndarray, labels: np.ndarray, split: np.ndarray, classes, grid=C_GRID,
+            progress: bool = True) -> dict:
+    """One regressor per class: C chosen by AP on val (trained on train), refit on train+val, AP on test."""
+    per_class = {}
+    train, val, test = (split == "train"), (split == "val"), (split == "test")
+    for index, name in enumerate(tqdm(classes, desc="classes", disable=not progress)):
+        y = labels[:, index]
+        usable = y != 0  # Difficult images are left out of training, as VOC does.
+        fit_rows = train & usable
+        if len(set(y[fit_rows] > 0)) < 2 or not (y[test] > 0).any():
+            continue
+        x_train, x_val = _standardised(features[fit_rows], features[val])
+
+        def val_ap(c):
+            return average_precision_voc07(_fit(x_train, y[fit_rows] > 0, c).decision_function(x_val), y[val])
+
+        best = max(grid, key=lambda c: np.nan_to_num(val_ap(c), nan=-1.0)) if (y[val] > 0).any() else 1.0
+        rows = (train | val) & usable
+        x_rows, x_test = _standardised(features[rows], features[test])
+        per_class[name] = average_precision_voc07(_fit(x_rows, y[rows] > 0, best).decision_function(x_test), y[test])
+    return {"map": float(np.mean(list(per_class.values()))) if per_class else float("nan"), "ap": per_class}
+
+
+def zero_shot(scores: np.ndarray, words: list[str], labelled: LabelledSet) -> dict:
+    """Each image's class is the in-dictionary class word the word layer scores highest.
+
+    scores: [N, K] word scores of the labelled set's images; words: the
+    dictionary. Accuracy is over the images of classes whose word is in it.
+    """
+    index = {w: i for i, w in enumerate(words[: scores.shape[1]])}
+    present = [(c, index[name]) for c, name in enumerate(labelled.classes) if name in index]
+    if len(present) < 2 or labelled.multi_label:
+        return {"accuracy": float("nan"), "chance": float("nan"), "classes": len(present),
+                "classes_total": len(labelled.classes), "images": 0}
+    class_ids = np.array([c for c, _ in present])
+    columns = np.array([k for _, k in present])
+    rows = np.isin(labelled.labels, class_ids)
+    predicted = class_ids[np.argmax(scores[rows][:, columns], axis=1)]
+    return {"accuracy": float(np.mean(predicted == labelled.labels[rows])), "chance": 1.0 / len(present),
+            "classes": len(present), "classes_total": len(labelled.classes), "images": int(rows.sum())}
