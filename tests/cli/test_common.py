@@ -9,6 +9,7 @@ import pytest
 COMMANDS = {  # module: (program, flags it defines)
     "wsl_tf.cli.train": ("wsl-train", ("--config", "--workdir")),
     "wsl_tf.cli.demo": ("wsl-demo", ("--config", "--workdir")),
+    "wsl_tf.cli.eval": ("wsl-eval", ("--workdir", "--experiments", "--transfer", "--test_images")),
     "wsl_tf.cli.export": ("wsl-export", ("--workdir", "--output", "--top_k")),
     "wsl_tf.cli.predict": ("wsl-predict", ("--model", "--format", "--words", "--top_k")),
     "data_tools.prepare": ("wsl-prepare", ("--source", "--input", "--vocab_size", "--num_stopwords", "--workers")),

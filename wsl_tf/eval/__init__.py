@@ -1,1 +1,2 @@
-"""Evaluation: precision@k (metrics.py) and the word-prediction loop on a held-out split (word_prediction.py)."""
+"""Evaluation (paper section 4): metrics, the shared word-prediction loop, baselines, transfer, embeddings,
+pictures, the report, and run_evaluation.py, which runs them all on a trained run (wsl-eval)."""

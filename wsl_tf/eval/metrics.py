@@ -39,5 +39,6 @@ def average_precision_voc07(scores, labels) -> float:
     true_positives = np.cumsum(hits)
     precision = true_positives / np.arange(1, len(hits) + 1)
     recall = true_positives / positive.sum()
-    points = [precision[recall >= r].max() if (recall >= r).any() else 0.0 for r in np.linspace(0, 1, 11)]
+    # The devkit's thresholds, np.arange(0, 1.1, 0.1), float rounding included (0.30000000000000004).
+    points = [precision[recall >= r].max() if (recall >= r).any() else 0.0 for r in np.arange(0.0, 1.1, 0.1)]
     return float(np.mean(points))

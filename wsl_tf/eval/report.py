@@ -39,8 +39,8 @@ def _transfer(section: dict) -> list[str]:
 
 def _embedding_rows(name: str, values: dict) -> str:
     analogy, men, translation = values["analogy"], values["men"], values["translation"]
-    return (f"| {name} | {_number(analogy['accuracy'])} ({analogy['questions']}, {_number(analogy['coverage'], 2)}) "
-            f"| {_number(men['spearman'])} ({men['pairs']}, {_number(men['coverage'], 2)}) | "
+    return (f"| {name} | {_number(analogy['accuracy'])} ({analogy['questions']}, {analogy['coverage']:.2%}) "
+            f"| {_number(men['spearman'])} ({men['pairs']}, {men['coverage']:.2%}) | "
             + " | ".join(f"{_number(translation[d]['p_at_1'])} / {_number(translation[d]['p_at_5'])} / "
                          f"{_number(translation[d]['p_at_10'])}" for d in ("en_fr", "fr_en"))
             + f" | {translation['en_fr']['pairs']} | {_number(translation['en_fr']['chance'], 4)} |")

@@ -1,0 +1,113 @@
+"""Embedding evaluations against brute-force references, on bare vocabularies and matrices."""
+
+import gzip
+
+import numpy as np
+import pytest
+from scipy.stats import rankdata
+
+from wsl_tf.eval import embeddings as emb
+
+RNG = np.random.default_rng(0)
+WORDS = ["man", "woman", "king", "queen", "paris", "france", "rome", "italy", "cat", "chat", "dog", "chien",
+         "sun", "soleil", "sea", "mer"]
+
+
+def random_embeddings(dim=8):
+    return emb.WordEmbeddings(WORDS, RNG.normal(size=(len(WORDS), dim)))
+
+
+def test_analogies_match_a_brute_force_3cosadd_and_report_coverage():
+    vectors = random_embeddings()
+    questions = [("man", "woman", "king", "queen"), ("paris", "france", "rome", "italy"),
+                 ("cat", "dog", "sun", "sea"), ("man", "king", "zebra", "queen")]
+    unit = vectors.vectors / np.linalg.norm(vectors.vectors, axis=1, keepdims=True)
+    correct = 0
+    for a, b, c, d in questions[:3]:
+        target = unit[WORDS.index(b)] - unit[WORDS.index(a)] + unit[WORDS.index(c)]
+        best = max((w for w in WORDS if w not in (a, b, c)), key=lambda w: float(unit[WORDS.index(w)] @ target))
+        correct += best == d
+    got = emb.analogy_accuracy(vectors, questions)
+    assert got == {"accuracy": pytest.approx(correct / 3), "questions": 3, "coverage": 0.75}
+
+
+def test_a_planted_analogy_is_found():
+    vectors = random_embeddings(dim=16)
+    offset = vectors.vectors[WORDS.index("woman")] - vectors.vectors[WORDS.index("man")]
+    vectors = emb.WordEmbeddings(WORDS, np.where(np.array(WORDS)[:, None] == "queen",
+                                                 vectors.vectors[WORDS.index("king")] + offset, vectors.vectors))
+    assert emb.analogy_accuracy(vectors, [("man", "woman", "king", "queen")])["accuracy"] == 1.0
+
+
+def test_similarity_is_spearman_of_cosines_on_covered_pairs():
+    vectors = random_embeddings()
+    pairs = [("cat", "dog", 40.0), ("sun", "sea", 30.0), ("king", "queen", 45.0), ("man", "woman", 20.0),
+             ("paris", "zebra", 10.0)]
+    unit = vectors.vectors / np.linalg.norm(vectors.vectors, axis=1, keepdims=True)
+    cosines = [float(unit[WORDS.index(a)] @ unit[WORDS.index(b)]) for a, b, _ in pairs[:4]]
+    x, y = rankdata(cosines), rankdata([p[2] for p in pairs[:4]])
+    expected = np.corrcoef(x, y)[0, 1]  # Spearman = Pearson of the ranks.
+    got = emb.similarity_correlation(vectors, pairs)
+    assert got["spearman"] == pytest.approx(expected) and (got["pairs"], got["coverage"]) == (4, 0.8)
+
+
+def test_translation_precision_both_ways_against_a_brute_force():
+    vectors = random_embeddings()
+    en_fr = [("cat", "chat"), ("dog", "chien"), ("sun", "soleil"), ("sea", "mer"), ("sea", "sea"),
+             ("zebra", "zebre")]
+    pairs = emb.translation_pairs(vectors, en_fr, [("mer", "sea")])
+    assert pairs == [("cat", "chat"), ("dog", "chien"), ("sea", "mer"), ("sun", "soleil")]  # Same word, unknown: out.
+    got = emb.translation_precision(vectors, pairs)
+    unit = vectors.vectors / np.linalg.norm(vectors.vectors, axis=1, keepdims=True)
+    for direction, (s, t) in {"en_fr": (0, 1), "fr_en": (1, 0)}.items():
+        for k in (1, 5, 10):
+            hits = []
+            for pair in pairs:
+                candidates = sorted({p[t] for p in pairs})
+                ranked = sorted(candidates, key=lambda w: -float(unit[WORDS.index(w)] @ unit[WORDS.index(pair[s])]))
+                hits.append(pair[t] in ranked[:k])
+            assert got[direction][f"p_at_{k}"] == pytest.approx(np.mean(hits)), (direction, k)
+        assert got[direction]["pairs"] == 4 and got[direction]["chance"] == 0.25
+
+
+def test_concatenation_keeps_shared_words_with_both_unit_rows():
+    a = emb.WordEmbeddings(["cat", "dog", "sun"], RNG.normal(size=(3, 4)))
+    b = emb.WordEmbeddings(["dog", "cat", "sea"], RNG.normal(size=(3, 2)))
+    both = a.concatenate(b)
+    assert both.words == ["cat", "dog"] and both.vectors.shape == (2, 6)
+    np.testing.assert_allclose(both.vectors[0], np.concatenate([a.unit[0], b.unit[1]]), rtol=1e-6)
+
+
+def test_freedict_entries_give_single_word_pairs_under_the_text_rules(tmp_path):
+    entries = [("cat", "cat /kæt/\n1. chat\n2. matou, chatte\n"), ("sea", "sea /siː/\nmer; océan\n"),
+               ("ice cream", "ice cream\nglace\n"), ("hello", "hello\nbonjour madame\n")]
+    data, index = b"", []
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+    def encode(number):
+        digits = ""
+        while True:
+            digits = alphabet[number % 64] + digits
+            number //= 64
+            if not number:
+                return digits
+
+    for headword, body in entries:
+        raw = body.encode()
+        index.append(f"{headword}\t{encode(len(data))}\t{encode(len(raw))}\n")
+        data += raw
+    (tmp_path / "tiny.index").write_text("00databaseshort\tA\tB\n" + "".join(index))
+    (tmp_path / "tiny.dict.dz").write_bytes(gzip.compress(data))
+    assert emb.read_freedict(str(tmp_path / "tiny.index")) == [
+        ("cat", "chat"), ("cat", "matou"), ("cat", "chatte"), ("sea", "mer"), ("sea", "ocean")]
+
+
+def test_the_real_word_lists_parse(tmp_path):
+    from data_tools import corpora
+
+    questions = emb.read_analogies(corpora.fetch("analogies", log=lambda *_: None))
+    assert len(questions) == 19544 and questions[0] == ("athens", "greece", "baghdad", "iraq")
+    pairs = emb.read_similarity_pairs(corpora.fetch("men", log=lambda *_: None))
+    assert len(pairs) == 3000 and pairs[0] == ("sun", "sunlight", 50.0)
+    en_fr, fr_en = emb.freedict_pairs(corpora.fetch("freedict", log=lambda *_: None))
+    assert ("cat", "chat") in set(en_fr) and ("chat", "cat") in set(fr_en) and len(en_fr) > 5000

@@ -1,0 +1,83 @@
+"""wsl-eval on a tiny trained run: every section of metrics.json and report.md holds numbers, PNGs drawn."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers import prepare_jsonl_dataset
+from wsl_tf.configs import paper
+
+# English and French words FreeDict pairs, Fashion-MNIST class words, an analogy and MEN pairs can all cover.
+WORDS = ["cat", "dog", "chat", "chien", "sun", "soleil", "sea", "mer", "man", "woman", "king", "queen", "dress",
+         "coat", "shirt", "bag", "boot", "car", "automobile", "sunlight"]
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    from wsl_tf.train.trainer import train
+
+    root = tmp_path_factory.mktemp("eval_run")
+    dataset = prepare_jsonl_dataset(root, 260, WORDS, image_px=64, vocab_size=len(WORDS), num_stopwords=0,
+                                    image_size=64, num_shards=2, val_fraction=0.15, test_fraction=0.2)
+    config = paper.get_config(f"alexnet,k={len(WORDS)}")
+    config.data.dir = dataset
+    config.model.update({"image_size": 64, "width": 0.125})
+    config.input.update({"resize_size": 64, "crop_size": 64, "block_size": 32})
+    config.optimizer.update({"learning_rate": 0.05, "tau": 2})
+    config.train.update({"batch_size_per_replica": 16, "epoch_size": 64, "max_epochs": 1, "devices": ("/cpu:0",),
+                         "export": False})
+    config.eval.update({"val_images": 32, "batch_size": 32})
+    workdir = str(root / "run")
+    train(config, workdir, log=lambda *_: None)
+    return workdir
+
+
+def numbers(tree, path=""):
+    """Every leaf number of a nested dict, with its path."""
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            yield from numbers(value, f"{path}/{key}")
+    elif isinstance(tree, (int, float)) and not isinstance(tree, bool):
+        yield path, tree
+
+
+def test_every_experiment_fills_metrics_and_report_and_a_rerun_reuses_features(trained_run):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    command = [sys.executable, "-m", "wsl_tf.cli.eval", f"--workdir={trained_run}", "--test_images=60",
+               "--transfer_images=150", "--class_network_steps=10", "--noprogress"]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads(open(os.path.join(trained_run, "eval", "metrics.json")).read())
+    prediction = metrics["word_prediction"]
+    assert set(prediction["baselines"]) == {"word_frequency", "features_logistic_regression",
+                                            "random_network_logistic_regression"}
+    for values in (prediction, *prediction["baselines"].values()):
+        assert all(0 <= values[f"precision_at_{k}"] <= 1 for k in (1, 5, 10))
+    fashion = metrics["transfer"]["fashion_mnist"]
+    assert 0 < fashion["accuracy_mean"] <= 1 and fashion["accuracy_std"] >= 0
+    assert fashion["zero_shot"]["classes"] == 5 and fashion["zero_shot"]["chance"] == 0.2  # dress coat shirt bag boot.
+    assert metrics["analogy"]["questions"] == 2 and metrics["men"]["pairs"] == 3
+    assert metrics["translation"]["en_fr"]["pairs"] == 4 and metrics["translation"]["en_fr"]["chance"] == 0.25
+    for key in ("analogy", "men", "translation"):
+        assert key in metrics["word2vec"] and key in metrics["word2vec_concatenated"]
+    nan = [path for path, value in numbers(metrics) if math.isnan(value)]
+    assert nan == []
+    report = open(os.path.join(trained_run, "eval", "report.md")).read()
+    assert "n/a" not in report
+    for section in ("## Word prediction", "## Transfer learning", "## Word embeddings", "## Pictures"):
+        assert section in report
+    for picture in metrics["pictures"].values():
+        assert f"]({picture})" in report
+        assert open(os.path.join(trained_run, "eval", picture), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    cached = {name: os.path.getmtime(os.path.join(trained_run, "eval", "cache", name))
+              for name in os.listdir(os.path.join(trained_run, "eval", "cache"))}
+    assert set(cached) == {"fashion_mnist.npz", "test_images.npz"}
+    again = subprocess.run(command[:3] + [f"--workdir={trained_run}", "--experiments=transfer,pictures",
+                                          "--transfer_images=150", "--noprogress"],
+                           capture_output=True, text=True, env=env, timeout=900)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert {name: os.path.getmtime(os.path.join(trained_run, "eval", "cache", name)) for name in cached} == cached

@@ -1,0 +1,94 @@
+"""Transfer learning: labelled-set readers, linear classifiers against scikit-learn, VOC mAP, zero-shot."""
+
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from tests.helpers import image_bytes
+from wsl_tf.eval import transfer
+
+RNG = np.random.default_rng(0)
+
+
+def test_an_image_folder_is_a_labelled_set_with_sorted_classes(tmp_path):
+    for name, count in (("dog", 3), ("cat", 2)):
+        (tmp_path / name).mkdir()
+        for i in range(count):
+            (tmp_path / name / f"{i}.{'png' if i else 'jpg'}").write_bytes(image_bytes(20, 20, seed=i))
+    (tmp_path / "cat" / "notes.txt").write_text("not an image")
+    labelled = transfer.image_folder(str(tmp_path))
+    assert labelled.classes == ["cat", "dog"] and labelled.labels.tolist() == [0, 0, 1, 1, 1]
+    with pytest.raises(ValueError, match="at least two CLASS/"):
+        transfer.image_folder(str(tmp_path / "cat"))
+
+
+def test_fashion_mnist_reads_the_idx_files():
+    from data_tools import corpora
+
+    labelled = transfer.fashion_mnist(corpora.fetch("fashion_mnist", log=lambda *_: None), max_images=500)
+    assert len(labelled.images) == 500 and labelled.images[0].shape == (28, 28)
+    assert set(labelled.labels) == set(range(10)) and labelled.classes[9] == "boot"
+
+
+def test_voc2007_layout_gives_multi_label_sets_with_their_splits(tmp_path):
+    (tmp_path / "JPEGImages").mkdir()
+    (tmp_path / "ImageSets" / "Main").mkdir(parents=True)
+    for image_id in ("000001", "000002", "000003"):
+        (tmp_path / "JPEGImages" / f"{image_id}.jpg").write_bytes(image_bytes(30, 20))
+    (tmp_path / "ImageSets" / "Main" / "cat_train.txt").write_text("000001  1\n000002 -1\n")
+    (tmp_path / "ImageSets" / "Main" / "dog_train.txt").write_text("000001 -1\n000002  0\n")
+    (tmp_path / "ImageSets" / "Main" / "cat_test.txt").write_text("000003  1\n")
+    labelled = transfer.voc2007(str(tmp_path))
+    cat, dog = transfer.VOC_CLASSES.index("cat"), transfer.VOC_CLASSES.index("dog")
+    assert labelled.multi_label and labelled.split.tolist() == ["train", "train", "test"]
+    assert labelled.labels[:, cat].tolist() == [1, -1, 1] and labelled.labels[:, dog].tolist() == [-1, 0, 0]
+
+
+def blobs(n=300, classes=3, dim=6, spread=1.0):
+    centres = RNG.normal(size=(classes, dim)) * 3
+    labels = RNG.integers(0, classes, n)
+    return centres[labels] + RNG.normal(size=(n, dim)) * spread, labels
+
+
+def test_linear_accuracy_is_scikit_learns_on_the_same_split():
+    features, labels = blobs(spread=2.5)
+    got = transfer.linear_accuracy(features, labels, splits=3, progress=False)
+    rng = np.random.default_rng(0)
+    accuracies = []
+    for c in got["c_chosen"]:
+        order = rng.permutation(len(labels))
+        both, test = order[: int(0.8 * len(order))], order[int(0.8 * len(order)):]
+        mean, std = features[both].mean(0), features[both].std(0) + 1e-6
+        model = LogisticRegression(C=c, max_iter=2000).fit((features[both] - mean) / std, labels[both])
+        accuracies.append(model.score((features[test] - mean) / std, labels[test]))
+    assert got["accuracy_mean"] == pytest.approx(np.mean(accuracies))
+    assert got["accuracy_std"] == pytest.approx(np.std(accuracies))
+    assert 0.6 < got["accuracy_mean"] <= 1.0
+
+
+def test_voc_map_averages_the_per_class_aps_of_separable_and_noisy_classes():
+    n, dim = 240, 5
+    features = RNG.normal(size=(n, dim))
+    labels = np.stack([np.where(features[:, 0] > 0, 1, -1), np.where(RNG.random(n) > 0.5, 1, -1)], axis=1)
+    split = np.array(["train"] * 120 + ["val"] * 60 + ["test"] * 60)
+    got = transfer.voc_map(features, labels, split, ["easy", "noise"], progress=False)
+    assert got["ap"]["easy"] > 0.95 and got["ap"]["noise"] < 0.8
+    assert got["map"] == pytest.approx(np.mean([got["ap"]["easy"], got["ap"]["noise"]]))
+
+
+def test_zero_shot_takes_the_best_scoring_class_word_among_those_in_the_dictionary():
+    labelled = transfer.LabelledSet("toy", [None] * 6, ["cat", "dog", "zebra"], np.array([0, 1, 2, 0, 1, 2]))
+    words = ["dog", "sun", "cat"]
+    scores = RNG.normal(size=(6, 3))
+    got = transfer.zero_shot(scores, words, labelled)
+    # Brute force: classes cat (word 2) and dog (word 0); zebra's images are left out.
+    expected = [int((0 if scores[i, 2] > scores[i, 0] else 1) == labelled.labels[i]) for i in (0, 1, 3, 4)]
+    assert got == {"accuracy": pytest.approx(np.mean(expected)), "chance": 0.5, "classes": 2, "classes_total": 3,
+                   "images": 4}
+
+
+def test_transfer_pixels_resize_without_cropping_and_standardise():
+    pixels = transfer.transfer_pixels(np.arange(28 * 28, dtype=np.uint8).reshape(28, 28), 64).numpy()
+    assert pixels.shape == (64, 64, 3)
+    assert abs(pixels.mean()) < 1e-3 and pixels.std() == pytest.approx(1.0, abs=1e-3)
