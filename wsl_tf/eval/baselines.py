@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from wsl_tf.eval.transfer import LabelledSet, transfer_pixels
+from wsl_tf.eval.transfer import LabelledSet, pixel_batches
 from wsl_tf.input import pipeline
 
 C_GRID = (0.01, 0.1, 1.0)
@@ -32,7 +32,7 @@ def train_class_network(model_config, labelled: LabelledSet, steps: int = 300, b
     model = build_model(config)
     optimizer = keras.optimizers.SGD(learning_rate, momentum=0.9)
     size = config.image_size
-    pixels = tf.stack([transfer_pixels(image, size) for image in labelled.images])
+    pixels = tf.concat(list(pixel_batches(labelled.images, size, 256)), 0)
     labels = tf.constant(labelled.labels, tf.int32)
 
     @tf.function

@@ -20,6 +20,7 @@ import glob
 import gzip
 import os
 import struct
+import weakref
 
 import numpy as np
 import tensorflow as tf
@@ -111,37 +112,68 @@ def voc2007(root: str, max_images: int | None = None) -> LabelledSet:
                        np.array([split_of[i] for i in ids]))
 
 
+def _to_rgb(image: tf.Tensor) -> tf.Tensor:
+    if image.shape.rank == 2:
+        image = image[:, :, None]
+    return tf.tile(image, [1, 1, 3]) if image.shape[-1] == 1 else image
+
+
 def transfer_pixels(image, size: int) -> tf.Tensor:
     """Resized straight to size x size (no crop) and standardised: the paper's transfer preprocessing."""
-    if isinstance(image, bytes):
-        decoded = preprocessing.decode(tf.constant(image))
-    else:
-        decoded = tf.constant(image)
-        if decoded.shape.rank == 2:
-            decoded = decoded[:, :, None]
-        if decoded.shape[-1] == 1:
-            decoded = tf.tile(decoded, [1, 1, 3])
+    decoded = preprocessing.decode(tf.constant(image)) if isinstance(image, bytes) else _to_rgb(tf.constant(image))
     return preprocessing.standardize(preprocessing.resize(decoded, size))
+
+
+def pixel_batches(images: list, size: int, batch_size: int = 64) -> tf.data.Dataset:
+    """Batches of the images as transfer_pixels makes them, preprocessed a batch at a time where sizes agree."""
+    parallel = dict(num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if images and isinstance(images[0], bytes):  # Sizes differ: decode and resize one by one.
+        resized = tf.data.Dataset.from_tensor_slices(tf.constant(images, tf.string)).map(
+            lambda data: preprocessing.resize(preprocessing.decode(data), size), **parallel).batch(batch_size)
+    else:
+        stacked = np.stack(images)
+        if stacked.ndim == 3:
+            stacked = stacked[..., None]
+
+        # Resized before grey is tiled to RGB (a third of the work), antialiased only when shrinking
+        # (antialiasing changes nothing when enlarging): the values preprocessing.resize gives.
+        shrinking = stacked.shape[1] > size or stacked.shape[2] > size
+
+        def resize(batch):
+            batch = tf.image.resize(tf.cast(batch, tf.float32), [size, size], method="bilinear", antialias=shrinking)
+            return tf.tile(batch, [1, 1, 1, 3]) if batch.shape[-1] == 1 else batch
+
+        resized = tf.data.Dataset.from_tensor_slices(stacked).batch(batch_size).map(resize, **parallel)
+    return resized.map(preprocessing.standardize, **parallel).prefetch(tf.data.AUTOTUNE)
+
+
+_FORWARD = weakref.WeakKeyDictionary()
+
+
+def _forward_function(model):
+    """The model's traced embedding + scores step, traced once per model, not once per call."""
+    if model not in _FORWARD:
+        @tf.function(reduce_retracing=True)
+        def forward(pixels):
+            embedding = model.embed(pixels, training=False)
+            return {"embedding": embedding, "scores": model.head(embedding)}
+
+        _FORWARD[model] = forward
+    return _FORWARD[model]
 
 
 def extract(model, images: list, size: int, batch_size: int = 64, outputs=("embedding",),
             progress: bool = True, desc: str = "features") -> dict:
     """{"embedding": [N, E] float32, and "scores": [N, K] if asked} for the images, in batches."""
     collected = {name: [] for name in outputs}
-
-    @tf.function(reduce_retracing=True)
-    def forward(pixels):
-        embedding = model.embed(pixels, training=False)
-        return {"embedding": embedding, "scores": model.head(embedding)}
+    forward = _forward_function(model)
 
     bar = tqdm(total=len(images), desc=desc, unit="img", disable=not progress)
-    for start in range(0, len(images), batch_size):
-        part = images[start:start + batch_size]
-        pixels = tf.stack([transfer_pixels(image, size) for image in part])
+    for pixels in (pixel_batches(images, size, batch_size) if images else []):
         result = forward(pixels)
         for name in outputs:
             collected[name].append(result[name].numpy().astype(np.float32))
-        bar.update(len(part))
+        bar.update(int(pixels.shape[0]))
     bar.close()
     return {name: np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
             for name, parts in collected.items()}
