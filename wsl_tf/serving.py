@@ -31,9 +31,9 @@ import tensorflow as tf
 
 from wsl_tf import fileio
 from wsl_tf.input import preprocessing
+from wsl_tf.run_directory import load_trained_run
 from wsl_tf.variables import plain
 
-RUN_VOCAB_FILE = "vocab.tsv"  # The dictionary a run directory keeps, copied from its dataset.
 SAVED_MODEL_DIR = "saved_model"
 KERAS_FILE = "model.keras"
 INFO_FILE = "export.json"
@@ -138,34 +138,15 @@ def export(model, words, output_dir: str, resize_size: int, crop_size: int, top_
     return output_dir
 
 
-class ExportError(RuntimeError):
-    """A run directory cannot be exported (no checkpoint, no config); the message says which."""
-
-
 def export_run(workdir: str, output_dir: str | None = None, top_k: int = 10) -> str:
-    """Export the centre weights of a run directory's latest checkpoint; returns the export directory.
+    """Export the centre weights of a run directory's latest checkpoint (default: to WORKDIR/export).
 
-    Checkpoints are written after EASGD's pending elastic moves are applied
-    (the trainer synchronizes first), so the centre read here is current.
-    output_dir: default WORKDIR/export.
+    RunDirectoryError if workdir is not a run directory or has no checkpoint yet.
     """
-    import ml_collections
-
-    from wsl_tf.models import build_model
-    from wsl_tf.vocab import Vocabulary
-
-    config_path = os.path.join(workdir, "config.json")
-    if not tf.io.gfile.exists(config_path):
-        raise ExportError(f"{workdir} is not a run directory: no config.json (wsl-train writes it)")
-    latest = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
-    if latest is None:
-        raise ExportError(f"{workdir}: no checkpoint yet in {os.path.join(workdir, 'checkpoints')}")
-    config = ml_collections.ConfigDict(json.loads(fileio.read_text(config_path)))
-    model = build_model(config.model)
-    tf.train.Checkpoint(centre=model).restore(latest).expect_partial().assert_existing_objects_matched()
-    vocab = Vocabulary.load(os.path.join(workdir, RUN_VOCAB_FILE))
-    return export(model, vocab.words, output_dir or os.path.join(workdir, "export"), config.input.resize_size,
-                  config.input.crop_size, top_k, info={"run": os.path.abspath(workdir), "checkpoint": latest})
+    run = load_trained_run(workdir)
+    return export(run.model, run.words, output_dir or os.path.join(workdir, "export"),
+                  run.config.input.resize_size, run.config.input.crop_size, top_k,
+                  info={"run": os.path.abspath(workdir), "checkpoint": run.checkpoint})
 
 
 def _replace_directory(new: str, final: str) -> None:

@@ -32,7 +32,7 @@ def main(argv):
 
     try:
         path = serving.export_run(FLAGS.workdir, FLAGS.output, FLAGS.top_k)
-    except (serving.ExportError, ValueError) as error:
+    except ValueError as error:  # RunDirectoryError included.
         print(f"wsl-export: error: {error}", file=sys.stderr)
         return 1
     print(f"exported {path} (model.keras, saved_model/)")

@@ -27,6 +27,7 @@ from wsl_tf import fileio, records
 from wsl_tf.dataset import PreparedDataset
 from wsl_tf.eval import baselines, embeddings, pictures, transfer
 from wsl_tf.eval.word_prediction import evaluate, frequency_scores, model_scores
+from wsl_tf.run_directory import load_trained_run
 
 EXPERIMENTS = ("word_prediction", "transfer", "embeddings", "pictures")
 
@@ -59,26 +60,6 @@ class EvalOptions:
     word2vec_epochs: int = 20
     transfer_max_images: int = 2000
     progress: bool = True
-
-
-def load_centre(workdir: str):
-    """(config, centre model, dictionary words, checkpoint path) of a run directory."""
-    import ml_collections
-
-    from wsl_tf.models import build_model
-    from wsl_tf.vocab import Vocabulary
-
-    config_path = os.path.join(workdir, "config.json")
-    if not tf.io.gfile.exists(config_path):
-        raise ValueError(f"{workdir} is not a run directory: no config.json (wsl-train writes it)")
-    latest = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
-    if latest is None:
-        raise ValueError(f"{workdir}: no checkpoint yet in {os.path.join(workdir, 'checkpoints')}")
-    config = ml_collections.ConfigDict(json.loads(fileio.read_text(config_path)))
-    model = build_model(config.model)
-    tf.train.Checkpoint(centre=model).restore(latest).expect_partial().assert_existing_objects_matched()
-    words = list(Vocabulary.load(os.path.join(workdir, "vocab.tsv")).words)
-    return config, model, words, latest
 
 
 class FeatureCache:
@@ -241,7 +222,8 @@ def evaluate_run(workdir: str, experiments=EXPERIMENTS, transfer_specs=("fashion
     if unknown:
         raise ValueError(f"--experiments: unknown {', '.join(unknown)}; known: {', '.join(EXPERIMENTS)}")
     options = options or EvalOptions()
-    config, model, words, checkpoint = load_centre(workdir)
+    run = load_trained_run(workdir)
+    config, model, words, checkpoint = run.config, run.model, run.words, run.checkpoint
     data = json.loads(fileio.read_text(os.path.join(workdir, "data.json")))
     dataset = PreparedDataset(config.data.dir or data["dir"])
     resources = resources or Resources.fetched(log=log)

@@ -29,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from wsl_tf import fileio, serving
+from wsl_tf import fileio, run_directory, serving
 from wsl_tf.dataset import PreparedDataset
 from wsl_tf.eval.word_prediction import NoLabelledImagesError, evaluate, model_scores
 from wsl_tf.input import pipeline
@@ -129,7 +129,7 @@ def train(config, workdir: str, callbacks=(), log=print, dataset: PreparedDatase
         raise TrainingError(str(error)) from None
     tf.io.gfile.makedirs(workdir)
     _check_run_directory(workdir, identity)
-    fileio.write_text_atomic(os.path.join(workdir, serving.RUN_VOCAB_FILE), dataset.vocabulary.to_tsv())
+    fileio.write_text_atomic(os.path.join(workdir, run_directory.VOCAB_FILE), dataset.vocabulary.to_tsv())
     fileio.write_text_atomic(os.path.join(workdir, "config.json"), config.to_json_best_effort(indent=2))
     if config.train.deterministic:
         tf.config.experimental.enable_op_determinism()
