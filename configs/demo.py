@@ -29,4 +29,8 @@ def get_config():
     run.schedule.update({"min_epochs_per_lr": 2})
     run.eval.update({"val_images": 2000, "batch_size": 128})
     config.run = run
+    # wsl-eval on the finished run (RUN/eval/report.md); sizes kept CPU-friendly.
+    config.evaluation = ml_collections.ConfigDict(
+        dict(experiments=("word_prediction", "transfer", "embeddings", "pictures"), transfer=("fashion_mnist",),
+             test_images=2000, transfer_images=2000, class_network_steps=300))
     return config

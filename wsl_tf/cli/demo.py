@@ -5,10 +5,11 @@
 
 Fetches the demo corpus from Debian's registry (cached in ~/.cache/wsl_tf),
 prepares the dataset under WORKDIR/data, trains the paper's recipe on a
-CPU-sized network under WORKDIR/run (rerunning resumes), and reports
-precision@10 on the validation split next to a baseline that always predicts
-the 10 most frequent training words. The trained model is exported to
-WORKDIR/run/export (try: wsl-predict --model=WORKDIR/run/export IMAGE).
+CPU-sized network under WORKDIR/run (rerunning resumes), exports it to
+WORKDIR/run/export (try: wsl-predict --model=WORKDIR/run/export IMAGE), runs
+the paper's evaluation on it (wsl-eval: WORKDIR/run/eval/report.md) and prints
+the report's word-prediction table. A stage whose output is complete is
+skipped on a rerun.
 """
 
 import json
@@ -54,7 +55,8 @@ def main(argv):
         summary = train(run, os.path.join(FLAGS.workdir, "run"), dataset=dataset)
         baseline = evaluate(frequency_scores(dataset, run.model.num_words), dataset, run.input, run.model.num_words,
                             "val", run.eval.batch_size, run.eval.val_images)["precision_at_10"]
-    except (corpora.FetchError, preparer.PrepareError, SourceError, TrainingError) as error:
+        metrics = evaluation(os.path.join(FLAGS.workdir, "run"), FLAGS.config.evaluation)
+    except (corpora.FetchError, preparer.PrepareError, SourceError, TrainingError, ValueError) as error:
         print(f"wsl-demo: error: {error}", file=sys.stderr)
         return 1
     final = summary["history"][-1] if summary["history"] else {}
@@ -63,7 +65,44 @@ def main(argv):
               "frequency_baseline_precision_at_10": round(baseline, 4),
               "export": os.path.join(FLAGS.workdir, "run", "export")}
     print("demo result: " + json.dumps(report))
+    print(headline(metrics, os.path.join(FLAGS.workdir, "run", "eval", "report.md")))
     return 0
+
+
+def evaluation(run_dir: str, settings) -> dict:
+    """RUN/eval/metrics.json: reused when it is complete for the run's latest checkpoint, else wsl-eval's run."""
+    import tensorflow as tf
+
+    from wsl_tf.eval.run_evaluation import EvalOptions, evaluate_run
+
+    path = os.path.join(run_dir, "eval", "metrics.json")
+    latest = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
+    if os.path.exists(path):
+        previous = json.loads(open(path).read())
+        if previous.get("checkpoint") == latest and all(
+                _section(e) in previous for e in settings.experiments):
+            print(f"evaluation of {latest} already done: {path}")
+            return previous
+    options = EvalOptions(test_images=settings.test_images, transfer_max_images=settings.transfer_images,
+                          class_network_steps=settings.class_network_steps)
+    return evaluate_run(run_dir, tuple(settings.experiments), tuple(settings.transfer), options=options)
+
+
+def _section(experiment: str) -> str:
+    return {"embeddings": "analogy"}.get(experiment, experiment)
+
+
+def headline(metrics: dict, report_path: str) -> str:
+    """The report's word-prediction table, as text, and where the whole report is."""
+    lines = [f"report: {report_path}"]
+    prediction = metrics.get("word_prediction")
+    if prediction:
+        rows = {"this model": prediction, **{name.replace("_", " "): values
+                                            for name, values in prediction["baselines"].items()}}
+        lines.append(f"{'test split, ' + str(prediction['images']) + ' images':42s}  P@1    P@5    P@10")
+        for name, values in rows.items():
+            lines.append(f"{name:42s}  " + "  ".join(f"{values[f'precision_at_{k}']:.3f}" for k in (1, 5, 10)))
+    return "\n".join(lines)
 
 
 def run():
