@@ -1,7 +1,8 @@
 """The demo: real clip art fetched from Debian, small images, a CPU-sized run.
 
-Open Clip Art's 8,121 drawings carry titles, descriptions and keywords: a
-small weakly supervised image-text corpus. With so few images the paper's 500
+Open Clip Art's 8,121 drawings carry titles, descriptions and keywords, and
+the Tux Paint stamps captions in many languages (English and French here): a
+small weakly supervised image-text corpus in two languages. With so few images the paper's 500
 stop words would eat most of the vocabulary, so the demo drops 50, and it
 trains on the 100 most frequent remaining words (K = 1,000 leaves about four
 training images a word, too few to learn from in a CPU minute). Training
@@ -17,9 +18,11 @@ from wsl_tf.configs import paper
 
 def get_config():
     config = ml_collections.ConfigDict()
+    # Open Clip Art and the Tux Paint stamps, read as one collection; each stamp keeps one caption,
+    # English or French by key hash, as people on a photo site write in their own language.
     config.data = ml_collections.ConfigDict(
-        dict(corpus="openclipart", image_size=64, vocab_size=1000, num_stopwords=50, num_shards=4,
-             val_fraction=0.05, test_fraction=0.1, max_records=0))
+        dict(corpora=("openclipart", "tuxpaint"), languages=("en", "fr"), image_size=64, vocab_size=1000,
+             num_stopwords=50, num_shards=4, val_fraction=0.05, test_fraction=0.1, max_records=0))
     run = paper.get_config("alexnet,k=100")
     run.model.update({"image_size": 64, "width": 0.125})
     run.input.update({"resize_size": 72, "crop_size": 64})

@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-TINY = ["--config.data.corpus=tuxpaint", "--config.data.max_records=160", "--config.data.num_stopwords=5",
+TINY = ["--config.data.corpora=('tuxpaint',)", "--config.data.max_records=160", "--config.data.num_stopwords=5",
         "--config.data.num_shards=2", "--config.data.test_fraction=0.25", "--config.data.val_fraction=0.15",
         "--config.run.model.num_words=30", "--config.run.train.max_epochs=1", "--config.run.train.epoch_size=128",
         "--config.run.train.batch_size_per_replica=16", "--config.run.eval.val_images=32",

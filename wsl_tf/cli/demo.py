@@ -3,7 +3,7 @@
   wsl-demo                                  # runs/demo, configs/demo.py
   wsl-demo --workdir=/tmp/demo --config.run.train.max_epochs=2
 
-Fetches the demo corpus from Debian's registry (cached in ~/.cache/wsl_tf),
+Fetches the demo corpora (Open Clip Art, Tux Paint in English and French) from Debian's registry (cached in ~/.cache/wsl_tf),
 prepares the dataset under WORKDIR/data, trains the paper's recipe on a
 CPU-sized network under WORKDIR/run (rerunning resumes), exports it to
 WORKDIR/run/export (try: wsl-predict --model=WORKDIR/run/export IMAGE), runs
@@ -34,7 +34,7 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.set_verbosity(logging.WARNING)
     from data_tools import corpora, preparer
-    from data_tools.sources import SOURCES, SourceError
+    from data_tools.sources import SourceError
     from wsl_tf.dataset import PreparedDataset
     from wsl_tf.eval.word_prediction import evaluate, frequency_scores
     from wsl_tf.train.trainer import TrainingError, train
@@ -42,12 +42,12 @@ def main(argv):
     data = FLAGS.config.data
     dataset_dir = os.path.join(FLAGS.workdir, "data")
     try:
-        root = corpora.fetch(data.corpus)
+        source = demo_source(data)
         options = preparer.PrepareOptions(
             output_dir=dataset_dir, vocab_size=data.vocab_size, num_stopwords=data.num_stopwords,
             image_size=data.image_size, num_shards=data.num_shards, val_fraction=data.val_fraction,
             test_fraction=data.test_fraction, max_records=data.max_records)
-        preparer.DatasetPreparer(SOURCES[data.corpus](root), options).run()
+        preparer.DatasetPreparer(source, options).run()
         dataset = PreparedDataset(dataset_dir)
         run = FLAGS.config.run
         run.data.dir = dataset_dir
@@ -67,6 +67,19 @@ def main(argv):
     print("demo result: " + json.dumps(report))
     print(headline(metrics, os.path.join(FLAGS.workdir, "run", "eval", "report.md")))
     return 0
+
+
+def demo_source(data):
+    """The configured corpora (fetched if missing) as one source; Tux Paint in data.languages."""
+    from data_tools import corpora
+    from data_tools.sources import SOURCES
+    from data_tools.sources.combined import CombinedSource
+
+    sources = []
+    for corpus in data.corpora:
+        root = corpora.fetch(corpus)
+        sources.append(SOURCES[corpus](root, tuple(data.languages)) if corpus == "tuxpaint" else SOURCES[corpus](root))
+    return sources[0] if len(sources) == 1 else CombinedSource(sources)
 
 
 def evaluation(run_dir: str, settings) -> dict:
