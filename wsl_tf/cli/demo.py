@@ -92,17 +92,12 @@ def evaluation(run_dir: str, settings) -> dict:
     latest = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
     if os.path.exists(path):
         previous = json.loads(open(path).read())
-        if previous.get("checkpoint") == latest and all(
-                _section(e) in previous for e in settings.experiments):
+        if previous.get("checkpoint") == latest and set(settings.experiments) <= set(previous.get("experiments", ())):
             print(f"evaluation of {latest} already done: {path}")
             return previous
     options = EvalOptions(test_images=settings.test_images, transfer_max_images=settings.transfer_images,
                           class_network_steps=settings.class_network_steps)
     return evaluate_run(run_dir, tuple(settings.experiments), tuple(settings.transfer), options=options)
-
-
-def _section(experiment: str) -> str:
-    return {"embeddings": "analogy"}.get(experiment, experiment)
 
 
 def headline(metrics: dict, report_path: str) -> str:

@@ -19,19 +19,24 @@ from wsl_tf.input import pipeline
 C_GRID = (0.01, 0.1, 1.0)
 
 
-def train_class_network(model_config, labelled: LabelledSet, steps: int = 300, batch_size: int = 64,
-                        learning_rate: float = 0.01, seed: int = 0, progress: bool = True):
-    """The architecture of model_config, its word layer over the set's classes, trained with softmax on labels."""
+def class_network(model_config, num_classes: int):
+    """The architecture of model_config with its word layer over num_classes classes, freshly initialised."""
     import ml_collections
 
     from wsl_tf.models import build_model
 
     config = ml_collections.ConfigDict(dict(model_config))
-    config.num_words = len(labelled.classes)
+    config.num_words = num_classes
+    return build_model(config)
+
+
+def train_class_network(model_config, labelled: LabelledSet, steps: int = 300, batch_size: int = 64,
+                        learning_rate: float = 0.01, seed: int = 0, progress: bool = True):
+    """class_network over the set's classes, trained with softmax on its labels."""
     generator = tf.random.Generator.from_seed(seed)
-    model = build_model(config)
+    model = class_network(model_config, len(labelled.classes))
     optimizer = keras.optimizers.SGD(learning_rate, momentum=0.9)
-    size = config.image_size
+    size = model_config.image_size
     pixels = tf.concat(list(pixel_batches(labelled.images, size, 256)), 0)
     labels = tf.constant(labelled.labels, tf.int32)
 
@@ -83,21 +88,19 @@ def regressor_scores(train, val, test, progress: bool = True) -> np.ndarray:
     words = y_train.shape[1]
     prior = np.log((y_train.sum(0) + 0.5) / (len(y_train) - y_train.sum(0) + 0.5))
 
-    def scores_for(c, features):
-        out = np.tile(prior, (len(features), 1))
+    def scores_for(c):
+        """(val scores, test scores) of the regressors fitted once with this C."""
+        val, test = np.tile(prior, (len(x_val), 1)), np.tile(prior, (len(x_test), 1))
         for k in range(words):
             positives = y_train[:, k].sum()
             if 0 < positives < len(y_train):
-                out[:, k] = LogisticRegression(C=c, max_iter=500).fit(x_train, y_train[:, k]).decision_function(features)
-        return out
+                fitted = LogisticRegression(C=c, max_iter=500).fit(x_train, y_train[:, k])
+                val[:, k], test[:, k] = fitted.decision_function(x_val), fitted.decision_function(x_test)
+        return val, test
 
-    def precision_at_1(scores, labels):
-        has = labels.sum(1) > 0
-        return float(np.mean(labels[has, np.argmax(scores[has], axis=1)])) if has.any() else 0.0
-
-    best = max(tqdm(C_GRID, desc="regressors", disable=not progress),
-               key=lambda c: precision_at_1(scores_for(c, x_val), y_val))
-    return scores_for(best, x_test)
+    scored = {c: scores_for(c) for c in tqdm(C_GRID, desc="regressors", disable=not progress)}
+    best = max(C_GRID, key=lambda c: np.nan_to_num(dense_precision_at_k(scored[c][0], y_val, 1), nan=0.0))
+    return scored[best][1]
 
 
 def dense_precision_at_k(scores: np.ndarray, multi_hot: np.ndarray, k: int) -> float:

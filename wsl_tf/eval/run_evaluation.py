@@ -17,6 +17,7 @@ Features are cached in RUN/eval/cache/ per checkpoint, so a rerun reuses them.
 
 import dataclasses
 import io
+import itertools
 import json
 import os
 
@@ -93,17 +94,12 @@ def _labelled_set(spec: str, resources: Resources, options: EvalOptions) -> tran
     raise ValueError(f"--transfer: {spec!r}: expected fashion_mnist, folder:PATH or voc2007:PATH")
 
 
-def _split_images(dataset: PreparedDataset, split: str, limit: int) -> tuple[list[bytes], list[list[int]]]:
-    """Encoded images and word ids of a split's first `limit` records, read straight from the shards."""
-    images, word_ids = [], []
+def _split_records(dataset: PreparedDataset, split: str):
+    """(encoded image, word ids) of each record of a split, in shard order, read straight from the shards."""
     for path in dataset.shards(split):
         for serialized in tf.data.TFRecordDataset(path):
-            if len(images) >= limit:
-                return images, word_ids
-            example = tf.train.Example.FromString(serialized.numpy())
-            images.append(example.features.feature[records.IMAGE].bytes_list.value[0])
-            word_ids.append(list(example.features.feature[records.WORD_IDS].int64_list.value))
-    return images, word_ids
+            feature = tf.train.Example.FromString(serialized.numpy()).features.feature
+            yield feature[records.IMAGE].bytes_list.value[0], list(feature[records.WORD_IDS].int64_list.value)
 
 
 def word_prediction(model, config, dataset, resources, options, log) -> dict:
@@ -119,16 +115,8 @@ def word_prediction(model, config, dataset, resources, options, log) -> dict:
     labelled = transfer.fashion_mnist(resources.fashion_mnist, options.transfer_max_images)
     networks = {"features_logistic_regression": baselines.train_class_network(
                     config.model, labelled, options.class_network_steps, progress=options.progress),
-                "random_network_logistic_regression": None}
+                "random_network_logistic_regression": baselines.class_network(config.model, len(labelled.classes))}
     for name, network in networks.items():
-        if network is None:
-            import ml_collections
-
-            from wsl_tf.models import build_model
-
-            random_config = ml_collections.ConfigDict(dict(config.model))
-            random_config.num_words = len(labelled.classes)
-            network = build_model(random_config)
         parts = [baselines.split_features(network, dataset, config.input, num_words, split, limit)
                  for split, limit in (("train", options.baseline_train_images), ("val", options.test_images),
                                       ("test", options.test_images))]
@@ -173,12 +161,8 @@ def train_word2vec(dataset: PreparedDataset, words: list[str], epochs: int, seed
     """
     from gensim.models import Word2Vec
 
-    sentences = []
-    for path in dataset.shards("train"):
-        for serialized in tf.data.TFRecordDataset(path):
-            ids = tf.train.Example.FromString(serialized.numpy()).features.feature[records.WORD_IDS].int64_list.value
-            if len(ids) > 1:
-                sentences.append([words[i] for i in ids if i < len(words)])
+    sentences = [[words[i] for i in ids if i < len(words)] for _, ids in _split_records(dataset, "train")
+                 if len(ids) > 1]
     window = max((len(s) for s in sentences), default=2)
     model = Word2Vec(sentences, vector_size=100, window=window, min_count=1, sg=1, epochs=epochs, seed=seed,
                      workers=1)
@@ -196,7 +180,7 @@ def word_embeddings(model, config, words, dataset, resources, options) -> tuple[
 
 
 def draw_pictures(model, config, words, dataset, options, out_dir, cache) -> dict:
-    images, _ = _split_images(dataset, "test", options.map_images)
+    images = [image for image, _ in itertools.islice(_split_records(dataset, "test"), options.map_images)]
     arrays = cache.get("test_images", lambda: transfer.extract(
         model, images, config.model.image_size, outputs=("embedding", "scores"), progress=options.progress,
         desc="features test images"))
@@ -229,7 +213,8 @@ def evaluate_run(workdir: str, experiments=EXPERIMENTS, transfer_specs=("fashion
     resources = resources or Resources.fetched(log=log)
     out_dir = os.path.join(workdir, "eval")
     cache = FeatureCache(os.path.join(out_dir, "cache"), checkpoint)
-    metrics = {"run": os.path.abspath(workdir), "checkpoint": checkpoint, "num_words": config.model.num_words}
+    metrics = {"run": os.path.abspath(workdir), "checkpoint": checkpoint, "num_words": config.model.num_words,
+               "experiments": list(experiments)}
     if "word_prediction" in experiments:
         log("word prediction (section 4.1)")
         metrics["word_prediction"] = word_prediction(model, config, dataset, resources, options, log)
