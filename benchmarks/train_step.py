@@ -7,6 +7,12 @@ included, every tau steps) on synthetic batches with one uniformly drawn
 word per image, at K = 1,000 and K = 100,000, each in its own process; best
 of three timing windows. Prints one JSON line:
 {"bench": "train_step", "ms_k1000", "ms_k100000", "ratio"} (target: ratio <= 1.15).
+
+Then, at K = 1,000, images/s as the trainer's loop steps: `run_steps` over a
+log window and one fetch of its losses, with train.log_every_steps = 1 and
+= 100 (and 100 with train.steps_per_loop = 10), each in its own process:
+{"bench": "train_step_log_every", "images_per_s_log1", "images_per_s_log100",
+"images_per_s_log100_loop10", "ratio_log100_over_log1"} (target: the ratio >= 1 on CPU).
 """
 
 import os
@@ -32,6 +38,8 @@ def define_flags():
     flags.DEFINE_string("optimizer", "easgd", "easgd or sgd.")
     flags.DEFINE_integer("steps", 40, "Timed steps per window.")
     flags.DEFINE_integer("k", None, "Internal: time one K in this process.")
+    flags.DEFINE_integer("log_every", None, "Internal: time the loop with this log window in this process.")
+    flags.DEFINE_integer("steps_per_loop", 1, "Internal: steps per compiled call, with --log_every.")
 
 
 # Shared with benchmarks/easgd.py: the run as wsl-demo configures it, and batches shaped like the pipeline's.
@@ -81,10 +89,39 @@ def time_step(k: int) -> float:
     return min(windows)
 
 
+def loop_images_per_s(log_every: int, steps_per_loop: int, k: int = 1000, steps: int = 300) -> float:
+    """Images/s of the trainer's loop: run_steps over windows of `log_every` steps, each window's losses fetched."""
+    from wsl_tf.models import MultiClassLogisticLoss
+    from wsl_tf.train.training_run import TrainingRun
+
+    config = demo_run_config(k)
+    config.train.update({"log_every_steps": log_every, "steps_per_loop": steps_per_loop})
+    run = TrainingRun(config, MultiClassLogisticLoss())
+    run.start()
+    batches = synthetic_batches(run, k)
+    for window in (log_every, 2 * run.config.optimizer.tau):  # Trace the loop's call sizes and the exchange.
+        run.run_steps(batches, window).numpy()
+    windows = []
+    for _ in range(3):
+        started = time.perf_counter()
+        for _ in range(steps // log_every):
+            run.run_steps(batches, log_every).numpy()
+        windows.append(steps // log_every * log_every * run.global_batch_size / (time.perf_counter() - started))
+    return max(windows)
+
+
+def measure_in_subprocess(*args) -> dict:
+    command = [sys.executable, __file__, *args]
+    return json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
+
+
 def main(argv):
     del argv
     if FLAGS.k:
         print(json.dumps({"ms": time_step(FLAGS.k)}))
+        return
+    if FLAGS.log_every:
+        print(json.dumps({"images_per_s": loop_images_per_s(FLAGS.log_every, FLAGS.steps_per_loop)}))
         return
     ms = {}
     for k in (1000, 100000):
@@ -94,6 +131,11 @@ def main(argv):
     print(json.dumps({"bench": "train_step", "optimizer": FLAGS.optimizer, "replicas": 2, "width": 0.125,
                       "image_size": 64, "ms_k1000": round(ms[1000], 1), "ms_k100000": round(ms[100000], 1),
                       "ratio": round(ms[100000] / ms[1000], 3)}))
+    rates = {name: measure_in_subprocess(f"--log_every={log_every}", f"--steps_per_loop={per_loop}")["images_per_s"]
+             for name, log_every, per_loop in (("log1", 1, 1), ("log100", 100, 1), ("log100_loop10", 100, 10))}
+    print(json.dumps({"bench": "train_step_log_every", "k": 1000, "replicas": 2, "width": 0.125,
+                      **{f"images_per_s_{name}": round(rate, 1) for name, rate in rates.items()},
+                      "ratio_log100_over_log1": round(rates["log100"] / rates["log1"], 3)}))
 
 
 if __name__ == "__main__":

@@ -76,9 +76,14 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     config.train.epoch_size = 1_000_000  # Images per epoch; validation and LR halving follow each epoch.
     config.train.max_epochs = 0  # 0: until the learning rate falls below schedule.min_lr.
     config.train.checkpoint_every_steps = 1000
+    config.train.log_every_steps = 100  # Losses and summaries are fetched from the device this often.
+    config.train.steps_per_loop = 1  # Steps per compiled call (a graph loop); more cuts per-call overhead.
+    config.train.mixed_precision = False  # True: backbones compute in bfloat16 (word logits, loss in float32).
+    config.train.jit_compile = False  # True: the backbone's passes are compiled by XLA.
     config.train.keep_checkpoints = 3
     config.train.devices = ()  # Device names, a tuple so the command line can override it; () is all.
     config.train.logical_cpus = 0  # Split the CPU into this many logical devices (0: leave it whole).
+    config.train.peer_timeout_seconds = 600  # Multi-worker: a collective waiting this long for a dead worker fails.
     config.train.deterministic = False
     config.train.export = True  # At the end, write WORKDIR/export: model.keras and a SavedModel.
 

@@ -57,3 +57,14 @@ def ten_word_dataset(tmp_path_factory) -> str:
         tmp_path_factory.mktemp("ten_words"), 300, TEN_WORDS, image_px=40, prefix="photo ",
         probabilities=np.arange(10, 0, -1) / 55, vocab_size=20, num_stopwords=1, image_size=32, num_shards=3,
         val_fraction=0.1, test_fraction=0.1)
+
+
+TWELVE_WORDS = ["red", "blue", "green", "cat", "dog", "car", "tree", "sea", "sun", "hill", "road", "boat"]
+
+
+@pytest.fixture(scope="session")
+def twelve_word_dataset(tmp_path_factory) -> str:
+    """240 random 64 px images, each captioned with some of TWELVE_WORDS, prepared at 64 px (for AlexNet runs)."""
+    return prepare_jsonl_dataset(tmp_path_factory.mktemp("train_data"), 240, TWELVE_WORDS, image_px=64,
+                                 vocab_size=12, num_stopwords=0, image_size=64, num_shards=2, val_fraction=0.15,
+                                 test_fraction=0.05)

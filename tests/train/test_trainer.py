@@ -22,14 +22,6 @@ from wsl_tf.models import build_model
 from wsl_tf.train.trainer import TrainingError, loss_function, train, validate
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-WORDS = ["red", "blue", "green", "cat", "dog", "car", "tree", "sea", "sun", "hill", "road", "boat"]
-
-
-@pytest.fixture(scope="module")
-def twelve_word_dataset(tmp_path_factory):
-    return prepare_jsonl_dataset(tmp_path_factory.mktemp("train_data"), 240, WORDS, image_px=64, vocab_size=12,
-                                 num_stopwords=0, image_size=64, num_shards=2, val_fraction=0.15,
-                                 test_fraction=0.05)
 
 
 def tiny_config(twelve_word_dataset, **train) -> ml_collections.ConfigDict:
@@ -108,11 +100,36 @@ def test_synchronous_sgd_run(twelve_word_dataset, tmp_path):
 
 
 def test_a_non_finite_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(twelve_word_dataset, tmp_path):
-    config = tiny_config(twelve_word_dataset, max_epochs=1)
+    config = tiny_config(twelve_word_dataset, max_epochs=1, log_every_steps=3, checkpoint_every_steps=100)
     config.optimizer.update({"learning_rate": 1e20, "tau": 100})
-    with pytest.raises(TrainingError, match=r"the loss is (nan|inf|-inf) at step \d+"):
+    with pytest.raises(TrainingError, match=r"the loss is (nan|inf|-inf) at step \d+") as raised:
         train(config, str(tmp_path), log=lambda *_: None)
+    # The first window holds steps 1-3; the error names the first bad step inside it, not the window's end.
+    found = re.search(r"at step (\d+) \(steps 1-3 ran in one log window\)", str(raised.value))
+    assert found and 1 < int(found.group(1)) <= 3, str(raised.value)
     assert not os.path.exists(tmp_path / "summary.json")
+
+
+class BatchEnds(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.steps = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps.append((batch, logs["loss"]))
+
+
+def test_losses_are_fetched_once_per_log_window(twelve_word_dataset, tmp_path):
+    """log_every_steps=3, checkpoints every 2, 4 steps an epoch: windows end at 2, 3, 4, 6, 8."""
+    ends = BatchEnds()
+    config = tiny_config(twelve_word_dataset, log_every_steps=3, steps_per_loop=2)
+    summary = train(config, str(tmp_path), callbacks=[ends], log=lambda *_: None)
+    assert [step for step, _ in ends.steps] == [2, 3, 4, 6, 8]
+    assert summary["step"] == 8 and all(np.isfinite(loss) for _, loss in ends.steps)
+    logged = sorted(event.step for path in glob.glob(str(tmp_path / "tensorboard" / "*"))
+                    for event in tf.compat.v1.train.summary_iterator(path)
+                    for value in event.summary.value if value.tag == "train/loss")
+    assert logged == [2, 3, 4, 6, 8]
 
 
 @pytest.mark.parametrize("change, message", [

@@ -54,6 +54,18 @@ def tensors_with_dimension(graph, size, seen=None) -> list:
     return found
 
 
+def must_compile_calls(graph, seen=None) -> list:
+    """Names of the function calls in `graph` (and the functions it calls) that XLA must compile."""
+    seen = set() if seen is None else seen
+    found = [op.name for op in graph.get_operations()
+             if "_XlaMustCompile" in op.node_def.attr and op.node_def.attr["_XlaMustCompile"].b]
+    for name, function in graph._functions.items():
+        if name not in seen and hasattr(function, "graph"):
+            seen.add(name)
+            found += must_compile_calls(function.graph, seen)
+    return found
+
+
 @pytest.mark.parametrize("optimizer", ["sgd", "easgd"])
 @pytest.mark.parametrize("devices", [("/cpu:0",), ("/cpu:0", "/cpu:1")], ids=["1-device", "2-devices"])
 def test_the_compiled_step_reads_only_the_batchs_rows_of_the_word_matrix(optimizer, devices):
@@ -110,3 +122,48 @@ def test_a_batch_of_padding_only_trains_with_one_vs_all():
     run.synchronize()
     assert all(np.isfinite(losses)) and min(losses) > 0
     assert not np.allclose(np.array(run.centre.trainable_variables[0]), before)
+
+
+def test_steps_in_one_compiled_loop_match_steps_one_call_each():
+    """run_steps with steps_per_loop=4 (calls split at tau=3's exchanges) is the same training as run_step."""
+    losses, kernels, exchanges = {}, {}, {}
+    for per_loop in (1, 4):
+        config = run_config(tau=3)
+        config.train.steps_per_loop = per_loop
+        run = TrainingRun(config, MultiClassLogisticLoss())
+        run.start()
+        stream = batches(run, one_word)
+        if per_loop == 1:
+            losses[per_loop] = [float(run.run_step(next(stream))) for _ in range(8)]
+        else:
+            losses[per_loop] = [*run.run_steps(stream, 5).numpy(), *run.run_steps(stream, 3).numpy()]
+        run.synchronize()
+        assert int(run.step) == 8
+        kernels[per_loop] = np.array(run.centre.trainable_variables[0])
+        exchanges[per_loop] = int(np.asarray(replica_copies(run.easgd.exchanges)[0]))
+    assert exchanges[1] == exchanges[4] == 3  # Before steps 0, 3 and 6 either way.
+    np.testing.assert_allclose(losses[4], losses[1], rtol=1e-5)
+    np.testing.assert_allclose(kernels[4], kernels[1], rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize("switch", ["mixed_precision", "jit_compile"])
+def test_mixed_precision_and_xla_train_like_float32(switch):
+    losses = {}
+    for on in (False, True):
+        config = run_config(tau=3)
+        config.train[switch] = on
+        run = TrainingRun(config, MultiClassLogisticLoss())
+        run.start()
+        losses[on] = run.run_steps(batches(run, one_word), 6).numpy()
+        if on and switch == "mixed_precision":
+            assert run.model.backbone.get_layer("conv1").compute_dtype == "bfloat16"
+            assert run.model.head.compute_dtype == "float32"
+            assert run.model.backbone.get_layer("conv1").kernel.dtype == "float32"
+            assert run.centre.backbone.get_layer("conv1").compute_dtype == "float32"  # What is saved and served.
+        if on and switch == "jit_compile":
+            assert must_compile_calls(run.traced_step(next(batches(run, one_word))).graph)
+    assert losses[True].dtype == np.float32 and np.all(np.isfinite(losses[True]))
+    # bfloat16 rounding, or XLA's own dropout random stream, moves the losses a little, not more.
+    np.testing.assert_allclose(losses[True], losses[False], rtol=0.03)
+    if switch == "mixed_precision":
+        assert not np.array_equal(losses[True], losses[False])  # bfloat16 did compute.

@@ -18,9 +18,12 @@ class LocalResponseNormalization(keras.layers.Layer):
         self.size, self.k, self.alpha, self.beta = size, k, alpha, beta
 
     def call(self, inputs):
-        return tf.nn.local_response_normalization(
-            inputs, depth_radius=self.size // 2, bias=self.k, alpha=self.alpha, beta=self.beta
+        # In float32 whatever the compute dtype: TensorFlow's CPU kernel has no bfloat16 LRN, and the sum
+        # of squares it normalises by loses too much in bfloat16.
+        normalised = tf.nn.local_response_normalization(
+            tf.cast(inputs, tf.float32), depth_radius=self.size // 2, bias=self.k, alpha=self.alpha, beta=self.beta
         )
+        return tf.cast(normalised, inputs.dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape

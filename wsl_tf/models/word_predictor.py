@@ -48,15 +48,23 @@ class WordPredictor(keras.Model):
         return self.backbone(images, training=training)["embedding"]
 
     def call(self, images, training=False):
-        return self.head(self.embed(images, training=training))
+        return self.head(self._word_input(self.embed(images, training=training)))
 
-    def in_batch_logits(self, images, classes, training=True) -> dict:
-        """{"words": [B, C], and one entry per auxiliary tower} for word ids `classes`."""
-        features = self.backbone(images, training=training)
+    def in_batch_logits(self, images, classes, training=True, backbone=None) -> dict:
+        """{"words": [B, C], and one entry per auxiliary tower} for word ids `classes`.
+
+        backbone: a callable standing for the backbone (e.g. its XLA-compiled
+        forward pass); default: the backbone itself.
+        """
+        features = backbone(images) if backbone is not None else self.backbone(images, training=training)
         logits = {"words": self.head.in_batch_logits(features["embedding"], classes)}
         for name, head in zip(self.backbone.aux_names, self.aux_heads):
             logits[name] = head.in_batch_logits(features[name], classes)
         return logits
+
+    def _word_input(self, features):
+        """Features as the word layers compute (float32 even when a mixed-precision backbone gives bfloat16)."""
+        return keras.ops.cast(features, self.head.compute_dtype)
 
     def training_loss(self, logits: dict, targets, loss_fn, classes=None):
         """The main head's loss plus aux_loss_weight times each auxiliary head's."""

@@ -18,5 +18,8 @@ def check(config, metadata: dict) -> None:
                          f"model.image_size={config.model.image_size}")
     if config.loss == "softmax" and config.input.labels != "sampled_word":
         raise ValueError("loss='softmax' trains on the drawn word: set input.labels='sampled_word'")
+    for key in ("log_every_steps", "steps_per_loop", "checkpoint_every_steps"):
+        if config.train.get(key, 1) < 1:
+            raise ValueError(f"train.{key}={config.train[key]} must be >= 1")
     if config.train.batch_size_per_replica < 1:
         raise ValueError(f"train.batch_size_per_replica={config.train.batch_size_per_replica} must be >= 1")

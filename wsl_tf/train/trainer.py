@@ -36,7 +36,13 @@ from wsl_tf.input import pipeline
 from wsl_tf.models import MultiClassLogisticLoss, OneVsAllLogisticLoss
 from wsl_tf.train import config as config_lib
 from wsl_tf.train.callbacks import HalveLROnValidationIncrease
-from wsl_tf.train.training_run import TrainingRun
+from wsl_tf.train import training_run
+
+
+# What collectives raise on the surviving workers when a peer dies (MultiWorkerMirroredStrategy's health
+# check aborts them; a collective's own timeout gives DeadlineExceeded).
+_PEER_FAILURES = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError,
+                  tf.errors.AbortedError)
 
 
 class TrainingError(RuntimeError):
@@ -89,18 +95,42 @@ def _load_history(workdir: str, epochs_done: int) -> list:
     return [entry for entry in json.loads(fileio.read_text(path)) if entry["epoch"] <= epochs_done]
 
 
-def _summary(run, epoch, schedule, history, workdir) -> dict:
+def _summary(run, epoch, schedule, history, workdir, chief=True) -> dict:
     summary = {"step": int(run.step), "epoch": int(epoch), "learning_rate": float(run.learning_rate),
                "stopped_by_schedule": float(run.learning_rate) < schedule.min_lr, "history": history}
-    fileio.write_text_atomic(os.path.join(workdir, "summary.json"), json.dumps(summary, indent=2))
+    if chief:
+        fileio.write_text_atomic(os.path.join(workdir, "summary.json"), json.dumps(summary, indent=2))
     return summary
 
 
-def _finish(run, config, dataset, epoch, schedule, history, workdir, log, trained=False) -> dict:
-    """Export the model (again only if this call trained, or no export exists) and write the summary."""
-    if trained or not tf.io.gfile.exists(os.path.join(workdir, "export", serving.INFO_FILE)):
+def _finish(run, config, dataset, epoch, schedule, history, workdir, log, trained=False, chief=True) -> dict:
+    """(Chief) export the model (again only if this call trained, or no export exists) and write the summary."""
+    if chief and (trained or not tf.io.gfile.exists(os.path.join(workdir, "export", serving.INFO_FILE))):
         _export(run, config, dataset, workdir, log)
-    return _summary(run, epoch, schedule, history, workdir)
+    return _summary(run, epoch, schedule, history, workdir, chief)
+
+
+class _CheckpointWriter:
+    """Saves as the TensorFlow multi-worker convention has it: every worker saves (saving may read
+    variables collectively), the chief into WORKDIR/checkpoints, the others into a temporary directory
+    of their own that is removed at once. Every worker restores from the chief's directory."""
+
+    def __init__(self, checkpoint, workdir: str, keep: int, chief: bool):
+        self.checkpoint, self.chief = checkpoint, chief
+        self.manager = tf.train.CheckpointManager(checkpoint, os.path.join(workdir, "checkpoints"), max_to_keep=keep)
+        task = training_run.cluster_task() or ("worker", 0)
+        self.scratch = os.path.join(workdir, f"workertemp_{task[0]}_{task[1]}")
+
+    @property
+    def latest(self) -> str | None:
+        return self.manager.latest_checkpoint
+
+    def save(self, step: int) -> None:
+        if self.chief:
+            self.manager.save(checkpoint_number=step)
+            return
+        self.checkpoint.write(os.path.join(self.scratch, "ckpt"))
+        tf.io.gfile.rmtree(self.scratch)
 
 
 def validate(model, config, dataset: PreparedDataset) -> dict:
@@ -127,15 +157,17 @@ def train(config, workdir: str, callbacks=(), log=print, dataset: PreparedDatase
         identity = _data_identity(config, dataset)
     except ValueError as error:
         raise TrainingError(str(error)) from None
-    tf.io.gfile.makedirs(workdir)
-    _check_run_directory(workdir, identity)
-    fileio.write_text_atomic(os.path.join(workdir, run_directory.VOCAB_FILE), dataset.vocabulary.to_tsv())
-    fileio.write_text_atomic(os.path.join(workdir, "config.json"), config.to_json_best_effort(indent=2))
+    chief = training_run.is_chief()  # Under MultiWorkerMirroredStrategy only the chief writes the run's files.
+    if chief:
+        tf.io.gfile.makedirs(workdir)
+        _check_run_directory(workdir, identity)
+        fileio.write_text_atomic(os.path.join(workdir, run_directory.VOCAB_FILE), dataset.vocabulary.to_tsv())
+        fileio.write_text_atomic(os.path.join(workdir, "config.json"), config.to_json_best_effort(indent=2))
     if config.train.deterministic:
         tf.config.experimental.enable_op_determinism()
 
     # --- Models, optimizer, loss, schedule -------------------------------------
-    run = TrainingRun(config, loss_function(config, dataset))
+    run = training_run.TrainingRun(config, loss_function(config, dataset))
     if config.train.epoch_size < run.global_batch_size:
         raise TrainingError(f"train.epoch_size={config.train.epoch_size} is less than one global batch "
                             f"(train.batch_size_per_replica={config.train.batch_size_per_replica} x "
@@ -148,27 +180,26 @@ def train(config, workdir: str, callbacks=(), log=print, dataset: PreparedDatase
     # --- Checkpoints -----------------------------------------------------------
     checkpoint = tf.train.Checkpoint(**{**schedule.state(), **run.checkpoint_items()}, epoch=epoch,
                                      epoch_loss=epoch_loss)
-    manager = tf.train.CheckpointManager(checkpoint, os.path.join(workdir, "checkpoints"),
-                                         max_to_keep=config.train.keep_checkpoints)
+    checkpoints = _CheckpointWriter(checkpoint, workdir, config.train.keep_checkpoints, chief)
 
     def save():
         run.synchronize()
-        manager.save(checkpoint_number=int(run.step))
+        checkpoints.save(int(run.step))
 
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        log(f"resumed from {manager.latest_checkpoint} (step {int(run.step)}, {int(epoch)} epochs done, "
+    if checkpoints.latest:
+        checkpoint.restore(checkpoints.latest).assert_existing_objects_matched()
+        log(f"resumed from {checkpoints.latest} (step {int(run.step)}, {int(epoch)} epochs done, "
             f"learning rate {float(run.learning_rate):g})")
     else:
         run.start()
     history = _load_history(workdir, int(epoch))
-    if manager.latest_checkpoint and float(run.learning_rate) < config.schedule.min_lr:
+    if checkpoints.latest and float(run.learning_rate) < config.schedule.min_lr:
         log(f"nothing to train: the schedule stopped this run (learning rate {float(run.learning_rate):g} < "
             f"{config.schedule.min_lr:g}) after {int(epoch)} epochs")
-        return _finish(run, config, dataset, epoch, schedule, history, workdir, log)
+        return _finish(run, config, dataset, epoch, schedule, history, workdir, log, chief=chief)
     if config.train.max_epochs and int(epoch) >= config.train.max_epochs:
         log(f"nothing to train: {int(epoch)} epochs done (train.max_epochs={config.train.max_epochs})")
-        return _finish(run, config, dataset, epoch, schedule, history, workdir, log)
+        return _finish(run, config, dataset, epoch, schedule, history, workdir, log, chief=chief)
 
     # --- Data -----------------------------------------------------------------
     global_batch = run.global_batch_size
@@ -182,52 +213,76 @@ def train(config, workdir: str, callbacks=(), log=print, dataset: PreparedDatase
 
     # --- Loop -----------------------------------------------------------------
     steps_per_epoch = config.train.epoch_size // global_batch
+    log_every = config.train.get("log_every_steps", 1)
+    checkpoint_every = config.train.checkpoint_every_steps
     total_epochs = config.train.max_epochs or "?"
-    writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard"))
+    writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard")) if chief else \
+        tf.summary.create_noop_writer()
     callback_list = keras.callbacks.CallbackList([schedule, *callbacks], model=run.centre)
     run.centre.stop_training = False
     callback_list.on_train_begin()
-    while not run.centre.stop_training and not (config.train.max_epochs and int(epoch) >= config.train.max_epochs):
-        callback_list.on_epoch_begin(int(epoch))
-        first = int(run.step) - int(epoch) * steps_per_epoch
-        bar = tqdm(total=steps_per_epoch, initial=first, desc=f"epoch {int(epoch) + 1}/{total_epochs}",
-                   unit="step")
-        seconds, steps = 0.0, 0
-        for _ in range(first, steps_per_epoch):
-            started = time.perf_counter()
-            loss = float(run.run_step(next(batches)))
-            seconds += time.perf_counter() - started
-            steps += 1
-            if not math.isfinite(loss):
-                bar.close()
-                raise TrainingError(f"the loss is {loss} at step {int(run.step)}; stopped, keeping the last good "
-                                    f"checkpoint ({manager.latest_checkpoint or 'none yet'})")
-            epoch_loss.assign_add(loss)
-            images_per_s = steps * global_batch / max(seconds, 1e-9)
-            bar.set_postfix(loss=f"{loss:.3f}", images_per_s=f"{images_per_s:.0f}")
-            bar.update(1)
-            callback_list.on_train_batch_end(int(run.step), {"loss": loss})
+    try:
+        while not run.centre.stop_training and not (config.train.max_epochs and int(epoch) >= config.train.max_epochs):
+            callback_list.on_epoch_begin(int(epoch))
+            step = int(run.step)
+            first = step - int(epoch) * steps_per_epoch
+            bar = tqdm(total=steps_per_epoch, initial=first, desc=f"epoch {int(epoch) + 1}/{total_epochs}",
+                       unit="step")
+            seconds, steps = 0.0, 0
+            while step < (int(epoch) + 1) * steps_per_epoch:
+                # One log window: ends at the epoch's end, a checkpoint or log_every_steps, whichever is first.
+                window = min(log_every - step % log_every, checkpoint_every - step % checkpoint_every,
+                             (int(epoch) + 1) * steps_per_epoch - step)
+                started = time.perf_counter()
+                losses = run.run_steps(batches, window).numpy().astype(np.float64)
+                seconds += time.perf_counter() - started
+                steps += window
+                step += window
+                bad = np.flatnonzero(~np.isfinite(losses))
+                if bad.size:
+                    bar.close()
+                    first_bad = step - window + int(bad[0]) + 1
+                    raise TrainingError(f"the loss is {losses[bad[0]]} at step {first_bad} (steps {step - window + 1}-"
+                                        f"{step} ran in one log window); stopped, keeping the last good checkpoint "
+                                        f"({checkpoints.latest or 'none yet'})")
+                epoch_loss.assign_add(float(losses.sum()))
+                loss = float(losses.mean())
+                images_per_s = steps * global_batch / max(seconds, 1e-9)
+                bar.set_postfix(loss=f"{loss:.3f}", images_per_s=f"{images_per_s:.0f}")
+                bar.update(window)
+                callback_list.on_train_batch_end(step, {"loss": loss})
+                with writer.as_default(step=step):
+                    tf.summary.scalar("train/loss", loss)
+                    tf.summary.scalar("train/learning_rate", float(run.learning_rate))
+                    tf.summary.scalar("train/images_per_s", images_per_s)
+                if step % checkpoint_every == 0:
+                    save()
+            bar.close()
+            run.synchronize()
+            logs = {"loss": float(epoch_loss) / steps_per_epoch, **validate(run.centre, config, dataset)}
             with writer.as_default(step=int(run.step)):
-                tf.summary.scalar("train/loss", loss)
-                tf.summary.scalar("train/learning_rate", float(run.learning_rate))
-                tf.summary.scalar("train/images_per_s", images_per_s)
-            if int(run.step) % config.train.checkpoint_every_steps == 0:
-                save()
-        bar.close()
-        run.synchronize()
-        logs = {"loss": float(epoch_loss) / steps_per_epoch, **validate(run.centre, config, dataset)}
-        with writer.as_default(step=int(run.step)):
-            tf.summary.scalar("val/error", logs["val_error"])
-            tf.summary.scalar("val/precision_at_10", logs["precision_at_10"])
-        log(f"epoch {int(epoch) + 1}/{total_epochs}: loss {logs['loss']:.4f}, val error {logs['val_error']:.4f}, "
-            f"precision@10 {logs['precision_at_10']:.4f}, learning rate {float(run.learning_rate):g}")
-        callback_list.on_epoch_end(int(epoch), logs)
-        epoch.assign_add(1)
-        epoch_loss.assign(0.0)
-        history.append({"epoch": int(epoch), **logs, "learning_rate": float(run.learning_rate),
-                        "train_images_per_s": round(steps * global_batch / max(seconds, 1e-9), 1)})
-        fileio.write_text_atomic(os.path.join(workdir, "history.json"), json.dumps(history, indent=2))
-        save()
+                tf.summary.scalar("val/error", logs["val_error"])
+                tf.summary.scalar("val/precision_at_10", logs["precision_at_10"])
+            log(f"epoch {int(epoch) + 1}/{total_epochs}: loss {logs['loss']:.4f}, val error {logs['val_error']:.4f}, "
+                f"precision@10 {logs['precision_at_10']:.4f}, learning rate {float(run.learning_rate):g}")
+            callback_list.on_epoch_end(int(epoch), logs)
+            epoch.assign_add(1)
+            epoch_loss.assign(0.0)
+            history.append({"epoch": int(epoch), **logs, "learning_rate": float(run.learning_rate),
+                            "train_images_per_s": round(steps * global_batch / max(seconds, 1e-9), 1)})
+            if chief:
+                fileio.write_text_atomic(os.path.join(workdir, "history.json"), json.dumps(history, indent=2))
+            save()
+    except _PEER_FAILURES as error:
+        if training_run.cluster_task() is None:
+            raise
+        raise TrainingError(f"a worker of the cluster stopped answering ({type(error).__name__}: "
+                            f"{str(error).splitlines()[0][:200]}); this worker stopped too. Rerun every worker's "
+                            f"command to resume from the last checkpoint ({checkpoints.latest or 'none yet'})") from None
     callback_list.on_train_end()
     writer.flush()
-    return _finish(run, config, dataset, epoch, schedule, history, workdir, log, trained=True)
+    if training_run.cluster_task() is not None:
+        run.synchronize()
+        log(f"worker {'/'.join(map(str, training_run.cluster_task()))}: centre weights sha256 "
+            f"{run.centre_fingerprint()}")
+    return _finish(run, config, dataset, epoch, schedule, history, workdir, log, trained=True, chief=chief)

@@ -11,8 +11,18 @@ lazy-momentum local step (EASGD) or an all-reduce and a SparseMomentumSGD
 step (synchronous SGD). With EASGD the elastic exchange runs before every
 step whose number is a multiple of `tau`. No op of the step reads a whole
 K x E word matrix: each replica gathers from its own copy.
+
+`run_steps` runs up to `train.steps_per_loop` steps in one compiled call
+(a graph loop over the distributed iterator, as Keras' steps_per_execution
+and Orbit do) and hands back the per-step losses without fetching them, so
+the host need not wait on the device every step. Optional switches:
+`train.mixed_precision` (the training copy's backbone computes in bfloat16;
+weights, word logits and the loss stay float32) and `train.jit_compile`
+(the backbone's forward and backward passes compiled by XLA; the word
+rows' gathers and scatters, whose sizes vary per batch, are not).
 """
 
+import hashlib
 import json
 import os
 
@@ -44,10 +54,58 @@ def split_cpu(logical_cpus: int) -> None:
         pass  # Already initialised (a test process, a notebook): keep its devices.
 
 
-def make_strategy(devices) -> tf.distribute.Strategy:
-    """MultiWorkerMirroredStrategy when TF_CONFIG names a cluster, else MirroredStrategy."""
-    if json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster"):
-        return tf.distribute.MultiWorkerMirroredStrategy()
+def cluster_task() -> tuple[str, int] | None:
+    """(task type, index) of this process in TF_CONFIG's cluster; None when TF_CONFIG names no cluster."""
+    tf_config = json.loads(os.environ.get("TF_CONFIG", "{}"))
+    if not tf_config.get("cluster"):
+        return None
+    task = tf_config.get("task", {})
+    return task.get("type", "worker"), int(task.get("index", 0))
+
+
+def is_chief() -> bool:
+    """Whether this process writes the run's files: one machine, the chief, or worker 0 of a chief-less cluster."""
+    task = cluster_task()
+    if task is None:
+        return True
+    has_chief = bool(json.loads(os.environ["TF_CONFIG"])["cluster"].get("chief"))
+    return task[0] == "chief" or (not has_chief and task == ("worker", 0))
+
+
+def _multi_worker_strategy(peer_timeout_seconds: float) -> tf.distribute.Strategy:
+    """MultiWorkerMirroredStrategy from TF_CONFIG, one replica per local GPU, or per logical CPU on a CPU worker.
+
+    TensorFlow gives a CPU worker one replica whatever its logical devices; a
+    worker split by `train.logical_cpus` gets one per logical CPU instead, as
+    MirroredStrategy would on one machine. Collectives give up after
+    `peer_timeout_seconds` (0: never), besides the strategy's own peer health
+    check, so a dead worker stops the others instead of hanging them.
+    """
+    from tensorflow.python.distribute import collective_all_reduce_strategy as collective
+
+    options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=peer_timeout_seconds or None)
+    # Read without initialising TensorFlow's devices: collectives must be configured before that.
+    cpus = len(tf.config.get_logical_device_configuration(tf.config.list_physical_devices("CPU")[0]) or [None])
+    extended = collective.CollectiveAllReduceExtended
+    original = extended._initialize_local_devices
+
+    def local_devices(self, cluster_resolver, worker_device):
+        devices, kind = original(self, cluster_resolver, worker_device)
+        if kind == "CPU" and cpus > 1:
+            return tuple(f"{worker_device}/device:CPU:{i}" for i in range(cpus)), kind
+        return devices, kind
+
+    extended._initialize_local_devices = local_devices
+    try:
+        return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+    finally:
+        extended._initialize_local_devices = original
+
+
+def make_strategy(devices, peer_timeout_seconds: float = 0) -> tf.distribute.Strategy:
+    """MultiWorkerMirroredStrategy when TF_CONFIG names a cluster, else MirroredStrategy over `devices`."""
+    if cluster_task() is not None:
+        return _multi_worker_strategy(peer_timeout_seconds)
     return tf.distribute.MirroredStrategy(list(devices) or None)
 
 
@@ -66,7 +124,7 @@ class TrainingRun:
         # earlier run lives in that run's strategy, which initialising this run's weights may not touch).
         keras.utils.set_random_seed(config.seed)
         split_cpu(config.train.get("logical_cpus", 0))
-        self.strategy = strategy or make_strategy(config.train.devices)
+        self.strategy = strategy or make_strategy(config.train.devices, config.train.get("peer_timeout_seconds", 0))
         self.replicas = self.strategy.num_replicas_in_sync
         self.global_batch_size = config.train.batch_size_per_replica * self.replicas
         opt = config.optimizer
@@ -74,11 +132,13 @@ class TrainingRun:
         self.learning_rate = tf.Variable(opt.learning_rate, dtype=tf.float64, trainable=False, name="learning_rate")
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self.easgd, self.optimizer = None, None
+        self.steps_per_loop = config.train.get("steps_per_loop", 1)
+        policy = "mixed_bfloat16" if config.train.get("mixed_precision", False) else None
         with self.strategy.scope():
             if self.easgd_mode:
                 self.centre = build_model(config.model)
                 with local_variables():
-                    self.model = build_model(config.model)
+                    self.model = build_model(config.model, policy)
                 word_rows = {id(v) for v in self.model.word_variables()}
                 self.easgd = EASGD(
                     self.strategy, self.model.trainable_variables, self.centre.trainable_variables,
@@ -87,14 +147,18 @@ class TrainingRun:
                     row_sparse=[i for i, v in enumerate(self.model.trainable_variables) if id(v) in word_rows])
             else:
                 with local_variables(integer_only=True):
-                    self.model = self.centre = build_model(config.model)
+                    self.model = self.centre = build_model(config.model, policy)
                 self.optimizer = SparseMomentumSGD(opt.learning_rate, momentum=opt.momentum,
                                                    nesterov=opt.nesterov, weight_decay=opt.weight_decay)
                 self.optimizer.build(self.model.trainable_variables)
                 with local_variables():
                     self._sync_reduced_bytes = tf.Variable(0.0, dtype=tf.float64, trainable=False,
                                                            name="sync_reduced_bytes")
+        self._backbone = None
+        if config.train.get("jit_compile", False):
+            self._backbone = tf.function(lambda images: self.model.backbone(images, training=True), jit_compile=True)
         self._train_step = tf.function(self._distributed_step)
+        self._train_loop = tf.function(self._distributed_loop)
         self._elastic_step = tf.function(self.easgd.elastic_step) if self.easgd else None
         self._synchronize = tf.function(self.easgd.synchronize) if self.easgd else None
 
@@ -133,7 +197,7 @@ class TrainingRun:
         if self.easgd:
             self.easgd.prepare_rows(classes)
         with tf.GradientTape() as tape:
-            logits = self.model.in_batch_logits(batch["images"], classes, training=True)
+            logits = self.model.in_batch_logits(batch["images"], classes, training=True, backbone=self._backbone)
             loss = self.model.training_loss(logits, targets, self.loss_fn, classes)
             scaled = loss if self.easgd else loss / self.replicas  # Keras all-reduces (sums) gradients.
         gradients = tape.gradient(scaled, self.model.trainable_variables)
@@ -150,6 +214,12 @@ class TrainingRun:
         losses = self.strategy.run(self._replica_step, args=(batch,))
         return self.strategy.reduce(tf.distribute.ReduceOp.MEAN, losses, axis=None)
 
+    def _distributed_loop(self, iterator, steps):
+        losses = tf.TensorArray(tf.float32, size=steps)
+        for i in tf.range(steps):
+            losses = losses.write(i, tf.cast(self._distributed_step(next(iterator)), tf.float32))
+        return losses.stack()
+
     def traced_step(self, batch):
         """The concrete function `run_step` executes for a batch like this one (for inspection)."""
         return self._train_step.get_concrete_function(batch)
@@ -162,10 +232,37 @@ class TrainingRun:
         self.step.assign_add(1)
         return loss
 
+    def run_steps(self, iterator, steps: int) -> tf.Tensor:
+        """`steps` training steps from a distributed iterator: float32 [steps] mean losses, not yet fetched.
+
+        Steps run `steps_per_loop` at a time in one compiled call; with EASGD a
+        call never crosses an elastic exchange, which runs between calls.
+        """
+        step = int(self.step)
+        losses, done = [], 0
+        while done < steps:
+            chunk = min(self.steps_per_loop, steps - done)
+            if self.easgd:
+                if step % self.easgd.tau == 0:
+                    self._elastic_step()
+                chunk = min(chunk, self.easgd.tau - step % self.easgd.tau)
+            losses.append(self._train_loop(iterator, tf.constant(chunk)))
+            self.step.assign_add(chunk)
+            step += chunk
+            done += chunk
+        return losses[0] if len(losses) == 1 else tf.concat(losses, 0)
+
     def synchronize(self) -> None:
         """Bring the centre fully up to date (EASGD's lazily exchanged rows); before eval and checkpoints."""
         if self._synchronize is not None:
             self._synchronize()
+
+    def centre_fingerprint(self) -> str:
+        """sha256 of the centre's weights: equal on every worker of a healthy multi-worker run."""
+        digest = hashlib.sha256()
+        for weight in self.centre.get_weights():
+            digest.update(np.ascontiguousarray(weight).tobytes())
+        return digest.hexdigest()
 
     # --- Data and traffic -------------------------------------------------------------------
     def distribute(self, dataset_fn):
