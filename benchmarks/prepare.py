@@ -6,6 +6,9 @@ source scan, text rules, staging, vocabulary and shard writing. Both timings
 include starting their worker processes; TensorFlow is imported before either
 starts (a once-per-process cost of seconds that does not grow with the data).
 Prints one JSON line: {"bench": "prepare", "images_per_s", "limit_images_per_s", "ratio"}.
+Then the same records through the Beam pipeline on DirectRunner in
+multi-process mode with as many workers (data_tools/beam_preparer.py):
+{"bench": "prepare_beam", "runner": "DirectRunner", "images_per_s", "local_images_per_s", "ratio_to_local"}.
 
   python benchmarks/prepare.py --corpus=openclipart --records=6000
 """
@@ -27,6 +30,7 @@ flags.DEFINE_integer("records", 6000, "Source items to process.")
 flags.DEFINE_integer("image_size", 256, "Stored image size (paper: 256).")
 flags.DEFINE_integer("workers", os.cpu_count(), "Worker processes, for both measurements.")
 flags.DEFINE_integer("repeats", 2, "Timed runs of each; the best of each is reported.")
+flags.DEFINE_bool("beam", True, "Also time the Beam pipeline on DirectRunner.")
 
 
 _image_size = 256  # Set in each limit worker by _init.
@@ -74,6 +78,19 @@ def time_prepare(source) -> float:
         return time.perf_counter() - started
 
 
+def time_beam(source) -> float:
+    from data_tools import beam_preparer
+
+    with tempfile.TemporaryDirectory() as out:
+        options = preparer.PrepareOptions(
+            output_dir=out, vocab_size=1000, num_stopwords=50, image_size=FLAGS.image_size,
+            workers=FLAGS.workers, max_records=FLAGS.records, progress=False)
+        started = time.perf_counter()
+        beam_preparer.run_pipeline(source, options, "DirectRunner", [
+            "--direct_running_mode=multi_processing", f"--direct_num_workers={FLAGS.workers}"], log=lambda *_: None)
+        return time.perf_counter() - started
+
+
 def main(argv):
     del argv
     root = corpora.fetch(FLAGS.corpus, log=lambda *_: None)
@@ -102,6 +119,13 @@ def main(argv):
         "ratio": round(limit_seconds / prepare_seconds, 3),
     }
     print(json.dumps(result))
+    if FLAGS.beam:
+        beam_seconds = min(time_beam(source) for _ in range(FLAGS.repeats))
+        print(json.dumps({"bench": "prepare_beam", "runner": "DirectRunner", "corpus": FLAGS.corpus,
+                          "records": len(paths), "workers": FLAGS.workers,
+                          "images_per_s": round(len(paths) / beam_seconds, 1),
+                          "local_images_per_s": result["images_per_s"],
+                          "ratio_to_local": round(prepare_seconds / beam_seconds, 3)}))
 
 
 if __name__ == "__main__":

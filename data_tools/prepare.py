@@ -3,6 +3,13 @@ r"""wsl-prepare: turn a raw image-text collection into a dataset directory.
   wsl-prepare --source=yfcc100m --input=yfcc100m_dataset --image_dir=images/ \
       --output_dir=data/yfcc_k1000 --vocab_size=1000
   wsl-prepare --source=tuxpaint --languages=en,fr --output_dir=data/tux
+  wsl-prepare --runner=DataflowRunner --source=yfcc100m --input=gs://b/yfcc100m_dataset \
+      --image_dir=gs://b/images --output_dir=gs://b/yfcc_k100000 --vocab_size=100000 \
+      -- --project=P --region=R --temp_location=gs://b/tmp
+
+With --runner=DirectRunner|DataflowRunner|FlinkRunner|SparkRunner (needs the
+[beam] extra) the job is an Apache Beam pipeline (data_tools/beam_preparer.py);
+arguments after "--" are passed to Beam as pipeline options.
 
 Writes vocab.tsv, stopwords.tsv, dataset.json, skipped.tsv and TFRecord shards
 {split}-{i:05d}-of-{n:05d}.tfrecord (see wsl_tf/records.py). Bad records are
@@ -44,6 +51,9 @@ flags.DEFINE_integer("max_pixels", images.DEFAULT_MAX_PIXELS,
                      "Images with more pixels are skipped (decompression bombs).")
 flags.DEFINE_integer("max_records", 0, "Read only the first N items of the source (0: all), for trial runs.")
 flags.DEFINE_bool("progress", True, "Show a progress bar.")
+flags.DEFINE_string("runner", "local",
+                    "local (this machine's worker processes) or an Apache Beam runner: DirectRunner, "
+                    "DataflowRunner, FlinkRunner, SparkRunner (pipeline options after --).")
 flags.mark_flags_as_required(["source", "output_dir"])
 
 # Flags that are PrepareOptions fields of the same name (--vocab is vocab_path).
@@ -69,11 +79,16 @@ def make_source():
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    if len(argv) > 1 and FLAGS.runner == "local":
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])} (pipeline options need a Beam --runner)")
     options = preparer.PrepareOptions(vocab_path=FLAGS.vocab, **{name: FLAGS[name].value for name in OPTION_FLAGS})
     try:
-        preparer.DatasetPreparer(make_source(), options).run()
+        if FLAGS.runner == "local":
+            preparer.DatasetPreparer(make_source(), options).run()
+        else:
+            from data_tools import beam_preparer
+
+            beam_preparer.run_pipeline(make_source(), options, FLAGS.runner, argv[1:])
     except (preparer.PrepareError, SourceError) as error:
         print(f"wsl-prepare: error: {error}", file=sys.stderr)
         return 1

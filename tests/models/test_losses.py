@@ -15,7 +15,9 @@ def softplus(x):
 
 
 def numpy_softmax_loss(logits, targets):
-    return np.mean(-(targets * log_softmax(logits, axis=1)).sum(axis=1))
+    """The paper's targets: the image's words as a uniform distribution."""
+    uniform = targets / np.maximum(targets.sum(axis=1, keepdims=True), 1)
+    return np.mean(-(uniform * log_softmax(logits, axis=1)).sum(axis=1))
 
 
 def numpy_ova_loss(logits, targets, counts, n):
@@ -32,7 +34,9 @@ def random_labels(batch, classes, per_image):
 def test_multiclass_loss_matches_numpy():
     logits = RNG.normal(size=(6, 30)) * 3
     labels = random_labels(6, 30, 3)
+    labels[0] = -1  # An image with no target word adds nothing (and is not a division by zero).
     targets = full_targets(tf.constant(labels), 30).numpy()
+    assert set(targets.sum(axis=1)) == {0, 2, 3}
     got = MultiClassLogisticLoss()(tf.constant(logits, tf.float32), tf.constant(targets)).numpy()
     assert got == pytest.approx(numpy_softmax_loss(logits, targets), rel=1e-5)
 

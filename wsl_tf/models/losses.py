@@ -24,11 +24,18 @@ import tensorflow as tf
 
 @keras.saving.register_keras_serializable(package="wsl_tf")
 class MultiClassLogisticLoss:
-    """-sum over positive words of log softmax(logits), mean over images."""
+    """Cross-entropy between an image's words, as a uniform distribution, and softmax(logits); mean over images.
+
+    The paper's multi-class logistic loss: targets are normalised to sum to
+    one per image (an image with one target word, as uniform-per-word sampling
+    gives, is unchanged); an image with no target word adds nothing.
+    """
 
     def __call__(self, logits, targets, classes=None):
         del classes  # The softmax needs no per-word statistics.
         log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
+        targets = tf.cast(targets, tf.float32)
+        targets = targets / tf.maximum(tf.reduce_sum(targets, axis=-1, keepdims=True), 1.0)
         return tf.reduce_mean(-tf.reduce_sum(targets * log_probs, axis=-1))
 
     def get_config(self):

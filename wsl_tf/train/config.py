@@ -16,8 +16,6 @@ def check(config, metadata: dict) -> None:
     if config.input.crop_size != config.model.image_size:
         raise ValueError(f"input.crop_size={config.input.crop_size} differs from "
                          f"model.image_size={config.model.image_size}")
-    if config.loss == "softmax" and config.input.labels != "sampled_word":
-        raise ValueError("loss='softmax' trains on the drawn word: set input.labels='sampled_word'")
     for key in ("log_every_steps", "steps_per_loop", "checkpoint_every_steps"):
         if config.train.get(key, 1) < 1:
             raise ValueError(f"train.{key}={config.train[key]} must be >= 1")

@@ -1,0 +1,193 @@
+"""wsl-prepare as an Apache Beam pipeline, for collections beyond one machine.
+
+The same sources, text rules, vocabulary, splits and record schema as the
+local job (data_tools/preparer.py), run by any Beam runner (DirectRunner,
+DataflowRunner, FlinkRunner, SparkRunner):
+
+1. The source is scanned in one task (a scan lists items: metadata lines,
+   file names), then reshuffled so that loading, the text rules and image
+   re-encoding, the costly part, spread over all workers.
+2. A record that cannot be prepared goes to a side output, counted (Beam
+   metric `wsl_prepare/skipped`) and listed in skipped.tsv: it never fails
+   the pipeline.
+3. Train words are counted as a combine (Count.PerElement); the dictionary
+   is built from the counts as the local job builds it, and reaches the
+   write as a side input.
+4. Each record goes to the shard its key hashes to; each shard is written by
+   one task, its records in key order, under a temporary name then renamed.
+   A last single task builds the train index from the shards' record sizes
+   and word ids, and writes vocab.tsv, stopwords.tsv, skipped.tsv and, last,
+   dataset.json.
+
+Every file goes through tf.io.gfile, so OUTPUT_DIR may be gs:// or hdfs://
+(a filesystem every worker reaches). The per-split records, vocabulary and
+dataset.json counts equal the local job's on the same input; which shard of
+a split holds a record differs (hash here, input order there).
+"""
+
+import collections
+import hashlib
+import itertools
+import json
+import os
+
+from data_tools import worker
+from data_tools.preparer import ChunkSummary, DatasetPreparer, PrepareError, PrepareOptions
+from data_tools.sources import base
+from wsl_tf import fileio, records
+from wsl_tf.vocab import Vocabulary
+
+RUNNERS = ("DirectRunner", "DataflowRunner", "FlinkRunner", "SparkRunner")
+_SKIPPED = "skipped"
+
+
+def shard_of(key: str, num_shards: int) -> int:
+    """The shard of its split a record goes to: a hash of its key, independent of the split's own hash."""
+    return int.from_bytes(hashlib.sha256(b"shard\0" + key.encode()).digest()[:8], "big") % num_shards
+
+
+def _scan(source: base.Source, max_records: int):
+    items = source.scan()
+    return itertools.islice(items, max_records) if max_records else items
+
+
+class _Prepare:
+    """Load, clean and re-encode one item; a Skip goes to the side output."""
+
+    def __init__(self, task: worker.RecordTask, options: PrepareOptions):
+        self.task, self.options = task, options
+
+    def __call__(self, item):
+        import apache_beam as beam
+
+        result = worker.prepare_record(item, self.task)
+        if isinstance(result, base.Skip):
+            beam.metrics.Metrics.counter("wsl_prepare", "skipped").inc()
+            return [beam.pvalue.TaggedOutput(_SKIPPED, [result.key, result.reason, result.detail])]
+        split = records.split_of(result.key, self.options.val_fraction, self.options.test_fraction)
+        return [(split, result)]
+
+
+def _dictionary(counts, options: PrepareOptions, fixed: Vocabulary | None):
+    """(vocabulary, stop words) from the train word counts, as the local job builds them."""
+    if fixed is not None:
+        return fixed, Vocabulary((), ())
+    if not counts:
+        raise PrepareError("the train split is empty: lower --val_fraction/--test_fraction or add data")
+    return Vocabulary.from_counts(collections.Counter(dict(counts)), options.vocab_size, options.num_stopwords)
+
+
+def _write_shard(keyed, dictionary, options: PrepareOptions):
+    """Write one shard (its records in key order); its stats and, for train, (size, ids) per record."""
+    import tensorflow as tf
+
+    (split, shard), prepared = keyed
+    vocab = dictionary[0]
+    count = options.shard_counts()[split]
+    path = os.path.join(options.output_dir, records.shard_name(split, shard, count))
+    temp = fileio.temp_path_for(path)
+    stats = {"images": 0, "pairs": 0, "no_target": 0}
+    entries = []
+    with tf.io.TFRecordWriter(temp) as writer:
+        for record in sorted(prepared, key=lambda r: r.key):
+            ids = vocab.ids(record.words)
+            if not ids:
+                stats["no_target"] += 1
+                if split == "train":
+                    continue
+            serialized = records.make_example(record.key, record.image, ids, record.language)
+            writer.write(serialized)
+            if split == "train":
+                entries.append((len(serialized), ids))
+            stats["images"] += 1
+            stats["pairs"] += len(ids)
+    fileio.commit(temp, path)
+    return split, shard, stats, entries
+
+
+def _finish(_, shards, skipped, items, dictionary, source, options: PrepareOptions):
+    """The last task: train index, vocabulary files, skipped.tsv, then dataset.json."""
+    from wsl_tf.input.index import TrainIndexBuilder
+
+    vocab, stopwords = dictionary
+    shards = list(shards)
+    counts = options.shard_counts()
+    written = {(split, shard) for split, shard, _, _ in shards}
+    for split, count in counts.items():  # A shard no record hashed to is still written, empty.
+        for shard in range(count):
+            if (split, shard) not in written:
+                shards.append(_write_shard(((split, shard), []), dictionary, options))
+    index = TrainIndexBuilder(counts["train"], len(vocab))
+    stats = {s: {"images": 0, "pairs": 0, "no_target": 0} for s in records.SPLITS}
+    for split, shard, shard_stats, entries in sorted(shards, key=lambda s: (s[0], s[1])):
+        for name, value in shard_stats.items():
+            stats[split][name] += value
+        for length, ids in entries:
+            index.add(shard, length, ids)
+    if sum(stats[s]["images"] for s in records.SPLITS) + stats["train"]["no_target"] == 0:
+        raise PrepareError(f"no usable records in --input ({items} read, all skipped)")
+    out = options.output_dir
+    index.save(os.path.join(out, records.TRAIN_INDEX_FILE))
+    stats["max_words_per_image"] = index.max_words_per_record
+    vocab.save(os.path.join(out, records.VOCAB_FILE))
+    stopwords.save(os.path.join(out, records.STOPWORDS_FILE))
+    preparer = DatasetPreparer(source, options, log=print)
+    summary = ChunkSummary(items, items - len(skipped), sorted(skipped), {})
+    preparer._write_skipped([summary])
+    metadata = preparer._metadata([summary], vocab, stopwords, stats)
+    fileio.write_text_atomic(os.path.join(out, records.METADATA_FILE),
+                             json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+    return metadata
+
+
+def run_pipeline(source: base.Source, options: PrepareOptions, runner: str, pipeline_args=(), log=print) -> dict:
+    """Prepare options.output_dir with Beam's `runner`; returns the contents of dataset.json.
+
+    pipeline_args: further Beam pipeline options (--project=..., --temp_location=...).
+    """
+    try:
+        import apache_beam as beam
+        from apache_beam.options.pipeline_options import PipelineOptions
+    except ImportError:
+        raise PrepareError(f"--runner={runner} needs Apache Beam: pip install 'wsl_tf[beam]'") from None
+    if runner not in RUNNERS:
+        raise PrepareError(f"--runner={runner}: expected local or one of {', '.join(RUNNERS)}")
+    preparer = DatasetPreparer(source, options, log=log)  # Validates the options, loads a fixed --vocab.
+    done = preparer._completed_metadata()
+    if done is not None:
+        log(f"{options.output_dir} is already complete for these inputs and options; nothing to do.")
+        return done
+    import tensorflow as tf
+
+    tf.io.gfile.makedirs(options.output_dir)
+    task = worker.RecordTask(source, options.image_size, options.max_pixels)
+    fixed = preparer.fixed_vocab
+
+    with beam.Pipeline(options=PipelineOptions([f"--runner={runner}", *pipeline_args])) as pipeline:
+        items = (pipeline | "Start" >> beam.Create([None])
+                 | "Scan" >> beam.FlatMap(lambda _: _scan(source, options.max_records)))
+        read = items | "CountItems" >> beam.combiners.Count.Globally()
+        prepared = (items | "Spread" >> beam.Reshuffle()
+                    | "Prepare" >> beam.FlatMap(_Prepare(task, options)).with_outputs(_SKIPPED, main="records"))
+        records_by_split = prepared.records
+        train_counts = (records_by_split | "TrainOnly" >> beam.Filter(lambda pair: pair[0] == "train")
+                        | "TrainWords" >> beam.FlatMap(lambda pair: pair[1].words)
+                        | "CountWords" >> beam.combiners.Count.PerElement()
+                        | "AllCounts" >> beam.combiners.ToList())
+        dictionary = train_counts | "Dictionary" >> beam.Map(_dictionary, options, fixed)
+        shards = (records_by_split
+                  | "ToShard" >> beam.Map(lambda pair: ((pair[0], shard_of(pair[1].key, options.shard_counts()[
+                      pair[0]])), pair[1]))
+                  | "GroupShards" >> beam.GroupByKey()
+                  | "WriteShards" >> beam.Map(_write_shard, beam.pvalue.AsSingleton(dictionary), options)
+                  | "AllShards" >> beam.combiners.ToList())
+        skipped = prepared[_SKIPPED] | "AllSkipped" >> beam.combiners.ToList()
+        _ = (pipeline | "Last" >> beam.Create([None])
+             | "Finish" >> beam.Map(_finish, beam.pvalue.AsSingleton(shards), beam.pvalue.AsSingleton(skipped),
+                                    beam.pvalue.AsSingleton(read), beam.pvalue.AsSingleton(dictionary), source,
+                                    options))
+    metadata = json.loads(fileio.read_text(os.path.join(options.output_dir, records.METADATA_FILE)))
+    images = ", ".join(f"{split} {metadata['images'][split]}" for split in records.SPLITS)
+    log(f"wrote {options.output_dir} with {runner}: {metadata['vocab_size']} words; images {images}; "
+        f"skipped {metadata['skipped_total']} (listed in skipped.tsv)")
+    return metadata
