@@ -53,6 +53,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     config.input = ml_collections.ConfigDict()
     # Softmax: draw a word uniformly, then one of its images; the word is the target.
     # One-vs-all: read the images naturally, every dictionary word a target.
+    # (Softmax also trains on sampler="natural", labels="all_words": the image's words as a uniform target.)
     config.input.sampler = "natural" if one_vs_all else "uniform_per_word"
     config.input.labels = "all_words" if one_vs_all else "sampled_word"
     config.input.resize_size = 256  # Images are resized to 256 x 256 ...

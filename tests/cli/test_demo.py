@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -10,7 +11,8 @@ TINY = ["--config.data.corpora=('tuxpaint',)", "--config.data.max_records=160", 
         "--config.run.model.num_words=30", "--config.run.train.max_epochs=1", "--config.run.train.epoch_size=128",
         "--config.run.train.batch_size_per_replica=16", "--config.run.eval.val_images=32",
         "--config.run.eval.batch_size=32", "--config.evaluation.test_images=60",
-        "--config.evaluation.transfer_images=120", "--config.evaluation.class_network_steps=5"]
+        "--config.evaluation.transfer_images=120", "--config.evaluation.class_network_steps=5",
+        "--config.evaluation.choice_epochs=1", "--config.evaluation.choice_epoch_size=32"]
 
 
 def wsl_demo(workdir):
@@ -25,11 +27,19 @@ def test_the_demo_chain_leaves_a_model_a_report_and_pictures_and_a_rerun_gives_t
     run = tmp_path / "run"
     assert (run / "export" / "saved_model" / "saved_model.pb").exists() and (run / "export" / "model.keras").exists()
     report = (run / "eval" / "report.md").read_text()
-    for section in ("## Word prediction", "## Transfer learning", "## Word embeddings", "## Pictures"):
+    for section in ("## Word prediction", "## Transfer learning", "## Word embeddings", "## Loss and sampling",
+                    "## Pictures"):
         assert section in report
+    sections = {part.splitlines()[0]: part for part in report.split("\n## ")[1:]}
+    for title, part in sections.items():
+        if title.startswith(("Word prediction", "Loss and sampling")):
+            assert "n/a" not in part and re.search(r"\| 0\.\d{3} \|", part), part
     metrics = json.loads((run / "eval" / "metrics.json").read_text())
+    assert set(metrics["pictures"]) == {"predictions", "top_images", "image_map", "word_map"}
     for picture in metrics["pictures"].values():
         assert (run / "eval" / picture).read_bytes()[:4] == b"\x89PNG"
+        assert f"]({picture})" in report
+    assert len(metrics["training_choices"]["runs"]) == 4
     out = first.stdout.splitlines()
     assert f"report: {run / 'eval' / 'report.md'}" in out
     table = out[out.index(f"report: {run / 'eval' / 'report.md'}") + 1:]
@@ -41,3 +51,43 @@ def test_the_demo_chain_leaves_a_model_a_report_and_pictures_and_a_rerun_gives_t
     assert again.returncode == 0, again.stderr[-3000:]
     assert "nothing to train" in again.stdout + again.stderr and "already done" in again.stdout
     assert again.stdout.splitlines()[-len(table):] == table  # The same numbers.
+
+
+def demo_with(workdir, env=None, failure=None):
+    """wsl-demo as a subprocess; `failure`, if given, is the exception DatasetPreparer.run raises (Python source)."""
+    patch = (f"from data_tools import preparer\n"
+             f"def run(self):\n    raise {failure}\n"
+             f"preparer.DatasetPreparer.run = run\n") if failure else ""
+    script = patch + "import sys\nfrom wsl_tf.cli import demo\nsys.argv = ['wsl-demo'] + sys.argv[1:]\ndemo.run()\n"
+    result = subprocess.run([sys.executable, "-c", script, f"--workdir={workdir}", *TINY], capture_output=True,
+                            text=True, timeout=600, env=env or dict(os.environ))
+    # The progress bar (tqdm, on stderr) aside, what the demo says.
+    said = [line for line in result.stderr.replace("\r", "\n").splitlines()
+            if line.strip() and not re.match(r"^[\w-]+: +\d+%\|", line)]
+    return result.returncode, said
+
+
+def test_no_registry_says_what_to_fetch_by_hand_and_where(tmp_path):
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "apt-get").write_text("#!/bin/sh\necho \"E: Failed to fetch http://deb.debian.org/x  Temporary failure "
+                                  "resolving 'deb.debian.org'\" >&2\nexit 100\n")
+    (fake / "apt-get").chmod(0o755)
+    cache = tmp_path / "cache"
+    env = {**os.environ, "WSL_TF_CACHE": str(cache), "PATH": f"{fake}:{os.environ['PATH']}"}
+    code, err = demo_with(tmp_path / "demo", env)
+    assert code == 1 and len(err) == 1, err
+    assert err[0].startswith("wsl-demo: error: apt-get download tuxpaint-stamps-default (is Debian's registry "
+                             "reachable?) failed: E: Failed to fetch"), err
+    assert f"dpkg-deb -x FILE.deb {cache / 'tuxpaint'}" in err[0]
+    assert f"touch {cache / 'tuxpaint'}/.complete" in err[0]
+    assert not os.listdir(cache)  # Nothing half-fetched is left.
+
+
+def test_a_full_disk_and_an_interrupt_each_get_one_line(tmp_path):
+    code, err = demo_with(tmp_path / "demo", failure="OSError(28, 'No space left on device', 'x.tfrecord')")
+    assert code == 1 and len(err) == 1 and err[0].startswith("wsl-demo: error: no space left on the device"), err
+    assert "needs about 1 GB" in err[0] and "--workdir on another disk" in err[0]
+    code, err = demo_with(tmp_path / "demo", failure="KeyboardInterrupt")
+    assert code == 130 and err == ["wsl-demo: interrupted. Rerun the same command to resume: finished stages are "
+                                   "kept and training goes on from its last checkpoint."], err

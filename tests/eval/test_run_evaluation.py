@@ -81,3 +81,30 @@ def test_every_experiment_fills_metrics_and_report_and_a_rerun_reuses_features(t
                            capture_output=True, text=True, env=env, timeout=900)
     assert again.returncode == 0, again.stderr[-3000:]
     assert {name: os.path.getmtime(os.path.join(trained_run, "eval", "cache", name)) for name in cached} == cached
+
+
+def test_training_choices_change_only_the_loss_and_sampling_and_score_each_run(trained_run, tmp_path):
+    from wsl_tf.dataset import PreparedDataset
+    from wsl_tf.eval.report import markdown
+    from wsl_tf.eval.run_evaluation import TRAINING_CHOICES, EvalOptions, training_choices
+    from wsl_tf.run_directory import load_trained_run
+
+    run = load_trained_run(trained_run)
+    options = EvalOptions(test_images=60, choice_epochs=1, choice_epoch_size=32)
+    section = training_choices(run.config, PreparedDataset(run.config.data.dir), options, str(tmp_path))
+    assert list(section["runs"]) == list(TRAINING_CHOICES)
+    original = run.config.to_dict()
+    for name, (loss, sampler, labels) in TRAINING_CHOICES.items():
+        scores = section["runs"][name]
+        assert all(0 <= scores[f"precision_at_{k}"] <= 1 for k in (1, 5, 10)) and scores["images"] > 0
+        directory = tmp_path / "choices" / name.replace(", ", "_").replace(" ", "_").replace("-", "_")
+        variant = json.loads((directory / "config.json").read_text())
+        changed = {f"{section_name}.{key}" for section_name, values in original.items() if isinstance(values, dict)
+                   for key, value in values.items() if variant[section_name][key] != value}
+        changed |= {key for key, value in original.items() if not isinstance(value, dict) and variant[key] != value}
+        assert changed <= {"loss", "input.sampler", "input.labels", "train.max_epochs", "train.epoch_size",
+                           "train.export", "schedule.min_epochs_per_lr"}
+        assert (variant["loss"], variant["input"]["sampler"], variant["input"]["labels"]) == (loss, sampler, labels)
+        assert json.loads((directory / "summary.json").read_text())["step"] == 2  # 32 images of 16: same budget.
+    report = markdown({"run": trained_run, "checkpoint": "c", "num_words": 20, "training_choices": section})
+    assert "## Loss and sampling at equal budget" in report and report.count("| one-vs-all") == 2

@@ -84,6 +84,7 @@ def test_a_killed_worker_stops_the_other_and_the_rerun_resumes(twelve_word_datas
     killed_at = time.monotonic()
     out, _ = workers[0].communicate(timeout=240)
     waited = time.monotonic() - killed_at
+    print(f"the surviving worker stopped {waited:.1f} s after the kill")
     assert workers[0].returncode != 0
     assert "a worker of the cluster stopped answering" in out and "Rerun every worker's command" in out, out[-3000:]
     assert waited < 200  # Bounded: the health check or the collective timeout, not a hang.

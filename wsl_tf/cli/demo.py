@@ -10,8 +10,13 @@ WORKDIR/run/export (try: wsl-predict --model=WORKDIR/run/export IMAGE), runs
 the paper's evaluation on it (wsl-eval: WORKDIR/run/eval/report.md) and prints
 the report's word-prediction table. A stage whose output is complete is
 skipped on a rerun.
+
+When things go wrong it says so in one line: no registry reachable (what to
+fetch by hand and where to put it), no disk space (how much it needs), an
+interrupted run (rerun the same command: it resumes).
 """
 
+import errno
 import json
 import os
 import sys
@@ -59,6 +64,17 @@ def main(argv):
     except (corpora.FetchError, preparer.PrepareError, SourceError, TrainingError, ValueError) as error:
         print(f"wsl-demo: error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("wsl-demo: interrupted. Rerun the same command to resume: finished stages are kept and training "
+              "goes on from its last checkpoint.", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 (a full disk surfaces as OSError or as a TensorFlow error)
+        if not disk_full(error):
+            raise
+        print(f"wsl-demo: error: no space left on the device ({error}). The demo needs about {DISK_NEEDED} "
+              f"(corpora cached in {corpora.cache_dir()}, the dataset and run in {FLAGS.workdir}): free some, "
+              f"or pass --workdir on another disk; rerunning resumes.", file=sys.stderr)
+        return 1
     final = summary["history"][-1] if summary["history"] else {}
     report = {"epochs": summary["epoch"], "steps": summary["step"], "learning_rate": summary["learning_rate"],
               "val_precision_at_10": round(final.get("precision_at_10", float("nan")), 4),
@@ -67,6 +83,14 @@ def main(argv):
     print("demo result: " + json.dumps(report))
     print(headline(metrics, os.path.join(FLAGS.workdir, "run", "eval", "report.md")))
     return 0
+
+
+DISK_NEEDED = "1 GB"
+
+
+def disk_full(error: BaseException) -> bool:
+    """Whether `error` says a disk is full (errno ENOSPC, or TensorFlow's wording of it)."""
+    return getattr(error, "errno", None) == errno.ENOSPC or "No space left on device" in str(error)
 
 
 def demo_source(data):
@@ -96,7 +120,8 @@ def evaluation(run_dir: str, settings) -> dict:
             print(f"evaluation of {latest} already done: {path}")
             return previous
     options = EvalOptions(test_images=settings.test_images, transfer_max_images=settings.transfer_images,
-                          class_network_steps=settings.class_network_steps)
+                          class_network_steps=settings.class_network_steps, choice_epochs=settings.choice_epochs,
+                          choice_epoch_size=settings.choice_epoch_size)
     return evaluate_run(run_dir, tuple(settings.experiments), tuple(settings.transfer), options=options)
 
 

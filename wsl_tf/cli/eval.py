@@ -31,6 +31,8 @@ flags.DEFINE_list("grid_words", [], "Words for the top-images picture (default: 
 flags.DEFINE_integer("test_images", 2000, "Test-split images for word prediction.", lower_bound=1)
 flags.DEFINE_integer("transfer_images", 2000, "At most this many images per labelled set.", lower_bound=10)
 flags.DEFINE_integer("class_network_steps", 300, "Training steps of the class-label baseline network.", lower_bound=1)
+flags.DEFINE_integer("choice_epochs", 4, "training_choices: epochs of each short run.", lower_bound=1)
+flags.DEFINE_integer("choice_epoch_size", 4096, "training_choices: images per epoch of each short run.", lower_bound=1)
 flags.DEFINE_bool("progress", True, "Show progress bars.")
 flags.mark_flags_as_required(["workdir"])
 
@@ -44,6 +46,7 @@ def main(argv):
 
     options = EvalOptions(test_images=FLAGS.test_images, transfer_max_images=FLAGS.transfer_images,
                           class_network_steps=FLAGS.class_network_steps, grid_words=tuple(FLAGS.grid_words),
+                          choice_epochs=FLAGS.choice_epochs, choice_epoch_size=FLAGS.choice_epoch_size,
                           progress=FLAGS.progress)
     try:
         evaluate_run(FLAGS.workdir, FLAGS.experiments, FLAGS.transfer, options=options)

@@ -1,5 +1,6 @@
 """The paper's pictures as PNG files: t-SNE of image features with thumbnails (Fig. 4), t-SNE of word rows
-with labels (Fig. 6), and the top-scoring test images of chosen words (Fig. 3)."""
+with labels (Fig. 6), the top-scoring test images of chosen words (Fig. 3), and a grid of test images with
+their top predicted words, the right ones marked."""
 
 import io
 
@@ -65,6 +66,44 @@ def top_images_grid(scores: np.ndarray, images: list[bytes], words: list[str], w
             axes[row, column].imshow(_thumbnail(images[image_index], thumbnail))
             axes[row, column].set_axis_off()
     figure.suptitle("Test images scoring each word highest")
+    figure.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(figure)
+    return path
+
+
+def marked_predictions(scores: np.ndarray, true_ids: list, top: int = 5) -> list:
+    """Per image, its `top` word ids by score (ties: lower id first), each with whether it is one of the
+    image's own words: [[(word_id, right), ...], ...]."""
+    marked = []
+    for row, ids in zip(scores, true_ids):
+        truth = {int(i) for i in ids}
+        marked.append([(int(w), int(w) in truth) for w in np.argsort(-row, kind="stable")[:top]])
+    return marked
+
+
+def prediction_grid(scores: np.ndarray, images: list[bytes], true_ids: list, words: list[str], path: str,
+                    columns: int = 4, rows: int = 3, top: int = 5, thumbnail: int = 96) -> str:
+    """Test images, each over its `top` predicted words: a word among the image's own in green with a
+    check mark, the others in grey; below them the image's own words. Images with no dictionary word are
+    left out (nothing to get right)."""
+    chosen = [i for i, ids in enumerate(true_ids) if len(ids)][: columns * rows]
+    marked = marked_predictions(scores[chosen], [true_ids[i] for i in chosen], top)
+    figure, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 3.6 * rows), squeeze=False)
+    for axis in axes.flat:
+        axis.set_axis_off()
+    for axis, index, predictions in zip(axes.flat, chosen, marked):
+        axis.imshow(_thumbnail(images[index], thumbnail))
+        for line, (word_id, right) in enumerate(predictions):
+            axis.text(0.0, -0.06 - 0.1 * line, ("\u2713 " if right else "  ") + words[word_id],
+                      transform=axis.transAxes, va="top", fontsize=9, color="green" if right else "dimgrey",
+                      fontweight="bold" if right else "normal")
+        own = ", ".join(words[i] for i in sorted({int(i) for i in true_ids[index]}))
+        axis.text(0.0, -0.08 - 0.1 * top, f"true: {own}", transform=axis.transAxes, va="top", fontsize=7,
+                  wrap=True)
+    hits = sum(any(right for _, right in predictions) for predictions in marked)
+    figure.suptitle(f"Top {top} predicted words per test image (green: one of the image's own words); "
+                    f"{hits} of {len(chosen)} images have one right")
+    figure.subplots_adjust(hspace=0.9)
     figure.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(figure)
     return path

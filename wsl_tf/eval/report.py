@@ -60,6 +60,16 @@ def _embeddings(metrics: dict) -> list[str]:
     return lines + [""]
 
 
+def _training_choices(section: dict) -> list[str]:
+    lines = ["## Loss and sampling at equal budget (section 3.1)", "",
+             f"Short runs of this run's config, {section['epochs']} epochs of {section['epoch_size']} images each "
+             f"from the same seed; only the loss and the sampling differ. Test split precision.", "",
+             "| loss, sampling | precision@1 | precision@5 | precision@10 |", "|---|---|---|---|"]
+    for name, values in section["runs"].items():
+        lines.append(f"| {name} | " + " | ".join(_number(values[f"precision_at_{k}"]) for k in (1, 5, 10)) + " |")
+    return lines + [""]
+
+
 def markdown(metrics: dict) -> str:
     lines = ["# Evaluation", "", f"Run `{metrics['run']}`, checkpoint `{metrics['checkpoint']}`, "
              f"K = {metrics['num_words']} words.", ""]
@@ -69,11 +79,15 @@ def markdown(metrics: dict) -> str:
         lines += _transfer(metrics["transfer"])
     if "analogy" in metrics:
         lines += _embeddings(metrics)
+    if "training_choices" in metrics:
+        lines += _training_choices(metrics["training_choices"])
     if "pictures" in metrics:
-        titles = {"top_images": "Test images scoring each word highest (Fig. 3)",
+        titles = {"predictions": "Test images and their top predicted words (green: right)",
+                  "top_images": "Test images scoring each word highest (Fig. 3)",
                   "image_map": "t-SNE of test images' features (Fig. 4)",
                   "word_map": "t-SNE of the word layer's rows (Fig. 6)"}
         lines += ["## Pictures", ""]
         for key, title in titles.items():
-            lines += [f"### {title}", "", f"![{title}]({metrics['pictures'][key]})", ""]
+            if key in metrics["pictures"]:
+                lines += [f"### {title}", "", f"![{title}]({metrics['pictures'][key]})", ""]
     return "\n".join(lines)

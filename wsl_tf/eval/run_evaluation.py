@@ -10,7 +10,12 @@ checkpoint) and runs the chosen experiments:
   and zero-shot classification through the word layer;
 - embeddings: analogies, MEN, English-French translation on the word layer's
   rows, on word2vec trained on the same training captions, and on both;
-- pictures: t-SNE maps of test images and of words, top images per word.
+- pictures: t-SNE maps of test images and of words, top images per word, a
+  grid of test images with their predicted words;
+- training_choices: the paper's two choices, multi-class vs one-vs-all loss
+  and uniform-per-word vs natural sampling, as short runs of the run's own
+  config at equal budget from the same seed (RUN/eval/choices/), each scored
+  by precision@1/5/10 on the test split.
 
 Features are cached in RUN/eval/cache/ per checkpoint, so a rerun reuses them.
 """
@@ -30,7 +35,14 @@ from wsl_tf.eval import baselines, embeddings, pictures, transfer
 from wsl_tf.eval.word_prediction import evaluate, frequency_scores, model_scores
 from wsl_tf.run_directory import load_trained_run
 
-EXPERIMENTS = ("word_prediction", "transfer", "embeddings", "pictures")
+EXPERIMENTS = ("word_prediction", "transfer", "embeddings", "pictures", "training_choices")
+# name: (loss, sampler, labels).
+TRAINING_CHOICES = {
+    "multi-class, uniform per word": ("softmax", "uniform_per_word", "sampled_word"),
+    "multi-class, natural": ("softmax", "natural", "all_words"),
+    "one-vs-all, uniform per word": ("one_vs_all", "uniform_per_word", "all_words"),
+    "one-vs-all, natural": ("one_vs_all", "natural", "all_words"),
+}
 
 
 @dataclasses.dataclass
@@ -60,6 +72,8 @@ class EvalOptions:
     grid_words: tuple = ()  # Words for the top-images grid (default: the 6 most frequent).
     word2vec_epochs: int = 20
     transfer_max_images: int = 2000
+    choice_epochs: int = 4  # training_choices: epochs of each short run ...
+    choice_epoch_size: int = 4096  # ... of this many images.
     progress: bool = True
 
 
@@ -180,7 +194,8 @@ def word_embeddings(model, config, words, dataset, resources, options) -> tuple[
 
 
 def draw_pictures(model, config, words, dataset, options, out_dir, cache) -> dict:
-    images = [image for image, _ in itertools.islice(_split_records(dataset, "test"), options.map_images)]
+    test = list(itertools.islice(_split_records(dataset, "test"), options.map_images))
+    images = [image for image, _ in test]
     arrays = cache.get("test_images", lambda: transfer.extract(
         model, images, config.model.image_size, outputs=("embedding", "scores"), progress=options.progress,
         desc="features test images"))
@@ -194,7 +209,38 @@ def draw_pictures(model, config, words, dataset, options, out_dir, cache) -> dic
                                       os.path.join(out_dir, "word_map.png")),
         "top_images": pictures.top_images_grid(arrays["scores"], images, words, grid,
                                                os.path.join(out_dir, "top_images.png")),
+        "predictions": pictures.prediction_grid(arrays["scores"], images,
+                                                [[i for i in ids if i < num_words] for _, ids in test], words,
+                                                os.path.join(out_dir, "predictions.png")),
     }
+
+
+def training_choices(config, dataset: PreparedDataset, options: EvalOptions, out_dir: str, log=print) -> dict:
+    """{choice: {"precision_at_1/5/10", "images", "loss", "sampler", "labels"}} of the short runs.
+
+    Each is the run's config with only the loss, sampler and labels changed,
+    trained for choice_epochs x choice_epoch_size images from the same seed
+    (the learning rate is not halved within them), in out_dir/choices/NAME; a
+    finished one is reused.
+    """
+    from wsl_tf.train.trainer import train
+
+    results = {}
+    for name, (loss, sampler, labels) in TRAINING_CHOICES.items():
+        variant = config.copy_and_resolve_references()
+        variant.loss = loss
+        variant.input.update({"sampler": sampler, "labels": labels})
+        variant.train.update({"max_epochs": options.choice_epochs, "epoch_size": options.choice_epoch_size,
+                              "export": False})
+        variant.schedule.min_epochs_per_lr = options.choice_epochs + 1
+        directory = os.path.join(out_dir, "choices", name.replace(", ", "_").replace(" ", "_").replace("-", "_"))
+        log(f"training choice: {name} ({options.choice_epochs} x {options.choice_epoch_size} images)")
+        train(variant, directory, dataset=dataset, log=lambda *_: None)
+        model = load_trained_run(directory).model
+        scores = evaluate(model_scores(model), dataset, config.input, config.model.num_words, "test",
+                          config.eval.batch_size, options.test_images, ks=(1, 5, 10))
+        results[name] = {**scores, "loss": loss, "sampler": sampler, "labels": labels}
+    return {"epochs": options.choice_epochs, "epoch_size": options.choice_epoch_size, "runs": results}
 
 
 def evaluate_run(workdir: str, experiments=EXPERIMENTS, transfer_specs=("fashion_mnist",),
@@ -231,6 +277,9 @@ def evaluate_run(workdir: str, experiments=EXPERIMENTS, transfer_specs=("fashion
         log("pictures (figures 3, 4, 6)")
         metrics["pictures"] = {k: os.path.basename(v) for k, v in
                                draw_pictures(model, config, words, dataset, options, out_dir, cache).items()}
+    if "training_choices" in experiments:
+        log("training choices: loss and sampling at equal budget (section 3.1)")
+        metrics["training_choices"] = training_choices(config, dataset, options, out_dir, log)
     fileio.write_text_atomic(os.path.join(out_dir, "metrics.json"), json.dumps(metrics, indent=2))
     fileio.write_text_atomic(os.path.join(out_dir, "report.md"), report_lib.markdown(metrics))
     return metrics
