@@ -13,6 +13,9 @@ test can pin each one. Two choices the paper leaves open, made here:
 - HTML tags, entities, URLs and e-mail addresses (common in Flickr
   descriptions) are removed first; otherwise "http www flickr com" or
   "gmail com" would become targets.
+- Single letters of an alphabet ("f/1.8", "W3C", "b&w", the "I" of "I ❤
+  NYC") are dropped after tokenizing: fragments, not words. A single
+  character of a script without case (Chinese, Japanese) is a word and stays.
 
 Letters of every script survive (Unicode-aware), so French, Russian or Hindi
 captions keep their words: accents are stripped ("Café Zürich" -> "cafe
@@ -87,13 +90,18 @@ def tokenize(text: str) -> list[str]:
     return _tokenizer().tokenize(_SPACES.sub(" ", text).strip())
 
 
+def drop_single_letters(tokens: list[str]) -> list[str]:
+    """Drop one-letter tokens of cased alphabets (Latin, Greek, Cyrillic ...); keep single ideographs."""
+    return [t for t in tokens if len(t) > 1 or unicodedata.category(t) != "Ll"]
+
+
 def words(text: str) -> list[str]:
     """All target words of a text, in order, repeats kept."""
     text = strip_markup(text)
     text = remove_numbers_and_punctuation(text)
     text = strip_accents_and_special_characters(text)
     text = lowercase(text)
-    return tokenize(text)
+    return drop_single_letters(tokenize(text))
 
 
 def target_words(text: str) -> list[str]:

@@ -1,7 +1,10 @@
 """Open Clip Art (Debian `openclipart-svg`, renders in `openclipart-png`).
 
 Each drawing is an SVG whose RDF metadata (a `cc:Work`) carries `dc:title`,
-`dc:description` and `dc:subject` keywords: the text of the record. The image
+`dc:description` and `dc:subject` keywords: the text of the record, less the
+words of the drawing's author's name (`dc:creator`, `dc:rights`), which
+artists write into descriptions and keywords ("SVG Gradient Collection by
+Alan Horkan") and which would otherwise become dictionary words. The image
 is the PNG render at the same relative path under the png tree when there is
 one (`png_root`, by default `../png` beside the svg tree); otherwise the SVG
 itself, which the image step renders with cairosvg.
@@ -9,6 +12,7 @@ itself, which the image step renders with cairosvg.
 
 import dataclasses
 import os
+import re
 import xml.etree.ElementTree as ElementTree
 
 from data_tools.sources import base
@@ -57,7 +61,21 @@ def metadata_text(svg, where: str) -> str:
     ]
     for subject in work.findall(_DC + "subject"):
         parts += [(li.text or "").strip() for li in subject.iter() if li.tag.endswith("}li")]
+    author = _author_words(work)
+    if author:
+        pattern = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(author))) + r")\b", re.IGNORECASE)
+        parts = [" ".join(pattern.sub(" ", part).split()) for part in parts]
     return "\n".join(part for part in parts if part)
+
+
+def _author_words(work) -> set[str]:
+    """The words (2+ letters) of the names in the work's dc:creator and dc:rights agents."""
+    words = set()
+    for role in ("creator", "rights"):
+        for element in work.findall(_DC + role):
+            for title in element.iter(_DC + "title"):
+                words.update(w for w in re.findall(r"[^\W\d_]{2,}", title.text or "") if w.lower() != "by")
+    return words
 
 
 class OpenClipartSource(base.Source):
