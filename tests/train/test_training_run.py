@@ -167,3 +167,16 @@ def test_mixed_precision_and_xla_train_like_float32(switch):
     np.testing.assert_allclose(losses[True], losses[False], rtol=0.03)
     if switch == "mixed_precision":
         assert not np.array_equal(losses[True], losses[False])  # bfloat16 did compute.
+
+
+def test_a_second_run_in_the_same_process_exchanges_after_a_long_first_one():
+    """The demo trains its comparison runs in the process that trained the main run (same devices)."""
+    first = TrainingRun(run_config(tau=1), MultiClassLogisticLoss())
+    first.start()
+    first.run_steps(batches(first, one_word), 40)
+    second = TrainingRun(run_config(tau=1), OneVsAllLogisticLoss(np.full(K, 5), 100))
+    assert second.strategy is first.strategy
+    second.start()
+    losses = second.run_steps(batches(second, lambda shape, seed: tf.random.stateless_uniform(
+        (*shape, 3), (seed, 3), 0, K, tf.int32)), 6).numpy()
+    assert np.all(np.isfinite(losses))

@@ -102,11 +102,21 @@ def _multi_worker_strategy(peer_timeout_seconds: float) -> tf.distribute.Strateg
         extended._initialize_local_devices = original
 
 
+# One strategy per device list and process. A second strategy over the same devices would number its
+# collectives from the start again, and TensorFlow's collective runtime, which remembers instances by
+# number, then rejects its exchanges ("Shape mismatch in the collective instance"): a process that trains
+# twice (the demo's evaluation trains short comparison runs after the main run) must reuse the first.
+_STRATEGIES: dict = {}
+
+
 def make_strategy(devices, peer_timeout_seconds: float = 0) -> tf.distribute.Strategy:
-    """MultiWorkerMirroredStrategy when TF_CONFIG names a cluster, else MirroredStrategy over `devices`."""
-    if cluster_task() is not None:
-        return _multi_worker_strategy(peer_timeout_seconds)
-    return tf.distribute.MirroredStrategy(list(devices) or None)
+    """MultiWorkerMirroredStrategy when TF_CONFIG names a cluster, else MirroredStrategy over `devices`;
+    the same object again for the same request in this process."""
+    key = ("cluster",) if cluster_task() is not None else tuple(devices)
+    if key not in _STRATEGIES:
+        _STRATEGIES[key] = (_multi_worker_strategy(peer_timeout_seconds) if cluster_task() is not None
+                            else tf.distribute.MirroredStrategy(list(devices) or None))
+    return _STRATEGIES[key]
 
 
 class TrainingRun:
