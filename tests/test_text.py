@@ -82,3 +82,7 @@ def test_target_words_are_the_sorted_bag():
 def test_single_letters_are_fragments_but_single_ideographs_are_words():
     assert text.words("W3C x-ray b&w Ω ы 猫 山") == ["ray", "猫", "山"]
     assert text.drop_single_letters(["a", "é", "ab", "中"]) == ["ab", "中"]
+
+
+def test_an_address_with_its_name_blanked_out_is_still_an_address():
+    assert text.words("clip art . . @gmail.com by me") == ["clip", "art", "by", "me"]

@@ -32,7 +32,8 @@ from nltk.tokenize import TreebankWordTokenizer
 
 _TAG = re.compile(r"<[^>]*>")
 _URL = re.compile(r"(?:https?://|ftp://|www\.)\S+", re.IGNORECASE)
-_EMAIL = re.compile(r"(?:mailto:)?[\w.%+-]+@[\w-]+(?:\.[\w-]+)+", re.IGNORECASE)
+# The local part is optional: metadata with the name blanked out still says ". . @gmail.com".
+_EMAIL = re.compile(r"(?:mailto:)?[\w.%+-]*@[\w-]+(?:\.[\w-]+)+", re.IGNORECASE)
 _APOSTROPHES = re.compile("['\u2019\u02bc\u2018`]")
 _SPACES = re.compile(r"\s+")
 

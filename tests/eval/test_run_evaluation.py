@@ -75,7 +75,7 @@ def test_every_experiment_fills_metrics_and_report_and_a_rerun_reuses_features(t
         assert open(os.path.join(trained_run, "eval", picture), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     cached = {name: os.path.getmtime(os.path.join(trained_run, "eval", "cache", name))
               for name in os.listdir(os.path.join(trained_run, "eval", "cache"))}
-    assert set(cached) == {"fashion_mnist.npz", "test_images.npz"}
+    assert set(cached) == {"fashion_mnist.npz", "test_images_eval_view.npz"}
     again = subprocess.run(command[:3] + [f"--workdir={trained_run}", "--experiments=transfer,pictures",
                                           "--transfer_images=150", "--noprogress"],
                            capture_output=True, text=True, env=env, timeout=900)

@@ -3,6 +3,7 @@
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from sklearn.linear_model import LogisticRegression
 
 from tests.helpers import image_bytes
@@ -92,3 +93,15 @@ def test_transfer_pixels_resize_without_cropping_and_standardise():
     pixels = transfer.transfer_pixels(np.arange(28 * 28, dtype=np.uint8).reshape(28, 28), 64).numpy()
     assert pixels.shape == (64, 64, 3)
     assert abs(pixels.mean()) < 1e-3 and pixels.std() == pytest.approx(1.0, abs=1e-3)
+
+
+def test_the_eval_view_is_the_word_prediction_preprocessing():
+    """Pictures score test images as word prediction does: resized, then centre-cropped."""
+    from wsl_tf.input import preprocessing
+
+    images = [image_bytes(90, 60, seed=i) for i in range(5)]
+    batch = next(iter(transfer.pixel_batches(images, 64, batch_size=8, crop_from=72))).numpy()
+    expected = np.stack([preprocessing.preprocess(tf.constant(b), 72, 64).numpy() for b in images])
+    np.testing.assert_allclose(batch, expected, atol=1e-6)
+    plain = next(iter(transfer.pixel_batches(images, 64, batch_size=8))).numpy()
+    assert not np.allclose(plain, expected, atol=1e-2)  # The transfer view (no crop) differs.

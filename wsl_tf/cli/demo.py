@@ -38,6 +38,10 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.set_verbosity(logging.WARNING)
+    import tensorflow as tf
+
+    # The comparison runs build new models in this process, and TensorFlow warns of "retracing" each time.
+    tf.get_logger().setLevel("ERROR")
     from data_tools import corpora, preparer
     from data_tools.sources import SourceError
     from wsl_tf.dataset import PreparedDataset

@@ -196,9 +196,10 @@ def word_embeddings(model, config, words, dataset, resources, options) -> tuple[
 def draw_pictures(model, config, words, dataset, options, out_dir, cache) -> dict:
     test = list(itertools.islice(_split_records(dataset, "test"), options.map_images))
     images = [image for image, _ in test]
-    arrays = cache.get("test_images", lambda: transfer.extract(
+    # Scored as word prediction scores them (resize, centre crop): the model's own view of a test image.
+    arrays = cache.get("test_images_eval_view", lambda: transfer.extract(
         model, images, config.model.image_size, outputs=("embedding", "scores"), progress=options.progress,
-        desc="features test images"))
+        desc="features test images", crop_from=config.input.resize_size))
     num_words = config.model.num_words
     frequent = list(range(min(options.map_words, num_words)))
     index = {w: i for i, w in enumerate(words[:num_words])}

@@ -124,9 +124,17 @@ def transfer_pixels(image, size: int) -> tf.Tensor:
     return preprocessing.standardize(preprocessing.resize(decoded, size))
 
 
-def pixel_batches(images: list, size: int, batch_size: int = 64) -> tf.data.Dataset:
-    """Batches of the images as transfer_pixels makes them, preprocessed a batch at a time where sizes agree."""
+def pixel_batches(images: list, size: int, batch_size: int = 64, crop_from: int | None = None) -> tf.data.Dataset:
+    """Batches of the images as transfer_pixels makes them, preprocessed a batch at a time where sizes agree.
+
+    crop_from: encoded images are instead resized to crop_from and centre-cropped to size, as the
+    model's own evaluation sees them (wsl_tf/input/preprocessing.py).
+    """
     parallel = dict(num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if crop_from and images and isinstance(images[0], bytes):
+        return tf.data.Dataset.from_tensor_slices(tf.constant(images, tf.string)).map(
+            lambda data: preprocessing.preprocess(data, crop_from, size), **parallel).batch(batch_size).prefetch(
+            tf.data.AUTOTUNE)
     if images and isinstance(images[0], bytes):  # Sizes differ: decode and resize one by one.
         resized = tf.data.Dataset.from_tensor_slices(tf.constant(images, tf.string)).map(
             lambda data: preprocessing.resize(preprocessing.decode(data), size), **parallel).batch(batch_size)
@@ -163,13 +171,16 @@ def _forward_function(model):
 
 
 def extract(model, images: list, size: int, batch_size: int = 64, outputs=("embedding",),
-            progress: bool = True, desc: str = "features") -> dict:
-    """{"embedding": [N, E] float32, and "scores": [N, K] if asked} for the images, in batches."""
+            progress: bool = True, desc: str = "features", crop_from: int | None = None) -> dict:
+    """{"embedding": [N, E] float32, and "scores": [N, K] if asked} for the images, in batches.
+
+    crop_from: see pixel_batches (the model's own test-time view; default the transfer view).
+    """
     collected = {name: [] for name in outputs}
     forward = _forward_function(model)
 
     bar = tqdm(total=len(images), desc=desc, unit="img", disable=not progress)
-    for pixels in (pixel_batches(images, size, batch_size) if images else []):
+    for pixels in (pixel_batches(images, size, batch_size, crop_from) if images else []):
         result = forward(pixels)
         for name in outputs:
             collected[name].append(result[name].numpy().astype(np.float32))
