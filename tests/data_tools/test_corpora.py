@@ -48,7 +48,9 @@ def test_real_tuxpaint_corpus_prepares_a_bilingual_dataset(tmp_path):
     metadata = preparer.DatasetPreparer(TuxpaintSource(root, ["en", "fr"]), options, log=lambda *_: None).run()
     assert 900 <= metadata["records_read"] <= 1000
     assert metadata["skipped_total"] < 10
-    assert sum(metadata["images"].values()) > 850
+    # Train images left without a dictionary word are dropped: with single letters no longer words, "a" is
+    # not among the 20 stop words and one more real word is, so about 800 of the ~950 stamps remain.
+    assert sum(metadata["images"].values()) > 750
     vocab = open(tmp_path / "vocab.tsv").read().split()
     assert {"hat", "chapeau", "flower", "fleur", "red", "rouge"} <= set(vocab[::2])
     import tensorflow as tf

@@ -137,6 +137,8 @@ def test_losses_are_fetched_once_per_log_window(twelve_word_dataset, tmp_path):
     (lambda c: c.data.update({"dir": "/nonexistent"}), "not a dataset directory"),
     (lambda c: c.input.update({"crop_size": 56}), "input.crop_size=56 differs from model.image_size=64"),
     (lambda c: c.optimizer.update({"name": "adam"}), "optimizer.name='adam'"),
+    (lambda c: (c.optimizer.update({"name": "sgd"}), c.train.update({"steps_per_loop": 4})),
+     "train.steps_per_loop=4 needs optimizer.name='easgd'"),
 ])
 def test_config_errors_fail_before_training(twelve_word_dataset, tmp_path, change, message):
     config = tiny_config(twelve_word_dataset)

@@ -19,5 +19,10 @@ def check(config, metadata: dict) -> None:
     for key in ("log_every_steps", "steps_per_loop", "checkpoint_every_steps"):
         if config.train.get(key, 1) < 1:
             raise ValueError(f"train.{key}={config.train[key]} must be >= 1")
+    if config.train.get("steps_per_loop", 1) > 1 and config.optimizer.name != "easgd":
+        # Synchronous SGD all-reduces sparse gradients of per-step sizes, which TensorFlow's collectives
+        # reject inside a graph loop; EASGD's only collectives, the exchanges, run between its loops.
+        raise ValueError(f"train.steps_per_loop={config.train.steps_per_loop} needs optimizer.name='easgd' "
+                         f"(with '{config.optimizer.name}' use 1)")
     if config.train.batch_size_per_replica < 1:
         raise ValueError(f"train.batch_size_per_replica={config.train.batch_size_per_replica} must be >= 1")
