@@ -68,17 +68,8 @@ def time_limit(paths) -> float:
     return time.perf_counter() - started
 
 
-def time_prepare(source) -> float:
-    with tempfile.TemporaryDirectory() as out:
-        options = preparer.PrepareOptions(
-            output_dir=out, vocab_size=1000, num_stopwords=50, image_size=FLAGS.image_size,
-            workers=FLAGS.workers, max_records=FLAGS.records, progress=False)
-        started = time.perf_counter()
-        preparer.DatasetPreparer(source, options, log=lambda *_: None).run()
-        return time.perf_counter() - started
-
-
-def time_beam(source) -> float:
+def time_prepare(source, runner: str = "local") -> float:
+    """Seconds wsl-prepare takes on FLAGS.records items: the local job, or the Beam pipeline on `runner`."""
     from data_tools import beam_preparer
 
     with tempfile.TemporaryDirectory() as out:
@@ -86,8 +77,12 @@ def time_beam(source) -> float:
             output_dir=out, vocab_size=1000, num_stopwords=50, image_size=FLAGS.image_size,
             workers=FLAGS.workers, max_records=FLAGS.records, progress=False)
         started = time.perf_counter()
-        beam_preparer.run_pipeline(source, options, "DirectRunner", [
-            "--direct_running_mode=multi_processing", f"--direct_num_workers={FLAGS.workers}"], log=lambda *_: None)
+        if runner == "local":
+            preparer.DatasetPreparer(source, options, log=lambda *_: None).run()
+        else:
+            beam_preparer.run_pipeline(source, options, runner, [
+                "--direct_running_mode=multi_processing", f"--direct_num_workers={FLAGS.workers}"],
+                log=lambda *_: None)
         return time.perf_counter() - started
 
 
@@ -120,7 +115,7 @@ def main(argv):
     }
     print(json.dumps(result))
     if FLAGS.beam:
-        beam_seconds = min(time_beam(source) for _ in range(FLAGS.repeats))
+        beam_seconds = min(time_prepare(source, "DirectRunner") for _ in range(FLAGS.repeats))
         print(json.dumps({"bench": "prepare_beam", "runner": "DirectRunner", "corpus": FLAGS.corpus,
                           "records": len(paths), "workers": FLAGS.workers,
                           "images_per_s": round(len(paths) / beam_seconds, 1),
