@@ -29,6 +29,9 @@ flags.DEFINE_list("experiments", ["word_prediction", "transfer", "embeddings", "
 flags.DEFINE_list("transfer", ["fashion_mnist"], "Labelled sets: fashion_mnist, folder:ROOT, voc2007:ROOT.")
 flags.DEFINE_list("grid_words", [], "Words for the top-images picture (default: the 6 most frequent).")
 flags.DEFINE_integer("test_images", 2000, "Test-split images for word prediction.", lower_bound=1)
+flags.DEFINE_integer("baseline_train_images", 20_000,
+                     "Train images the per-word regression baselines fit on (all of a smaller train split).",
+                     lower_bound=1)
 flags.DEFINE_integer("transfer_images", 2000, "At most this many images per labelled set.", lower_bound=10)
 flags.DEFINE_integer("class_network_steps", 300, "Training steps of the class-label baseline network.", lower_bound=1)
 flags.DEFINE_integer("choice_epochs", 4, "training_choices: epochs of each short run.", lower_bound=1)
@@ -44,7 +47,8 @@ def main(argv):
     from data_tools.corpora import FetchError
     from wsl_tf.eval.run_evaluation import EvalOptions, evaluate_run
 
-    options = EvalOptions(test_images=FLAGS.test_images, transfer_max_images=FLAGS.transfer_images,
+    options = EvalOptions(test_images=FLAGS.test_images, baseline_train_images=FLAGS.baseline_train_images,
+                          transfer_max_images=FLAGS.transfer_images,
                           class_network_steps=FLAGS.class_network_steps, grid_words=tuple(FLAGS.grid_words),
                           choice_epochs=FLAGS.choice_epochs, choice_epoch_size=FLAGS.choice_epoch_size,
                           progress=FLAGS.progress)

@@ -74,31 +74,65 @@ def split_features(model, dataset, input_config, num_words: int, split: str, max
     return np.concatenate(features)[:max_images], np.concatenate(labels)[:max_images]
 
 
+def one_vs_all_logistic(x: np.ndarray, y: np.ndarray, c: float, start: np.ndarray | None = None,
+                        max_iter: int = 1000, tolerance: float = 1e-4) -> np.ndarray:
+    """Weights [E + 1, K] (bias last) of K L2-regularised logistic regressors, one per column of y, fitted at once.
+
+    Each column minimises scikit-learn's LogisticRegression objective,
+    0.5 |w|^2 + C * sum of log-losses with the bias unpenalised; the K
+    problems are independent, so their sum is minimised by one L-BFGS run
+    whose every step is two float32 matrix products, instead of K Python-level fits.
+    It stops when every word's gradient, on the per-image mean, is below
+    tolerance: scikit-learn's own stopping rule, applied to the worst word.
+    """
+    from scipy.optimize import minimize
+
+    n, e = x.shape
+    k = y.shape[1]
+    ones = np.concatenate([x, np.ones((n, 1), x.dtype)], 1).astype(np.float32)
+    signs = 2.0 * y.astype(np.float32) - 1.0
+    penalised = np.ones((e + 1, 1))
+    penalised[-1] = 0.0
+    scale = 1.0 / (c * n)
+
+    def objective(flat):
+        weights = flat.reshape(e + 1, k)
+        margins = signs * (ones @ weights.astype(np.float32))
+        small = np.exp(-np.abs(margins))
+        loss = np.sum(np.log1p(small) + np.maximum(-margins, 0.0), dtype=np.float64) / n
+        slope = -signs * np.where(margins >= 0, small, 1.0) / (1.0 + small)  # -sign * sigmoid(-margin)
+        gradient = (ones.T @ slope).astype(np.float64) / n + scale * penalised * weights
+        return loss + 0.5 * scale * np.sum(penalised * weights ** 2), gradient.ravel()
+
+    initial = np.zeros((e + 1) * k) if start is None else start.ravel()
+    solved = minimize(objective, initial, jac=True, method="L-BFGS-B",
+                      options=dict(maxiter=max_iter, gtol=tolerance, ftol=64 * np.finfo(float).eps))
+    return solved.x.reshape(e + 1, k)
+
+
 def regressor_scores(train, val, test, progress: bool = True) -> np.ndarray:
     """Scores [N_test, K] of one logistic regressor per word, C chosen on val by precision@1.
 
     train / val / test: (features, multi-hot labels). A word with no positive
     (or no negative) train image scores its train frequency's log-odds.
     """
-    from sklearn.linear_model import LogisticRegression
-
     (x_train, y_train), (x_val, y_val), (x_test, _) = train, val, test
     mean, std = x_train.mean(0), x_train.std(0) + 1e-6
     x_train, x_val, x_test = ((x - mean) / std for x in (x_train, x_val, x_test))
-    words = y_train.shape[1]
-    prior = np.log((y_train.sum(0) + 0.5) / (len(y_train) - y_train.sum(0) + 0.5))
+    positives = y_train.sum(0)
+    prior = np.log((positives + 0.5) / (len(y_train) - positives + 0.5))
+    fitted = (positives > 0) & (positives < len(y_train))
 
-    def scores_for(c):
-        """(val scores, test scores) of the regressors fitted once with this C."""
+    def scores_for(weights):
+        """(val scores, test scores) of the fitted regressors, the prior for the others."""
         val, test = np.tile(prior, (len(x_val), 1)), np.tile(prior, (len(x_test), 1))
-        for k in range(words):
-            positives = y_train[:, k].sum()
-            if 0 < positives < len(y_train):
-                fitted = LogisticRegression(C=c, max_iter=500).fit(x_train, y_train[:, k])
-                val[:, k], test[:, k] = fitted.decision_function(x_val), fitted.decision_function(x_test)
+        val[:, fitted], test[:, fitted] = (x @ weights[:-1] + weights[-1] for x in (x_val, x_test))
         return val, test
 
-    scored = {c: scores_for(c) for c in tqdm(C_GRID, desc="regressors", disable=not progress)}
+    scored, weights = {}, None
+    for c in tqdm(sorted(C_GRID), desc="regressors", disable=not progress):
+        weights = one_vs_all_logistic(x_train, y_train[:, fitted], c, start=weights)
+        scored[c] = scores_for(weights)
     best = max(C_GRID, key=lambda c: np.nan_to_num(dense_precision_at_k(scored[c][0], y_val, 1), nan=0.0))
     return scored[best][1]
 

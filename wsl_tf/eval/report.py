@@ -14,10 +14,11 @@ def _word_prediction(section: dict) -> list[str]:
     rows = {"this model": section, **{name.replace("_", " "): values for name, values in section["baselines"].items()}}
     for name, values in rows.items():
         lines.append(f"| {name} | " + " | ".join(_number(values[f"precision_at_{k}"]) for k in (1, 5, 10)) + " |")
-    source = section["baselines"].get("features_logistic_regression", {}).get("class_labels_from")
-    if source:
-        lines += ["", f"The regression baselines fit one logistic regressor per word on the features of a network "
-                      f"trained with class labels on {source} (and, as the floor, of a random network)."]
+    regression = section["baselines"].get("features_logistic_regression", {})
+    if "class_labels_from" in regression:
+        lines += ["", f"The regression baselines fit one logistic regressor per word on the features of "
+                      f"{regression.get('train_images', 'the')} training images, from a network trained with class "
+                      f"labels on {regression['class_labels_from']} (and, as the floor, from a random network)."]
     return lines + [""]
 
 

@@ -65,7 +65,9 @@ class Resources:
 @dataclasses.dataclass
 class EvalOptions:
     test_images: int = 2000  # Test-split images for word prediction and pictures' features.
-    baseline_train_images: int = 2000  # Train images the per-word regressors fit on.
+    # Train images the per-word regressors fit on: all of a small set, as the model trains on all of it (a
+    # baseline fitted on fewer images than the model saw understates it); capped for memory on a large one.
+    baseline_train_images: int = 20_000
     class_network_steps: int = 300  # Steps of the class-label network on the baseline's labelled set.
     map_images: int = 300  # Test images in the t-SNE map.
     map_words: int = 150  # Most frequent words in the word map.
@@ -136,7 +138,7 @@ def word_prediction(model, config, dataset, resources, options, log) -> dict:
                                       ("test", options.test_images))]
         scores = baselines.regressor_scores(*parts, progress=options.progress)
         report["baselines"][name] = {f"precision_at_{k}": baselines.dense_precision_at_k(scores, parts[2][1], k)
-                                     for k in ks}
+                                     for k in ks} | {"train_images": len(parts[0][0])}
     report["baselines"]["features_logistic_regression"]["class_labels_from"] = labelled.name
     return report
 

@@ -203,7 +203,13 @@ def _standardised(train, *others):
 
 def linear_accuracy(features: np.ndarray, labels: np.ndarray, splits: int = 10, seed: int = 0,
                     grid=C_GRID, progress: bool = True) -> dict:
-    """Accuracy mean and std over random 60 / 20 / 20 train / val / test splits; C chosen on val per split."""
+    """Accuracy mean and std over random 60 / 20 / 20 train / val / test splits; C chosen on val per split.
+
+    The grid is fitted from the strongest penalty up, each fit starting from
+    the previous one's weights: the same optima, reached in fewer steps.
+    """
+    from sklearn.linear_model import LogisticRegression
+
     rng = np.random.default_rng(seed)
     accuracies, chosen = [], []
     for _ in tqdm(range(splits), desc="regressions", disable=not progress):
@@ -211,7 +217,11 @@ def linear_accuracy(features: np.ndarray, labels: np.ndarray, splits: int = 10, 
         a, b = int(0.6 * len(order)), int(0.8 * len(order))
         train, val, test = order[:a], order[a:b], order[b:]
         x_train, x_val = _standardised(features[train], features[val])
-        best = max(grid, key=lambda c: _fit(x_train, labels[train], c).score(x_val, labels[val]))
+        path = LogisticRegression(max_iter=2000, warm_start=True)
+        val_accuracy = {}
+        for c in sorted(grid):
+            val_accuracy[c] = path.set_params(C=c).fit(x_train, labels[train]).score(x_val, labels[val])
+        best = max(grid, key=val_accuracy.get)
         both = np.concatenate([train, val])
         x_both, x_test = _standardised(features[both], features[test])
         accuracies.append(_fit(x_both, labels[both], best).score(x_test, labels[test]))

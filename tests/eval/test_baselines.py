@@ -1,0 +1,52 @@
+"""The per-word regression baseline against scikit-learn's own logistic regression, fitted word by word."""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from wsl_tf.eval import baselines
+
+
+def word_problem(seed=0, images=300, features=12, words=6):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(images, features)).astype(np.float32)
+    direction = rng.normal(size=(features, words))
+    y = (x @ direction + rng.normal(size=(images, words)) > 1.5).astype(np.float32)
+    return x, y
+
+
+@pytest.mark.parametrize("c", [0.01, 1.0])
+def test_all_words_fitted_at_once_equal_one_scikit_learn_fit_per_word(c):
+    x, y = word_problem()
+    weights = baselines.one_vs_all_logistic(x, y, c, tolerance=1e-7)  # Float32 products: about four digits.
+    for k in range(y.shape[1]):
+        reference = LogisticRegression(C=c, tol=1e-10, max_iter=10_000).fit(x, y[:, k])
+        np.testing.assert_allclose(weights[:-1, k], reference.coef_[0], rtol=1e-3, atol=1e-3)
+        np.testing.assert_allclose(weights[-1, k], reference.intercept_[0], rtol=1e-3, atol=1e-3)
+
+
+def test_a_warm_start_reaches_the_same_optimum():
+    x, y = word_problem(seed=1)
+    cold = baselines.one_vs_all_logistic(x, y, 1.0, tolerance=1e-8)
+    warm = baselines.one_vs_all_logistic(x, y, 1.0, start=baselines.one_vs_all_logistic(x, y, 0.01), tolerance=1e-8)
+    np.testing.assert_allclose(warm, cold, rtol=1e-3, atol=1e-3)
+
+
+def test_scores_rank_each_images_words_and_a_word_without_positives_keeps_its_prior():
+    x, y = word_problem(seed=2, images=600)
+    y[:, -1] = 0.0  # A word no train image carries.
+    train, val, test = (x[:400], y[:400]), (x[400:500], y[400:500]), (x[500:], y[500:])
+    scores = baselines.regressor_scores(train, val, test, progress=False)
+    assert scores.shape == (100, y.shape[1])
+    assert np.all(scores[:, -1] == scores[0, -1]) and scores[0, -1] < -5  # log(0.5 / 400.5)
+    fitted = baselines.dense_precision_at_k(scores, test[1], 1)
+    frequency = baselines.dense_precision_at_k(np.tile(y[:400].sum(0), (100, 1)), test[1], 1)
+    assert fitted > frequency + 0.2
+
+
+def test_dense_precision_matches_a_count():
+    scores = np.array([[0.9, 0.1, 0.5], [0.2, 0.8, 0.7], [0.3, 0.2, 0.1]])
+    labels = np.array([[1, 0, 1], [1, 0, 0], [0, 0, 0]], np.float32)
+    # Image 1: top-2 {0, 2}, both right; image 2: top-2 {1, 2}, none right; image 3 has no word.
+    assert baselines.dense_precision_at_k(scores, labels, 2) == pytest.approx(0.5)
+    assert baselines.dense_precision_at_k(scores, labels, 1) == pytest.approx(0.5)
