@@ -50,3 +50,16 @@ def test_dense_precision_matches_a_count():
     # Image 1: top-2 {0, 2}, both right; image 2: top-2 {1, 2}, none right; image 3 has no word.
     assert baselines.dense_precision_at_k(scores, labels, 2) == pytest.approx(0.5)
     assert baselines.dense_precision_at_k(scores, labels, 1) == pytest.approx(0.5)
+
+
+def test_the_baseline_networks_start_from_the_same_weights_on_every_run():
+    from wsl_tf.configs import paper
+
+    config = paper.get_config("alexnet,k=5").model
+    config.update({"image_size": 64, "width": 0.125})
+    first = baselines.class_network(config, 3).get_weights()
+    np.random.default_rng().normal()  # Whatever ran in between.
+    second = baselines.class_network(config, 3).get_weights()
+    third = baselines.class_network(config, 3, seed=1).get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(first, second))
+    assert not all(np.array_equal(a, b) for a, b in zip(first, third))

@@ -1,6 +1,7 @@
 """Embedding evaluations against brute-force references, on bare vocabularies and matrices."""
 
 import gzip
+import itertools
 
 import numpy as np
 import pytest
@@ -68,6 +69,19 @@ def test_translation_precision_both_ways_against_a_brute_force():
                 hits.append(pair[t] in ranked[:k])
             assert got[direction][f"p_at_{k}"] == pytest.approx(np.mean(hits)), (direction, k)
         assert got[direction]["pairs"] == 4 and got[direction]["chance"] == 0.25
+
+
+def test_the_random_ranking_floor_is_the_mean_over_every_ordering_of_the_candidates():
+    words = ["cat", "dog", "sun", "sea", "chat", "chien", "soleil", "mer"]
+    vectors = emb.WordEmbeddings(words, RNG.normal(size=(8, 5)))
+    pairs = [("cat", "chat"), ("dog", "chat"), ("dog", "chien"), ("sun", "soleil"), ("sea", "mer")]
+    got = emb.translation_precision(vectors, pairs, ks=(1, 2, 3, 5))
+    for direction, (s, t) in {"en_fr": (0, 1), "fr_en": (1, 0)}.items():
+        queries, candidates = sorted({p[s] for p in pairs}), sorted({p[t] for p in pairs})
+        for k in (1, 2, 3, 5):
+            found = [np.mean([any((q, c) in {(p[s], p[t]) for p in pairs} for c in order[:k])
+                              for order in itertools.permutations(candidates)]) for q in queries]
+            assert got[direction][f"random_at_{k}"] == pytest.approx(np.mean(found)), (direction, k)
 
 
 def test_concatenation_keeps_shared_words_with_both_unit_rows():

@@ -19,14 +19,19 @@ from wsl_tf.input import pipeline
 C_GRID = (0.01, 0.1, 1.0)
 
 
-def class_network(model_config, num_classes: int):
-    """The architecture of model_config with its word layer over num_classes classes, freshly initialised."""
+def class_network(model_config, num_classes: int, seed: int = 0):
+    """The architecture of model_config with its word layer over num_classes classes, initialised from seed.
+
+    Seeded (Python, numpy, TensorFlow and Keras's global generator), so a
+    rerun of the evaluation fits its baselines on the same features.
+    """
     import ml_collections
 
     from wsl_tf.models import build_model
 
     config = ml_collections.ConfigDict(dict(model_config))
     config.num_words = num_classes
+    keras.utils.set_random_seed(seed)
     return build_model(config)
 
 
@@ -34,7 +39,7 @@ def train_class_network(model_config, labelled: LabelledSet, steps: int = 300, b
                         learning_rate: float = 0.01, seed: int = 0, progress: bool = True):
     """class_network over the set's classes, trained with softmax on its labels."""
     generator = tf.random.Generator.from_seed(seed)
-    model = class_network(model_config, len(labelled.classes))
+    model = class_network(model_config, len(labelled.classes), seed)
     optimizer = keras.optimizers.SGD(learning_rate, momentum=0.9)
     size = model_config.image_size
     pixels = tf.concat(list(pixel_batches(labelled.images, size, 256)), 0)

@@ -10,6 +10,7 @@ the dictionary stores them.
 
 import dataclasses
 import gzip
+import math
 import os
 from collections.abc import Iterable
 
@@ -157,11 +158,18 @@ def translation_pairs(embeddings: WordEmbeddings, en_fr: Iterable[tuple[str, str
     return sorted((e, f) for e, f in both if e != f and e in embeddings.index and f in embeddings.index)
 
 
+def _random_hit(candidates: int, answers: int, k: int) -> float:
+    """Probability that k of the candidates, drawn at random, hold one of the query's answers."""
+    return 1.0 - math.comb(candidates - answers, k) / math.comb(candidates, k) if k < candidates else 1.0
+
+
 def translation_precision(embeddings: WordEmbeddings, pairs: list[tuple[str, str]], ks=(1, 5, 10)) -> dict:
     """Both directions: rank the other language's words of the pairs by cosine; precision@k, pairs, chance.
 
     A query (a distinct source word) counts as found at k when any of its
-    pair partners is among its k nearest. chance = 1 / pairs, as in the paper (Table 5: 0.0032 at 309).
+    pair partners is among its k nearest. chance = 1 / pairs, as in the paper
+    (Table 5: 0.0032 at 309); random_at_k is what a random ranking of the same
+    candidates scores at k, the floor to read each precision@k against.
     """
     result = {}
     for name, (source, target) in {"en_fr": (0, 1), "fr_en": (1, 0)}.items():
@@ -180,7 +188,9 @@ def translation_precision(embeddings: WordEmbeddings, pairs: list[tuple[str, str
         for k in ks:
             found = [bool(answers[q] & {candidates[j] for j in order[i, :k]}) for i, q in enumerate(queries)]
             scores[f"p_at_{k}"] = float(np.mean(found))
-        result[name] = {**scores, "pairs": len(pairs), "queries": len(queries), "chance": 1.0 / len(pairs)}
+        random = {f"random_at_{k}": float(np.mean([_random_hit(len(candidates), len(answers[q]), k) for q in queries]))
+                  for k in ks}
+        result[name] = {**scores, **random, "pairs": len(pairs), "queries": len(queries), "chance": 1.0 / len(pairs)}
     return result
 
 

@@ -38,12 +38,18 @@ def _transfer(section: dict) -> list[str]:
     return lines + [""]
 
 
+def _translation_cell(values: dict) -> str:
+    found = " / ".join(_number(values[f"p_at_{k}"]) for k in (1, 5, 10))
+    if "random_at_1" not in values:
+        return found
+    return found + " (random " + " / ".join(_number(values[f"random_at_{k}"]) for k in (1, 5, 10)) + ")"
+
+
 def _embedding_rows(name: str, values: dict) -> str:
     analogy, men, translation = values["analogy"], values["men"], values["translation"]
     return (f"| {name} | {_number(analogy['accuracy'])} ({analogy['questions']}, {analogy['coverage']:.2%}) "
             f"| {_number(men['spearman'])} ({men['pairs']}, {men['coverage']:.2%}) | "
-            + " | ".join(f"{_number(translation[d]['p_at_1'])} / {_number(translation[d]['p_at_5'])} / "
-                         f"{_number(translation[d]['p_at_10'])}" for d in ("en_fr", "fr_en"))
+            + " | ".join(_translation_cell(translation[d]) for d in ("en_fr", "fr_en"))
             + f" | {translation['en_fr']['pairs']} | {_number(translation['en_fr']['chance'], 4)} |")
 
 
@@ -51,7 +57,8 @@ def _embeddings(metrics: dict) -> list[str]:
     lines = ["## Word embeddings (section 4.3)", "",
              "Analogy accuracy (3CosAdd; questions covered, coverage), MEN Spearman (pairs covered, coverage), "
              "translation precision@1 / @5 / @10 each way on the FreeDict pairs both of whose words are in the "
-             "dictionary (chance = 1 / pairs).", "",
+             "dictionary, beside what a random ranking of the same candidates scores (the paper's chance is "
+             "1 / pairs).", "",
              "| embeddings | analogies | MEN | en -> fr | fr -> en | pairs | chance |", "|---|---|---|---|---|---|---|",
              _embedding_rows("word layer (this model)", metrics)]
     if "word2vec" in metrics:
