@@ -7,8 +7,10 @@ import subprocess
 import sys
 
 import pytest
+import tensorflow as tf
 
 from tests.helpers import prepare_jsonl_dataset
+from wsl_tf import records
 from wsl_tf.configs import paper
 
 # English and French words FreeDict pairs, Fashion-MNIST class words, an analogy and MEN pairs can all cover.
@@ -57,6 +59,12 @@ def test_every_experiment_fills_metrics_and_report_and_a_rerun_reuses_features(t
                                             "random_network_logistic_regression"}
     for values in (prediction, *prediction["baselines"].values()):
         assert all(0 <= values[f"precision_at_{k}"] <= 1 for k in (1, 5, 10))
+    # The regressors fit on every train image with a dictionary word, as the model trains on all of them.
+    data_dir = json.loads(open(os.path.join(trained_run, "config.json")).read())["data"]["dir"]
+    examples = [tf.train.Example.FromString(serialized.numpy()) for path in records.shard_paths(data_dir, "train")
+                for serialized in tf.data.TFRecordDataset(path)]
+    with_word = sum(1 for e in examples if e.features.feature[records.WORD_IDS].int64_list.value)
+    assert prediction["baselines"]["features_logistic_regression"]["train_images"] == with_word > 60
     fashion = metrics["transfer"]["fashion_mnist"]
     assert 0 < fashion["accuracy_mean"] <= 1 and fashion["accuracy_std"] >= 0
     assert fashion["zero_shot"]["classes"] == 5 and fashion["zero_shot"]["chance"] == 0.2  # dress coat shirt bag boot.
@@ -67,7 +75,7 @@ def test_every_experiment_fills_metrics_and_report_and_a_rerun_reuses_features(t
     nan = [path for path, value in numbers(metrics) if math.isnan(value)]
     assert nan == []
     report = open(os.path.join(trained_run, "eval", "report.md")).read()
-    assert "n/a" not in report
+    assert "n/a" not in report and f"features of {with_word} training images" in report
     for section in ("## Word prediction", "## Transfer learning", "## Word embeddings", "## Pictures"):
         assert section in report
     for picture in metrics["pictures"].values():

@@ -16,8 +16,9 @@ def _word_prediction(section: dict) -> list[str]:
         lines.append(f"| {name} | " + " | ".join(_number(values[f"precision_at_{k}"]) for k in (1, 5, 10)) + " |")
     regression = section["baselines"].get("features_logistic_regression", {})
     if "class_labels_from" in regression:
+        images = f"{regression['train_images']:,}" if "train_images" in regression else "the"
         lines += ["", f"The regression baselines fit one logistic regressor per word on the features of "
-                      f"{regression.get('train_images', 'the')} training images, from a network trained with class "
+                      f"{images} training images, from a network trained with class "
                       f"labels on {regression['class_labels_from']} (and, as the floor, from a random network)."]
     return lines + [""]
 

@@ -161,11 +161,17 @@ def transfer_learning(model, config, words, specs, resources, options, cache) ->
     return report
 
 
-def _embedding_scores(vectors: embeddings.WordEmbeddings, resources: Resources) -> dict:
+def _word_lists(resources: Resources) -> dict:
+    """The analogy questions, MEN pairs and FreeDict pairs, read once for every set of embeddings."""
     en_fr, fr_en = embeddings.freedict_pairs(resources.freedict)
-    pairs = embeddings.translation_pairs(vectors, en_fr, fr_en)
-    return {"analogy": embeddings.analogy_accuracy(vectors, embeddings.read_analogies(resources.analogies)),
-            "men": embeddings.similarity_correlation(vectors, embeddings.read_similarity_pairs(resources.men)),
+    return {"analogies": embeddings.read_analogies(resources.analogies),
+            "men": embeddings.read_similarity_pairs(resources.men), "en_fr": en_fr, "fr_en": fr_en}
+
+
+def _embedding_scores(vectors: embeddings.WordEmbeddings, lists: dict) -> dict:
+    pairs = embeddings.translation_pairs(vectors, lists["en_fr"], lists["fr_en"])
+    return {"analogy": embeddings.analogy_accuracy(vectors, lists["analogies"]),
+            "men": embeddings.similarity_correlation(vectors, lists["men"]),
             "translation": embeddings.translation_precision(vectors, pairs)}
 
 
@@ -187,12 +193,12 @@ def train_word2vec(dataset: PreparedDataset, words: list[str], epochs: int, seed
 
 
 def word_embeddings(model, config, words, dataset, resources, options) -> tuple[dict, dict]:
+    lists = _word_lists(resources)
     rows = embeddings.WordEmbeddings(words[: config.model.num_words], model.head.kernel.numpy())
-    ours = _embedding_scores(rows, resources)
+    ours = _embedding_scores(rows, lists)
     word2vec = train_word2vec(dataset, words[: config.model.num_words], options.word2vec_epochs)
     both = rows.concatenate(word2vec)
-    return ours, {"word2vec": _embedding_scores(word2vec, resources), "concatenated": _embedding_scores(both,
-                                                                                                          resources)}
+    return ours, {"word2vec": _embedding_scores(word2vec, lists), "concatenated": _embedding_scores(both, lists)}
 
 
 def draw_pictures(model, config, words, dataset, options, out_dir, cache) -> dict:
