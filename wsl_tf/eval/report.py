@@ -16,9 +16,8 @@ def _word_prediction(section: dict) -> list[str]:
         lines.append(f"| {name} | " + " | ".join(_number(values[f"precision_at_{k}"]) for k in (1, 5, 10)) + " |")
     regression = section["baselines"].get("features_logistic_regression", {})
     if "class_labels_from" in regression:
-        images = f"{regression['train_images']:,}" if "train_images" in regression else "the"
         lines += ["", f"The regression baselines fit one logistic regressor per word on the features of "
-                      f"{images} training images, from a network trained with class "
+                      f"{regression['train_images']:,} training images, from a network trained with class "
                       f"labels on {regression['class_labels_from']} (and, as the floor, from a random network)."]
     return lines + [""]
 
@@ -40,10 +39,8 @@ def _transfer(section: dict) -> list[str]:
 
 
 def _translation_cell(values: dict) -> str:
-    found = " / ".join(_number(values[f"p_at_{k}"]) for k in (1, 5, 10))
-    if "random_at_1" not in values:
-        return found
-    return found + " (random " + " / ".join(_number(values[f"random_at_{k}"]) for k in (1, 5, 10)) + ")"
+    return (" / ".join(_number(values[f"p_at_{k}"]) for k in (1, 5, 10)) + " (random "
+            + " / ".join(_number(values[f"random_at_{k}"]) for k in (1, 5, 10)) + ")")
 
 
 def _embedding_rows(name: str, values: dict) -> str:

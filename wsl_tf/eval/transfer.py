@@ -190,10 +190,14 @@ def extract(model, images: list, size: int, batch_size: int = 64, outputs=("embe
             for name, parts in collected.items()}
 
 
-def _fit(features, labels, c):
+def _classifier(c: float = 1.0, warm_start: bool = False):
     from sklearn.linear_model import LogisticRegression
 
-    return LogisticRegression(C=c, max_iter=2000).fit(features, labels)
+    return LogisticRegression(C=c, max_iter=2000, warm_start=warm_start)
+
+
+def _fit(features, labels, c):
+    return _classifier(c).fit(features, labels)
 
 
 def _standardised(train, *others):
@@ -208,8 +212,6 @@ def linear_accuracy(features: np.ndarray, labels: np.ndarray, splits: int = 10, 
     The grid is fitted from the strongest penalty up, each fit starting from
     the previous one's weights: the same optima, reached in fewer steps.
     """
-    from sklearn.linear_model import LogisticRegression
-
     rng = np.random.default_rng(seed)
     accuracies, chosen = [], []
     for _ in tqdm(range(splits), desc="regressions", disable=not progress):
@@ -217,7 +219,7 @@ def linear_accuracy(features: np.ndarray, labels: np.ndarray, splits: int = 10, 
         a, b = int(0.6 * len(order)), int(0.8 * len(order))
         train, val, test = order[:a], order[a:b], order[b:]
         x_train, x_val = _standardised(features[train], features[val])
-        path = LogisticRegression(max_iter=2000, warm_start=True)
+        path = _classifier(warm_start=True)
         val_accuracy = {}
         for c in sorted(grid):
             val_accuracy[c] = path.set_params(C=c).fit(x_train, labels[train]).score(x_val, labels[val])
