@@ -125,3 +125,12 @@ def test_the_real_word_lists_parse(tmp_path):
     assert len(pairs) == 3000 and pairs[0] == ("sun", "sunlight", 50.0)
     en_fr, fr_en = emb.freedict_pairs(corpora.fetch("freedict", log=lambda *_: None))
     assert ("cat", "chat") in set(en_fr) and ("chat", "cat") in set(fr_en) and len(en_fr) > 5000
+
+
+def test_no_pairs_give_the_same_keys_as_some_pairs_with_nothing_measured():
+    vectors = emb.WordEmbeddings(["cat", "chat"], RNG.normal(size=(2, 3)))
+    some = emb.translation_precision(vectors, [("cat", "chat")])
+    none = emb.translation_precision(vectors, [])
+    for direction in ("en_fr", "fr_en"):
+        assert set(none[direction]) == set(some[direction])
+        assert none[direction]["pairs"] == 0 and np.isnan(none[direction]["random_at_10"])

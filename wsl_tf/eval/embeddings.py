@@ -182,7 +182,8 @@ def translation_precision(embeddings: WordEmbeddings, pairs: list[tuple[str, str
         queries = sorted({p[source] for p in pairs})
         candidates = sorted({p[target] for p in pairs})
         if not queries:
-            result[name] = {**{f"p_at_{k}": float("nan") for k in ks}, "pairs": 0, "chance": float("nan")}
+            result[name] = {**{f"{kind}_at_{k}": float("nan") for kind in ("p", "random") for k in ks}, "pairs": 0,
+                            "queries": 0, "chance": float("nan")}
             continue
         answers = {q: set() for q in queries}
         for pair in pairs:
