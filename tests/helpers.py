@@ -34,8 +34,8 @@ def png_claiming_size(width: int, height: int) -> bytes:
 
 
 def prepare_jsonl_dataset(root, num_images, words, *, image_px, prefix="", probabilities=None, max_words=3,
-                          **options) -> str:
-    """A prepared dataset of `num_images` random PNGs captioned with random `words`.
+                          key=lambda i: f"k{i}", **options) -> str:
+    """A prepared dataset of `num_images` random PNGs captioned with random `words`, image i keyed key(i).
 
     options: PrepareOptions fields (vocab_size, image_size, num_shards, ...).
     """
@@ -47,7 +47,7 @@ def prepare_jsonl_dataset(root, num_images, words, *, image_px, prefix="", proba
         for i in range(num_images):
             (root / f"{i}.png").write_bytes(image_bytes(image_px, image_px, fmt="PNG", seed=i))
             chosen = rng.choice(words, size=rng.integers(1, max_words + 1), replace=False, p=probabilities)
-            handle.write(json.dumps({"image": f"{i}.png", "text": prefix + " ".join(chosen), "key": f"k{i}"}) + "\n")
+            handle.write(json.dumps({"image": f"{i}.png", "text": prefix + " ".join(chosen), "key": key(i)}) + "\n")
     out = root / "data"
     settings = preparer.PrepareOptions(output_dir=str(out), workers=0, progress=False, **options)
     preparer.DatasetPreparer(JsonlSource(str(root / "list.jsonl")), settings, log=lambda *_: None).run()

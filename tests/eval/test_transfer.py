@@ -86,7 +86,35 @@ def test_zero_shot_takes_the_best_scoring_class_word_among_those_in_the_dictiona
     # Brute force: classes cat (word 2) and dog (word 0); zebra's images are left out.
     expected = [int((0 if scores[i, 2] > scores[i, 0] else 1) == labelled.labels[i]) for i in (0, 1, 3, 4)]
     assert got == {"accuracy": pytest.approx(np.mean(expected)), "chance": 0.5, "classes": 2, "classes_total": 3,
-                   "images": 4}
+                   "images": 4, "class_words": ["cat", "dog"]}
+
+
+def test_a_plural_class_name_takes_its_singular_word_only_when_the_plural_is_missing():
+    labelled = transfer.LabelledSet("toy", [None] * 4, ["plants", "tools", "news"], np.array([0, 1, 2, 0]))
+    scores = np.array([[5.0, 0, 0, 0], [0, 5.0, 0, 0], [0, 0, 5.0, 0], [0, 0, 0, 5.0]])
+    # "plants" -> plant (word 0); "tools" is itself a word (1) though "tool" (3) is too; "news" has neither.
+    got = transfer.zero_shot(scores, ["plant", "tools", "new_", "tool"], labelled)
+    assert got["classes"] == 2 and got["images"] == 3 and got["class_words"] == ["plant", "tools"]
+    # Image 3 (a plant) scores "tool" highest, which is no class word: the class words' argmax is plant.
+    assert got["accuracy"] == 1.0
+
+
+def test_key_categories_label_images_by_their_keys_folder_at_a_depth():
+    keyed = [("openclipart/animals/cat_01", b"a1"), ("tuxpaint/animals/birds/crow", b"a2"),
+             ("openclipart/food/pie", b"f1"), ("tuxpaint/food/fruit/apple", b"f2"), ("openclipart/food/cake", b"f3"),
+             ("openclipart/tools/saw", b"t1"), ("flickr/1234", b"x"), ("flickr//odd", b"y")]
+    labelled = transfer.key_categories(iter(keyed), "categories:test", depth=1, min_images=2)
+    # tools has one image (under min_images); keys without a folder at depth 1 are left out.
+    assert labelled.classes == ["animals", "food"]
+    assert list(zip(labelled.images, labelled.labels.tolist())) == [
+        (b"a1", 0), (b"a2", 0), (b"f1", 1), (b"f2", 1), (b"f3", 1)]
+    by_source = transfer.key_categories(iter(keyed), "sources", depth=0, min_images=1)
+    assert by_source.classes == ["flickr", "openclipart", "tuxpaint"] and len(by_source.images) == 8
+    assert [transfer.key_category("food/fruit/apple", d) for d in (0, 1, 2)] == ["food", "fruit", None]
+    first_four = transfer.key_categories(iter(keyed), "c", depth=1, min_images=1, max_images=4)
+    assert first_four.images == [b"a1", b"a2", b"f1", b"f2"]
+    with pytest.raises(ValueError, match=r"categories:test: .*fewer than two folders.*found: animals \(2\), food \(3\)"):
+        transfer.key_categories(iter(keyed), "categories:test", depth=1, min_images=3)
 
 
 def test_transfer_pixels_resize_without_cropping_and_standardise():

@@ -11,8 +11,11 @@ and features + logistic regression baselines), transfer (linear classifiers on
 the model's features, 10 random splits or VOC mAP, and zero-shot through the
 word layer), embeddings (analogies, MEN, English-French translation, against
 word2vec on the same captions), pictures (t-SNE maps, top images per word).
-Labelled sets: fashion_mnist (fetched), folder:ROOT (ROOT/CLASS/*.jpg|png),
-voc2007:ROOT (Annotations/, ImageSets/Main/, JPEGImages/). Word lists come
+Labelled sets: fashion_mnist (fetched), categories[:SPLIT] (the run's own
+dataset's test or SPLIT images, labelled by the subject folder of their key,
+SOURCE/FOLDER/NAME, as Open Clip Art and the Tux Paint stamps file them),
+folder:ROOT (ROOT/CLASS/*.jpg|png), voc2007:ROOT (Annotations/,
+ImageSets/Main/, JPEGImages/). Word lists come
 from wsl-fetch-data's corpora (analogies, men, freedict), fetched if missing.
 Features are cached in RUN/eval/cache/, so a rerun reuses them.
 """
@@ -26,7 +29,7 @@ from wsl_tf.cli import common
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "The run directory wsl-train wrote.")
 flags.DEFINE_list("experiments", ["word_prediction", "transfer", "embeddings", "pictures"], "Which experiments.")
-flags.DEFINE_list("transfer", ["fashion_mnist"], "Labelled sets: fashion_mnist, folder:ROOT, voc2007:ROOT.")
+flags.DEFINE_list("transfer", ["fashion_mnist"], "Labelled sets: fashion_mnist, categories[:SPLIT], folder:ROOT, voc2007:ROOT.")
 flags.DEFINE_list("grid_words", [], "Words for the top-images picture (default: the 6 most frequent).")
 flags.DEFINE_integer("test_images", 2000, "Test-split images for word prediction.", lower_bound=1)
 flags.DEFINE_integer("baseline_train_images", 20_000,

@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from wsl_tf.eval.logistic import one_vs_all_logistic
 from wsl_tf.eval.transfer import LabelledSet, pixel_batches
 from wsl_tf.input import pipeline
 
@@ -77,42 +78,6 @@ def split_features(model, dataset, input_config, num_words: int, split: str, max
         labels.append(hot)
         seen += len(ids)
     return np.concatenate(features)[:max_images], np.concatenate(labels)[:max_images]
-
-
-def one_vs_all_logistic(x: np.ndarray, y: np.ndarray, c: float, start: np.ndarray | None = None,
-                        max_iter: int = 1000, tolerance: float = 1e-4) -> np.ndarray:
-    """Weights [E + 1, K] (bias last) of K L2-regularised logistic regressors, one per column of y, fitted at once.
-
-    Each column minimises scikit-learn's LogisticRegression objective,
-    0.5 |w|^2 + C * sum of log-losses with the bias unpenalised; the K
-    problems are independent, so their sum is minimised by one L-BFGS run
-    whose every step is two float32 matrix products, instead of K Python-level fits.
-    It stops when every word's gradient, on the per-image mean, is below
-    tolerance: scikit-learn's own stopping rule, applied to the worst word.
-    """
-    from scipy.optimize import minimize
-
-    n, e = x.shape
-    k = y.shape[1]
-    ones = np.concatenate([x, np.ones((n, 1), x.dtype)], 1).astype(np.float32)
-    signs = 2.0 * y.astype(np.float32) - 1.0
-    penalised = np.ones((e + 1, 1))
-    penalised[-1] = 0.0
-    scale = 1.0 / (c * n)
-
-    def objective(flat):
-        weights = flat.reshape(e + 1, k)
-        margins = signs * (ones @ weights.astype(np.float32))
-        small = np.exp(-np.abs(margins))
-        loss = np.sum(np.log1p(small) + np.maximum(-margins, 0.0), dtype=np.float64) / n
-        slope = -signs * np.where(margins >= 0, small, 1.0) / (1.0 + small)  # -sign * sigmoid(-margin)
-        gradient = (ones.T @ slope).astype(np.float64) / n + scale * penalised * weights
-        return loss + 0.5 * scale * np.sum(penalised * weights ** 2), gradient.ravel()
-
-    initial = np.zeros((e + 1) * k) if start is None else start.ravel()
-    solved = minimize(objective, initial, jac=True, method="L-BFGS-B",
-                      options=dict(maxiter=max_iter, gtol=tolerance, ftol=64 * np.finfo(float).eps))
-    return solved.x.reshape(e + 1, k)
 
 
 def regressor_scores(train, val, test, progress: bool = True) -> np.ndarray:

@@ -99,23 +99,35 @@ class FeatureCache:
         return arrays
 
 
-def _labelled_set(spec: str, resources: Resources, options: EvalOptions) -> transfer.LabelledSet:
+def _labelled_set(spec: str, dataset: PreparedDataset, resources: Resources,
+                  options: EvalOptions) -> transfer.LabelledSet:
     kind, _, path = spec.partition(":")
+    if kind == "categories":
+        split = path or "test"
+        if split not in records.SPLITS:
+            raise ValueError(f"--transfer: {spec!r}: categories takes a split of the run's dataset, "
+                             f"one of {', '.join(records.SPLITS)}")
+        keyed = ((key, image) for key, image, _ in _split_records(dataset, split))
+        # A combined source's keys start with the source's name (data_tools/sources/combined.py).
+        source = dataset.metadata.get("fingerprint", {}).get("source", {}).get("name")
+        return transfer.key_categories(keyed, f"categories:{split}", depth=int(source == "combined"),
+                                       max_images=options.transfer_max_images)
     if kind == "fashion_mnist":
         return transfer.fashion_mnist(path or resources.fashion_mnist, options.transfer_max_images)
     if kind == "folder":
         return transfer.image_folder(path, max_per_class=options.transfer_max_images)
     if kind == "voc2007":
         return transfer.voc2007(path, options.transfer_max_images)
-    raise ValueError(f"--transfer: {spec!r}: expected fashion_mnist, folder:PATH or voc2007:PATH")
+    raise ValueError(f"--transfer: {spec!r}: expected fashion_mnist, categories[:SPLIT], folder:PATH or voc2007:PATH")
 
 
 def _split_records(dataset: PreparedDataset, split: str):
-    """(encoded image, word ids) of each record of a split, in shard order, read straight from the shards."""
+    """(key, encoded image, word ids) of each record of a split, in shard order, read straight from the shards."""
     for path in dataset.shards(split):
         for serialized in tf.data.TFRecordDataset(path):
             feature = tf.train.Example.FromString(serialized.numpy()).features.feature
-            yield feature[records.IMAGE].bytes_list.value[0], list(feature[records.WORD_IDS].int64_list.value)
+            yield (feature[records.KEY].bytes_list.value[0].decode("utf-8"), feature[records.IMAGE].bytes_list.value[0],
+                   list(feature[records.WORD_IDS].int64_list.value))
 
 
 def word_prediction(model, config, dataset, resources, options, log) -> dict:
@@ -143,11 +155,11 @@ def word_prediction(model, config, dataset, resources, options, log) -> dict:
     return report
 
 
-def transfer_learning(model, config, words, specs, resources, options, cache) -> dict:
+def transfer_learning(model, config, words, dataset, specs, resources, options, cache) -> dict:
     size = config.model.image_size
     report = {}
     for spec in specs:
-        labelled = _labelled_set(spec, resources, options)
+        labelled = _labelled_set(spec, dataset, resources, options)
         arrays = cache.get(labelled.name.replace(":", "_"), lambda: transfer.extract(
             model, labelled.images, size, outputs=("embedding", "scores"), progress=options.progress,
             desc=f"features {labelled.name}"))
@@ -183,7 +195,7 @@ def train_word2vec(dataset: PreparedDataset, words: list[str], epochs: int, seed
     """
     from gensim.models import Word2Vec
 
-    sentences = [[words[i] for i in ids if i < len(words)] for _, ids in _split_records(dataset, "train")
+    sentences = [[words[i] for i in ids if i < len(words)] for _, _, ids in _split_records(dataset, "train")
                  if len(ids) > 1]
     window = max((len(s) for s in sentences), default=2)
     model = Word2Vec(sentences, vector_size=100, window=window, min_count=1, sg=1, epochs=epochs, seed=seed,
@@ -203,7 +215,7 @@ def word_embeddings(model, config, words, dataset, resources, options) -> tuple[
 
 def draw_pictures(model, config, words, dataset, options, out_dir, cache) -> dict:
     test = list(itertools.islice(_split_records(dataset, "test"), options.map_images))
-    images = [image for image, _ in test]
+    images = [image for _, image, _ in test]
     # Scored as word prediction scores them (resize, centre crop): the model's own view of a test image.
     arrays = cache.get("test_images_eval_view", lambda: transfer.extract(
         model, images, config.model.image_size, outputs=("embedding", "scores"), progress=options.progress,
@@ -219,7 +231,7 @@ def draw_pictures(model, config, words, dataset, options, out_dir, cache) -> dic
         "top_images": pictures.top_images_grid(arrays["scores"], images, words, grid,
                                                os.path.join(out_dir, "top_images.png")),
         "predictions": pictures.prediction_grid(arrays["scores"], images,
-                                                [[i for i in ids if i < num_words] for _, ids in test], words,
+                                                [[i for i in ids if i < num_words] for _, _, ids in test], words,
                                                 os.path.join(out_dir, "predictions.png")),
     }
 
@@ -275,7 +287,8 @@ def evaluate_run(workdir: str, experiments=EXPERIMENTS, transfer_specs=("fashion
         metrics["word_prediction"] = word_prediction(model, config, dataset, resources, options, log)
     if "transfer" in experiments:
         log("transfer learning (section 4.2)")
-        metrics["transfer"] = transfer_learning(model, config, words, transfer_specs, resources, options, cache)
+        metrics["transfer"] = transfer_learning(model, config, words, dataset, transfer_specs, resources, options,
+                                                cache)
     if "embeddings" in experiments:
         log("word embeddings (section 4.3)")
         ours, others = word_embeddings(model, config, words, dataset, resources, options)

@@ -5,12 +5,16 @@ names, labels):
 - an image folder, `ROOT/CLASS/*.{jpg,jpeg,png}`;
 - Fashion-MNIST's IDX files (the `fashion_mnist` corpus of wsl-fetch-data);
 - Pascal VOC 2007's layout, `ROOT/{Annotations,ImageSets/Main,JPEGImages}`
-  (multi-label: `CLASS_{train,val,test}.txt` with 1 / -1 / 0 per image).
+  (multi-label: `CLASS_{train,val,test}.txt` with 1 / -1 / 0 per image);
+- a prepared dataset's own split, each image labelled by the subject folder
+  its key names (`key_categories`): clip art collections file every drawing
+  under one, so held-out images get labels that no caption chose.
 
 Images are resized straight to the model's input size and standardised
 (section 4.2: no crop). Features are the penultimate layer, the embedding.
-Classifiers are L2-regularised logistic regressions (scikit-learn) with the
-regularisation chosen on a validation part; single-label sets report accuracy
+Classifiers are L2-regularised logistic regressions (scikit-learn's
+objective, fitted by wsl_tf/eval/logistic.py) with the regularisation chosen
+on a validation part; single-label sets report accuracy
 mean and standard deviation over 10 random splits, VOC the 11-point AP per
 class and their mean.
 """
@@ -18,6 +22,7 @@ class and their mean.
 import dataclasses
 import glob
 import gzip
+import itertools
 import os
 import struct
 import weakref
@@ -26,6 +31,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from wsl_tf.eval import logistic
 from wsl_tf.eval.metrics import average_precision_voc07
 from wsl_tf.input import preprocessing
 
@@ -112,6 +118,38 @@ def voc2007(root: str, max_images: int | None = None) -> LabelledSet:
                        np.array([split_of[i] for i in ids]))
 
 
+def key_category(key: str, depth: int = 0) -> str | None:
+    """The key's folder at depth ("food/fruit/apple" -> "food" at 0), None if the key has no folder there.
+
+    A combined source prefixes keys with its sources' names
+    ("tuxpaint/food/fruit/apple"): its subject folders are at depth 1.
+    """
+    parts = key.split("/")
+    return parts[depth] if len(parts) > depth + 1 and parts[depth] else None
+
+
+def key_categories(keyed_images, name: str, depth: int = 0, min_images: int = 5,
+                   max_images: int | None = None) -> LabelledSet:
+    """Images labelled by their key's folder at depth (key_category); folders with fewer than min_images are left out.
+
+    keyed_images: (key, encoded image) pairs, e.g. a prepared split's records.
+    ValueError if fewer than two folders are left.
+    """
+    by_category = {}
+    for key, image in itertools.islice(keyed_images, max_images):
+        category = key_category(key, depth)
+        if category is not None:
+            by_category.setdefault(category, []).append(image)
+    classes = sorted(c for c, images in by_category.items() if len(images) >= min_images)
+    if len(classes) < 2:
+        found = ", ".join(f"{c} ({len(images)})" for c, images in sorted(by_category.items())) or "none"
+        raise ValueError(f"{name}: its keys name fewer than two folders holding at least {min_images} images each "
+                         f"(folder at depth {depth} of KEY = FOLDER/.../NAME; found: {found})")
+    images = [image for c in classes for image in by_category[c]]
+    labels = np.concatenate([np.full(len(by_category[c]), i) for i, c in enumerate(classes)])
+    return LabelledSet(name, images, classes, labels)
+
+
 def _to_rgb(image: tf.Tensor) -> tf.Tensor:
     if image.shape.rank == 2:
         image = image[:, :, None]
@@ -190,27 +228,35 @@ def extract(model, images: list, size: int, batch_size: int = 64, outputs=("embe
             for name, parts in collected.items()}
 
 
-def _classifier(c: float = 1.0, warm_start: bool = False):
-    from sklearn.linear_model import LogisticRegression
-
-    return LogisticRegression(C=c, max_iter=2000, warm_start=warm_start)
-
-
-def _fit(features, labels, c):
-    return _classifier(c).fit(features, labels)
-
-
 def _standardised(train, *others):
     mean, std = train.mean(0), train.std(0) + 1e-6
     return [(x - mean) / std for x in (train, *others)]
+
+
+class _SoftmaxPath:
+    """Multinomial regressors over the classes present in the train labels, each fit starting from the last."""
+
+    def __init__(self, features: np.ndarray, labels: np.ndarray):
+        self.features = features
+        self.classes, self.encoded = np.unique(labels, return_inverse=True)
+        self.weights = None
+
+    def fit(self, c: float) -> "_SoftmaxPath":
+        self.weights = logistic.softmax_logistic(self.features, self.encoded, len(self.classes), c, start=self.weights)
+        return self
+
+    def accuracy(self, features: np.ndarray, labels: np.ndarray) -> float:
+        predicted = self.classes[np.argmax(logistic.scores(features, self.weights), 1)]
+        return float(np.mean(predicted == labels))
 
 
 def linear_accuracy(features: np.ndarray, labels: np.ndarray, splits: int = 10, seed: int = 0,
                     grid=C_GRID, progress: bool = True) -> dict:
     """Accuracy mean and std over random 60 / 20 / 20 train / val / test splits; C chosen on val per split.
 
-    The grid is fitted from the strongest penalty up, each fit starting from
-    the previous one's weights: the same optima, reached in fewer steps.
+    The classifier is multinomial logistic regression (scikit-learn's
+    objective, wsl_tf/eval/logistic.py). The grid is fitted from the
+    strongest penalty up, each fit starting from the previous one's weights.
     """
     rng = np.random.default_rng(seed)
     accuracies, chosen = [], []
@@ -219,17 +265,21 @@ def linear_accuracy(features: np.ndarray, labels: np.ndarray, splits: int = 10, 
         a, b = int(0.6 * len(order)), int(0.8 * len(order))
         train, val, test = order[:a], order[a:b], order[b:]
         x_train, x_val = _standardised(features[train], features[val])
-        path = _classifier(warm_start=True)
-        val_accuracy = {}
-        for c in sorted(grid):
-            val_accuracy[c] = path.set_params(C=c).fit(x_train, labels[train]).score(x_val, labels[val])
+        path = _SoftmaxPath(x_train, labels[train])
+        val_accuracy = {c: path.fit(c).accuracy(x_val, labels[val]) for c in sorted(grid)}
         best = max(grid, key=val_accuracy.get)
         both = np.concatenate([train, val])
         x_both, x_test = _standardised(features[both], features[test])
-        accuracies.append(_fit(x_both, labels[both], best).score(x_test, labels[test]))
+        accuracies.append(_SoftmaxPath(x_both, labels[both]).fit(best).accuracy(x_test, labels[test]))
         chosen.append(best)
     return {"accuracy_mean": float(np.mean(accuracies)), "accuracy_std": float(np.std(accuracies)),
             "splits": splits, "images": int(len(labels)), "c_chosen": [float(c) for c in chosen]}
+
+
+def _binary_scores(x_train, positive, c, *others):
+    """Decision scores on each of others of one binary regressor fitted on (x_train, positive)."""
+    weights = logistic.one_vs_all_logistic(x_train, positive[:, None].astype(np.float32), c)
+    return [logistic.scores(x, weights)[:, 0] for x in others]
 
 
 def voc_map(features: np.ndarray, labels: np.ndarray, split: np.ndarray, classes, grid=C_GRID,
@@ -246,12 +296,12 @@ def voc_map(features: np.ndarray, labels: np.ndarray, split: np.ndarray, classes
         x_train, x_val = _standardised(features[fit_rows], features[val])
 
         def val_ap(c):
-            return average_precision_voc07(_fit(x_train, y[fit_rows] > 0, c).decision_function(x_val), y[val])
+            return average_precision_voc07(_binary_scores(x_train, y[fit_rows] > 0, c, x_val)[0], y[val])
 
         best = max(grid, key=lambda c: np.nan_to_num(val_ap(c), nan=-1.0)) if (y[val] > 0).any() else 1.0
         rows = (train | val) & usable
         x_rows, x_test = _standardised(features[rows], features[test])
-        per_class[name] = average_precision_voc07(_fit(x_rows, y[rows] > 0, best).decision_function(x_test), y[test])
+        per_class[name] = average_precision_voc07(_binary_scores(x_rows, y[rows] > 0, best, x_test)[0], y[test])
     return {"map": float(np.mean(list(per_class.values()))) if per_class else float("nan"), "ap": per_class}
 
 
@@ -259,16 +309,24 @@ def zero_shot(scores: np.ndarray, words: list[str], labelled: LabelledSet) -> di
     """Each image's class is the in-dictionary class word the word layer scores highest.
 
     scores: [N, K] word scores of the labelled set's images; words: the
-    dictionary. Accuracy is over the images of classes whose word is in it.
+    dictionary. A class's word is its name, or its singular ("plants" ->
+    plant) when only that is in the dictionary. Accuracy is over the images
+    of classes whose word is in it.
     """
     index = {w: i for i, w in enumerate(words[: scores.shape[1]])}
-    present = [(c, index[name]) for c, name in enumerate(labelled.classes) if name in index]
+    present = []
+    for c, name in enumerate(labelled.classes):
+        word = name if name in index else name[:-1] if name.endswith("s") and name[:-1] in index else None
+        if word is not None:
+            present.append((c, index[word]))
+    words_used = [words[k] for _, k in present]
     if len(present) < 2 or labelled.multi_label:
         return {"accuracy": float("nan"), "chance": float("nan"), "classes": len(present),
-                "classes_total": len(labelled.classes), "images": 0}
+                "classes_total": len(labelled.classes), "images": 0, "class_words": words_used}
     class_ids = np.array([c for c, _ in present])
     columns = np.array([k for _, k in present])
     rows = np.isin(labelled.labels, class_ids)
     predicted = class_ids[np.argmax(scores[rows][:, columns], axis=1)]
     return {"accuracy": float(np.mean(predicted == labelled.labels[rows])), "chance": 1.0 / len(present),
-            "classes": len(present), "classes_total": len(labelled.classes), "images": int(rows.sum())}
+            "classes": len(present), "classes_total": len(labelled.classes), "images": int(rows.sum()),
+            "class_words": words_used}
