@@ -25,11 +25,11 @@ flags.DEFINE_integer("repeats", 3, "Timings of each; the best is reported.")
 
 
 def class_problem(images, classes, dim, seed=0):
-    """Features whose class shows in a 32-dimensional part, under noise: neither separable nor trivial."""
+    """Features whose class shows weakly in a 32-dimensional part (test accuracy about 0.47 at 10 classes)."""
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, classes, images)
     x = rng.normal(size=(images, dim)).astype(np.float32)
-    x[:, :32] += 0.6 * rng.normal(size=(classes, 32))[labels]
+    x[:, :32] += 0.35 * rng.normal(size=(classes, 32))[labels]
     return x, labels
 
 
