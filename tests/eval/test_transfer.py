@@ -113,7 +113,8 @@ def test_key_categories_label_images_by_their_keys_folder_at_a_depth():
     assert [transfer.key_category("food/fruit/apple", d) for d in (0, 1, 2)] == ["food", "fruit", None]
     first_four = transfer.key_categories(iter(keyed), "c", depth=1, min_images=1, max_images=4)
     assert first_four.images == [b"a1", b"a2", b"f1", b"f2"]
-    with pytest.raises(ValueError, match=r"categories:test: .*fewer than two folders.*found: animals \(2\), food \(3\)"):
+    found = r"categories:test: .*fewer than two folders.*found: animals \(2\), food \(3\)"
+    with pytest.raises(ValueError, match=found):
         transfer.key_categories(iter(keyed), "categories:test", depth=1, min_images=3)
 
 

@@ -29,7 +29,8 @@ from wsl_tf.cli import common
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "The run directory wsl-train wrote.")
 flags.DEFINE_list("experiments", ["word_prediction", "transfer", "embeddings", "pictures"], "Which experiments.")
-flags.DEFINE_list("transfer", ["fashion_mnist"], "Labelled sets: fashion_mnist, categories[:SPLIT], folder:ROOT, voc2007:ROOT.")
+flags.DEFINE_list("transfer", ["fashion_mnist"],
+                  "Labelled sets: fashion_mnist, categories[:SPLIT], folder:ROOT, voc2007:ROOT.")
 flags.DEFINE_list("grid_words", [], "Words for the top-images picture (default: the 6 most frequent).")
 flags.DEFINE_integer("test_images", 2000, "Test-split images for word prediction.", lower_bound=1)
 flags.DEFINE_integer("baseline_train_images", 20_000,
