@@ -10,10 +10,14 @@ Prints one JSON line: {"bench": "regression_baseline", "images", "words",
 """
 
 import json
-import time
+import os
+import sys
 
 import numpy as np
 from absl import app, flags
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.timing import best_of  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("images", 4800, "Train images the regressors fit on.")
@@ -63,12 +67,8 @@ def main(argv):
     result = {}
     for name, fit in (("joint", lambda: regressor_scores(train, val, test, progress=False)),
                       ("per_word", lambda: per_word_scores(train, val, test))):
-        times = []
-        for _ in range(FLAGS.repeats):
-            started = time.perf_counter()
-            scores = fit()
-            times.append(time.perf_counter() - started)
-        result[f"{name}_s"] = round(min(times), 2)
+        seconds, scores = best_of(fit, FLAGS.repeats)
+        result[f"{name}_s"] = round(seconds, 2)
         result[f"{name}_p_at_1"] = round(dense_precision_at_k(scores, test[1], 1), 4)
     print(json.dumps({"bench": "regression_baseline", "images": n, "words": FLAGS.words,
                       **result, "speedup": round(result["per_word_s"] / result["joint_s"], 2)}))

@@ -11,10 +11,14 @@ Fashion-MNIST set). Prints one JSON line: {"bench": "linear_classifier",
 """
 
 import json
-import time
+import os
+import sys
 
 import numpy as np
 from absl import app, flags
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.timing import best_of  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("images", 2000, "Labelled images.")
@@ -63,12 +67,8 @@ def main(argv):
     result = {}
     for name, fit in (("ours", lambda: linear_accuracy(x, labels, FLAGS.splits, progress=False)["accuracy_mean"]),
                       ("sklearn", lambda: sklearn_accuracy(x, labels, FLAGS.splits))):
-        times = []
-        for _ in range(FLAGS.repeats):
-            started = time.perf_counter()
-            accuracy = fit()
-            times.append(time.perf_counter() - started)
-        result[f"{name}_s"] = round(min(times), 2)
+        seconds, accuracy = best_of(fit, FLAGS.repeats)
+        result[f"{name}_s"] = round(seconds, 2)
         result[f"{name}_accuracy"] = round(accuracy, 4)
     print(json.dumps({"bench": "linear_classifier", "images": FLAGS.images, "classes": FLAGS.classes, **result,
                       "speedup": round(result["sklearn_s"] / result["ours_s"], 2)}))

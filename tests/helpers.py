@@ -54,6 +54,15 @@ def prepare_jsonl_dataset(root, num_images, words, *, image_px, prefix="", proba
     return str(out)
 
 
+def word_problem(seed=0, images=300, features=12, words=6) -> tuple[np.ndarray, np.ndarray]:
+    """(features [images, features], multi-hot words [images, words]): each word a noisy linear function of x."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(images, features)).astype(np.float32)
+    direction = rng.normal(size=(features, words))
+    y = (x @ direction + rng.normal(size=(images, words)) > 1.5).astype(np.float32)
+    return x, y
+
+
 def model_config(name, num_words=50, image_size=64, width=0.125, **extra) -> ml_collections.ConfigDict:
     """A narrow model config for build_model."""
     return ml_collections.ConfigDict(

@@ -4,15 +4,8 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
+from tests.helpers import word_problem
 from wsl_tf.eval import logistic
-
-
-def word_problem(seed=0, images=300, features=12, words=6):
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(images, features)).astype(np.float32)
-    direction = rng.normal(size=(features, words))
-    y = (x @ direction + rng.normal(size=(images, words)) > 1.5).astype(np.float32)
-    return x, y
 
 
 def class_problem(seed=0, images=400, features=10, classes=4):

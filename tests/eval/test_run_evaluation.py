@@ -80,6 +80,9 @@ def test_every_experiment_fills_metrics_and_report_and_a_rerun_reuses_features(t
                                                          "classes_total": 2, "images": len(test_keys),
                                                          "class_words": ["cat", "dog"]}
     assert 0 <= categories["zero_shot"]["accuracy"] <= 1
+    assert categories["description"] == (f"this run's own test images (never trained on): {len(test_keys)} images "
+                                         f"each labelled by the folder its key files it under, not by its caption")
+    assert fashion["description"] == ""
     assert metrics["analogy"]["questions"] == 2 and metrics["men"]["pairs"] == 3
     assert metrics["translation"]["en_fr"]["pairs"] == 4 and metrics["translation"]["en_fr"]["chance"] == 0.25
     for key in ("analogy", "men", "translation"):
@@ -88,6 +91,7 @@ def test_every_experiment_fills_metrics_and_report_and_a_rerun_reuses_features(t
     assert nan == []
     report = open(os.path.join(trained_run, "eval", "report.md")).read()
     assert "n/a" not in report and f"features of {with_word} training images" in report
+    assert f"`categories:test`: {categories['description']}." in report
     for section in ("## Word prediction", "## Transfer learning", "## Word embeddings", "## Pictures"):
         assert section in report
     for picture in metrics["pictures"].values():

@@ -108,6 +108,7 @@ def test_key_categories_label_images_by_their_keys_folder_at_a_depth():
     assert labelled.classes == ["animals", "food"]
     assert list(zip(labelled.images, labelled.labels.tolist())) == [
         (b"a1", 0), (b"a2", 0), (b"f1", 1), (b"f2", 1), (b"f3", 1)]
+    assert labelled.description.startswith("5 images each labelled by the folder")
     by_source = transfer.key_categories(iter(keyed), "sources", depth=0, min_images=1)
     assert by_source.classes == ["flickr", "openclipart", "tuxpaint"] and len(by_source.images) == 8
     assert [transfer.key_category("food/fruit/apple", d) for d in (0, 1, 2)] == ["food", "fruit", None]

@@ -37,9 +37,8 @@ def _transfer(section: dict) -> list[str]:
                      f"{zero['classes']} of {zero['classes_total']} |")
     lines.append("")
     for name, values in section.items():
-        if name.startswith("categories:"):
-            lines += [f"`{name}`: this run's own {name.split(':')[1]} images (never trained on), each labelled by "
-                      f"the subject folder its collection files it under, not by its caption.", ""]
+        if values["description"]:
+            lines += [f"`{name}`: {values['description']}.", ""]
         if values["zero_shot"]["class_words"]:
             lines += [f"Zero-shot on {name} ranks the class words "
                       f"{', '.join(values['zero_shot']['class_words'])} by the word layer's scores.", ""]

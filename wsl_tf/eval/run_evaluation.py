@@ -110,8 +110,10 @@ def _labelled_set(spec: str, dataset: PreparedDataset, resources: Resources,
         keyed = ((key, image) for key, image, _ in _split_records(dataset, split))
         # A combined source's keys start with the source's name (data_tools/sources/combined.py).
         source = dataset.metadata.get("fingerprint", {}).get("source", {}).get("name")
-        return transfer.key_categories(keyed, f"categories:{split}", depth=int(source == "combined"),
-                                       max_images=options.transfer_max_images)
+        labelled = transfer.key_categories(keyed, f"categories:{split}", depth=int(source == "combined"),
+                                           max_images=options.transfer_max_images)
+        labelled.description = f"this run's own {split} images (never trained on): {labelled.description}"
+        return labelled
     if kind == "fashion_mnist":
         return transfer.fashion_mnist(path or resources.fashion_mnist, options.transfer_max_images)
     if kind == "folder":
@@ -169,6 +171,7 @@ def transfer_learning(model, config, words, dataset, specs, resources, options, 
         else:
             entry = transfer.linear_accuracy(arrays["embedding"], labelled.labels, progress=options.progress)
         entry["zero_shot"] = transfer.zero_shot(arrays["scores"], words, labelled)
+        entry["description"] = labelled.description
         report[labelled.name] = entry
     return report
 

@@ -50,6 +50,7 @@ class LabelledSet:
     """images: encoded bytes or uint8 [H, W(, C)] arrays. labels: [N] class ids, or [N, C] 1/-1/0 (multi-label).
 
     split: for multi-label sets, "train" / "val" / "test" per image (VOC's own split).
+    description: where the images and their labels come from, for the report ("" if the name says it).
     """
 
     name: str
@@ -57,6 +58,7 @@ class LabelledSet:
     classes: list[str]
     labels: np.ndarray
     split: np.ndarray | None = None
+    description: str = ""
 
     @property
     def multi_label(self) -> bool:
@@ -132,8 +134,8 @@ def key_categories(keyed_images, name: str, depth: int = 0, min_images: int = 5,
                    max_images: int | None = None) -> LabelledSet:
     """Images labelled by their key's folder at depth (key_category); folders with fewer than min_images are left out.
 
-    keyed_images: (key, encoded image) pairs, e.g. a prepared split's records.
-    ValueError if fewer than two folders are left.
+    keyed_images: (key, encoded image) pairs, e.g. a prepared split's records;
+    name says which (e.g. "categories:test"). ValueError if fewer than two folders are left.
     """
     by_category = {}
     for key, image in itertools.islice(keyed_images, max_images):
@@ -147,7 +149,8 @@ def key_categories(keyed_images, name: str, depth: int = 0, min_images: int = 5,
                          f"(folder at depth {depth} of KEY = FOLDER/.../NAME; found: {found})")
     images = [image for c in classes for image in by_category[c]]
     labels = np.concatenate([np.full(len(by_category[c]), i) for i, c in enumerate(classes)])
-    return LabelledSet(name, images, classes, labels)
+    return LabelledSet(name, images, classes, labels, description=(
+        f"{len(images):,} images each labelled by the folder its key files it under, not by its caption"))
 
 
 def _to_rgb(image: tf.Tensor) -> tf.Tensor:
