@@ -4,7 +4,7 @@ For K in {1,000, 10,000, 100,000}, E = 4,096, batch 128 (one uniformly drawn
 word per image, as the paper's sampler gives), SGD with momentum 0.9: forward,
 backward (to the weights and the embeddings) and update, compiled with
 tf.function, best of three timing windows. "full" is a softmax over all K words with a dense update;
-"sampled" is SampledSoftmax on the batch's words with SparseMomentumSGD's lazy
+"sampled" is WordLayer on the batch's words with SparseMomentumSGD's lazy
 row updates. Each (K, mode) runs in its own process so that peak RSS is its
 own. Prints one JSON line per K:
 {"bench": "head", "K", "full_ms", "sampled_ms", "ratio", "peak_rss_mb", "full_peak_rss_mb"}.
@@ -34,10 +34,10 @@ flags.DEFINE_integer("k", None, "Internal: K for --mode.")
 def time_one(mode: str, k: int) -> dict:
     import tensorflow as tf
 
-    from wsl_tf.models import MultiClassLogisticLoss, SampledSoftmax, full_targets, in_batch_targets
+    from wsl_tf.models import MultiClassLogisticLoss, WordLayer, full_targets, in_batch_targets
     from wsl_tf.train.optimizers import SparseMomentumSGD
 
-    head = SampledSoftmax(k)
+    head = WordLayer(k)
     head.build((None, FLAGS.embedding_dim))
     optimizer = SparseMomentumSGD(0.01, momentum=0.9)
     optimizer.build(head.trainable_variables)
@@ -48,10 +48,10 @@ def time_one(mode: str, k: int) -> dict:
         with tf.GradientTape() as tape:
             tape.watch(embeddings)
             if mode == "full":
-                loss = loss_fn(head(embeddings), full_targets(labels, k))
+                loss = loss_fn(full_targets(labels, k), head(embeddings))
             else:
                 classes, targets = in_batch_targets(labels)
-                loss = loss_fn(head.in_batch_logits(embeddings, classes), targets)
+                loss = loss_fn(targets, head.in_batch_logits(embeddings, classes))
         grads = tape.gradient(loss, [embeddings, *head.trainable_variables])
         optimizer.apply_gradients(zip(grads[1:], head.trainable_variables))
         return loss, grads[0]

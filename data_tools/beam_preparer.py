@@ -133,10 +133,9 @@ def _finish(_, shards, skipped, items, dictionary, source, options: PrepareOptio
     stopwords.save(os.path.join(out, records.STOPWORDS_FILE))
     preparer = DatasetPreparer(source, options, log=print)
     summary = ChunkSummary(items, items - len(skipped), sorted(skipped), {})
-    preparer._write_skipped([summary])
-    metadata = preparer._metadata([summary], vocab, stopwords, stats)
-    fileio.write_text_atomic(os.path.join(out, records.METADATA_FILE),
-                             json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+    preparer.write_skipped([summary])
+    metadata = preparer.dataset_metadata([summary], vocab, stopwords, stats)
+    fileio.write_json_atomic(os.path.join(out, records.METADATA_FILE), metadata, sort_keys=True)
     return metadata
 
 
@@ -153,7 +152,7 @@ def run_pipeline(source: base.Source, options: PrepareOptions, runner: str, pipe
     if runner not in RUNNERS:
         raise PrepareError(f"--runner={runner}: expected local or one of {', '.join(RUNNERS)}")
     preparer = DatasetPreparer(source, options, log=log)  # Validates the options, loads a fixed --vocab.
-    done = preparer._completed_metadata()
+    done = preparer.completed_metadata()
     if done is not None:
         log(f"{options.output_dir} is already complete for these inputs and options; nothing to do.")
         return done

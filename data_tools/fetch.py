@@ -12,11 +12,11 @@ import sys
 from absl import app, flags
 
 from data_tools import corpora
-from wsl_tf.cli import common
+from data_tools import command
 
-FLAGS = flags.FLAGS
-flags.DEFINE_list("corpora", ["tuxpaint"], f"Corpora to fetch, from: {', '.join(corpora.CORPORA)}.")
-flags.DEFINE_bool("list", False, "List the corpora and where they are cached, then exit.")
+FLAGS = flags.FlagValues()  # This command's own: several commands can be imported in one process.
+flags.DEFINE_list("corpora", ["tuxpaint"], f"Corpora to fetch, from: {', '.join(corpora.CORPORA)}.", flag_values=FLAGS)
+flags.DEFINE_bool("list", False, "List the corpora and where they are cached, then exit.", flag_values=FLAGS)
 
 
 def main(argv):
@@ -42,7 +42,7 @@ def main(argv):
 
 
 def run():
-    common.run(main, "wsl-fetch-data", uses_tensorflow=False)
+    command.run(main, "wsl-fetch-data", FLAGS, uses_tensorflow=False)
 
 
 if __name__ == "__main__":

@@ -23,38 +23,38 @@ from absl import app, flags
 from data_tools import corpora, images, preparer
 from data_tools.sources import SOURCES, SourceError
 from data_tools.sources.yfcc100m import LAYOUTS
-from wsl_tf.cli import common
+from data_tools import command
 
-FLAGS = flags.FLAGS
-flags.DEFINE_enum("source", None, sorted(SOURCES), "Format of the raw collection.")
+FLAGS = flags.FlagValues()  # This command's own: several commands can be imported in one process.
+flags.DEFINE_enum("source", None, sorted(SOURCES), "Format of the raw collection.", flag_values=FLAGS)
 flags.DEFINE_string("input", None,
                     "The collection: a yfcc100m_dataset file (.bz2/.gz ok), a .jsonl file, .tar "
                     "shards (file, directory or glob), or the openclipart svg / tuxpaint stamps "
-                    "directory (default for those two: the copy wsl-fetch-data cached).")
-flags.DEFINE_string("image_dir", None, "Where images are (yfcc100m: required; jsonl: default the file's directory).")
+                    "directory (default for those two: the copy wsl-fetch-data cached).", flag_values=FLAGS)
+flags.DEFINE_string("image_dir", None, "Where images are (yfcc100m: required; jsonl: default the file's directory).", flag_values=FLAGS)
 flags.DEFINE_enum("image_layout", "id", LAYOUTS,
-                  "yfcc100m: images as IMAGE_DIR/PHOTOID.jpg (id) or IMAGE_DIR/abc/def/HASH.jpg (hash).")
-flags.DEFINE_list("languages", ["en"], "tuxpaint: caption languages; one is chosen per image by key hash.")
-flags.DEFINE_string("png_dir", None, "openclipart: the tree of PNG renders (default: png/ beside the svg tree).")
-flags.DEFINE_string("output_dir", None, "The dataset directory to write.")
-flags.DEFINE_integer("vocab_size", 1000, "K, the number of dictionary words (paper: 1,000 to 100,000).")
-flags.DEFINE_integer("num_stopwords", 500, "How many of the most common words to drop first (paper: 500).")
-flags.DEFINE_string("vocab", None, "Reuse this vocab.tsv instead of building one (e.g. for an eval set).")
-flags.DEFINE_integer("image_size", 256, "Stored images are SIZE x SIZE JPEGs (paper: 256).")
-flags.DEFINE_integer("num_shards", 8, "Shards of the train split; val and test get proportionally many.")
-flags.DEFINE_float("val_fraction", 0.05, "Fraction of keys in the val split.")
-flags.DEFINE_float("test_fraction", 0.05, "Fraction of keys in the test split.")
+                  "yfcc100m: images as IMAGE_DIR/PHOTOID.jpg (id) or IMAGE_DIR/abc/def/HASH.jpg (hash).", flag_values=FLAGS)
+flags.DEFINE_list("languages", ["en"], "tuxpaint: caption languages; one is chosen per image by key hash.", flag_values=FLAGS)
+flags.DEFINE_string("png_dir", None, "openclipart: the tree of PNG renders (default: png/ beside the svg tree).", flag_values=FLAGS)
+flags.DEFINE_string("output_dir", None, "The dataset directory to write.", flag_values=FLAGS)
+flags.DEFINE_integer("vocab_size", 1000, "K, the number of dictionary words (paper: 1,000 to 100,000).", flag_values=FLAGS)
+flags.DEFINE_integer("num_stopwords", 500, "How many of the most common words to drop first (paper: 500).", flag_values=FLAGS)
+flags.DEFINE_string("vocab", None, "Reuse this vocab.tsv instead of building one (e.g. for an eval set).", flag_values=FLAGS)
+flags.DEFINE_integer("image_size", 256, "Stored images are SIZE x SIZE JPEGs (paper: 256).", flag_values=FLAGS)
+flags.DEFINE_integer("num_shards", 8, "Shards of the train split; val and test get proportionally many.", flag_values=FLAGS)
+flags.DEFINE_float("val_fraction", 0.05, "Fraction of keys in the val split.", flag_values=FLAGS)
+flags.DEFINE_float("test_fraction", 0.05, "Fraction of keys in the test split.", flag_values=FLAGS)
 flags.DEFINE_integer("workers", preparer.PrepareOptions.workers,
-                     "Worker processes decoding images (0: in this process).")
-flags.DEFINE_integer("chunk_size", 1024, "Records per staged chunk, the unit a rerun resumes from.")
+                     "Worker processes decoding images (0: in this process).", flag_values=FLAGS)
+flags.DEFINE_integer("chunk_size", 1024, "Records per staged chunk, the unit a rerun resumes from.", flag_values=FLAGS)
 flags.DEFINE_integer("max_pixels", images.DEFAULT_MAX_PIXELS,
-                     "Images with more pixels are skipped (decompression bombs).")
-flags.DEFINE_integer("max_records", 0, "Read only the first N items of the source (0: all), for trial runs.")
-flags.DEFINE_bool("progress", True, "Show a progress bar.")
+                     "Images with more pixels are skipped (decompression bombs).", flag_values=FLAGS)
+flags.DEFINE_integer("max_records", 0, "Read only the first N items of the source (0: all), for trial runs.", flag_values=FLAGS)
+flags.DEFINE_bool("progress", True, "Show a progress bar.", flag_values=FLAGS)
 flags.DEFINE_string("runner", "local",
                     "local (this machine's worker processes) or an Apache Beam runner: DirectRunner, "
-                    "DataflowRunner, FlinkRunner, SparkRunner (pipeline options after --).")
-flags.mark_flags_as_required(["source", "output_dir"])
+                    "DataflowRunner, FlinkRunner, SparkRunner (pipeline options after --).", flag_values=FLAGS)
+flags.mark_flags_as_required(["source", "output_dir"], flag_values=FLAGS)
 
 # Flags that are PrepareOptions fields of the same name (--vocab is vocab_path).
 OPTION_FLAGS = ("output_dir", "vocab_size", "num_stopwords", "image_size", "num_shards", "val_fraction",
@@ -96,7 +96,7 @@ def main(argv):
 
 
 def run():
-    common.run(main, "wsl-prepare")
+    command.run(main, "wsl-prepare", FLAGS)
 
 
 if __name__ == "__main__":

@@ -104,6 +104,17 @@ class ChunkSummary:
     train_word_counts: dict
 
 
+def small_dictionary_warning(distinct_words: int, num_stopwords: int, vocab_size: int,
+                             requested_size: int) -> str | None:
+    """One line when the stop words take more than half of the train split's distinct words, or the
+    dictionary ends smaller than asked for (a small corpus under the paper's 500 stop words); else None."""
+    if num_stopwords <= distinct_words / 2 and vocab_size >= requested_size:
+        return None
+    return (f"wsl-prepare: warning: the dictionary has {vocab_size} words (--vocab_size={requested_size}): the "
+            f"train split has {distinct_words} distinct words and --num_stopwords={num_stopwords} drops the most "
+            f"common {min(num_stopwords, distinct_words)} of them; lower --num_stopwords or add data")
+
+
 def fingerprint(source: base.Source, options: PrepareOptions) -> dict:
     """Everything that decides the staged records; staging is reused only if equal."""
     return {
@@ -223,8 +234,6 @@ class DatasetPreparer:
         self.source = source
         self.options = options
         self.log = log
-        from wsl_tf import records
-
         self.fingerprint = fingerprint(source, options)
         self.fingerprint.update(
             schema_version=records.SCHEMA_VERSION,
@@ -243,11 +252,9 @@ class DatasetPreparer:
 
     def run(self) -> dict:
         """Prepare the dataset directory; return the contents of dataset.json."""
-        from wsl_tf import records
-
         out = self.options.output_dir
         os.makedirs(out, exist_ok=True)
-        done = self._completed_metadata()
+        done = self.completed_metadata()
         if done is not None:
             self.log(f"{out} is already complete for these inputs and options; nothing to do.")
             return done
@@ -266,17 +273,15 @@ class DatasetPreparer:
         vocab.save(os.path.join(out, records.VOCAB_FILE))
         stopwords.save(os.path.join(out, records.STOPWORDS_FILE))
         split_stats = self._stage_shards(staging, vocab, kept)
-        metadata = self._metadata(summaries, vocab, stopwords, split_stats)
-        self._write_skipped(summaries)
-        fileio.write_text_atomic(
-            os.path.join(out, records.METADATA_FILE), json.dumps(metadata, indent=2, sort_keys=True) + "\n"
-        )
+        metadata = self.dataset_metadata(summaries, vocab, stopwords, split_stats)
+        self.write_skipped(summaries)
+        fileio.write_json_atomic(os.path.join(out, records.METADATA_FILE), metadata, sort_keys=True)
         staging.remove()
         self._log_summary(metadata, read_stats, time.monotonic() - started)
         return metadata
 
-    def _completed_metadata(self) -> dict | None:
-        from wsl_tf import records
+    def completed_metadata(self) -> dict | None:
+        """dataset.json's contents if OUTPUT_DIR is already complete for this source and these options, else None."""
 
         path = os.path.join(self.options.output_dir, records.METADATA_FILE)
         if not os.path.exists(path):
@@ -353,7 +358,11 @@ class DatasetPreparer:
             counts.update(summary.train_word_counts)
         if not counts:
             raise PrepareError("the train split is empty: lower --val_fraction/--test_fraction or add data")
-        return Vocabulary.from_counts(counts, self.options.vocab_size, self.options.num_stopwords)
+        vocab, stopwords = Vocabulary.from_counts(counts, self.options.vocab_size, self.options.num_stopwords)
+        warning = small_dictionary_warning(len(counts), self.options.num_stopwords, len(vocab), self.options.vocab_size)
+        if warning:
+            self.log(warning)
+        return vocab, stopwords
 
     # Stage 3 ---------------------------------------------------------------
 
@@ -407,8 +416,8 @@ class DatasetPreparer:
     def _skip_counts(summaries) -> collections.Counter:
         return collections.Counter(reason for s in summaries for _, reason, _ in s.skipped)
 
-    def _write_skipped(self, summaries) -> None:
-        from wsl_tf import records
+    def write_skipped(self, summaries: list[ChunkSummary]) -> None:
+        """skipped.tsv: every skipped record of the summaries, its reason and detail."""
 
         def clean(value):
             return str(value).replace("\t", " ").replace("\n", " ")
@@ -418,8 +427,9 @@ class DatasetPreparer:
         ]
         fileio.write_text_atomic(os.path.join(self.options.output_dir, records.SKIPPED_FILE), "".join(lines))
 
-    def _metadata(self, summaries, vocab, stopwords, stats) -> dict:
-        from wsl_tf import records
+    def dataset_metadata(self, summaries: list[ChunkSummary], vocab: Vocabulary, stopwords: Vocabulary,
+                         stats: dict) -> dict:
+        """dataset.json's contents: the summaries' counts, the dictionary's sizes and each split's stats."""
 
         skipped = self._skip_counts(summaries)
         return {

@@ -3,15 +3,38 @@
 Logical devices can be configured only once per process, before TensorFlow
 initialises its devices, so it is done here at import time; tests that need
 two replicas use a MirroredStrategy over the first two.
+
+Two speeds (markers in setup.cfg): the README's command runs the fast set,
+`-m "not slow and not network"`; CI then runs `-m "slow or network"`. The
+fast set reads its few real images from tests/data and shares one tiny
+trained run (`tiny_run`) among every test that only reads a run.
 """
 
+import dataclasses
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import tempfile  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
+
+# TensorFlow's import writes its oneDNN notice straight to file descriptor 2, whatever the log level: kept off the
+# terminal of a test worker process (pytest-xdist's workers are not captured), shown if the import fails.
+with tempfile.TemporaryFile() as _notices:
+    _saved = os.dup(2)
+    os.dup2(_notices.fileno(), 2)
+    try:
+        import tensorflow as tf  # noqa: E402
+    except BaseException:
+        os.dup2(_saved, 2)
+        _notices.seek(0)
+        os.write(2, _notices.read())
+        raise
+    finally:
+        os.dup2(_saved, 2)
+        os.close(_saved)
 
 from tests.helpers import image_bytes, prepare_jsonl_dataset  # noqa: E402
 
@@ -68,3 +91,69 @@ def twelve_word_dataset(tmp_path_factory) -> str:
     return prepare_jsonl_dataset(tmp_path_factory.mktemp("train_data"), 240, TWELVE_WORDS, image_px=64,
                                  vocab_size=12, num_stopwords=0, image_size=64, num_shards=2, val_fraction=0.15,
                                  test_fraction=0.05)
+
+
+# Words that FreeDict pairs, Fashion-MNIST class names, an analogy and MEN pairs can all cover.
+RUN_WORDS = ["cat", "dog", "chat", "chien", "sun", "soleil", "sea", "mer", "man", "woman", "king", "queen", "dress",
+             "coat", "shirt", "bag", "boot", "car", "automobile", "sunlight"]
+
+
+@dataclasses.dataclass
+class TinyRun:
+    """A finished run, trained and exported as wsl-train does it (EASGD over 2 logical CPUs)."""
+
+    workdir: str
+    dataset: str
+    config: object
+    summary: dict
+    epoch_ends: list  # (epoch index, sorted log keys) the callbacks received at each epoch's end.
+
+    @property
+    def export(self) -> str:
+        return os.path.join(self.workdir, "export")
+
+
+def tiny_run_config(dataset: str, **train):
+    """A 1/8-width AlexNet at 64 px, EASGD over 2 logical CPUs: 2 epochs of 4 steps, a checkpoint every 2."""
+    from wsl_tf.configs import paper
+
+    config = paper.get_config(f"alexnet,k={len(RUN_WORDS)}")
+    config.data.dir = dataset
+    config.model.update({"image_size": 64, "width": 0.125})
+    config.input.update({"resize_size": 64, "crop_size": 64, "block_size": 32})
+    config.optimizer.update({"learning_rate": 0.05, "tau": 2})
+    config.train.update({"batch_size_per_replica": 8, "epoch_size": 64, "max_epochs": 2, "checkpoint_every_steps": 2,
+                         "devices": ("/cpu:0", "/cpu:1"), "export": True, **train})
+    config.schedule.update({"min_epochs_per_lr": 1})
+    config.eval.update({"val_images": 64, "batch_size": 32})
+    return config
+
+
+@pytest.fixture(scope="session")
+def run_dataset(tmp_path_factory) -> str:
+    """260 random 64 px images captioned with RUN_WORDS, keys filed under cats/ and dogs/ (for `categories`)."""
+    return prepare_jsonl_dataset(tmp_path_factory.mktemp("run_data"), 260, RUN_WORDS, image_px=64,
+                                 vocab_size=len(RUN_WORDS), num_stopwords=0, image_size=64, num_shards=2,
+                                 val_fraction=0.15, test_fraction=0.2, key=lambda i: f"{('cats', 'dogs')[i % 2]}/k{i}")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(run_dataset, tmp_path_factory) -> TinyRun:
+    """The session's one trained run: trained and exported by wsl-train's own function, in this process."""
+    import keras
+
+    from wsl_tf.cli.train import train_and_export
+
+    class EpochEnds(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seen.append((epoch, sorted(logs)))
+
+    ends = EpochEnds()
+    config = tiny_run_config(run_dataset)
+    workdir = str(tmp_path_factory.mktemp("tiny_run") / "run")
+    summary = train_and_export(config, workdir, log=lambda *_: None, callbacks=[ends])
+    return TinyRun(workdir, run_dataset, config, summary, ends.seen)

@@ -3,8 +3,10 @@
 Fixtures stay in conftest.py files; plain functions live here and are imported.
 """
 
+import gzip
 import io
 import json
+import os
 import struct
 import zlib
 
@@ -34,7 +36,7 @@ def png_claiming_size(width: int, height: int) -> bytes:
 
 
 def prepare_jsonl_dataset(root, num_images, words, *, image_px, prefix="", probabilities=None, max_words=3,
-                          key=lambda i: f"k{i}", **options) -> str:
+                          key=lambda i: f"k{i}", log=lambda *_: None, **options) -> str:
     """A prepared dataset of `num_images` random PNGs captioned with random `words`, image i keyed key(i).
 
     options: PrepareOptions fields (vocab_size, image_size, num_shards, ...).
@@ -50,7 +52,7 @@ def prepare_jsonl_dataset(root, num_images, words, *, image_px, prefix="", proba
             handle.write(json.dumps({"image": f"{i}.png", "text": prefix + " ".join(chosen), "key": key(i)}) + "\n")
     out = root / "data"
     settings = preparer.PrepareOptions(output_dir=str(out), workers=0, progress=False, **options)
-    preparer.DatasetPreparer(JsonlSource(str(root / "list.jsonl")), settings, log=lambda *_: None).run()
+    preparer.DatasetPreparer(JsonlSource(str(root / "list.jsonl")), settings, log=log).run()
     return str(out)
 
 
@@ -78,3 +80,82 @@ def architecture(model) -> list:
         if hasattr(layer, "layers"):
             found.extend(architecture(layer))
     return found
+
+
+def run_command(module, *argv) -> int:
+    """A command's `run()` in this process, as its console script calls it, with argv; its exit status.
+
+    Output goes to the test's capsys. The command's own flags are reset to
+    their defaults first, so calls do not leak into each other.
+    """
+    import sys
+
+    program = {"data_tools.prepare": "wsl-prepare", "data_tools.fetch": "wsl-fetch-data"}.get(
+        module.__name__, "wsl-" + module.__name__.rsplit(".", 1)[-1])
+    saved = sys.argv
+    sys.argv = [program, *argv]
+    try:
+        module.run()
+    except SystemExit as exit_:
+        return 0 if exit_.code is None else exit_.code
+    finally:
+        sys.argv = saved
+    return 0
+
+
+def write_freedict(prefix: str, entries) -> None:
+    """PREFIX.index and PREFIX.dict.dz in dictd's format, FreeDict's: (headword, entry text) pairs."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+    def encode(number):
+        digits = ""
+        while True:
+            digits = alphabet[number % 64] + digits
+            number //= 64
+            if not number:
+                return digits
+
+    data, index = b"", []
+    for headword, body in entries:
+        raw = body.encode()
+        index.append(f"{headword}\t{encode(len(data))}\t{encode(len(raw))}\n")
+        data += raw
+    with open(f"{prefix}.index", "w", encoding="utf-8") as handle:
+        handle.write("00databaseshort\tA\tB\n" + "".join(index))
+    with open(f"{prefix}.dict.dz", "wb") as handle:
+        handle.write(gzip.compress(data))
+
+
+def write_idx(path: str, array: np.ndarray) -> None:
+    """A gzipped IDX file (Fashion-MNIST's format) of a uint8 array."""
+    header = bytes([0, 0, 8, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    with gzip.open(path, "wb") as handle:
+        handle.write(header + array.astype(np.uint8).tobytes())
+
+
+def write_small_corpora(root) -> dict:
+    """The evaluation's four corpora in their real formats, tiny, over conftest's RUN_WORDS: {name: path}.
+
+    fashion_mnist: 120 random 28 x 28 images, 12 of each class; analogies: 2
+    questions; men: 3 pairs; freedict: 4 English-French pairs (cat-chat,
+    dog-chien, sun-soleil, sea-mer) and their reverse.
+    """
+    root = str(root)
+    fashion = os.path.join(root, "fashion_mnist")
+    os.makedirs(fashion, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for part, count in (("train", 100), ("t10k", 20)):
+        write_idx(os.path.join(fashion, f"{part}-images-idx3-ubyte.gz"), rng.integers(0, 256, (count, 28, 28)))
+        write_idx(os.path.join(fashion, f"{part}-labels-idx1-ubyte.gz"), np.arange(count) % 10)
+    analogies = os.path.join(root, "questions-words.txt")
+    with open(analogies, "w") as handle:
+        handle.write(": family\nman woman king queen\nking queen man woman\nboy girl brother sister\n")
+    men = os.path.join(root, "men.txt")
+    with open(men, "w") as handle:
+        handle.write("cat-n dog-n 40.0\nsun-n sea-n 30.0\ncar-n automobile-n 49.0\nzebra-n cat-n 20.0\n")
+    freedict = os.path.join(root, "freedict")
+    os.makedirs(freedict, exist_ok=True)
+    write_freedict(os.path.join(freedict, "freedict-eng-fra"), [
+        ("cat", "cat\nchat\n"), ("dog", "dog\nchien\n"), ("sun", "sun\nsoleil\n"), ("sea", "sea\nmer\n")])
+    write_freedict(os.path.join(freedict, "freedict-fra-eng"), [("chat", "chat\ncat\n"), ("mer", "mer\nsea\n")])
+    return {"fashion_mnist": fashion, "analogies": analogies, "men": men, "freedict": freedict}

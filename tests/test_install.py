@@ -38,6 +38,7 @@ def installed(tmp_path_factory):
     return venv, root / "work"
 
 
+@pytest.mark.slow
 def test_the_wheel_not_a_checkout_is_what_runs(installed):
     venv, workdir = installed
     code = "import wsl_tf, wsl_tf.configs, data_tools; print(wsl_tf.__file__, wsl_tf.configs.__file__, data_tools.__file__)"
@@ -47,6 +48,7 @@ def test_the_wheel_not_a_checkout_is_what_runs(installed):
     assert out[1].endswith(os.path.join("wsl_tf", "configs", "__init__.py"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_answers_help_from_the_wheel(installed, command):
     venv, workdir = installed
@@ -57,6 +59,7 @@ def test_every_command_answers_help_from_the_wheel(installed, command):
     assert out.stderr == ""
 
 
+@pytest.mark.slow
 def test_the_installed_small_config_trains_as_far_as_the_missing_dataset(installed):
     venv, workdir = installed
     config = os.path.join(os.path.dirname(subprocess.run(

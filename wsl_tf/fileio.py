@@ -1,10 +1,15 @@
-"""Atomic writes on any tf.io.gfile filesystem (local disk, GCS, ...).
+"""Atomic writes on any tf.io.gfile filesystem (local disk, GCS, ...), and strict JSON.
 
 A killed job must never leave a half-written output: everything is written to
-a temporary name beside its destination and renamed into place.
+a temporary name beside its destination and renamed into place. Every JSON
+file a run writes is strict JSON (RFC 8259), which JavaScript's JSON.parse
+and other strict readers accept: a figure that does not exist is `null`,
+never `NaN` or `Infinity`.
 """
 
 import contextlib
+import json
+import math
 import os
 import uuid
 
@@ -48,6 +53,29 @@ def write_text_atomic(path: str, text: str) -> None:
 def write_bytes_atomic(path: str, data: bytes) -> None:
     with atomic_output(path, "wb") as handle:
         handle.write(data)
+
+
+def strict_json_value(value):
+    """value with every NaN or infinite float (numpy's too) replaced by None, tuples as lists."""
+    if isinstance(value, dict):
+        return {key: strict_json_value(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json_value(item) for item in value]
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:  # A numpy scalar.
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def dumps_strict(value, **kwargs) -> str:
+    """json.dumps of strict_json_value(value); never writes NaN or Infinity."""
+    return json.dumps(strict_json_value(value), allow_nan=False, **kwargs)
+
+
+def write_json_atomic(path: str, value, indent: int | None = 2, sort_keys: bool = False) -> None:
+    """value as strict JSON (a missing figure is null), written atomically, newline-terminated."""
+    write_text_atomic(path, dumps_strict(value, indent=indent, sort_keys=sort_keys) + "\n")
 
 
 def read_text(path: str) -> str:

@@ -9,7 +9,8 @@
   (bool [B]). Preprocessing is `wsl_tf.input.preprocessing.preprocess`, the
   input pipeline's own function, so training and serving cannot drift. An
   image that does not decode gets valid = false, empty words and zero scores
-  and embedding; the others in its batch are answered.
+  and embedding; the others in its batch are answered. An empty batch, or
+  one whose images all fail to decode, never reaches the network.
 - `embed`: preprocessed `pixels` (float32 [B, S, S, 3]) -> `embedding`.
 - `word_vectors`: `words` (string [N]) -> `vectors` (float32 [N, E]), `biases`
   ([N]), `ids` (int64 [N], -1 for a word outside the dictionary) and `known`.
@@ -31,7 +32,7 @@ import tensorflow as tf
 
 from wsl_tf import fileio
 from wsl_tf.input import preprocessing
-from wsl_tf.run_directory import load_trained_run
+from wsl_tf.train.run_directory import restore_run
 from wsl_tf.variables import plain
 
 SAVED_MODEL_DIR = "saved_model"
@@ -74,24 +75,40 @@ class ServingModule(tf.Module):
         indices, pixels = decoded.get_single_element()
         return indices[:-1], pixels[:-1]
 
+    def _forward(self, pixels, scores: bool = True):
+        """(embedding [B, E], and word scores [B, K] if asked) in float32; B = 0 never reaches the network.
+
+        Some kernels reject an empty batch (oneDNN's grouped convolution on
+        CPUs with AMX: "input depth must be evenly divisible by filter
+        depth"), so an empty batch is answered with empty outputs instead.
+        """
+        def network():
+            embedding = tf.cast(self._model.embed(pixels, training=False), tf.float32)
+            return (embedding, tf.cast(self._model.head(embedding), tf.float32)) if scores else (embedding,)
+
+        def nothing():
+            return (tf.zeros([0, self.embedding_dim]), tf.zeros([0, self._model.num_words]))[: 2 if scores else 1]
+
+        return tf.cond(tf.shape(pixels)[0] > 0, network, nothing)
+
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="images")])
     def serve(self, images):
         indices, pixels = self._decoded(images)
         count = tf.size(images)
-        embedding = self._model.embed(pixels, training=False)
-        scores, ids = tf.math.top_k(tf.cast(self._model.head(embedding), tf.float32), k=self.top_k)
+        embedding, all_scores = self._forward(pixels)
+        scores, ids = tf.math.top_k(all_scores, k=self.top_k)
         words = self.word_of_id.lookup(tf.cast(ids, tf.int64))
         place = indices[:, None]
         return {
             "words": tf.scatter_nd(place, words, [count, self.top_k]),
             "scores": tf.scatter_nd(place, scores, [count, self.top_k]),
-            "embedding": tf.scatter_nd(place, tf.cast(embedding, tf.float32), [count, self.embedding_dim]),
+            "embedding": tf.scatter_nd(place, embedding, [count, self.embedding_dim]),
             "valid": tf.scatter_nd(place, tf.ones_like(indices, tf.bool), [count]),
         }
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32, name="pixels")])
     def embed(self, pixels):
-        return {"embedding": tf.cast(self._model.embed(pixels, training=False), tf.float32)}
+        return {"embedding": self._forward(pixels, scores=False)[0]}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="words")])
     def word_vectors(self, words):
@@ -128,10 +145,10 @@ def export(model, words, output_dir: str, resize_size: int, crop_size: int, top_
             "serving_default": module.serve, "embed": module.embed, "word_vectors": module.word_vectors})
         os.remove(words_file)  # Copied into saved_model/assets/.
         model.save(os.path.join(staging, KERAS_FILE))
-        fileio.write_text_atomic(os.path.join(staging, INFO_FILE), json.dumps({
+        fileio.write_json_atomic(os.path.join(staging, INFO_FILE), {
             **(info or {}), "num_words": model.num_words, "embedding_dim": model.embedding_dim,
             "resize_size": resize_size, "crop_size": crop_size, "top_k": module.top_k,
-            "keras_version": keras.__version__, "tensorflow_version": tf.__version__}, indent=2))
+            "keras_version": keras.__version__, "tensorflow_version": tf.__version__})
         _replace_directory(staging, output_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -143,10 +160,26 @@ def export_run(workdir: str, output_dir: str | None = None, top_k: int = 10) -> 
 
     RunDirectoryError if workdir is not a run directory or has no checkpoint yet.
     """
-    run = load_trained_run(workdir)
+    run = restore_run(workdir)
     return export(run.model, run.words, output_dir or os.path.join(workdir, "export"),
                   run.config.input.resize_size, run.config.input.crop_size, top_k,
                   info={"run": os.path.abspath(workdir), "checkpoint": run.checkpoint})
+
+
+def export_latest(workdir: str, top_k: int = 10, log=print) -> str:
+    """WORKDIR/export from the run's latest checkpoint, unless it already holds that checkpoint's export.
+
+    What wsl-train and wsl-demo do when a run ends; a rerun of a finished
+    run exports only if the export is missing or older than the checkpoint.
+    """
+    output_dir = os.path.join(workdir, "export")
+    latest = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
+    info_path = os.path.join(output_dir, INFO_FILE)
+    if latest and tf.io.gfile.exists(info_path) and json.loads(fileio.read_text(info_path)).get("checkpoint") == latest:
+        return output_dir
+    export_run(workdir, output_dir, top_k)
+    log(f"exported {output_dir} (model.keras, saved_model/)")
+    return output_dir
 
 
 def _replace_directory(new: str, final: str) -> None:

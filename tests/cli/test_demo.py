@@ -6,6 +6,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 TINY = ["--config.data.corpora=('tuxpaint',)", "--config.data.max_records=160", "--config.data.num_stopwords=5",
         "--config.data.num_shards=2", "--config.data.test_fraction=0.25", "--config.data.val_fraction=0.15",
         "--config.run.model.num_words=30", "--config.run.train.max_epochs=1", "--config.run.train.epoch_size=128",
@@ -23,6 +25,8 @@ def wsl_demo(workdir):
                           capture_output=True, text=True, env=env, timeout=1200)
 
 
+@pytest.mark.slow
+@pytest.mark.network
 def test_the_demo_chain_leaves_a_model_a_report_and_pictures_and_a_rerun_gives_the_same_numbers(tmp_path):
     first = wsl_demo(tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
@@ -69,6 +73,7 @@ def demo_with(workdir, env=None, failure=None):
     return result.returncode, said
 
 
+@pytest.mark.slow
 def test_no_registry_says_what_to_fetch_by_hand_and_where(tmp_path):
     fake = tmp_path / "bin"
     fake.mkdir()
@@ -86,6 +91,7 @@ def test_no_registry_says_what_to_fetch_by_hand_and_where(tmp_path):
     assert not os.listdir(cache)  # Nothing half-fetched is left.
 
 
+@pytest.mark.slow
 def test_a_full_disk_and_an_interrupt_each_get_one_line(tmp_path):
     code, err = demo_with(tmp_path / "demo", failure="OSError(28, 'No space left on device', 'x.tfrecord')")
     assert code == 1 and len(err) == 1 and err[0].startswith("wsl-demo: error: no space left on the device"), err

@@ -1,68 +1,94 @@
-"""wsl-predict as a user runs it: a table or JSON lines, bad files named, the user's own words."""
+"""wsl-predict on the shared run's export: a table or JSON lines, bad files named, the user's own words."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from tests.helpers import image_bytes, model_config
-from wsl_tf import serving
-from wsl_tf.models import build_model
+from tests.helpers import run_command
+from wsl_tf.cli import predict
 
-WORDS = ["cat", "dog", "car", "tree", "sea", "sun", "hill", "road"]
-
-
-@pytest.fixture(scope="module")
-def export_dir(tmp_path_factory):
-    model = build_model(model_config("alexnet", num_words=len(WORDS), image_size=64))
-    model.head.bias.assign(np.arange(len(WORDS), 0, -1, dtype=np.float32))  # cat > dog > ... whatever the image.
-    model.head.kernel.assign(np.zeros(model.head.kernel.shape, np.float32))
-    directory = str(tmp_path_factory.mktemp("predict") / "export")
-    serving.export(model, WORDS, directory, 72, 64, top_k=3)
-    return directory
-
-
-def wsl_predict(*argv):
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    return subprocess.run([sys.executable, "-m", "wsl_tf.cli.predict", *argv], capture_output=True, text=True,
-                          env=env)
+DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data")
 
 
 @pytest.fixture
 def files(tmp_path):
-    (tmp_path / "a.jpg").write_bytes(image_bytes(80, 60, seed=1))
-    (tmp_path / "b.png").write_bytes(image_bytes(40, 40, fmt="PNG", seed=2))
+    """Two real images, a text file, a truncated JPEG and a missing file."""
+    for name in ("crow.png", "grace_hopper.jpg", "truncated.jpg"):
+        shutil.copy(os.path.join(DATA, name), tmp_path / name)
     (tmp_path / "notes.txt").write_text("not an image")
-    return [str(tmp_path / n) for n in ("a.jpg", "notes.txt", "b.png", "missing.jpg")]
+    return [str(tmp_path / n) for n in ("crow.png", "notes.txt", "grace_hopper.jpg", "missing.jpg", "truncated.jpg")]
 
 
-def test_json_lines_answer_every_image_and_name_each_bad_file(export_dir, files):
-    result = wsl_predict(f"--model={export_dir}", "--format=json", *files)
-    assert result.returncode == 0 and result.stderr == ""
-    lines = {entry["file"]: entry for entry in map(json.loads, result.stdout.splitlines())}
-    assert lines[files[0]]["words"] == lines[files[2]]["words"] == ["cat", "dog", "car"]
-    assert lines[files[0]]["scores"] == pytest.approx([8.0, 7.0, 6.0])
+def served(export_dir, paths):
+    """serving_default's words and scores for the files, called directly: what wsl-predict must print."""
+    signature = tf.saved_model.load(os.path.join(export_dir, "saved_model")).signatures["serving_default"]
+    out = signature(images=tf.constant([open(p, "rb").read() for p in paths]))
+    return [([w.decode() for w in words], scores.tolist()) for words, scores in
+            zip(out["words"].numpy(), out["scores"].numpy())]
+
+
+def test_json_lines_answer_every_image_and_name_each_bad_file(tiny_run, files, capsys):
+    assert run_command(predict, f"--model={tiny_run.export}", "--format=json", *files) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    lines = {entry["file"]: entry for entry in map(json.loads, captured.out.splitlines())}
+    (crow_words, crow_scores), (photo_words, photo_scores) = served(tiny_run.export, [files[0], files[2]])
+    assert lines[files[0]]["words"] == crow_words and lines[files[2]]["words"] == photo_words
+    assert len(crow_words) == 10 and lines[files[0]]["scores"] == pytest.approx(crow_scores, abs=1e-6)
     assert lines[files[1]] == {"file": files[1], "error": "not an image (it does not decode)"}
     assert lines[files[3]]["error"].startswith("cannot read: ")
+    assert lines[files[4]] == {"file": files[4], "error": "not an image (it does not decode)"}
 
 
-def test_the_table_is_a_line_per_file(export_dir, files):
-    result = wsl_predict(f"--model={os.path.join(export_dir, 'saved_model')}", files[0], files[1])
-    assert result.stdout.splitlines() == [f"{files[0]}: cat 8.000, dog 7.000, car 6.000",
-                                          f"{files[1]}: not an image (it does not decode)"]
+def test_the_table_is_a_line_per_file(tiny_run, files, capsys):
+    assert run_command(predict, f"--model={os.path.join(tiny_run.export, 'saved_model')}", "--top_k=3",
+                       files[0], files[1]) == 0
+    ((words, scores),) = served(tiny_run.export, [files[0]])
+    shown = ", ".join(f"{w} {s:.3f}" for w, s in zip(words[:3], scores[:3]))
+    assert capsys.readouterr().out.splitlines() == [f"{files[0]}: {shown}",
+                                                    f"{files[1]}: not an image (it does not decode)"]
 
 
-def test_the_users_own_words_are_ranked_and_unknown_ones_named(export_dir, files):
-    result = wsl_predict(f"--model={export_dir}", "--format=json", "--words=road,zebra,dog,sea", files[0])
-    assert result.stderr.strip() == "wsl-predict: not in the dictionary, left out: zebra"
-    (line,) = map(json.loads, result.stdout.splitlines())
-    assert line["words"] == ["dog", "sea", "road"] and line["scores"] == pytest.approx([7.0, 4.0, 1.0])
+def test_the_users_own_words_are_ranked_and_unknown_ones_named(tiny_run, files, capsys):
+    assert run_command(predict, f"--model={tiny_run.export}", "--format=json", "--words=sea,zebra,dog,car",
+                       files[0]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.strip() == "wsl-predict: not in the dictionary, left out: zebra"
+    (line,) = map(json.loads, captured.out.splitlines())
+    signatures = tf.saved_model.load(os.path.join(tiny_run.export, "saved_model")).signatures
+    embedding = signatures["serving_default"](images=tf.constant([open(files[0], "rb").read()]))["embedding"]
+    vectors = signatures["word_vectors"](words=tf.constant(["sea", "dog", "car"]))
+    expected = (embedding.numpy() @ vectors["vectors"].numpy().T + vectors["biases"].numpy())[0]
+    order = np.argsort(-expected, kind="stable")
+    assert line["words"] == [["sea", "dog", "car"][i] for i in order]
+    assert line["scores"] == pytest.approx(expected[order].tolist(), abs=1e-5)
 
 
-def test_a_directory_without_a_model_is_one_line(tmp_path, files):
-    result = wsl_predict(f"--model={tmp_path}", files[0])
-    assert result.returncode == 1
-    assert result.stderr.strip() == f"wsl-predict: error: --model={tmp_path}: no SavedModel there (wsl-export writes one)"
+def test_only_bad_files_exit_1_without_reaching_the_network(tiny_run, files, capsys):
+    """Every file bad: each named, status 1 (an all-bad batch is answered without running the network)."""
+    assert run_command(predict, f"--model={tiny_run.export}", files[1], files[4]) == 1
+    assert capsys.readouterr().out.splitlines() == [f"{files[1]}: not an image (it does not decode)",
+                                                    f"{files[4]}: not an image (it does not decode)"]
+
+
+def test_a_directory_without_a_model_is_one_line(tmp_path, files, capsys):
+    assert run_command(predict, f"--model={tmp_path}", files[0]) == 1
+    assert capsys.readouterr().err.strip() == (f"wsl-predict: error: --model={tmp_path}: no SavedModel there "
+                                               f"(wsl-export writes one)")
+
+
+@pytest.mark.slow
+def test_the_installed_command_answers(tiny_run, files):
+    """The console script's module as a process: JSON lines on stdout, nothing on stderr."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run([sys.executable, "-m", "wsl_tf.cli.predict", f"--model={tiny_run.export}",
+                             "--format=json", files[0], files[1]], capture_output=True, text=True, env=env)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert lines[0]["words"] == served(tiny_run.export, [files[0]])[0][0] and "error" in lines[1]

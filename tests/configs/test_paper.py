@@ -47,6 +47,7 @@ def test_the_small_configs_are_checkable_variants_of_the_paper():
     check(run, {"vocab_size": run.model.num_words})
 
 
+@pytest.mark.slow
 def test_loading_a_config_imports_no_tensorflow():
     code = ("import sys; from wsl_tf.configs import paper, cpu_small, demo; "
             "paper.get_config('googlenet'); cpu_small.get_config(); demo.get_config(); "
@@ -55,6 +56,7 @@ def test_loading_a_config_imports_no_tensorflow():
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.slow
 def test_every_key_including_tuples_is_overridable_on_the_command_line():
     """config_flags as wsl-train declares it: --config=FILE:ARG and --config.KEY=VALUE, tuples too."""
     code = """

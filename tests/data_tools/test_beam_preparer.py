@@ -45,6 +45,7 @@ def indexed_records(out) -> list:
     return sorted(found)
 
 
+@pytest.mark.slow
 def test_direct_runner_writes_the_local_jobs_dataset(corpus, tmp_path):  # noqa: F811
     local = tmp_path / "local"
     prepare(corpus, local)

@@ -1,10 +1,15 @@
-"""What every command shares: --help with a description and the command's own flags, no TensorFlow noise."""
+"""What every command shares: --help with a description and the command's own flags, configs by installed name,
+no TensorFlow noise."""
 
+import importlib
 import os
 import subprocess
 import sys
 
 import pytest
+
+from data_tools import command
+from tests.helpers import run_command
 
 COMMANDS = {  # module: (program, flags it defines)
     "wsl_tf.cli.train": ("wsl-train", ("--config", "--workdir")),
@@ -23,19 +28,36 @@ def run_module(module, *argv, env=None):
 
 
 @pytest.mark.parametrize("module", COMMANDS)
-def test_help_is_a_description_and_the_commands_own_flags(module):
+def test_help_is_a_description_and_the_commands_own_flags(module, capsys):
     program, own_flags = COMMANDS[module]
-    out = run_module(module, "--help")
-    assert out.returncode == 0 and out.stderr == ""
-    description, flags_part = out.stdout.split("\nFlags:\n")
+    assert run_command(importlib.import_module(module), "--help") == 0
+    out = capsys.readouterr()
+    assert out.err == ""
+    description, flags_part = out.out.split("\nFlags:\n")
     assert description.startswith(f"{program}: ") and len(description.splitlines()) >= 3
     for flag in own_flags:
         assert f"\n  {flag}:" in "\n" + flags_part, flag
     for absl_flag in ("--flagfile", "--logtostderr", "--verbosity", "--only_check_args"):
         assert absl_flag not in flags_part
-    assert "--helpfull" in out.stdout.splitlines()[-1]
+    assert "--helpfull" in out.out.splitlines()[-1]
 
 
+def test_an_installed_config_is_named_alone_where_no_such_file_is(tmp_path, monkeypatch):
+    installed = command.installed_configs_dir()
+    monkeypatch.chdir(tmp_path)
+    assert command.installed_configs() == ["cpu_small.py", "demo.py", "paper.py"]
+    assert command.resolve_config("paper.py:alexnet,k=1000") == f"{installed}/paper.py:alexnet,k=1000"
+    assert command.resolve_config("paper:googlenet") == f"{installed}/paper.py:googlenet"
+    assert command.resolve_config("cpu_small.py") == f"{installed}/cpu_small.py"
+    (tmp_path / "paper.py").write_text("def get_config(): ...\n")  # A file of that name where the command runs wins.
+    assert command.resolve_config("paper.py:k=3") == "paper.py:k=3"
+    assert command.resolve_config("mine/paper.py") == "mine/paper.py"  # A path is never looked up.
+    assert command.resolve_config("nothing.py") == "nothing.py"
+    assert command.resolve_config_flags(["wsl-train", "--config=cpu_small.py", "--config.seed=1", "x"]) == [
+        "wsl-train", f"--config={installed}/cpu_small.py", "--config.seed=1", "x"]
+
+
+@pytest.mark.slow
 def test_help_answers_without_importing_tensorflow():
     code = ("import sys; sys.argv = ['wsl-train', '--help']; import wsl_tf.cli.train as t\n"
             "try:\n    t.run()\nexcept SystemExit:\n    pass\n"
@@ -44,16 +66,18 @@ def test_help_answers_without_importing_tensorflow():
     assert out.stdout.splitlines()[-1] == "TF []"
 
 
+@pytest.mark.slow
 def test_a_command_that_imports_tensorflow_prints_none_of_its_start_up_lines(tmp_path):
     """wsl-train up to the missing dataset: TensorFlow and Keras are imported, and stderr is one line."""
-    out = run_module("wsl_tf.cli.train", f"--config={os.path.dirname(__file__)}/../../configs/cpu_small.py",
-                     f"--workdir={tmp_path}", f"--config.data.dir={tmp_path / 'missing'}")
+    out = run_module("wsl_tf.cli.train", "--config=cpu_small.py", f"--workdir={tmp_path}",
+                     f"--config.data.dir={tmp_path / 'missing'}")
     assert out.returncode == 1
     assert out.stderr.startswith("wsl-train: error:") and out.stderr.count("\n") == 1, out.stderr
 
 
+@pytest.mark.slow
 def test_a_log_level_the_user_sets_wins(tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0"}
-    out = run_module("wsl_tf.cli.train", f"--config={os.path.dirname(__file__)}/../../configs/cpu_small.py",
-                     f"--workdir={tmp_path}", f"--config.data.dir={tmp_path / 'missing'}", env=env)
+    out = run_module("wsl_tf.cli.train", "--config=cpu_small.py", f"--workdir={tmp_path}",
+                     f"--config.data.dir={tmp_path / 'missing'}", env=env)
     assert out.returncode == 1 and out.stderr.count("\n") > 1  # TensorFlow's own lines come through.

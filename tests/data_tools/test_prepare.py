@@ -1,4 +1,5 @@
-"""wsl-prepare as a user runs it: a separate process, killed and rerun."""
+"""wsl-prepare as a user runs it: its errors in one line (in this process), and a separate process killed and
+rerun (slow)."""
 
 import filecmp
 import json
@@ -10,9 +11,9 @@ import time
 
 import pytest
 
-from data_tools import preparer
+from data_tools import prepare, preparer
 from data_tools.sources.jsonl import JsonlSource
-from tests.helpers import image_bytes
+from tests.helpers import image_bytes, prepare_jsonl_dataset, run_command
 
 
 def wsl_prepare(*args, **kwargs):
@@ -34,6 +35,7 @@ def slow_corpus(tmp_path_factory):
     return str(root / "list.jsonl")
 
 
+@pytest.mark.slow
 def test_kill_9_mid_run_then_rerun_completes_identically(slow_corpus, tmp_path):
     out = tmp_path / "out"
     flags = ["--source=jsonl", f"--input={slow_corpus}", f"--output_dir={out}", "--vocab_size=5",
@@ -57,7 +59,8 @@ def test_kill_9_mid_run_then_rerun_completes_identically(slow_corpus, tmp_path):
     stdout, stderr = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, stderr
     assert stderr == ""  # No TensorFlow start-up lines, from the command or its worker process.
-    processed = int(stdout.split("(")[1].split()[0])
+    (wrote,) = [line for line in stdout.splitlines() if line.startswith("wrote ")]
+    processed = int(wrote.split("(")[1].split()[0])
     assert processed == 400 - 20 * done_before  # Resumed, not restarted.
 
     reference = tmp_path / "reference"
@@ -81,11 +84,34 @@ def test_kill_9_mid_run_then_rerun_completes_identically(slow_corpus, tmp_path):
         (["--source=bogus", "--output_dir=OUT"], "flag --source=bogus: value should be one of"),
     ],
 )
-def test_bad_flags_fail_with_one_clear_line(slow_corpus, tmp_path, args, message):
-    args = [a.replace("OUT", str(tmp_path)).replace("CORPUS", slow_corpus) for a in args]
-    process = wsl_prepare(*args)
-    _, stderr = process.communicate(timeout=120)
-    assert process.returncode != 0
+def test_bad_flags_fail_with_one_clear_line(tmp_path, capsys, args, message):
+    (tmp_path / "list.jsonl").write_text("")
+    args = [a.replace("OUT", str(tmp_path / "out")).replace("CORPUS", str(tmp_path / "list.jsonl")) for a in args]
+    assert run_command(prepare, *args) != 0
+    stderr = capsys.readouterr().err
     assert message in stderr
     assert stderr.startswith("wsl-prepare: error:") and stderr.count("\n") == 1
-    assert not (tmp_path / "dataset.json").exists()
+    assert not (tmp_path / "out" / "dataset.json").exists()
+
+
+def test_a_dictionary_the_stop_words_empty_is_said_in_one_line(tmp_path):
+    """A small corpus under the paper's 500 stop words: the preparer says what happened and what to change."""
+    said = []
+    words = [f"word{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(40)]
+    prepare_jsonl_dataset(tmp_path, 80, words, image_px=8, vocab_size=1000, num_stopwords=30, image_size=16,
+                          num_shards=1, val_fraction=0.0, test_fraction=0.0, log=said.append)
+    warnings = [line for line in said if "warning" in line]
+    distinct = len({w for line in open(tmp_path / "list.jsonl") for w in json.loads(line)["text"].split()})
+    assert warnings == [f"wsl-prepare: warning: the dictionary has {distinct - 30} words (--vocab_size=1000): the "
+                        f"train split has {distinct} distinct words and --num_stopwords=30 drops the most common 30 "
+                        f"of them; lower --num_stopwords or add data"]
+
+
+@pytest.mark.parametrize("distinct, stopwords, size, requested, warned", [
+    (1000, 500, 500, 500, False),  # Half the words are stop words, the dictionary is full: fine.
+    (1000, 501, 499, 499, True),  # More than half.
+    (1000, 20, 980, 1000, True),  # A full corpus but smaller than asked for.
+    (1000, 0, 1000, 1000, False),
+])
+def test_the_small_dictionary_rule(distinct, stopwords, size, requested, warned):
+    assert (preparer.small_dictionary_warning(distinct, stopwords, size, requested) is not None) == warned

@@ -1,145 +1,237 @@
-"""wsl-eval on a tiny trained run: every section of metrics.json and report.md holds numbers, PNGs drawn."""
+"""wsl-eval's experiments on the shared run: every section of metrics.json (strict JSON) and report.md against
+references read independently; missing corpora, a dataset without a test split, the training-choices sweep."""
 
 import json
-import math
 import os
+import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.helpers import prepare_jsonl_dataset
+from tests.conftest import RUN_WORDS
+from tests.helpers import image_bytes, prepare_jsonl_dataset, write_small_corpora
 from wsl_tf import records
-from wsl_tf.configs import paper
+from wsl_tf.eval import transfer
+from wsl_tf.eval.run_evaluation import EvalOptions, Resources, ResourceUnavailable, _labelled_set, evaluate_run
+from wsl_tf.input import preprocessing
+from wsl_tf.train.run_directory import restore_run
 
-# English and French words FreeDict pairs, Fashion-MNIST class words, an analogy and MEN pairs can all cover.
-WORDS = ["cat", "dog", "chat", "chien", "sun", "soleil", "sea", "mer", "man", "woman", "king", "queen", "dress",
-         "coat", "shirt", "bag", "boot", "car", "automobile", "sunlight"]
+OPTIONS = EvalOptions(test_images=60, transfer_max_images=150, class_network_steps=10, word2vec_epochs=2,
+                      progress=False)
+
+
+def strict_json(path: str):
+    """The file parsed as strict JSON: NaN, Infinity and -Infinity are refused, as JSON.parse refuses them."""
+    def refuse(constant):
+        raise ValueError(f"{path}: {constant} is not JSON")
+
+    return json.loads(open(path).read(), parse_constant=refuse)
+
+
+def split_records(dataset_dir: str, split: str) -> list[tuple[str, bytes, list[int]]]:
+    """(key, image, word ids) of each record of the split, read straight from its shards."""
+    found = []
+    for path in records.shard_paths(dataset_dir, split):
+        for serialized in tf.data.TFRecordDataset(path):
+            feature = tf.train.Example.FromString(serialized.numpy()).features.feature
+            found.append((feature[records.KEY].bytes_list.value[0].decode(), feature[records.IMAGE].bytes_list.value[0],
+                          list(feature[records.WORD_IDS].int64_list.value)))
+    return found
+
+
+def precision(scores: np.ndarray, labels: list[list[int]], k: int) -> float:
+    """precision@k by brute force over the images with a word."""
+    return float(np.mean([len(set(np.argsort(-s, kind="stable")[:k]) & set(ids)) / k
+                          for s, ids in zip(scores, labels) if ids]))
 
 
 @pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
-    from wsl_tf.train.trainer import train
-
-    root = tmp_path_factory.mktemp("eval_run")
-    # Keys filed under two folders, the labelled set `categories` reads (zero-shot through "cat" and "dog").
-    dataset = prepare_jsonl_dataset(root, 260, WORDS, image_px=64, vocab_size=len(WORDS), num_stopwords=0,
-                                    image_size=64, num_shards=2, val_fraction=0.15, test_fraction=0.2,
-                                    key=lambda i: f"{('cats', 'dogs')[i % 2]}/k{i}")
-    config = paper.get_config(f"alexnet,k={len(WORDS)}")
-    config.data.dir = dataset
-    config.model.update({"image_size": 64, "width": 0.125})
-    config.input.update({"resize_size": 64, "crop_size": 64, "block_size": 32})
-    config.optimizer.update({"learning_rate": 0.05, "tau": 2})
-    config.train.update({"batch_size_per_replica": 16, "epoch_size": 64, "max_epochs": 1, "devices": ("/cpu:0",),
-                         "export": False})
-    config.eval.update({"val_images": 32, "batch_size": 32})
-    workdir = str(root / "run")
-    train(config, workdir, log=lambda *_: None)
-    return workdir
+def evaluated(tiny_run, tmp_path_factory):
+    """The four section experiments on the shared run, with the corpora as small files in their formats."""
+    corpora = write_small_corpora(tmp_path_factory.mktemp("corpora"))
+    said = []
+    metrics = evaluate_run(tiny_run.workdir, ("word_prediction", "transfer", "embeddings", "pictures"),
+                           ("fashion_mnist", "categories"), Resources(**corpora), OPTIONS, log=said.append)
+    return metrics, corpora, said
 
 
-def numbers(tree, path=""):
-    """Every leaf number of a nested dict, with its path."""
-    if isinstance(tree, dict):
-        for key, value in tree.items():
-            yield from numbers(value, f"{path}/{key}")
-    elif isinstance(tree, (int, float)) and not isinstance(tree, bool):
-        yield path, tree
-
-
-def test_every_experiment_fills_metrics_and_report_and_a_rerun_reuses_features(trained_run):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    command = [sys.executable, "-m", "wsl_tf.cli.eval", f"--workdir={trained_run}", "--test_images=60",
-               "--transfer_images=150", "--class_network_steps=10", "--transfer=fashion_mnist,categories",
-               "--noprogress"]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
-    metrics = json.loads(open(os.path.join(trained_run, "eval", "metrics.json")).read())
-    prediction = metrics["word_prediction"]
-    assert set(prediction["baselines"]) == {"word_frequency", "features_logistic_regression",
-                                            "random_network_logistic_regression"}
-    for values in (prediction, *prediction["baselines"].values()):
-        assert all(0 <= values[f"precision_at_{k}"] <= 1 for k in (1, 5, 10))
+def test_word_prediction_is_the_models_precision_beside_its_baselines(tiny_run, evaluated):
+    prediction = evaluated[0]["word_prediction"]
+    test = split_records(tiny_run.dataset, "test")
+    model = restore_run(tiny_run.workdir).model
+    pixels = tf.stack([preprocessing.preprocess(image, 64, 64) for _, image, _ in test])
+    scores = model(pixels, training=False).numpy()
+    labels = [ids for _, _, ids in test]
+    assert prediction["split"] == "test" and prediction["images"] == sum(1 for ids in labels if ids)
+    for k in (1, 5, 10):
+        assert prediction[f"precision_at_{k}"] == pytest.approx(precision(scores, labels, k), abs=1e-6)
+    counts = np.zeros(len(RUN_WORDS))
+    for _, _, ids in split_records(tiny_run.dataset, "train"):
+        counts[ids] += 1
+    frequency = np.tile(counts, (len(test), 1))
+    for k in (1, 5, 10):
+        assert prediction["baselines"]["word_frequency"][f"precision_at_{k}"] == pytest.approx(
+            precision(frequency, labels, k), abs=1e-6)
     # The regressors fit on every train image with a dictionary word, as the model trains on all of them.
-    data_dir = json.loads(open(os.path.join(trained_run, "config.json")).read())["data"]["dir"]
-    examples = [tf.train.Example.FromString(serialized.numpy()) for path in records.shard_paths(data_dir, "train")
-                for serialized in tf.data.TFRecordDataset(path)]
-    with_word = sum(1 for e in examples if e.features.feature[records.WORD_IDS].int64_list.value)
-    assert prediction["baselines"]["features_logistic_regression"]["train_images"] == with_word > 60
-    fashion = metrics["transfer"]["fashion_mnist"]
-    assert 0 < fashion["accuracy_mean"] <= 1 and fashion["accuracy_std"] >= 0
-    assert fashion["zero_shot"]["classes"] == 5 and fashion["zero_shot"]["chance"] == 0.2  # dress coat shirt bag boot.
+    with_word = sum(1 for _, _, ids in split_records(tiny_run.dataset, "train") if ids)
+    for name in ("features_logistic_regression", "random_network_logistic_regression"):
+        assert prediction["baselines"][name]["train_images"] == with_word
+    assert prediction["baselines"]["features_logistic_regression"]["class_labels_from"] == "fashion_mnist"
+
+
+def test_transfer_is_the_linear_classifier_and_zero_shot_on_the_cached_features(tiny_run, evaluated):
+    metrics, corpora, _ = evaluated
+    cache = os.path.join(tiny_run.workdir, "eval", "cache")
+    fashion = np.load(os.path.join(cache, "fashion_mnist.npz"))
+    labelled = transfer.fashion_mnist(corpora["fashion_mnist"], OPTIONS.transfer_max_images)
+    assert fashion["embedding"].shape == (120, 512)
+    expected = transfer.linear_accuracy(fashion["embedding"], labelled.labels, progress=False)
+    assert {k: metrics["transfer"]["fashion_mnist"][k] for k in expected} == expected
+    # dress, coat, shirt, bag and boot are dictionary words: zero-shot over those five.
+    assert metrics["transfer"]["fashion_mnist"]["zero_shot"]["class_words"] == ["dress", "coat", "shirt", "bag", "boot"]
     categories = metrics["transfer"]["categories:test"]
-    test_keys = [tf.train.Example.FromString(serialized.numpy()).features.feature[records.KEY].bytes_list.value[0]
-                 for path in records.shard_paths(data_dir, "test") for serialized in tf.data.TFRecordDataset(path)]
-    assert categories["images"] == len(test_keys) > 20 and 0 < categories["accuracy_mean"] <= 1
-    # Folders "cats" and "dogs" name the dictionary's cat and dog: every test image is in a zero-shot class.
-    assert categories["zero_shot"] | {"accuracy": 0} == {"accuracy": 0, "chance": 0.5, "classes": 2,
-                                                         "classes_total": 2, "images": len(test_keys),
-                                                         "class_words": ["cat", "dog"]}
-    assert 0 <= categories["zero_shot"]["accuracy"] <= 1
-    assert categories["description"] == (f"this run's own test images (never trained on): {len(test_keys)} images "
-                                         f"each labelled by the folder its key files it under, not by its caption")
-    assert fashion["description"] == ""
-    assert metrics["analogy"]["questions"] == 2 and metrics["men"]["pairs"] == 3
+    test = split_records(tiny_run.dataset, "test")
+    folders = np.array([key.split("/")[0] for key, _, _ in test])
+    assert categories["images"] == len(test) and categories["description"].startswith(
+        f"this run's own test images (never trained on): {len(test)} images")
+    # Zero-shot by brute force: each image's folder is the one whose word (cat for cats/, dog for dogs/) scores more.
+    scores = np.load(os.path.join(cache, "categories_test.npz"))["scores"]
+    words = restore_run(tiny_run.workdir).words
+    cat, dog = words.index("cat"), words.index("dog")
+    guessed = np.where(scores[:, cat] > scores[:, dog], "cats", "dogs")
+    assert categories["zero_shot"] == {"accuracy": pytest.approx(float(np.mean(guessed == folders))), "chance": 0.5,
+                                       "classes": 2, "classes_total": 2, "images": len(test),
+                                       "class_words": ["cat", "dog"]}
+
+
+def test_embeddings_cover_the_small_word_lists_exactly(evaluated):
+    metrics = evaluated[0]
+    # Two analogy questions of four dictionary words (boy girl brother sister is not covered); three MEN
+    # pairs (zebra is no word); four FreeDict pairs each way, cat-chat and sea-mer given in both files.
+    assert (metrics["analogy"]["questions"], metrics["analogy"]["coverage"]) == (2, pytest.approx(2 / 3))
+    assert (metrics["men"]["pairs"], metrics["men"]["coverage"]) == (3, 0.75)
     assert metrics["translation"]["en_fr"]["pairs"] == 4 and metrics["translation"]["en_fr"]["chance"] == 0.25
     for key in ("analogy", "men", "translation"):
         assert key in metrics["word2vec"] and key in metrics["word2vec_concatenated"]
-    nan = [path for path, value in numbers(metrics) if math.isnan(value)]
-    assert nan == []
-    report = open(os.path.join(trained_run, "eval", "report.md")).read()
-    assert "n/a" not in report and f"features of {with_word} training images" in report
+
+
+def test_metrics_are_strict_json_and_the_report_shows_every_section(tiny_run, evaluated):
+    metrics = strict_json(os.path.join(tiny_run.workdir, "eval", "metrics.json"))
+    assert metrics["split"] == "test" and set(metrics["pictures"]) == {"predictions", "top_images", "image_map",
+                                                                        "word_map"}
+    report = open(os.path.join(tiny_run.workdir, "eval", "report.md")).read()
+    assert "Not run" not in report and "n/a" not in report
+    with_word = metrics["word_prediction"]["baselines"]["features_logistic_regression"]["train_images"]
+    assert f"features of {with_word} training images" in report
+    categories = metrics["transfer"]["categories:test"]
     assert f"`categories:test`: {categories['description']}." in report
-    for section in ("## Word prediction", "## Transfer learning", "## Word embeddings", "## Pictures"):
+    for section in ("## Word prediction (section 4.1, test split)", "## Transfer learning", "## Word embeddings",
+                    "## Pictures"):
         assert section in report
     for picture in metrics["pictures"].values():
         assert f"]({picture})" in report
-        assert open(os.path.join(trained_run, "eval", picture), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
-    cached = {name: os.path.getmtime(os.path.join(trained_run, "eval", "cache", name))
-              for name in os.listdir(os.path.join(trained_run, "eval", "cache"))}
-    assert set(cached) == {"fashion_mnist.npz", "categories_test.npz", "test_images_eval_view.npz"}
-    again = subprocess.run(command[:3] + [f"--workdir={trained_run}", "--experiments=transfer,pictures",
-                                          "--transfer_images=150", "--transfer=fashion_mnist,categories",
-                                          "--noprogress"],
-                           capture_output=True, text=True, env=env, timeout=900)
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert {name: os.path.getmtime(os.path.join(trained_run, "eval", "cache", name)) for name in cached} == cached
+        assert open(os.path.join(tiny_run.workdir, "eval", picture), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
 
 
-def test_training_choices_change_only_the_loss_and_sampling_and_score_each_run(trained_run, tmp_path):
-    from wsl_tf.dataset import PreparedDataset
+def test_a_rerun_reuses_the_cached_features(tiny_run, evaluated):
+    cache = os.path.join(tiny_run.workdir, "eval", "cache")
+    stamps = {name: os.path.getmtime(os.path.join(cache, name)) for name in os.listdir(cache)}
+    assert set(stamps) == {"fashion_mnist.npz", "categories_test.npz", "test_images_eval_view.npz"}
+    evaluate_run(tiny_run.workdir, ("transfer", "pictures"), ("fashion_mnist", "categories"),
+                 Resources(**evaluated[1]), OPTIONS, log=lambda *_: None)
+    assert {name: os.path.getmtime(os.path.join(cache, name)) for name in stamps} == stamps
+
+
+def test_a_corpus_that_cannot_be_had_is_one_line_and_the_rest_runs(tiny_run, tmp_path):
+    """No registry: only what the chosen experiments need is asked for; each missing corpus is one line."""
+    for folder in ("red", "blue"):
+        for i in range(6):
+            (tmp_path / "pets" / folder).mkdir(parents=True, exist_ok=True)
+            (tmp_path / "pets" / folder / f"{i}.png").write_bytes(
+                image_bytes(40, 40, fmt="PNG", seed=i + (folder == "red") * 10))
+    asked = []
+
+    def no_registry(name):
+        asked.append(name)
+        raise RuntimeError("apt-get download dataset-fashion-mnist (is Debian's registry reachable?) failed")
+
+    workdir = str(tmp_path / "run")
+    shutil.copytree(tiny_run.workdir, workdir, ignore=shutil.ignore_patterns("eval"))
+    metrics = evaluate_run(workdir, ("transfer",), (f"folder:{tmp_path / 'pets'}",), Resources(fetch=no_registry),
+                           OPTIONS, log=lambda *_: None)
+    assert asked == [] and 0 <= metrics["transfer"]["folder:pets"]["accuracy_mean"] <= 1
+    metrics = evaluate_run(workdir, ("word_prediction", "transfer", "embeddings"),
+                           (f"folder:{tmp_path / 'pets'}", "fashion_mnist"), Resources(fetch=no_registry), OPTIONS,
+                           log=lambda *_: None)
+    assert asked == ["fashion_mnist", "analogies", "men", "freedict"]  # Each asked for once.
+    reason = "could not be had: apt-get download dataset-fashion-mnist (is Debian's registry reachable?) failed"
+    assert metrics["transfer"]["fashion_mnist"] == {"unavailable": f"fashion_mnist {reason}"}
+    assert metrics["word_prediction"]["baselines"]["features_logistic_regression"] == {
+        "unavailable": f"fashion_mnist {reason}"}
+    assert 0 <= metrics["word_prediction"]["precision_at_1"] <= 1  # The model and the other baselines ran.
+    assert "precision_at_1" in metrics["word_prediction"]["baselines"]["random_network_logistic_regression"]
+    for key, corpus in (("analogy", "analogies"), ("men", "men"), ("translation", "freedict")):
+        assert metrics[key] == {"unavailable": f"{corpus} {reason}"}
+    report = open(os.path.join(workdir, "eval", "report.md")).read()
+    assert f"`fashion_mnist`: not run: fashion_mnist {reason}." in report
+    assert f"`features logistic regression`: not run: fashion_mnist {reason}." in report
+    assert "analogies: not run: analogies could not be had" in report and "| folder:pets | accuracy" in report
+    strict_json(os.path.join(workdir, "eval", "metrics.json"))
+
+
+def test_without_a_test_split_the_held_out_figures_are_on_val_and_say_so(tiny_run, tmp_path):
+    """The shared run's model on a dataset prepared with --test_fraction=0 and the run's dictionary."""
+    dataset = prepare_jsonl_dataset(tmp_path, 60, RUN_WORDS, image_px=64, vocab_size=len(RUN_WORDS),
+                                    num_stopwords=0, image_size=64, num_shards=1, val_fraction=0.3, test_fraction=0.0,
+                                    vocab_path=os.path.join(tiny_run.workdir, "vocab.tsv"))
+    workdir = str(tmp_path / "run")
+    shutil.copytree(tiny_run.workdir, workdir, ignore=shutil.ignore_patterns("eval"))
+    config = json.loads(open(os.path.join(workdir, "config.json")).read())
+    config["data"]["dir"] = dataset
+    open(os.path.join(workdir, "config.json"), "w").write(json.dumps(config))
+    said = []
+    metrics = evaluate_run(workdir, ("word_prediction",), (), Resources(**write_small_corpora(tmp_path / "c")),
+                           OPTIONS, log=said.append)
+    assert metrics["split"] == "val" and metrics["word_prediction"]["split"] == "val"
+    val = split_records(dataset, "val")
+    assert metrics["word_prediction"]["images"] == sum(1 for _, _, ids in val if ids) > 0
+    assert f"{dataset} has no test split (prepared with --test_fraction=0): the held-out figures are on its val " \
+           f"split" in said
+    report = open(os.path.join(workdir, "eval", "report.md")).read()
+    assert "## Word prediction (section 4.1, val split: the dataset has no test split)" in report
+
+
+def test_the_training_choices_sweep_is_passed_in_and_reported(tiny_run, tmp_path):
+    from wsl_tf import sweeps
     from wsl_tf.eval.report import markdown
-    from wsl_tf.eval.run_evaluation import TRAINING_CHOICES, EvalOptions, training_choices
-    from wsl_tf.run_directory import load_trained_run
 
-    run = load_trained_run(trained_run)
-    options = EvalOptions(test_images=60, choice_epochs=1, choice_epoch_size=32)
-    section = training_choices(run.config, PreparedDataset(run.config.data.dir), options, str(tmp_path))
-    assert list(section["runs"]) == list(TRAINING_CHOICES)
-    original = run.config.to_dict()
-    for name, (loss, sampler, labels) in TRAINING_CHOICES.items():
-        scores = section["runs"][name]
-        assert all(0 <= scores[f"precision_at_{k}"] <= 1 for k in (1, 5, 10)) and scores["images"] > 0
-        directory = tmp_path / "choices" / name.replace(", ", "_").replace(" ", "_").replace("-", "_")
-        variant = json.loads((directory / "config.json").read_text())
-        changed = {f"{section_name}.{key}" for section_name, values in original.items() if isinstance(values, dict)
-                   for key, value in values.items() if variant[section_name][key] != value}
-        changed |= {key for key, value in original.items() if not isinstance(value, dict) and variant[key] != value}
-        assert changed <= {"loss", "input.sampler", "input.labels", "train.max_epochs", "train.epoch_size",
-                           "train.export", "schedule.min_epochs_per_lr"}
-        assert (variant["loss"], variant["input"]["sampler"], variant["input"]["labels"]) == (loss, sampler, labels)
-        assert json.loads((directory / "summary.json").read_text())["step"] == 2  # 32 images of 16: same budget.
-    report = markdown({"run": trained_run, "checkpoint": "c", "num_words": 20, "training_choices": section})
-    assert "## Loss and sampling at equal budget" in report and report.count("| one-vs-all") == 2
+    with pytest.raises(ValueError, match="needs the sweep that trains them"):
+        evaluate_run(tiny_run.workdir, ("training_choices",), (), Resources(), OPTIONS)
+    calls = []
+
+    def sweep(config, dataset, out_dir, split, options, log):
+        calls.append((config.model.num_words, split, out_dir))
+        return {"epochs": 1, "epoch_size": 32, "split": split, "runs": {"multi-class, natural": {
+            "precision_at_1": 0.5, "precision_at_5": 0.25, "precision_at_10": 0.125}}}
+
+    workdir = str(tmp_path / "run")
+    shutil.copytree(tiny_run.workdir, workdir, ignore=shutil.ignore_patterns("eval"))
+    metrics = evaluate_run(workdir, ("training_choices",), (), Resources(), OPTIONS, log=lambda *_: None,
+                           training_choices=sweep)
+    assert calls == [(len(RUN_WORDS), "test", os.path.join(workdir, "eval"))]
+    assert "| multi-class, natural | 0.500 | 0.250 | 0.125 |" in markdown(metrics)
+    assert set(sweeps.TRAINING_CHOICES) == {"multi-class, uniform per word", "multi-class, natural",
+                                            "one-vs-all, uniform per word", "one-vs-all, natural"}
 
 
 class _Split:
     """A dataset stand-in: one test shard of the given keys, and a fingerprint naming the source."""
 
     def __init__(self, directory, keys, source):
-        self.metadata = {"fingerprint": {"source": {"name": source}}}
+        self.metadata = {"fingerprint": {"source": {"name": source}}, "images": {"test": len(keys)}}
         self.path = str(directory / f"{source}-test.tfrecord")
         with tf.io.TFRecordWriter(self.path) as writer:
             for key in keys:
@@ -155,8 +247,6 @@ class _Split:
 
 
 def test_categories_read_the_subject_folder_below_a_combined_sources_name(tmp_path):
-    from wsl_tf.eval.run_evaluation import EvalOptions, Resources, _labelled_set
-
     keys = [f"openclipart/animals/a{i}" for i in range(5)] + [f"tuxpaint/food/fruit/f{i}" for i in range(6)]
     combined = _labelled_set("categories", _Split(tmp_path, keys, "combined"), Resources(), EvalOptions())
     assert combined.name == "categories:test" and combined.classes == ["animals", "food"]
@@ -167,3 +257,41 @@ def test_categories_read_the_subject_folder_below_a_combined_sources_name(tmp_pa
     assert single.classes == ["animals", "food"]
     with pytest.raises(ValueError, match="'categories:tset': categories takes a split of the run's dataset"):
         _labelled_set("categories:tset", _Split(tmp_path, keys, "combined"), Resources(), EvalOptions())
+
+
+def test_resources_fetch_once_and_name_what_failed():
+    asked = []
+
+    def fetch(name):
+        asked.append(name)
+        if name == "men":
+            raise OSError("disk gone\nsecond line")
+        return f"/cache/{name}"
+
+    resources = Resources(analogies="/given", fetch=fetch)
+    assert resources.path("analogies") == "/given" and resources.path("freedict") == "/cache/freedict"
+    assert resources.path("freedict") == "/cache/freedict" and asked == ["freedict"]
+    with pytest.raises(ResourceUnavailable, match=r"^men could not be had: disk gone$"):
+        resources.path("men")
+    with pytest.raises(ResourceUnavailable, match="fashion_mnist: no path given and nothing to fetch it with"):
+        Resources().path("fashion_mnist")
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_wsl_eval_with_the_real_corpora(tiny_run, tmp_path):
+    """The installed command, fetching the real word lists and Fashion-MNIST: every section holds numbers."""
+    workdir = str(tmp_path / "run")
+    shutil.copytree(tiny_run.workdir, workdir, ignore=shutil.ignore_patterns("eval"))
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    command = [sys.executable, "-m", "wsl_tf.cli.eval", f"--workdir={workdir}", "--test_images=60",
+               "--transfer_images=150", "--class_network_steps=10", "--transfer=fashion_mnist,categories",
+               "--noprogress"]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = strict_json(os.path.join(workdir, "eval", "metrics.json"))
+    assert metrics["transfer"]["fashion_mnist"]["images"] == 150
+    assert (metrics["analogy"]["questions"], metrics["men"]["pairs"], metrics["translation"]["en_fr"]["pairs"]) == (
+        2, 3, 4)
+    report = open(os.path.join(workdir, "eval", "report.md")).read()
+    assert "Not run" not in report and "n/a" not in report

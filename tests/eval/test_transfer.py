@@ -1,13 +1,19 @@
 """Transfer learning: labelled-set readers, linear classifiers against scikit-learn, VOC mAP, zero-shot."""
 
 
+import gzip
+import io
+import os
+
 import numpy as np
 import pytest
-import tensorflow as tf
+from PIL import Image
 from sklearn.linear_model import LogisticRegression
 
-from tests.helpers import image_bytes
+from tests.helpers import image_bytes, write_small_corpora
 from wsl_tf.eval import transfer
+
+DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data")
 
 RNG = np.random.default_rng(0)
 
@@ -24,7 +30,21 @@ def test_an_image_folder_is_a_labelled_set_with_sorted_classes(tmp_path):
         transfer.image_folder(str(tmp_path / "cat"))
 
 
-def test_fashion_mnist_reads_the_idx_files():
+def test_fashion_mnist_reads_its_idx_files(tmp_path):
+    root = write_small_corpora(tmp_path)["fashion_mnist"]
+    everything = transfer.fashion_mnist(root, max_images=None)
+    assert len(everything.images) == 120 and everything.labels.tolist() == [i % 10 for i in range(100)] + [
+        i % 10 for i in range(20)]
+    with gzip.open(os.path.join(root, "t10k-images-idx3-ubyte.gz")) as handle:
+        last = np.frombuffer(handle.read()[16:], np.uint8).reshape(20, 28, 28)[-1]
+    np.testing.assert_array_equal(everything.images[-1], last)
+    some = transfer.fashion_mnist(root, max_images=50)
+    assert len(some.images) == 50 and some.classes[9] == "boot"
+    assert transfer.fashion_mnist(root, max_images=50).labels.tolist() == some.labels.tolist()  # Seeded.
+
+
+@pytest.mark.network
+def test_the_real_fashion_mnist_reads():
     from data_tools import corpora
 
     labelled = transfer.fashion_mnist(corpora.fetch("fashion_mnist", log=lambda *_: None), max_images=500)
@@ -119,19 +139,47 @@ def test_key_categories_label_images_by_their_keys_folder_at_a_depth():
         transfer.key_categories(iter(keyed), "categories:test", depth=1, min_images=3)
 
 
-def test_transfer_pixels_resize_without_cropping_and_standardise():
-    pixels = transfer.transfer_pixels(np.arange(28 * 28, dtype=np.uint8).reshape(28, 28), 64).numpy()
-    assert pixels.shape == (64, 64, 3)
-    assert abs(pixels.mean()) < 1e-3 and pixels.std() == pytest.approx(1.0, abs=1e-3)
+def pil_view(image, size, crop_from=None) -> np.ndarray:
+    """The reference: PIL decodes, resizes each channel (bilinear, antialiased when shrinking), numpy crops the
+    centre and standardises with the std floored at 1/sqrt(pixels)."""
+    if isinstance(image, bytes):
+        rgb = np.asarray(Image.open(io.BytesIO(image)).convert("RGB"), np.float32)
+    else:
+        rgb = np.repeat(np.asarray(image, np.float32)[..., None], 3, axis=-1) if image.ndim == 2 else image
+    side = crop_from or size
+    resized = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(rgb[..., c]), mode="F").resize(
+        (side, side), Image.BILINEAR)) for c in range(3)], axis=-1)
+    top = (side - size) // 2
+    view = resized[top:top + size, top:top + size]
+    return (view - view.mean()) / max(view.std(), 1 / np.sqrt(view.size))
 
 
-def test_the_eval_view_is_the_word_prediction_preprocessing():
-    """Pictures score test images as word prediction does: resized, then centre-cropped."""
-    from wsl_tf.input import preprocessing
+def batched(images, size, **kwargs) -> np.ndarray:
+    return np.concatenate([b.numpy() for b in transfer.pixel_batches(images, size, batch_size=3, **kwargs)])
 
-    images = [image_bytes(90, 60, seed=i) for i in range(5)]
-    batch = next(iter(transfer.pixel_batches(images, 64, batch_size=8, crop_from=72))).numpy()
-    expected = np.stack([preprocessing.preprocess(tf.constant(b), 72, 64).numpy() for b in images])
-    np.testing.assert_allclose(batch, expected, atol=1e-6)
-    plain = next(iter(transfer.pixel_batches(images, 64, batch_size=8))).numpy()
-    assert not np.allclose(plain, expected, atol=1e-2)  # The transfer view (no crop) differs.
+
+def test_grey_arrays_as_fashion_mnist_gives_them_are_enlarged_tiled_and_standardised():
+    arrays = [np.random.default_rng(i).integers(0, 256, (28, 28), dtype=np.uint8) for i in range(5)]
+    got = batched(arrays, 64)
+    assert got.shape == (5, 64, 64, 3)
+    np.testing.assert_allclose(got, np.stack([pil_view(a, 64) for a in arrays]), atol=1e-4)
+
+
+def test_larger_arrays_are_shrunk_with_antialiasing():
+    arrays = [np.random.default_rng(i).integers(0, 256, (96, 96), dtype=np.uint8) for i in range(4)]
+    np.testing.assert_allclose(batched(arrays, 64), np.stack([pil_view(a, 64) for a in arrays]), atol=2e-3)
+
+
+def test_encoded_images_of_any_size_are_resized_without_cropping():
+    images = [open(os.path.join(DATA, name), "rb").read() for name in ("crow.png", "pengwin.png", "grace_hopper.jpg")]
+    images.append(image_bytes(90, 60, seed=1, fmt="PNG"))
+    got = batched(images, 64)
+    np.testing.assert_allclose(got, np.stack([pil_view(b, 64) for b in images]), atol=2e-3)
+
+
+def test_the_eval_view_resizes_then_crops_the_centre_as_word_prediction_does():
+    images = [open(os.path.join(DATA, name), "rb").read() for name in ("crow.png", "grace_hopper.jpg")]
+    images += [image_bytes(90, 60, seed=i, fmt="PNG") for i in range(3)]
+    got = batched(images, 64, crop_from=72)
+    np.testing.assert_allclose(got, np.stack([pil_view(b, 64, crop_from=72) for b in images]), atol=2e-3)
+    assert not np.allclose(got, batched(images, 64), atol=1e-2)  # The transfer view (no crop) differs.

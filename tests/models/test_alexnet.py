@@ -16,11 +16,15 @@ def table_parameter_count() -> int:
     return sum(k * k * cin * cout + cout for _, k, cin, cout in LAYERS)
 
 
-def test_full_size_parameter_count_matches_the_layer_table():
+def test_full_size_layers_are_the_tables_and_the_count_is_exact():
+    """Each weighted layer's kernel shape is the table's; the total is single-tower AlexNet's 62,378,344."""
     model = build_model(model_config("alexnet", num_words=1000, image_size=224, width=1.0))
-    expected = table_parameter_count()
-    assert expected == pytest.approx(62.4e6, rel=0.01)
-    assert model.count_params() == pytest.approx(expected, rel=0.01)
+    names = ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7"]
+    shapes = [tuple(model.backbone.get_layer(n).kernel.shape) for n in names] + [tuple(model.head.kernel.shape)]
+    assert shapes == [(11, 11, 3, 96), (5, 5, 96, 256), (3, 3, 256, 384), (3, 3, 384, 384), (3, 3, 384, 256),
+                      (9216, 4096), (4096, 4096), (1000, 4096)]  # The word layer is stored K x E.
+    assert table_parameter_count() == 62_378_344
+    assert model.count_params() == 62_378_344
 
 
 def test_full_size_shapes_pool5_is_6x6x256_and_embedding_4096():

@@ -37,7 +37,7 @@ def test_multiclass_loss_matches_numpy():
     labels[0] = -1  # An image with no target word adds nothing (and is not a division by zero).
     targets = full_targets(tf.constant(labels), 30).numpy()
     assert set(targets.sum(axis=1)) == {0, 2, 3}
-    got = MultiClassLogisticLoss()(tf.constant(logits, tf.float32), tf.constant(targets)).numpy()
+    got = MultiClassLogisticLoss()(tf.constant(targets), tf.constant(logits, tf.float32)).numpy()
     assert got == pytest.approx(numpy_softmax_loss(logits, targets), rel=1e-5)
 
 
@@ -46,9 +46,9 @@ def test_one_vs_all_loss_matches_numpy_with_the_papers_class_weights():
     logits, labels = RNG.normal(size=(6, 30)) * 3, random_labels(6, 30, 3)
     targets = full_targets(tf.constant(labels), 30).numpy()
     loss = OneVsAllLogisticLoss(counts, n)
-    got = loss(tf.constant(logits, tf.float32), tf.constant(targets)).numpy()
+    got = loss(tf.constant(targets), tf.constant(logits, tf.float32)).numpy()
     assert got == pytest.approx(numpy_ova_loss(logits, targets, counts, n), rel=1e-5)
-    at_zero = loss(tf.zeros((6, 30)), tf.constant(targets)).numpy()
+    at_zero = loss(tf.constant(targets), tf.zeros((6, 30))).numpy()
     assert at_zero == pytest.approx(np.mean(numpy_ova_loss(np.zeros((6, 30)), targets, counts, n)), rel=1e-5)
 
 
@@ -61,8 +61,8 @@ def test_in_batch_losses_equal_the_full_losses_when_the_batch_holds_every_class(
     full = full_targets(tf.constant(labels), k)
     counts = RNG.integers(1, 50, size=k)
     for loss in (MultiClassLogisticLoss(), OneVsAllLogisticLoss(counts, 100)):
-        sampled = loss(tf.constant(logits[:, order]), targets, classes).numpy()
-        assert sampled == pytest.approx(loss(tf.constant(logits), full).numpy(), rel=1e-5)
+        sampled = loss(targets, tf.constant(logits[:, order]), classes).numpy()
+        assert sampled == pytest.approx(loss(full, tf.constant(logits)).numpy(), rel=1e-5)
 
 
 def test_in_batch_one_vs_all_is_the_exact_sum_of_the_full_terms_for_those_words():
@@ -71,7 +71,7 @@ def test_in_batch_one_vs_all_is_the_exact_sum_of_the_full_terms_for_those_words(
     logits = RNG.normal(size=(8, k)) * 2
     classes, targets = in_batch_targets(tf.constant(labels))
     c = classes.numpy()
-    got = OneVsAllLogisticLoss(counts, n)(tf.constant(logits[:, c], tf.float32), targets, classes).numpy()
+    got = OneVsAllLogisticLoss(counts, n)(targets, tf.constant(logits[:, c], tf.float32), classes).numpy()
     full_targets_np = full_targets(tf.constant(labels), k).numpy()
     per = (full_targets_np / counts * softplus(-logits) + (1 - full_targets_np) / (n - counts) * softplus(logits))
     assert got == pytest.approx(np.mean(per[:, c].sum(axis=1)) * n / k, rel=1e-5)
@@ -94,8 +94,8 @@ def test_the_in_batch_softmax_loss_keeps_the_papers_bounds_under_uniform_word_sa
     for _ in range(draws):
         labels = tf.constant(RNG.integers(0, k, size=(batch, 1)))
         classes, targets = in_batch_targets(labels)
-        in_batch = float(loss(tf.gather(logits, classes, axis=1), targets, classes))
-        full = float(loss(logits, full_targets(labels, k)))
+        in_batch = float(loss(targets, tf.gather(logits, classes, axis=1), classes))
+        full = float(loss(full_targets(labels, k), logits))
         assert in_batch <= full + 1e-4
         gaps.append(full - in_batch)
         sizes.append(int(tf.size(classes)))

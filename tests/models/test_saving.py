@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from wsl_tf.models import AlexNet, GoogLeNet, SampledSoftmax, WordPredictor, build_model
+from wsl_tf.models import AlexNet, GoogLeNet, WordLayer, WordPredictor, build_model
 from wsl_tf.models.layers import LocalResponseNormalization
 from tests.helpers import architecture, model_config
 
@@ -33,7 +33,7 @@ def cases():
     return {
         "lrn": (lambda: as_model(LocalResponseNormalization(size=3, k=1.5, alpha=2e-4, beta=0.5), (8, 8, 16)),
                 (2, 8, 8, 16)),
-        "sampled_softmax": (lambda: as_model(SampledSoftmax(30), (12,)), (3, 12)),
+        "word_layer": (lambda: as_model(WordLayer(30), (12,)), (3, 12)),
         "alexnet": (lambda: AlexNet(image_size=64, width=0.125, dropout=0.3, name="small_alexnet"), (2, 64, 64, 3)),
         "googlenet": (lambda: GoogLeNet(image_size=32, width=0.125, dropout=0.2, aux_dropout=0.6), (2, 32, 32, 3)),
         "googlenet_no_towers": (lambda: GoogLeNet(image_size=32, width=0.125, aux_towers=False), (2, 32, 32, 3)),
@@ -68,6 +68,7 @@ def test_word_predictor_config_keeps_its_backbone_and_head():
     assert len(clone.aux_heads) == 2
 
 
+@pytest.mark.slow
 def test_keras_files_load_in_a_fresh_process_with_identical_outputs(tmp_path):
     expected, configs = {}, {}
     for name, (make, shape) in cases().items():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from wsl_tf.models import SampledSoftmax, full_targets, in_batch_targets
+from wsl_tf.models import WordLayer, full_targets, in_batch_targets
 
 
 def numpy_in_batch_targets(labels):
@@ -34,7 +34,7 @@ def test_full_targets_are_multi_hot():
 
 @pytest.fixture
 def head():
-    layer = SampledSoftmax(200)
+    layer = WordLayer(200)
     layer.build((None, 16))
     layer.bias.assign(tf.random.normal((200,)))
     return layer
@@ -79,13 +79,13 @@ def test_compiles_under_xla(head):
 
 
 def test_logits_stay_float32_under_mixed_precision():
-    layer = SampledSoftmax(10)
+    layer = WordLayer(10)
     x = tf.random.normal((2, 8), dtype=tf.float16)
     assert layer(x).dtype == tf.float32 and layer.in_batch_logits(x, tf.constant([1, 2])).dtype == tf.float32
 
 
 def test_weights_are_drawn_blockwise_with_the_configured_scale():
-    from wsl_tf.models.heads import fill_normal_rows
+    from wsl_tf.models.word_layer import fill_normal_rows
 
     variable = tf.Variable(tf.zeros((3000, 40)))
     fill_normal_rows(variable, 0.05, block_bytes=40 * 4 * 128)  # ~24 blocks.
@@ -100,7 +100,7 @@ def test_initialisation_is_seeded_by_keras():
 
     def draw():
         keras.utils.set_random_seed(3)
-        layer = SampledSoftmax(50, init_stddev=0.02)
+        layer = WordLayer(50, init_stddev=0.02)
         layer.build((None, 8))
         return layer.kernel.numpy()
 

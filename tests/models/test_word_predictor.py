@@ -23,8 +23,8 @@ def test_googlenet_training_loss_adds_the_towers_at_weight_0_3():
     logits = model.in_batch_logits(x, classes, training=False)
     assert set(logits) == {"words", "aux_4a", "aux_4d"}
     loss = MultiClassLogisticLoss()
-    parts = {k: float(loss(v, targets)) for k, v in logits.items()}
-    total = float(model.training_loss(logits, targets, loss, classes))
+    parts = {k: float(loss(targets, v)) for k, v in logits.items()}
+    total = float(model.training_loss(targets, logits, loss, classes))
     assert model.aux_loss_weight == 0.3
     assert total == pytest.approx(parts["words"] + 0.3 * (parts["aux_4a"] + parts["aux_4d"]), rel=1e-6)
 

@@ -138,6 +138,7 @@ def test_a_dense_model_sends_one_copy_of_itself_per_replica_and_exchange():
     assert easgd.total_reduced_bytes() == 3 * 2 * (DIM + 1) * 4
 
 
+@pytest.mark.slow
 def test_two_workers_with_multiworker_mirrored_strategy_match_numpy_easgd(tmp_path):
     """Two processes on this machine, one replica each: the elastic step's sum crosses processes."""
     import json

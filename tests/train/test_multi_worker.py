@@ -58,6 +58,7 @@ def finish(workers, timeout=300) -> list:
     return outputs
 
 
+@pytest.mark.slow
 def test_two_workers_train_as_one_and_only_the_chief_writes(twelve_word_dataset, tmp_path):
     outputs = finish(start_workers(tmp_path / "run", twelve_word_dataset, "--config.train.max_epochs=2"))
     fingerprints = dict(match.groups() for out in outputs for match in FINGERPRINT.finditer(out))
@@ -72,6 +73,7 @@ def test_two_workers_train_as_one_and_only_the_chief_writes(twelve_word_dataset,
     assert epochs[0] and epochs[0] == epochs[1]
 
 
+@pytest.mark.slow
 def test_a_killed_worker_stops_the_other_and_the_rerun_resumes(twelve_word_dataset, tmp_path):
     workdir = tmp_path / "run"
     workers = start_workers(workdir, twelve_word_dataset, "--config.train.max_epochs=6")

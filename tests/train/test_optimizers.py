@@ -70,10 +70,10 @@ def test_plain_sgd_and_config_round_trip():
 
 def test_a_compiled_sparse_step_never_materialises_a_dense_k_by_e_tensor():
     """A dense read or update of the word matrix is what made steps cost seconds."""
-    from wsl_tf.models import MultiClassLogisticLoss, SampledSoftmax, in_batch_targets
+    from wsl_tf.models import MultiClassLogisticLoss, WordLayer, in_batch_targets
 
     k, e = 997, 24  # Shapes no other tensor in the step has.
-    head = SampledSoftmax(k)
+    head = WordLayer(k)
     head.build((None, e))
     optimizer = SparseMomentumSGD(0.1, momentum=0.9, nesterov=True, weight_decay=1e-4)
     optimizer.build(head.trainable_variables)
@@ -82,7 +82,7 @@ def test_a_compiled_sparse_step_never_materialises_a_dense_k_by_e_tensor():
     def step(x, labels):
         classes, targets = in_batch_targets(labels)
         with tf.GradientTape() as tape:
-            loss = MultiClassLogisticLoss()(head.in_batch_logits(x, classes), targets)
+            loss = MultiClassLogisticLoss()(targets, head.in_batch_logits(x, classes))
         optimizer.apply_gradients(zip(tape.gradient(loss, head.trainable_variables), head.trainable_variables))
         return loss
 

@@ -1,4 +1,4 @@
-"""The training program: EASGD and synchronous runs, NaN stop, config errors, kill -9 and resume."""
+"""The training program: the shared EASGD run's products, synchronous runs, NaN stop, config errors, kill -9."""
 
 import glob
 import json
@@ -15,84 +15,87 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.helpers import prepare_jsonl_dataset
+from tests.conftest import tiny_run_config
+from tests.helpers import prepare_jsonl_dataset, run_command
+from wsl_tf.cli import train as train_command
 from wsl_tf.configs import paper
-from wsl_tf.dataset import PreparedDataset
+from wsl_tf.input.dataset import PreparedDataset
 from wsl_tf.models import build_model
-from wsl_tf.train.trainer import TrainingError, loss_function, train, validate
+from wsl_tf.train.trainer import TrainingError, log_window, loss_function, train, validate
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def tiny_config(twelve_word_dataset, **train) -> ml_collections.ConfigDict:
-    config = paper.get_config("alexnet,k=12")
-    config.data.dir = twelve_word_dataset
-    config.model.update({"image_size": 64, "width": 0.125})
-    config.input.update({"resize_size": 64, "crop_size": 64, "block_size": 32})
-    config.optimizer.update({"learning_rate": 0.05, "tau": 2})
-    config.train.update({"batch_size_per_replica": 8, "epoch_size": 64, "max_epochs": 2, "checkpoint_every_steps": 2,
-                         "devices": ("/cpu:0", "/cpu:1"), "export": False, **train})
-    config.schedule.update({"min_epochs_per_lr": 1})
-    config.eval.update({"val_images": 64, "batch_size": 32})
+    """The shared run's settings on the twelve-word dataset, no export."""
+    config = tiny_run_config(twelve_word_dataset, export=False, **train)
+    config.model.num_words = 12
     return config
 
 
-class Recorder(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.events = []
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.events.append((epoch, sorted(logs)))
-
-
-def test_easgd_run_trains_checkpoints_logs_and_calls_callbacks(twelve_word_dataset, tmp_path):
-    recorder = Recorder()
-    summary = train(tiny_config(twelve_word_dataset, export=True), str(tmp_path), callbacks=[recorder],
-                    log=lambda *_: None)
-    assert (summary["step"], summary["epoch"]) == (8, 2)
-    assert recorder.events == [(0, ["loss", "precision_at_10", "val_error"]),
-                               (1, ["loss", "precision_at_10", "val_error"])]
+def test_the_shared_easgd_run_trained_checkpointed_logged_and_called_back(tiny_run):
+    summary, workdir = tiny_run.summary, tiny_run.workdir
+    assert (summary["step"], summary["epoch"], summary["trained_steps"]) == (8, 2, 8)
+    assert tiny_run.epoch_ends == [(0, ["loss", "precision_at_10", "val_error"]),
+                                   (1, ["loss", "precision_at_10", "val_error"])]
     assert all(np.isfinite(h["loss"]) and 0 <= h["val_error"] <= 1 for h in summary["history"])
-    assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-8")
-    assert os.listdir(tmp_path / "tensorboard")
-    saved = json.loads((tmp_path / "config.json").read_text())
-    assert saved["optimizer"]["name"] == "easgd" and saved["data"]["dir"] == twelve_word_dataset
-    assert json.loads((tmp_path / "summary.json").read_text())["step"] == 8
-    assert [h["epoch"] for h in json.loads((tmp_path / "history.json").read_text())] == [1, 2]
+    latest = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
+    assert latest.endswith("ckpt-8")
+    assert os.listdir(os.path.join(workdir, "tensorboard"))
+    saved = json.loads(open(os.path.join(workdir, "config.json")).read())
+    assert saved["optimizer"]["name"] == "easgd" and saved["data"]["dir"] == tiny_run.dataset
+    assert json.loads(open(os.path.join(workdir, "summary.json")).read())["step"] == 8
+    assert [h["epoch"] for h in json.loads(open(os.path.join(workdir, "history.json")).read())] == [1, 2]
 
     # Evaluation read the centre: the checkpoint's centre gives the last epoch's figures, and the
     # replicas' own weights, also in the checkpoint, differ from it (two local steps since the exchange).
-    latest = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
-    config = tiny_config(twelve_word_dataset)
-    centre = build_model(config.model)
+    centre = build_model(tiny_run.config.model)
     tf.train.Checkpoint(centre=centre).restore(latest).expect_partial()
-    again = validate(centre, config, PreparedDataset(twelve_word_dataset))
+    again = validate(centre, tiny_run.config, PreparedDataset(tiny_run.dataset))
     assert again["val_error"] == pytest.approx(summary["history"][-1]["val_error"], abs=1e-6)
     assert again["precision_at_10"] == pytest.approx(summary["history"][-1]["precision_at_10"], abs=1e-6)
-    # The finished run left export/, from the centre: its scores are the checkpoint's centre's.
+    # The finished run's export/ holds the centre: its scores are the checkpoint's centre's.
     from wsl_tf.input.preprocessing import preprocess
 
-    images = [open(p, "rb").read() for p in sorted(glob.glob(os.path.join(os.path.dirname(twelve_word_dataset),
+    images = [open(p, "rb").read() for p in sorted(glob.glob(os.path.join(os.path.dirname(tiny_run.dataset),
                                                                            "*.png")))[:4]]
-    served = tf.saved_model.load(str(tmp_path / "export" / "saved_model")).signatures["serving_default"](
+    served = tf.saved_model.load(os.path.join(tiny_run.export, "saved_model")).signatures["serving_default"](
         images=tf.constant(images))
     scores = centre(tf.stack([preprocess(b, 64, 64) for b in images]), training=False).numpy()
     np.testing.assert_allclose(served["scores"].numpy(), -np.sort(-scores, axis=1)[:, :10], rtol=1e-5, atol=1e-6)
-    assert (tmp_path / "export" / "model.keras").exists() and (tmp_path / "vocab.tsv").exists()
-    # wsl-export of the run directory gives the same model.
-    from wsl_tf.serving import export_run
-
-    again = export_run(str(tmp_path), str(tmp_path / "again"), top_k=3)
-    reserved = tf.saved_model.load(os.path.join(again, "saved_model")).signatures["serving_default"](
-        images=tf.constant(images))
-    np.testing.assert_array_equal(reserved["words"].numpy(), served["words"].numpy()[:, :3])
+    assert os.path.exists(os.path.join(tiny_run.export, "model.keras"))
+    assert os.path.exists(os.path.join(workdir, "vocab.tsv"))
     replica_conv1 = tf.train.load_checkpoint(latest).get_tensor("replica_copies/0/.ATTRIBUTES/VARIABLE_VALUE")
     assert replica_conv1.shape == centre.trainable_variables[0].shape
     assert not np.allclose(replica_conv1, np.array(centre.trainable_variables[0]))
 
 
+@pytest.mark.parametrize("step, expected", [
+    (0, [2, 3, 4]),  # Epoch 1: windows end at the checkpoint (2), a log step (3), the epoch's end (4).
+    (4, [6, 8]),  # Epoch 2 from step 4: the checkpoint at 6 (log steps 6 and 9 give way), the end at 8.
+    (3, [4]),  # A run resumed at step 3 ends its window where an uninterrupted one does.
+])
+def test_log_windows_end_at_a_checkpoint_a_log_step_or_the_epochs_end(step, expected):
+    """log_every_steps=3, checkpoints every 2 steps, epochs of 4 steps."""
+    epoch_end = (step // 4 + 1) * 4
+    ends = []
+    while step < epoch_end:
+        step += log_window(step, epoch_end, log_every=3, checkpoint_every=2)
+        ends.append(step)
+    assert ends == expected
+
+
+def test_a_log_window_is_never_empty_nor_past_a_due_step():
+    for step in range(0, 50):
+        for log_every, checkpoint_every, epoch_end in ((1, 1, 50), (7, 5, 50), (100, 10, 50), (4, 100, 50)):
+            window = log_window(step, epoch_end, log_every, checkpoint_every)
+            assert window >= 1
+            due = [s for s in range(step + 1, epoch_end + 1) if s % log_every == 0 or s % checkpoint_every == 0]
+            assert step + window == min([*due, epoch_end])
+
+
 def test_synchronous_sgd_run(twelve_word_dataset, tmp_path):
+    """Its own run: the shared one is EASGD."""
     config = tiny_config(twelve_word_dataset, max_epochs=1)
     config.optimizer.name = "sgd"
     summary = train(config, str(tmp_path), log=lambda *_: None)
@@ -100,6 +103,7 @@ def test_synchronous_sgd_run(twelve_word_dataset, tmp_path):
 
 
 def test_a_non_finite_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(twelve_word_dataset, tmp_path):
+    """Its own run: a learning rate that blows the loss up."""
     config = tiny_config(twelve_word_dataset, max_epochs=1, log_every_steps=3, checkpoint_every_steps=100)
     config.optimizer.update({"learning_rate": 1e20, "tau": 100})
     with pytest.raises(TrainingError, match=r"the loss is (nan|inf|-inf) at step \d+") as raised:
@@ -120,7 +124,8 @@ class BatchEnds(keras.callbacks.Callback):
 
 
 def test_losses_are_fetched_once_per_log_window(twelve_word_dataset, tmp_path):
-    """log_every_steps=3, checkpoints every 2, 4 steps an epoch: windows end at 2, 3, 4, 6, 8."""
+    """Its own run, logging every 3 steps and 2 steps a call: callbacks and TensorBoard see the windows'
+    ends, 2, 3, 4, 6, 8 (checkpoints every 2, 4 steps an epoch), as log_window gives them."""
     ends = BatchEnds()
     config = tiny_config(twelve_word_dataset, log_every_steps=3, steps_per_loop=2)
     summary = train(config, str(tmp_path), callbacks=[ends], log=lambda *_: None)
@@ -149,6 +154,7 @@ def test_config_errors_fail_before_training(twelve_word_dataset, tmp_path, chang
 
 
 def test_a_run_opens_its_dataset_once_however_many_replicas_draw(twelve_word_dataset, tmp_path, monkeypatch):
+    """Its own run over 3 replicas, counting the reads of the dataset's files from the start."""
     from wsl_tf import records
     from wsl_tf.input.index import TrainIndex
     from wsl_tf.vocab import Vocabulary
@@ -173,6 +179,7 @@ def test_a_run_opens_its_dataset_once_however_many_replicas_draw(twelve_word_dat
 
 
 def test_a_run_the_schedule_stopped_trains_nothing_when_rerun(twelve_word_dataset, tmp_path):
+    """Its own run, with a minimum learning rate that stops it after one epoch."""
     config = tiny_config(twelve_word_dataset, max_epochs=5)
     config.schedule.min_lr = 0.06  # Above the learning rate: the schedule stops after the first epoch.
     first = train(config, str(tmp_path), log=lambda *_: None)
@@ -224,6 +231,7 @@ def wsl_train(workdir, twelve_word_dataset, *extra, config=f"{REPO}/configs/cpu_
                             start_new_session=True)
 
 
+@pytest.mark.slow
 def test_kill_9_then_rerun_ends_where_an_uninterrupted_run_ends(twelve_word_dataset, tmp_path):
     reference = wsl_train(tmp_path / "reference", twelve_word_dataset)
     killed = wsl_train(tmp_path / "killed", twelve_word_dataset)
@@ -272,14 +280,27 @@ def test_kill_9_then_rerun_ends_where_an_uninterrupted_run_ends(twelve_word_data
      "wsl-train: error: --config.train.batchsize: no such key in {config}; "
      "did you mean --config.train.batch_size_per_replica?"),
     ("--config=/nonexistent/config.py", "wsl-train: error: --config=/nonexistent/config.py: no such file "
-                                        "'/nonexistent/config.py'"),
+                                        "'/nonexistent/config.py', and no installed config of that name "
+                                        "(installed: cpu_small.py, demo.py, paper.py)"),
+    ("--config=nonexistent.py:k=3", "wsl-train: error: --config=nonexistent.py:k=3: no such file "
+                                    "'nonexistent.py', and no installed config of that name "
+                                    "(installed: cpu_small.py, demo.py, paper.py)"),
 ])
-def test_a_bad_config_file_or_key_is_one_line_on_stderr(twelve_word_dataset, tmp_path, argument, message):
+def test_a_bad_config_file_or_key_is_one_line_on_stderr(tmp_path, capsys, argument, message):
     config = f"{REPO}/configs/cpu_small.py"
-    command = [sys.executable, "-m", "wsl_tf.cli.train", f"--config={config}", f"--workdir={tmp_path / 'run'}",
-               argument]
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2
-    assert result.stderr.splitlines() == [message.format(config=config)]
+    assert run_command(train_command, f"--config={config}", f"--workdir={tmp_path / 'run'}", argument) == 2
+    assert capsys.readouterr().err.splitlines() == [message.format(config=config)]
     assert not (tmp_path / "run").exists()
+
+
+def test_an_installed_config_is_found_by_its_name_alone(tmp_path, capsys, monkeypatch):
+    """--config=cpu_small.py where no such file is: the installed one (wsl_tf.configs) is read."""
+    monkeypatch.chdir(tmp_path)
+    code = run_command(train_command, "--config=cpu_small.py", f"--workdir={tmp_path / 'run'}",
+                       f"--config.data.dir={tmp_path / 'no_such_dataset'}")
+    assert code == 1
+    assert capsys.readouterr().err == (f"wsl-train: error: {tmp_path / 'no_such_dataset'} is not a dataset "
+                                       f"directory: no dataset.json (run wsl-prepare)\n")
+    assert run_command(train_command, "--config=paper.py:googlenet,k=7", f"--workdir={tmp_path / 'run'}",
+                       "--config.model.width=0.5", f"--config.data.dir={tmp_path / 'no_such_dataset'}") == 1
+    assert train_command.FLAGS.config.model.name == "googlenet" and train_command.FLAGS.config.model.num_words == 7

@@ -1,4 +1,4 @@
-"""The shared evaluation loop against a brute-force reading of the split's records."""
+"""Word prediction on a split: precision@k against numpy, the loop against a brute-force reading of the records."""
 
 import os
 
@@ -9,8 +9,9 @@ import tensorflow as tf
 from tests.helpers import prepare_jsonl_dataset
 from wsl_tf import records
 from wsl_tf.configs import paper
-from wsl_tf.dataset import PreparedDataset
-from wsl_tf.eval.word_prediction import NoLabelledImagesError, evaluate, frequency_scores, model_scores
+from wsl_tf.input.dataset import PreparedDataset
+from wsl_tf.eval.baselines import frequency_scores
+from wsl_tf.train.validation import NoLabelledImagesError, model_scores, precision_at_k, split_precision
 
 
 def input_config():
@@ -46,7 +47,7 @@ def test_the_frequency_baseline_matches_a_brute_force_count(ten_word_dataset, nu
     batch_size = 5
     if max_images is not None:  # Whole batches are read until max_images are reached.
         labels = labels[: -(-max_images // batch_size) * batch_size]
-    got = evaluate(frequency_scores(dataset, num_words), dataset, input_config(), num_words, "val", batch_size,
+    got = split_precision(frequency_scores(dataset, num_words), dataset, input_config(), num_words, "val", batch_size,
                    max_images, ks=(1, 3))
     for k in (1, 3):
         expected, images = brute_force_precision(ranking, labels, k, num_words)
@@ -66,7 +67,7 @@ def test_a_model_is_scored_on_the_images_it_is_given(ten_word_dataset):
             scored.append(scores.numpy())
             return scores
 
-    got = evaluate(model_scores(Model()), dataset, input_config(), 9, "test", 7, ks=(1, 2))
+    got = split_precision(model_scores(Model()), dataset, input_config(), 9, "test", 7, ks=(1, 2))
     scores = np.concatenate(scored)
     labels = split_labels(ten_word_dataset, "test")
     assert len(scores) == len(labels)
@@ -88,5 +89,36 @@ def test_a_split_without_dictionary_words_is_an_error(tmp_path):
     dataset = PreparedDataset(mine)
     assert dataset.vocabulary.words[0] == "green"
     with pytest.raises(NoLabelledImagesError, match="val split has no image with one of the first 1 "):
-        evaluate(frequency_scores(dataset, 1), dataset, input_config(), 1, "val", 8)
-    assert evaluate(frequency_scores(dataset, 2), dataset, input_config(), 2, "val", 8)["images"] > 0
+        split_precision(frequency_scores(dataset, 1), dataset, input_config(), 1, "val", 8)
+    assert split_precision(frequency_scores(dataset, 2), dataset, input_config(), 2, "val", 8)["images"] > 0
+
+
+def numpy_precision_at_k(scores, labels, k):
+    values = []
+    for s, l in zip(scores, labels):
+        truth = set(l[l >= 0].tolist())
+        if truth:
+            values.append(len(set(np.argsort(-s)[:k].tolist()) & truth) / k)
+    return np.mean(values)
+
+
+@pytest.mark.parametrize("k", [1, 5, 10])
+def test_matches_a_numpy_reference(k):
+    rng = np.random.default_rng(k)
+    scores = rng.normal(size=(40, 60))
+    labels = np.full((40, 6), -1)
+    for i in range(40):
+        if i % 7:  # Every 7th image has no word and is not counted.
+            labels[i, : 1 + i % 6] = rng.choice(60, size=1 + i % 6, replace=False)
+    labels[3, :3] = np.argsort(-scores[3])[:3]  # Some certain hits.
+    total, count = precision_at_k(tf.constant(scores), tf.constant(labels), k)
+    assert count.numpy() == 34
+    assert total.numpy() / count.numpy() == pytest.approx(numpy_precision_at_k(scores, labels, k))
+
+
+def test_perfect_and_hopeless_predictions():
+    scores = tf.constant([[0.0, 9.0, 8.0], [9.0, 0.0, 1.0]])
+    total, count = precision_at_k(scores, tf.constant([[1, 2], [0, -1]]), 1)
+    assert total.numpy() / count.numpy() == 1.0
+    total, _ = precision_at_k(scores, tf.constant([[0, -1], [1, -1]]), 1)
+    assert total.numpy() == 0.0

@@ -24,14 +24,15 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from wsl_tf import configs
-from wsl_tf.cli import common
+from data_tools import command
+from wsl_tf import configs, fileio
 
 _DEFAULT_CONFIG = os.path.join(os.path.dirname(configs.__file__), "demo.py")
 
-FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file("config", _DEFAULT_CONFIG, "The demo's config file (default: the installed configs/demo.py).")
-flags.DEFINE_string("workdir", "runs/demo", "Where the demo writes its dataset and run.")
+FLAGS = flags.FlagValues()  # This command's own: several commands can be imported in one process.
+config_flags.DEFINE_config_file("config", None, "The demo's config file (default: the installed configs/demo.py).",
+                                flag_values=FLAGS)
+flags.DEFINE_string("workdir", "runs/demo", "Where the demo writes its dataset and run.", flag_values=FLAGS)
 
 
 def main(argv):
@@ -44,9 +45,11 @@ def main(argv):
     tf.get_logger().setLevel("ERROR")
     from data_tools import corpora, preparer
     from data_tools.sources import SourceError
-    from wsl_tf.dataset import PreparedDataset
-    from wsl_tf.eval.word_prediction import evaluate, frequency_scores
-    from wsl_tf.train.trainer import TrainingError, train
+    from wsl_tf.cli.train import train_and_export
+    from wsl_tf.eval.baselines import frequency_scores
+    from wsl_tf.input.dataset import PreparedDataset
+    from wsl_tf.train.trainer import TrainingError
+    from wsl_tf.train.validation import split_precision
 
     data = FLAGS.config.data
     dataset_dir = os.path.join(FLAGS.workdir, "data")
@@ -58,12 +61,13 @@ def main(argv):
             test_fraction=data.test_fraction, max_records=data.max_records)
         preparer.DatasetPreparer(source, options).run()
         dataset = PreparedDataset(dataset_dir)
-        run = FLAGS.config.run
-        run.data.dir = dataset_dir
-        run.model.num_words = min(run.model.num_words, dataset.vocab_size)
-        summary = train(run, os.path.join(FLAGS.workdir, "run"), dataset=dataset)
-        baseline = evaluate(frequency_scores(dataset, run.model.num_words), dataset, run.input, run.model.num_words,
-                            "val", run.eval.batch_size, run.eval.val_images)["precision_at_10"]
+        run_config = FLAGS.config.run
+        run_config.data.dir = dataset_dir
+        run_config.model.num_words = min(run_config.model.num_words, dataset.vocab_size)
+        summary = train_and_export(run_config, os.path.join(FLAGS.workdir, "run"), dataset=dataset)
+        baseline = split_precision(frequency_scores(dataset, run_config.model.num_words), dataset, run_config.input,
+                                   run_config.model.num_words, "val", run_config.eval.batch_size,
+                                   run_config.eval.val_images)["precision_at_10"]
         metrics = evaluation(os.path.join(FLAGS.workdir, "run"), FLAGS.config.evaluation)
     except (corpora.FetchError, preparer.PrepareError, SourceError, TrainingError, ValueError) as error:
         print(f"wsl-demo: error: {error}", file=sys.stderr)
@@ -81,10 +85,10 @@ def main(argv):
         return 1
     final = summary["history"][-1] if summary["history"] else {}
     report = {"epochs": summary["epoch"], "steps": summary["step"], "learning_rate": summary["learning_rate"],
-              "val_precision_at_10": round(final.get("precision_at_10", float("nan")), 4),
+              "val_precision_at_10": round(final["precision_at_10"], 4) if final else None,
               "frequency_baseline_precision_at_10": round(baseline, 4),
               "export": os.path.join(FLAGS.workdir, "run", "export")}
-    print("demo result: " + json.dumps(report))
+    print("demo result: " + fileio.dumps_strict(report))
     print(headline(metrics, os.path.join(FLAGS.workdir, "run", "eval", "report.md")))
     return 0
 
@@ -114,6 +118,8 @@ def evaluation(run_dir: str, settings) -> dict:
     """RUN/eval/metrics.json: reused when it is complete for the run's latest checkpoint, else wsl-eval's run."""
     import tensorflow as tf
 
+    from wsl_tf import sweeps
+    from wsl_tf.cli.eval import fetched_resources
     from wsl_tf.eval.run_evaluation import EvalOptions, evaluate_run
 
     path = os.path.join(run_dir, "eval", "metrics.json")
@@ -126,24 +132,31 @@ def evaluation(run_dir: str, settings) -> dict:
     options = EvalOptions(test_images=settings.test_images, transfer_max_images=settings.transfer_images,
                           class_network_steps=settings.class_network_steps, choice_epochs=settings.choice_epochs,
                           choice_epoch_size=settings.choice_epoch_size)
-    return evaluate_run(run_dir, tuple(settings.experiments), tuple(settings.transfer), options=options)
+    return evaluate_run(run_dir, tuple(settings.experiments), tuple(settings.transfer), fetched_resources(),
+                        options, training_choices=sweeps.training_choices)
 
 
 def headline(metrics: dict, report_path: str) -> str:
     """The report's word-prediction table, as text, and where the whole report is."""
     lines = [f"report: {report_path}"]
     prediction = metrics.get("word_prediction")
-    if prediction:
+    if prediction and "unavailable" in prediction:
+        lines.append(f"word prediction not run: {prediction['unavailable']}")
+    elif prediction:
         rows = {"this model": prediction, **{name.replace("_", " "): values
                                             for name, values in prediction["baselines"].items()}}
-        lines.append(f"{'test split, ' + str(prediction['images']) + ' images':42s}  P@1    P@5    P@10")
+        title = f"{prediction.get('split', 'test')} split, {prediction['images']} images"
+        lines.append(f"{title:42s}  P@1    P@5    P@10")
         for name, values in rows.items():
-            lines.append(f"{name:42s}  " + "  ".join(f"{values[f'precision_at_{k}']:.3f}" for k in (1, 5, 10)))
+            if "unavailable" in values:
+                lines.append(f"{name:42s}  not run: {values['unavailable']}")
+            else:
+                lines.append(f"{name:42s}  " + "  ".join(f"{values[f'precision_at_{k}']:.3f}" for k in (1, 5, 10)))
     return "\n".join(lines)
 
 
 def run():
-    common.run(main, "wsl-demo")
+    command.run(main, "wsl-demo", FLAGS, default_config=_DEFAULT_CONFIG)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,10 @@ dataset's test or SPLIT images, labelled by the subject folder of their key,
 SOURCE/FOLDER/NAME, as Open Clip Art and the Tux Paint stamps file them),
 folder:ROOT (ROOT/CLASS/*.jpg|png), voc2007:ROOT (Annotations/,
 ImageSets/Main/, JPEGImages/). Word lists come
-from wsl-fetch-data's corpora (analogies, men, freedict), fetched if missing.
+from wsl-fetch-data's corpora (analogies, men, freedict): only those the
+chosen experiments need are fetched, when first needed; a corpus that cannot
+be had leaves its section as one line saying so, and the others run. On a
+dataset without a test split the held-out figures are on its val split.
 Features are cached in RUN/eval/cache/, so a rerun reuses them.
 """
 
@@ -24,31 +27,45 @@ import sys
 
 from absl import app, flags, logging
 
-from wsl_tf.cli import common
+from data_tools import command
 
-FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", None, "The run directory wsl-train wrote.")
-flags.DEFINE_list("experiments", ["word_prediction", "transfer", "embeddings", "pictures"], "Which experiments.")
+FLAGS = flags.FlagValues()  # This command's own: several commands can be imported in one process.
+flags.DEFINE_string("workdir", None, "The run directory wsl-train wrote.", flag_values=FLAGS)
+flags.DEFINE_list("experiments", ["word_prediction", "transfer", "embeddings", "pictures"], "Which experiments.", flag_values=FLAGS)
 flags.DEFINE_list("transfer", ["fashion_mnist"],
-                  "Labelled sets: fashion_mnist, categories[:SPLIT], folder:ROOT, voc2007:ROOT.")
-flags.DEFINE_list("grid_words", [], "Words for the top-images picture (default: the 6 most frequent).")
-flags.DEFINE_integer("test_images", 2000, "Test-split images for word prediction.", lower_bound=1)
+                  "Labelled sets: fashion_mnist, categories[:SPLIT], folder:ROOT, voc2007:ROOT.", flag_values=FLAGS)
+flags.DEFINE_list("grid_words", [], "Words for the top-images picture (default: the 6 most frequent).", flag_values=FLAGS)
+flags.DEFINE_integer("test_images", 2000, "Test-split images for word prediction.", lower_bound=1, flag_values=FLAGS)
 flags.DEFINE_integer("baseline_train_images", 20_000,
                      "Train images the per-word regression baselines fit on (all of a smaller train split).",
-                     lower_bound=1)
-flags.DEFINE_integer("transfer_images", 2000, "At most this many images per labelled set.", lower_bound=10)
-flags.DEFINE_integer("class_network_steps", 300, "Training steps of the class-label baseline network.", lower_bound=1)
-flags.DEFINE_integer("choice_epochs", 4, "training_choices: epochs of each short run.", lower_bound=1)
-flags.DEFINE_integer("choice_epoch_size", 4096, "training_choices: images per epoch of each short run.", lower_bound=1)
-flags.DEFINE_bool("progress", True, "Show progress bars.")
-flags.mark_flags_as_required(["workdir"])
+                     lower_bound=1, flag_values=FLAGS)
+flags.DEFINE_integer("transfer_images", 2000, "At most this many images per labelled set.", lower_bound=10, flag_values=FLAGS)
+flags.DEFINE_integer("class_network_steps", 300, "Training steps of the class-label baseline network.", lower_bound=1, flag_values=FLAGS)
+flags.DEFINE_integer("choice_epochs", 4, "training_choices: epochs of each short run.", lower_bound=1, flag_values=FLAGS)
+flags.DEFINE_integer("choice_epoch_size", 4096, "training_choices: images per epoch of each short run.", lower_bound=1, flag_values=FLAGS)
+flags.DEFINE_bool("progress", True, "Show progress bars.", flag_values=FLAGS)
+flags.mark_flags_as_required(["workdir"], flag_values=FLAGS)
+
+
+def fetched_resources(log=print):
+    """Resources that fetch wsl-fetch-data's corpora when an experiment first needs one."""
+    from data_tools import corpora
+    from wsl_tf.eval.run_evaluation import ResourceUnavailable, Resources
+
+    def fetch(name: str) -> str:
+        try:
+            return corpora.fetch(name, log=log)
+        except corpora.FetchError as error:
+            raise ResourceUnavailable(f"{name} could not be fetched: {str(error).splitlines()[0]}") from None
+
+    return Resources(fetch=fetch)
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.set_verbosity(logging.WARNING)
-    from data_tools.corpora import FetchError
+    from wsl_tf import sweeps
     from wsl_tf.eval.run_evaluation import EvalOptions, evaluate_run
 
     options = EvalOptions(test_images=FLAGS.test_images, baseline_train_images=FLAGS.baseline_train_images,
@@ -57,8 +74,9 @@ def main(argv):
                           choice_epochs=FLAGS.choice_epochs, choice_epoch_size=FLAGS.choice_epoch_size,
                           progress=FLAGS.progress)
     try:
-        evaluate_run(FLAGS.workdir, FLAGS.experiments, FLAGS.transfer, options=options)
-    except (ValueError, FetchError, OSError) as error:
+        evaluate_run(FLAGS.workdir, FLAGS.experiments, FLAGS.transfer, fetched_resources(), options,
+                     training_choices=sweeps.training_choices)
+    except (ValueError, OSError) as error:
         print(f"wsl-eval: error: {error}", file=sys.stderr)
         return 1
     print(f"wrote {FLAGS.workdir}/eval/metrics.json and report.md")
@@ -66,7 +84,7 @@ def main(argv):
 
 
 def run():
-    common.run(main, "wsl-eval")
+    command.run(main, "wsl-eval", FLAGS)
 
 
 if __name__ == "__main__":

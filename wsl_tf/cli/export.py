@@ -15,13 +15,13 @@ import sys
 
 from absl import app, flags, logging
 
-from wsl_tf.cli import common
+from data_tools import command
 
-FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", None, "The run directory wsl-train wrote.")
-flags.DEFINE_string("output", None, "Where to write (default: WORKDIR/export).")
-flags.DEFINE_integer("top_k", 10, "Words serving_default returns per image.", lower_bound=1)
-flags.mark_flags_as_required(["workdir"])
+FLAGS = flags.FlagValues()  # This command's own: several commands can be imported in one process.
+flags.DEFINE_string("workdir", None, "The run directory wsl-train wrote.", flag_values=FLAGS)
+flags.DEFINE_string("output", None, "Where to write (default: WORKDIR/export).", flag_values=FLAGS)
+flags.DEFINE_integer("top_k", 10, "Words serving_default returns per image.", lower_bound=1, flag_values=FLAGS)
+flags.mark_flags_as_required(["workdir"], flag_values=FLAGS)
 
 
 def main(argv):
@@ -40,7 +40,7 @@ def main(argv):
 
 
 def run():
-    common.run(main, "wsl-export")
+    command.run(main, "wsl-export", FLAGS)
 
 
 if __name__ == "__main__":

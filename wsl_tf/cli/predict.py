@@ -18,16 +18,16 @@ import sys
 
 from absl import app, flags
 
-from wsl_tf.cli import common
+from data_tools import command
 
-FLAGS = flags.FLAGS
-flags.DEFINE_string("model", None, "An export directory (holding saved_model/) or a SavedModel directory.")
-flags.DEFINE_enum("format", "table", ["table", "json"], "table: a line per image; json: a JSON object per line.")
-flags.DEFINE_list("words", None, "Score only these words (comma-separated).")
+FLAGS = flags.FlagValues()  # This command's own: several commands can be imported in one process.
+flags.DEFINE_string("model", None, "An export directory (holding saved_model/) or a SavedModel directory.", flag_values=FLAGS)
+flags.DEFINE_enum("format", "table", ["table", "json"], "table: a line per image; json: a JSON object per line.", flag_values=FLAGS)
+flags.DEFINE_list("words", None, "Score only these words (comma-separated).", flag_values=FLAGS)
 flags.DEFINE_integer("top_k", 0, "Words shown per image (0: what the model returns, or all of --words).",
-                     lower_bound=0)
-flags.DEFINE_integer("batch_size", 64, "Images per call.", lower_bound=1)
-flags.mark_flags_as_required(["model"])
+                     lower_bound=0, flag_values=FLAGS)
+flags.DEFINE_integer("batch_size", 64, "Images per call.", lower_bound=1, flag_values=FLAGS)
+flags.mark_flags_as_required(["model"], flag_values=FLAGS)
 
 
 def saved_model_dir(path: str) -> str:
@@ -110,7 +110,7 @@ def report(name: str, words=None, scores=None, error=None) -> None:
 
 
 def run():
-    common.run(main, "wsl-predict")
+    command.run(main, "wsl-predict", FLAGS)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,10 @@ r"""wsl-train: train a run from a config, or resume it.
 
 Any key of the config is overridden with --config.KEY=VALUE. Rerun the same
 command after a crash to resume from the last checkpoint. The run directory
-gets config.json, checkpoints/, tensorboard/, history.json and summary.json.
+gets config.json, checkpoints/, tensorboard/, history.json, summary.json and,
+when the run ends (unless --config.train.export=False), export/: model.keras
+and saved_model/ (see wsl-export). A config installed with the package may be
+named alone: --config=cpu_small.py, --config=paper.py:alexnet,k=1000.
 oneDNN is on (TF_ENABLE_ONEDNN_OPTS=1) unless the environment says otherwise.
 """
 
@@ -15,22 +18,34 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from wsl_tf.cli import common
+from data_tools import command
 
-FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file("config", None, "A config file, FILE or FILE:ARGUMENT (configs/paper.py:googlenet,k=10000).", lock_config=True)
-flags.DEFINE_string("workdir", None, "The run directory (config, checkpoints, TensorBoard, summary).")
-flags.mark_flags_as_required(["config", "workdir"])
+FLAGS = flags.FlagValues()  # This command's own: several commands can be imported in one process.
+config_flags.DEFINE_config_file("config", None, "A config file, FILE or FILE:ARGUMENT (configs/paper.py:googlenet,k=10000).", lock_config=True, flag_values=FLAGS)
+flags.DEFINE_string("workdir", None, "The run directory (config, checkpoints, TensorBoard, summary).", flag_values=FLAGS)
+flags.mark_flags_as_required(["config", "workdir"], flag_values=FLAGS)
+
+
+def train_and_export(config, workdir: str, log=print, dataset=None, callbacks=()) -> dict:
+    """Train (or resume) the run, then export it to WORKDIR/export (the chief, unless train.export is off)."""
+    from wsl_tf import serving
+    from wsl_tf.train.trainer import train
+    from wsl_tf.train.training_run import is_chief
+
+    summary = train(config, workdir, callbacks=callbacks, log=log, dataset=dataset)
+    if config.train.export and is_chief():
+        serving.export_latest(workdir, log=log)
+    return summary
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.set_verbosity(logging.WARNING)  # TensorFlow's savers log every checkpoint at INFO.
-    from wsl_tf.train.trainer import TrainingError, train
+    from wsl_tf.train.trainer import TrainingError
 
     try:
-        train(FLAGS.config, FLAGS.workdir)
+        train_and_export(FLAGS.config, FLAGS.workdir)
     except TrainingError as error:
         print(f"wsl-train: error: {error}", file=sys.stderr)
         return 1
@@ -38,7 +53,7 @@ def main(argv):
 
 
 def run():
-    common.run(main, "wsl-train")
+    command.run(main, "wsl-train", FLAGS)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
-"""Word-prediction baselines of section 4.1: features + one logistic regressor per word.
+"""Word-prediction baselines of section 4.1: the word-frequency prior; features + one logistic regressor per word.
 
 The paper's baseline takes the penultimate features of a network trained with
 class labels on a labelled set (ImageNet there) and fits one L2-regularised
 logistic regressor per word on the weakly supervised training images. No
 pretrained weights exist here, so `train_class_network` trains the same
-architecture on a labelled set (Fashion-MNIST, or the user's image folder);
+architecture on a labelled set (wsl-eval gives it Fashion-MNIST);
 the floor is the same regressors on a randomly initialised network.
 """
 
@@ -16,8 +16,15 @@ from tqdm import tqdm
 from wsl_tf.eval.logistic import one_vs_all_logistic
 from wsl_tf.eval.transfer import LabelledSet, pixel_batches
 from wsl_tf.input import pipeline
+from wsl_tf.input.dataset import PreparedDataset
 
 C_GRID = (0.01, 0.1, 1.0)
+
+
+def frequency_scores(dataset: PreparedDataset | str, num_words: int):
+    """The prior: every image scores each word by its count of train images (N_k); a score_fn for split_precision."""
+    counts = tf.constant(np.asarray(PreparedDataset.of(dataset).train_word_counts()[:num_words], np.float64))
+    return lambda images: tf.broadcast_to(counts, [tf.shape(images)[0], num_words])
 
 
 def class_network(model_config, num_classes: int, seed: int = 0):
@@ -77,6 +84,8 @@ def split_features(model, dataset, input_config, num_words: int, split: str, max
         hot[rows, ids[rows, cols]] = 1.0
         labels.append(hot)
         seen += len(ids)
+    if not features:  # An empty split: no batch, so the network never runs.
+        return np.zeros((0, model.embedding_dim), np.float32), np.zeros((0, num_words), np.float32)
     return np.concatenate(features)[:max_images], np.concatenate(labels)[:max_images]
 
 

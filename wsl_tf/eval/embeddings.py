@@ -76,7 +76,7 @@ def analogy_accuracy(embeddings: WordEmbeddings, questions: Iterable[tuple[str, 
     questions = list(questions)
     kept = [q for q in questions if all(w in embeddings.index for w in q)]
     if not kept:
-        return {"accuracy": float("nan"), "questions": 0, "coverage": 0.0}
+        return {"accuracy": None, "questions": 0, "coverage": 0.0}
     ids = np.array([[embeddings.index[w] for w in q] for q in kept])
     correct = 0
     for start in range(0, len(ids), block):
@@ -111,7 +111,7 @@ def similarity_correlation(embeddings: WordEmbeddings, pairs: Iterable[tuple[str
     pairs = list(pairs)
     kept = [p for p in pairs if p[0] in embeddings.index and p[1] in embeddings.index]
     if len(kept) < 2:
-        return {"spearman": float("nan"), "pairs": len(kept), "coverage": len(kept) / max(len(pairs), 1)}
+        return {"spearman": None, "pairs": len(kept), "coverage": len(kept) / max(len(pairs), 1)}
     a = embeddings.unit[[embeddings.index[p[0]] for p in kept]]
     b = embeddings.unit[[embeddings.index[p[1]] for p in kept]]
     rho = spearmanr(np.sum(a * b, axis=1), [p[2] for p in kept]).statistic
@@ -182,8 +182,8 @@ def translation_precision(embeddings: WordEmbeddings, pairs: list[tuple[str, str
         queries = sorted({p[source] for p in pairs})
         candidates = sorted({p[target] for p in pairs})
         if not queries:
-            result[name] = {**{f"{kind}_at_{k}": float("nan") for kind in ("p", "random") for k in ks}, "pairs": 0,
-                            "queries": 0, "chance": float("nan")}
+            result[name] = {**{f"{kind}_at_{k}": None for kind in ("p", "random") for k in ks}, "pairs": 0,
+                            "queries": 0, "chance": None}
             continue
         answers = {q: set() for q in queries}
         for pair in pairs:

@@ -1,4 +1,8 @@
-"""report.md from metrics.json: tables shaped like the paper's, coverage and chance beside each figure."""
+"""report.md from metrics.json: tables shaped like the paper's, coverage and chance beside each figure.
+
+A section or figure whose corpus could not be had (`{"unavailable": reason}`
+in metrics.json) is one line saying so; the rest of the report is unchanged.
+"""
 
 
 def _number(value, digits=3) -> str:
@@ -7,26 +11,49 @@ def _number(value, digits=3) -> str:
     return f"{value:.{digits}f}"
 
 
+def _missing(values) -> str | None:
+    """The reason a metrics entry was not computed, or None."""
+    return values.get("unavailable") if isinstance(values, dict) else None
+
+
+def _not_run(title: str, reason: str) -> list[str]:
+    return [title, "", f"Not run: {reason}.", ""]
+
+
+def _split_name(split: str) -> str:
+    return "test split" if split == "test" else f"{split} split: the dataset has no test split"
+
+
 def _word_prediction(section: dict) -> list[str]:
-    lines = ["## Word prediction (section 4.1, test split)", "",
-             f"Over {section['images']} test images with at least one of the model's words.", "",
+    title = f"## Word prediction (section 4.1, {_split_name(section.get('split', 'test'))})"
+    if _missing(section):
+        return _not_run(title, _missing(section))
+    lines = [title, "", f"Over {section['images']} held-out images with at least one of the model's words.", "",
              "| model | precision@1 | precision@5 | precision@10 |", "|---|---|---|---|"]
     rows = {"this model": section, **{name.replace("_", " "): values for name, values in section["baselines"].items()}}
+    notes = []
     for name, values in rows.items():
-        lines.append(f"| {name} | " + " | ".join(_number(values[f"precision_at_{k}"]) for k in (1, 5, 10)) + " |")
+        lines.append(f"| {name} | " + " | ".join(_number(values.get(f"precision_at_{k}")) for k in (1, 5, 10)) + " |")
+        if _missing(values):
+            notes.append(f"`{name}`: not run: {_missing(values)}.")
     regression = section["baselines"].get("features_logistic_regression", {})
+    floor = section["baselines"].get("random_network_logistic_regression", {})
     if "class_labels_from" in regression:
         lines += ["", f"The regression baselines fit one logistic regressor per word on the features of "
                       f"{regression['train_images']:,} training images, from a network trained with class "
                       f"labels on {regression['class_labels_from']} (and, as the floor, from a random network)."]
-    return lines + [""]
+    elif "train_images" in floor:
+        lines += ["", f"The random-network baseline (the floor) fits one logistic regressor per word on the "
+                      f"features of {floor['train_images']:,} training images."]
+    return lines + ([""] + notes if notes else []) + [""]
 
 
 def _transfer(section: dict) -> list[str]:
     lines = ["## Transfer learning (section 4.2)", "",
              "| labelled set | linear classifier | zero-shot accuracy | chance | classes in the dictionary |",
              "|---|---|---|---|---|"]
-    for name, values in section.items():
+    computed = {name: values for name, values in section.items() if not _missing(values)}
+    for name, values in computed.items():
         if "map" in values:
             linear = f"mAP {_number(values['map'])}"
         else:
@@ -37,6 +64,9 @@ def _transfer(section: dict) -> list[str]:
                      f"{zero['classes']} of {zero['classes_total']} |")
     lines.append("")
     for name, values in section.items():
+        if _missing(values):
+            lines += [f"`{name}`: not run: {_missing(values)}.", ""]
+    for name, values in computed.items():
         if values["description"]:
             lines += [f"`{name}`: {values['description']}.", ""]
         if values["zero_shot"]["class_words"]:
@@ -52,10 +82,16 @@ def _translation_cell(values: dict) -> str:
 
 def _embedding_rows(name: str, values: dict) -> str:
     analogy, men, translation = values["analogy"], values["men"], values["translation"]
-    return (f"| {name} | {_number(analogy['accuracy'])} ({analogy['questions']}, {analogy['coverage']:.2%}) "
-            f"| {_number(men['spearman'])} ({men['pairs']}, {men['coverage']:.2%}) | "
-            + " | ".join(_translation_cell(translation[d]) for d in ("en_fr", "fr_en"))
-            + f" | {translation['en_fr']['pairs']} | {_number(translation['en_fr']['chance'], 4)} |")
+    cells = [
+        "not run" if _missing(analogy) else
+        f"{_number(analogy['accuracy'])} ({analogy['questions']}, {analogy['coverage']:.2%})",
+        "not run" if _missing(men) else f"{_number(men['spearman'])} ({men['pairs']}, {men['coverage']:.2%})"]
+    if _missing(translation):
+        cells += ["not run"] * 4
+    else:
+        cells += [_translation_cell(translation[d]) for d in ("en_fr", "fr_en")]
+        cells += [str(translation["en_fr"]["pairs"]), _number(translation["en_fr"]["chance"], 4)]
+    return f"| {name} | " + " | ".join(cells) + " |"
 
 
 def _embeddings(metrics: dict) -> list[str]:
@@ -70,17 +106,39 @@ def _embeddings(metrics: dict) -> list[str]:
         lines.append(_embedding_rows("word2vec (same captions)", metrics["word2vec"]))
     if "word2vec_concatenated" in metrics:
         lines.append(_embedding_rows("both, concatenated", metrics["word2vec_concatenated"]))
-    return lines + [""]
+    lines.append("")
+    for key, what in (("analogy", "analogies"), ("men", "MEN"), ("translation", "translation")):
+        if _missing(metrics[key]):
+            lines += [f"{what}: not run: {_missing(metrics[key])}.", ""]
+    return lines
 
 
 def _training_choices(section: dict) -> list[str]:
-    lines = ["## Loss and sampling at equal budget (section 3.1)", "",
+    title = "## Loss and sampling at equal budget (section 3.1)"
+    if _missing(section):
+        return _not_run(title, _missing(section))
+    lines = [title, "",
              f"Short runs of this run's config, {section['epochs']} epochs of {section['epoch_size']} images each "
-             f"from the same seed; only the loss and the sampling differ. Test split precision.", "",
+             f"from the same seed; only the loss and the sampling differ. Precision on the "
+             f"{_split_name(section.get('split', 'test'))}.", "",
              "| loss, sampling | precision@1 | precision@5 | precision@10 |", "|---|---|---|---|"]
     for name, values in section["runs"].items():
         lines.append(f"| {name} | " + " | ".join(_number(values[f"precision_at_{k}"]) for k in (1, 5, 10)) + " |")
     return lines + [""]
+
+
+def _pictures(section: dict) -> list[str]:
+    if _missing(section):
+        return _not_run("## Pictures", _missing(section))
+    titles = {"predictions": "Held-out images and their top predicted words (green: right)",
+              "top_images": "Held-out images scoring each word highest (Fig. 3)",
+              "image_map": "t-SNE of held-out images' features (Fig. 4)",
+              "word_map": "t-SNE of the word layer's rows (Fig. 6)"}
+    lines = ["## Pictures", ""]
+    for key, title in titles.items():
+        if key in section:
+            lines += [f"### {title}", "", f"![{title}]({section[key]})", ""]
+    return lines
 
 
 def markdown(metrics: dict) -> str:
@@ -95,12 +153,5 @@ def markdown(metrics: dict) -> str:
     if "training_choices" in metrics:
         lines += _training_choices(metrics["training_choices"])
     if "pictures" in metrics:
-        titles = {"predictions": "Test images and their top predicted words (green: right)",
-                  "top_images": "Test images scoring each word highest (Fig. 3)",
-                  "image_map": "t-SNE of test images' features (Fig. 4)",
-                  "word_map": "t-SNE of the word layer's rows (Fig. 6)"}
-        lines += ["## Pictures", ""]
-        for key, title in titles.items():
-            if key in metrics["pictures"]:
-                lines += [f"### {title}", "", f"![{title}]({metrics['pictures'][key]})", ""]
+        lines += _pictures(metrics["pictures"])
     return "\n".join(lines)

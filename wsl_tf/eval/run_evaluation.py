@@ -12,10 +12,17 @@ checkpoint) and runs the chosen experiments:
   rows, on word2vec trained on the same training captions, and on both;
 - pictures: t-SNE maps of test images and of words, top images per word, a
   grid of test images with their predicted words;
-- training_choices: the paper's two choices, multi-class vs one-vs-all loss
-  and uniform-per-word vs natural sampling, as short runs of the run's own
-  config at equal budget from the same seed (RUN/eval/choices/), each scored
-  by precision@1/5/10 on the test split.
+- training_choices: the paper's two choices of loss and sampling as short
+  runs at equal budget. Training lives above evaluation: the caller passes
+  the sweep that trains them (wsl_tf/sweeps.py) as `training_choices`.
+
+Everything the evaluation reads from outside the run comes in as arguments:
+the labelled sets and word lists through `Resources` (paths, or a function
+that fetches a corpus by name, called only for what the chosen experiments
+need). A section whose corpus cannot be had says so in one line, in
+metrics.json (`{"unavailable": ...}`) and report.md, and the others run. The
+held-out split is the dataset's test split, or its val split (said so) when
+it has no test images.
 
 Features are cached in RUN/eval/cache/ per checkpoint, so a rerun reuses them.
 """
@@ -25,41 +32,71 @@ import io
 import itertools
 import json
 import os
+from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
 
 from wsl_tf import fileio, records
-from wsl_tf.dataset import PreparedDataset
 from wsl_tf.eval import baselines, embeddings, pictures, transfer
-from wsl_tf.eval.word_prediction import evaluate, frequency_scores, model_scores
-from wsl_tf.run_directory import load_trained_run
+from wsl_tf.input.dataset import PreparedDataset
+from wsl_tf.train.run_directory import restore_run
+from wsl_tf.train.validation import model_scores, split_precision
 
 EXPERIMENTS = ("word_prediction", "transfer", "embeddings", "pictures", "training_choices")
-# name: (loss, sampler, labels).
-TRAINING_CHOICES = {
-    "multi-class, uniform per word": ("softmax", "uniform_per_word", "sampled_word"),
-    "multi-class, natural": ("softmax", "natural", "all_words"),
-    "one-vs-all, uniform per word": ("one_vs_all", "uniform_per_word", "all_words"),
-    "one-vs-all, natural": ("one_vs_all", "natural", "all_words"),
-}
+CORPORA = ("fashion_mnist", "analogies", "men", "freedict")
+
+
+class ResourceUnavailable(RuntimeError):
+    """A corpus the evaluation needs cannot be had; the message says why in one line."""
 
 
 @dataclasses.dataclass
 class Resources:
-    """Where the labelled sets and word lists are (wsl-fetch-data's corpora by default)."""
+    """Where the labelled sets and word lists are: a path per corpus, or `fetch(name) -> path` for the rest.
+
+    fetch is called once per corpus, only when an experiment asks for it; it
+    raises ResourceUnavailable (or any error, reported in one line) when the
+    corpus cannot be had. wsl-eval passes wsl-fetch-data's fetcher.
+    """
 
     fashion_mnist: str | None = None
     analogies: str | None = None
     men: str | None = None
     freedict: str | None = None
+    fetch: Callable[[str], str] | None = None
+    failed: dict = dataclasses.field(default_factory=dict)  # name -> ResourceUnavailable: not asked for twice.
 
-    @classmethod
-    def fetched(cls, log=print) -> "Resources":
-        """The corpora wsl-fetch-data caches, fetching those missing."""
-        from data_tools import corpora
+    def path(self, name: str) -> str:
+        """The corpus's path, fetched if need be; ResourceUnavailable naming it otherwise."""
+        given = getattr(self, name)
+        if given:
+            return given
+        if self.fetch is None:
+            raise ResourceUnavailable(f"{name}: no path given and nothing to fetch it with")
+        if name not in self.failed:
+            try:
+                setattr(self, name, self.fetch(name))
+                return getattr(self, name)
+            except ResourceUnavailable as error:
+                self.failed[name] = error
+            except Exception as error:  # noqa: BLE001 (a fetcher fails in its own ways: report it in one line)
+                reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+                self.failed[name] = ResourceUnavailable(f"{name} could not be had: {reason}")
+        raise self.failed[name]
 
-        return cls(**{name: corpora.fetch(name, log=log) for name in ("fashion_mnist", "analogies", "men", "freedict")})
+
+def unavailable(error: ResourceUnavailable) -> dict:
+    """What a section (or part of one) holds when its corpus could not be had."""
+    return {"unavailable": str(error)}
+
+
+def evaluation_split(dataset: PreparedDataset) -> str | None:
+    """The held-out split evaluated on: test, or val when the dataset has no test image, or None."""
+    for split in ("test", "val"):
+        if dataset.metadata.get("images", {}).get(split, 0) > 0:
+            return split
+    return None
 
 
 @dataclasses.dataclass
@@ -103,7 +140,7 @@ def _labelled_set(spec: str, dataset: PreparedDataset, resources: Resources,
                   options: EvalOptions) -> transfer.LabelledSet:
     kind, _, path = spec.partition(":")
     if kind == "categories":
-        split = path or "test"
+        split = path or evaluation_split(dataset) or "test"
         if split not in records.SPLITS:
             raise ValueError(f"--transfer: {spec!r}: categories takes a split of the run's dataset, "
                              f"one of {', '.join(records.SPLITS)}")
@@ -115,7 +152,7 @@ def _labelled_set(spec: str, dataset: PreparedDataset, resources: Resources,
         labelled.description = f"this run's own {split} images (never trained on): {labelled.description}"
         return labelled
     if kind == "fashion_mnist":
-        return transfer.fashion_mnist(path or resources.fashion_mnist, options.transfer_max_images)
+        return transfer.fashion_mnist(path or resources.path("fashion_mnist"), options.transfer_max_images)
     if kind == "folder":
         return transfer.image_folder(path, max_per_class=options.transfer_max_images)
     if kind == "voc2007":
@@ -132,28 +169,37 @@ def _split_records(dataset: PreparedDataset, split: str):
                    list(feature[records.WORD_IDS].int64_list.value))
 
 
-def word_prediction(model, config, dataset, resources, options, log) -> dict:
+def word_prediction(model, config, dataset, split, resources, options, log) -> dict:
     num_words, ks = config.model.num_words, (1, 5, 10)
-    test = dict(dataset=dataset, input_config=config.input, num_words=num_words, split="test",
-                batch_size=config.eval.batch_size, max_images=options.test_images, ks=ks)
-    result = evaluate(model_scores(model), **test)
+    held_out = dict(dataset=dataset, input_config=config.input, num_words=num_words, split=split,
+                    batch_size=config.eval.batch_size, max_images=options.test_images, ks=ks)
+    result = split_precision(model_scores(model), **held_out)
     keys = [f"precision_at_{k}" for k in ks]
-    report = {k: result[k] for k in keys} | {"images": result["images"], "baselines": {}}
-    frequency = evaluate(frequency_scores(dataset, num_words), **test)
+    report = {k: result[k] for k in keys} | {"images": result["images"], "split": split, "baselines": {}}
+    frequency = split_precision(baselines.frequency_scores(dataset, num_words), **held_out)
     report["baselines"]["word_frequency"] = {k: frequency[k] for k in keys}
-    log("word prediction: training the class-label network for the regression baseline")
-    labelled = transfer.fashion_mnist(resources.fashion_mnist, options.transfer_max_images)
-    networks = {"features_logistic_regression": baselines.train_class_network(
-                    config.model, labelled, options.class_network_steps, progress=options.progress),
-                "random_network_logistic_regression": baselines.class_network(config.model, len(labelled.classes))}
-    for name, network in networks.items():
-        parts = [baselines.split_features(network, dataset, config.input, num_words, split, limit)
-                 for split, limit in (("train", options.baseline_train_images), ("val", options.test_images),
-                                      ("test", options.test_images))]
+    # The floor: the same architecture, randomly initialised (its features do not depend on the class count).
+    networks = {"random_network_logistic_regression": lambda: baselines.class_network(
+        config.model, len(transfer.FASHION_MNIST_CLASSES))}
+    try:
+        labelled = transfer.fashion_mnist(resources.path("fashion_mnist"), options.transfer_max_images)
+    except ResourceUnavailable as error:
+        report["baselines"]["features_logistic_regression"] = unavailable(error)
+        log(f"word prediction: the class-label baseline is left out: {error}")
+    else:
+        log("word prediction: training the class-label network for the regression baseline")
+        networks = {"features_logistic_regression": lambda: baselines.train_class_network(
+            config.model, labelled, options.class_network_steps, progress=options.progress), **networks}
+    for name, make_network in networks.items():
+        network = make_network()
+        parts = [baselines.split_features(network, dataset, config.input, num_words, part, limit)
+                 for part, limit in (("train", options.baseline_train_images), ("val", options.test_images),
+                                     (split, options.test_images))]
         scores = baselines.regressor_scores(*parts, progress=options.progress)
         report["baselines"][name] = {f"precision_at_{k}": baselines.dense_precision_at_k(scores, parts[2][1], k)
                                      for k in ks} | {"train_images": len(parts[0][0])}
-    report["baselines"]["features_logistic_regression"]["class_labels_from"] = labelled.name
+    if "train_images" in report["baselines"]["features_logistic_regression"]:
+        report["baselines"]["features_logistic_regression"]["class_labels_from"] = "fashion_mnist"
     return report
 
 
@@ -161,7 +207,11 @@ def transfer_learning(model, config, words, dataset, specs, resources, options, 
     size = config.model.image_size
     report = {}
     for spec in specs:
-        labelled = _labelled_set(spec, dataset, resources, options)
+        try:
+            labelled = _labelled_set(spec, dataset, resources, options)
+        except ResourceUnavailable as error:
+            report[spec] = unavailable(error)
+            continue
         arrays = cache.get(labelled.name.replace(":", "_"), lambda: transfer.extract(
             model, labelled.images, size, outputs=("embedding", "scores"), progress=options.progress,
             desc=f"features {labelled.name}"))
@@ -177,17 +227,39 @@ def transfer_learning(model, config, words, dataset, specs, resources, options, 
 
 
 def _word_lists(resources: Resources) -> dict:
-    """The analogy questions, MEN pairs and FreeDict pairs, read once for every set of embeddings."""
-    en_fr, fr_en = embeddings.freedict_pairs(resources.freedict)
-    return {"analogies": embeddings.read_analogies(resources.analogies),
-            "men": embeddings.read_similarity_pairs(resources.men), "en_fr": en_fr, "fr_en": fr_en}
+    """The analogy questions, MEN pairs and FreeDict pairs, read once for every set of embeddings.
+
+    A list whose corpus cannot be had is its ResourceUnavailable instead.
+    """
+    readers = {"analogies": lambda: {"analogies": embeddings.read_analogies(resources.path("analogies"))},
+               "men": lambda: {"men": embeddings.read_similarity_pairs(resources.path("men"))},
+               "freedict": lambda: dict(zip(("en_fr", "fr_en"), embeddings.freedict_pairs(resources.path("freedict"))))}
+    lists = {}
+    for name, read in readers.items():
+        try:
+            lists.update(read())
+        except ResourceUnavailable as error:
+            lists.update({key: error for key in {"analogies": ("analogies",), "men": ("men",),
+                                                 "freedict": ("en_fr", "fr_en")}[name]})
+    return lists
 
 
 def _embedding_scores(vectors: embeddings.WordEmbeddings, lists: dict) -> dict:
-    pairs = embeddings.translation_pairs(vectors, lists["en_fr"], lists["fr_en"])
-    return {"analogy": embeddings.analogy_accuracy(vectors, lists["analogies"]),
-            "men": embeddings.similarity_correlation(vectors, lists["men"]),
-            "translation": embeddings.translation_precision(vectors, pairs)}
+    scores = {}
+    if isinstance(lists["analogies"], ResourceUnavailable):
+        scores["analogy"] = unavailable(lists["analogies"])
+    else:
+        scores["analogy"] = embeddings.analogy_accuracy(vectors, lists["analogies"])
+    if isinstance(lists["men"], ResourceUnavailable):
+        scores["men"] = unavailable(lists["men"])
+    else:
+        scores["men"] = embeddings.similarity_correlation(vectors, lists["men"])
+    if isinstance(lists["en_fr"], ResourceUnavailable):
+        scores["translation"] = unavailable(lists["en_fr"])
+    else:
+        pairs = embeddings.translation_pairs(vectors, lists["en_fr"], lists["fr_en"])
+        scores["translation"] = embeddings.translation_precision(vectors, pairs)
+    return scores
 
 
 def train_word2vec(dataset: PreparedDataset, words: list[str], epochs: int, seed: int = 0):
@@ -216,13 +288,13 @@ def word_embeddings(model, config, words, dataset, resources, options) -> tuple[
     return ours, {"word2vec": _embedding_scores(word2vec, lists), "concatenated": _embedding_scores(both, lists)}
 
 
-def draw_pictures(model, config, words, dataset, options, out_dir, cache) -> dict:
-    test = list(itertools.islice(_split_records(dataset, "test"), options.map_images))
+def draw_pictures(model, config, words, dataset, split, options, out_dir, cache) -> dict:
+    test = list(itertools.islice(_split_records(dataset, split), options.map_images))
     images = [image for _, image, _ in test]
     # Scored as word prediction scores them (resize, centre crop): the model's own view of a test image.
-    arrays = cache.get("test_images_eval_view", lambda: transfer.extract(
+    arrays = cache.get(f"{split}_images_eval_view", lambda: transfer.extract(
         model, images, config.model.image_size, outputs=("embedding", "scores"), progress=options.progress,
-        desc="features test images", crop_from=config.input.resize_size))
+        desc=f"features {split} images", crop_from=config.input.resize_size))
     num_words = config.model.num_words
     frequent = list(range(min(options.map_words, num_words)))
     index = {w: i for i, w in enumerate(words[:num_words])}
@@ -239,55 +311,44 @@ def draw_pictures(model, config, words, dataset, options, out_dir, cache) -> dic
     }
 
 
-def training_choices(config, dataset: PreparedDataset, options: EvalOptions, out_dir: str, log=print) -> dict:
-    """{choice: {"precision_at_1/5/10", "images", "loss", "sampler", "labels"}} of the short runs.
-
-    Each is the run's config with only the loss, sampler and labels changed,
-    trained for choice_epochs x choice_epoch_size images from the same seed
-    (the learning rate is not halved within them), in out_dir/choices/NAME; a
-    finished one is reused.
-    """
-    from wsl_tf.train.trainer import train
-
-    results = {}
-    for name, (loss, sampler, labels) in TRAINING_CHOICES.items():
-        variant = config.copy_and_resolve_references()
-        variant.loss = loss
-        variant.input.update({"sampler": sampler, "labels": labels})
-        variant.train.update({"max_epochs": options.choice_epochs, "epoch_size": options.choice_epoch_size,
-                              "export": False})
-        variant.schedule.min_epochs_per_lr = options.choice_epochs + 1
-        directory = os.path.join(out_dir, "choices", name.replace(", ", "_").replace(" ", "_").replace("-", "_"))
-        log(f"training choice: {name} ({options.choice_epochs} x {options.choice_epoch_size} images)")
-        train(variant, directory, dataset=dataset, log=lambda *_: None)
-        model = load_trained_run(directory).model
-        scores = evaluate(model_scores(model), dataset, config.input, config.model.num_words, "test",
-                          config.eval.batch_size, options.test_images, ks=(1, 5, 10))
-        results[name] = {**scores, "loss": loss, "sampler": sampler, "labels": labels}
-    return {"epochs": options.choice_epochs, "epoch_size": options.choice_epoch_size, "runs": results}
-
-
 def evaluate_run(workdir: str, experiments=EXPERIMENTS, transfer_specs=("fashion_mnist",),
-                 resources: Resources | None = None, options: EvalOptions | None = None, log=print) -> dict:
-    """Run the experiments on the run's centre model; write RUN/eval/{metrics.json, report.md, *.png}."""
+                 resources: Resources | None = None, options: EvalOptions | None = None, log=print,
+                 training_choices: Callable | None = None) -> dict:
+    """Run the experiments on the run's centre model; write RUN/eval/{metrics.json, report.md, *.png}.
+
+    resources: where the corpora are, or how to fetch them (none: sections
+    needing a corpus say it is unavailable). training_choices: the sweep
+    that trains the choice runs, `f(config, dataset, out_dir, split, options, log) -> dict`
+    (wsl_tf/sweeps.py), needed for that experiment.
+    """
     from wsl_tf.eval import report as report_lib
 
     unknown = [e for e in experiments if e not in EXPERIMENTS]
     if unknown:
         raise ValueError(f"--experiments: unknown {', '.join(unknown)}; known: {', '.join(EXPERIMENTS)}")
+    if "training_choices" in experiments and training_choices is None:
+        raise ValueError("the training_choices experiment needs the sweep that trains them (wsl_tf.sweeps)")
     options = options or EvalOptions()
-    run = load_trained_run(workdir)
+    run = restore_run(workdir)
     config, model, words, checkpoint = run.config, run.model, run.words, run.checkpoint
     data = json.loads(fileio.read_text(os.path.join(workdir, "data.json")))
     dataset = PreparedDataset(config.data.dir or data["dir"])
-    resources = resources or Resources.fetched(log=log)
+    resources = resources or Resources()
+    split = evaluation_split(dataset)
     out_dir = os.path.join(workdir, "eval")
     cache = FeatureCache(os.path.join(out_dir, "cache"), checkpoint)
     metrics = {"run": os.path.abspath(workdir), "checkpoint": checkpoint, "num_words": config.model.num_words,
-               "experiments": list(experiments)}
+               "experiments": list(experiments), "split": split}
+    if split is None:
+        no_split = {"unavailable": f"{dataset.directory} has no test or val images to evaluate on (prepared with "
+                                   f"--test_fraction=0 and --val_fraction=0?)"}
+    elif split != "test":
+        log(f"{dataset.directory} has no test split (prepared with --test_fraction=0): the held-out figures are "
+            f"on its {split} split")
     if "word_prediction" in experiments:
-        log("word prediction (section 4.1)")
-        metrics["word_prediction"] = word_prediction(model, config, dataset, resources, options, log)
+        log(f"word prediction (section 4.1, {split or 'no'} split)")
+        metrics["word_prediction"] = no_split if split is None else word_prediction(
+            model, config, dataset, split, resources, options, log)
     if "transfer" in experiments:
         log("transfer learning (section 4.2)")
         metrics["transfer"] = transfer_learning(model, config, words, dataset, transfer_specs, resources, options,
@@ -300,11 +361,12 @@ def evaluate_run(workdir: str, experiments=EXPERIMENTS, transfer_specs=("fashion
         metrics["word2vec_concatenated"] = others["concatenated"]
     if "pictures" in experiments:
         log("pictures (figures 3, 4, 6)")
-        metrics["pictures"] = {k: os.path.basename(v) for k, v in
-                               draw_pictures(model, config, words, dataset, options, out_dir, cache).items()}
+        metrics["pictures"] = no_split if split is None else {k: os.path.basename(v) for k, v in draw_pictures(
+            model, config, words, dataset, split, options, out_dir, cache).items()}
     if "training_choices" in experiments:
         log("training choices: loss and sampling at equal budget (section 3.1)")
-        metrics["training_choices"] = training_choices(config, dataset, options, out_dir, log)
-    fileio.write_text_atomic(os.path.join(out_dir, "metrics.json"), json.dumps(metrics, indent=2))
+        metrics["training_choices"] = no_split if split is None else training_choices(
+            config, dataset, out_dir, split, options, log)
+    fileio.write_json_atomic(os.path.join(out_dir, "metrics.json"), metrics)
     fileio.write_text_atomic(os.path.join(out_dir, "report.md"), report_lib.markdown(metrics))
     return metrics

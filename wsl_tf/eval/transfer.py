@@ -153,23 +153,13 @@ def key_categories(keyed_images, name: str, depth: int = 0, min_images: int = 5,
         f"{len(images):,} images each labelled by the folder its key files it under, not by its caption"))
 
 
-def _to_rgb(image: tf.Tensor) -> tf.Tensor:
-    if image.shape.rank == 2:
-        image = image[:, :, None]
-    return tf.tile(image, [1, 1, 3]) if image.shape[-1] == 1 else image
-
-
-def transfer_pixels(image, size: int) -> tf.Tensor:
-    """Resized straight to size x size (no crop) and standardised: the paper's transfer preprocessing."""
-    decoded = preprocessing.decode(tf.constant(image)) if isinstance(image, bytes) else _to_rgb(tf.constant(image))
-    return preprocessing.standardize(preprocessing.resize(decoded, size))
-
-
 def pixel_batches(images: list, size: int, batch_size: int = 64, crop_from: int | None = None) -> tf.data.Dataset:
-    """Batches of the images as transfer_pixels makes them, preprocessed a batch at a time where sizes agree.
+    """Batches of the images in the paper's transfer view: resized straight to size x size (no crop), grey
+    tiled to RGB, each image standardised; preprocessed a batch at a time where sizes agree.
 
-    crop_from: encoded images are instead resized to crop_from and centre-cropped to size, as the
-    model's own evaluation sees them (wsl_tf/input/preprocessing.py).
+    images: encoded bytes (any sizes), or uint8 arrays of one size, [H, W] grey or [H, W, C]
+    (Fashion-MNIST's). crop_from: encoded images are instead resized to crop_from and centre-cropped
+    to size, as the model's own evaluation sees them (wsl_tf/input/preprocessing.py).
     """
     parallel = dict(num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if crop_from and images and isinstance(images[0], bytes):
@@ -305,7 +295,7 @@ def voc_map(features: np.ndarray, labels: np.ndarray, split: np.ndarray, classes
         rows = (train | val) & usable
         x_rows, x_test = _standardised(features[rows], features[test])
         per_class[name] = average_precision_voc07(_binary_scores(x_rows, y[rows] > 0, best, x_test)[0], y[test])
-    return {"map": float(np.mean(list(per_class.values()))) if per_class else float("nan"), "ap": per_class}
+    return {"map": float(np.mean(list(per_class.values()))) if per_class else None, "ap": per_class}
 
 
 def zero_shot(scores: np.ndarray, words: list[str], labelled: LabelledSet) -> dict:
@@ -324,7 +314,7 @@ def zero_shot(scores: np.ndarray, words: list[str], labelled: LabelledSet) -> di
             present.append((c, index[word]))
     words_used = [words[k] for _, k in present]
     if len(present) < 2 or labelled.multi_label:
-        return {"accuracy": float("nan"), "chance": float("nan"), "classes": len(present),
+        return {"accuracy": None, "chance": None, "classes": len(present),
                 "classes_total": len(labelled.classes), "images": 0, "class_words": words_used}
     class_ids = np.array([c for c, _ in present])
     columns = np.array([k for _, k in present])

@@ -20,7 +20,7 @@ takes stream positions i, i + n, ..., so workers never share samples.
 import tensorflow as tf
 
 from wsl_tf import records
-from wsl_tf.dataset import PreparedDataset
+from wsl_tf.input.dataset import PreparedDataset
 from wsl_tf.input import preprocessing
 from wsl_tf.input.reader import RecordReader
 from wsl_tf.input.sampling import SAMPLERS

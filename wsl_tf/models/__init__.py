@@ -5,7 +5,7 @@ import keras
 from wsl_tf.models.alexnet import AlexNet
 from wsl_tf.models.backbone import Backbone
 from wsl_tf.models.googlenet import GoogLeNet
-from wsl_tf.models.heads import SampledSoftmax, full_targets, in_batch_targets
+from wsl_tf.models.word_layer import WordLayer, full_targets, in_batch_targets
 from wsl_tf.models.losses import MultiClassLogisticLoss, OneVsAllLogisticLoss
 from wsl_tf.models.word_predictor import WordPredictor
 
@@ -35,5 +35,5 @@ def build_model(config, backbone_dtype_policy: str | None = None) -> WordPredict
     return model
 
 
-__all__ = ["AlexNet", "Backbone", "GoogLeNet", "SampledSoftmax", "WordPredictor", "MultiClassLogisticLoss",
+__all__ = ["AlexNet", "Backbone", "GoogLeNet", "WordLayer", "WordPredictor", "MultiClassLogisticLoss",
            "OneVsAllLogisticLoss", "build_model", "full_targets", "in_batch_targets", "BACKBONES"]

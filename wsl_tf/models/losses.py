@@ -1,8 +1,9 @@
 """The paper's two losses, each on all K words or on the words of a batch.
 
-Both take logits [B, C] and multi-hot targets [B, C] over some set of C words
-(all K, or the batch's words from `in_batch_targets`) and return the mean over
-the batch of a per-image loss.
+Both are called as Keras losses are, `loss(targets, logits)` (y_true first):
+multi-hot targets [B, C] and logits [B, C] over some set of C words (all K,
+or the batch's words from `in_batch_targets`, whose ids go in `classes`), and
+return the mean over the batch of a per-image loss.
 
 - `MultiClassLogisticLoss`: softmax over the C words, negative log-likelihood
   summed over the image's positive words. On the batch's words it is an
@@ -31,7 +32,7 @@ class MultiClassLogisticLoss:
     gives, is unchanged); an image with no target word adds nothing.
     """
 
-    def __call__(self, logits, targets, classes=None):
+    def __call__(self, targets, logits, classes=None):
         del classes  # The softmax needs no per-word statistics.
         log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
         targets = tf.cast(targets, tf.float32)
@@ -59,7 +60,7 @@ class OneVsAllLogisticLoss:
     def num_classes(self):
         return len(self.class_counts)
 
-    def __call__(self, logits, targets, classes=None):
+    def __call__(self, targets, logits, classes=None):
         """classes: the word ids of the columns of `logits` (None: all K in order)."""
         logits = tf.cast(logits, tf.float32)
         positive, negative = self._positive, self._negative

@@ -78,10 +78,11 @@ def fill_normal_rows(variable, stddev, block_bytes=64 << 20):
 
 
 @keras.saving.register_keras_serializable(package="wsl_tf")
-class SampledSoftmax(keras.layers.Layer):
-    """Word scores from image embeddings: all K at inference, in-batch in training.
+class WordLayer(keras.layers.Layer):
+    """The word layer of both losses: word scores from image embeddings, all K at inference, in-batch in training.
 
-    `call(embeddings)` returns [B, K] scores. `in_batch_logits(embeddings,
+    It samples nothing: the words it scores in training are the batch's own
+    (section 3.2), not random negatives. `call(embeddings)` returns [B, K] scores. `in_batch_logits(embeddings,
     classes)` returns [B, C] scores for the given word ids only, touching C
     rows of the weights.
     """

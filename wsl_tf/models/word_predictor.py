@@ -8,7 +8,7 @@ batch's words, for the main head and for each auxiliary tower's head.
 
 import keras
 
-from wsl_tf.models.heads import SampledSoftmax
+from wsl_tf.models.word_layer import WordLayer
 
 
 @keras.saving.register_keras_serializable(package="wsl_tf")
@@ -26,8 +26,8 @@ class WordPredictor(keras.Model):
         self.backbone = backbone
         self.num_words = num_words
         self.aux_loss_weight = backbone.default_aux_loss_weight if aux_loss_weight is None else aux_loss_weight
-        self.head = SampledSoftmax(num_words, name="words")
-        self.aux_heads = [SampledSoftmax(num_words, name=f"{name}_words") for name in backbone.aux_names]
+        self.head = WordLayer(num_words, name="words")
+        self.aux_heads = [WordLayer(num_words, name=f"{name}_words") for name in backbone.aux_names]
 
     @property
     def embedding_dim(self) -> int:
@@ -66,11 +66,11 @@ class WordPredictor(keras.Model):
         """Features as the word layers compute (float32 even when a mixed-precision backbone gives bfloat16)."""
         return keras.ops.cast(features, self.head.compute_dtype)
 
-    def training_loss(self, logits: dict, targets, loss_fn, classes=None):
+    def training_loss(self, targets, logits: dict, loss_fn, classes=None):
         """The main head's loss plus aux_loss_weight times each auxiliary head's."""
-        total = loss_fn(logits["words"], targets, classes)
+        total = loss_fn(targets, logits["words"], classes)
         for name in self.backbone.aux_names:
-            total += self.aux_loss_weight * loss_fn(logits[name], targets, classes)
+            total += self.aux_loss_weight * loss_fn(targets, logits[name], classes)
         return total
 
     def get_config(self):

@@ -19,8 +19,8 @@ the rows some replica changed since the last one, each replica its own rows
 (its change since it caught the row up, an IndexedSlices), and every other
 row is brought up to date in closed form when it is next touched, and for
 all rows by `synchronize()` before evaluation, checkpoints or export. This
-is exact EASGD: tests/train/test_easgd.py checks it step for step against a
-dense numpy EASGD. Its price is memory: for each word matrix every replica
+is exact EASGD: tests/train/test_easgd_rows.py checks it step for step against
+a dense numpy EASGD. Its price is memory: for each word matrix every replica
 also holds the locals' mean at each row's last exchange and the row's value
 when it was caught up (two more K x E matrices), and a [K] touched mask and
 [K] exchange count.

@@ -20,14 +20,14 @@ class RunDirectoryError(ValueError):
 
 
 @dataclasses.dataclass
-class TrainedRun:
+class RestoredRun:
     config: object  # The resolved ml_collections.ConfigDict.
     model: object  # The centre WordPredictor, restored.
     words: list[str]  # The dictionary, id order.
     checkpoint: str
 
 
-def load_trained_run(workdir: str) -> TrainedRun:
+def restore_run(workdir: str) -> RestoredRun:
     """The centre model of the run's latest checkpoint, with its config and dictionary."""
     import ml_collections
 
@@ -44,4 +44,4 @@ def load_trained_run(workdir: str) -> TrainedRun:
     model = build_model(config.model)
     tf.train.Checkpoint(centre=model).restore(latest).expect_partial().assert_existing_objects_matched()
     words = list(Vocabulary.load(os.path.join(workdir, VOCAB_FILE)).words)
-    return TrainedRun(config, model, words, latest)
+    return RestoredRun(config, model, words, latest)

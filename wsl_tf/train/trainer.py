@@ -1,4 +1,4 @@
-"""The training program: one linear function, in named sections.
+"""The training program: `train` is a short sequence of named steps over one `_Trainer`.
 
 Not `model.fit` (Keras 3's fit is broken under MultiWorkerMirroredStrategy,
 keras-team/keras#20585, and EASGD needs per-replica weights): a
@@ -8,19 +8,18 @@ on_epoch_begin / end, on_train_batch_end, on_train_end).
 A run directory holds config.json (the resolved config), data.json (which
 dataset and vocabulary it trains on), vocab.tsv (that vocabulary),
 checkpoints/, tensorboard/, history.json (one entry per finished epoch, kept
-across resumes), export/ (model.keras and saved_model/, see
-wsl_tf/serving.py; written at the end unless train.export is off) and
-summary.json (written last). Rerunning the same command resumes from
-the last checkpoint: centre and every replica's weights, momentum slots and
-dropout seed state, EASGD's exchange state, learning rate and schedule
-state, epoch, step and the epoch's running loss; the sampler resumes at
-position step x global batch, so the run ends where an uninterrupted run
-would. Epochs are numbered from 1 in the log, history and summary (Keras
-callbacks receive the 0-based index, as under `fit`).
+across resumes) and summary.json (written at the end). Rerunning the same
+command resumes from the last checkpoint: centre and every replica's
+weights, momentum slots and dropout seed state, EASGD's exchange state,
+learning rate and schedule state, epoch, step and the epoch's running loss;
+the sampler resumes at position step x global batch, so the run ends where
+an uninterrupted run would. Epochs are numbered from 1 in the log, history
+and summary (Keras callbacks receive the 0-based index, as under `fit`).
+Exporting the trained model is serving's job (wsl_tf/serving.py): wsl-train
+and wsl-demo export each run they finish.
 """
 
 import json
-import math
 import os
 import time
 
@@ -29,15 +28,14 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from wsl_tf import fileio, run_directory, serving
-from wsl_tf.dataset import PreparedDataset
-from wsl_tf.eval.word_prediction import NoLabelledImagesError, evaluate, model_scores
+from wsl_tf import fileio
 from wsl_tf.input import pipeline
+from wsl_tf.input.dataset import PreparedDataset
 from wsl_tf.models import MultiClassLogisticLoss, OneVsAllLogisticLoss
 from wsl_tf.train import config as config_lib
+from wsl_tf.train import run_directory, training_run
 from wsl_tf.train.callbacks import HalveLROnValidationIncrease
-from wsl_tf.train import training_run
-
+from wsl_tf.train.validation import NoLabelledImagesError, model_scores, split_precision
 
 # What collectives raise on the surviving workers when a peer dies (MultiWorkerMirroredStrategy's health
 # check aborts them; a collective's own timeout gives DeadlineExceeded).
@@ -49,29 +47,35 @@ class TrainingError(RuntimeError):
     """Training cannot go on (bad config, bad data, a non-finite loss)."""
 
 
-def _data_identity(config, dataset: PreparedDataset) -> dict:
-    return {"dir": dataset.directory, "vocab_sha256": dataset.vocab_sha256, "vocab_size": dataset.vocab_size,
-            "num_words": config.model.num_words}
+def train(config, workdir: str, callbacks=(), log=print, dataset: PreparedDataset | None = None) -> dict:
+    """Train (or resume) the run `config` describes in `workdir`; returns the summary.
+
+    dataset: the opened config.data.dir, if the caller has it (opened here otherwise).
+    """
+    dataset = _checked_dataset(config, dataset)
+    if training_run.is_chief():  # Under MultiWorkerMirroredStrategy only the chief writes the run's files.
+        _write_run_files(config, workdir, dataset)
+    if config.train.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    trainer = _Trainer(config, workdir, dataset, log)
+    trainer.restore()
+    reason = trainer.nothing_left_to_train()
+    if reason:
+        log(f"nothing to train: {reason}")
+        return trainer.end_of_run()
+    trainer.epoch_loop(callbacks)
+    return trainer.end_of_run()
 
 
-def _check_run_directory(workdir: str, identity: dict) -> None:
-    path = os.path.join(workdir, "data.json")
-    if tf.io.gfile.exists(path):
-        previous = json.loads(fileio.read_text(path))
-        if previous["vocab_sha256"] != identity["vocab_sha256"] or previous["num_words"] != identity["num_words"]:
-            raise TrainingError(f"{workdir} holds a run trained on another vocabulary ({previous['dir']}, "
-                                f"K = {previous['num_words']}); use a new --workdir")
-    fileio.write_text_atomic(path, json.dumps(identity, indent=2))
+def log_window(step: int, epoch_end: int, log_every: int, checkpoint_every: int) -> int:
+    """How many steps run before the next fetch of the losses, starting after `step`.
 
-
-def _export(run, config, dataset: PreparedDataset, workdir: str, log) -> None:
-    """WORKDIR/export: the centre as model.keras and a SavedModel (wsl_tf/serving.py)."""
-    if not config.train.export:
-        return
-    path = serving.export(run.centre, dataset.vocabulary.words, os.path.join(workdir, "export"),
-                          config.input.resize_size, config.input.crop_size,
-                          info={"run": os.path.abspath(workdir), "step": int(run.step)})
-    log(f"exported {path} (model.keras, saved_model/)")
+    A window ends at the first of: the epoch's last step (`epoch_end`), a step
+    a checkpoint is due at (a multiple of checkpoint_every) or a multiple of
+    log_every. Windows end where an uninterrupted run's would, so a resumed
+    run logs and checkpoints at the same steps.
+    """
+    return min(log_every - step % log_every, checkpoint_every - step % checkpoint_every, epoch_end - step)
 
 
 def loss_function(config, dataset: PreparedDataset):
@@ -87,6 +91,47 @@ def loss_function(config, dataset: PreparedDataset):
     return OneVsAllLogisticLoss(np.clip(counts, 1, images - 1), images)
 
 
+def validate(model, config, dataset: PreparedDataset) -> dict:
+    """Validation error (1 - precision@1) and precision@10 of the centre model on the val split."""
+    try:
+        scores = split_precision(model_scores(model), dataset, config.input, config.model.num_words, "val",
+                                 config.eval.batch_size, config.eval.val_images)
+    except NoLabelledImagesError as error:
+        raise TrainingError(str(error)) from None
+    return {"val_error": 1.0 - scores["precision_at_1"], "precision_at_10": scores["precision_at_10"]}
+
+
+# --- Steps of train ----------------------------------------------------------------------------------------
+
+
+def _checked_dataset(config, dataset: PreparedDataset | None) -> PreparedDataset:
+    """The opened dataset, the config checked against it: fail before any work, in one line."""
+    if not config.data.dir:
+        raise TrainingError("config.data.dir is empty: give the dataset directory wsl-prepare wrote")
+    try:
+        dataset = dataset or PreparedDataset(config.data.dir)
+        config_lib.check(config, dataset.metadata)
+    except ValueError as error:
+        raise TrainingError(str(error)) from None
+    return dataset
+
+
+def _write_run_files(config, workdir: str, dataset: PreparedDataset) -> None:
+    """data.json (refusing a run directory of another vocabulary), vocab.tsv and config.json."""
+    tf.io.gfile.makedirs(workdir)
+    identity = {"dir": dataset.directory, "vocab_sha256": dataset.vocab_sha256, "vocab_size": dataset.vocab_size,
+                "num_words": config.model.num_words}
+    path = os.path.join(workdir, "data.json")
+    if tf.io.gfile.exists(path):
+        previous = json.loads(fileio.read_text(path))
+        if previous["vocab_sha256"] != identity["vocab_sha256"] or previous["num_words"] != identity["num_words"]:
+            raise TrainingError(f"{workdir} holds a run trained on another vocabulary ({previous['dir']}, "
+                                f"K = {previous['num_words']}); use a new --workdir")
+    fileio.write_json_atomic(path, identity)
+    fileio.write_text_atomic(os.path.join(workdir, run_directory.VOCAB_FILE), dataset.vocabulary.to_tsv())
+    fileio.write_text_atomic(os.path.join(workdir, "config.json"), config.to_json_best_effort(indent=2))
+
+
 def _load_history(workdir: str, epochs_done: int) -> list:
     """The finished epochs' entries, up to the checkpoint's epoch (a crash may have written one more)."""
     path = os.path.join(workdir, "history.json")
@@ -95,19 +140,162 @@ def _load_history(workdir: str, epochs_done: int) -> list:
     return [entry for entry in json.loads(fileio.read_text(path)) if entry["epoch"] <= epochs_done]
 
 
-def _summary(run, epoch, schedule, history, workdir, chief=True) -> dict:
-    summary = {"step": int(run.step), "epoch": int(epoch), "learning_rate": float(run.learning_rate),
-               "stopped_by_schedule": float(run.learning_rate) < schedule.min_lr, "history": history}
-    if chief:
-        fileio.write_text_atomic(os.path.join(workdir, "summary.json"), json.dumps(summary, indent=2))
-    return summary
+class _Trainer:
+    """One call of `train`: the run, its schedule and checkpoints, and the loop's steps."""
 
+    def __init__(self, config, workdir: str, dataset: PreparedDataset, log):
+        self.config, self.workdir, self.dataset, self.log = config, workdir, dataset, log
+        self.chief = training_run.is_chief()
+        self.run = training_run.TrainingRun(config, loss_function(config, dataset))
+        if config.train.epoch_size < self.run.global_batch_size:
+            raise TrainingError(f"train.epoch_size={config.train.epoch_size} is less than one global batch "
+                                f"(train.batch_size_per_replica={config.train.batch_size_per_replica} x "
+                                f"{self.run.replicas} replicas)")
+        self.steps_per_epoch = config.train.epoch_size // self.run.global_batch_size
+        self.schedule = HalveLROnValidationIncrease(
+            self.run.learning_rate, min_epochs_per_lr=config.schedule.min_epochs_per_lr,
+            min_lr=config.schedule.min_lr, log=log)
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        self.epoch_loss = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="epoch_loss_total")
+        checkpoint = tf.train.Checkpoint(**{**self.schedule.state(), **self.run.checkpoint_items()},
+                                         epoch=self.epoch, epoch_loss=self.epoch_loss)
+        self.checkpoints = _CheckpointWriter(checkpoint, workdir, config.train.keep_checkpoints, self.chief)
+        self.history: list = []
+        self.trained_steps = 0
 
-def _finish(run, config, dataset, epoch, schedule, history, workdir, log, trained=False, chief=True) -> dict:
-    """(Chief) export the model (again only if this call trained, or no export exists) and write the summary."""
-    if chief and (trained or not tf.io.gfile.exists(os.path.join(workdir, "export", serving.INFO_FILE))):
-        _export(run, config, dataset, workdir, log)
-    return _summary(run, epoch, schedule, history, workdir, chief)
+    # --- Restore -------------------------------------------------------------------------------------------
+    def restore(self) -> None:
+        """Resume from the latest checkpoint, or start the run fresh."""
+        latest = self.checkpoints.latest
+        if latest:
+            self.checkpoints.checkpoint.restore(latest).assert_existing_objects_matched()
+            self.log(f"resumed from {latest} (step {int(self.run.step)}, {int(self.epoch)} epochs done, "
+                     f"learning rate {float(self.run.learning_rate):g})")
+        else:
+            self.run.start()
+        self.history = _load_history(self.workdir, int(self.epoch))
+
+    def nothing_left_to_train(self) -> str | None:
+        """Why a restored run is already finished, or None."""
+        epochs, max_epochs = int(self.epoch), self.config.train.max_epochs
+        if self.checkpoints.latest and float(self.run.learning_rate) < self.config.schedule.min_lr:
+            return (f"the schedule stopped this run (learning rate {float(self.run.learning_rate):g} < "
+                    f"{self.config.schedule.min_lr:g}) after {epochs} epochs")
+        if max_epochs and epochs >= max_epochs:
+            return f"{epochs} epochs done (train.max_epochs={max_epochs})"
+        return None
+
+    # --- Epoch loop ----------------------------------------------------------------------------------------
+    def epoch_loop(self, callbacks) -> None:
+        """Epochs until train.max_epochs or the schedule stops the run; callbacks as under fit."""
+        config, run = self.config, self.run
+        start = int(run.step) * run.global_batch_size
+
+        def dataset_fn(context):
+            return pipeline.train_dataset(self.dataset, config.input,
+                                          context.get_per_replica_batch_size(run.global_batch_size), start=start,
+                                          input_context=context, num_words=config.model.num_words)
+
+        batches = run.distribute(dataset_fn)
+        self.writer = tf.summary.create_file_writer(os.path.join(self.workdir, "tensorboard")) if self.chief \
+            else tf.summary.create_noop_writer()
+        callback_list = keras.callbacks.CallbackList([self.schedule, *callbacks], model=run.centre)
+        run.centre.stop_training = False
+        callback_list.on_train_begin()
+        try:
+            while not run.centre.stop_training and not (config.train.max_epochs
+                                                        and int(self.epoch) >= config.train.max_epochs):
+                callback_list.on_epoch_begin(int(self.epoch))
+                images_per_s = self._epoch_steps(batches, callback_list)
+                self._end_of_epoch(callback_list, images_per_s)
+        except _PEER_FAILURES as error:
+            if training_run.cluster_task() is None:
+                raise
+            raise TrainingError(f"a worker of the cluster stopped answering ({type(error).__name__}: "
+                                f"{str(error).splitlines()[0][:200]}); this worker stopped too. Rerun every "
+                                f"worker's command to resume from the last checkpoint "
+                                f"({self.checkpoints.latest or 'none yet'})") from None
+        callback_list.on_train_end()
+        self.writer.flush()
+
+    def _epoch_steps(self, batches, callback_list) -> float:
+        """The rest of this epoch's steps, one log window at a time; the loop's images/s."""
+        step = int(self.run.step)
+        epoch_end = (int(self.epoch) + 1) * self.steps_per_epoch
+        total = self.config.train.max_epochs or "?"
+        seconds, steps = 0.0, 0
+        with tqdm(total=self.steps_per_epoch, initial=step - int(self.epoch) * self.steps_per_epoch,
+                  desc=f"epoch {int(self.epoch) + 1}/{total}", unit="step") as bar:
+            while step < epoch_end:
+                window = log_window(step, epoch_end, self.config.train.get("log_every_steps", 1),
+                                    self.config.train.checkpoint_every_steps)
+                started = time.perf_counter()
+                losses = self.run.run_steps(batches, window).numpy().astype(np.float64)
+                seconds += time.perf_counter() - started
+                steps, step = steps + window, step + window
+                self._log_window(losses, step, steps * self.run.global_batch_size / max(seconds, 1e-9), bar,
+                                 callback_list)
+        return steps * self.run.global_batch_size / max(seconds, 1e-9)
+
+    def _log_window(self, losses: np.ndarray, step: int, images_per_s: float, bar, callback_list) -> None:
+        """After a window ending at `step`: the NaN check, the bar, callbacks, TensorBoard, a due checkpoint."""
+        first = step - len(losses) + 1
+        bad = np.flatnonzero(~np.isfinite(losses))
+        if bad.size:
+            raise TrainingError(f"the loss is {losses[bad[0]]} at step {first + int(bad[0])} (steps {first}-{step} "
+                                f"ran in one log window); stopped, keeping the last good checkpoint "
+                                f"({self.checkpoints.latest or 'none yet'})")
+        self.trained_steps += len(losses)
+        self.epoch_loss.assign_add(float(losses.sum()))
+        loss = float(losses.mean())
+        bar.set_postfix(loss=f"{loss:.3f}", images_per_s=f"{images_per_s:.0f}")
+        bar.update(len(losses))
+        callback_list.on_train_batch_end(step, {"loss": loss})
+        with self.writer.as_default(step=step):
+            tf.summary.scalar("train/loss", loss)
+            tf.summary.scalar("train/learning_rate", float(self.run.learning_rate))
+            tf.summary.scalar("train/images_per_s", images_per_s)
+        if step % self.config.train.checkpoint_every_steps == 0:
+            self._save()
+
+    def _end_of_epoch(self, callback_list, images_per_s: float) -> None:
+        """Validate the centre, log, let the schedule act, append to history.json and checkpoint."""
+        self.run.synchronize()
+        logs = {"loss": float(self.epoch_loss) / self.steps_per_epoch,
+                **validate(self.run.centre, self.config, self.dataset)}
+        with self.writer.as_default(step=int(self.run.step)):
+            tf.summary.scalar("val/error", logs["val_error"])
+            tf.summary.scalar("val/precision_at_10", logs["precision_at_10"])
+        self.log(f"epoch {int(self.epoch) + 1}/{self.config.train.max_epochs or '?'}: loss {logs['loss']:.4f}, "
+                 f"val error {logs['val_error']:.4f}, precision@10 {logs['precision_at_10']:.4f}, "
+                 f"learning rate {float(self.run.learning_rate):g}")
+        callback_list.on_epoch_end(int(self.epoch), logs)
+        self.epoch.assign_add(1)
+        self.epoch_loss.assign(0.0)
+        self.history.append({"epoch": int(self.epoch), **logs, "learning_rate": float(self.run.learning_rate),
+                             "train_images_per_s": round(images_per_s, 1)})
+        if self.chief:
+            fileio.write_json_atomic(os.path.join(self.workdir, "history.json"), self.history)
+        self._save()
+
+    def _save(self) -> None:
+        self.run.synchronize()
+        self.checkpoints.save(int(self.run.step))
+
+    # --- End of run ----------------------------------------------------------------------------------------
+    def end_of_run(self) -> dict:
+        """The summary (written by the chief); each worker of a cluster logs its centre's fingerprint."""
+        if training_run.cluster_task() is not None and self.trained_steps:
+            self.run.synchronize()
+            self.log(f"worker {'/'.join(map(str, training_run.cluster_task()))}: centre weights sha256 "
+                     f"{self.run.centre_fingerprint()}")
+        summary = {"step": int(self.run.step), "epoch": int(self.epoch),
+                   "learning_rate": float(self.run.learning_rate),
+                   "stopped_by_schedule": float(self.run.learning_rate) < self.config.schedule.min_lr,
+                   "trained_steps": self.trained_steps, "history": self.history}
+        if self.chief:
+            fileio.write_json_atomic(os.path.join(self.workdir, "summary.json"), summary)
+        return summary
 
 
 class _CheckpointWriter:
@@ -131,158 +319,3 @@ class _CheckpointWriter:
             return
         self.checkpoint.write(os.path.join(self.scratch, "ckpt"))
         tf.io.gfile.rmtree(self.scratch)
-
-
-def validate(model, config, dataset: PreparedDataset) -> dict:
-    """Validation error (1 - precision@1) and precision@10 of the centre model on the val split."""
-    try:
-        scores = evaluate(model_scores(model), dataset, config.input, config.model.num_words, "val",
-                          config.eval.batch_size, config.eval.val_images)
-    except NoLabelledImagesError as error:
-        raise TrainingError(str(error)) from None
-    return {"val_error": 1.0 - scores["precision_at_1"], "precision_at_10": scores["precision_at_10"]}
-
-
-def train(config, workdir: str, callbacks=(), log=print, dataset: PreparedDataset | None = None) -> dict:
-    """Train (or resume) the run `config` describes in `workdir`; returns the summary.
-
-    dataset: the opened config.data.dir, if the caller has it (opened here otherwise).
-    """
-    # --- Config and data: fail before any work -----------------------------
-    if not config.data.dir:
-        raise TrainingError("config.data.dir is empty: give the dataset directory wsl-prepare wrote")
-    try:
-        dataset = dataset or PreparedDataset(config.data.dir)
-        config_lib.check(config, dataset.metadata)
-        identity = _data_identity(config, dataset)
-    except ValueError as error:
-        raise TrainingError(str(error)) from None
-    chief = training_run.is_chief()  # Under MultiWorkerMirroredStrategy only the chief writes the run's files.
-    if chief:
-        tf.io.gfile.makedirs(workdir)
-        _check_run_directory(workdir, identity)
-        fileio.write_text_atomic(os.path.join(workdir, run_directory.VOCAB_FILE), dataset.vocabulary.to_tsv())
-        fileio.write_text_atomic(os.path.join(workdir, "config.json"), config.to_json_best_effort(indent=2))
-    if config.train.deterministic:
-        tf.config.experimental.enable_op_determinism()
-
-    # --- Models, optimizer, loss, schedule -------------------------------------
-    run = training_run.TrainingRun(config, loss_function(config, dataset))
-    if config.train.epoch_size < run.global_batch_size:
-        raise TrainingError(f"train.epoch_size={config.train.epoch_size} is less than one global batch "
-                            f"(train.batch_size_per_replica={config.train.batch_size_per_replica} x "
-                            f"{run.replicas} replicas)")
-    schedule = HalveLROnValidationIncrease(run.learning_rate, min_epochs_per_lr=config.schedule.min_epochs_per_lr,
-                                           min_lr=config.schedule.min_lr, log=log)
-    epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-    epoch_loss = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="epoch_loss_total")
-
-    # --- Checkpoints -----------------------------------------------------------
-    checkpoint = tf.train.Checkpoint(**{**schedule.state(), **run.checkpoint_items()}, epoch=epoch,
-                                     epoch_loss=epoch_loss)
-    checkpoints = _CheckpointWriter(checkpoint, workdir, config.train.keep_checkpoints, chief)
-
-    def save():
-        run.synchronize()
-        checkpoints.save(int(run.step))
-
-    if checkpoints.latest:
-        checkpoint.restore(checkpoints.latest).assert_existing_objects_matched()
-        log(f"resumed from {checkpoints.latest} (step {int(run.step)}, {int(epoch)} epochs done, "
-            f"learning rate {float(run.learning_rate):g})")
-    else:
-        run.start()
-    history = _load_history(workdir, int(epoch))
-    if checkpoints.latest and float(run.learning_rate) < config.schedule.min_lr:
-        log(f"nothing to train: the schedule stopped this run (learning rate {float(run.learning_rate):g} < "
-            f"{config.schedule.min_lr:g}) after {int(epoch)} epochs")
-        return _finish(run, config, dataset, epoch, schedule, history, workdir, log, chief=chief)
-    if config.train.max_epochs and int(epoch) >= config.train.max_epochs:
-        log(f"nothing to train: {int(epoch)} epochs done (train.max_epochs={config.train.max_epochs})")
-        return _finish(run, config, dataset, epoch, schedule, history, workdir, log, chief=chief)
-
-    # --- Data -----------------------------------------------------------------
-    global_batch = run.global_batch_size
-    start = int(run.step) * global_batch
-
-    def dataset_fn(context):
-        return pipeline.train_dataset(dataset, config.input, context.get_per_replica_batch_size(global_batch),
-                                      start=start, input_context=context, num_words=config.model.num_words)
-
-    batches = run.distribute(dataset_fn)
-
-    # --- Loop -----------------------------------------------------------------
-    steps_per_epoch = config.train.epoch_size // global_batch
-    log_every = config.train.get("log_every_steps", 1)
-    checkpoint_every = config.train.checkpoint_every_steps
-    total_epochs = config.train.max_epochs or "?"
-    writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard")) if chief else \
-        tf.summary.create_noop_writer()
-    callback_list = keras.callbacks.CallbackList([schedule, *callbacks], model=run.centre)
-    run.centre.stop_training = False
-    callback_list.on_train_begin()
-    try:
-        while not run.centre.stop_training and not (config.train.max_epochs and int(epoch) >= config.train.max_epochs):
-            callback_list.on_epoch_begin(int(epoch))
-            step = int(run.step)
-            first = step - int(epoch) * steps_per_epoch
-            bar = tqdm(total=steps_per_epoch, initial=first, desc=f"epoch {int(epoch) + 1}/{total_epochs}",
-                       unit="step")
-            seconds, steps = 0.0, 0
-            while step < (int(epoch) + 1) * steps_per_epoch:
-                # One log window: ends at the epoch's end, a checkpoint or log_every_steps, whichever is first.
-                window = min(log_every - step % log_every, checkpoint_every - step % checkpoint_every,
-                             (int(epoch) + 1) * steps_per_epoch - step)
-                started = time.perf_counter()
-                losses = run.run_steps(batches, window).numpy().astype(np.float64)
-                seconds += time.perf_counter() - started
-                steps += window
-                step += window
-                bad = np.flatnonzero(~np.isfinite(losses))
-                if bad.size:
-                    bar.close()
-                    first_bad = step - window + int(bad[0]) + 1
-                    raise TrainingError(f"the loss is {losses[bad[0]]} at step {first_bad} (steps {step - window + 1}-"
-                                        f"{step} ran in one log window); stopped, keeping the last good checkpoint "
-                                        f"({checkpoints.latest or 'none yet'})")
-                epoch_loss.assign_add(float(losses.sum()))
-                loss = float(losses.mean())
-                images_per_s = steps * global_batch / max(seconds, 1e-9)
-                bar.set_postfix(loss=f"{loss:.3f}", images_per_s=f"{images_per_s:.0f}")
-                bar.update(window)
-                callback_list.on_train_batch_end(step, {"loss": loss})
-                with writer.as_default(step=step):
-                    tf.summary.scalar("train/loss", loss)
-                    tf.summary.scalar("train/learning_rate", float(run.learning_rate))
-                    tf.summary.scalar("train/images_per_s", images_per_s)
-                if step % checkpoint_every == 0:
-                    save()
-            bar.close()
-            run.synchronize()
-            logs = {"loss": float(epoch_loss) / steps_per_epoch, **validate(run.centre, config, dataset)}
-            with writer.as_default(step=int(run.step)):
-                tf.summary.scalar("val/error", logs["val_error"])
-                tf.summary.scalar("val/precision_at_10", logs["precision_at_10"])
-            log(f"epoch {int(epoch) + 1}/{total_epochs}: loss {logs['loss']:.4f}, val error {logs['val_error']:.4f}, "
-                f"precision@10 {logs['precision_at_10']:.4f}, learning rate {float(run.learning_rate):g}")
-            callback_list.on_epoch_end(int(epoch), logs)
-            epoch.assign_add(1)
-            epoch_loss.assign(0.0)
-            history.append({"epoch": int(epoch), **logs, "learning_rate": float(run.learning_rate),
-                            "train_images_per_s": round(steps * global_batch / max(seconds, 1e-9), 1)})
-            if chief:
-                fileio.write_text_atomic(os.path.join(workdir, "history.json"), json.dumps(history, indent=2))
-            save()
-    except _PEER_FAILURES as error:
-        if training_run.cluster_task() is None:
-            raise
-        raise TrainingError(f"a worker of the cluster stopped answering ({type(error).__name__}: "
-                            f"{str(error).splitlines()[0][:200]}); this worker stopped too. Rerun every worker's "
-                            f"command to resume from the last checkpoint ({checkpoints.latest or 'none yet'})") from None
-    callback_list.on_train_end()
-    writer.flush()
-    if training_run.cluster_task() is not None:
-        run.synchronize()
-        log(f"worker {'/'.join(map(str, training_run.cluster_task()))}: centre weights sha256 "
-            f"{run.centre_fingerprint()}")
-    return _finish(run, config, dataset, epoch, schedule, history, workdir, log, trained=True, chief=chief)

@@ -208,7 +208,7 @@ class TrainingRun:
             self.easgd.prepare_rows(classes)
         with tf.GradientTape() as tape:
             logits = self.model.in_batch_logits(batch["images"], classes, training=True, backbone=self._backbone)
-            loss = self.model.training_loss(logits, targets, self.loss_fn, classes)
+            loss = self.model.training_loss(targets, logits, self.loss_fn, classes)
             scaled = loss if self.easgd else loss / self.replicas  # Keras all-reduces (sums) gradients.
         gradients = tape.gradient(scaled, self.model.trainable_variables)
         if self.easgd:

@@ -1,0 +1,39 @@
+"""The training-choices sweep: four short runs that change only the loss and sampling, each scored."""
+
+import json
+import os
+
+from wsl_tf import sweeps
+from wsl_tf.eval.report import markdown
+from wsl_tf.eval.run_evaluation import EvalOptions
+from wsl_tf.input.dataset import PreparedDataset
+from wsl_tf.train.run_directory import restore_run
+
+
+def test_training_choices_change_only_the_loss_and_sampling_and_score_each_run(tiny_run, tmp_path):
+    """Its own four runs (the sweep trains them), from the shared run's config on one device."""
+    run = restore_run(tiny_run.workdir)
+    run.config.train.devices = ("/cpu:0",)
+    options = EvalOptions(test_images=60, choice_epochs=1, choice_epoch_size=32)
+    section = sweeps.training_choices(run.config, PreparedDataset(run.config.data.dir), str(tmp_path), "test",
+                                      options, log=lambda *_: None)
+    assert list(section["runs"]) == list(sweeps.TRAINING_CHOICES) and section["split"] == "test"
+    original = run.config.to_dict()
+    for name, (loss, sampler, labels) in sweeps.TRAINING_CHOICES.items():
+        scores = section["runs"][name]
+        assert all(0 <= scores[f"precision_at_{k}"] <= 1 for k in (1, 5, 10)) and scores["images"] > 0
+        directory = sweeps.choice_directory(str(tmp_path), name)
+        assert directory == os.path.join(str(tmp_path), "choices", name.replace(", ", "_").replace(" ", "_")
+                                         .replace("-", "_"))
+        variant = json.loads(open(os.path.join(directory, "config.json")).read())
+        changed = {f"{section_name}.{key}" for section_name, values in original.items() if isinstance(values, dict)
+                   for key, value in values.items() if variant[section_name][key] != value}
+        changed |= {key for key, value in original.items() if not isinstance(value, dict) and variant[key] != value}
+        assert changed <= {"loss", "input.sampler", "input.labels", "train.max_epochs", "train.epoch_size",
+                           "train.export", "schedule.min_epochs_per_lr"}
+        assert (variant["loss"], variant["input"]["sampler"], variant["input"]["labels"]) == (loss, sampler, labels)
+        # 32 images in batches of 8: the same 4 steps for every choice.
+        assert json.loads(open(os.path.join(directory, "summary.json")).read())["step"] == 4
+        assert not os.path.exists(os.path.join(directory, "export"))
+    report = markdown({"run": tiny_run.workdir, "checkpoint": "c", "num_words": 20, "training_choices": section})
+    assert "## Loss and sampling at equal budget" in report and report.count("| one-vs-all") == 2

@@ -1,0 +1,56 @@
+"""Sweeps that train: runs of a config with one choice changed, each scored on held-out images.
+
+This sits above training and evaluation: evaluation never trains, and gets
+a sweep as an argument (`wsl_tf.eval.run_evaluation.evaluate_run(...,
+training_choices=training_choices)`); wsl-eval and wsl-demo pass it.
+
+`training_choices` is the paper's two choices (section 3.1): multi-class vs
+one-vs-all loss, and uniform-per-word vs natural sampling. Each is a short
+run of the run's own config with only the loss, sampler and labels changed,
+trained at equal budget from the same seed (the learning rate is not halved
+within it), in OUT_DIR/choices/NAME; a finished one is reused.
+"""
+
+import os
+
+from wsl_tf.train.run_directory import restore_run
+from wsl_tf.train.trainer import train
+from wsl_tf.train.validation import model_scores, split_precision
+
+# name: (loss, sampler, labels).
+TRAINING_CHOICES = {
+    "multi-class, uniform per word": ("softmax", "uniform_per_word", "sampled_word"),
+    "multi-class, natural": ("softmax", "natural", "all_words"),
+    "one-vs-all, uniform per word": ("one_vs_all", "uniform_per_word", "all_words"),
+    "one-vs-all, natural": ("one_vs_all", "natural", "all_words"),
+}
+
+
+def choice_directory(out_dir: str, name: str) -> str:
+    """Where the run of choice `name` lives: OUT_DIR/choices/multi_class_uniform_per_word, ..."""
+    return os.path.join(out_dir, "choices", name.replace(", ", "_").replace(" ", "_").replace("-", "_"))
+
+
+def training_choices(config, dataset, out_dir: str, split: str, options, log=print) -> dict:
+    """{"epochs", "epoch_size", "split", "runs": {choice: {"precision_at_1/5/10", "images", "loss", ...}}}.
+
+    options: choice_epochs and choice_epoch_size (the budget of each run) and
+    test_images (how many `split` images score it), as EvalOptions holds them.
+    """
+    results = {}
+    for name, (loss, sampler, labels) in TRAINING_CHOICES.items():
+        variant = config.copy_and_resolve_references()
+        variant.loss = loss
+        variant.input.update({"sampler": sampler, "labels": labels})
+        variant.train.update({"max_epochs": options.choice_epochs, "epoch_size": options.choice_epoch_size,
+                              "export": False})
+        variant.schedule.min_epochs_per_lr = options.choice_epochs + 1
+        directory = choice_directory(out_dir, name)
+        log(f"training choice: {name} ({options.choice_epochs} x {options.choice_epoch_size} images)")
+        train(variant, directory, dataset=dataset, log=lambda *_: None)
+        model = restore_run(directory).model
+        scores = split_precision(model_scores(model), dataset, config.input, config.model.num_words, split,
+                                 config.eval.batch_size, options.test_images, ks=(1, 5, 10))
+        results[name] = {**scores, "loss": loss, "sampler": sampler, "labels": labels}
+    return {"epochs": options.choice_epochs, "epoch_size": options.choice_epoch_size, "split": split,
+            "runs": results}
