@@ -38,9 +38,17 @@ def test_the_shared_easgd_run_trained_checkpointed_logged_and_called_back(tiny_r
     assert (summary["step"], summary["epoch"], summary["trained_steps"]) == (8, 2, 8)
     assert tiny_run.epoch_ends == [(0, ["loss", "precision_at_10", "val_error"]),
                                    (1, ["loss", "precision_at_10", "val_error"])]
-    assert all(np.isfinite(h["loss"]) and 0 <= h["val_error"] <= 1 for h in summary["history"])
     latest = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
     assert latest.endswith("ckpt-8")
+    # Each epoch's loss is the mean of its steps' losses: of the two windows TensorBoard logged (a checkpoint
+    # every 2 of its 4 steps ends each window).
+    logged = sorted((event.step, float(tf.make_ndarray(value.tensor))) for path in glob.glob(
+        os.path.join(workdir, "tensorboard", "*")) for event in tf.compat.v1.train.summary_iterator(path)
+        for value in event.summary.value if value.tag == "train/loss")
+    assert [step for step, _ in logged] == [2, 4, 6, 8]
+    for epoch, entry in enumerate(summary["history"]):
+        assert entry["loss"] == pytest.approx(np.mean([loss for _, loss in logged[2 * epoch:2 * epoch + 2]]),
+                                              rel=1e-6)
     assert os.listdir(os.path.join(workdir, "tensorboard"))
     saved = json.loads(open(os.path.join(workdir, "config.json")).read())
     assert saved["optimizer"]["name"] == "easgd" and saved["data"]["dir"] == tiny_run.dataset
@@ -54,6 +62,11 @@ def test_the_shared_easgd_run_trained_checkpointed_logged_and_called_back(tiny_r
     again = validate(centre, tiny_run.config, PreparedDataset(tiny_run.dataset))
     assert again["val_error"] == pytest.approx(summary["history"][-1]["val_error"], abs=1e-6)
     assert again["precision_at_10"] == pytest.approx(summary["history"][-1]["precision_at_10"], abs=1e-6)
+    # So does the first epoch's, kept among the last three checkpoints (at steps 4, 6 and 8).
+    first = build_model(tiny_run.config.model)
+    tf.train.Checkpoint(centre=first).restore(latest.replace("ckpt-8", "ckpt-4")).expect_partial()
+    assert validate(first, tiny_run.config, PreparedDataset(tiny_run.dataset))["val_error"] == pytest.approx(
+        summary["history"][0]["val_error"], abs=1e-6)
     # The finished run's export/ holds the centre: its scores are the checkpoint's centre's.
     from wsl_tf.input.preprocessing import preprocess
 

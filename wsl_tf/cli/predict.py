@@ -12,13 +12,13 @@ list); words outside the dictionary are named on stderr and left out. Only
 TensorFlow runs here: the SavedModel holds the preprocessing and dictionary.
 """
 
-import json
 import os
 import sys
 
 from absl import app, flags
 
 from data_tools import command
+from wsl_tf import fileio
 
 FLAGS = flags.FlagValues()  # This command's own: several commands can be imported in one process.
 flags.DEFINE_string("model", None, "An export directory (holding saved_model/) or a SavedModel directory.", flag_values=FLAGS)
@@ -102,7 +102,7 @@ def main(argv):
 def report(name: str, words=None, scores=None, error=None) -> None:
     if FLAGS.format == "json":
         line = {"file": name, "error": error} if error else {"file": name, "words": words, "scores": scores}
-        print(json.dumps(line), flush=True)
+        print(fileio.dumps_strict(line), flush=True)
     elif error:
         print(f"{name}: {error}", flush=True)
     else:
