@@ -8,6 +8,9 @@ import sys
 
 import pytest
 
+from tests.helpers import run_command
+from wsl_tf.cli import demo
+
 TINY = ["--config.data.corpora=('tuxpaint',)", "--config.data.max_records=160", "--config.data.num_stopwords=5",
         "--config.data.num_shards=2", "--config.data.test_fraction=0.25", "--config.data.val_fraction=0.15",
         "--config.run.model.num_words=30", "--config.run.train.max_epochs=1", "--config.run.train.epoch_size=128",
@@ -59,31 +62,24 @@ def test_the_demo_chain_leaves_a_model_a_report_and_pictures_and_a_rerun_gives_t
     assert again.stdout.splitlines()[-len(table):] == table  # The same numbers.
 
 
-def demo_with(workdir, env=None, failure=None):
-    """wsl-demo as a subprocess; `failure`, if given, is the exception DatasetPreparer.run raises (Python source)."""
-    patch = (f"from data_tools import preparer\n"
-             f"def run(self):\n    raise {failure}\n"
-             f"preparer.DatasetPreparer.run = run\n") if failure else ""
-    script = patch + "import sys\nfrom wsl_tf.cli import demo\nsys.argv = ['wsl-demo'] + sys.argv[1:]\ndemo.run()\n"
-    result = subprocess.run([sys.executable, "-c", script, f"--workdir={workdir}", *TINY], capture_output=True,
-                            text=True, timeout=600, env=env or dict(os.environ))
-    # The progress bar (tqdm, on stderr) aside, what the demo says.
-    said = [line for line in result.stderr.replace("\r", "\n").splitlines()
+def said_on_stderr(err: str) -> list[str]:
+    """What the demo says on stderr, its progress bars (tqdm) aside."""
+    return [line for line in err.replace("\r", "\n").splitlines()
             if line.strip() and not re.match(r"^[\w-]+: +\d+%\|", line)]
-    return result.returncode, said
 
 
-@pytest.mark.slow
-def test_no_registry_says_what_to_fetch_by_hand_and_where(tmp_path):
+def test_no_registry_says_what_to_fetch_by_hand_and_where(tmp_path, monkeypatch, capsys):
     fake = tmp_path / "bin"
     fake.mkdir()
     (fake / "apt-get").write_text("#!/bin/sh\necho \"E: Failed to fetch http://deb.debian.org/x  Temporary failure "
                                   "resolving 'deb.debian.org'\" >&2\nexit 100\n")
     (fake / "apt-get").chmod(0o755)
     cache = tmp_path / "cache"
-    env = {**os.environ, "WSL_TF_CACHE": str(cache), "PATH": f"{fake}:{os.environ['PATH']}"}
-    code, err = demo_with(tmp_path / "demo", env)
-    assert code == 1 and len(err) == 1, err
+    monkeypatch.setenv("WSL_TF_CACHE", str(cache))
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    assert run_command(demo, f"--workdir={tmp_path / 'demo'}", *TINY) == 1
+    err = said_on_stderr(capsys.readouterr().err)
+    assert len(err) == 1, err
     assert err[0].startswith("wsl-demo: error: apt-get download tuxpaint-stamps-default (is Debian's registry "
                              "reachable?) failed: E: Failed to fetch"), err
     assert f"dpkg-deb -x FILE.deb {cache / 'tuxpaint'}" in err[0]
@@ -91,11 +87,24 @@ def test_no_registry_says_what_to_fetch_by_hand_and_where(tmp_path):
     assert not os.listdir(cache)  # Nothing half-fetched is left.
 
 
-@pytest.mark.slow
-def test_a_full_disk_and_an_interrupt_each_get_one_line(tmp_path):
-    code, err = demo_with(tmp_path / "demo", failure="OSError(28, 'No space left on device', 'x.tfrecord')")
-    assert code == 1 and len(err) == 1 and err[0].startswith("wsl-demo: error: no space left on the device"), err
-    assert "needs about 1 GB" in err[0] and "--workdir on another disk" in err[0]
-    code, err = demo_with(tmp_path / "demo", failure="KeyboardInterrupt")
-    assert code == 130 and err == ["wsl-demo: interrupted. Rerun the same command to resume: finished stages are "
-                                   "kept and training goes on from its last checkpoint."], err
+@pytest.mark.parametrize("failure, status, message", [
+    (OSError(28, "No space left on device", "x.tfrecord"), 1, "wsl-demo: error: no space left on the device"),
+    (KeyboardInterrupt(), 130, "wsl-demo: interrupted. Rerun the same command to resume: finished stages are kept "
+                               "and training goes on from its last checkpoint."),
+])
+def test_a_full_disk_and_an_interrupt_each_get_one_line(tmp_path, monkeypatch, capsys, failure, status, message):
+    from data_tools import preparer
+    from data_tools.sources.jsonl import JsonlSource
+
+    (tmp_path / "list.jsonl").write_text("")
+    monkeypatch.setattr(demo, "demo_source", lambda data: JsonlSource(str(tmp_path / "list.jsonl")))
+
+    def run(self):
+        raise failure
+
+    monkeypatch.setattr(preparer.DatasetPreparer, "run", run)
+    assert run_command(demo, f"--workdir={tmp_path / 'demo'}", *TINY) == status
+    err = said_on_stderr(capsys.readouterr().err)
+    assert len(err) == 1 and err[0].startswith(message), err
+    if status == 1:
+        assert "needs about 1 GB" in err[0] and "--workdir on another disk" in err[0]

@@ -92,3 +92,21 @@ def test_real_tuxpaint_corpus_prepares_a_bilingual_dataset(tmp_path):
     languages = {records.parse_example(s)[records.LANGUAGE].numpy()
                  for s in tf.data.TFRecordDataset(records.shard_paths(str(tmp_path), "train"))}
     assert languages == {b"en", b"fr"}
+
+
+def test_wsl_fetch_data_lists_and_fetches_and_names_an_unknown_corpus(fake_apt, monkeypatch, tmp_path, capsys):
+    from data_tools import fetch
+    from tests.helpers import run_command
+
+    monkeypatch.setitem(corpora.CORPORA, "tiny", corpora.Corpus("tiny", "a test corpus", "usr/share/tiny",
+                                                                debian=("tiny-corpus",)))
+    assert run_command(fetch, "--list") == 0
+    listed = capsys.readouterr().out
+    assert "tiny           not fetched  a test corpus" in listed and "tuxpaint " in listed
+    assert run_command(fetch, "--corpora=tiny") == 0
+    assert capsys.readouterr().out.splitlines()[-1] == str(tmp_path / "cache" / "tiny" / "usr" / "share" / "tiny")
+    assert run_command(fetch, "--list") == 0
+    assert "tiny           fetched      a test corpus" in capsys.readouterr().out
+    assert run_command(fetch, "--corpora=tiny,bogus") == 2
+    assert capsys.readouterr().err == ("wsl-fetch-data: error: --corpora: unknown bogus; known: "
+                                       + ", ".join(corpora.CORPORA) + "\n")

@@ -148,9 +148,10 @@ def test_steps_in_one_compiled_loop_match_steps_one_call_each():
 
 @pytest.mark.parametrize("switch", ["mixed_precision", "jit_compile"])
 def test_mixed_precision_and_xla_train_like_float32(switch):
+    """On one device: the switches act per replica, and XLA compiles once instead of once per device."""
     losses = {}
     for on in (False, True):
-        config = run_config(tau=3)
+        config = run_config(tau=3, devices=("/cpu:0",))
         config.train[switch] = on
         run = TrainingRun(config, MultiClassLogisticLoss())
         run.start()

@@ -10,7 +10,9 @@ word_prediction (precision@1/5/10 on the test split, with the word-frequency
 and features + logistic regression baselines), transfer (linear classifiers on
 the model's features, 10 random splits or VOC mAP, and zero-shot through the
 word layer), embeddings (analogies, MEN, English-French translation, against
-word2vec on the same captions), pictures (t-SNE maps, top images per word).
+word2vec on the same captions), pictures (t-SNE maps, top images per word),
+training_choices (the loss and sampling choices as four short runs, trained
+here by wsl_tf/sweeps.py and scored on the test split).
 Labelled sets: fashion_mnist (fetched), categories[:SPLIT] (the run's own
 dataset's test or SPLIT images, labelled by the subject folder of their key,
 SOURCE/FOLDER/NAME, as Open Clip Art and the Tux Paint stamps file them),

@@ -1,1 +1,1 @@
-"""tf.data input: the train index, samplers, preprocessing and pipelines."""
+"""tf.data input: a prepared dataset opened once, the train index, samplers, preprocessing and pipelines."""

@@ -10,7 +10,7 @@ softmax with uniform-per-word sampling: the image's other words are
 negatives); "all_words" gives every dictionary word of the image, padded to
 the dataset's maximum (multi-hot for one-vs-all).
 
-Both take a PreparedDataset (wsl_tf/dataset.py) or a dataset directory path;
+Both take a PreparedDataset (wsl_tf/input/dataset.py) or a dataset directory path;
 give the same PreparedDataset to every replica's pipeline so the train index
 is held once. Under tf.distribute, pass the InputContext that
 `strategy.distribute_datasets_from_function` gives: input pipeline i of n

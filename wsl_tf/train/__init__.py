@@ -1,1 +1,2 @@
-"""Training: optimizers, EASGD, the custom loop and its callbacks."""
+"""Training: optimizers, EASGD, the custom loop and its callbacks, validation (precision@k on a split), and a run
+directory read back."""
