@@ -119,3 +119,11 @@ def test_no_pairs_give_the_same_keys_as_some_pairs_with_nothing_measured():
     for direction in ("en_fr", "fr_en"):
         assert set(none[direction]) == set(some[direction])
         assert none[direction]["pairs"] == 0 and none[direction]["random_at_10"] is None
+
+
+def test_nothing_covered_is_none_not_nan():
+    """A figure that does not exist is None, written as null: strict JSON readers refuse NaN."""
+    vectors = random_embeddings()
+    assert emb.analogy_accuracy(vectors, [("zebra", "okapi", "cat", "dog")]) == {"accuracy": None, "questions": 0,
+                                                                                  "coverage": 0.0}
+    assert emb.similarity_correlation(vectors, [("zebra", "cat", 3.0)])["spearman"] is None
