@@ -31,6 +31,7 @@ def wsl_demo(workdir):
 @pytest.mark.slow
 @pytest.mark.network
 def test_the_demo_chain_leaves_a_model_a_report_and_pictures_and_a_rerun_gives_the_same_numbers(tmp_path):
+    """Its own run: the wsl-demo process itself, end to end on a slice of the real stamps."""
     first = wsl_demo(tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
     run = tmp_path / "run"

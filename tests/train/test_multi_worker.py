@@ -60,6 +60,7 @@ def finish(workers, timeout=300) -> list:
 
 @pytest.mark.slow
 def test_two_workers_train_as_one_and_only_the_chief_writes(twelve_word_dataset, tmp_path):
+    """Its own run: two wsl-train processes under one TF_CONFIG cluster."""
     outputs = finish(start_workers(tmp_path / "run", twelve_word_dataset, "--config.train.max_epochs=2"))
     fingerprints = dict(match.groups() for out in outputs for match in FINGERPRINT.finditer(out))
     assert sorted(fingerprints) == ["0", "1"] and len(set(fingerprints.values())) == 1, outputs[1][-2000:]
@@ -75,6 +76,7 @@ def test_two_workers_train_as_one_and_only_the_chief_writes(twelve_word_dataset,
 
 @pytest.mark.slow
 def test_a_killed_worker_stops_the_other_and_the_rerun_resumes(twelve_word_dataset, tmp_path):
+    """Its own run: a cluster of two wsl-train processes, one of them killed mid-run."""
     workdir = tmp_path / "run"
     workers = start_workers(workdir, twelve_word_dataset, "--config.train.max_epochs=6")
     state = workdir / "checkpoints" / "checkpoint"

@@ -246,6 +246,7 @@ def wsl_train(workdir, twelve_word_dataset, *extra, config=f"{REPO}/configs/cpu_
 
 @pytest.mark.slow
 def test_kill_9_then_rerun_ends_where_an_uninterrupted_run_ends(twelve_word_dataset, tmp_path):
+    """Its own runs: wsl-train processes as the demo configures them, one killed with SIGKILL and rerun."""
     reference = wsl_train(tmp_path / "reference", twelve_word_dataset)
     killed = wsl_train(tmp_path / "killed", twelve_word_dataset)
     checkpoints = tmp_path / "killed" / "checkpoints"
