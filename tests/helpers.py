@@ -159,3 +159,69 @@ def write_small_corpora(root) -> dict:
         ("cat", "cat\nchat\n"), ("dog", "dog\nchien\n"), ("sun", "sun\nsoleil\n"), ("sea", "sea\nmer\n")])
     write_freedict(os.path.join(freedict, "freedict-fra-eng"), [("chat", "chat\ncat\n"), ("mer", "mer\nsea\n")])
     return {"fashion_mnist": fashion, "analogies": analogies, "men": men, "freedict": freedict}
+
+
+def write_emoji_corpus(root) -> str:
+    """A tiny `emoji` corpus in the npm packages' real formats; returns its root.
+
+    Sets: "alpha" (Apache-2.0) maps code points in chars.json (a face, a ZWJ family, a skin-tone variant, a flag);
+    "beta" (CC-BY-4.0) has no chars.json: its icons are matched by name ("grinning-face", "catface", and
+    "mystery-blob" which matches nothing); "gamma" is under a licence not listed for reuse. OpenMoji's black art
+    has the face and the cat. CLDR annotations in English and French, OpenMoji's table of groups.
+    """
+    root = str(root)
+    face, cat, family, tone, flag = "\U0001F600", "\U0001F431", "\U0001F468\u200d\U0001F469\u200d\U0001F467", \
+        "\U0001F44B\U0001F3FD", "\U0001F1EB\U0001F1F7"
+    body = '<rect width="16" height="16" fill="#fc0"/>'
+
+    def write(path, value):
+        os.makedirs(os.path.dirname(os.path.join(root, path)), exist_ok=True)
+        with open(os.path.join(root, path), "w", encoding="utf-8") as handle:
+            handle.write(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+
+    def iconify(name, licence, icons, chars=None):
+        write(f"@iconify-json/{name}/icons.json", {"prefix": name, "width": 16, "height": 16,
+                                                   "icons": {icon: {"body": body} for icon in icons}})
+        write(f"@iconify-json/{name}/info.json", {"prefix": name, "name": name.title(), "author": {"name": "Artist"},
+                                                  "license": {"title": licence, "spdx": licence, "url": "u"}})
+        if chars is not None:
+            write(f"@iconify-json/{name}/chars.json", chars)
+
+    iconify("alpha", "Apache-2.0", ["smile", "family", "wave-tone", "france"],
+            {"1f600": "smile", "1f468-200d-1f469-200d-1f467": "family", "1f44b-1f3fd": "wave-tone",
+             "1f1eb-1f1f7": "france"})
+    iconify("beta", "CC-BY-4.0", ["grinning-face", "catface", "mystery-blob"])
+    iconify("gamma", "Proprietary", ["smile"], {"1f600": "smile"})
+    write("openmoji/package.json", {"license": "CC-BY-SA-4.0"})
+    write("openmoji/black/svg/1F600.svg", f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">{body}</svg>')
+    write("openmoji/black/svg/1F431.svg", f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">{body}</svg>')
+    write("openmoji/data/openmoji.json", [
+        {"emoji": face, "group": "smileys-emotion", "subgroups": "face-smiling"},
+        {"emoji": cat, "group": "animals-nature", "subgroups": "animal-mammal"},
+        {"emoji": family, "group": "people-body", "subgroups": "family"},
+        {"emoji": flag, "group": "flags", "subgroups": "country-flag"}])
+    english = {face: {"default": ["face", "grin"], "tts": ["grinning face"]},
+               cat: {"default": ["cat", "face", "pet"], "tts": ["cat face"]}}
+    french = {face: {"default": ["visage", "sourire"], "tts": ["visage rieur"]},
+              cat: {"default": ["chat", "tête", "animal"], "tts": ["tête de chat"]}}
+    write("cldr-annotations-full/annotations/en/annotations.json", {"annotations": {"annotations": english}})
+    write("cldr-annotations-full/annotations/fr/annotations.json", {"annotations": {"annotations": french}})
+    write("cldr-annotations-derived-full/annotationsDerived/en/annotations.json", {"annotationsDerived": {
+        "annotations": {family: {"default": ["family"], "tts": ["family: man, woman, girl"]},
+                        tone: {"default": ["wave"], "tts": ["waving hand: medium skin tone"]},
+                        flag: {"default": ["flag"], "tts": ["flag: France"]}}}})
+    write("cldr-annotations-derived-full/annotationsDerived/fr/annotations.json", {"annotationsDerived": {
+        "annotations": {family: {"default": ["famille"], "tts": ["famille : homme, femme et fille"]}}}})
+    return root
+
+
+def write_stopword_lists(root, english=("the", "of", "with", "a"), french=("le", "la", "car", "avec")) -> str:
+    """Stop-word lists in the stopwords wheel's layout (languages.json, NAME/default.txt); returns root."""
+    root = str(root)
+    for name, words in (("english", english), ("french", french)):
+        os.makedirs(os.path.join(root, name), exist_ok=True)
+        with open(os.path.join(root, name, "default.txt"), "w", encoding="utf-8") as handle:
+            handle.write("".join(f"{w}\n" for w in words))
+    with open(os.path.join(root, "languages.json"), "w") as handle:
+        json.dump({"en": "english", "fr": "french"}, handle)
+    return root

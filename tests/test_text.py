@@ -13,6 +13,14 @@ def test_apostrophes_are_deleted_not_split():
     assert text.words("Mary's dog’s bone") == ["marys", "dogs", "bone"]
 
 
+def test_french_elision_separates_the_word_from_its_article():
+    """CLDR's French names: "point d’exclamation", "feuille d’érable"; the word is the noun, not "derable"."""
+    assert text.words("point d’exclamation, feuille d’érable, l'arbre") == [
+        "point", "exclamation", "feuille", "erable", "arbre"]
+    assert text.words("qu'il jusqu'ici J’ai") == ["qu", "il", "jusqu", "ici", "ai"]
+    assert text.words("rock'n roll, O'Brien's") == ["rockn", "roll", "briens"]
+
+
 def test_numbers_inside_words_are_removed():
     assert text.words("Canon 50mm f/1.8 IMG_2034") == ["canon", "mm", "img"]
 

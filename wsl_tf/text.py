@@ -8,8 +8,10 @@ Each rule is its own function, applied by `words` in the paper's order, so a
 test can pin each one. Two choices the paper leaves open, made here:
 
 - Apostrophes are deleted, not replaced by a space, so "dog's" gives "dogs"
-  rather than a stray "s". Every other punctuation mark, digit and symbol
-  becomes a space, so "beach,sunset" and "#sunset#beach" give two words.
+  rather than a stray "s"; but an apostrophe after a word's first and only
+  letter, French elision ("l'arbre", "d’exclamation"), separates: the
+  word is "arbre", not "larbre". Every other punctuation mark, digit and
+  symbol becomes a space, so "beach,sunset" and "#sunset#beach" give two words.
 - HTML tags, entities, URLs and e-mail addresses (common in Flickr
   descriptions) are removed first; otherwise "http www flickr com" or
   "gmail com" would become targets.
@@ -35,6 +37,8 @@ _URL = re.compile(r"(?:https?://|ftp://|www\.)\S+", re.IGNORECASE)
 # The local part is optional: metadata with the name blanked out still says ". . @gmail.com".
 _EMAIL = re.compile(r"(?:mailto:)?[\w.%+-]*@[\w-]+(?:\.[\w-]+)+", re.IGNORECASE)
 _APOSTROPHES = re.compile("['\u2019\u02bc\u2018`]")
+# French elision: l'arbre, d’eau, qu'il, jusqu'ici (a lone letter, or qu and its compounds, before it).
+_ELISION = re.compile("\\b([^\\W\\d_]|qu|jusqu|lorsqu|puisqu|quoiqu)['\u2019\u02bc]", re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
 
 
@@ -46,8 +50,8 @@ def strip_markup(text: str) -> str:
 
 
 def remove_numbers_and_punctuation(text: str) -> str:
-    """Delete apostrophes; turn digits and punctuation (incl. `#`) into spaces."""
-    text = _APOSTROPHES.sub("", text)
+    """Split elisions, delete other apostrophes; turn digits and punctuation (incl. `#`) into spaces."""
+    text = _APOSTROPHES.sub("", _ELISION.sub(r"\1 ", text))
     return "".join(
         " " if unicodedata.category(ch)[0] in ("N", "P") else ch for ch in text
     )

@@ -1,7 +1,8 @@
 """JSON Lines lists of images and texts.
 
 One object a line: `{"image": path, "text": "..."}` with an optional `"key"`
-(default: the image path). Relative image paths are taken under `image_dir`,
+(default: the image path) and `"language"` (the caption's, e.g. "fr"; it
+picks the stop-word list of `wsl-prepare --stopwords=list`). Relative image paths are taken under `image_dir`,
 which defaults to the JSONL file's own directory. `"text"` may also be a list
 of strings (several captions of one image), which are joined.
 """
@@ -18,6 +19,7 @@ class JsonlItem:
     key: str
     text: str
     image_path: str
+    language: str = ""
 
 
 class JsonlSource(base.Source):
@@ -61,7 +63,10 @@ class JsonlSource(base.Source):
         key = obj.get("key", obj["image"])
         if not isinstance(key, str) or not key:
             return base.Skip(where, base.BAD_LINE, '"key" must be a non-empty string')
-        return JsonlItem(key, text, os.path.join(self.image_dir, obj["image"]))
+        language = obj.get("language", "")
+        if not isinstance(language, str):
+            return base.Skip(where, base.BAD_LINE, '"language" must be a string')
+        return JsonlItem(key, text, os.path.join(self.image_dir, obj["image"]), language)
 
     def load(self, item: JsonlItem) -> base.Record:
-        return base.Record(item.key, base.read_file(item.image_path), item.text)
+        return base.Record(item.key, base.read_file(item.image_path), item.text, item.language)
