@@ -3,6 +3,9 @@
 import json
 import os
 
+import numpy as np
+import pytest
+
 from wsl_tf import sweeps
 from wsl_tf.eval.report import markdown
 from wsl_tf.eval.run_evaluation import EvalOptions
@@ -35,5 +38,26 @@ def test_training_choices_change_only_the_loss_and_sampling_and_score_each_run(t
         # 32 images in batches of 8: the same 4 steps for every choice.
         assert json.loads(open(os.path.join(directory, "summary.json")).read())["step"] == 4
         assert not os.path.exists(os.path.join(directory, "export"))
+    assert section["resamples"] == 1000 and all(
+        0 < section["runs"][name][f"spread_at_{k}"] < 0.5 for name in sweeps.TRAINING_CHOICES for k in (1, 5, 10))
     report = markdown({"run": tiny_run.workdir, "checkpoint": "c", "num_words": 20, "training_choices": section})
     assert "## Loss and sampling at equal budget" in report and report.count("| one-vs-all") == 2
+    assert " +/- " in report and ("table ranks nothing" in report or "larger than twice their spread" in report)
+
+
+def test_spreads_are_the_standard_error_and_only_clear_differences_are_named():
+    rng = np.random.default_rng(1)
+    base = rng.random(400)
+    per_image = {"a": {k: base for k in sweeps.KS}, "same": {k: base.copy() for k in sweeps.KS},
+                 "better": {k: np.minimum(base + 0.2, 1.0) for k in sweeps.KS},
+                 "noisy": {k: np.clip(base + rng.normal(0, 0.3, 400), 0, 1) for k in sweeps.KS}}
+    spreads, differences = sweeps.compare(per_image)
+    standard_error = base.std() / np.sqrt(len(base))  # The resampled mean's spread, analytically.
+    assert spreads["a"]["spread_at_1"] == pytest.approx(standard_error, rel=0.1)
+    named = {(d["better"], d["worse"]) for d in differences if d["k"] == 1}
+    assert ("better", "a") in named and ("better", "same") in named
+    assert ("a", "same") not in named and ("same", "a") not in named  # Identical runs never differ.
+    for d in differences:
+        assert d["difference"] > 2 * d["spread"]
+    gap = next(d for d in differences if (d["better"], d["worse"], d["k"]) == ("better", "a", 1))
+    assert gap["difference"] == pytest.approx(np.minimum(base + 0.2, 1.0).mean() - base.mean())

@@ -8,10 +8,17 @@ training_choices=training_choices)`); wsl-eval and wsl-demo pass it.
 one-vs-all loss, and uniform-per-word vs natural sampling. Each is a short
 run of the run's own config with only the loss, sampler and labels changed,
 trained at equal budget from the same seed (the learning rate is not halved
-within it), in OUT_DIR/choices/NAME; a finished one is reused.
+within it), in OUT_DIR/choices/NAME; a finished one is reused. Each figure
+carries its spread over the held-out images resampled with replacement, and
+the sweep names the differences between choices larger than twice theirs
+(resampled together, image by image): a short run can rank nothing, and the
+report then says so.
 """
 
+import itertools
 import os
+
+import numpy as np
 
 from wsl_tf.train.run_directory import restore_run
 from wsl_tf.train.trainer import train
@@ -37,7 +44,7 @@ def training_choices(config, dataset, out_dir: str, split: str, options, log=pri
     options: choice_epochs and choice_epoch_size (the budget of each run) and
     test_images (how many `split` images score it), as EvalOptions holds them.
     """
-    results = {}
+    results, per_image = {}, {}
     for name, (loss, sampler, labels) in TRAINING_CHOICES.items():
         variant = config.copy_and_resolve_references()
         variant.loss = loss
@@ -50,7 +57,42 @@ def training_choices(config, dataset, out_dir: str, split: str, options, log=pri
         train(variant, directory, dataset=dataset, log=lambda *_: None)
         model = restore_run(directory).model
         scores = split_precision(model_scores(model), dataset, config.input, config.model.num_words, split,
-                                 config.eval.batch_size, options.test_images, ks=(1, 5, 10))
+                                 config.eval.batch_size, options.test_images, ks=KS, per_image=True)
+        per_image[name] = scores.pop("per_image")
         results[name] = {**scores, "loss": loss, "sampler": sampler, "labels": labels}
+    spreads, differences = compare(per_image)
+    for name, spread in spreads.items():
+        results[name].update(spread)
     return {"epochs": options.choice_epochs, "epoch_size": options.choice_epoch_size, "split": split,
-            "runs": results}
+            "runs": results, "resamples": RESAMPLES, "differences": differences}
+
+
+KS = (1, 5, 10)
+RESAMPLES = 1000
+
+
+def compare(per_image: dict, resamples: int = RESAMPLES, seed: int = 0) -> tuple[dict, list]:
+    """Spreads of each run's precision@k and the differences between runs larger than twice their spread.
+
+    per_image: {run: {k: each held-out image's precision@k}}, the same
+    images in the same order for every run. Images are resampled with
+    replacement `resamples` times, the same draws for every run, so a
+    difference's spread is that of the paired difference.
+    Returns ({run: {"spread_at_k": std of its mean}}, [{"k", "better", "worse",
+    "difference", "spread"}, ...] for |difference| > 2 spreads).
+    """
+    runs = list(per_image)
+    count = len(per_image[runs[0]][KS[0]])
+    draws = np.random.default_rng(seed).integers(0, count, size=(resamples, count))
+    means = {run: {k: per_image[run][k][draws].mean(axis=1) for k in KS} for run in runs}
+    spreads = {run: {f"spread_at_{k}": float(means[run][k].std()) for k in KS} for run in runs}
+    differences = []
+    for k in KS:
+        for a, b in itertools.combinations(runs, 2):
+            difference = float(per_image[a][k].mean() - per_image[b][k].mean())
+            spread = float((means[a][k] - means[b][k]).std())
+            if abs(difference) > 2 * spread:
+                better, worse = (a, b) if difference > 0 else (b, a)
+                differences.append({"k": k, "better": better, "worse": worse, "difference": abs(difference),
+                                    "spread": spread})
+    return spreads, differences

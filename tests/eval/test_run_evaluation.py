@@ -68,6 +68,8 @@ def test_word_prediction_is_the_models_precision_beside_its_baselines(tiny_run, 
     assert prediction["split"] == "test" and prediction["images"] == sum(1 for ids in labels if ids)
     for k in (1, 5, 10):
         assert prediction[f"precision_at_{k}"] == pytest.approx(precision(scores, labels, k), abs=1e-6)
+        assert prediction["ceiling"][f"precision_at_{k}"] == pytest.approx(
+            np.mean([min(k, len(ids)) / k for ids in labels if ids]))
     counts = np.zeros(len(RUN_WORDS))
     for _, _, ids in split_records(tiny_run.dataset, "train"):
         counts[ids] += 1
@@ -90,6 +92,18 @@ def test_transfer_is_the_linear_classifier_and_zero_shot_on_the_cached_features(
     assert fashion["embedding"].shape == (120, 512)
     expected = transfer.linear_accuracy(fashion["embedding"], labelled.labels, progress=False)
     assert {k: metrics["transfer"]["fashion_mnist"][k] for k in expected} == expected
+    # Each floor on the same splits: raw pixels (the transfer view flattened, recomputed here) and the random
+    # network; the class-label network was trained on these images' labels, so it is no floor here.
+    floors = metrics["transfer"]["fashion_mnist"]["floors"]
+    pixels = np.concatenate([b.numpy().reshape(len(b), -1) for b in transfer.pixel_batches(labelled.images, 64)])
+    assert floors["raw_pixels"] == transfer.linear_accuracy(pixels, labelled.labels, progress=False)
+    assert floors["class_label_network"] == {
+        "unavailable": "the class-label network was trained on these images' labels: not a floor here"}
+    for name in ("raw_pixels", "random_network"):
+        assert metrics["transfer"]["fashion_mnist"]["margin_sd"][name] == pytest.approx(
+            transfer.margin_in_sd(metrics["transfer"]["fashion_mnist"], floors[name]))
+    assert set(metrics["transfer"]["categories:test"]["floors"]) == {"raw_pixels", "random_network",
+                                                                    "class_label_network"}
     # dress, coat, shirt, bag and boot are dictionary words: zero-shot over those five.
     assert metrics["transfer"]["fashion_mnist"]["zero_shot"]["class_words"] == ["dress", "coat", "shirt", "bag", "boot"]
     categories = metrics["transfer"]["categories:test"]
@@ -131,6 +145,11 @@ def test_metrics_are_strict_json_and_the_report_shows_every_section(tiny_run, ev
     for section in ("## Word prediction (section 4.1, test split)", "## Transfer learning", "## Word embeddings",
                     "## Pictures"):
         assert section in report
+    ceiling = metrics["word_prediction"]["ceiling"]
+    assert "| ceiling (every word right) | " + " | ".join(f"{ceiling[f'precision_at_{k}']:.3f}" for k in (1, 5, 10)) \
+        in report
+    assert "| labelled set | this model | raw pixels | random network | class-label network |" in report
+    assert "`categories:test`: the best features are " in report
     for picture in metrics["pictures"].values():
         assert f"]({picture})" in report
         assert open(os.path.join(tiny_run.workdir, "eval", picture), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
@@ -139,14 +158,19 @@ def test_metrics_are_strict_json_and_the_report_shows_every_section(tiny_run, ev
 def test_a_rerun_reuses_the_cached_features(tiny_run, evaluated):
     cache = os.path.join(tiny_run.workdir, "eval", "cache")
     stamps = {name: os.path.getmtime(os.path.join(cache, name)) for name in os.listdir(cache)}
-    assert set(stamps) == {"fashion_mnist.npz", "categories_test.npz", "test_images_eval_view.npz"}
+    # This model's features of each set, the floor networks' (the class-label one was trained on Fashion-MNIST,
+    # so it is no floor there), and the held-out images' for the pictures.
+    assert set(stamps) == {"fashion_mnist.npz", "fashion_mnist__random_network.npz", "categories_test.npz",
+                           "categories_test__random_network.npz", "categories_test__class_label_network.npz",
+                           "test_images_eval_view.npz"}
     evaluate_run(tiny_run.workdir, ("transfer", "pictures"), ("fashion_mnist", "categories"),
                  Resources(**evaluated[1]), OPTIONS, log=lambda *_: None)
     assert {name: os.path.getmtime(os.path.join(cache, name)) for name in stamps} == stamps
 
 
 def test_a_corpus_that_cannot_be_had_is_one_line_and_the_rest_runs(tiny_run, tmp_path):
-    """No registry: only what the chosen experiments need is asked for; each missing corpus is one line."""
+    """No registry: only what the chosen experiments need is asked for (a folder's transfer needs Fashion-MNIST
+    only for the class-label floor); each missing corpus is one line."""
     for folder in ("red", "blue"):
         for i in range(6):
             (tmp_path / "pets" / folder).mkdir(parents=True, exist_ok=True)
@@ -162,7 +186,12 @@ def test_a_corpus_that_cannot_be_had_is_one_line_and_the_rest_runs(tiny_run, tmp
     shutil.copytree(tiny_run.workdir, workdir, ignore=shutil.ignore_patterns("eval"))
     metrics = evaluate_run(workdir, ("transfer",), (f"folder:{tmp_path / 'pets'}",), Resources(fetch=no_registry),
                            OPTIONS, log=lambda *_: None)
-    assert asked == [] and 0 <= metrics["transfer"]["folder:pets"]["accuracy_mean"] <= 1
+    assert asked == ["fashion_mnist"] and 0 <= metrics["transfer"]["folder:pets"]["accuracy_mean"] <= 1
+    pets = metrics["transfer"]["folder:pets"]
+    assert set(pets["floors"]) == {"raw_pixels", "random_network", "class_label_network"}
+    assert pets["floors"]["class_label_network"]["unavailable"].startswith("fashion_mnist could not be had")
+    assert set(pets["margin_sd"]) == {"raw_pixels", "random_network"}
+    asked.clear()
     metrics = evaluate_run(workdir, ("word_prediction", "transfer", "embeddings"),
                            (f"folder:{tmp_path / 'pets'}", "fashion_mnist"), Resources(fetch=no_registry), OPTIONS,
                            log=lambda *_: None)
@@ -178,7 +207,7 @@ def test_a_corpus_that_cannot_be_had_is_one_line_and_the_rest_runs(tiny_run, tmp
     report = open(os.path.join(workdir, "eval", "report.md")).read()
     assert f"`fashion_mnist`: not run: fashion_mnist {reason}." in report
     assert f"`features logistic regression`: not run: fashion_mnist {reason}." in report
-    assert "analogies: not run: analogies could not be had" in report and "| folder:pets | accuracy" in report
+    assert "analogies: not run: analogies could not be had" in report and "| folder:pets | 0." in report
     strict_json(os.path.join(workdir, "eval", "metrics.json"))
 
 
@@ -257,6 +286,18 @@ def test_categories_read_the_subject_folder_below_a_combined_sources_name(tmp_pa
     assert single.classes == ["animals", "food"]
     with pytest.raises(ValueError, match="'categories:tset': categories takes a split of the run's dataset"):
         _labelled_set("categories:tset", _Split(tmp_path, keys, "combined"), Resources(), EvalOptions())
+
+
+def test_emoji_subgroups_label_the_emoji_images_of_a_combined_split(tmp_path):
+    keys = ([f"emoji/animals-nature/animal-mammal/noto/1F43{i}" for i in range(5)]
+            + [f"emoji/food-drink/food-fruit/twemoji/1F34{i}" for i in range(6)]
+            + [f"openclipart/animals/cat_{i}" for i in range(7)])
+    labelled = _labelled_set("emoji_subgroups", _Split(tmp_path, keys, "combined"), Resources(), EvalOptions())
+    assert labelled.name == "emoji_subgroups:test" and labelled.classes == ["animal-mammal", "food-fruit"]
+    assert labelled.labels.tolist() == [0] * 5 + [1] * 6  # Open Clip Art's drawings are not emoji: left out.
+    alone = _labelled_set("emoji_subgroups", _Split(tmp_path, [k.split("/", 1)[1] for k in keys[:11]], "emoji"),
+                          Resources(), EvalOptions())
+    assert alone.classes == ["animal-mammal", "food-fruit"]
 
 
 def test_resources_fetch_once_and_name_what_failed():

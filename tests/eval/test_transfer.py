@@ -183,3 +183,32 @@ def test_the_eval_view_resizes_then_crops_the_centre_as_word_prediction_does():
     got = batched(images, 64, crop_from=72)
     np.testing.assert_allclose(got, np.stack([pil_view(b, 64, crop_from=72) for b in images]), atol=2e-3)
     assert not np.allclose(got, batched(images, 64), atol=1e-2)  # The transfer view (no crop) differs.
+
+
+def test_a_class_of_several_words_scores_their_mean_and_needs_them_all():
+    labelled = transfer.LabelledSet("toy", [None] * 4, ["animal-mammal", "animal-bird", "face-smiling", "food-fruit"],
+                                    np.array([0, 1, 2, 3]))
+    words = ["animal", "mammal", "bird", "face", "smile", "fruit"]  # "smiling" and "food" are not words here.
+    scores = RNG.normal(size=(4, 6))
+    got = transfer.zero_shot(scores, words, labelled)
+    assert got["class_words"] == ["animal mammal", "animal bird"] and got["classes"] == 2 and got["images"] == 2
+    mammal, bird = scores[:, [0, 1]].mean(1), scores[:, [0, 2]].mean(1)
+    expected = [int((0 if mammal[i] > bird[i] else 1) == i) for i in (0, 1)]
+    assert got["accuracy"] == pytest.approx(np.mean(expected)) and got["chance"] == 0.5
+    assert transfer.class_name_words("Plants", {"plant": 0}) == ["plant"]
+    assert transfer.class_name_words("people-body", {"people": 0}) is None
+
+
+def test_a_margin_is_the_difference_in_the_larger_spread():
+    ours, floor = {"accuracy_mean": 0.6, "accuracy_std": 0.02}, {"accuracy_mean": 0.5, "accuracy_std": 0.04}
+    assert transfer.margin_in_sd(ours, floor) == pytest.approx(2.5)
+    assert transfer.margin_in_sd(floor, ours) == pytest.approx(-2.5)
+    assert transfer.margin_in_sd({"accuracy_mean": 1.0, "accuracy_std": 0.0}, {"accuracy_mean": 1.0,
+                                                                              "accuracy_std": 0.0}) is None
+
+
+def test_linear_accuracy_lists_each_splits_accuracy():
+    features, labels = blobs(spread=2.5)
+    got = transfer.linear_accuracy(features, labels, splits=4, progress=False)
+    assert len(got["accuracies"]) == 4 and got["accuracy_mean"] == pytest.approx(np.mean(got["accuracies"]))
+    assert got["accuracy_std"] == pytest.approx(np.std(got["accuracies"]))

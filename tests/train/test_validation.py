@@ -11,7 +11,8 @@ from wsl_tf import records
 from wsl_tf.configs import paper
 from wsl_tf.input.dataset import PreparedDataset
 from wsl_tf.eval.baselines import frequency_scores
-from wsl_tf.train.validation import NoLabelledImagesError, model_scores, precision_at_k, split_precision
+from wsl_tf.train.validation import (NoLabelledImagesError, ceiling_at_k, model_scores, per_image_precision,
+                                     precision_at_k, split_precision)
 
 
 def input_config():
@@ -122,3 +123,26 @@ def test_perfect_and_hopeless_predictions():
     assert total.numpy() / count.numpy() == 1.0
     total, _ = precision_at_k(scores, tf.constant([[0, -1], [1, -1]]), 1)
     assert total.numpy() == 0.0
+
+
+def test_the_ceiling_and_each_images_precision_against_a_count():
+    scores = tf.constant([[0.9, 0.1, 0.5, 0.3], [0.2, 0.8, 0.7, 0.1], [0.3, 0.2, 0.1, 0.0]])
+    labels = tf.constant([[0, 2, 3], [1, -1, -1], [-1, -1, -1]])
+    # Image 1 has 3 words, image 2 one, image 3 none (not counted).
+    assert ceiling_at_k(labels, 1) == (2.0, 2.0)
+    assert ceiling_at_k(labels, 2) == (1.0 + 0.5, 2.0)
+    assert ceiling_at_k(labels, 4) == (0.75 + 0.25, 2.0)
+    per_image = per_image_precision(scores, labels, 2)  # Image 1: top-2 {0, 2} both right; image 2: {1, 2} one.
+    np.testing.assert_allclose(per_image[:2], [1.0, 0.5]) and np.isnan(per_image[2])
+
+
+def test_split_precision_gives_the_ceiling_and_per_image_values_of_its_images(ten_word_dataset):
+    dataset = PreparedDataset(ten_word_dataset)
+    labels = [[w for w in words if w < 9] for words in split_labels(ten_word_dataset, "val")]
+    got = split_precision(frequency_scores(dataset, 9), dataset, input_config(), 9, "val", 7, ks=(1, 3),
+                          per_image=True)
+    counted = [words for words in labels if words]
+    for k in (1, 3):
+        assert got[f"ceiling_at_{k}"] == pytest.approx(np.mean([min(k, len(w)) / k for w in counted]))
+        assert len(got["per_image"][k]) == len(counted)
+        assert got["per_image"][k].mean() == pytest.approx(got[f"precision_at_{k}"])

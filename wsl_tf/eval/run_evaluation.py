@@ -139,16 +139,19 @@ class FeatureCache:
 def _labelled_set(spec: str, dataset: PreparedDataset, resources: Resources,
                   options: EvalOptions) -> transfer.LabelledSet:
     kind, _, path = spec.partition(":")
-    if kind == "categories":
+    if kind in ("categories", "emoji_subgroups"):
         split = path or evaluation_split(dataset) or "test"
         if split not in records.SPLITS:
-            raise ValueError(f"--transfer: {spec!r}: categories takes a split of the run's dataset, "
+            raise ValueError(f"--transfer: {spec!r}: {kind} takes a split of the run's dataset, "
                              f"one of {', '.join(records.SPLITS)}")
-        keyed = ((key, image) for key, image, _ in _split_records(dataset, split))
-        # A combined source's keys start with the source's name (data_tools/sources/combined.py).
-        source = dataset.metadata.get("fingerprint", {}).get("source", {}).get("name")
-        labelled = transfer.key_categories(keyed, f"categories:{split}", depth=int(source == "combined"),
-                                           max_images=options.transfer_max_images)
+        if kind == "categories":  # The first folder of a source's own key.
+            keyed = ((_source_key(dataset, key)[1], image) for key, image, _ in _split_records(dataset, split))
+            labelled = transfer.key_categories(keyed, f"categories:{split}", max_images=options.transfer_max_images)
+        else:  # The emoji source's keys are GROUP/SUBGROUP/SET/HEX: the subgroup.
+            keyed = ((source_key, image) for key, image, _ in _split_records(dataset, split)
+                     for source, source_key in [_source_key(dataset, key)] if source == "emoji")
+            labelled = transfer.key_categories(keyed, f"emoji_subgroups:{split}", depth=1,
+                                               max_images=options.transfer_max_images)
         labelled.description = f"this run's own {split} images (never trained on): {labelled.description}"
         return labelled
     if kind == "fashion_mnist":
@@ -157,7 +160,18 @@ def _labelled_set(spec: str, dataset: PreparedDataset, resources: Resources,
         return transfer.image_folder(path, max_per_class=options.transfer_max_images)
     if kind == "voc2007":
         return transfer.voc2007(path, options.transfer_max_images)
-    raise ValueError(f"--transfer: {spec!r}: expected fashion_mnist, categories[:SPLIT], folder:PATH or voc2007:PATH")
+    raise ValueError(f"--transfer: {spec!r}: expected fashion_mnist, categories[:SPLIT], emoji_subgroups[:SPLIT], "
+                     f"folder:PATH or voc2007:PATH")
+
+
+def _source_key(dataset: PreparedDataset, key: str) -> tuple[str, str]:
+    """(the source a record came from, its key in that source): a combined source's keys start with the
+    source's name (data_tools/sources/combined.py)."""
+    source = dataset.metadata.get("fingerprint", {}).get("source", {}).get("name", "")
+    if source == "combined":
+        name, _, rest = key.partition("/")
+        return name, rest
+    return source, key
 
 
 def _split_records(dataset: PreparedDataset, split: str):
@@ -169,29 +183,52 @@ def _split_records(dataset: PreparedDataset, split: str):
                    list(feature[records.WORD_IDS].int64_list.value))
 
 
-def word_prediction(model, config, dataset, split, resources, options, log) -> dict:
+class FloorNetworks:
+    """The floors' networks, built once per evaluation and only when asked for: the run's architecture randomly
+    initialised (seeded), and the same trained with class labels on Fashion-MNIST (the paper's ImageNet stand-in;
+    no pretrained weights exist here)."""
+
+    CLASS_LABELS = "fashion_mnist"
+
+    def __init__(self, model_config, resources: Resources, options: EvalOptions, log=print):
+        self.model_config, self.resources, self.options, self.log = model_config, resources, options, log
+        self._random = self._class_label = None
+
+    def random(self):
+        if self._random is None:  # Its features do not depend on the class count.
+            self._random = baselines.class_network(self.model_config, len(transfer.FASHION_MNIST_CLASSES))
+        return self._random
+
+    def class_label(self):
+        """The class-label network; ResourceUnavailable when Fashion-MNIST cannot be had."""
+        if self._class_label is None:
+            labelled = transfer.fashion_mnist(self.resources.path(self.CLASS_LABELS), self.options.transfer_max_images)
+            self.log("training the class-label network on Fashion-MNIST (the floors' and baselines' features)")
+            self._class_label = baselines.train_class_network(self.model_config, labelled,
+                                                              self.options.class_network_steps,
+                                                              progress=self.options.progress)
+        return self._class_label
+
+
+def word_prediction(model, config, dataset, split, floors: FloorNetworks, options, log) -> dict:
     num_words, ks = config.model.num_words, (1, 5, 10)
     held_out = dict(dataset=dataset, input_config=config.input, num_words=num_words, split=split,
                     batch_size=config.eval.batch_size, max_images=options.test_images, ks=ks)
     result = split_precision(model_scores(model), **held_out)
     keys = [f"precision_at_{k}" for k in ks]
-    report = {k: result[k] for k in keys} | {"images": result["images"], "split": split, "baselines": {}}
+    report = {k: result[k] for k in keys} | {"images": result["images"], "split": split, "baselines": {},
+                                            "ceiling": {f"precision_at_{k}": result[f"ceiling_at_{k}"] for k in ks}}
     frequency = split_precision(baselines.frequency_scores(dataset, num_words), **held_out)
     report["baselines"]["word_frequency"] = {k: frequency[k] for k in keys}
-    # The floor: the same architecture, randomly initialised (its features do not depend on the class count).
-    networks = {"random_network_logistic_regression": lambda: baselines.class_network(
-        config.model, len(transfer.FASHION_MNIST_CLASSES))}
-    try:
-        labelled = transfer.fashion_mnist(resources.path("fashion_mnist"), options.transfer_max_images)
-    except ResourceUnavailable as error:
-        report["baselines"]["features_logistic_regression"] = unavailable(error)
-        log(f"word prediction: the class-label baseline is left out: {error}")
-    else:
-        log("word prediction: training the class-label network for the regression baseline")
-        networks = {"features_logistic_regression": lambda: baselines.train_class_network(
-            config.model, labelled, options.class_network_steps, progress=options.progress), **networks}
-    for name, make_network in networks.items():
-        network = make_network()
+    networks = {"features_logistic_regression": floors.class_label,
+                "random_network_logistic_regression": floors.random}
+    for name, network_of in networks.items():
+        try:
+            network = network_of()
+        except ResourceUnavailable as error:
+            report["baselines"][name] = unavailable(error)
+            log(f"word prediction: the class-label baseline is left out: {error}")
+            continue
         parts = [baselines.split_features(network, dataset, config.input, num_words, part, limit)
                  for part, limit in (("train", options.baseline_train_images), ("val", options.test_images),
                                      (split, options.test_images))]
@@ -199,11 +236,31 @@ def word_prediction(model, config, dataset, split, resources, options, log) -> d
         report["baselines"][name] = {f"precision_at_{k}": baselines.dense_precision_at_k(scores, parts[2][1], k)
                                      for k in ks} | {"train_images": len(parts[0][0])}
     if "train_images" in report["baselines"]["features_logistic_regression"]:
-        report["baselines"]["features_logistic_regression"]["class_labels_from"] = "fashion_mnist"
+        report["baselines"]["features_logistic_regression"]["class_labels_from"] = FloorNetworks.CLASS_LABELS
     return report
 
 
-def transfer_learning(model, config, words, dataset, specs, resources, options, cache) -> dict:
+FLOORS = ("raw_pixels", "random_network", "class_label_network")
+
+
+def _floor_features(name: str, labelled: transfer.LabelledSet, size: int, floors: FloorNetworks, options,
+                    cache) -> np.ndarray:
+    """A floor's features of the labelled set's images, in the transfer view; ResourceUnavailable if none."""
+    if name == "raw_pixels":  # The pixels as the model sees them, flattened.
+        return np.concatenate([batch.numpy().reshape(len(batch), -1)
+                               for batch in transfer.pixel_batches(labelled.images, size)])
+    if name == "class_label_network" and labelled.name == FloorNetworks.CLASS_LABELS:
+        raise ResourceUnavailable("the class-label network was trained on these images' labels: not a floor here")
+    network = floors.random() if name == "random_network" else floors.class_label()
+    return cache.get(f"{labelled.name.replace(':', '_')}__{name}", lambda: transfer.extract(
+        network, labelled.images, size, progress=options.progress, desc=f"{name} features {labelled.name}"))[
+        "embedding"]
+
+
+def transfer_learning(model, config, words, dataset, specs, resources, floors: FloorNetworks, options,
+                      cache) -> dict:
+    """Per labelled set: the linear classifier on this model's features, and on each floor's (raw pixels, the
+    random network, the class-label network) over the same splits and C search; zero-shot through the words."""
     size = config.model.image_size
     report = {}
     for spec in specs:
@@ -215,11 +272,26 @@ def transfer_learning(model, config, words, dataset, specs, resources, options, 
         arrays = cache.get(labelled.name.replace(":", "_"), lambda: transfer.extract(
             model, labelled.images, size, outputs=("embedding", "scores"), progress=options.progress,
             desc=f"features {labelled.name}"))
+        features = {"end_to_end": arrays["embedding"]}
+        entry_floors = {}
+        for name in FLOORS:
+            try:
+                features[name] = _floor_features(name, labelled, size, floors, options, cache)
+            except ResourceUnavailable as error:
+                entry_floors[name] = unavailable(error)
         if labelled.multi_label:
-            entry = transfer.voc_map(arrays["embedding"], labelled.labels, labelled.split, labelled.classes,
-                                     progress=options.progress)
+            results = {name: transfer.voc_map(x, labelled.labels, labelled.split, labelled.classes,
+                                              progress=options.progress) for name, x in features.items()}
+            best = max(results, key=lambda name: results[name]["map"] if results[name]["map"] is not None else -1)
         else:
-            entry = transfer.linear_accuracy(arrays["embedding"], labelled.labels, progress=options.progress)
+            results = {name: transfer.linear_accuracy(x, labelled.labels, progress=options.progress)
+                       for name, x in features.items()}
+            best = max(results, key=lambda name: results[name]["accuracy_mean"])
+        entry = dict(results.pop("end_to_end"))
+        entry["floors"] = {**results, **entry_floors}
+        if not labelled.multi_label:
+            entry["margin_sd"] = {name: transfer.margin_in_sd(entry, values) for name, values in results.items()}
+        entry["best"] = best
         entry["zero_shot"] = transfer.zero_shot(arrays["scores"], words, labelled)
         entry["description"] = labelled.description
         report[labelled.name] = entry
@@ -345,14 +417,15 @@ def evaluate_run(workdir: str, experiments=EXPERIMENTS, transfer_specs=("fashion
     elif split != "test":
         log(f"{dataset.directory} has no test split (prepared with --test_fraction=0): the held-out figures are "
             f"on its {split} split")
+    floors = FloorNetworks(config.model, resources, options, log)
     if "word_prediction" in experiments:
         log(f"word prediction (section 4.1, {split or 'no'} split)")
         metrics["word_prediction"] = no_split if split is None else word_prediction(
-            model, config, dataset, split, resources, options, log)
+            model, config, dataset, split, floors, options, log)
     if "transfer" in experiments:
         log("transfer learning (section 4.2)")
-        metrics["transfer"] = transfer_learning(model, config, words, dataset, transfer_specs, resources, options,
-                                                cache)
+        metrics["transfer"] = transfer_learning(model, config, words, dataset, transfer_specs, resources, floors,
+                                                options, cache)
     if "embeddings" in experiments:
         log("word embeddings (section 4.3)")
         ours, others = word_embeddings(model, config, words, dataset, resources, options)

@@ -24,6 +24,7 @@ import glob
 import gzip
 import itertools
 import os
+import re
 import struct
 import weakref
 
@@ -266,7 +267,18 @@ def linear_accuracy(features: np.ndarray, labels: np.ndarray, splits: int = 10, 
         accuracies.append(_SoftmaxPath(x_both, labels[both]).fit(best).accuracy(x_test, labels[test]))
         chosen.append(best)
     return {"accuracy_mean": float(np.mean(accuracies)), "accuracy_std": float(np.std(accuracies)),
-            "splits": splits, "images": int(len(labels)), "c_chosen": [float(c) for c in chosen]}
+            "splits": splits, "images": int(len(labels)), "c_chosen": [float(c) for c in chosen],
+            "accuracies": [float(a) for a in accuracies]}
+
+
+def margin_in_sd(ours: dict, floor: dict) -> float | None:
+    """How far our mean accuracy is above a floor's, in standard deviations of the splits (the larger of the two).
+
+    Both measured on the same splits with the same C search (linear_accuracy's seed).
+    """
+    spread = max(ours["accuracy_std"], floor["accuracy_std"])
+    difference = ours["accuracy_mean"] - floor["accuracy_mean"]
+    return None if spread == 0 else difference / spread
 
 
 def _binary_scores(x_train, positive, c, *others):
@@ -298,28 +310,39 @@ def voc_map(features: np.ndarray, labels: np.ndarray, split: np.ndarray, classes
     return {"map": float(np.mean(list(per_class.values()))) if per_class else None, "ap": per_class}
 
 
+def class_name_words(name: str, index: dict) -> list[str] | None:
+    """The dictionary words of a class name ("animal-mammal" -> animal, mammal), each the word or its singular
+    ("plants" -> plant) when only that is in the dictionary; None unless every word of the name is there."""
+    found = []
+    for part in re.split(r"[-_ ]+", name.lower()):
+        word = part if part in index else part[:-1] if part.endswith("s") and part[:-1] in index else None
+        if word is None:
+            return None
+        found.append(word)
+    return found or None
+
+
 def zero_shot(scores: np.ndarray, words: list[str], labelled: LabelledSet) -> dict:
-    """Each image's class is the in-dictionary class word the word layer scores highest.
+    """Each image's class is the class the word layer scores highest: the mean score of its name's words.
 
     scores: [N, K] word scores of the labelled set's images; words: the
-    dictionary. A class's word is its name, or its singular ("plants" ->
-    plant) when only that is in the dictionary. Accuracy is over the images
-    of classes whose word is in it.
+    dictionary. A class counts when every word of its name is in the
+    dictionary (class_name_words); accuracy is over the images of those classes.
     """
     index = {w: i for i, w in enumerate(words[: scores.shape[1]])}
     present = []
     for c, name in enumerate(labelled.classes):
-        word = name if name in index else name[:-1] if name.endswith("s") and name[:-1] in index else None
-        if word is not None:
-            present.append((c, index[word]))
-    words_used = [words[k] for _, k in present]
+        name_words = class_name_words(name, index)
+        if name_words is not None:
+            present.append((c, name_words))
+    words_used = [" ".join(name_words) for _, name_words in present]
     if len(present) < 2 or labelled.multi_label:
         return {"accuracy": None, "chance": None, "classes": len(present),
                 "classes_total": len(labelled.classes), "images": 0, "class_words": words_used}
     class_ids = np.array([c for c, _ in present])
-    columns = np.array([k for _, k in present])
+    class_scores = np.stack([scores[:, [index[w] for w in name_words]].mean(axis=1) for _, name_words in present], 1)
     rows = np.isin(labelled.labels, class_ids)
-    predicted = class_ids[np.argmax(scores[rows][:, columns], axis=1)]
+    predicted = class_ids[np.argmax(class_scores[rows], axis=1)]
     return {"accuracy": float(np.mean(predicted == labelled.labels[rows])), "chance": 1.0 / len(present),
             "classes": len(present), "classes_total": len(labelled.classes), "images": int(rows.sum()),
             "class_words": words_used}

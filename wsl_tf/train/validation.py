@@ -4,11 +4,14 @@ Joulin et al., section 4.1: of the k highest-scoring words of an image, the
 fraction that are among its words, averaged over the images that have at
 least one. Scores come from any function of a batch of images (a trained
 model, or the frequency baseline's constant scores), over the split's first
-`max_images` images; only the first `num_words` words count as labels.
+`max_images` images; only the first `num_words` words count as labels. The
+ceiling of precision@k is what a perfect ranking scores: an image with n
+words can get at most min(k, n) of its k right.
 """
 
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import tensorflow as tf
 
 from wsl_tf.input import pipeline
@@ -33,17 +36,32 @@ def precision_at_k(scores: tf.Tensor, labels: tf.Tensor, k: int) -> tuple[tf.Ten
     return tf.reduce_sum(tf.where(has_words, per_image, 0.0)), tf.reduce_sum(tf.cast(has_words, tf.float64))
 
 
+def per_image_precision(scores: tf.Tensor, labels: tf.Tensor, k: int) -> np.ndarray:
+    """Each image's precision@k [B] (NaN for an image with no word): for spreads over resampled images."""
+    top = tf.math.top_k(scores, k=k).indices
+    labels = tf.cast(labels, top.dtype)
+    hits = tf.reduce_sum(tf.cast(tf.reduce_any(tf.equal(top[:, :, None], labels[:, None, :]), -1), tf.float64), 1)
+    return np.where(np.asarray(tf.reduce_any(labels >= 0, axis=1)), hits.numpy() / k, np.nan)
+
+
+def ceiling_at_k(labels: tf.Tensor, k: int) -> tuple[float, float]:
+    """(sum over the images with a word of min(k, its words) / k, their number): what a perfect ranking scores."""
+    words = tf.reduce_sum(tf.cast(labels >= 0, tf.float64), axis=1)
+    return float(tf.reduce_sum(tf.minimum(words, k) / k)), float(tf.reduce_sum(tf.cast(words > 0, tf.float64)))
+
+
 def split_precision(score_fn: Callable[[tf.Tensor], tf.Tensor], dataset: PreparedDataset | str, input_config,
                     num_words: int, split: str = "val", batch_size: int = 128, max_images: int | None = None,
-                    ks: Sequence[int] = (1, 10)) -> dict:
-    """{"precision_at_K": ... for K in ks, "images": images averaged over} of score_fn on the split.
+                    ks: Sequence[int] = (1, 10), per_image: bool = False) -> dict:
+    """{"precision_at_K", "ceiling_at_K" for K in ks, "images": images averaged over} of score_fn on the split.
 
     score_fn: images [B, S, S, 3] -> scores [B, num_words]. k above num_words
-    is capped at num_words. NoLabelledImagesError names the split if none of
+    is capped at num_words. per_image: also "per_image": {K: each counted
+    image's precision@K}. NoLabelledImagesError names the split if none of
     its images has one of the words.
     """
     dataset = PreparedDataset.of(dataset)
-    totals = {k: 0.0 for k in ks}
+    totals, ceilings, images = {k: 0.0 for k in ks}, {k: 0.0 for k in ks}, {k: [] for k in ks}
     counted, seen = 0.0, 0
     for batch in pipeline.eval_dataset(dataset, split, input_config, batch_size):
         if max_images is not None and seen >= max_images:
@@ -53,12 +71,20 @@ def split_precision(score_fn: Callable[[tf.Tensor], tf.Tensor], dataset: Prepare
         for k in ks:
             total, n = precision_at_k(scores, labels, min(k, num_words))
             totals[k] += float(total)
+            ceilings[k] += ceiling_at_k(labels, min(k, num_words))[0]
+            if per_image:
+                values = per_image_precision(scores, labels, min(k, num_words))
+                images[k].append(values[~np.isnan(values)])
         counted += float(n)
         seen += int(tf.shape(batch["images"])[0])
     if counted == 0:
         raise NoLabelledImagesError(f"{dataset.directory}: the {split} split has no image with one of the "
                                     f"first {num_words} dictionary words")
-    return {**{f"precision_at_{k}": totals[k] / counted for k in ks}, "images": int(counted)}
+    result = {**{f"precision_at_{k}": totals[k] / counted for k in ks},
+              **{f"ceiling_at_{k}": ceilings[k] / counted for k in ks}, "images": int(counted)}
+    if per_image:
+        result["per_image"] = {k: np.concatenate(images[k]) for k in ks}
+    return result
 
 
 def model_scores(model) -> Callable[[tf.Tensor], tf.Tensor]:
