@@ -2,11 +2,14 @@
 
 Keys become `SOURCE/KEY` (the source's name, numbered when two sources share
 it, then its own key), so records of different sources never collide and the split rule (a hash of the key)
-stays fixed for each. The demo combines Open Clip Art with the Tux Paint
-stamps captioned in English and French.
+stays fixed for each. The demo combines Open Clip Art, the Tux Paint stamps
+and the emoji, the last two captioned in English or French. `max_items_each`
+reads only the first items of each source (a slice of every corpus, for
+trial runs), where --max_records would read the first source alone.
 """
 
 import dataclasses
+import itertools
 from typing import Any
 
 from data_tools.sources import base
@@ -22,8 +25,9 @@ class CombinedItem:
 class CombinedSource(base.Source):
     name = "combined"
 
-    def __init__(self, sources):
+    def __init__(self, sources, max_items_each: int = 0):
         self.sources = list(sources)
+        self.max_items_each = max_items_each
         if not self.sources:
             raise base.SourceError("a combined source needs at least one source")
         names = [source.name for source in self.sources]
@@ -31,11 +35,14 @@ class CombinedSource(base.Source):
 
     def count(self) -> int | None:
         counts = [source.count() for source in self.sources]
-        return None if None in counts else sum(counts)
+        if None in counts:
+            return None
+        return sum(min(c, self.max_items_each) if self.max_items_each else c for c in counts)
 
     def scan(self):
         for index, source in enumerate(self.sources):
-            for item in source.scan():
+            items = source.scan()
+            for item in itertools.islice(items, self.max_items_each) if self.max_items_each else items:
                 key = f"{self._prefixes[index]}/{item.key}"
                 yield dataclasses.replace(item, key=key) if isinstance(item, base.Skip) else CombinedItem(key, index, item)
 
@@ -43,4 +50,5 @@ class CombinedSource(base.Source):
         return dataclasses.replace(self.sources[item.source].load(item.item), key=item.key)
 
     def describe(self) -> dict:
-        return {"name": self.name, "sources": [source.describe() for source in self.sources]}
+        described = {"name": self.name, "sources": [source.describe() for source in self.sources]}
+        return {**described, "max_items_each": self.max_items_each} if self.max_items_each else described

@@ -11,13 +11,13 @@ import pytest
 from tests.helpers import run_command
 from wsl_tf.cli import demo
 
-TINY = ["--config.data.corpora=('tuxpaint',)", "--config.data.max_records=160", "--config.data.num_stopwords=5",
+TINY = ["--config.data.corpora=('tuxpaint','emoji')", "--config.data.max_records_each=120",
         "--config.data.num_shards=2", "--config.data.test_fraction=0.25", "--config.data.val_fraction=0.15",
         "--config.run.model.num_words=30", "--config.run.train.max_epochs=1", "--config.run.train.epoch_size=128",
         "--config.run.train.batch_size_per_replica=16", "--config.run.eval.val_images=32",
         "--config.run.eval.batch_size=32", "--config.evaluation.test_images=60",
         "--config.evaluation.transfer_images=120", "--config.evaluation.class_network_steps=5",
-        # The slice's first 160 stamps are nearly all animals: too few subject folders for `categories`.
+        # The slice's first 120 stamps are nearly all animals, its emoji few: too few folders for `categories`.
         "--config.evaluation.transfer=('fashion_mnist',)",
         "--config.evaluation.choice_epochs=1", "--config.evaluation.choice_epoch_size=32"]
 
@@ -36,6 +36,15 @@ def test_the_demo_chain_leaves_a_model_a_report_and_pictures_and_a_rerun_gives_t
     assert first.returncode == 0, first.stderr[-3000:]
     run = tmp_path / "run"
     assert (run / "export" / "saved_model" / "saved_model.pb").exists() and (run / "export" / "model.keras").exists()
+    # The slice holds stamps and emoji; the dictionary holds none of the classic stop-word lists' words.
+    from data_tools import corpora
+    from data_tools.stopwords import StopwordLists
+
+    keys = json.loads((tmp_path / "data" / "dataset.json").read_text())["fingerprint"]["source"]
+    assert [source["name"] for source in keys["sources"]] == ["tuxpaint", "emoji"]
+    words = {line.split("\t")[0] for line in (tmp_path / "data" / "vocab.tsv").read_text().splitlines()}
+    classic = StopwordLists.load(corpora.fetch("stopwords"))
+    assert words and not words & (classic.for_language("en") | classic.for_language("fr"))
     report = (run / "eval" / "report.md").read_text()
     for section in ("## Word prediction", "## Transfer learning", "## Word embeddings", "## Loss and sampling",
                     "## Pictures"):

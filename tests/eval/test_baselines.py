@@ -46,3 +46,16 @@ def test_the_baseline_networks_start_from_the_same_weights_whatever_ran_before()
     third = baselines.class_network(config, 3, seed=1).get_weights()
     assert all(np.array_equal(a, b) for a, b in zip(first, second))
     assert not all(np.array_equal(a, b) for a, b in zip(first, third))
+
+
+def test_the_chosen_regressors_are_fitted_on_every_train_image(monkeypatch):
+    """C chosen on a subsample, then refitted on all train images: with one C, the full-data optimum."""
+    x, y = word_problem(seed=3, images=700)
+    train, val, test = (x[:500], y[:500]), (x[500:600], y[500:600]), (x[600:], y[600:])
+    monkeypatch.setattr(baselines, "C_GRID", (0.1,))
+    monkeypatch.setattr(baselines, "MAX_ITER", 1000)
+    subsampled = baselines.regressor_scores(train, val, test, progress=False, selection_images=50)
+    everything = baselines.regressor_scores(train, val, test, progress=False, selection_images=10_000)
+    np.testing.assert_allclose(subsampled, everything, rtol=5e-3, atol=5e-3)  # L-BFGS's tolerance apart.
+    on_the_subsample_only = baselines.regressor_scores((x[:50], y[:50]), val, test, progress=False)
+    assert np.abs(on_the_subsample_only - everything).max() > 0.5

@@ -212,3 +212,11 @@ def test_linear_accuracy_lists_each_splits_accuracy():
     got = transfer.linear_accuracy(features, labels, splits=4, progress=False)
     assert len(got["accuracies"]) == 4 and got["accuracy_mean"] == pytest.approx(np.mean(got["accuracies"]))
     assert got["accuracy_std"] == pytest.approx(np.std(got["accuracies"]))
+
+
+def test_principal_components_are_numpys_svd_projections():
+    x = RNG.normal(size=(60, 200)) @ RNG.normal(size=(200, 200))
+    u, s, _ = np.linalg.svd(x - x.mean(0), full_matrices=False)
+    got = transfer.principal_components(x, 10)
+    np.testing.assert_allclose(np.abs(got), np.abs(u[:, :10] * s[:10]), rtol=1e-3, atol=1e-3 * s[0])
+    assert transfer.principal_components(x, 500).shape == (60, 59)  # At most N - 1 components carry variance.

@@ -3,7 +3,9 @@
   wsl-demo                                  # runs/demo, configs/demo.py
   wsl-demo --workdir=/tmp/demo --config.run.train.max_epochs=2
 
-Fetches the demo corpora (Open Clip Art, Tux Paint in English and French) from Debian's registry (cached in ~/.cache/wsl_tf),
+Fetches the demo corpora (Open Clip Art and the Tux Paint stamps from Debian's
+registry, emoji drawn by a dozen artists from npm's, the stamps and emoji
+captioned in English or French; cached in ~/.cache/wsl_tf),
 prepares the dataset under WORKDIR/data, trains the paper's recipe on a
 CPU-sized network under WORKDIR/run (rerunning resumes), exports it to
 WORKDIR/run/export (try: wsl-predict --model=WORKDIR/run/export IMAGE), runs
@@ -57,6 +59,7 @@ def main(argv):
         source = demo_source(data)
         options = preparer.PrepareOptions(
             output_dir=dataset_dir, vocab_size=data.vocab_size, num_stopwords=data.num_stopwords,
+            stopwords=data.stopwords, stopword_lists=corpora.fetch("stopwords") if data.stopwords == "list" else None,
             image_size=data.image_size, num_shards=data.num_shards, val_fraction=data.val_fraction,
             test_fraction=data.test_fraction, max_records=data.max_records)
         preparer.DatasetPreparer(source, options).run()
@@ -110,8 +113,9 @@ def demo_source(data):
     sources = []
     for corpus in data.corpora:
         root = corpora.fetch(corpus)
-        sources.append(SOURCES[corpus](root, tuple(data.languages)) if corpus == "tuxpaint" else SOURCES[corpus](root))
-    return sources[0] if len(sources) == 1 else CombinedSource(sources)
+        multilingual = corpus in ("tuxpaint", "emoji")  # One caption language per image, chosen by key hash.
+        sources.append(SOURCES[corpus](root, tuple(data.languages)) if multilingual else SOURCES[corpus](root))
+    return sources[0] if len(sources) == 1 else CombinedSource(sources, data.get("max_records_each", 0))
 
 
 def evaluation(run_dir: str, settings) -> dict:

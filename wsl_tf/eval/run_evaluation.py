@@ -194,6 +194,10 @@ class FloorNetworks:
         self.model_config, self.resources, self.options, self.log = model_config, resources, options, log
         self._random = self._class_label = None
 
+    def embedding_dim(self) -> int:
+        """The size of the architecture's features: what the raw-pixel floor is projected down to."""
+        return self.random().embedding_dim
+
     def random(self):
         if self._random is None:  # Its features do not depend on the class count.
             self._random = baselines.class_network(self.model_config, len(transfer.FASHION_MNIST_CLASSES))
@@ -246,9 +250,10 @@ FLOORS = ("raw_pixels", "random_network", "class_label_network")
 def _floor_features(name: str, labelled: transfer.LabelledSet, size: int, floors: FloorNetworks, options,
                     cache) -> np.ndarray:
     """A floor's features of the labelled set's images, in the transfer view; ResourceUnavailable if none."""
-    if name == "raw_pixels":  # The pixels as the model sees them, flattened.
-        return np.concatenate([batch.numpy().reshape(len(batch), -1)
-                               for batch in transfer.pixel_batches(labelled.images, size)])
+    if name == "raw_pixels":  # The pixels as the model sees them, on as many principal components as it has features.
+        pixels = np.concatenate([batch.numpy().reshape(len(batch), -1)
+                                 for batch in transfer.pixel_batches(labelled.images, size)])
+        return transfer.principal_components(pixels, floors.embedding_dim())
     if name == "class_label_network" and labelled.name == FloorNetworks.CLASS_LABELS:
         raise ResourceUnavailable("the class-label network was trained on these images' labels: not a floor here")
     network = floors.random() if name == "random_network" else floors.class_label()

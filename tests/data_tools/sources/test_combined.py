@@ -40,3 +40,16 @@ def test_a_combined_collection_prepares_with_the_records_of_both(tmp_path, write
     metadata = preparer.DatasetPreparer(combined, options, log=lambda *_: None).run()
     assert metadata["images"]["train"] == 20 and metadata["skipped_total"] == 2
     assert (tmp_path / "out" / "vocab.tsv").read_text() == "red\t10\nblue\t5\ncar\t5\ngreen\t5\nsea\t5\nsun\t5\ntree\t5\n"
+
+
+def test_a_slice_of_each_source(tmp_path):
+    sources = []
+    for name, count in (("a", 5), ("b", 3)):
+        (tmp_path / name).mkdir()
+        lines = "".join(json.dumps({"image": f"{i}.png", "text": "x", "key": f"{name}{i}"}) + "\n" for i in range(count))
+        (tmp_path / name / "list.jsonl").write_text(lines)
+        sources.append(JsonlSource(str(tmp_path / name / "list.jsonl")))
+    combined = CombinedSource(sources, max_items_each=2)
+    assert [item.key for item in combined.scan()] == ["jsonl0/a0", "jsonl0/a1", "jsonl1/b0", "jsonl1/b1"]
+    assert combined.count() == 4 and combined.describe()["max_items_each"] == 2
+    assert CombinedSource(sources).count() == 8 and "max_items_each" not in CombinedSource(sources).describe()
