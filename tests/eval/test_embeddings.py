@@ -127,3 +127,16 @@ def test_nothing_covered_is_none_not_nan():
     assert emb.analogy_accuracy(vectors, [("zebra", "okapi", "cat", "dog")]) == {"accuracy": None, "questions": 0,
                                                                                   "coverage": 0.0}
     assert emb.similarity_correlation(vectors, [("zebra", "cat", 3.0)])["spearman"] is None
+
+
+def test_translation_examples_are_the_nearest_french_words_of_the_most_frequent_english_ones():
+    vectors = random_embeddings()
+    pairs = [("cat", "chat"), ("dog", "chien"), ("sun", "soleil"), ("sea", "mer")]
+    got = emb.translation_examples(vectors, pairs, count=3, k=2)
+    assert [e["word"] for e in got] == ["cat", "dog", "sun"]  # Dictionary order: the most frequent first.
+    unit = vectors.unit
+    for example in got:
+        french = ["chat", "chien", "mer", "soleil"]
+        similarity = [float(unit[WORDS.index(example["word"])] @ unit[WORDS.index(f)]) for f in french]
+        assert example["nearest"] == [french[i] for i in np.argsort(similarity)[::-1][:2]]
+    assert got[0]["translations"] == ["chat"] and emb.translation_examples(vectors, []) == []

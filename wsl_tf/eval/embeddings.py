@@ -201,6 +201,24 @@ def translation_precision(embeddings: WordEmbeddings, pairs: list[tuple[str, str
     return result
 
 
+def translation_examples(embeddings: WordEmbeddings, pairs: list[tuple[str, str]], count: int = 12,
+                         k: int = 5) -> list[dict]:
+    """The `count` most frequent English words of the pairs (dictionary order), each with its k nearest French
+    words among the pairs' (by cosine) and its FreeDict translations: what a reader can check by eye."""
+    french = sorted({f for _, f in pairs})
+    answers = {}
+    for e, f in pairs:
+        answers.setdefault(e, set()).add(f)
+    queries = sorted(answers, key=lambda w: embeddings.index[w])[:count]
+    if not queries:
+        return []
+    similarity = embeddings.unit[[embeddings.index[w] for w in queries]] @ embeddings.unit[
+        [embeddings.index[w] for w in french]].T
+    order = np.argsort(-similarity, axis=1, kind="stable")[:, :k]
+    return [{"word": q, "nearest": [french[j] for j in row], "translations": sorted(answers[q])}
+            for q, row in zip(queries, order)]
+
+
 def freedict_pairs(root: str) -> tuple[list, list]:
     """(English->French, French->English) pairs from the freedict corpus directory."""
     return (read_freedict(os.path.join(root, "freedict-eng-fra.index")),

@@ -141,6 +141,15 @@ def _embeddings(metrics: dict) -> list[str]:
     if "word2vec_concatenated" in metrics:
         lines.append(_embedding_rows("both, concatenated", metrics["word2vec_concatenated"]))
     lines.append("")
+    examples = metrics["translation"].get("examples") if not _missing(metrics["translation"]) else None
+    if examples:
+        lines += ["The most frequent English words with a FreeDict translation and their five nearest French "
+                  "words by the word layer's rows (a right one in bold):", "",
+                  "| English | nearest French words | FreeDict |", "|---|---|---|"]
+        for example in examples:
+            nearest = ", ".join(f"**{w}**" if w in example["translations"] else w for w in example["nearest"])
+            lines.append(f"| {example['word']} | {nearest} | {', '.join(example['translations'])} |")
+        lines.append("")
     for key, what in (("analogy", "analogies"), ("men", "MEN"), ("translation", "translation")):
         if _missing(metrics[key]):
             lines += [f"{what}: not run: {_missing(metrics[key])}.", ""]

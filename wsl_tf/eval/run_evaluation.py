@@ -336,6 +336,7 @@ def _embedding_scores(vectors: embeddings.WordEmbeddings, lists: dict) -> dict:
     else:
         pairs = embeddings.translation_pairs(vectors, lists["en_fr"], lists["fr_en"])
         scores["translation"] = embeddings.translation_precision(vectors, pairs)
+        scores["translation"]["examples"] = embeddings.translation_examples(vectors, pairs)
     return scores
 
 
