@@ -43,6 +43,13 @@ def test_training_choices_change_only_the_loss_and_sampling_and_score_each_run(t
     report = markdown({"run": tiny_run.workdir, "checkpoint": "c", "num_words": 20, "training_choices": section})
     assert "## Loss and sampling at equal budget" in report and report.count("| one-vs-all") == 2
     assert " +/- " in report and ("table ranks nothing" in report or "larger than twice their spread" in report)
+    # Beside the prior on the same images, which every run must leave before the table ranks anything.
+    counts = PreparedDataset(run.config.data.dir).train_word_counts()
+    assert 0 < section["prior"]["precision_at_1"] <= 1 and "| word-frequency prior |" in report
+    lagging = {**section, "runs": {name: {**values, **{f"precision_at_{k}": 0.0 for k in (1, 5, 10)}}
+                                   for name, values in section["runs"].items()}}
+    assert "Every choice is still below the word-frequency prior" in markdown(
+        {"run": "r", "checkpoint": "c", "num_words": len(counts), "training_choices": lagging})
 
 
 def test_spreads_are_the_standard_error_and_only_clear_differences_are_named():

@@ -11,8 +11,9 @@ trained at equal budget from the same seed (the learning rate is not halved
 within it), in OUT_DIR/choices/NAME; a finished one is reused. Each figure
 carries its spread over the held-out images resampled with replacement, and
 the sweep names the differences between choices larger than twice theirs
-(resampled together, image by image): a short run can rank nothing, and the
-report then says so.
+(resampled together, image by image), beside the word-frequency prior: a
+short run that has not left the prior ranks nothing, and the report then
+says so.
 """
 
 import itertools
@@ -20,6 +21,7 @@ import os
 
 import numpy as np
 
+from wsl_tf.eval.baselines import frequency_scores
 from wsl_tf.train.run_directory import restore_run
 from wsl_tf.train.trainer import train
 from wsl_tf.train.validation import model_scores, split_precision
@@ -63,8 +65,11 @@ def training_choices(config, dataset, out_dir: str, split: str, options, log=pri
     spreads, differences = compare(per_image)
     for name, spread in spreads.items():
         results[name].update(spread)
+    prior = split_precision(frequency_scores(dataset, config.model.num_words), dataset, config.input,
+                            config.model.num_words, split, config.eval.batch_size, options.test_images, ks=KS)
     return {"epochs": options.choice_epochs, "epoch_size": options.choice_epoch_size, "split": split,
-            "runs": results, "resamples": RESAMPLES, "differences": differences}
+            "runs": results, "resamples": RESAMPLES, "differences": differences,
+            "prior": {f"precision_at_{k}": prior[f"precision_at_{k}"] for k in KS}}
 
 
 KS = (1, 5, 10)

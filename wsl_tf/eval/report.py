@@ -170,7 +170,17 @@ def _training_choices(section: dict) -> list[str]:
         lines.append(f"| {name} | " + " | ".join(
             _number(values[f"precision_at_{k}"]) + (f" +/- {_number(values[f'spread_at_{k}'])}"
                                                    if f"spread_at_{k}" in values else "") for k in (1, 5, 10)) + " |")
-    if "differences" in section:
+    prior = section.get("prior")
+    if prior:
+        lines.append("| word-frequency prior | " + " | ".join(_number(prior[f"precision_at_{k}"]) for k in (1, 5, 10))
+                     + " |")
+    below = prior and all(values[f"precision_at_{k}"] < prior[f"precision_at_{k}"]
+                          for values in section["runs"].values() for k in (1, 10))
+    if below:
+        lines += ["", f"Every choice is still below the word-frequency prior at precision@1 and @10: at "
+                      f"{section['epochs']} x {section['epoch_size']:,} images the runs have not left it, and the "
+                      f"table ranks nothing, whatever their differences."]
+    elif "differences" in section:
         lines.append("")
         if section["differences"]:
             lines.append("Differences larger than twice their spread (the images resampled together): " + "; ".join(
