@@ -25,7 +25,7 @@ MAX_ITER = 100
 # C is chosen on val with the regressors fitted on this many train images (a seeded subsample); the chosen C is
 # then fitted on every train image, from the subsample's weights. At K = 1,000 words over 20,000 images the path
 # over the grid on all images took about 4 minutes a network on 2 cores.
-SELECTION_IMAGES = 4096
+SELECTION_IMAGES = 2048
 
 
 def frequency_scores(dataset: PreparedDataset | str, num_words: int):

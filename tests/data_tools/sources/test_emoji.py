@@ -86,3 +86,19 @@ def test_code_points_names_and_svg_documents():
 def test_a_folder_without_iconify_sets_is_a_clear_error(tmp_path):
     with pytest.raises(base.SourceError, match="no @iconify-json/ folder"):
         EmojiSource(str(tmp_path))
+
+
+def test_a_prepared_emoji_dataset_records_each_sets_licence(corpus, tmp_path):
+    import json
+
+    from data_tools import preparer
+
+    options = preparer.PrepareOptions(output_dir=str(tmp_path / "out"), vocab_size=20, num_stopwords=0,
+                                      image_size=16, num_shards=1, val_fraction=0.0, test_fraction=0.0, workers=0,
+                                      progress=False)
+    preparer.DatasetPreparer(EmojiSource(corpus, ("en", "fr")), options, log=lambda *_: None).run()
+    metadata = json.loads((tmp_path / "out" / "dataset.json").read_text())
+    sets = metadata["source"]["sets"]
+    assert sets["alpha"]["license"] == "Apache-2.0" and sets["openmoji-black"]["license"] == "CC-BY-SA-4.0"
+    assert sets["gamma"]["included"] is False
+    assert metadata["images"]["train"] == 7 and metadata["skipped"] == {"no_emoji_match": 1, "skin_tone_variant": 1}
