@@ -48,6 +48,8 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     config.model.num_words = arg["k"]  # K: the first K words of the dataset's vocabulary are targets.
     config.model.image_size = 224
     config.model.width = 1.0  # Scales every layer; tests and CPU runs use 1/8.
+    # The backbone's dropout rate; None: its paper's (AlexNet 0.5, GoogLeNet 0.4).
+    config.model.dropout = ml_collections.config_dict.placeholder(float)
     config.model.aux_loss_weight = 0.3  # GoogLeNet's auxiliary towers.
 
     config.input = ml_collections.ConfigDict()

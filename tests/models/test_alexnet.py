@@ -53,3 +53,14 @@ def test_dropout_is_active_only_in_training():
 def test_too_small_images_are_refused_clearly():
     with pytest.raises(ValueError, match="AlexNet needs image_size >= 63, got 32"):
         AlexNet(image_size=32)
+
+
+def test_the_configs_dropout_reaches_the_backbone_and_none_keeps_the_papers():
+    from wsl_tf.configs import paper
+
+    config = paper.get_config("alexnet,k=10").model
+    config.update({"image_size": 64, "width": 0.125})
+    assert config.dropout is None and build_model(config).backbone.get_layer("drop6").rate == 0.5
+    config.dropout = 0.2
+    model = build_model(config)
+    assert model.backbone.get_layer("drop6").rate == model.backbone.get_layer("drop7").rate == 0.2

@@ -16,7 +16,8 @@ def build_model(config, backbone_dtype_policy: str | None = None) -> WordPredict
     """A built WordPredictor from a model config.
 
     config: name ("alexnet" | "googlenet"), num_words (K), image_size, width,
-    and optionally aux_loss_weight (GoogLeNet's towers; default: the backbone's).
+    and optionally dropout (default: the backbone's, the paper's) and
+    aux_loss_weight (GoogLeNet's towers; default: the backbone's).
     backbone_dtype_policy: e.g. "mixed_bfloat16" for a training copy whose
     backbone computes in bfloat16; the word layers always compute in float32.
     The policy is not part of the saved config: a reloaded model is float32.
@@ -27,7 +28,8 @@ def build_model(config, backbone_dtype_policy: str | None = None) -> WordPredict
     try:
         if backbone_dtype_policy:
             keras.config.set_dtype_policy(backbone_dtype_policy)
-        backbone = BACKBONES[config.name](image_size=config.image_size, width=config.width)
+        extra = {"dropout": config.dropout} if config.get("dropout") is not None else {}
+        backbone = BACKBONES[config.name](image_size=config.image_size, width=config.width, **extra)
     finally:
         keras.config.set_dtype_policy(previous)
     model = WordPredictor(backbone, config.num_words, aux_loss_weight=config.get("aux_loss_weight"))
