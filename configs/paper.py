@@ -4,7 +4,8 @@
   wsl-train --config=configs/paper.py:googlenet,k=100000 --workdir=runs/g100k --config.data.dir=DATA
   wsl-train --config=configs/paper.py:alexnet,k=1000,loss=one_vs_all --workdir=runs/a1k_ova ...
 
-The argument is comma-separated: a model name (alexnet, googlenet), k=K
+The argument is comma-separated: a model name (alexnet, googlenet; beyond
+the paper resnet50, vit_b16, vit_ti16 and the test-sized vit_test), k=K
 (the paper: 1000, 10000, 100000) and loss=softmax (multi-class logistic,
 the default) or loss=one_vs_all. Anything else below is overridden on the
 command line: --config.train.batch_size_per_replica=64.
@@ -14,7 +15,7 @@ This file imports only ml_collections, so reading a config costs nothing.
 
 import ml_collections
 
-MODELS = ("alexnet", "googlenet")
+MODELS = ("alexnet", "googlenet", "resnet50", "vit_b16", "vit_ti16", "vit_test")
 DEFAULTS = {"model": "alexnet", "k": 1000, "loss": "softmax"}
 
 
@@ -48,7 +49,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     config.model.num_words = arg["k"]  # K: the first K words of the dataset's vocabulary are targets.
     config.model.image_size = 224
     config.model.width = 1.0  # Scales every layer; tests and CPU runs use 1/8.
-    # The backbone's dropout rate; None: its paper's (AlexNet 0.5, GoogLeNet 0.4).
+    # The backbone's dropout rate; None: its paper's (AlexNet 0.5, GoogLeNet 0.4, ResNet-50 and ViT 0).
     config.model.dropout = ml_collections.config_dict.placeholder(float)
     config.model.aux_loss_weight = 0.3  # GoogLeNet's auxiliary towers.
 

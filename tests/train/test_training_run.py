@@ -181,3 +181,35 @@ def test_a_second_run_in_the_same_process_exchanges_after_a_long_first_one():
     losses = second.run_steps(batches(second, lambda shape, seed: tf.random.stateless_uniform(
         (*shape, 3), (seed, 3), 0, K, tf.int32)), 6).numpy()
     assert np.all(np.isfinite(losses))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("optimizer", ["sgd", "easgd"])
+@pytest.mark.parametrize("backbone", ["resnet50", "vit_test"])
+def test_modern_backbones_train_under_the_same_loop_with_mixed_precision_and_xla(backbone, optimizer):
+    """ResNet-50 (1/8 width) and the test-sized ViT, 32 px, over 2 logical CPUs, bfloat16 and XLA on: the same
+    sparse step (no K-sized tensor) moves the centre's trunk and word rows."""
+    config = run_config(optimizer, num_words=K, tau=2)
+    config.model.update({"name": backbone, "image_size": 32, "width": 0.125 if backbone == "resnet50" else 1.0})
+    config.input.update({"resize_size": 32, "crop_size": 32})
+    config.train.update({"mixed_precision": True, "jit_compile": True})
+    run = TrainingRun(config, MultiClassLogisticLoss())
+    run.start()
+
+    def dataset_fn(context):
+        batch = context.get_per_replica_batch_size(run.global_batch_size)
+        seed = context.input_pipeline_id
+        return tf.data.Dataset.from_tensor_slices(
+            {"images": tf.random.stateless_normal((4, batch, 32, 32, 3), (seed, 1)),
+             "labels": one_word((4, batch), seed), "positions": tf.zeros((4, batch), tf.int64)}).repeat()
+
+    stream = run.distribute(dataset_fn)
+    step = run.traced_step(next(stream)).graph
+    assert tensors_with_dimension(step, K) == [] and must_compile_calls(step)
+    assert run.model.backbone.layers[1].compute_dtype == "bfloat16" and run.model.head.compute_dtype == "float32"
+    trunk, rows = np.array(run.centre.backbone.trainable_weights[0]), np.array(run.centre.head.kernel)
+    losses = [float(run.run_step(next(stream))) for _ in range(4)]
+    run.synchronize()
+    assert all(np.isfinite(losses))
+    assert not np.allclose(np.array(run.centre.backbone.trainable_weights[0]), trunk)
+    assert not np.allclose(np.array(run.centre.head.kernel), rows)

@@ -1,21 +1,29 @@
-"""Backbones (AlexNet, GoogLeNet), the word layer, losses and build_model."""
+"""Backbones (AlexNet, GoogLeNet, ResNet-50, ViTs), the word layer, losses and build_model."""
+
+import functools
 
 import keras
 
 from wsl_tf.models.alexnet import AlexNet
 from wsl_tf.models.backbone import Backbone
 from wsl_tf.models.googlenet import GoogLeNet
+from wsl_tf.models.resnet import ResNet50
+from wsl_tf.models.vit import VIT_SIZES, VisionTransformer
 from wsl_tf.models.word_layer import WordLayer, full_targets, in_batch_targets
 from wsl_tf.models.losses import MultiClassLogisticLoss, OneVsAllLogisticLoss
 from wsl_tf.models.word_predictor import WordPredictor
 
-BACKBONES = {"alexnet": AlexNet, "googlenet": GoogLeNet}
+# name -> backbone constructor taking image_size, width and optionally dropout.
+BACKBONES = {"alexnet": AlexNet, "googlenet": GoogLeNet, "resnet50": ResNet50,
+             **{name: functools.partial(VisionTransformer, patch_size=patch, hidden_size=hidden, depth=depth,
+                                        heads=heads, mlp_size=mlp)
+                for name, (patch, hidden, depth, heads, mlp) in VIT_SIZES.items()}}
 
 
 def build_model(config, backbone_dtype_policy: str | None = None) -> WordPredictor:
     """A built WordPredictor from a model config.
 
-    config: name ("alexnet" | "googlenet"), num_words (K), image_size, width,
+    config: name (a key of BACKBONES), num_words (K), image_size, width,
     and optionally dropout (default: the backbone's, the paper's) and
     aux_loss_weight (GoogLeNet's towers; default: the backbone's).
     backbone_dtype_policy: e.g. "mixed_bfloat16" for a training copy whose
@@ -37,5 +45,5 @@ def build_model(config, backbone_dtype_policy: str | None = None) -> WordPredict
     return model
 
 
-__all__ = ["AlexNet", "Backbone", "GoogLeNet", "WordLayer", "WordPredictor", "MultiClassLogisticLoss",
+__all__ = ["AlexNet", "Backbone", "GoogLeNet", "ResNet50", "VisionTransformer", "WordLayer", "WordPredictor", "MultiClassLogisticLoss",
            "OneVsAllLogisticLoss", "build_model", "full_targets", "in_batch_targets", "BACKBONES"]
