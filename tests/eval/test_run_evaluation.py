@@ -165,8 +165,9 @@ def test_a_rerun_reuses_the_cached_features(tiny_run, evaluated):
     assert set(stamps) == {"fashion_mnist.npz", "fashion_mnist__random_network.npz", "categories_test.npz",
                            "categories_test__random_network.npz", "categories_test__class_label_network.npz",
                            "test_images_eval_view.npz"}
-    evaluate_run(tiny_run.workdir, ("transfer", "pictures"), ("fashion_mnist", "categories"),
-                 Resources(**evaluated[1]), OPTIONS, log=lambda *_: None)
+    # Rerun on the set with every floor (Fashion-MNIST's features are cached the same way, by the same code).
+    evaluate_run(tiny_run.workdir, ("transfer", "pictures"), ("categories",), Resources(**evaluated[1]), OPTIONS,
+                 log=lambda *_: None)
     assert {name: os.path.getmtime(os.path.join(cache, name)) for name in stamps} == stamps
 
 

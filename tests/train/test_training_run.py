@@ -146,7 +146,7 @@ def test_steps_in_one_compiled_loop_match_steps_one_call_each():
     np.testing.assert_allclose(kernels[4], kernels[1], rtol=1e-4, atol=1e-7)
 
 
-@pytest.mark.parametrize("switch", ["mixed_precision", "jit_compile"])
+@pytest.mark.parametrize("switch", ["mixed_precision", pytest.param("jit_compile", marks=pytest.mark.slow)])
 def test_mixed_precision_and_xla_train_like_float32(switch):
     """On one device: the switches act per replica, and XLA compiles once instead of once per device."""
     losses = {}
