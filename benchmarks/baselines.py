@@ -17,7 +17,7 @@ import numpy as np
 from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks.timing import best_of  # noqa: E402
+from benchmarks.train_step import best_of  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("images", 4800, "Train images the regressors fit on.")

@@ -43,6 +43,16 @@ def define_flags():
 
 
 # Shared with benchmarks/easgd.py: the run as wsl-demo configures it, and batches shaped like the pipeline's.
+def best_of(fit, repeats: int):
+    """(the fastest of repeats calls' seconds, the last call's result): the other benchmarks' timer."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result = fit()
+        times.append(time.perf_counter() - started)
+    return min(times), result
+
+
 def demo_run_config(num_words: int, optimizer: str = "easgd"):
     """The run section of configs/demo.py (1/8-width AlexNet, 64 px, EASGD over 2 logical CPUs) at K words."""
     from wsl_tf.configs import demo

@@ -6,7 +6,9 @@ never a layer above nor a sibling at its own height):
   core        wsl_tf's top-level modules: text, vocab, records, keys, fileio, variables; configs (data)
   input       wsl_tf/input: the train index, samplers, preprocessing, pipelines, PreparedDataset
   models      wsl_tf/models
-  train       wsl_tf/train: the loop, EASGD, validation (precision@k), a run directory read back
+  runs        wsl_tf/precision.py (precision@k on a split), wsl_tf/run_directory.py (a run read back): what
+              training and evaluation both read
+  train       wsl_tf/train: the loop, EASGD, LR halving
   eval        wsl_tf/eval                          serving   wsl_tf/serving.py
   sweeps      wsl_tf/sweeps.py: runs that train, scored as evaluation scores them
   data_tools  the data tools: they may use the library, never cli
@@ -25,12 +27,13 @@ LAYERS = [
     ("core", 0, ("wsl_tf", "wsl_tf.configs")),
     ("input", 1, ("wsl_tf.input",)),
     ("models", 1, ("wsl_tf.models",)),
-    ("train", 2, ("wsl_tf.train",)),
-    ("eval", 3, ("wsl_tf.eval",)),
-    ("serving", 3, ("wsl_tf.serving",)),
-    ("sweeps", 4, ("wsl_tf.sweeps",)),
-    ("data_tools", 5, ("data_tools",)),
-    ("cli", 6, ("wsl_tf.cli",)),
+    ("runs", 2, ("wsl_tf.precision", "wsl_tf.run_directory")),
+    ("train", 3, ("wsl_tf.train",)),
+    ("eval", 4, ("wsl_tf.eval",)),
+    ("serving", 4, ("wsl_tf.serving",)),
+    ("sweeps", 5, ("wsl_tf.sweeps",)),
+    ("data_tools", 6, ("data_tools",)),
+    ("cli", 7, ("wsl_tf.cli",)),
 ]
 
 

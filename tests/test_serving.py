@@ -15,7 +15,7 @@ import tensorflow as tf
 from tests.helpers import image_bytes
 from wsl_tf import serving
 from wsl_tf.input import preprocessing
-from wsl_tf.train.run_directory import restore_run
+from wsl_tf.run_directory import restore_run
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(REPO, "tests", "data")

@@ -10,7 +10,7 @@ from wsl_tf import sweeps
 from wsl_tf.eval.report import markdown
 from wsl_tf.eval.run_evaluation import EvalOptions
 from wsl_tf.input.dataset import PreparedDataset
-from wsl_tf.train.run_directory import restore_run
+from wsl_tf.run_directory import restore_run
 
 
 def test_training_choices_change_only_the_loss_and_sampling_and_score_each_run(tiny_run, tmp_path):

@@ -32,7 +32,7 @@ import tensorflow as tf
 
 from wsl_tf import fileio
 from wsl_tf.input import preprocessing
-from wsl_tf.train.run_directory import restore_run
+from wsl_tf.run_directory import restore_run
 from wsl_tf.variables import plain
 
 SAVED_MODEL_DIR = "saved_model"

@@ -22,9 +22,9 @@ import os
 import numpy as np
 
 from wsl_tf.eval.baselines import frequency_scores
-from wsl_tf.train.run_directory import restore_run
+from wsl_tf.run_directory import restore_run
 from wsl_tf.train.trainer import train
-from wsl_tf.train.validation import model_scores, split_precision
+from wsl_tf.precision import model_scores, split_precision
 
 # name: (loss, sampler, labels).
 TRAINING_CHOICES = {

@@ -17,7 +17,7 @@ from wsl_tf import records
 from wsl_tf.eval import transfer
 from wsl_tf.eval.run_evaluation import EvalOptions, Resources, ResourceUnavailable, _labelled_set, evaluate_run
 from wsl_tf.input import preprocessing
-from wsl_tf.train.run_directory import restore_run
+from wsl_tf.run_directory import restore_run
 
 OPTIONS = EvalOptions(test_images=60, transfer_max_images=150, class_network_steps=10, word2vec_epochs=2,
                       progress=False)

@@ -51,7 +51,7 @@ def main(argv):
     from wsl_tf.eval.baselines import frequency_scores
     from wsl_tf.input.dataset import PreparedDataset
     from wsl_tf.train.trainer import TrainingError
-    from wsl_tf.train.validation import split_precision
+    from wsl_tf.precision import split_precision
 
     data = FLAGS.config.data
     dataset_dir = os.path.join(FLAGS.workdir, "data")

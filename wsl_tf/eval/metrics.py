@@ -1,6 +1,6 @@
 """Transfer metrics (Joulin et al., section 4.2): Pascal VOC 2007's average precision.
 
-Word prediction's precision@k is in wsl_tf/train/validation.py, where the
+Word prediction's precision@k is in wsl_tf/precision.py, where the
 trainer validates with it.
 """
 

@@ -40,8 +40,8 @@ import tensorflow as tf
 from wsl_tf import fileio, records
 from wsl_tf.eval import baselines, embeddings, pictures, transfer
 from wsl_tf.input.dataset import PreparedDataset
-from wsl_tf.train.run_directory import restore_run
-from wsl_tf.train.validation import model_scores, split_precision
+from wsl_tf.run_directory import restore_run
+from wsl_tf.precision import model_scores, split_precision
 
 EXPERIMENTS = ("word_prediction", "transfer", "embeddings", "pictures", "training_choices")
 CORPORA = ("fashion_mnist", "analogies", "men", "freedict")

@@ -1,2 +1,2 @@
-"""Training: optimizers, EASGD, the custom loop and its callbacks, validation (precision@k on a split), and a run
-directory read back."""
+"""Training: optimizers, EASGD, the custom loop and its callbacks (precision@k and the run directory it writes are
+read back by wsl_tf/precision.py and wsl_tf/run_directory.py, which evaluation shares)."""

@@ -33,9 +33,10 @@ from wsl_tf.input import pipeline
 from wsl_tf.input.dataset import PreparedDataset
 from wsl_tf.models import MultiClassLogisticLoss, OneVsAllLogisticLoss
 from wsl_tf.train import config as config_lib
-from wsl_tf.train import run_directory, training_run
+from wsl_tf import run_directory
+from wsl_tf.train import training_run
 from wsl_tf.train.callbacks import HalveLROnValidationIncrease
-from wsl_tf.train.validation import NoLabelledImagesError, model_scores, split_precision
+from wsl_tf.precision import NoLabelledImagesError, model_scores, split_precision
 
 # What collectives raise on the surviving workers when a peer dies (MultiWorkerMirroredStrategy's health
 # check aborts them; a collective's own timeout gives DeadlineExceeded).

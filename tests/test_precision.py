@@ -11,7 +11,7 @@ from wsl_tf import records
 from wsl_tf.configs import paper
 from wsl_tf.input.dataset import PreparedDataset
 from wsl_tf.eval.baselines import frequency_scores
-from wsl_tf.train.validation import (NoLabelledImagesError, ceiling_at_k, model_scores, per_image_precision,
+from wsl_tf.precision import (NoLabelledImagesError, ceiling_at_k, model_scores, per_image_precision,
                                      precision_at_k, split_precision)
 
 
