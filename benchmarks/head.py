@@ -34,11 +34,13 @@ flags.DEFINE_integer("k", None, "Internal: K for --mode.")
 def time_one(mode: str, k: int) -> dict:
     import tensorflow as tf
 
-    from wsl_tf.models import MultiClassLogisticLoss, WordLayer, full_targets, in_batch_targets
+    from wsl_tf.models import MultiClassLogisticLoss, WordLayer, full_targets
+    from wsl_tf.train.word_rows import batch_word_logits, fill_normal_rows, in_batch_targets
     from wsl_tf.train.optimizers import SparseMomentumSGD
 
-    head = WordLayer(k)
+    head = WordLayer(k, random_rows=False)  # Drawn block by block, as the trainer does.
     head.build((None, FLAGS.embedding_dim))
+    fill_normal_rows(head.kernel, head.init_stddev)
     optimizer = SparseMomentumSGD(0.01, momentum=0.9)
     optimizer.build(head.trainable_variables)
     loss_fn = MultiClassLogisticLoss()
@@ -51,7 +53,7 @@ def time_one(mode: str, k: int) -> dict:
                 loss = loss_fn(full_targets(labels, k), head(embeddings))
             else:
                 classes, targets = in_batch_targets(labels)
-                loss = loss_fn(targets, head.in_batch_logits(embeddings, classes))
+                loss = loss_fn(targets, batch_word_logits(head, embeddings, classes))
         grads = tape.gradient(loss, [embeddings, *head.trainable_variables])
         optimizer.apply_gradients(zip(grads[1:], head.trainable_variables))
         return loss, grads[0]

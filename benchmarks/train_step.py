@@ -5,8 +5,11 @@ configs/demo.py: 1/8-width AlexNet, E = 512, 64 px, EASGD over 2 logical
 CPUs, 32 images per replica) and times `run_step` (elastic exchanges
 included, every tau steps) on synthetic batches with one uniformly drawn
 word per image, at K = 1,000 and K = 100,000, each in its own process; best
-of three timing windows. Prints one JSON line:
-{"bench": "train_step", "ms_k1000", "ms_k100000", "ratio"} (target: ratio <= 1.15).
+of three timing windows. --backbone and --width put another net in the
+demo's place (e.g. --backbone=resnet50 --width=1 --steps=10; the image size
+stays 64 px). Prints one JSON line:
+{"bench": "train_step", "backbone", "width", "ms_k1000", "ms_k100000", "images_per_s_k1000",
+"images_per_s_k100000", "ratio"} (target: ratio <= 1.15).
 
 Then, at K = 1,000, images/s as the trainer's loop steps: `run_steps` over a
 log window and one fetch of its losses, with train.log_every_steps = 1 and
@@ -36,6 +39,9 @@ FLAGS = flags.FLAGS
 def define_flags():
     """Defined only when run as a script: benchmarks/easgd.py imports this module for its helpers."""
     flags.DEFINE_string("optimizer", "easgd", "easgd or sgd.")
+    flags.DEFINE_string("backbone", "alexnet", "A key of wsl_tf.models.BACKBONES.")
+    flags.DEFINE_float("width", 0.125, "The backbone's width multiplier (the demo's AlexNet: 1/8).")
+    flags.DEFINE_boolean("log_window", True, "Also time the trainer's loop at log windows 1 and 100 (AlexNet).")
     flags.DEFINE_integer("steps", 40, "Timed steps per window.")
     flags.DEFINE_integer("k", None, "Internal: time one K in this process.")
     flags.DEFINE_integer("log_every", None, "Internal: time the loop with this log window in this process.")
@@ -53,13 +59,18 @@ def best_of(fit, repeats: int):
     return min(times), result
 
 
-def demo_run_config(num_words: int, optimizer: str = "easgd"):
-    """The run section of configs/demo.py (1/8-width AlexNet, 64 px, EASGD over 2 logical CPUs) at K words."""
+def demo_run_config(num_words: int, optimizer: str = "easgd", backbone: str = "alexnet", width: float = 0.125):
+    """The run section of configs/demo.py (1/8-width AlexNet, 64 px, EASGD over 2 logical CPUs) at K words.
+
+    backbone, width: another net in the AlexNet's place, at its default dropout.
+    """
     from wsl_tf.configs import demo
 
     config = demo.get_config().run
     config.model.num_words = num_words
     config.optimizer.name = optimizer
+    if (backbone, width) != ("alexnet", 0.125):
+        config.model.update({"name": backbone, "width": width, "dropout": None})
     return config
 
 
@@ -85,7 +96,7 @@ def time_step(k: int) -> float:
     from wsl_tf.models import MultiClassLogisticLoss
     from wsl_tf.train.training_run import TrainingRun
 
-    run = TrainingRun(demo_run_config(k, FLAGS.optimizer), MultiClassLogisticLoss())
+    run = TrainingRun(demo_run_config(k, FLAGS.optimizer, FLAGS.backbone, FLAGS.width), MultiClassLogisticLoss())
     run.start()
     batches = synthetic_batches(run, k)
     for _ in range(2 * run.config.optimizer.tau):  # Trace the step and the exchange.
@@ -133,14 +144,18 @@ def main(argv):
     if FLAGS.log_every:
         print(json.dumps({"images_per_s": loop_images_per_s(FLAGS.log_every, FLAGS.steps_per_loop)}))
         return
-    ms = {}
-    for k in (1000, 100000):
-        command = [sys.executable, __file__, f"--k={k}", f"--optimizer={FLAGS.optimizer}", f"--steps={FLAGS.steps}"]
-        result = subprocess.run(command, capture_output=True, text=True, check=True)
-        ms[k] = json.loads(result.stdout.strip().splitlines()[-1])["ms"]
-    print(json.dumps({"bench": "train_step", "optimizer": FLAGS.optimizer, "replicas": 2, "width": 0.125,
-                      "image_size": 64, "ms_k1000": round(ms[1000], 1), "ms_k100000": round(ms[100000], 1),
-                      "ratio": round(ms[100000] / ms[1000], 3)}))
+    ms = {k: measure_in_subprocess(f"--k={k}", f"--optimizer={FLAGS.optimizer}", f"--steps={FLAGS.steps}",
+                                   f"--backbone={FLAGS.backbone}", f"--width={FLAGS.width}")["ms"]
+          for k in (1000, 100000)}
+    images = demo_run_config(1000).train.batch_size_per_replica * 2
+    print(json.dumps({"bench": "train_step", "backbone": FLAGS.backbone, "width": FLAGS.width,
+                      "optimizer": FLAGS.optimizer, "replicas": 2, "image_size": 64,
+                      "ms_k1000": round(ms[1000], 1), "ms_k100000": round(ms[100000], 1),
+                      "images_per_s_k1000": round(images / ms[1000] * 1000, 1),
+                      "images_per_s_k100000": round(images / ms[100000] * 1000, 1),
+                      "ratio": round(ms[100000] / ms[1000], 3)}), flush=True)
+    if not FLAGS.log_window:
+        return
     rates = {name: measure_in_subprocess(f"--log_every={log_every}", f"--steps_per_loop={per_loop}")["images_per_s"]
              for name, log_every, per_loop in (("log1", 1, 1), ("log100", 100, 1), ("log100_loop10", 100, 10))}
     print(json.dumps({"bench": "train_step_log_every", "k": 1000, "replicas": 2, "width": 0.125,

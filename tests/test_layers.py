@@ -5,7 +5,7 @@ never a layer above nor a sibling at its own height):
 
   core        wsl_tf's top-level modules: text, vocab, records, keys, fileio, variables; configs (data)
   input       wsl_tf/input: the train index, samplers, preprocessing, pipelines, PreparedDataset
-  models      wsl_tf/models
+  models      wsl_tf/models: keras.ops only, no TensorFlow (a saved model loads under any Keras backend)
   runs        wsl_tf/precision.py (precision@k on a split), wsl_tf/run_directory.py (a run read back): what
               training and evaluation both read
   train       wsl_tf/train: the loop, EASGD, LR halving
@@ -147,6 +147,28 @@ def test_no_library_module_imports_cli_or_data_tools():
     library = [m for m in graph if m.startswith("wsl_tf") and not m.startswith("wsl_tf.cli")]
     assert [(m, sorted(i)) for m in library
             if (i := {x for x in graph[m] if x.startswith(("wsl_tf.cli", "data_tools"))})] == []
+
+
+def third_party_imports(path: str) -> set[str]:
+    """The top-level names of the packages outside the project a file imports."""
+    found = set()
+    for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found - set(PACKAGES)
+
+
+def test_the_model_package_computes_with_keras_alone():
+    """No module of wsl_tf/models imports TensorFlow, nor a core module that does (variables)."""
+    files = module_files()
+    graph = import_graph()
+    models = [m for m in files if m.startswith("wsl_tf.models")]
+    assert len(models) >= 8
+    assert {m: sorted(i) for m in models if (i := third_party_imports(files[m]) & {"tensorflow", "tf_keras"})} == {}
+    assert {m: sorted(graph[m] - {x for x in files if x.startswith("wsl_tf.models")}) for m in models
+            if graph[m] - {x for x in files if x.startswith("wsl_tf.models")}} == {}
 
 
 @pytest.mark.parametrize("added, complaint", [

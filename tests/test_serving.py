@@ -227,3 +227,83 @@ def test_the_readmes_tensorflow_only_client_runs(exported, real_images, tmp_path
     first, second = result.stdout.splitlines()
     assert first.startswith(f"{tmp_path / 'a.png'}: ") and len(first.split(", ")) == 10
     assert second == f"{tmp_path / 'b.txt'}: not an image"
+
+
+@pytest.fixture(scope="module")
+def modern_exports(tmp_path_factory):
+    """Untrained narrow ResNet-50, ViT and GoogLeNet at 32 px, each exported as wsl-train exports: name -> dir.
+
+    Their word rows are drawn at scale 1, so that scores are of order one (at the initial 0.01 they are about 1e-3,
+    and a tolerance of 1e-4 would test little).
+    """
+    from tests.helpers import model_config
+    from wsl_tf.models import build_model
+
+    exports, rng = {}, np.random.default_rng(0)
+    for name in ("resnet50", "vit_test", "googlenet"):
+        model = build_model(model_config(name, num_words=30, image_size=32, width=0.125 if name != "vit_test" else 1.0))
+        model.head.kernel.assign(rng.normal(0, 1, model.head.kernel.shape).astype(np.float32))
+        model.head.bias.assign(rng.normal(0, 1, 30).astype(np.float32))
+        directory = str(tmp_path_factory.mktemp("exports") / name)
+        exports[name] = (model, serving.export(model, [f"w{i}" for i in range(30)], directory, 36, 32, top_k=5))
+    return exports
+
+
+@pytest.mark.slow
+def test_resnet50_and_vit_exports_serve_the_models_scores(modern_exports, real_images):
+    pixels = tf.stack([preprocessing.preprocess(tf.constant(b), 36, 32) for b in real_images])
+    for name, (model, directory) in modern_exports.items():
+        serve = tf.saved_model.load(os.path.join(directory, "saved_model")).signatures["serving_default"]
+        out = serve(images=tf.constant(real_images))
+        expected = tf.math.top_k(model(pixels), k=5)
+        assert out["valid"].numpy().all(), name
+        np.testing.assert_allclose(out["scores"].numpy(), expected.values.numpy(), rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
+        assert out["words"].numpy().tolist() == [[f"w{i}".encode() for i in row] for row in expected.indices.numpy()]
+
+
+JAX_LOADER = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import keras
+    import wsl_tf.models  # Registers the classes.
+
+    pixels = np.load(sys.argv[1])
+    scores = {name: keras.ops.convert_to_numpy(keras.models.load_model(path, safe_mode=True)(pixels))
+              for name, path in json.loads(sys.argv[2]).items()}
+    np.savez(sys.argv[3], **scores)
+    print(json.dumps({"backend": keras.backend.backend(), "tensorflow_imported": "tensorflow" in sys.modules}))
+""")
+
+
+@pytest.mark.slow
+def test_keras_files_load_under_jax_and_score_as_under_tensorflow(exported, modern_exports, real_images, tmp_path):
+    """The trained run's AlexNet (LRN), and ResNet-50, ViT, GoogLeNet: same top words, scores within 1e-4."""
+    models = {"run_alexnet": (os.path.join(exported[2], serving.KERAS_FILE), 64, 64)}
+    models.update({name: (os.path.join(d, serving.KERAS_FILE), 36, 32) for name, (_, d) in modern_exports.items()})
+    expected, paths = {}, {}
+    for size in {(r, c) for _, r, c in models.values()}:
+        pixels = tf.stack([preprocessing.preprocess(tf.constant(b), *size) for b in real_images]).numpy()
+        np.save(tmp_path / f"pixels{size[1]}.npy", pixels)
+        group = {name: path for name, (path, r, c) in models.items() if (r, c) == size}
+        for name, path in group.items():
+            expected[name] = keras_tf_scores(path, pixels)
+        env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
+        result = subprocess.run([sys.executable, "-c", JAX_LOADER, str(tmp_path / f"pixels{size[1]}.npy"),
+                                 json.dumps(group), str(tmp_path / f"jax{size[1]}.npz")],
+                                capture_output=True, text=True, env=env, cwd=REPO)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert json.loads(result.stdout.strip().splitlines()[-1]) == {"backend": "jax", "tensorflow_imported": False}
+        paths.update({name: tmp_path / f"jax{size[1]}.npz" for name in group})
+    for name, scores in expected.items():
+        under_jax = np.load(paths[name])[name]
+        difference = np.abs(under_jax - scores).max()
+        # Within 1e-4, and within 1e-3 of the scores' spread (the short run's scores spread about 3e-3).
+        assert difference <= 1e-4 and difference <= 1e-3 * scores.std(), (name, difference, scores.std())
+        assert (np.argsort(-under_jax, axis=1)[:, :5] == np.argsort(-scores, axis=1)[:, :5]).all(), name
+
+
+def keras_tf_scores(path, pixels):
+    import keras
+
+    return np.asarray(keras.models.load_model(path, safe_mode=True)(pixels))

@@ -41,7 +41,7 @@ def restore_run(workdir: str) -> RestoredRun:
     if latest is None:
         raise RunDirectoryError(f"{workdir}: no checkpoint yet in {os.path.join(workdir, 'checkpoints')}")
     config = ml_collections.ConfigDict(json.loads(fileio.read_text(config_path)))
-    model = build_model(config.model)
+    model = build_model(config.model, random_word_rows=False)  # The checkpoint sets every weight.
     tf.train.Checkpoint(centre=model).restore(latest).expect_partial().assert_existing_objects_matched()
     words = list(Vocabulary.load(os.path.join(workdir, VOCAB_FILE)).words)
     return RestoredRun(config, model, words, latest)

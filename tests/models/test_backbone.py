@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from wsl_tf.models import AlexNet, Backbone, GoogLeNet, WordPredictor
+from wsl_tf.train.word_rows import in_batch_logits
 
 
 @keras.saving.register_keras_serializable(package="wsl_tf_tests")
@@ -22,7 +23,7 @@ def test_a_new_backbone_states_its_embedding_and_towers_and_trains_a_word_layer_
     assert backbone.embedding_dim == 5 and backbone.aux_names == ("aux_0", "aux_1")
     model = WordPredictor(backbone, num_words=7, aux_loss_weight=0.25)
     model.build((None, 8, 8, 3))
-    logits = model.in_batch_logits(np.zeros((3, 8, 8, 3), np.float32), np.array([0, 4]))
+    logits = in_batch_logits(model, np.zeros((3, 8, 8, 3), np.float32), np.array([0, 4]))
     assert {k: tuple(v.shape) for k, v in logits.items()} == {"words": (3, 2), "aux_0": (3, 2), "aux_1": (3, 2)}
     clone = TinyBackbone.from_config(backbone.get_config())
     assert clone.get_config() == backbone.get_config() and clone.aux_names == backbone.aux_names

@@ -5,7 +5,8 @@ import pytest
 import tensorflow as tf
 from scipy.special import log_softmax
 
-from wsl_tf.models import MultiClassLogisticLoss, OneVsAllLogisticLoss, full_targets, in_batch_targets
+from wsl_tf.models import MultiClassLogisticLoss, OneVsAllLogisticLoss, full_targets
+from wsl_tf.train.word_rows import in_batch_targets
 
 RNG = np.random.default_rng(0)
 

@@ -70,7 +70,8 @@ def test_plain_sgd_and_config_round_trip():
 
 def test_a_compiled_sparse_step_never_materialises_a_dense_k_by_e_tensor():
     """A dense read or update of the word matrix is what made steps cost seconds."""
-    from wsl_tf.models import MultiClassLogisticLoss, WordLayer, in_batch_targets
+    from wsl_tf.models import MultiClassLogisticLoss, WordLayer
+    from wsl_tf.train.word_rows import batch_word_logits, in_batch_targets
 
     k, e = 997, 24  # Shapes no other tensor in the step has.
     head = WordLayer(k)
@@ -82,7 +83,7 @@ def test_a_compiled_sparse_step_never_materialises_a_dense_k_by_e_tensor():
     def step(x, labels):
         classes, targets = in_batch_targets(labels)
         with tf.GradientTape() as tape:
-            loss = MultiClassLogisticLoss()(targets, head.in_batch_logits(x, classes))
+            loss = MultiClassLogisticLoss()(targets, batch_word_logits(head, x, classes))
         optimizer.apply_gradients(zip(tape.gradient(loss, head.trainable_variables), head.trainable_variables))
         return loss
 

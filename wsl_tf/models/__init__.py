@@ -9,8 +9,8 @@ from wsl_tf.models.backbone import Backbone
 from wsl_tf.models.googlenet import GoogLeNet
 from wsl_tf.models.resnet import ResNet50
 from wsl_tf.models.vit import VIT_SIZES, VisionTransformer
-from wsl_tf.models.word_layer import WordLayer, full_targets, in_batch_targets
-from wsl_tf.models.losses import MultiClassLogisticLoss, OneVsAllLogisticLoss
+from wsl_tf.models.word_layer import WordLayer
+from wsl_tf.models.losses import MultiClassLogisticLoss, OneVsAllLogisticLoss, full_targets
 from wsl_tf.models.word_predictor import WordPredictor
 
 # name -> backbone constructor taking image_size, width and optionally dropout.
@@ -20,7 +20,7 @@ BACKBONES = {"alexnet": AlexNet, "googlenet": GoogLeNet, "resnet50": ResNet50,
                 for name, (patch, hidden, depth, heads, mlp) in VIT_SIZES.items()}}
 
 
-def build_model(config, backbone_dtype_policy: str | None = None) -> WordPredictor:
+def build_model(config, backbone_dtype_policy: str | None = None, random_word_rows: bool = True) -> WordPredictor:
     """A built WordPredictor from a model config.
 
     config: name (a key of BACKBONES), num_words (K), image_size, width,
@@ -29,6 +29,8 @@ def build_model(config, backbone_dtype_policy: str | None = None) -> WordPredict
     backbone_dtype_policy: e.g. "mixed_bfloat16" for a training copy whose
     backbone computes in bfloat16; the word layers always compute in float32.
     The policy is not part of the saved config: a reloaded model is float32.
+    random_word_rows: False builds the word layers' K rows as zeros, for a
+    model whose weights a checkpoint or the trainer is about to set.
     """
     if config.name not in BACKBONES:
         raise ValueError(f"model.name={config.name!r}: expected one of {', '.join(BACKBONES)}")
@@ -40,10 +42,11 @@ def build_model(config, backbone_dtype_policy: str | None = None) -> WordPredict
         backbone = BACKBONES[config.name](image_size=config.image_size, width=config.width, **extra)
     finally:
         keras.config.set_dtype_policy(previous)
-    model = WordPredictor(backbone, config.num_words, aux_loss_weight=config.get("aux_loss_weight"))
+    model = WordPredictor(backbone, config.num_words, aux_loss_weight=config.get("aux_loss_weight"),
+                          random_word_rows=random_word_rows)
     model.build((None, config.image_size, config.image_size, 3))
     return model
 
 
 __all__ = ["AlexNet", "Backbone", "GoogLeNet", "ResNet50", "VisionTransformer", "WordLayer", "WordPredictor", "MultiClassLogisticLoss",
-           "OneVsAllLogisticLoss", "build_model", "full_targets", "in_batch_targets", "BACKBONES"]
+           "OneVsAllLogisticLoss", "build_model", "full_targets", "BACKBONES"]

@@ -2,8 +2,9 @@
 
 Both are called as Keras losses are, `loss(targets, logits)` (y_true first):
 multi-hot targets [B, C] and logits [B, C] over some set of C words (all K,
-or the batch's words from `in_batch_targets`, whose ids go in `classes`), and
-return the mean over the batch of a per-image loss.
+targets from `full_targets`; or the batch's words, from the trainer's
+`wsl_tf/train/word_rows.py:in_batch_targets`, whose ids go in `classes`), and
+return the mean over the batch of a per-image loss. Computed with `keras.ops`.
 
 - `MultiClassLogisticLoss`: softmax over the C words, negative log-likelihood
   summed over the image's positive words. On the batch's words it is an
@@ -20,7 +21,14 @@ return the mean over the batch of a per-image loss.
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
+
+
+def full_targets(labels, num_classes: int):
+    """Multi-hot targets [B, K] for padded label ids [B, L] (-1 is padding)."""
+    labels = ops.cast(labels, "int32")
+    one_hot = ops.one_hot(ops.where(labels >= 0, labels, num_classes), num_classes + 1)
+    return ops.minimum(ops.sum(one_hot, axis=1), 1.0)[:, :num_classes]
 
 
 @keras.saving.register_keras_serializable(package="wsl_tf")
@@ -34,10 +42,10 @@ class MultiClassLogisticLoss:
 
     def __call__(self, targets, logits, classes=None):
         del classes  # The softmax needs no per-word statistics.
-        log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
-        targets = tf.cast(targets, tf.float32)
-        targets = targets / tf.maximum(tf.reduce_sum(targets, axis=-1, keepdims=True), 1.0)
-        return tf.reduce_mean(-tf.reduce_sum(targets * log_probs, axis=-1))
+        log_probs = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
+        targets = ops.cast(targets, "float32")
+        targets = targets / ops.maximum(ops.sum(targets, axis=-1, keepdims=True), 1.0)
+        return ops.mean(-ops.sum(targets * log_probs, axis=-1))
 
     def get_config(self):
         return {}
@@ -53,8 +61,8 @@ class OneVsAllLogisticLoss:
             raise ValueError("class counts must be a vector with 0 < N_k < num_images")
         self.class_counts = [int(c) for c in counts]
         self.num_images = int(num_images)
-        self._positive = tf.constant(num_images / counts, tf.float32)
-        self._negative = tf.constant(num_images / (num_images - counts), tf.float32)
+        self._positive = ops.convert_to_tensor((num_images / counts).astype(np.float32))
+        self._negative = ops.convert_to_tensor((num_images / (num_images - counts)).astype(np.float32))
 
     @property
     def num_classes(self):
@@ -62,13 +70,13 @@ class OneVsAllLogisticLoss:
 
     def __call__(self, targets, logits, classes=None):
         """classes: the word ids of the columns of `logits` (None: all K in order)."""
-        logits = tf.cast(logits, tf.float32)
+        logits = ops.cast(logits, "float32")
         positive, negative = self._positive, self._negative
         if classes is not None:
-            positive, negative = tf.gather(positive, classes), tf.gather(negative, classes)
-        per_word = (targets * positive * tf.nn.softplus(-logits)
-                    + (1.0 - targets) * negative * tf.nn.softplus(logits))
-        return tf.reduce_mean(tf.reduce_sum(per_word, axis=-1)) / self.num_classes
+            positive, negative = ops.take(positive, classes, axis=0), ops.take(negative, classes, axis=0)
+        per_word = (targets * positive * ops.softplus(-logits)
+                    + (1.0 - targets) * negative * ops.softplus(logits))
+        return ops.mean(ops.sum(per_word, axis=-1)) / self.num_classes
 
     def get_config(self):
         return {"class_counts": self.class_counts, "num_images": self.num_images}

@@ -2,8 +2,9 @@
 
 `embed(images)` gives the penultimate features used for transfer learning;
 `call(images)` gives scores for all K words (inference, export);
-`in_batch_logits(images, classes)` gives the training logits for only the
-batch's words, for the main head and for each auxiliary tower's head.
+`word_heads()` names the word layer of the main head and of each auxiliary
+tower, whose in-batch logits the trainer computes from gathered rows
+(`wsl_tf/train/word_rows.py:in_batch_logits`).
 """
 
 import keras
@@ -19,15 +20,19 @@ class WordPredictor(keras.Model):
     num_words: K, the word layer's rows.
     aux_loss_weight: weight of each auxiliary head's loss (None: the backbone's
     default, GoogLeNet's 0.3).
+    random_word_rows: draw the word layers' rows when built; False builds
+    zeros, for weights about to be loaded or drawn by the trainer (see
+    WordLayer). A model made from its config (loading) never draws them.
     """
 
-    def __init__(self, backbone, num_words, aux_loss_weight=None, **kwargs):
+    def __init__(self, backbone, num_words, aux_loss_weight=None, random_word_rows=True, **kwargs):
         super().__init__(**kwargs)
         self.backbone = backbone
         self.num_words = num_words
         self.aux_loss_weight = backbone.default_aux_loss_weight if aux_loss_weight is None else aux_loss_weight
-        self.head = WordLayer(num_words, name="words")
-        self.aux_heads = [WordLayer(num_words, name=f"{name}_words") for name in backbone.aux_names]
+        self.head = WordLayer(num_words, random_rows=random_word_rows, name="words")
+        self.aux_heads = [WordLayer(num_words, random_rows=random_word_rows, name=f"{name}_words")
+                          for name in backbone.aux_names]
 
     @property
     def embedding_dim(self) -> int:
@@ -50,17 +55,12 @@ class WordPredictor(keras.Model):
     def call(self, images, training=False):
         return self.head(self._word_input(self.embed(images, training=training)))
 
-    def in_batch_logits(self, images, classes, training=True, backbone=None) -> dict:
-        """{"words": [B, C], and one entry per auxiliary tower} for word ids `classes`.
+    def word_heads(self) -> dict:
+        """{"words": the main word layer, and per auxiliary tower its name: its word layer}.
 
-        backbone: a callable standing for the backbone (e.g. its XLA-compiled
-        forward pass); default: the backbone itself.
+        Each key is also the backbone output the layer reads ("words" reads "embedding").
         """
-        features = backbone(images) if backbone is not None else self.backbone(images, training=training)
-        logits = {"words": self.head.in_batch_logits(features["embedding"], classes)}
-        for name, head in zip(self.backbone.aux_names, self.aux_heads):
-            logits[name] = head.in_batch_logits(features[name], classes)
-        return logits
+        return {"words": self.head, **dict(zip(self.backbone.aux_names, self.aux_heads))}
 
     def _word_input(self, features):
         """Features as the word layers compute (float32 even when a mixed-precision backbone gives bfloat16)."""
@@ -81,4 +81,4 @@ class WordPredictor(keras.Model):
     def from_config(cls, config):
         config = dict(config)
         config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        return cls(**config)
+        return cls(**config, random_word_rows=False)

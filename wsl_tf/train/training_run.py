@@ -30,9 +30,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from wsl_tf.models import build_model, in_batch_targets
+from wsl_tf.models import build_model
 from wsl_tf.train.easgd import EASGD
 from wsl_tf.train.optimizers import SparseMomentumSGD
+from wsl_tf.train.word_rows import draw_word_rows, in_batch_logits, in_batch_targets
 from wsl_tf.variables import local_copy, local_variables, replica_copies, seed_state_variables, tensor_bytes
 
 # Seeds of replica i's dropout streams are offset by i times this (any large odd number).
@@ -146,9 +147,9 @@ class TrainingRun:
         policy = "mixed_bfloat16" if config.train.get("mixed_precision", False) else None
         with self.strategy.scope():
             if self.easgd_mode:
-                self.centre = build_model(config.model)
+                self.centre = self._fresh_model()
                 with local_variables():
-                    self.model = build_model(config.model, policy)
+                    self.model = self._fresh_model(policy)
                 word_rows = {id(v) for v in self.model.word_variables()}
                 self.easgd = EASGD(
                     self.strategy, self.model.trainable_variables, self.centre.trainable_variables,
@@ -157,7 +158,7 @@ class TrainingRun:
                     row_sparse=[i for i, v in enumerate(self.model.trainable_variables) if id(v) in word_rows])
             else:
                 with local_variables(integer_only=True):
-                    self.model = self.centre = build_model(config.model, policy)
+                    self.model = self.centre = self._fresh_model(policy)
                 self.optimizer = SparseMomentumSGD(opt.learning_rate, momentum=opt.momentum,
                                                    nesterov=opt.nesterov, weight_decay=opt.weight_decay)
                 self.optimizer.build(self.model.trainable_variables)
@@ -171,6 +172,12 @@ class TrainingRun:
         self._train_loop = tf.function(self._distributed_loop)
         self._elastic_step = tf.function(self.easgd.elastic_step) if self.easgd else None
         self._synchronize = tf.function(self.easgd.synchronize) if self.easgd else None
+
+    def _fresh_model(self, policy=None):
+        """A model with its word rows drawn block by block (a whole K x E draw peaks at 3x the matrix)."""
+        model = build_model(self.config.model, policy, random_word_rows=False)
+        draw_word_rows(model)
+        return model
 
     # --- Start, state ----------------------------------------------------------------
     def start(self) -> None:
@@ -207,7 +214,7 @@ class TrainingRun:
         if self.easgd:
             self.easgd.prepare_rows(classes)
         with tf.GradientTape() as tape:
-            logits = self.model.in_batch_logits(batch["images"], classes, training=True, backbone=self._backbone)
+            logits = in_batch_logits(self.model, batch["images"], classes, training=True, backbone=self._backbone)
             loss = self.model.training_loss(targets, logits, self.loss_fn, classes)
             scaled = loss if self.easgd else loss / self.replicas  # Keras all-reduces (sums) gradients.
         gradients = tape.gradient(scaled, self.model.trainable_variables)
