@@ -33,6 +33,19 @@ def test_lrn_keeps_the_input_dtype_and_computes_in_float32():
     np.testing.assert_allclose(tf.cast(out, tf.float32).numpy(), expected, rtol=1e-2, atol=1e-3)
 
 
-def test_an_even_window_is_refused():
+def test_an_even_window_and_a_non_positive_k_are_refused():
     with pytest.raises(ValueError, match="size must be odd"):
         LocalResponseNormalization(size=4)
+    with pytest.raises(ValueError, match="k must be positive"):
+        LocalResponseNormalization(k=0.0)
+
+
+def test_lrn_gradient_matches_tensorflows():
+    x = tf.constant(np.random.default_rng(1).normal(0, 3, (2, 3, 3, 7)).astype(np.float32))
+    layer = LocalResponseNormalization(alpha=0.01)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        ours = tf.reduce_sum(layer(x) ** 2)
+        reference = tf.reduce_sum(tf.nn.local_response_normalization(x, 2, 2.0, 0.01, 0.75) ** 2)
+    np.testing.assert_allclose(tape.gradient(ours, x).numpy(), tape.gradient(reference, x).numpy(),
+                               rtol=1e-4, atol=1e-6)
