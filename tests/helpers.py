@@ -18,7 +18,7 @@ from PIL import Image
 def image_bytes(width=40, height=30, fmt="JPEG", seed=0, mode="RGB") -> bytes:
     """A small random image encoded in `fmt`."""
     rng = np.random.default_rng(seed)
-    channels = {"RGB": 3, "RGBA": 4, "L": 1}[mode]
+    channels = {"RGB": 3, "RGBA": 4, "L": 1, "LA": 2}[mode]
     pixels = rng.integers(0, 256, size=(height, width, channels), dtype=np.uint8)
     image = Image.fromarray(pixels.squeeze(-1) if channels == 1 else pixels, mode)
     out = io.BytesIO()
@@ -33,6 +33,19 @@ def png_claiming_size(width: int, height: int) -> bytes:
     fields = struct.pack(">II", width, height) + data[ihdr + 12 : ihdr + 17]
     crc = struct.pack(">I", zlib.crc32(b"IHDR" + fields))
     return data[: ihdr + 4] + fields + crc + data[ihdr + 21 :]
+
+
+def png_bomb(side: int) -> bytes:
+    """A valid all-black 1-bit greyscale PNG of side x side pixels: 30,000 px is about 110 KB that decodes to 2.7 GB
+    of RGB."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    row = b"\x00" * (1 + (side + 7) // 8)  # Filter byte, then the packed bits.
+    packer = zlib.compressobj(9)
+    data = b"".join(packer.compress(row * min(1024, side - start)) for start in range(0, side, 1024)) + packer.flush()
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0))
+            + chunk(b"IDAT", data) + chunk(b"IEND", b""))
 
 
 def prepare_jsonl_dataset(root, num_images, words, *, image_px, prefix="", probabilities=None, max_words=3,

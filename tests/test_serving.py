@@ -87,6 +87,26 @@ def test_bad_images_are_marked_invalid_and_the_rest_answered(exported, real_imag
         assert not out["scores"].numpy()[bad].any() and not out["embedding"].numpy()[bad].any()
 
 
+def hostile_batch(real_images):
+    """Good images (a photo, a 1 x 1 image, a grey PNG with alpha) among bad bytes and a 30,000 x 30,000 PNG bomb."""
+    from tests.helpers import png_bomb
+
+    good = [real_images[2], image_bytes(1, 1, fmt="PNG", seed=5), image_bytes(50, 40, fmt="PNG", mode="LA", seed=6)]
+    return [good[0], b"\xff\xd8\xff garbage", good[1], png_bomb(30_000), good[2]], [True, False, True, False, True]
+
+
+def test_a_bomb_is_refused_by_its_header_and_odd_good_images_answered(exported, real_images):
+    serve = tf.saved_model.load(os.path.join(exported[2], "saved_model")).signatures["serving_default"]
+    batch, expected = hostile_batch(real_images)
+    out = serve(images=tf.constant(batch))
+    assert out["valid"].numpy().tolist() == expected
+    for i in (0, 2, 4):
+        alone = serve(images=tf.constant([batch[i]]))
+        np.testing.assert_allclose(out["scores"].numpy()[i], alone["scores"].numpy()[0], rtol=1e-5, atol=1e-6)
+        assert out["words"].numpy()[i].tolist() == alone["words"].numpy()[0].tolist()
+    assert json.load(open(os.path.join(exported[2], serving.INFO_FILE)))["max_pixels"] == serving.MAX_PIXELS
+
+
 class Tripwire:
     """A model that fails if the network runs on an empty batch, on every CPU (an assert, not a kernel)."""
 
@@ -307,3 +327,45 @@ def keras_tf_scores(path, pixels):
     import keras
 
     return np.asarray(keras.models.load_model(path, safe_mode=True)(pixels))
+
+
+HOSTILE_CLIENT = textwrap.dedent("""
+    import concurrent.futures, json, pickle, resource, sys
+    import numpy as np
+    import tensorflow as tf
+
+    serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+    batches = pickle.load(open(sys.argv[2], "rb"))  # [(images, expected valid)]
+    serial = [serve(images=tf.constant(images)) for images, _ in batches]
+    serial = [(o["valid"].numpy(), o["words"].numpy(), o["scores"].numpy()) for o in serial]
+
+    def request(i):
+        images, expected = batches[i % len(batches)]
+        out = serve(images=tf.constant(images))
+        valid, words, scores = serial[i % len(batches)]
+        good = np.array(expected)
+        return (out["valid"].numpy().tolist() == expected and (out["words"].numpy()[good] == words[good]).all()
+                and np.allclose(out["scores"].numpy()[good], scores[good], rtol=1e-5, atol=1e-6))
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(request, range(8 * 500)))
+    print(json.dumps({"requests": len(answers), "right": sum(answers),
+                      "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}))
+""")
+
+
+@pytest.mark.slow
+def test_eight_threads_of_hostile_requests_are_answered_right_within_2_gb(exported, real_images, tmp_path):
+    """8 threads x 500 requests mixing good images, bad bytes, a 1 x 1 image, grey+alpha and a 30,000 px PNG bomb."""
+    import pickle
+
+    batch, expected = hostile_batch(real_images)
+    rotations = [(batch[r:] + batch[:r], expected[r:] + expected[:r]) for r in range(len(batch))]
+    (tmp_path / "batches.pkl").write_bytes(pickle.dumps(rotations + [([b], [e]) for b, e in zip(batch, expected)]))
+    result = subprocess.run([sys.executable, "-c", HOSTILE_CLIENT, os.path.join(exported[2], "saved_model"),
+                             str(tmp_path / "batches.pkl")], capture_output=True, text=True,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["requests"] == 4000 and figures["right"] == 4000, figures
+    assert figures["peak_rss_gb"] < 2.0, figures

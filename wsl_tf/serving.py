@@ -8,8 +8,10 @@
   (float32 [B, top_k], descending), `embedding` (float32 [B, E]) and `valid`
   (bool [B]). Preprocessing is `wsl_tf.input.preprocessing.preprocess`, the
   input pipeline's own function, so training and serving cannot drift. An
-  image that does not decode gets valid = false, empty words and zero scores
-  and embedding; the others in its batch are answered. An empty batch, or
+  image that does not decode, or whose header declares more than
+  `max_pixels` pixels (checked before decoding: a few KB of PNG can declare
+  30,000 x 30,000), gets valid = false, empty words and zero scores and
+  embedding; the others in its batch are answered. An empty batch, or
   one whose images all fail to decode, never reaches the network.
 - `embed`: preprocessed `pixels` (float32 [B, S, S, 3]) -> `embedding`.
 - `word_vectors`: `words` (string [N]) -> `vectors` (float32 [N, E]), `biases`
@@ -39,12 +41,14 @@ SAVED_MODEL_DIR = "saved_model"
 KERAS_FILE = "model.keras"
 INFO_FILE = "export.json"
 WORDS_ASSET = "words.txt"
+MAX_PIXELS = 50_000_000  # A 50-megapixel photo; larger images are refused before decoding.
 
 
 class ServingModule(tf.Module):
     """The SavedModel's object graph: the model's weights, the dictionary table and the signatures."""
 
-    def __init__(self, model, words_file: str, resize_size: int, crop_size: int, top_k: int):
+    def __init__(self, model, words_file: str, resize_size: int, crop_size: int, top_k: int,
+                 max_pixels: int = MAX_PIXELS):
         super().__init__(name="wsl_tf_serving")
         self.__dict__["_model"] = model  # Untracked: saving the Keras model's object graph stores each weight twice.
         self.weights = [plain(v) for v in model.weights]  # Tracked once, by what the signatures capture.
@@ -55,14 +59,15 @@ class ServingModule(tf.Module):
         self.id_of_word = tf.lookup.StaticHashTable(tf.lookup.TextFileInitializer(
             self.words_asset, tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
             tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER), default_value=-1)
-        self.resize_size, self.crop_size = resize_size, crop_size
+        self.resize_size, self.crop_size, self.max_pixels = resize_size, crop_size, max_pixels
         self.top_k = min(top_k, model.num_words)
         self.embedding_dim = model.embedding_dim
 
     def _decoded(self, images):
         """(indices of the images that decode, their preprocessed pixels), bad images skipped, not raised."""
         def preprocess(index, image_bytes):
-            return index, preprocessing.preprocess(image_bytes, self.resize_size, self.crop_size)
+            return index, preprocessing.preprocess(image_bytes, self.resize_size, self.crop_size,
+                                                   max_pixels=self.max_pixels)
 
         size = self.crop_size
         # A sentinel that always decodes keeps the batch non-empty; it is dropped after.
@@ -121,7 +126,7 @@ class ServingModule(tf.Module):
 
 
 def export(model, words, output_dir: str, resize_size: int, crop_size: int, top_k: int = 10,
-           info: dict | None = None) -> str:
+           info: dict | None = None, max_pixels: int = MAX_PIXELS) -> str:
     """Write model.keras, saved_model/ and export.json into output_dir, replacing it whole; returns output_dir.
 
     words: the dictionary, id order; the first model.num_words are the model's.
@@ -140,14 +145,14 @@ def export(model, words, output_dir: str, resize_size: int, crop_size: int, top_
         words_file = os.path.join(staging, WORDS_ASSET)
         with open(words_file, "w", encoding="utf-8") as handle:
             handle.write("".join(f"{w}\n" for w in words))
-        module = ServingModule(model, words_file, resize_size, crop_size, top_k)
+        module = ServingModule(model, words_file, resize_size, crop_size, top_k, max_pixels)
         tf.saved_model.save(module, os.path.join(staging, SAVED_MODEL_DIR), signatures={
             "serving_default": module.serve, "embed": module.embed, "word_vectors": module.word_vectors})
         os.remove(words_file)  # Copied into saved_model/assets/.
         model.save(os.path.join(staging, KERAS_FILE))
         fileio.write_json_atomic(os.path.join(staging, INFO_FILE), {
             **(info or {}), "num_words": model.num_words, "embedding_dim": model.embedding_dim,
-            "resize_size": resize_size, "crop_size": crop_size, "top_k": module.top_k,
+            "resize_size": resize_size, "crop_size": crop_size, "top_k": module.top_k, "max_pixels": max_pixels,
             "keras_version": keras.__version__, "tensorflow_version": tf.__version__})
         _replace_directory(staging, output_dir)
     finally:

@@ -92,3 +92,16 @@ def test_the_installed_command_answers(tiny_run, files):
     assert result.returncode == 0 and result.stderr == "", result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert lines[0]["words"] == served(tiny_run.export, [files[0]])[0][0] and "error" in lines[1]
+
+
+def test_a_decompression_bomb_is_one_line_and_the_other_files_are_answered(tiny_run, files, tmp_path, capsys):
+    from tests.helpers import png_bomb
+
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_bomb(30_000))
+    assert run_command(predict, f"--model={tiny_run.export}", "--format=json", files[0], str(bomb), files[2]) == 0
+    lines = {entry["file"]: entry for entry in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert lines[str(bomb)] == {"file": str(bomb), "error": "too large: 30000 x 30000 pixels, over the export's "
+                                                            "limit of 50,000,000 (not decoded)"}
+    (crow_words, _), (photo_words, _) = served(tiny_run.export, [files[0], files[2]])
+    assert lines[files[0]]["words"] == crow_words and lines[files[2]]["words"] == photo_words

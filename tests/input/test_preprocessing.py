@@ -68,3 +68,35 @@ def test_random_crops_cover_the_image_and_flips_happen():
         corners.add(float(out[0, 0, 0]))
         flips += out[0, 0, 0] > out[0, -1, 0]
     assert len(corners) > 10 and 10 < flips < 50
+
+
+@pytest.mark.parametrize("fmt, mode", [("JPEG", "RGB"), ("PNG", "RGBA"), ("PNG", "L"), ("GIF", "L"), ("BMP", "RGB")])
+def test_encoded_size_reads_the_header_as_pil_does(fmt, mode):
+    from tests.helpers import image_bytes
+
+    data = image_bytes(37, 23, fmt=fmt, mode=mode)
+    assert preprocessing.encoded_size(tf.constant(data)).numpy().tolist() == [23, 37]
+    assert Image.open(io.BytesIO(data)).size == (37, 23)
+
+
+def test_encoded_size_of_a_top_down_bmp_and_of_unknown_bytes():
+    from tests.helpers import image_bytes
+
+    data = bytearray(image_bytes(9, 5, fmt="BMP"))
+    data[22:26] = (-5).to_bytes(4, "little", signed=True)  # Negative height: rows stored top-down.
+    assert preprocessing.encoded_size(tf.constant(bytes(data))).numpy().tolist() == [5, 9]
+    assert preprocessing.encoded_size(tf.constant(b"not an image")).numpy().tolist() == [0, 0]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="header too short"):
+        preprocessing.encoded_size(tf.constant(b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x01"))
+
+
+def test_an_image_over_max_pixels_is_refused_before_decoding():
+    """A valid 2,000 x 2,000 PNG decodes without the limit and is refused, by its header, under a 1M-pixel limit."""
+    from tests.helpers import png_bomb
+
+    bomb = tf.constant(png_bomb(2000))
+    assert preprocessing.decode(bomb).shape == (2000, 2000, 3)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="image larger than 1000000 pixels"):
+        preprocessing.decode(bomb, max_pixels=1_000_000)
+    assert preprocessing.decode(bomb, max_pixels=4_000_000).shape == (2000, 2000, 3)
+    assert preprocessing.encoded_size(tf.constant(png_bomb(30_000))).numpy().tolist() == [30_000, 30_000]

@@ -5,8 +5,9 @@
   wsl-predict --model=runs/demo/run/export --words=cat,dog,car photo1.jpg   # only these words
 
 --model is an export directory (or its saved_model/). Scores are the word
-layer's, e.w + b (higher is better). A file that is missing or not an image
-gets one line naming it; the other files are still answered. With --words,
+layer's, e.w + b (higher is better). A file that is missing, not an image,
+or larger than the export's pixel limit (read from its header: it is never
+decoded) gets one line naming it; the other files are still answered. With --words,
 each image ranks only the given words (zero-shot labelling with your own
 list); words outside the dictionary are named on stderr and left out. Only
 TensorFlow runs here: the SavedModel holds the preprocessing and dictionary.
@@ -54,6 +55,37 @@ def predict(signatures, images: list[bytes], words: list[str] | None, top_k: int
     return [{"words": w, "scores": s} if ok else None for (w, s), ok in zip(ranked, valid)]
 
 
+def refusal(data: bytes, max_pixels: int) -> str:
+    """Why the model refused an image: too many pixels by its header, or it does not decode."""
+    import tensorflow as tf
+
+    from wsl_tf.input import preprocessing
+
+    try:
+        height, width = (int(v) for v in preprocessing.encoded_size(tf.constant(data)).numpy())
+    except tf.errors.OpError:
+        height = width = 0
+    if height * width > max_pixels:
+        return f"too large: {width} x {height} pixels, over the export's limit of {max_pixels:,} (not decoded)"
+    return "not an image (it does not decode)"
+
+
+def export_max_pixels(model_flag: str) -> int:
+    """The pixel limit the export was written with (export.json), or the serving default."""
+    import json
+
+    from wsl_tf import serving
+
+    for folder in (model_flag, os.path.dirname(os.path.normpath(model_flag))):
+        info = os.path.join(folder, serving.INFO_FILE)
+        if os.path.isfile(info):
+            try:
+                return int(json.loads(fileio.read_text(info)).get("max_pixels", serving.MAX_PIXELS))
+            except (ValueError, TypeError):
+                break
+    return serving.MAX_PIXELS
+
+
 def main(argv):
     files = argv[1:]
     if not files:
@@ -77,6 +109,7 @@ def main(argv):
             print("wsl-predict: error: --words: none of them is in the dictionary", file=sys.stderr)
             return 1
     failures = 0
+    max_pixels = export_max_pixels(FLAGS.model)
     for start in range(0, len(files), FLAGS.batch_size):
         batch = files[start:start + FLAGS.batch_size]
         contents = []
@@ -90,10 +123,10 @@ def main(argv):
         readable = [(name, data) for name, data in zip(batch, contents) if data is not None]
         failures += len(batch) - len(readable)
         results = predict(signatures, [data for _, data in readable], words, FLAGS.top_k) if readable else []
-        for (name, _), result in zip(readable, results):
+        for (name, data), result in zip(readable, results):
             if result is None:
                 failures += 1
-                report(name, error="not an image (it does not decode)")
+                report(name, error=refusal(data, max_pixels))
             else:
                 report(name, **result)
     return 1 if failures == len(files) else 0
