@@ -79,8 +79,13 @@ def read_metadata(dataset_dir: str) -> dict:
     path = os.path.join(dataset_dir, METADATA_FILE)
     if not tf.io.gfile.exists(path):
         raise ValueError(f"{dataset_dir} is not a dataset directory: no {METADATA_FILE} (run wsl-prepare)")
-    with tf.io.gfile.GFile(path) as handle:
-        metadata = json.load(handle)
+    try:
+        with tf.io.gfile.GFile(path) as handle:
+            metadata = json.load(handle)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: damaged: not JSON ({str(error).splitlines()[0][:200]}); rerun wsl-prepare") from None
+    if not isinstance(metadata, dict):
+        raise ValueError(f"{path}: damaged: a JSON {type(metadata).__name__}, not an object; rerun wsl-prepare")
     if metadata.get("schema_version") != SCHEMA_VERSION:
         raise ValueError(f"{path}: schema version {metadata.get('schema_version')}, expected {SCHEMA_VERSION}: "
                          "rerun wsl-prepare")

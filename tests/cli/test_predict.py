@@ -105,3 +105,14 @@ def test_a_decompression_bomb_is_one_line_and_the_other_files_are_answered(tiny_
                                                             "limit of 50,000,000 (not decoded)"}
     (crow_words, _), (photo_words, _) = served(tiny_run.export, [files[0], files[2]])
     assert lines[files[0]]["words"] == crow_words and lines[files[2]]["words"] == photo_words
+
+
+def test_an_export_missing_a_file_is_one_line_naming_it(tiny_run, files, tmp_path, capsys):
+    export = tmp_path / "export"
+    shutil.copytree(tiny_run.export, export)
+    (export / "saved_model" / "variables" / "variables.index").unlink()
+    assert run_command(predict, f"--model={export}", files[0]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(f"wsl-predict: error: --model={export}: the SavedModel in "
+                                               f"{export / 'saved_model'} does not load ("), err
+    assert "variables" in err[0] and err[0].endswith("; export it again (wsl-export)")

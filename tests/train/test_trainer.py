@@ -318,3 +318,85 @@ def test_an_installed_config_is_found_by_its_name_alone(tmp_path, capsys, monkey
     assert run_command(train_command, "--config=paper.py:googlenet,k=7", f"--workdir={tmp_path / 'run'}",
                        "--config.model.width=0.5", f"--config.data.dir={tmp_path / 'no_such_dataset'}") == 1
     assert train_command.FLAGS.config.model.name == "googlenet" and train_command.FLAGS.config.model.num_words == 7
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("damage", ["truncated", "flipped bytes"])
+def test_a_damaged_latest_checkpoint_is_named_and_the_run_resumes_from_the_one_before(twelve_word_dataset, tmp_path,
+                                                                                      damage):
+    """Its own run (1 epoch, checkpoints at steps 2 and 4): ckpt-4 damaged, the rerun retrains steps 3-4."""
+    config = tiny_config(twelve_word_dataset, max_epochs=1)
+    finished = train(config, str(tmp_path / "run"), log=lambda *_: None)
+    (data,) = glob.glob(str(tmp_path / "run" / "checkpoints" / "ckpt-4.data-*"))
+    content = bytearray(open(data, "rb").read())
+    if damage == "truncated":
+        content = content[: len(content) // 2]
+    else:
+        middle = len(content) // 2
+        content[middle:middle + 64] = bytes(b ^ 0xFF for b in content[middle:middle + 64])
+    open(data, "wb").write(bytes(content))
+    (tmp_path / "run" / "summary.json").unlink()
+    logged = []
+    again = train(config, str(tmp_path / "run"), log=logged.append)
+    skipped = [line for line in logged if line.startswith("skipped checkpoint")]
+    assert len(skipped) == 1 and "ckpt-4: it does not read back" in skipped[0], logged
+    assert any(line.startswith("resumed from") and line.split()[2].endswith("ckpt-2") for line in logged), logged
+    assert (again["step"], again["epoch"], again["trained_steps"]) == (4, 1, 2)
+    for metric in ("loss", "val_error", "precision_at_10"):
+        assert again["history"][0][metric] == pytest.approx(finished["history"][0][metric], abs=1e-6), metric
+
+
+@pytest.mark.slow
+def test_a_damaged_train_shard_stops_training_with_one_line_naming_it_and_the_offset(twelve_word_dataset, tmp_path):
+    """Its own copy of the dataset: the first bytes of every record of one train shard flipped."""
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(twelve_word_dataset, data)
+    index = np.load(data / "train-index.npz")
+    shard = sorted(data.glob("train-*.tfrecord"))[0]
+    content = bytearray(shard.read_bytes())
+    for offset in index["offset"][index["shard"] == 0]:
+        content[offset:offset + 8] = bytes(b ^ 0xFF for b in content[offset:offset + 8])
+    shard.write_bytes(bytes(content))
+    config = tiny_config(str(data), max_epochs=1)
+    with pytest.raises(TrainingError) as raised:
+        train(config, str(tmp_path / "run"), log=lambda *_: None)
+    message = str(raised.value)
+    assert re.match(rf"{re.escape(str(shard))}: the record at byte 12 fails its checksum: this shard is damaged; "
+                    rf"training stopped at step 0, the last checkpoint kept \(none yet\)", message), message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("name, damage, message", [
+    ("dataset.json", b'{"schema_version": 3, "shar', "{path}: damaged: not JSON (Unterminated string starting at: "
+                                                     "line 1 column 23 (char 22)); rerun wsl-prepare"),
+    ("dataset.json", b"[1, 2]", "{path}: damaged: a JSON list, not an object; rerun wsl-prepare"),
+    ("vocab.tsv", b"cat\t12\ndog\n", "{path}:2: expected 'word<TAB>count', got 'dog'"),
+    ("train-index.npz", b"PK\x03\x04 not a zip", "{path}: damaged train index (BadZipFile: File is not a zip file); "
+                                                 "rerun wsl-prepare"),
+    ("train-index.npz", "truncated", "{path}: damaged train index (BadZipFile: File is not a zip file); "
+                                     "rerun wsl-prepare"),
+])
+def test_a_damaged_dataset_file_is_one_line_naming_it(twelve_word_dataset, tmp_path, capsys, name, damage, message):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(twelve_word_dataset, data)
+    target = data / name
+    target.write_bytes(target.read_bytes()[:100] if damage == "truncated" else damage)
+    code = run_command(train_command, f"--config={REPO}/configs/cpu_small.py", f"--workdir={tmp_path / 'run'}",
+                       f"--config.data.dir={data}", "--config.model.num_words=12")
+    assert code == 1
+    assert capsys.readouterr().err.splitlines() == ["wsl-train: error: " + message.format(path=target)]
+
+
+def test_a_train_index_whose_arrays_disagree_is_named(twelve_word_dataset, tmp_path):
+    from wsl_tf.input.index import TrainIndex
+
+    arrays = dict(np.load(os.path.join(twelve_word_dataset, "train-index.npz")))
+    arrays["word_records"] = arrays["word_records"].copy()
+    arrays["word_records"][0] = len(arrays["shard"]) + 5
+    np.savez(tmp_path / "index.npz", **arrays)
+    with pytest.raises(ValueError, match=rf"index.npz: damaged train index \(a word record outside 0\.\.\d+\)"):
+        TrainIndex.load(str(tmp_path / "index.npz"))

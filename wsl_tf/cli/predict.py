@@ -97,7 +97,13 @@ def main(argv):
         print(f"wsl-predict: error: --model={FLAGS.model}: no SavedModel there (wsl-export writes one)",
               file=sys.stderr)
         return 1
-    signatures = tf.saved_model.load(path).signatures
+    try:
+        signatures = tf.saved_model.load(path).signatures
+    except (tf.errors.OpError, OSError, ValueError) as error:
+        reason = (getattr(error, "message", None) or str(error)).strip().splitlines()[0][:200]
+        print(f"wsl-predict: error: --model={FLAGS.model}: the SavedModel in {path} does not load "
+              f"({type(error).__name__}: {reason}); export it again (wsl-export)", file=sys.stderr)
+        return 1
     words = None
     if FLAGS.words:
         known = signatures["word_vectors"](words=tf.constant(FLAGS.words))["known"].numpy()

@@ -77,11 +77,37 @@ class TrainIndex:
 
     @classmethod
     def load(cls, path: str) -> "TrainIndex":
+        """The index wsl-prepare wrote; ValueError naming the file when it is missing, damaged or inconsistent."""
+        import zipfile
+
         import tensorflow as tf
 
-        with tf.io.gfile.GFile(path, "rb") as handle:
-            data = np.load(io.BytesIO(handle.read()))
-            return cls(**{field.name: data[field.name] for field in dataclasses.fields(cls)})
+        try:
+            with tf.io.gfile.GFile(path, "rb") as handle:
+                data = np.load(io.BytesIO(handle.read()))
+                index = cls(**{field.name: data[field.name] for field in dataclasses.fields(cls)})
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, tf.errors.OpError) as error:
+            reason = (getattr(error, "message", None) or str(error) or type(error).__name__).splitlines()[0][:200]
+            raise ValueError(f"{path}: damaged train index ({type(error).__name__}: {reason}); rerun wsl-prepare") \
+                from None
+        problem = index.inconsistency()
+        if problem:
+            raise ValueError(f"{path}: damaged train index ({problem}); rerun wsl-prepare")
+        return index
+
+    def inconsistency(self) -> str | None:
+        """What makes the arrays disagree with each other, or None."""
+        records = len(self.shard)
+        if not (len(self.offset) == len(self.length) == records):
+            return f"{records} shard numbers, {len(self.offset)} offsets, {len(self.length)} lengths"
+        offsets = self.word_offsets
+        if len(offsets) == 0 or offsets[0] != 0 or offsets[-1] != len(self.word_records) or np.any(np.diff(offsets) < 0):
+            return "word offsets do not partition the word records"
+        if len(self.word_records) and (self.word_records.min() < 0 or self.word_records.max() >= records):
+            return f"a word record outside 0..{records - 1}"
+        if records and (self.offset.min() < 0 or self.length.min() < 0):
+            return "a negative offset or length"
+        return None
 
     @property
     def num_records(self) -> int:

@@ -31,6 +31,7 @@ from tqdm import tqdm
 from wsl_tf import fileio
 from wsl_tf.input import pipeline
 from wsl_tf.input.dataset import PreparedDataset
+from wsl_tf.input.reader import find_damaged_record
 from wsl_tf.models import MultiClassLogisticLoss, OneVsAllLogisticLoss
 from wsl_tf.train import config as config_lib
 from wsl_tf import run_directory
@@ -112,6 +113,7 @@ def _checked_dataset(config, dataset: PreparedDataset | None) -> PreparedDataset
     try:
         dataset = dataset or PreparedDataset(config.data.dir)
         config_lib.check(config, dataset.metadata)
+        dataset.vocabulary, dataset.train_index  # Read now: a damaged file is one line before any work.
     except ValueError as error:
         raise TrainingError(str(error)) from None
     return dataset
@@ -166,13 +168,27 @@ class _Trainer:
 
     # --- Restore -------------------------------------------------------------------------------------------
     def restore(self) -> None:
-        """Resume from the latest checkpoint, or start the run fresh."""
-        latest = self.checkpoints.latest
-        if latest:
-            self.checkpoints.checkpoint.restore(latest).assert_existing_objects_matched()
-            self.log(f"resumed from {latest} (step {int(self.run.step)}, {int(self.epoch)} epochs done, "
+        """Resume from the newest readable checkpoint, or start the run fresh.
+
+        A damaged checkpoint (truncated or corrupted by a crash or a full
+        disk) is named in one line and the one before it is used; the run
+        then retrains from there and overwrites the damaged one.
+        """
+        saved = list(reversed(self.checkpoints.manager.checkpoints))
+        for path in saved:
+            try:
+                self.checkpoints.checkpoint.restore(path).assert_existing_objects_matched()
+            except (tf.errors.OpError, ValueError, AssertionError, IndexError, KeyError) as error:
+                reason = (getattr(error, "message", None) or str(error)).strip().splitlines()[0][:200]
+                self.log(f"skipped checkpoint {path}: it does not read back ({type(error).__name__}: {reason})")
+                continue
+            self.log(f"resumed from {path} (step {int(self.run.step)}, {int(self.epoch)} epochs done, "
                      f"learning rate {float(self.run.learning_rate):g})")
+            break
         else:
+            if saved:
+                raise TrainingError(f"no checkpoint in {os.path.dirname(saved[0])} reads back ({len(saved)} tried); "
+                                    "move them away to start the run afresh")
             self.run.start()
         self.history = _load_history(self.workdir, int(self.epoch))
 
@@ -209,6 +225,14 @@ class _Trainer:
                 callback_list.on_epoch_begin(int(self.epoch))
                 images_per_s = self._epoch_steps(batches, callback_list)
                 self._end_of_epoch(callback_list, images_per_s)
+        except (tf.errors.InvalidArgumentError, tf.errors.DataLossError, UnicodeDecodeError):  # A message quoting
+            # the damaged bytes fails to decode as UTF-8 itself.
+            damaged = find_damaged_record(self._shards("train", "val"))
+            if damaged is None:
+                raise
+            raise TrainingError(f"{damaged[0]}: {damaged[1]}: this shard is damaged; training stopped at step "
+                                f"{int(run.step)}, the last checkpoint kept ({self.checkpoints.latest or 'none yet'})"
+                                f". Prepare the dataset again (wsl-prepare), then rerun to resume") from None
         except _PEER_FAILURES as error:
             if training_run.cluster_task() is None:
                 raise
@@ -218,6 +242,16 @@ class _Trainer:
                                 f"({self.checkpoints.latest or 'none yet'})") from None
         callback_list.on_train_end()
         self.writer.flush()
+
+    def _shards(self, *splits) -> list[str]:
+        """The shard paths of those of `splits` the dataset has."""
+        paths = []
+        for split in splits:
+            try:
+                paths += self.dataset.shards(split)
+            except ValueError:
+                continue
+        return paths
 
     def _epoch_steps(self, batches, callback_list) -> float:
         """The rest of this epoch's steps, one log window at a time; the loop's images/s."""
