@@ -13,6 +13,7 @@ from wsl_tf.input.dataset import PreparedDataset
 from wsl_tf.run_directory import restore_run
 
 
+@pytest.mark.slow  # Trains runs of its own: kept out of the fast set's 4 minutes.
 def test_training_choices_change_only_the_loss_and_sampling_and_score_each_run(tiny_run, tmp_path):
     """Its own four runs (the sweep trains them), from the shared run's config on one device."""
     run = restore_run(tiny_run.workdir)

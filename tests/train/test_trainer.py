@@ -166,6 +166,7 @@ def test_config_errors_fail_before_training(twelve_word_dataset, tmp_path, chang
     assert not os.path.exists(tmp_path / "run" / "checkpoints")
 
 
+@pytest.mark.slow  # Trains runs of its own: kept out of the fast set's 4 minutes.
 def test_a_run_opens_its_dataset_once_however_many_replicas_draw(twelve_word_dataset, tmp_path, monkeypatch):
     """Its own run over 3 replicas, counting the reads of the dataset's files from the start."""
     from wsl_tf import records
@@ -191,6 +192,7 @@ def test_a_run_opens_its_dataset_once_however_many_replicas_draw(twelve_word_dat
     assert reads == {"dataset.json": 1, "vocab.tsv": 1, "train-index.npz": 1}
 
 
+@pytest.mark.slow  # Trains runs of its own: kept out of the fast set's 4 minutes.
 def test_a_run_the_schedule_stopped_trains_nothing_when_rerun(twelve_word_dataset, tmp_path):
     """Its own run, with a minimum learning rate that stops it after one epoch."""
     config = tiny_config(twelve_word_dataset, max_epochs=5)

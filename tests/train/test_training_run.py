@@ -124,6 +124,7 @@ def test_a_batch_of_padding_only_trains_with_one_vs_all():
     assert not np.allclose(np.array(run.centre.trainable_variables[0]), before)
 
 
+@pytest.mark.slow  # Trains runs of its own: kept out of the fast set's 4 minutes.
 def test_steps_in_one_compiled_loop_match_steps_one_call_each():
     """run_steps with steps_per_loop=4 (calls split at tau=3's exchanges) is the same training as run_step."""
     losses, kernels, exchanges = {}, {}, {}
@@ -170,6 +171,7 @@ def test_mixed_precision_and_xla_train_like_float32(switch):
         assert not np.array_equal(losses[True], losses[False])  # bfloat16 did compute.
 
 
+@pytest.mark.slow  # Trains runs of its own: kept out of the fast set's 4 minutes.
 def test_a_second_run_in_the_same_process_exchanges_after_a_long_first_one():
     """The demo trains its comparison runs in the process that trained the main run (same devices)."""
     first = TrainingRun(run_config(tau=1), MultiClassLogisticLoss())
