@@ -157,3 +157,16 @@ def tiny_run(run_dataset, tmp_path_factory) -> TinyRun:
     workdir = str(tmp_path_factory.mktemp("tiny_run") / "run")
     summary = train_and_export(config, workdir, log=lambda *_: None, callbacks=[ends])
     return TinyRun(workdir, run_dataset, config, summary, ends.seen)
+
+
+@pytest.fixture
+def word_layer():
+    """A built WordLayer of 200 words over 16-d embeddings, with random biases (zero biases hide mistakes)."""
+    import tensorflow as tf
+
+    from wsl_tf.models import WordLayer
+
+    layer = WordLayer(200)
+    layer.build((None, 16))
+    layer.bias.assign(tf.random.normal((200,)))
+    return layer

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from tests.helpers import model_config
-from wsl_tf.models import WordLayer, build_model
+from wsl_tf.models import build_model
 from wsl_tf.train.word_rows import (batch_word_logits, draw_word_rows, fill_normal_rows, in_batch_logits,
                                     in_batch_targets)
 
@@ -30,28 +30,20 @@ def test_in_batch_targets_match_numpy(labels):
     np.testing.assert_array_equal(targets.numpy(), expected_targets[:, order])
 
 
-@pytest.fixture
-def head():
-    layer = WordLayer(200)
-    layer.build((None, 16))
-    layer.bias.assign(tf.random.normal((200,)))
-    return layer
-
-
-def test_batch_word_logits_are_the_full_logits_columns(head):
+def test_batch_word_logits_are_the_full_logits_columns(word_layer):
     x = tf.random.normal((5, 16))
     classes = tf.constant([17, 3, 199, 42])
-    np.testing.assert_allclose(batch_word_logits(head, x, classes).numpy(), head(x).numpy()[:, [17, 3, 199, 42]],
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(batch_word_logits(word_layer, x, classes).numpy(),
+                               word_layer(x).numpy()[:, [17, 3, 199, 42]], rtol=1e-5, atol=1e-6)
 
 
-def test_gradient_is_indexed_slices_and_zero_outside_the_batch_rows(head):
+def test_gradient_is_indexed_slices_and_zero_outside_the_batch_rows(word_layer):
     x = tf.random.normal((4, 16))
     classes, targets = in_batch_targets(tf.constant([[5], [9], [5], [120]]))
     with tf.GradientTape() as tape:
-        logits = batch_word_logits(head, x, classes)
+        logits = batch_word_logits(word_layer, x, classes)
         loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(targets, logits))
-    kernel_grad, bias_grad = tape.gradient(loss, [head.kernel, head.bias])
+    kernel_grad, bias_grad = tape.gradient(loss, [word_layer.kernel, word_layer.bias])
     assert isinstance(kernel_grad, tf.IndexedSlices) and isinstance(bias_grad, tf.IndexedSlices)
     assert sorted(set(kernel_grad.indices.numpy())) == [5, 9, 120]
     dense = tf.convert_to_tensor(kernel_grad).numpy()
@@ -60,14 +52,14 @@ def test_gradient_is_indexed_slices_and_zero_outside_the_batch_rows(head):
     assert np.all(dense[outside] == 0) and np.all(np.abs(dense[~outside]).sum(axis=1) > 0)
 
 
-def test_compiles_under_xla(head):
+def test_compiles_under_xla(word_layer):
     @tf.function(jit_compile=True)
     def step(x, labels):
         classes, targets = in_batch_targets(labels)
         with tf.GradientTape() as tape:
-            logits = batch_word_logits(head, x, classes)
+            logits = batch_word_logits(word_layer, x, classes)
             loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(targets, logits))
-        return loss, tape.gradient(loss, head.kernel)
+        return loss, tape.gradient(loss, word_layer.kernel)
 
     loss, grad = step(tf.random.normal((4, 16)), tf.constant([[5], [9], [5], [120]]))
     assert np.isfinite(loss.numpy()) and isinstance(grad, tf.IndexedSlices)
