@@ -45,3 +45,12 @@ def test_every_json_file_of_the_shared_run_and_its_dataset_is_strict(tiny_run):
     assert {"config.json", "data.json", "history.json", "summary.json", "export.json", "dataset.json"} <= names
     for path in found:
         strict_loads(open(path).read())
+
+
+def test_an_error_is_one_short_line_of_its_message_or_its_type():
+    import tensorflow as tf
+
+    assert fileio.error_line(ValueError("first\nsecond")) == "first"
+    assert fileio.error_line(KeyError()) == "KeyError"
+    assert fileio.error_line(ValueError("x" * 300), limit=10) == "x" * 10
+    assert fileio.error_line(tf.errors.DataLossError(None, None, "corrupted record at 12")) == "corrupted record at 12"

@@ -4,7 +4,7 @@ A killed job must never leave a half-written output: everything is written to
 a temporary name beside its destination and renamed into place. Every JSON
 file a run writes is strict JSON (RFC 8259), which JavaScript's JSON.parse
 and other strict readers accept: a figure that does not exist is `null`,
-never `NaN` or `Infinity`.
+never `NaN` or `Infinity`. `error_line` puts a reading error in one line.
 """
 
 import contextlib
@@ -81,3 +81,10 @@ def write_json_atomic(path: str, value, indent: int | None = 2, sort_keys: bool 
 def read_text(path: str) -> str:
     with _gfile().GFile(path, "r") as handle:
         return handle.read()
+
+
+def error_line(error: BaseException, limit: int = 200) -> str:
+    """An exception's message as one short line: TensorFlow's `message` (without its op context) if it has one,
+    the first line, at most `limit` characters; its type's name when the message is empty."""
+    text = (getattr(error, "message", None) or str(error)).strip()
+    return text.splitlines()[0][:limit] if text else type(error).__name__

@@ -20,6 +20,7 @@ import functools
 import json
 import os
 
+from wsl_tf import fileio
 from wsl_tf.keys import key_fraction
 
 SCHEMA_VERSION = 2
@@ -83,7 +84,7 @@ def read_metadata(dataset_dir: str) -> dict:
         with tf.io.gfile.GFile(path) as handle:
             metadata = json.load(handle)
     except (ValueError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path}: damaged: not JSON ({str(error).splitlines()[0][:200]}); rerun wsl-prepare") from None
+        raise ValueError(f"{path}: damaged: not JSON ({fileio.error_line(error)}); rerun wsl-prepare") from None
     if not isinstance(metadata, dict):
         raise ValueError(f"{path}: damaged: a JSON {type(metadata).__name__}, not an object; rerun wsl-prepare")
     if metadata.get("schema_version") != SCHEMA_VERSION:

@@ -100,9 +100,8 @@ def main(argv):
     try:
         signatures = tf.saved_model.load(path).signatures
     except (tf.errors.OpError, OSError, ValueError) as error:
-        reason = (getattr(error, "message", None) or str(error)).strip().splitlines()[0][:200]
         print(f"wsl-predict: error: --model={FLAGS.model}: the SavedModel in {path} does not load "
-              f"({type(error).__name__}: {reason}); export it again (wsl-export)", file=sys.stderr)
+              f"({type(error).__name__}: {fileio.error_line(error)}); export it again (wsl-export)", file=sys.stderr)
         return 1
     words = None
     if FLAGS.words:

@@ -87,9 +87,8 @@ class TrainIndex:
                 data = np.load(io.BytesIO(handle.read()))
                 index = cls(**{field.name: data[field.name] for field in dataclasses.fields(cls)})
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, tf.errors.OpError) as error:
-            reason = (getattr(error, "message", None) or str(error) or type(error).__name__).splitlines()[0][:200]
-            raise ValueError(f"{path}: damaged train index ({type(error).__name__}: {reason}); rerun wsl-prepare") \
-                from None
+            raise ValueError(f"{path}: damaged train index ({type(error).__name__}: {fileio.error_line(error)}); "
+                             "rerun wsl-prepare") from None
         problem = index.inconsistency()
         if problem:
             raise ValueError(f"{path}: damaged train index ({problem}); rerun wsl-prepare")

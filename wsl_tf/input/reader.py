@@ -14,6 +14,7 @@ import threading
 import numpy as np
 import tensorflow as tf
 
+from wsl_tf import fileio
 from wsl_tf.input.index import TrainIndex
 
 
@@ -81,7 +82,6 @@ def find_damaged_record(shard_paths: list[str]) -> tuple[str, str] | None:
             for _ in tf.data.TFRecordDataset(path).batch(1024):
                 pass
         except tf.errors.DataLossError as error:
-            found = re.search(r"corrupted record at (\d+)", error.message or str(error))
-            return path, (f"the record at byte {found.group(1)} fails its checksum" if found
-                          else re.sub(r"\{\{.*?\}\}|\[Op:.*", "", error.message or str(error)).strip())
+            found = re.search(r"corrupted record at (\d+)", fileio.error_line(error))
+            return path, f"the record at byte {found.group(1)} fails its checksum" if found else fileio.error_line(error)
     return None

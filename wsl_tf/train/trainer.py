@@ -179,8 +179,8 @@ class _Trainer:
             try:
                 self.checkpoints.checkpoint.restore(path).assert_existing_objects_matched()
             except (tf.errors.OpError, ValueError, AssertionError, IndexError, KeyError) as error:
-                reason = (getattr(error, "message", None) or str(error)).strip().splitlines()[0][:200]
-                self.log(f"skipped checkpoint {path}: it does not read back ({type(error).__name__}: {reason})")
+                self.log(f"skipped checkpoint {path}: it does not read back "
+                         f"({type(error).__name__}: {fileio.error_line(error)})")
                 continue
             self.log(f"resumed from {path} (step {int(self.run.step)}, {int(self.epoch)} epochs done, "
                      f"learning rate {float(self.run.learning_rate):g})")
@@ -237,7 +237,7 @@ class _Trainer:
             if training_run.cluster_task() is None:
                 raise
             raise TrainingError(f"a worker of the cluster stopped answering ({type(error).__name__}: "
-                                f"{str(error).splitlines()[0][:200]}); this worker stopped too. Rerun every "
+                                f"{fileio.error_line(error)}); this worker stopped too. Rerun every "
                                 f"worker's command to resume from the last checkpoint "
                                 f"({self.checkpoints.latest or 'none yet'})") from None
         callback_list.on_train_end()
