@@ -55,10 +55,10 @@ class ServingModule(tf.Module):
         self.words_asset = tf.saved_model.Asset(words_file)
         self.word_of_id = tf.lookup.StaticHashTable(tf.lookup.TextFileInitializer(
             self.words_asset, tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER,
-            tf.string, tf.lookup.TextFileIndex.WHOLE_LINE), default_value="")
+            tf.string, tf.lookup.TextFileIndex.WHOLE_LINE), default_value="", experimental_is_anonymous=True)
         self.id_of_word = tf.lookup.StaticHashTable(tf.lookup.TextFileInitializer(
             self.words_asset, tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
-            tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER), default_value=-1)
+            tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER), default_value=-1, experimental_is_anonymous=True)
         self.resize_size, self.crop_size, self.max_pixels = resize_size, crop_size, max_pixels
         self.top_k = min(top_k, model.num_words)
         self.embedding_dim = model.embedding_dim
@@ -140,6 +140,7 @@ def export(model, words, output_dir: str, resize_size: int, crop_size: int, top_
         raise ValueError(f"dictionary words must be non-empty single lines: {bad[:3]}")
     parent = os.path.dirname(os.path.abspath(output_dir))
     os.makedirs(parent, exist_ok=True)
+    fileio.remove_stale_temporaries(parent, prefix=f".{os.path.basename(output_dir)}.")  # A killed export's.
     staging = tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}.tmp-", dir=parent)
     try:
         words_file = os.path.join(staging, WORDS_ASSET)
