@@ -1,4 +1,4 @@
-"""What every command shares: short help, a quiet TensorFlow start, one-line errors for bad flags.
+"""What every command shares: short help, a quiet TensorFlow start, one-line errors for bad flags and a full disk.
 
 Used by the data tools' commands (wsl-prepare, wsl-fetch-data) and by
 wsl_tf/cli's (wsl-train, wsl-eval, ...). It lives here, in the lower of the
@@ -214,4 +214,27 @@ def run(main, program: str, flag_values: flags.FlagValues, uses_tensorflow: bool
         print(f"{program}: error: {problem.splitlines()[-1] if problem else problem}", file=sys.stderr)
         sys.exit(2)
 
-    app.run(main, flags_parser=parse)
+    app.run(stopped_by_a_full_disk(main, program), flags_parser=parse)
+
+
+def stopped_by_a_full_disk(main, program: str):
+    """main with a full disk said in one line instead of a traceback, whichever layer met it.
+
+    Every command writes through temporary names and renames, so what the
+    disk stopped was never committed: rerunning the same command once there
+    is space again goes on from its last complete step.
+    """
+    from wsl_tf import fileio
+
+    def guarded(argv):
+        try:
+            return main(argv)
+        except Exception as error:  # noqa: BLE001 (a full disk surfaces as OSError or as a TensorFlow error)
+            if not fileio.disk_full(error):
+                raise
+            print(f"{program}: error: no space left on the device ({fileio.error_line(error, limit=300)}). "
+                  "Nothing half-written is kept: free some space, then rerun the same command to go on from "
+                  "its last complete step", file=sys.stderr)
+            return 1
+
+    return guarded

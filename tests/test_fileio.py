@@ -54,3 +54,49 @@ def test_an_error_is_one_short_line_of_its_message_or_its_type():
     assert fileio.error_line(KeyError()) == "KeyError"
     assert fileio.error_line(ValueError("x" * 300), limit=10) == "x" * 10
     assert fileio.error_line(tf.errors.DataLossError(None, None, "corrupted record at 12")) == "corrupted record at 12"
+    wrapped = ("{{function_node __wrapped__SaveV2_dtypes_108_device_/job:localhost/replica:0/task:0/device:CPU:0}} "
+               "/run/checkpoints/ckpt-2_temp/part-00000; No space left on device [Op:SaveV2]")
+    assert fileio.error_line(tf.errors.ResourceExhaustedError(None, None, wrapped)) == (
+        "/run/checkpoints/ckpt-2_temp/part-00000; No space left on device")
+
+
+def test_a_full_disk_is_told_from_other_errors_whichever_layer_met_it():
+    import errno
+
+    import tensorflow as tf
+
+    assert fileio.disk_full(OSError(errno.ENOSPC, "No space left on device", "x.tfrecord"))
+    assert fileio.disk_full(tf.errors.ResourceExhaustedError(None, None, "/d/x.pickle; No space left on device"))
+    assert not fileio.disk_full(OSError(errno.EACCES, "Permission denied", "x.tfrecord"))
+    assert not fileio.disk_full(tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor"))
+
+
+def test_stale_temporaries_a_kill_left_are_removed_and_nothing_else(tmp_path):
+    kept = ["history.json", "export", ".hidden", "x.tmp-0123456789ab", "checkpoints"]
+    for name in kept[:1] + kept[2:4]:
+        (tmp_path / name).write_text("kept")
+    (tmp_path / "export").mkdir()
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / ".history.json.tmp-0123456789ab").write_text("half")
+    (tmp_path / ".export.tmp-k2j3h4_g").mkdir()
+    (tmp_path / ".export.tmp-k2j3h4_g" / "model.keras").write_text("half")
+    (tmp_path / ".export.old-a1b2c3d4").mkdir()
+    assert fileio.remove_stale_temporaries(str(tmp_path), prefix=".export.") == [".export.old-a1b2c3d4",
+                                                                                  ".export.tmp-k2j3h4_g"]
+    assert fileio.remove_stale_temporaries(str(tmp_path)) == [".history.json.tmp-0123456789ab"]
+    assert sorted(os.listdir(tmp_path)) == sorted(kept)
+    assert fileio.remove_stale_temporaries(str(tmp_path / "absent")) == []
+    # Every name temp_path_for makes is one it removes.
+    assert fileio.is_temporary(os.path.basename(fileio.temp_path_for(str(tmp_path / "metrics.json"))))
+
+
+def test_temporaries_left_under_a_directory_are_found_at_any_depth(tmp_path):
+    (tmp_path / "run" / "checkpoints" / "ckpt-4_temp").mkdir(parents=True)
+    (tmp_path / "run" / "checkpoints" / "checkpoint.tmp0123456789abcdef").write_text("")
+    (tmp_path / "run" / "checkpoints" / "ckpt-2.index").write_text("")
+    (tmp_path / "run" / "eval").mkdir()
+    (tmp_path / "run" / "eval" / ".metrics.json.tmp-0123456789ab").write_text("")
+    (tmp_path / "run" / "eval" / "metrics.json").write_text("")
+    assert fileio.temporaries_under(str(tmp_path)) == [
+        "run/checkpoints/checkpoint.tmp0123456789abcdef", "run/checkpoints/ckpt-4_temp",
+        "run/eval/.metrics.json.tmp-0123456789ab"]

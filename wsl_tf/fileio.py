@@ -4,13 +4,17 @@ A killed job must never leave a half-written output: everything is written to
 a temporary name beside its destination and renamed into place. Every JSON
 file a run writes is strict JSON (RFC 8259), which JavaScript's JSON.parse
 and other strict readers accept: a figure that does not exist is `null`,
-never `NaN` or `Infinity`. `error_line` puts a reading error in one line.
+never `NaN` or `Infinity`. `error_line` puts a reading error in one line;
+`disk_full` tells a full disk whichever layer (Python, TensorFlow's C++
+file systems, a worker process) met it.
 """
 
 import contextlib
+import errno
 import json
 import math
 import os
+import re
 import uuid
 
 
@@ -24,6 +28,46 @@ def temp_path_for(path: str) -> str:
     """A unique temporary name in the same directory as `path`."""
     head, tail = os.path.split(path)
     return os.path.join(head, f".{tail}.tmp-{uuid.uuid4().hex[:12]}")
+
+
+_TEMP_NAME = re.compile(r"^\..+\.(tmp|old)-[0-9a-z_]{8,}$")
+
+
+def is_temporary(name: str) -> bool:
+    """Whether a file or directory name is one of temp_path_for's (or a staging directory named alike)."""
+    return bool(_TEMP_NAME.match(name))
+
+
+def temporaries_under(root: str) -> list[str]:
+    """Paths under root (relative) that a writer left under a temporary name: ours, or TensorFlow's checkpoint
+    staging (ckpt-N_temp/, checkpoint.tmp...). After a finished or failed job there should be none."""
+    found = []
+    for folder, folders, names in os.walk(root):
+        for name in folders + names:
+            if is_temporary(name) or name.endswith("_temp") or name.startswith("checkpoint.tmp"):
+                found.append(os.path.relpath(os.path.join(folder, name), root))
+    return sorted(found)
+
+
+def remove_stale_temporaries(directory: str, prefix: str = "") -> list[str]:
+    """Remove what a killed writer left in `directory` under temporary names starting with `prefix`; the names
+    removed.
+
+    For what one job writes at a time (a dataset, a run, an export): the job
+    calls it when it starts, so a kill -9 leaves no lasting litter.
+    """
+    gfile = _gfile()
+    if not gfile.isdir(directory):
+        return []
+    stale = sorted(name.rstrip("/") for name in gfile.listdir(directory) if is_temporary(name.rstrip("/"))
+                   and name.startswith(prefix))
+    for name in stale:
+        path = os.path.join(directory, name)
+        if gfile.isdir(path):
+            gfile.rmtree(path)
+        else:
+            gfile.remove(path)
+    return stale
 
 
 def commit(temp_path: str, path: str) -> None:
@@ -83,8 +127,18 @@ def read_text(path: str) -> str:
         return handle.read()
 
 
+# What TensorFlow wraps an op's own message in: "{{function_node ...}} MESSAGE [Op:SaveV2]".
+_OP_CONTEXT = re.compile(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:[A-Za-z0-9_]+\]$")
+
+
 def error_line(error: BaseException, limit: int = 200) -> str:
-    """An exception's message as one short line: TensorFlow's `message` (without its op context) if it has one,
-    the first line, at most `limit` characters; its type's name when the message is empty."""
+    """An exception's message as one short line: TensorFlow's `message` if it has one, without the function and
+    op it ran in, the first line, at most `limit` characters; its type's name when the message is empty."""
     text = (getattr(error, "message", None) or str(error)).strip()
-    return text.splitlines()[0][:limit] if text else type(error).__name__
+    text = _OP_CONTEXT.sub("", text.splitlines()[0] if text else "").strip()
+    return text[:limit] if text else type(error).__name__
+
+
+def disk_full(error: BaseException) -> bool:
+    """Whether `error` says a disk is full: errno ENOSPC, or TensorFlow's wording of it (ResourceExhaustedError)."""
+    return getattr(error, "errno", None) == errno.ENOSPC or "No space left on device" in str(error)

@@ -81,3 +81,35 @@ def test_a_log_level_the_user_sets_wins(tmp_path):
     out = run_module("wsl_tf.cli.train", "--config=cpu_small.py", f"--workdir={tmp_path}",
                      f"--config.data.dir={tmp_path / 'missing'}", env=env)
     assert out.returncode == 1 and out.stderr.count("\n") > 1  # TensorFlow's own lines come through.
+
+
+def test_a_full_disk_is_one_line_whichever_layer_met_it_and_other_errors_stay_tracebacks(tmp_path, monkeypatch,
+                                                                                           capsys):
+    """Injected at the write layer: the staged chunk's write raises what TensorFlow raises on ENOSPC."""
+    import tensorflow as tf
+
+    from data_tools import prepare
+    from wsl_tf import fileio
+
+    (tmp_path / "list.jsonl").write_text('{"image": "a.png", "text": "cat"}\n')
+    flags = ["--source=jsonl", f"--input={tmp_path / 'list.jsonl'}", f"--output_dir={tmp_path / 'out'}",
+             "--noprogress"]
+    wrapped = ("{{function_node __wrapped__WriteFile_device_/job:localhost}} "
+               f"{tmp_path}/out/.staging/.chunk-000000.pickle.tmp-9f8ee33ae314; No space left on device [Op:WriteFile]")
+
+    def full(*_):
+        raise tf.errors.ResourceExhaustedError(None, None, wrapped)
+
+    monkeypatch.setattr(fileio, "write_bytes_atomic", full)
+    assert run_command(prepare, *flags) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"wsl-prepare: error: no space left on the device ({tmp_path}/out/.staging/.chunk-000000.pickle.tmp-"
+        "9f8ee33ae314; No space left on device). Nothing half-written is kept: free some space, then rerun the "
+        "same command to go on from its last complete step"]
+
+    def out_of_memory(*_):
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+
+    monkeypatch.setattr(fileio, "write_bytes_atomic", out_of_memory)
+    with pytest.raises(tf.errors.ResourceExhaustedError, match="OOM"):
+        run_command(prepare, *flags)

@@ -18,7 +18,6 @@ fetch by hand and where to put it), no disk space (how much it needs), an
 interrupted run (rerun the same command: it resumes).
 """
 
-import errno
 import json
 import os
 import sys
@@ -80,7 +79,7 @@ def main(argv):
               "goes on from its last checkpoint.", file=sys.stderr)
         return 130
     except Exception as error:  # noqa: BLE001 (a full disk surfaces as OSError or as a TensorFlow error)
-        if not disk_full(error):
+        if not fileio.disk_full(error):
             raise
         print(f"wsl-demo: error: no space left on the device ({error}). The demo needs about {DISK_NEEDED} "
               f"(corpora cached in {corpora.cache_dir()}, the dataset and run in {FLAGS.workdir}): free some, "
@@ -97,11 +96,6 @@ def main(argv):
 
 
 DISK_NEEDED = "1 GB"
-
-
-def disk_full(error: BaseException) -> bool:
-    """Whether `error` says a disk is full (errno ENOSPC, or TensorFlow's wording of it)."""
-    return getattr(error, "errno", None) == errno.ENOSPC or "No space left on device" in str(error)
 
 
 def demo_source(data):
