@@ -23,6 +23,7 @@ options give byte-identical output whatever the number of workers.
 """
 
 import collections
+import contextlib
 import dataclasses
 import itertools
 import json
@@ -156,6 +157,7 @@ class _Staging:
                 if json.load(handle) != params:
                     shutil.rmtree(self.dir)
         os.makedirs(self.dir, exist_ok=True)
+        fileio.remove_stale_temporaries(self.dir)
         if not os.path.exists(params_path):
             fileio.write_text_atomic(params_path, json.dumps(params, sort_keys=True))
 
@@ -267,6 +269,7 @@ class DatasetPreparer:
         """Prepare the dataset directory; return the contents of dataset.json."""
         out = self.options.output_dir
         os.makedirs(out, exist_ok=True)
+        fileio.remove_stale_temporaries(out)  # What a killed run left under temporary names.
         done = self.completed_metadata()
         if done is not None:
             self.log(f"{out} is already complete for these inputs and options; nothing to do.")
@@ -410,11 +413,19 @@ class DatasetPreparer:
                         index.add(shard, len(serialized), ids)
                     stats[split]["images"] += 1
                     stats[split]["pairs"] += len(ids)
-        finally:
-            bar.close()
             for split_writers in writers.values():
                 for writer in split_writers:
+                    writer.close()  # Where a full disk may surface: the writers buffer.
+        except BaseException:  # No half-written shard stays behind.
+            for writer in (w for split_writers in writers.values() for w in split_writers):
+                with contextlib.suppress(Exception):
                     writer.close()
+            for path in (p for paths in temps.values() for p in paths):
+                if tf.io.gfile.exists(path):
+                    tf.io.gfile.remove(path)
+            raise
+        finally:
+            bar.close()
         index.save(os.path.join(out, records.TRAIN_INDEX_FILE))
         for split in records.SPLITS:
             for old in records.shard_paths(out, split):

@@ -1,27 +1,18 @@
-"""wsl-prepare as a user runs it: its errors in one line (in this process), and a separate process killed and
-rerun (slow)."""
+"""wsl-prepare as a user runs it: its errors in one line (in this process), and on a disk that fills up (slow).
+Killed with SIGKILL and rerun: tests/test_random_kills.py."""
 
 import filecmp
 import json
 import os
-import signal
-import subprocess
+import re
 import sys
-import time
 
 import pytest
 
 from data_tools import prepare, preparer
-from data_tools.sources.jsonl import JsonlSource
 from tests.helpers import image_bytes, prepare_jsonl_dataset, run_command
-
-
-def wsl_prepare(*args, **kwargs):
-    """The command with the environment a user has: no TF_CPP_MIN_LOG_LEVEL."""
-    command = [sys.executable, "-m", "data_tools.prepare", *args]
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, **kwargs)
+from tests.small_disk import run_on_small_disk
+from wsl_tf import fileio
 
 
 @pytest.fixture(scope="module")
@@ -33,43 +24,6 @@ def slow_corpus(tmp_path_factory):
             (root / f"{i}.png").write_bytes(image_bytes(320, 320, fmt="PNG", seed=i))
             handle.write(json.dumps({"image": f"{i}.png", "text": f"word{i % 7} common animal {i % 3}"}) + "\n")
     return str(root / "list.jsonl")
-
-
-@pytest.mark.slow
-def test_kill_9_mid_run_then_rerun_completes_identically(slow_corpus, tmp_path):
-    out = tmp_path / "out"
-    flags = ["--source=jsonl", f"--input={slow_corpus}", f"--output_dir={out}", "--vocab_size=5",
-             "--num_stopwords=1", "--image_size=32", "--num_shards=2", "--workers=1", "--chunk_size=20",
-             "--noprogress"]
-    process = wsl_prepare(*flags)
-    staging = out / preparer.STAGING_DIR
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        if staging.exists() and len([n for n in os.listdir(staging) if n.endswith(".json")]) >= 3:
-            break
-        time.sleep(0.02)
-    assert process.poll() is None, "the run ended before it could be killed"
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    assert not (out / "dataset.json").exists()
-    assert not [n for n in os.listdir(out) if n.endswith(".tfrecord")]  # No final shard, whole or partial.
-    done_before = len([n for n in os.listdir(staging) if n.startswith("chunk-") and n.endswith(".json")])
-
-    rerun = wsl_prepare(*flags)
-    stdout, stderr = rerun.communicate(timeout=300)
-    assert rerun.returncode == 0, stderr
-    assert stderr == ""  # No TensorFlow start-up lines, from the command or its worker process.
-    (wrote,) = [line for line in stdout.splitlines() if line.startswith("wrote ")]
-    processed = int(wrote.split("(")[1].split()[0])
-    assert processed == 400 - 20 * done_before  # Resumed, not restarted.
-
-    reference = tmp_path / "reference"
-    options = preparer.PrepareOptions(output_dir=str(reference), vocab_size=5, num_stopwords=1, image_size=32,
-                                      num_shards=2, workers=0, chunk_size=20, progress=False)
-    preparer.DatasetPreparer(JsonlSource(slow_corpus), options, log=lambda *_: None).run()
-    names = sorted(os.listdir(reference))
-    assert sorted(os.listdir(out)) == names
-    assert filecmp.cmpfiles(out, reference, names, shallow=False)[1:] == ([], [])
 
 
 @pytest.mark.parametrize(
@@ -115,3 +69,37 @@ def test_a_dictionary_the_stop_words_empty_is_said_in_one_line(tmp_path):
 ])
 def test_the_small_dictionary_rule(distinct, stopwords, size, requested, warned):
     assert (preparer.small_dictionary_warning(distinct, stopwords, size, requested) is not None) == warned
+
+
+@pytest.mark.slow
+def test_a_full_disk_is_one_line_leaves_nothing_half_written_and_the_rerun_completes(slow_corpus, tmp_path):
+    """On a real filesystem that fills up (a tmpfs in a private mount namespace): the kernel's own ENOSPC."""
+    disk = tmp_path / "disk"
+
+    def command(output):
+        return [sys.executable, "-m", "data_tools.prepare", "--source=jsonl", f"--input={slow_corpus}",
+                f"--output_dir={disk / output}", "--vocab_size=5", "--num_stopwords=1", "--image_size=32",
+                "--num_shards=2", "--workers=2", "--chunk_size=20", "--noprogress"]
+
+    results = run_on_small_disk(str(disk), 256 << 20, [
+        {"run": command("reference")}, {"fill": 256 << 10}, {"run": command("data")},
+        {"snapshot": str(tmp_path / "full")}, {"unfill": True}, {"run": command("data")},
+        {"snapshot": str(tmp_path / "after")}])
+    assert results[0]["returncode"] == 0 and results[5]["returncode"] == 0, results[5]["stderr"]
+    assert results[0]["stderr"] == results[5]["stderr"] == ""  # No TensorFlow lines, from it or its 2 workers.
+    failed = results[2]
+    assert failed["returncode"] == 1
+    (line,) = failed["stderr"].splitlines()
+    assert re.fullmatch(rf"wsl-prepare: error: no space left on the device \({disk}/data/\S+; No space left on "
+                        r"device\)\. Nothing half-written is kept: free some space, then rerun the same command to "
+                        r"go on from its last complete step", line), line
+    full = tmp_path / "full" / "data"
+    assert fileio.temporaries_under(str(full)) == []
+    assert [n for n in os.listdir(full) if n.endswith(".tfrecord") or n == "dataset.json"] == []
+    staged = len([n for n in os.listdir(full / preparer.STAGING_DIR) if n.startswith("chunk-") and n.endswith(".json")])
+    (wrote,) = [line for line in results[5]["stdout"].splitlines() if line.startswith("wrote ")]
+    assert int(wrote.split("(")[1].split()[0]) == 400 - 20 * staged  # Went on from the staged chunks.
+    after, reference = tmp_path / "after" / "data", tmp_path / "after" / "reference"
+    names = sorted(os.listdir(reference))
+    assert sorted(os.listdir(after)) == names
+    assert filecmp.cmpfiles(after, reference, names, shallow=False)[1:] == ([], [])

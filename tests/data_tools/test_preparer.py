@@ -12,7 +12,7 @@ from data_tools import preparer
 from data_tools.sources import base
 from data_tools.sources.jsonl import JsonlSource
 from tests.helpers import image_bytes, png_claiming_size
-from wsl_tf import records, text
+from wsl_tf import fileio, records, text
 from wsl_tf.vocab import Vocabulary
 
 ANIMALS = ["dog", "cat", "horse", "bird", "fish", "cow", "sheep", "goat"]
@@ -202,6 +202,33 @@ def test_rerun_after_a_crash_resumes_and_matches(prepared, corpus, tmp_path):
     again = CrashingSource(corpus)
     prepare(corpus, tmp_path, source=again)
     assert again.loads == 0  # Complete already: nothing redone.
+
+
+def test_a_full_disk_while_shards_are_written_leaves_no_half_written_shard_and_the_rerun_matches(
+        prepared, corpus, tmp_path, monkeypatch):
+    """ENOSPC injected at the write layer: the shard writer fails as TensorFlow's does on a full disk."""
+    out, _ = prepared
+    writer_class, writes = tf.io.TFRecordWriter, []
+
+    class FillingWriter(writer_class):
+        def write(self, record):
+            writes.append(len(record))
+            if len(writes) > 50:
+                raise tf.errors.ResourceExhaustedError(None, None, "shard.tmp; No space left on device")
+            super().write(record)
+
+    monkeypatch.setattr(tf.io, "TFRecordWriter", FillingWriter)
+    with pytest.raises(tf.errors.ResourceExhaustedError):
+        prepare(corpus, tmp_path)
+    left = sorted(os.listdir(tmp_path))
+    assert [n for n in left if n.endswith(".tfrecord") or fileio.is_temporary(n)] == []
+    assert "dataset.json" not in left and preparer.STAGING_DIR in left  # The staged chunks are kept for the rerun.
+    (tmp_path / ".train-00000-of-00003.tfrecord.tmp-0123456789ab").write_bytes(b"half")  # As kill -9 leaves one.
+    monkeypatch.setattr(tf.io, "TFRecordWriter", writer_class)
+    prepare(corpus, tmp_path)
+    assert sorted(os.listdir(tmp_path)) == sorted(os.listdir(out))
+    match, mismatch, errors = filecmp.cmpfiles(out, tmp_path, sorted(os.listdir(out)), shallow=False)
+    assert mismatch == [] and errors == []
 
 
 def test_staging_of_other_options_is_discarded(corpus, tmp_path):

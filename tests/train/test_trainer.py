@@ -1,13 +1,11 @@
-"""The training program: the shared EASGD run's products, synchronous runs, NaN stop, config errors, kill -9."""
+"""The training program: the shared EASGD run's products, synchronous runs, NaN stop, config errors, damaged
+checkpoints and shards, a full disk. Killed with SIGKILL and rerun: tests/test_random_kills.py."""
 
 import glob
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
-import time
 
 import keras
 import ml_collections
@@ -17,6 +15,8 @@ import tensorflow as tf
 
 from tests.conftest import tiny_run_config
 from tests.helpers import prepare_jsonl_dataset, run_command
+from tests.small_disk import run_on_small_disk
+from wsl_tf import fileio
 from wsl_tf.cli import train as train_command
 from wsl_tf.configs import paper
 from wsl_tf.input.dataset import PreparedDataset
@@ -235,62 +235,6 @@ def test_a_run_directory_of_another_vocabulary_is_refused(twelve_word_dataset, t
         train(tiny_config(twelve_word_dataset), str(tmp_path), log=lambda *_: None)
 
 
-def wsl_train(workdir, twelve_word_dataset, *extra, config=f"{REPO}/configs/cpu_small.py"):
-    """wsl-train as the demo runs it: EASGD over 2 logical CPUs, dropout on, deterministic ops."""
-    command = [sys.executable, "-m", "wsl_tf.cli.train", f"--config={config}", f"--workdir={workdir}",
-               f"--config.data.dir={twelve_word_dataset}", "--config.model.num_words=12", "--config.train.max_epochs=3",
-               "--config.train.devices=()", "--config.train.logical_cpus=2",
-               "--config.train.checkpoint_every_steps=2", *extra]
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-
-
-@pytest.mark.slow
-def test_kill_9_then_rerun_ends_where_an_uninterrupted_run_ends(twelve_word_dataset, tmp_path):
-    """Its own runs: wsl-train processes as the demo configures them, one killed with SIGKILL and rerun."""
-    reference = wsl_train(tmp_path / "reference", twelve_word_dataset)
-    killed = wsl_train(tmp_path / "killed", twelve_word_dataset)
-    checkpoints = tmp_path / "killed" / "checkpoints"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and killed.poll() is None:
-        if (checkpoints / "checkpoint").exists():  # The manager's state file commits a checkpoint last.
-            break
-        time.sleep(0.05)
-    assert killed.poll() is None, "the run ended before it could be killed"
-    os.killpg(killed.pid, signal.SIGKILL)
-    killed.wait()
-    assert not (tmp_path / "killed" / "summary.json").exists()
-    rerun = wsl_train(tmp_path / "killed", twelve_word_dataset)
-    out, err = rerun.communicate(timeout=300)
-    assert rerun.returncode == 0, err[-3000:]
-    assert "resumed from" in out + err
-    tensorflow_lines = [line for line in err.replace("\r", "\n").splitlines()
-                        if re.match(r"[IWEF]\d{4} ", line) or "tensorflow/" in line or "oneDNN" in line]
-    assert tensorflow_lines == []  # TensorFlow's C++ log stays off the user's terminal.
-    reference_out, reference_err = reference.communicate(timeout=300)
-    assert reference.returncode == 0, reference_err[-3000:]
-    ours = json.loads((tmp_path / "killed" / "summary.json").read_text())
-    theirs = json.loads((tmp_path / "reference" / "summary.json").read_text())
-    assert (ours["step"], ours["epoch"], ours["learning_rate"]) == (theirs["step"], theirs["epoch"],
-                                                                     theirs["learning_rate"])
-    assert (ours["step"], ours["epoch"]) == (12, 3)  # 256-image epochs of 2 x 32.
-    assert (tmp_path / "killed" / "export" / "saved_model" / "saved_model.pb").exists()  # wsl-train exported.
-    assert (tmp_path / "killed" / "export" / "model.keras").exists()
-    assert [h["epoch"] for h in ours["history"]] == [h["epoch"] for h in theirs["history"]] == [1, 2, 3]
-    for mine, reference_entry in zip(ours["history"], theirs["history"]):
-        for metric in ("loss", "val_error", "precision_at_10", "learning_rate"):
-            assert mine[metric] == pytest.approx(reference_entry[metric], abs=1e-6), (mine["epoch"], metric)
-    logged = [line for line in (reference_out + reference_err).splitlines() if "val error" in line]
-    assert [line.split(":")[0] for line in logged] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
-
-    # Rerunning a finished run trains nothing and says so.
-    again = wsl_train(tmp_path / "killed", twelve_word_dataset)
-    out, err = again.communicate(timeout=300)
-    assert again.returncode == 0 and "nothing to train" in out + err
-    assert json.loads((tmp_path / "killed" / "summary.json").read_text())["step"] == 12
-
-
 @pytest.mark.parametrize("argument, message", [
     ("--config.train.batchsize=3",
      "wsl-train: error: --config.train.batchsize: no such key in {config}; "
@@ -400,5 +344,86 @@ def test_a_train_index_whose_arrays_disagree_is_named(twelve_word_dataset, tmp_p
     arrays["word_records"] = arrays["word_records"].copy()
     arrays["word_records"][0] = len(arrays["shard"]) + 5
     np.savez(tmp_path / "index.npz", **arrays)
-    with pytest.raises(ValueError, match=rf"index.npz: damaged train index \(a word record outside 0\.\.\d+\)"):
+    with pytest.raises(ValueError, match=r"index.npz: damaged train index \(a word record outside 0\.\.\d+\)"):
         TrainIndex.load(str(tmp_path / "index.npz"))
+
+
+def test_a_checkpoint_the_state_file_does_not_list_is_removed_at_start_and_when_its_save_fails(tmp_path):
+    """What a kill or a full disk mid-save leaves (TensorFlow's ckpt-N_temp/, a checkpoint's files without its entry
+    in the state file, the state file's temporary copy) goes; the committed checkpoints stay."""
+    from wsl_tf.train.trainer import _CheckpointWriter
+
+    checkpoint = tf.train.Checkpoint(v=tf.Variable(1.0))
+    writer = _CheckpointWriter(checkpoint, str(tmp_path), keep=3, chief=True)
+    writer.save(2)
+    writer.save(4)
+    committed = sorted(os.listdir(writer.directory))
+    (tmp_path / "checkpoints" / "ckpt-6.data-00000-of-00001").write_bytes(b"half")
+    (tmp_path / "checkpoints" / "ckpt-8_temp").mkdir()
+    (tmp_path / "checkpoints" / "ckpt-8_temp" / "part-00000-of-00001.index").write_bytes(b"half")
+    (tmp_path / "checkpoints" / "checkpoint.tmp0123456789abcdef").write_text("half")
+    writer = _CheckpointWriter(checkpoint, str(tmp_path), keep=3, chief=True)
+    assert sorted(os.listdir(writer.directory)) == committed
+
+    def fills_the_disk(checkpoint_number):
+        (tmp_path / "checkpoints" / f"ckpt-{checkpoint_number}_temp").mkdir()
+        (tmp_path / "checkpoints" / f"ckpt-{checkpoint_number}.index").write_bytes(b"half")
+        raise tf.errors.ResourceExhaustedError(None, None, "ckpt-6_temp/part; No space left on device")
+
+    writer.manager.save = fills_the_disk
+    with pytest.raises(tf.errors.ResourceExhaustedError):
+        writer.save(6)
+    assert sorted(os.listdir(writer.directory)) == committed
+    assert writer.latest.endswith("ckpt-4")
+
+
+NO_SPACE_LINE = (r"{program}: error: no space left on the device \({path}\S*; No space left on device\)\. Nothing "
+                 r"half-written is kept: free some space, then rerun the same command to go on from its last complete "
+                 r"step")
+
+
+@pytest.mark.slow
+def test_a_full_disk_at_a_checkpoint_an_export_and_an_evaluation_is_one_line_each_and_the_reruns_complete(
+        twelve_word_dataset, tmp_path):
+    """A run directory on a real filesystem that fills up (a tmpfs in a private mount namespace): 64 KB free when
+    wsl-train reaches its first checkpoint, when wsl-export writes and when wsl-eval writes; space back, reruns."""
+    disk = tmp_path / "disk"
+    run = disk / "run"
+    train_ = [sys.executable, "-m", "wsl_tf.cli.train", f"--config={REPO}/configs/cpu_small.py", f"--workdir={run}",
+              f"--config.data.dir={twelve_word_dataset}", "--config.model.num_words=12",
+              "--config.train.max_epochs=1", "--config.train.devices=()", "--config.train.logical_cpus=2",
+              "--config.train.checkpoint_every_steps=2"]
+    export = [sys.executable, "-m", "wsl_tf.cli.export", f"--workdir={run}", f"--output={disk / 'served'}"]
+    evaluate = [sys.executable, "-m", "wsl_tf.cli.eval", f"--workdir={run}", "--experiments=word_prediction,pictures",
+                "--test_images=60", "--baseline_train_images=200", "--class_network_steps=10", "--noprogress"]
+    full = 64 << 10
+    results = run_on_small_disk(str(disk), 256 << 20, [
+        {"fill": full}, {"run": train_}, {"snapshot": str(tmp_path / "at_checkpoint")}, {"unfill": True},
+        {"run": train_}, {"fill": full}, {"run": export}, {"snapshot": str(tmp_path / "at_export")},
+        {"run": evaluate}, {"snapshot": str(tmp_path / "at_eval")}, {"unfill": True}, {"run": export},
+        {"run": evaluate}, {"snapshot": str(tmp_path / "after")}])
+    for index, program, path in [(1, "wsl-train", run / "checkpoints" / "ckpt-2_temp"), (6, "wsl-export", disk),
+                                 (8, "wsl-eval", run / "eval")]:
+        failed = results[index]
+        assert failed["returncode"] == 1, (program, failed["stderr"][-2000:])
+        said = [line for line in failed["stderr"].replace("\r", "\n").splitlines() if "error" in line.lower()]
+        assert len(said) == 1 and "Traceback" not in failed["stderr"], (program, failed["stderr"][-2000:])
+        assert re.fullmatch(NO_SPACE_LINE.format(program=program, path=re.escape(str(path))), said[0]), said[0]
+    for index in (4, 11, 12):
+        assert results[index]["returncode"] == 0, results[index]["stderr"][-2000:]
+
+    at_checkpoint = tmp_path / "at_checkpoint" / "run"
+    assert os.listdir(at_checkpoint / "checkpoints") == []  # ckpt-2's staging and files gone; nothing committed.
+    assert not (at_checkpoint / "history.json").exists()
+    at_export, at_eval = tmp_path / "at_export", tmp_path / "at_eval"
+    assert sorted(os.listdir(at_export)) == ["run"]  # No served/ and no staging of it.
+    assert (at_export / "run" / "export" / "export.json").exists()  # wsl-train's own export, untouched.
+    assert not (at_eval / "run" / "eval" / "metrics.json").exists()
+    for snapshot in (at_checkpoint, at_export, at_eval):
+        assert fileio.temporaries_under(str(snapshot)) == []
+
+    after = tmp_path / "after"
+    assert json.loads((after / "run" / "summary.json").read_text())["step"] == 4
+    assert json.loads((after / "served" / "export.json").read_text())["checkpoint"].endswith("ckpt-4")
+    assert json.loads((after / "run" / "eval" / "metrics.json").read_text())["word_prediction"]["images"] > 0
+    assert fileio.temporaries_under(str(after)) == []

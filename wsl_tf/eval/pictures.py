@@ -13,6 +13,8 @@ import numpy as np  # noqa: E402
 from matplotlib.offsetbox import AnnotationBbox, OffsetImage  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from wsl_tf import fileio  # noqa: E402
+
 
 def tsne(points: np.ndarray, seed: int = 0) -> np.ndarray:
     """2-D t-SNE (scikit-learn) of the rows, perplexity capped for small sets."""
@@ -20,6 +22,14 @@ def tsne(points: np.ndarray, seed: int = 0) -> np.ndarray:
 
     perplexity = float(min(30, max(2, (len(points) - 1) // 3)))
     return TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(points)
+
+
+def _save(figure, path: str) -> None:
+    """The figure as a PNG, written atomically (a full disk or a kill leaves no half-drawn file)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    plt.close(figure)
+    fileio.write_bytes_atomic(path, buffer.getvalue())
 
 
 def _thumbnail(image_bytes: bytes, size: int) -> np.ndarray:
@@ -35,8 +45,7 @@ def image_map(features: np.ndarray, images: list[bytes], path: str, thumbnail: i
         axes.add_artist(AnnotationBbox(OffsetImage(_thumbnail(data, thumbnail)), (x, y), frameon=False))
     axes.set_axis_off()
     axes.set_title(f"t-SNE of {len(images)} test images' features")
-    figure.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(figure)
+    _save(figure, path)
     return path
 
 
@@ -49,8 +58,7 @@ def word_map(vectors: np.ndarray, words: list[str], path: str, seed: int = 0) ->
         axes.annotate(word, (x, y), fontsize=8, ha="center", va="center")
     axes.set_axis_off()
     axes.set_title(f"t-SNE of {len(words)} word embeddings (word-layer rows)")
-    figure.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(figure)
+    _save(figure, path)
     return path
 
 
@@ -66,8 +74,7 @@ def top_images_grid(scores: np.ndarray, images: list[bytes], words: list[str], w
             axes[row, column].imshow(_thumbnail(images[image_index], thumbnail))
             axes[row, column].set_axis_off()
     figure.suptitle("Test images scoring each word highest")
-    figure.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(figure)
+    _save(figure, path)
     return path
 
 
@@ -104,6 +111,5 @@ def prediction_grid(scores: np.ndarray, images: list[bytes], true_ids: list, wor
     figure.suptitle(f"Top {top} predicted words per test image (green: one of the image's own words); "
                     f"{hits} of {len(chosen)} images have one right")
     figure.subplots_adjust(hspace=0.9)
-    figure.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(figure)
+    _save(figure, path)
     return path

@@ -122,6 +122,7 @@ class FeatureCache:
     def __init__(self, directory: str, checkpoint: str):
         self.directory, self.checkpoint = directory, checkpoint
         os.makedirs(directory, exist_ok=True)
+        fileio.remove_stale_temporaries(directory)
 
     def get(self, name: str, compute) -> dict:
         path = os.path.join(self.directory, f"{name}.npz")
@@ -414,6 +415,7 @@ def evaluate_run(workdir: str, experiments=EXPERIMENTS, transfer_specs=("fashion
     resources = resources or Resources()
     split = evaluation_split(dataset)
     out_dir = os.path.join(workdir, "eval")
+    fileio.remove_stale_temporaries(out_dir)  # What a killed evaluation left under temporary names.
     cache = FeatureCache(os.path.join(out_dir, "cache"), checkpoint)
     metrics = {"run": os.path.abspath(workdir), "checkpoint": checkpoint, "num_words": config.model.num_words,
                "experiments": list(experiments), "split": split}

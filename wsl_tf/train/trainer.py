@@ -122,6 +122,7 @@ def _checked_dataset(config, dataset: PreparedDataset | None) -> PreparedDataset
 def _write_run_files(config, workdir: str, dataset: PreparedDataset) -> None:
     """data.json (refusing a run directory of another vocabulary), vocab.tsv and config.json."""
     tf.io.gfile.makedirs(workdir)
+    fileio.remove_stale_temporaries(workdir)  # What a killed run left under temporary names.
     identity = {"dir": dataset.directory, "vocab_sha256": dataset.vocab_sha256, "vocab_size": dataset.vocab_size,
                 "num_words": config.model.num_words}
     path = os.path.join(workdir, "data.json")
@@ -340,17 +341,38 @@ class _CheckpointWriter:
 
     def __init__(self, checkpoint, workdir: str, keep: int, chief: bool):
         self.checkpoint, self.chief = checkpoint, chief
-        self.manager = tf.train.CheckpointManager(checkpoint, os.path.join(workdir, "checkpoints"), max_to_keep=keep)
+        self.directory = os.path.join(workdir, "checkpoints")
+        self.manager = tf.train.CheckpointManager(checkpoint, self.directory, max_to_keep=keep)
         task = training_run.cluster_task() or ("worker", 0)
         self.scratch = os.path.join(workdir, f"workertemp_{task[0]}_{task[1]}")
+        if chief:
+            self.remove_uncommitted()
 
     @property
     def latest(self) -> str | None:
         return self.manager.latest_checkpoint
 
     def save(self, step: int) -> None:
-        if self.chief:
-            self.manager.save(checkpoint_number=step)
+        if not self.chief:
+            self.checkpoint.write(os.path.join(self.scratch, "ckpt"))
+            tf.io.gfile.rmtree(self.scratch)
             return
-        self.checkpoint.write(os.path.join(self.scratch, "ckpt"))
-        tf.io.gfile.rmtree(self.scratch)
+        try:
+            self.manager.save(checkpoint_number=step)
+        except BaseException:  # A full disk or an interrupt mid-save: nothing half-written stays.
+            self.remove_uncommitted()
+            raise
+
+    def remove_uncommitted(self) -> None:
+        """Remove what a save that never reached the manager's state file left: a checkpoint's files it does not
+        list, TensorFlow's ckpt-N_temp/ staging and the state file's own temporary copies."""
+        if not tf.io.gfile.isdir(self.directory):
+            return
+        listed = {os.path.basename(path) for path in self.manager.checkpoints}
+        for name in tf.io.gfile.listdir(self.directory):
+            name = name.rstrip("/")
+            path = os.path.join(self.directory, name)
+            if name.endswith("_temp") and tf.io.gfile.isdir(path):
+                tf.io.gfile.rmtree(path)
+            elif name.startswith("checkpoint.tmp") or (name.startswith("ckpt-") and name.split(".")[0] not in listed):
+                tf.io.gfile.remove(path)
