@@ -13,12 +13,15 @@ rerun to the end with the same commands. Its outputs are then compared with the 
   train    the same files; history, summary and the evaluation's metrics.json equal to the last bit
            (timings, paths and the rerun's own step count aside); every variable of the final checkpoint
            (the centre's weights, each replica's copy, EASGD's and the schedule's state) bit-identical; every
-           file of the export byte-identical (model.keras entry by entry, its save date aside; fingerprint.pb
-           without the uuid TensorFlow draws for each save; export.json without the run's own path);
+           file of the export byte-identical (model.keras entry by entry, its save date aside; export.json
+           without the run's own path) but saved_model.pb, whose program is compared as TensorFlow's
+           fingerprint.pb hashes it (regularized graph, signatures, object graph, checkpoint): its bytes hold
+           the numbers the process gave its traced functions, and a resumed process has traced fewer;
 and no temporary file anywhere. Where the killed run had committed work (staged chunks, a checkpoint), the
 rerun must go on from it, not start over. A kill that comes after the job has ended is counted as not
 landed. Prints one JSON line per job: {"bench": "random_kills", "job", "kills", "identical", "differing",
-"not_landed", "with_committed_work", "went_on", "reference_s", "moments_s", "differences"}.
+"not_landed", "with_committed_work", "went_on", "saved_model_pb_renumbered", "reference_s", "moments_s",
+"differences"}.
 
   python benchmarks/random_kills.py --kills=20 --seed=0
 """
@@ -51,6 +54,7 @@ flags.DEFINE_string("workdir", None, "Where the runs go (default: a new temporar
 flags.DEFINE_integer("timeout", 900, "Seconds any one command may take.")
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RENUMBERED: list[str] = []  # Runs whose saved_model.pb differs from the reference's in its functions' numbers only.
 WORDS = ["cat", "dog", "sun", "sea", "tree", "car", "boat", "bird", "fish", "house", "road", "hill"]
 
 
@@ -186,11 +190,15 @@ def _keras_file_differences(ours: str, theirs: str) -> list[str]:
 
 
 def _fingerprint(path: str) -> bytes:
-    """A SavedModel's fingerprint without its uuid, which TensorFlow draws afresh for every save."""
+    """A SavedModel's fingerprint as TensorFlow compares programs: the hashes of the regularized graph, the
+    signatures, the object graph and the checkpoint; not the uuid it draws for every save, nor the checksum of
+    saved_model.pb's bytes, which hold the numbers a process gave its traced functions (a resumed process has
+    traced fewer functions before it exports, so the same graph's functions are numbered otherwise)."""
     from tensorflow.core.protobuf import fingerprint_pb2
 
     fingerprint = fingerprint_pb2.FingerprintDef.FromString(_read(path))
     fingerprint.ClearField("uuid")
+    fingerprint.ClearField("saved_model_checksum")
     return fingerprint.SerializeToString(deterministic=True)
 
 
@@ -221,6 +229,9 @@ def compare_run(ours: str, theirs: str) -> list[str]:
         elif name.endswith("fingerprint.pb"):
             if _fingerprint(mine[name]) != _fingerprint(reference[name]):
                 problems.append(f"differs: {name}")
+        elif name.endswith("saved_model.pb"):
+            if _read(mine[name]) != _read(reference[name]):
+                RENUMBERED.append(ours)  # The program is compared through fingerprint.pb.
         elif name.endswith("export.json"):
             if _json(mine[name], set(), a) != _json(reference[name], set(), b):
                 problems.append("differs: export/export.json")
@@ -275,8 +286,8 @@ def measure(job: str, commands_for, compare, progress, went_on, root: str, kills
         raise RuntimeError(f"the uninterrupted {job} run failed: {done['failed']}")
     span = done["seconds"]
     result = {"bench": "random_kills", "job": job, "kills": 0, "identical": 0, "differing": 0, "not_landed": 0,
-              "with_committed_work": 0, "went_on": 0, "reference_s": round(span, 1), "moments_s": [],
-              "differences": []}
+              "with_committed_work": 0, "went_on": 0, "saved_model_pb_renumbered": 0, "reference_s": round(span, 1),
+              "moments_s": [], "differences": []}
     for index, moment in enumerate(kill_moments(seed, kills, span)):
         out = os.path.join(root, f"{job}-kill{index:02d}")
         killed = run_chain(commands_for(out), os.path.join(out, "logs"), kill_at=moment, timeout=timeout)
@@ -291,6 +302,7 @@ def measure(job: str, commands_for, compare, progress, went_on, root: str, kills
         committed = progress(out)
         rerun = run_chain(commands_for(out), os.path.join(out, "rerun-logs"), timeout=timeout)
         problems = [f"rerun failed: {rerun['failed']}"] if rerun["failed"] else compare(out, reference_dir)
+        result["saved_model_pb_renumbered"] += RENUMBERED.count(out)
         if committed:
             result["with_committed_work"] += 1
             if went_on(os.path.join(out, "rerun-logs"), FLAGS.images):
