@@ -81,7 +81,8 @@ def main(argv):
     except Exception as error:  # noqa: BLE001 (a full disk surfaces as OSError or as a TensorFlow error)
         if not fileio.disk_full(error):
             raise
-        print(f"wsl-demo: error: no space left on the device ({error}). The demo needs about {DISK_NEEDED} "
+        print(f"wsl-demo: error: no space left on the device ({fileio.error_line(error, limit=300)}). "
+              f"The demo needs about {DISK_NEEDED} "
               f"(corpora cached in {corpora.cache_dir()}, the dataset and run in {FLAGS.workdir}): free some, "
               f"or pass --workdir on another disk; rerunning resumes.", file=sys.stderr)
         return 1
