@@ -21,7 +21,7 @@ def test_three_kills_of_each_job_end_exactly_where_uninterrupted_runs_end(tmp_pa
     assert [line["job"] for line in lines] == ["prepare", "train"]
     for line in lines:
         assert line["differing"] == 0, line["differences"]
-        assert line["kills"] + line["not_landed"] == 3 and line["kills"] >= 2, line
+        assert line["kills"] == 3, line  # A kill after a faster run's end is tried again.
         assert line["identical"] == line["kills"]
         assert line["went_on"] == line["with_committed_work"] >= 1, line  # Resumed, not started over.
         assert all(0 <= moment < line["reference_s"] for moment in line["moments_s"])
