@@ -14,7 +14,9 @@ arguments after "--" are passed to Beam as pipeline options.
 
 Writes vocab.tsv, stopwords.tsv, dataset.json, skipped.tsv and TFRecord shards
 {split}-{i:05d}-of-{n:05d}.tfrecord (see wsl_tf/records.py). Bad records are
-skipped and counted; a killed run resumes where it stopped when rerun.
+skipped and counted; a killed run resumes where it stopped when rerun, and
+ends byte-identical to an uninterrupted one. A full disk stops it with one
+line and no partial shard; rerun once there is space.
 """
 
 import sys

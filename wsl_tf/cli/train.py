@@ -5,7 +5,9 @@ r"""wsl-train: train a run from a config, or resume it.
       --config.model.num_words=500 --config.train.batch_size_per_replica=64
 
 Any key of the config is overridden with --config.KEY=VALUE. Rerun the same
-command after a crash to resume from the last checkpoint. The run directory
+command after a crash, a kill or a full disk (said in one line) to resume
+from the last checkpoint: the run ends as an uninterrupted one would (with
+deterministic ops, to the last bit). The run directory
 gets config.json, checkpoints/, tensorboard/, history.json, summary.json and,
 when the run ends (unless --config.train.export=False), export/: model.keras
 and saved_model/ (see wsl-export). A config installed with the package may be
