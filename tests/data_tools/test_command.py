@@ -93,7 +93,7 @@ def test_a_full_disk_is_one_line_whichever_layer_met_it_and_other_errors_stay_tr
 
     (tmp_path / "list.jsonl").write_text('{"image": "a.png", "text": "cat"}\n')
     flags = ["--source=jsonl", f"--input={tmp_path / 'list.jsonl'}", f"--output_dir={tmp_path / 'out'}",
-             "--noprogress"]
+             "--workers=0", "--noprogress"]
     wrapped = ("{{function_node __wrapped__WriteFile_device_/job:localhost}} "
                f"{tmp_path}/out/.staging/.chunk-000000.pickle.tmp-9f8ee33ae314; No space left on device [Op:WriteFile]")
 
