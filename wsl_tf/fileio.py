@@ -38,13 +38,19 @@ def is_temporary(name: str) -> bool:
     return bool(_TEMP_NAME.match(name))
 
 
+def is_checkpoint_staging(name: str) -> bool:
+    """Whether a name in a checkpoint directory is TensorFlow's staging: a sharded save's ckpt-N_temp/, or the
+    state file's temporary copy (checkpoint.tmp<hex>)."""
+    return name.endswith("_temp") or name.startswith("checkpoint.tmp")
+
+
 def temporaries_under(root: str) -> list[str]:
     """Paths under root (relative) that a writer left under a temporary name: ours, or TensorFlow's checkpoint
-    staging (ckpt-N_temp/, checkpoint.tmp...). After a finished or failed job there should be none."""
+    staging. After a finished or failed job there should be none."""
     found = []
     for folder, folders, names in os.walk(root):
         for name in folders + names:
-            if is_temporary(name) or name.endswith("_temp") or name.startswith("checkpoint.tmp"):
+            if is_temporary(name) or is_checkpoint_staging(name):
                 found.append(os.path.relpath(os.path.join(folder, name), root))
     return sorted(found)
 

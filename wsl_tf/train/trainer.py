@@ -372,7 +372,5 @@ class _CheckpointWriter:
         for name in tf.io.gfile.listdir(self.directory):
             name = name.rstrip("/")
             path = os.path.join(self.directory, name)
-            if name.endswith("_temp") and tf.io.gfile.isdir(path):
-                tf.io.gfile.rmtree(path)
-            elif name.startswith("checkpoint.tmp") or (name.startswith("ckpt-") and name.split(".")[0] not in listed):
-                tf.io.gfile.remove(path)
+            if fileio.is_checkpoint_staging(name) or (name.startswith("ckpt-") and name.split(".")[0] not in listed):
+                (tf.io.gfile.rmtree if tf.io.gfile.isdir(path) else tf.io.gfile.remove)(path)
