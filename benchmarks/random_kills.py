@@ -32,6 +32,7 @@ import os
 USER_ENVIRONMENT = dict(os.environ)  # What the jobs run with: they log as they do for users.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # This process only reads checkpoints.
 
+import dataclasses  # noqa: E402
 import json  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
@@ -40,6 +41,7 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import zipfile  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
@@ -55,8 +57,8 @@ flags.DEFINE_string("workdir", None, "Where the runs go (default: a new temporar
 flags.DEFINE_integer("timeout", 900, "Seconds any one command may take.")
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RENUMBERED = "saved_model.pb renumbered"  # A note: its bytes differ from the reference's, its program does not.
 PROGRAMS = {"data_tools.prepare": "wsl-prepare", "wsl_tf.cli.train": "wsl-train", "wsl_tf.cli.eval": "wsl-eval"}
-RENUMBERED: list[str] = []  # Runs whose saved_model.pb differs from the reference's in its functions' numbers only.
 WORDS = ["cat", "dog", "sun", "sea", "tree", "car", "boat", "bird", "fish", "house", "road", "hill"]
 
 
@@ -139,15 +141,17 @@ def _read(path: str) -> bytes:
         return handle.read()
 
 
-def compare_dataset(ours: str, theirs: str) -> list[str]:
-    """Differences between two dataset directories (empty: every file byte-identical, no other file)."""
+def compare_dataset(ours: str, theirs: str) -> tuple[list[str], list[str]]:
+    """(differences, notes) between two jobs' dataset directories (no differences: every file byte-identical, no
+    other file)."""
+    ours, theirs = os.path.join(ours, "data"), os.path.join(theirs, "data")
     mine, reference = tree(ours), tree(theirs)
     problems = [f"left behind: {n}" for n in fileio.temporaries_under(ours)]
     if sorted(mine) != sorted(reference):
         problems.append(f"files differ: {sorted(set(mine) ^ set(reference))[:5]}")
     problems += [f"bytes differ: {n}" for n in sorted(set(mine) & set(reference))
                  if _read(mine[n]) != _read(reference[n])]
-    return problems
+    return problems, []
 
 
 def _without(value, drop: set):
@@ -206,11 +210,12 @@ def _fingerprint(path: str) -> bytes:
     return fingerprint.SerializeToString(deterministic=True)
 
 
-def compare_run(ours: str, theirs: str) -> list[str]:
-    """Differences between two training jobs' directories (run/: history, summary, checkpoint, export, eval)."""
+def compare_run(ours: str, theirs: str) -> tuple[list[str], list[str]]:
+    """(differences, notes) between two training jobs' directories (run/: history, summary, checkpoint, export,
+    eval); the note RENUMBERED when saved_model.pb's bytes differ but its program does not."""
     a, b = os.path.join(ours, "run"), os.path.join(theirs, "run")
     mine, reference = tree(a), tree(b)
-    problems = [f"left behind: {n}" for n in fileio.temporaries_under(a)]
+    problems, notes = [f"left behind: {n}" for n in fileio.temporaries_under(a)], []
     logs = "tensorboard" + os.sep  # Event files are named by process: a resumed run has one per process.
     extra = sorted(set(n for n in mine if not n.startswith(logs)) ^ set(n for n in reference if not n.startswith(logs)))
     if extra:
@@ -235,13 +240,13 @@ def compare_run(ours: str, theirs: str) -> list[str]:
                 problems.append(f"differs: {name}")
         elif name.endswith("saved_model.pb"):
             if _read(mine[name]) != _read(reference[name]):
-                RENUMBERED.append(ours)  # The program is compared through fingerprint.pb.
+                notes.append(RENUMBERED)  # The program is compared through fingerprint.pb.
         elif name.endswith("export.json"):
             if _json(mine[name], set(), a) != _json(reference[name], set(), b):
                 problems.append("differs: export/export.json")
         elif _read(mine[name]) != _read(reference[name]):
             problems.append(f"bytes differ: {name}")
-    return problems
+    return problems, notes
 
 
 def prepare_progress(out: str) -> bool:
@@ -250,13 +255,13 @@ def prepare_progress(out: str) -> bool:
     return os.path.isdir(staging) and any(n.startswith("chunk-") and n.endswith(".json") for n in os.listdir(staging))
 
 
-def prepare_went_on(log_dir: str, records: int) -> bool:
+def prepare_went_on(log_dir: str) -> bool:
     """Whether a wsl-prepare rerun went on from what was there: fewer records processed than the corpus has."""
     said = _read(os.path.join(log_dir, "0.out")).decode()
     if "already complete" in said:
         return True
     (wrote,) = [line for line in said.splitlines() if line.startswith("wrote ")]
-    return int(wrote.split("(")[1].split()[0]) < records
+    return int(wrote.split("(")[1].split()[0]) < FLAGS.images
 
 
 def train_progress(out: str) -> bool:
@@ -264,8 +269,8 @@ def train_progress(out: str) -> bool:
     return os.path.exists(os.path.join(out, "run", "checkpoints", "checkpoint"))
 
 
-def train_went_on(log_dir: str, records: int) -> bool:
-    del records
+def train_went_on(log_dir: str) -> bool:
+    """Whether a wsl-train rerun resumed from a checkpoint (or found the run finished) instead of starting over."""
     said = _read(os.path.join(log_dir, "0.out")).decode() + _read(os.path.join(log_dir, "0.err")).decode()
     return "resumed from" in said or "nothing to train" in said
 
@@ -277,27 +282,34 @@ def kill_moments(seed: int, kills: int, span: float) -> list[float]:
     return [float(m) for m in rng.permutation(moments)]
 
 
-def measure(job: str, commands_for, compare, progress, went_on, root: str, kills: int, seed: int,
-            timeout: float) -> dict:
-    """The reference run, then `kills` killed-and-rerun runs compared with it.
+@dataclasses.dataclass
+class Job:
+    """What is killed, and how its outcome is judged against the reference."""
 
-    progress(out): whether the killed run had committed work; went_on(rerun log dir): whether the rerun went
-    on from it rather than starting over (a rerun that starts over would end identical too, but slower).
-    """
-    reference_dir = os.path.join(root, f"{job}-reference")
+    name: str
+    commands: Callable[[str], list]  # The user's commands, writing under the directory.
+    compare: Callable[[str, str], tuple]  # (this run, the reference) -> (differences, notes).
+    committed_work: Callable[[str], bool]  # Whether a killed run had committed work...
+    went_on: Callable[[str], bool]  # ...and whether the rerun (its log directory) went on from it, not started over.
+
+
+def measure(job: Job, root: str, kills: int, seed: int, timeout: float) -> dict:
+    """The reference run, then `kills` killed-and-rerun runs compared with it."""
+    commands_for = job.commands
+    reference_dir = os.path.join(root, f"{job.name}-reference")
     done = run_chain(commands_for(reference_dir), os.path.join(reference_dir, "logs"), timeout=timeout)
     if done["failed"]:
-        raise RuntimeError(f"the uninterrupted {job} run failed: {done['failed']}")
+        raise RuntimeError(f"the uninterrupted {job.name} run failed: {done['failed']}")
     span = done["seconds"]
-    result = {"bench": "random_kills", "job": job, "kills": 0, "identical": 0, "differing": 0, "not_landed": 0,
+    result = {"bench": "random_kills", "job": job.name, "kills": 0, "identical": 0, "differing": 0, "not_landed": 0,
               "with_committed_work": 0, "went_on": 0, "saved_model_pb_renumbered": 0, "killed_in": {},
               "reference_s": round(span, 1), "moments_s": [], "differences": []}
     for index, moment in enumerate(kill_moments(seed, kills, span)):
-        out = os.path.join(root, f"{job}-kill{index:02d}")
+        out = os.path.join(root, f"{job.name}-kill{index:02d}")
         for _ in range(3):  # A run faster than the reference may end first: retry at the same fraction of its time.
             killed = run_chain(commands_for(out), os.path.join(out, "logs"), kill_at=moment, timeout=timeout)
             if killed["failed"]:
-                raise RuntimeError(f"{job} run {index} failed before its kill: {killed['failed']}")
+                raise RuntimeError(f"{job.name} run {index} failed before its kill: {killed['failed']}")
             if killed["killed"]:
                 break
             result["not_landed"] += 1
@@ -308,13 +320,14 @@ def measure(job: str, commands_for, compare, progress, went_on, root: str, kills
         result["kills"] += 1
         result["moments_s"].append(round(moment, 2))
         result["killed_in"][killed["command"]] = result["killed_in"].get(killed["command"], 0) + 1
-        committed = progress(out)
+        committed = job.committed_work(out)
         rerun = run_chain(commands_for(out), os.path.join(out, "rerun-logs"), timeout=timeout)
-        problems = [f"rerun failed: {rerun['failed']}"] if rerun["failed"] else compare(out, reference_dir)
-        result["saved_model_pb_renumbered"] += RENUMBERED.count(out)
+        problems, notes = ([f"rerun failed: {rerun['failed']}"], []) if rerun["failed"] else \
+            job.compare(out, reference_dir)
+        result["saved_model_pb_renumbered"] += notes.count(RENUMBERED)
         if committed:
             result["with_committed_work"] += 1
-            if went_on(os.path.join(out, "rerun-logs"), FLAGS.images):
+            if job.went_on(os.path.join(out, "rerun-logs")):
                 result["went_on"] += 1
             elif not rerun["failed"]:
                 problems.append("the rerun started over instead of going on from the committed work")
@@ -324,7 +337,7 @@ def measure(job: str, commands_for, compare, progress, went_on, root: str, kills
         else:
             result["identical"] += 1
             shutil.rmtree(out)
-        print(f"{job} kill {index + 1}/{kills} at {moment:.1f} s: {problems[:2] or 'identical'}", file=sys.stderr,
+        print(f"{job.name} kill {index + 1}/{kills} at {moment:.1f} s: {problems[:2] or 'identical'}", file=sys.stderr,
               flush=True)
     return result
 
@@ -339,9 +352,9 @@ def main(argv):
     corpus = make_corpus(os.path.join(root, "corpus"), FLAGS.images)
     results = []
     if "prepare" in FLAGS.jobs:
-        results.append(measure("prepare", lambda out: prepare_commands(corpus, out),
-                               lambda a, b: compare_dataset(os.path.join(a, "data"), os.path.join(b, "data")),
-                               prepare_progress, prepare_went_on, root, FLAGS.kills, FLAGS.seed, FLAGS.timeout))
+        prepare = Job("prepare", lambda out: prepare_commands(corpus, out), compare_dataset, prepare_progress,
+                      prepare_went_on)
+        results.append(measure(prepare, root, FLAGS.kills, FLAGS.seed, FLAGS.timeout))
         print(json.dumps(results[-1]), flush=True)
     if "train" in FLAGS.jobs:
         dataset = os.path.join(root, "prepare-reference", "data")
@@ -350,8 +363,8 @@ def main(argv):
                              os.path.join(root, "prepare-reference", "logs"), timeout=FLAGS.timeout)
             if done["failed"]:
                 raise RuntimeError(f"preparing the training data failed: {done['failed']}")
-        results.append(measure("train", lambda out: train_commands(dataset, out), compare_run, train_progress,
-                               train_went_on, root, FLAGS.kills, FLAGS.seed + 1, FLAGS.timeout))
+        train = Job("train", lambda out: train_commands(dataset, out), compare_run, train_progress, train_went_on)
+        results.append(measure(train, root, FLAGS.kills, FLAGS.seed + 1, FLAGS.timeout))
         print(json.dumps(results[-1]), flush=True)
     if not FLAGS.workdir and not any(r["differing"] for r in results):
         shutil.rmtree(root)
