@@ -238,3 +238,23 @@ def write_stopword_lists(root, english=("the", "of", "with", "a"), french=("le",
     with open(os.path.join(root, "languages.json"), "w") as handle:
         json.dump({"en": "english", "fr": "french"}, handle)
     return root
+
+
+def zipf_index(num_records=4000, num_words=40, seed=0, empty_every=25):
+    """Records with 1-4 Zipf-distributed words; every 25th record has none; the last word none."""
+    rng = np.random.default_rng(seed)
+    p = 1.0 / np.arange(1, num_words)  # Word num_words - 1 never occurs.
+    p /= p.sum()
+    pairs = []
+    for record in range(num_records):
+        if record % empty_every:
+            for word in set(rng.choice(num_words - 1, size=rng.integers(1, 5), p=p)):
+                pairs.append((word, record))
+    pairs.sort()
+    words = np.array([w for w, _ in pairs])
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(words, minlength=num_words))])
+    zeros = np.zeros(num_records)
+    from wsl_tf.input.index import TrainIndex
+
+    return TrainIndex(zeros.astype(np.int32), zeros.astype(np.int64), zeros.astype(np.int32),
+                      offsets.astype(np.int64), np.array([r for _, r in pairs], np.int32))

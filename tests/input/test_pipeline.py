@@ -85,6 +85,23 @@ def test_same_seed_same_stream_and_resume_continues_it(ten_word_dataset, sampler
         other[0]["images"], whole[0]["images"])
 
 
+def test_extra_negatives_ride_with_each_batch_fixed_by_its_position(ten_word_dataset):
+    """A resumed stream draws the same negatives; each batch's are the drawer's for its first position."""
+    from wsl_tf.input.dataset import PreparedDataset
+    from wsl_tf.input.sampling import NegativeDrawer
+
+    config = small_config(sampler="natural", labels="all_words")
+    whole = batches(pipeline.train_dataset(ten_word_dataset, config, 8, num_words=6, negatives=5), 4)
+    resumed = batches(pipeline.train_dataset(ten_word_dataset, config, 8, start=2 * 8, num_words=6, negatives=5), 2)
+    drawer = NegativeDrawer(PreparedDataset(ten_word_dataset).train_index, 6, 5, seed=config.seed)
+    for batch in whole:
+        assert batch["negatives"].shape == (5,) and batch["negatives"].max() < 6
+        np.testing.assert_array_equal(batch["negatives"], drawer.draw(batch["positions"][0]))
+    for a, b in zip(whole[2:], resumed):
+        np.testing.assert_array_equal(a["negatives"], b["negatives"])
+    assert len({tuple(b["negatives"]) for b in whole}) > 1
+
+
 def test_each_input_pipeline_gets_its_own_part_of_the_stream(ten_word_dataset):
     config = small_config()
     whole = batches(pipeline.train_dataset(ten_word_dataset, config, 8), 2)

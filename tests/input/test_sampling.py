@@ -6,25 +6,9 @@ import tensorflow as tf
 from scipy import stats
 
 from wsl_tf.input.index import TrainIndex
-from wsl_tf.input.sampling import NaturalSampler, UniformWordSampler, hash_uniform, splitmix64
-
-
-def zipf_index(num_records=4000, num_words=40, seed=0, empty_every=25):
-    """Records with 1-4 Zipf-distributed words; every 25th record has none; the last word none."""
-    rng = np.random.default_rng(seed)
-    p = 1.0 / np.arange(1, num_words)  # Word num_words - 1 never occurs.
-    p /= p.sum()
-    pairs = []
-    for record in range(num_records):
-        if record % empty_every:
-            for word in set(rng.choice(num_words - 1, size=rng.integers(1, 5), p=p)):
-                pairs.append((word, record))
-    pairs.sort()
-    words = np.array([w for w, _ in pairs])
-    offsets = np.concatenate([[0], np.cumsum(np.bincount(words, minlength=num_words))])
-    zeros = np.zeros(num_records)
-    return TrainIndex(zeros.astype(np.int32), zeros.astype(np.int64), zeros.astype(np.int32),
-                      offsets.astype(np.int64), np.array([r for _, r in pairs], np.int32))
+from wsl_tf.input.sampling import (NaturalSampler, NegativeDrawer, UniformWordSampler, hash_uniform,
+                                   negative_draw_probability, splitmix64, word_inclusion)
+from tests.helpers import zipf_index
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +109,76 @@ def test_an_index_without_words_is_refused():
 def test_num_words_restricts_the_draws_to_the_most_frequent_words(index):
     words = UniformWordSampler(index, seed=1, num_words=10).draw(tf.range(20000, dtype=tf.int64))["word"].numpy()
     assert set(words.tolist()) == set(range(10))
+
+
+# --- Inclusion probabilities: each word's chance of entering a replica's step -------------------------------
+
+
+def hand_index() -> TrainIndex:
+    """4 records: r0 {0, 1}, r1 {0}, r2 {1, 2}, r3 {0}; N_k = 3, 2, 1."""
+    records = {0: [0, 1, 3], 1: [0, 2], 2: [2]}
+    offsets = np.cumsum([0] + [len(records[w]) for w in range(3)])
+    zeros = np.zeros(4)
+    return TrainIndex(zeros.astype(np.int32), zeros.astype(np.int64), zeros.astype(np.int32),
+                      offsets.astype(np.int64), np.array(sum(records.values(), []), np.int32))
+
+
+def test_inclusion_by_hand_for_each_sampler_and_labels():
+    index = hand_index()
+    natural = word_inclusion(index, "natural", "all_words", 3, batch_size=2)
+    np.testing.assert_allclose(natural.label, [3 / 4, 2 / 4, 1 / 4])
+    # Two distinct records of four: none of word 0's 3 records is impossible; C(2, 2) / C(4, 2) = 1 / 6; 3 / 6.
+    np.testing.assert_allclose(natural.batch, [1, 5 / 6, 1 / 2])
+    # Given one record without the word, the other is one of the 3 others: none of them with word k.
+    np.testing.assert_allclose(natural.others, [1, 2 / 3, 1 / 3])
+    sampled = word_inclusion(index, "uniform_per_word", "sampled_word", 3, batch_size=2)
+    np.testing.assert_allclose(sampled.label, [1 / 3] * 3)
+    np.testing.assert_allclose(sampled.batch, [5 / 9] * 3)  # 1 - (2 / 3)^2.
+    every = word_inclusion(index, "uniform_per_word", "all_words", 3, batch_size=2)
+    # Record draws: r0 (1/3)(1/3 + 1/2) = 5/18, r1 2/18, r2 (1/3)(1/2 + 1) = 9/18, r3 2/18.
+    np.testing.assert_allclose(every.label, [9 / 18, 14 / 18, 9 / 18])
+    np.testing.assert_allclose(every.batch, [3 / 4, 1 - (4 / 18) ** 2, 3 / 4])
+    np.testing.assert_allclose(every.others, every.label)
+    np.testing.assert_allclose(every.step, every.batch)  # No extra negatives.
+
+
+def test_uniform_all_words_label_rates_match_the_samplers_draws(index, draws):
+    _, records = draws
+    inclusion = word_inclusion(index, "uniform_per_word", "all_words", index.num_words, batch_size=1)
+    has = np.zeros(index.num_words)
+    for word in range(index.num_words):
+        has[word] = np.isin(records, index.records_of(word)).mean()
+    error = np.sqrt(inclusion.label * (1 - inclusion.label) / len(records))
+    assert np.all(np.abs(has - inclusion.label) <= 4 * error + 1e-12)
+
+
+def test_natural_batch_inclusion_matches_the_samplers_epochs(index):
+    sampler, batch = NaturalSampler(index, seed=2), 16
+    inclusion = word_inclusion(index, "natural", "all_words", index.num_words, batch)
+    word_of = [set() for _ in range(index.num_records)]
+    for word in range(index.num_words):
+        for record in index.records_of(word):
+            word_of[record].add(word)
+    seen, batches = np.zeros(index.num_words), 0
+    for epoch in range(12):
+        order = sampler.epoch_order(epoch).numpy()
+        for start in range(0, len(order) - batch + 1, batch):
+            words = set().union(*(word_of[r] for r in order[start:start + batch]))
+            seen[list(words)] += 1
+            batches += 1
+    error = np.sqrt(inclusion.batch * (1 - inclusion.batch) / batches)
+    assert np.all(np.abs(seen / batches - inclusion.batch) <= 4 * error + 1e-12)
+    naive = 1 - (1 - index.word_counts() / index.num_records) ** batch  # With replacement: measurably off.
+    assert np.max(np.abs(naive - inclusion.batch)) > 0
+
+
+@pytest.mark.parametrize("negatives_by", ["uniform", "count"])
+def test_extra_negatives_are_drawn_at_their_stated_rate_and_fixed_by_position(index, negatives_by):
+    drawer = NegativeDrawer(index, 30, 8, negatives_by, seed=4)
+    draws = np.concatenate([drawer.draw(tf.constant(p, tf.int64)).numpy() for p in range(0, 8_000, 16)])
+    np.testing.assert_array_equal(drawer.draw(tf.constant(32, tf.int64)), draws[16:24])  # Position 32: the 3rd.
+    rate = negative_draw_probability(index, 30, negatives_by)
+    assert stats.chisquare(np.bincount(draws, minlength=30), rate * len(draws)).pvalue > 1e-3
+    inclusion = word_inclusion(index, "natural", "all_words", 30, 16, negatives=8, negatives_by=negatives_by)
+    np.testing.assert_allclose(inclusion.negatives, 1 - (1 - rate) ** 8)
+    np.testing.assert_allclose(inclusion.step, 1 - (1 - inclusion.batch) * (1 - inclusion.negatives))

@@ -3,7 +3,9 @@
 Training: sampler draws -> blocks of byte-range reads -> parse -> decode,
 resize, crop (or augment), standardise -> batch -> prefetch. Each element is
 {"images": float32 [B, S, S, 3], "labels": int32 [B, L] (word ids, -1
-padded), "positions": int64 [B] (stream positions, for resuming)}.
+padded), "positions": int64 [B] (stream positions, for resuming)}, and with
+extra negatives "negatives": int32 [M] (words drawn at a known rate for the
+step's classes, fixed by the batch's first position; see sampling.py).
 
 Labels: "sampled_word" gives the drawn word alone (L = 1; the paper's
 softmax with uniform-per-word sampling: the image's other words are
@@ -23,7 +25,7 @@ from wsl_tf import records
 from wsl_tf.input.dataset import PreparedDataset
 from wsl_tf.input import preprocessing
 from wsl_tf.input.reader import RecordReader
-from wsl_tf.input.sampling import SAMPLERS
+from wsl_tf.input.sampling import SAMPLERS, NegativeDrawer
 
 LABELS = ("sampled_word", "all_words")
 
@@ -41,11 +43,14 @@ def _check(config):
 
 def train_dataset(dataset: PreparedDataset | str, config, batch_size: int, start: int = 0,
                   input_context: tf.distribute.InputContext | None = None,
-                  num_words: int | None = None) -> tf.data.Dataset:
+                  num_words: int | None = None, negatives: int = 0,
+                  negatives_by: str = "uniform") -> tf.data.Dataset:
     """The endless training stream, from stream position `start` (0: the beginning).
 
     num_words: train on the first (most frequent) num_words words of the
     dataset's vocabulary only; later words are neither drawn nor labels.
+    negatives, negatives_by: that many extra negative words per batch, drawn
+    uniformly or by count among the first num_words (NegativeDrawer).
     """
     dataset = PreparedDataset.of(dataset)
     _check(config)
@@ -80,7 +85,11 @@ def train_dataset(dataset: PreparedDataset | str, config, batch_size: int, start
     stream = stream.batch(config.block_size).map(fetch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     stream = stream.unbatch()
     stream = stream.map(example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return stream.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    stream = stream.batch(batch_size, drop_remainder=True)
+    if negatives:
+        drawer = NegativeDrawer(index, num_words or dataset.vocab_size, negatives, negatives_by, config.seed)
+        stream = stream.map(lambda batch: {**batch, "negatives": drawer.draw(batch["positions"][0])})
+    return stream.prefetch(tf.data.AUTOTUNE)
 
 
 def eval_dataset(dataset: PreparedDataset | str, split: str, config, batch_size: int) -> tf.data.Dataset:
