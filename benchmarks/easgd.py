@@ -37,13 +37,11 @@ flags.DEFINE_string("mode", None, "Internal: easgd or sgd.")
 
 
 def measure(k: int, mode: str) -> dict:
-    from benchmarks.train_step import demo_run_config, synthetic_batches
-    from wsl_tf.models import MultiClassLogisticLoss
-    from wsl_tf.train.training_run import TrainingRun
+    from benchmarks.train_step import demo_run, demo_run_config, synthetic_batches
 
     config = demo_run_config(k, mode)
     config.optimizer.tau = FLAGS.tau
-    run = TrainingRun(config, MultiClassLogisticLoss())
+    run = demo_run(config)
     run.start()
     batches = synthetic_batches(run, k)
     for _ in range(2 * FLAGS.tau):  # Trace the step and the exchange.

@@ -5,9 +5,13 @@ word per image, as the paper's sampler gives), SGD with momentum 0.9: forward,
 backward (to the weights and the embeddings) and update, compiled with
 tf.function, best of three timing windows. "full" is a softmax over all K words with a dense update;
 "sampled" is WordLayer on the batch's words with SparseMomentumSGD's lazy
-row updates. Each (K, mode) runs in its own process so that peak RSS is its
-own. Prints one JSON line per K:
-{"bench": "head", "K", "full_ms", "sampled_ms", "ratio", "peak_rss_mb", "full_peak_rss_mb"}.
+row updates (the paper's uncorrected in-batch layer); "corrected" is the same
+with the sampling correction the trainer applies (StepWords: each step
+gathers its words' log-inclusion and subtracts it from their logits). Each
+(K, mode) runs in its own process so that peak RSS is its own. Prints one
+JSON line per K:
+{"bench": "head", "K", "full_ms", "sampled_ms", "corrected_ms", "ratio", "full_images_per_s",
+"sampled_images_per_s", "corrected_images_per_s", "peak_rss_mb", "full_peak_rss_mb"}.
 """
 
 import os
@@ -27,15 +31,16 @@ FLAGS = flags.FLAGS
 flags.DEFINE_list("num_words", ["1000", "10000", "100000"], "Values of K.")
 flags.DEFINE_integer("embedding_dim", 4096, "E.")
 flags.DEFINE_integer("batch_size", 128, "Images per step.")
-flags.DEFINE_enum("mode", None, ["full", "sampled"], "Internal: time one mode in this process.")
+flags.DEFINE_enum("mode", None, ["full", "sampled", "corrected"], "Internal: time one mode in this process.")
 flags.DEFINE_integer("k", None, "Internal: K for --mode.")
 
 
 def time_one(mode: str, k: int) -> dict:
     import tensorflow as tf
 
+    from wsl_tf.input.sampling import uniform_word_inclusion
     from wsl_tf.models import MultiClassLogisticLoss, WordLayer, full_targets
-    from wsl_tf.train.word_rows import batch_word_logits, fill_normal_rows, in_batch_targets
+    from wsl_tf.train.word_rows import StepWords, batch_word_logits, fill_normal_rows
     from wsl_tf.train.optimizers import SparseMomentumSGD
 
     head = WordLayer(k, random_rows=False)  # Drawn block by block, as the trainer does.
@@ -44,6 +49,8 @@ def time_one(mode: str, k: int) -> dict:
     optimizer = SparseMomentumSGD(0.01, momentum=0.9)
     optimizer.build(head.trainable_variables)
     loss_fn = MultiClassLogisticLoss()
+    inclusion = uniform_word_inclusion(k, FLAGS.batch_size) if mode == "corrected" else None
+    words = StepWords(k, "in_batch", loss_fn.word_statistics(inclusion))
 
     @tf.function
     def step(embeddings, labels):
@@ -52,8 +59,8 @@ def time_one(mode: str, k: int) -> dict:
             if mode == "full":
                 loss = loss_fn(full_targets(labels, k), head(embeddings))
             else:
-                classes, targets = in_batch_targets(labels)
-                loss = loss_fn(targets, batch_word_logits(head, embeddings, classes))
+                classes, targets = words.classes_and_targets({"labels": labels})
+                loss = loss_fn(targets, batch_word_logits(head, embeddings, classes), words.statistics(classes))
         grads = tape.gradient(loss, [embeddings, *head.trainable_variables])
         optimizer.apply_gradients(zip(grads[1:], head.trainable_variables))
         return loss, grads[0]
@@ -86,12 +93,15 @@ def main(argv):
         print(json.dumps(time_one(FLAGS.mode, FLAGS.k)))
         return
     for k in map(int, FLAGS.num_words):
-        full, sampled = measure("full", k), measure("sampled", k)
+        times = {mode: measure(mode, k) for mode in ("full", "sampled", "corrected")}
         print(json.dumps({
             "bench": "head", "K": k, "E": FLAGS.embedding_dim, "batch": FLAGS.batch_size,
-            "full_ms": round(full["ms"], 2), "sampled_ms": round(sampled["ms"], 2),
-            "ratio": round(full["ms"] / sampled["ms"], 1),
-            "peak_rss_mb": round(sampled["peak_rss_mb"]), "full_peak_rss_mb": round(full["peak_rss_mb"]),
+            **{f"{mode}_ms": round(t["ms"], 2) for mode, t in times.items()},
+            "ratio": round(times["full"]["ms"] / times["sampled"]["ms"], 1),
+            **{f"{mode}_images_per_s": round(FLAGS.batch_size / t["ms"] * 1000) for mode, t in times.items()},
+            "peak_rss_mb": round(times["sampled"]["peak_rss_mb"]),
+            "corrected_peak_rss_mb": round(times["corrected"]["peak_rss_mb"]),
+            "full_peak_rss_mb": round(times["full"]["peak_rss_mb"]),
         }), flush=True)
 
 

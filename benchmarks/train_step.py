@@ -74,6 +74,17 @@ def demo_run_config(num_words: int, optimizer: str = "easgd", backbone: str = "a
     return config
 
 
+def demo_run(config):
+    """The TrainingRun wsl-train builds for the config (its sampling-corrected loss included), with the inclusion
+    of the synthetic batches below: one uniformly drawn word per image."""
+    from wsl_tf.input.sampling import uniform_word_inclusion
+    from wsl_tf.models import MultiClassLogisticLoss
+    from wsl_tf.train.training_run import TrainingRun
+
+    inclusion = uniform_word_inclusion(config.model.num_words, config.train.batch_size_per_replica)
+    return TrainingRun(config, MultiClassLogisticLoss(), inclusion=inclusion)
+
+
 def synthetic_batches(run, num_words: int, distinct: int = 8):
     """An endless iterator of distributed batches like the input pipeline's: random images, one word each."""
     import tensorflow as tf
@@ -93,10 +104,7 @@ def synthetic_batches(run, num_words: int, distinct: int = 8):
 
 
 def time_step(k: int) -> float:
-    from wsl_tf.models import MultiClassLogisticLoss
-    from wsl_tf.train.training_run import TrainingRun
-
-    run = TrainingRun(demo_run_config(k, FLAGS.optimizer, FLAGS.backbone, FLAGS.width), MultiClassLogisticLoss())
+    run = demo_run(demo_run_config(k, FLAGS.optimizer, FLAGS.backbone, FLAGS.width))
     run.start()
     batches = synthetic_batches(run, k)
     for _ in range(2 * run.config.optimizer.tau):  # Trace the step and the exchange.
@@ -112,12 +120,9 @@ def time_step(k: int) -> float:
 
 def loop_images_per_s(log_every: int, steps_per_loop: int, k: int = 1000, steps: int = 300) -> float:
     """Images/s of the trainer's loop: run_steps over windows of `log_every` steps, each window's losses fetched."""
-    from wsl_tf.models import MultiClassLogisticLoss
-    from wsl_tf.train.training_run import TrainingRun
-
     config = demo_run_config(k)
     config.train.update({"log_every_steps": log_every, "steps_per_loop": steps_per_loop})
-    run = TrainingRun(config, MultiClassLogisticLoss())
+    run = demo_run(config)
     run.start()
     batches = synthetic_batches(run, k)
     for window in (log_every, 2 * run.config.optimizer.tau):  # Trace the loop's call sizes and the exchange.

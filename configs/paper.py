@@ -40,6 +40,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
     config.seed = 0
     config.loss = arg["loss"]  # "softmax" (multi-class logistic) or "one_vs_all" (class-balanced).
+    # How one-vs-all balances its words: "weights", the paper's (positives 1 / N_k, negatives 1 / (N - N_k)), or
+    # "logit_adjusted", each word's logit shifted by its log prior odds: the same minimiser, without the weights'
+    # gradient spikes. MEASURED_BALANCE
+    config.one_vs_all_balance = "logit_adjusted"
 
     config.data = ml_collections.ConfigDict()
     config.data.dir = ""  # A wsl-prepare output directory; set on the command line.
@@ -52,6 +56,20 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     # The backbone's dropout rate; None: its paper's (AlexNet 0.5, GoogLeNet 0.4, ResNet-50 and ViT 0).
     config.model.dropout = ml_collections.config_dict.placeholder(float)
     config.model.aux_loss_weight = 0.3  # GoogLeNet's auxiliary towers.
+
+    config.head = ml_collections.ConfigDict()
+    # The word rows each step computes: "in_batch", the words of the replica's batch (section 3.2: at most 128 of
+    # 100,000 per batch; the step's cost does not grow with K), or "full", all K every step (the exact loss: the
+    # reference the in-batch layer is measured against, for K where a K x E product per step fits).
+    config.head.classes = "in_batch"
+    # "sampling": the in-batch loss corrected for each word's chance of entering a step (the softmax's logits get
+    # -log of it, one-vs-all's negatives a weight), computed exactly from the train index; "none": the paper's
+    # uncorrected form, for reproduction. MEASURED_CORRECTION
+    config.head.correction = "sampling"
+    # Extra negatives: this many words per replica step, drawn "uniform"ly or by "count", join the batch's words
+    # (their known rate enters the correction). MEASURED_NEGATIVES
+    config.head.negatives = 0
+    config.head.negatives_by = "uniform"
 
     config.input = ml_collections.ConfigDict()
     # Softmax: draw a word uniformly, then one of its images; the word is the target.

@@ -40,13 +40,15 @@ def signature_dtypes(signature) -> tuple[dict, dict]:
     return inputs, {name: spec.dtype.name for name, spec in signature.structured_outputs.items()}
 
 
-def test_the_three_signatures_and_their_dtypes(exported):
+def test_the_four_signatures_and_their_dtypes(exported):
     signatures = tf.saved_model.load(os.path.join(exported[2], "saved_model")).signatures
-    assert signature_dtypes(signatures["serving_default"]) == ({"images": "string"}, {
-        "words": "string", "scores": "float32", "embedding": "float32", "valid": "bool"})
+    for name in ("serving_default", "serving_balanced"):
+        assert signature_dtypes(signatures[name]) == ({"images": "string"}, {
+            "words": "string", "scores": "float32", "embedding": "float32", "valid": "bool"})
     assert signature_dtypes(signatures["embed"]) == ({"pixels": "float32"}, {"embedding": "float32"})
     assert signature_dtypes(signatures["word_vectors"]) == ({"words": "string"}, {
-        "vectors": "float32", "biases": "float32", "ids": "int64", "known": "bool"})
+        "vectors": "float32", "biases": "float32", "log_prior": "float32", "prior_weight": "float32",
+        "ids": "int64", "known": "bool"})
 
 
 def test_every_weight_is_stored_once(exported):
@@ -57,13 +59,22 @@ def test_every_weight_is_stored_once(exported):
     assert stored == model.count_params()
 
 
-def test_top_words_are_the_model_scores_on_the_pipelines_preprocessing(exported, real_images, tiny_run):
+@pytest.mark.parametrize("ranking", ["natural", "balanced"])
+def test_top_words_are_the_model_scores_on_the_pipelines_preprocessing(exported, real_images, tiny_run, ranking):
+    """serving_default ranks as the model's natural scores do (raw + its prior weight x log frequency),
+    serving_balanced as its balanced ones (the natural minus the log frequency)."""
     model, words, directory = exported
+    assert float(model.prior_weight.numpy()) == json.load(open(os.path.join(directory, serving.INFO_FILE)))[
+        "prior_weight"]
     signatures = tf.saved_model.load(os.path.join(directory, "saved_model")).signatures
-    out = signatures["serving_default"](images=tf.constant(real_images))
+    out = signatures["serving_default" if ranking == "natural" else "serving_balanced"](
+        images=tf.constant(real_images))
     size = tiny_run.config.input.crop_size
     pixels = tf.stack([preprocessing.preprocess(b, tiny_run.config.input.resize_size, size) for b in real_images])
-    scores = model(pixels, training=False).numpy()
+    raw = model(pixels, training=False).numpy()
+    weight = float(model.prior_weight.numpy()) - (ranking == "balanced")
+    scores = raw + weight * model.log_prior.numpy()
+    assert np.any(model.log_prior.numpy() != 0)  # The trainer set the train split's log frequencies.
     assert out["valid"].numpy().all()
     # The served scores are the model's ten best, in order; each served word scores what the model gives it.
     np.testing.assert_allclose(out["scores"].numpy(), -np.sort(-scores, axis=1)[:, :10], rtol=1e-5, atol=1e-5)
@@ -119,6 +130,7 @@ class Tripwire:
         self.model = model
         self.weights, self.num_words, self.embedding_dim, self.head = (
             model.weights, model.num_words, model.embedding_dim, model.head)
+        self.log_prior, self.prior_weight = model.log_prior, model.prior_weight
 
     def embed(self, pixels, training=False):
         tf.debugging.assert_positive(tf.shape(pixels)[0], message="the network met an empty batch")
@@ -232,7 +244,9 @@ def test_the_keras_file_loads_in_a_script_and_scores_as_the_saved_model_does(exp
         import numpy as np, keras
         import wsl_tf.models  # Registers the classes.
         model = keras.models.load_model({os.path.join(directory, "model.keras")!r}, safe_mode=True)
-        np.save({str(tmp_path / "scores.npy")!r}, np.asarray(model(np.load({str(tmp_path / "pixels.npy")!r}))))
+        pixels = np.load({str(tmp_path / "pixels.npy")!r})
+        np.save({str(tmp_path / "scores.npy")!r}, np.asarray(model(pixels)))
+        np.save({str(tmp_path / "natural.npy")!r}, np.asarray(model.scores(pixels, "natural")))
     """)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
@@ -242,6 +256,8 @@ def test_the_keras_file_loads_in_a_script_and_scores_as_the_saved_model_does(exp
     vectors = signatures["word_vectors"](words=tf.constant(exported[1]))
     expected = embedding @ vectors["vectors"].numpy().T + vectors["biases"].numpy()
     np.testing.assert_allclose(np.load(tmp_path / "scores.npy"), expected, rtol=1e-5, atol=1e-5)
+    natural = expected + float(vectors["prior_weight"]) * vectors["log_prior"].numpy()
+    np.testing.assert_allclose(np.load(tmp_path / "natural.npy"), natural, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.slow

@@ -8,7 +8,8 @@ import pytest
 
 from wsl_tf import sweeps
 from wsl_tf.eval.report import markdown
-from wsl_tf.eval.run_evaluation import EvalOptions
+from wsl_tf.eval import transfer
+from wsl_tf.eval.run_evaluation import EvalOptions, Resources, _labelled_set, _split_records
 from wsl_tf.input.dataset import PreparedDataset
 from wsl_tf.run_directory import restore_run
 
@@ -19,13 +20,23 @@ def test_training_choices_change_only_the_loss_and_sampling_and_score_each_run(t
     run = restore_run(tiny_run.workdir)
     run.config.train.devices = ("/cpu:0",)
     options = EvalOptions(test_images=60, choice_epochs=1, choice_epoch_size=32)
-    section = sweeps.training_choices(run.config, PreparedDataset(run.config.data.dir), str(tmp_path), "test",
-                                      options, log=lambda *_: None)
+    dataset = PreparedDataset(run.config.data.dir)
+    labelled = _labelled_set("categories", dataset, Resources(), options)  # The run's test images: cats/, dogs/.
+    section = sweeps.training_choices(run.config, dataset, str(tmp_path), "test", options, log=lambda *_: None,
+                                      labelled=labelled)
     assert list(section["runs"]) == list(sweeps.TRAINING_CHOICES) and section["split"] == "test"
     original = run.config.to_dict()
     for name, (loss, sampler, labels) in sweeps.TRAINING_CHOICES.items():
         scores = section["runs"][name]
         assert all(0 <= scores[f"precision_at_{k}"] <= 1 for k in (1, 5, 10)) and scores["images"] > 0
+        assert all(0 <= scores["raw"][f"precision_at_{k}"] <= 1 for k in (1, 5, 10))
+        model = restore_run(sweeps.choice_directory(str(tmp_path), name)).model
+        assert scores["prior_weight"] == float(model.prior_weight.numpy())
+        # The transfer column: the linear classifier on this run's features of the labelled set.
+        features = transfer.extract(model, labelled.images, run.config.model.image_size, progress=False)["embedding"]
+        expected = transfer.linear_accuracy(features, labelled.labels, progress=False)
+        assert scores["transfer"]["accuracy_mean"] == pytest.approx(expected["accuracy_mean"])
+        assert scores["transfer"]["set"] == "categories:test"
         directory = sweeps.choice_directory(str(tmp_path), name)
         assert directory == os.path.join(str(tmp_path), "choices", name.replace(", ", "_").replace(" ", "_")
                                          .replace("-", "_"))
@@ -43,14 +54,23 @@ def test_training_choices_change_only_the_loss_and_sampling_and_score_each_run(t
         0 < section["runs"][name][f"spread_at_{k}"] < 0.5 for name in sweeps.TRAINING_CHOICES for k in (1, 5, 10))
     report = markdown({"run": tiny_run.workdir, "checkpoint": "c", "num_words": 20, "training_choices": section})
     assert "## Loss and sampling at equal budget" in report and report.count("| one-vs-all") == 2
-    assert " +/- " in report and ("table ranks nothing" in report or "larger than twice their spread" in report)
+    assert " +/- " in report and ("does not rank them" in report or "larger than twice their spread" in report)
+    best = section["best"]
+    assert best["word_prediction"]["precision_at_10"] == max(v["precision_at_10"] for v in section["runs"].values())
+    assert best["transfer"]["accuracy_mean"] == max(v["transfer"]["accuracy_mean"] for v in section["runs"].values())
+    assert f"Best for word prediction: {best['word_prediction']['choice']}" in report
+    assert f"Best for transfer: {best['transfer']['choice']}" in report
+    # Chance: a random ranking's precision, the test images' mean word count over K.
+    labels = [ids for _, _, ids in _split_records(dataset, "test")][:60]
+    assert section["chance"] == pytest.approx(np.mean([len(ids) for ids in labels if ids]) / 20)
     # Beside the prior on the same images, which every run must leave before the table ranks anything.
     counts = PreparedDataset(run.config.data.dir).train_word_counts()
     assert 0 < section["prior"]["precision_at_1"] <= 1 and "| word-frequency prior |" in report
     lagging = {**section, "runs": {name: {**values, **{f"precision_at_{k}": 0.0 for k in (1, 5, 10)}}
                                    for name, values in section["runs"].items()}}
-    assert "Every choice is still below the word-frequency prior" in markdown(
-        {"run": "r", "checkpoint": "c", "num_words": len(counts), "training_choices": lagging})
+    assert "Not above the word-frequency prior at precision@10 at this budget: " + ", ".join(
+        sweeps.TRAINING_CHOICES) in markdown({"run": "r", "checkpoint": "c", "num_words": len(counts),
+                                             "training_choices": lagging})
 
 
 def test_spreads_are_the_standard_error_and_only_clear_differences_are_named():

@@ -60,33 +60,74 @@ def split_precision(score_fn: Callable[[tf.Tensor], tf.Tensor], dataset: Prepare
     image's precision@K}. NoLabelledImagesError names the split if none of
     its images has one of the words.
     """
+    return split_precisions(lambda images: {"": score_fn(images)}, dataset, input_config, num_words, split,
+                            batch_size, max_images, ks, per_image)[""]
+
+
+def split_precisions(scores_fn: Callable[[tf.Tensor], dict], dataset: PreparedDataset | str, input_config,
+                     num_words: int, split: str = "val", batch_size: int = 128, max_images: int | None = None,
+                     ks: Sequence[int] = (1, 10), per_image: bool = False) -> dict:
+    """split_precision for several scorings of the same images in one pass: {name: result}.
+
+    scores_fn: images -> {name: scores [B, num_words]} (e.g. one model's
+    scores under several prior weights, computed from one forward pass).
+    The split's first `max_images` images are counted: batches are cut at
+    exactly that many, so every scorer of a table sees the same images.
+    """
     dataset = PreparedDataset.of(dataset)
-    totals, ceilings, images = {k: 0.0 for k in ks}, {k: 0.0 for k in ks}, {k: [] for k in ks}
+    totals, ceilings, images = {}, {k: 0.0 for k in ks}, {}
     counted, seen = 0.0, 0
     for batch in pipeline.eval_dataset(dataset, split, input_config, batch_size):
         if max_images is not None and seen >= max_images:
             break
-        labels = tf.where(batch["labels"] < num_words, batch["labels"], -1)
-        scores = score_fn(batch["images"])
+        batch_images, labels = batch["images"], batch["labels"]
+        if max_images is not None and seen + int(tf.shape(batch_images)[0]) > max_images:
+            batch_images, labels = batch_images[: max_images - seen], labels[: max_images - seen]
+        labels = tf.where(labels < num_words, labels, -1)
+        for name, scores in scores_fn(batch_images).items():
+            for k in ks:
+                total, n = precision_at_k(scores, labels, min(k, num_words))
+                totals[(name, k)] = totals.get((name, k), 0.0) + float(total)
+                if per_image:
+                    values = per_image_precision(scores, labels, min(k, num_words))
+                    images.setdefault((name, k), []).append(values[~np.isnan(values)])
         for k in ks:
-            total, n = precision_at_k(scores, labels, min(k, num_words))
-            totals[k] += float(total)
             ceilings[k] += ceiling_at_k(labels, min(k, num_words))[0]
-            if per_image:
-                values = per_image_precision(scores, labels, min(k, num_words))
-                images[k].append(values[~np.isnan(values)])
-        counted += float(n)
-        seen += int(tf.shape(batch["images"])[0])
+        counted += ceiling_at_k(labels, 1)[1]
+        seen += int(tf.shape(batch_images)[0])
     if counted == 0:
         raise NoLabelledImagesError(f"{dataset.directory}: the {split} split has no image with one of the "
                                     f"first {num_words} dictionary words")
-    result = {**{f"precision_at_{k}": totals[k] / counted for k in ks},
-              **{f"ceiling_at_{k}": ceilings[k] / counted for k in ks}, "images": int(counted)}
-    if per_image:
-        result["per_image"] = {k: np.concatenate(images[k]) for k in ks}
-    return result
+    results = {}
+    for name in dict.fromkeys(name for name, _ in totals):
+        result = {**{f"precision_at_{k}": totals[(name, k)] / counted for k in ks},
+                  **{f"ceiling_at_{k}": ceilings[k] / counted for k in ks}, "images": int(counted)}
+        if per_image:
+            result["per_image"] = {k: np.concatenate(images[(name, k)]) for k in ks}
+        results[name] = result
+    return results
 
 
-def model_scores(model) -> Callable[[tf.Tensor], tf.Tensor]:
-    """A WordPredictor's scores for all its words, in inference mode."""
-    return lambda images: model(images, training=False)
+# The prior weights lambda tried on the val split: natural scores are raw + lambda log N_k / N.
+PRIOR_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
+
+
+def choose_prior_weight(model, dataset: PreparedDataset | str, input_config, num_words: int, split: str = "val",
+                        batch_size: int = 128, max_images: int | None = None,
+                        weights: Sequence[float] = PRIOR_WEIGHTS, ks: Sequence[int] = (1, 10)) -> tuple[float, dict]:
+    """(the lambda of `weights` whose natural ranking scores best at precision@1 on the split, the lowest on a
+    tie; {lambda: its split_precision result}), from one forward pass per batch."""
+    log_prior = model.log_prior
+
+    def scores_fn(images):
+        raw = tf.cast(model(images, training=False), tf.float32)
+        return {weight: raw + weight * log_prior for weight in weights}
+
+    results = split_precisions(scores_fn, dataset, input_config, num_words, split, batch_size, max_images, ks)
+    best = max(weights, key=lambda weight: (results[weight][f"precision_at_{ks[0]}"], -weight))
+    return best, results
+
+
+def model_scores(model, ranking: str = "natural") -> Callable[[tf.Tensor], tf.Tensor]:
+    """A WordPredictor's scores for all its words under a ranking (natural: with its prior), in inference mode."""
+    return lambda images: model.scores(images, ranking)

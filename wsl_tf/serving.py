@@ -1,12 +1,16 @@
 """Export for serving: a SavedModel that needs only TensorFlow, and a `.keras` file for scripts.
 
 `export(model, words, output_dir, ...)` writes `output_dir/model.keras` and
-`output_dir/saved_model/` with three signatures:
+`output_dir/saved_model/` with four signatures:
 
 - `serving_default`: `images`, a batch of encoded image bytes (tf.string; JPEG,
   PNG, GIF or BMP of any size) -> `words` (string [B, top_k]), `scores`
   (float32 [B, top_k], descending), `embedding` (float32 [B, E]) and `valid`
-  (bool [B]). Preprocessing is `wsl_tf.input.preprocessing.preprocess`, the
+  (bool [B]). Words are ranked as they occur in natural images: the word
+  layer's e.w + b plus the model's prior weight times the train split's log
+  word frequency (wsl_tf/models/word_predictor.py: the natural ranking).
+- `serving_balanced`: the same, ranked as if every word were equally
+  frequent (the balanced ranking: the natural scores minus the log frequency). Preprocessing is `wsl_tf.input.preprocessing.preprocess`, the
   input pipeline's own function, so training and serving cannot drift. An
   image that does not decode, or whose header declares more than
   `max_pixels` pixels (checked before decoding: a few KB of PNG can declare
@@ -15,9 +19,11 @@
   one whose images all fail to decode, never reaches the network.
 - `embed`: preprocessed `pixels` (float32 [B, S, S, 3]) -> `embedding`.
 - `word_vectors`: `words` (string [N]) -> `vectors` (float32 [N, E]), `biases`
-  ([N]), `ids` (int64 [N], -1 for a word outside the dictionary) and `known`.
-  A word's score for an image is embedding . vector + bias: zero-shot
-  scoring and word similarity without the package.
+  ([N]), `log_prior` ([N], log N_k / N), `prior_weight` (float32 [], lambda),
+  `ids` (int64 [N], -1 for a word outside the dictionary) and `known`. A
+  word's raw score for an image is embedding . vector + bias; natural adds
+  lambda log_prior, balanced (lambda - 1) log_prior: zero-shot scoring and
+  word similarity without the package.
 
 The dictionary travels as an asset (`assets/words.txt`, one word a line, id =
 line number). Each weight is stored once: the module tracks the model's
@@ -80,7 +86,7 @@ class ServingModule(tf.Module):
         indices, pixels = decoded.get_single_element()
         return indices[:-1], pixels[:-1]
 
-    def _forward(self, pixels, scores: bool = True):
+    def _forward(self, pixels, scores: bool = True, ranking: str = "natural"):
         """(embedding [B, E], and word scores [B, K] if asked) in float32; B = 0 never reaches the network.
 
         Some kernels reject an empty batch (oneDNN's grouped convolution on
@@ -89,18 +95,33 @@ class ServingModule(tf.Module):
         """
         def network():
             embedding = tf.cast(self._model.embed(pixels, training=False), tf.float32)
-            return (embedding, tf.cast(self._model.head(embedding), tf.float32)) if scores else (embedding,)
+            if not scores:
+                return (embedding,)
+            raw = tf.cast(self._model.head(embedding), tf.float32)
+            return embedding, raw + self._prior_weight(ranking) * plain(self._model.log_prior)
 
         def nothing():
             return (tf.zeros([0, self.embedding_dim]), tf.zeros([0, self._model.num_words]))[: 2 if scores else 1]
 
         return tf.cond(tf.shape(pixels)[0] > 0, network, nothing)
 
+    def _prior_weight(self, ranking: str):
+        """The factor of log_prior in a ranking's scores: lambda (natural) or lambda - 1 (balanced)."""
+        weight = tf.cast(plain(self._model.prior_weight), tf.float32)
+        return weight if ranking == "natural" else weight - 1.0
+
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="images")])
     def serve(self, images):
+        return self._answer(images, "natural")
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="images")])
+    def serve_balanced(self, images):
+        return self._answer(images, "balanced")
+
+    def _answer(self, images, ranking: str):
         indices, pixels = self._decoded(images)
         count = tf.size(images)
-        embedding, all_scores = self._forward(pixels)
+        embedding, all_scores = self._forward(pixels, ranking=ranking)
         scores, ids = tf.math.top_k(all_scores, k=self.top_k)
         words = self.word_of_id.lookup(tf.cast(ids, tf.int64))
         place = indices[:, None]
@@ -122,7 +143,9 @@ class ServingModule(tf.Module):
         safe = tf.where(known, ids, 0)
         vectors = tf.where(known[:, None], tf.gather(plain(self._model.head.kernel), safe), 0.0)
         biases = tf.where(known, tf.gather(plain(self._model.head.bias), safe), 0.0)
-        return {"vectors": vectors, "biases": biases, "ids": ids, "known": known}
+        log_prior = tf.where(known, tf.gather(plain(self._model.log_prior), safe), 0.0)
+        return {"vectors": vectors, "biases": biases, "log_prior": log_prior,
+                "prior_weight": tf.cast(plain(self._model.prior_weight), tf.float32), "ids": ids, "known": known}
 
 
 def export(model, words, output_dir: str, resize_size: int, crop_size: int, top_k: int = 10,
@@ -148,12 +171,14 @@ def export(model, words, output_dir: str, resize_size: int, crop_size: int, top_
             handle.write("".join(f"{w}\n" for w in words))
         module = ServingModule(model, words_file, resize_size, crop_size, top_k, max_pixels)
         tf.saved_model.save(module, os.path.join(staging, SAVED_MODEL_DIR), signatures={
-            "serving_default": module.serve, "embed": module.embed, "word_vectors": module.word_vectors})
+            "serving_default": module.serve, "serving_balanced": module.serve_balanced, "embed": module.embed,
+            "word_vectors": module.word_vectors})
         os.remove(words_file)  # Copied into saved_model/assets/.
         model.save(os.path.join(staging, KERAS_FILE))
         fileio.write_json_atomic(os.path.join(staging, INFO_FILE), {
             **(info or {}), "num_words": model.num_words, "embedding_dim": model.embedding_dim,
             "resize_size": resize_size, "crop_size": crop_size, "top_k": module.top_k, "max_pixels": max_pixels,
+            "prior_weight": float(keras.ops.convert_to_numpy(model.prior_weight)),
             "keras_version": keras.__version__, "tensorflow_version": tf.__version__})
         _replace_directory(staging, output_dir)
     finally:

@@ -8,12 +8,17 @@ training_choices=training_choices)`); wsl-eval and wsl-demo pass it.
 one-vs-all loss, and uniform-per-word vs natural sampling. Each is a short
 run of the run's own config with only the loss, sampler and labels changed,
 trained at equal budget from the same seed (the learning rate is not halved
-within it), in OUT_DIR/choices/NAME; a finished one is reused. Each figure
-carries its spread over the held-out images resampled with replacement, and
-the sweep names the differences between choices larger than twice theirs
-(resampled together, image by image), beside the word-frequency prior: a
-short run that has not left the prior ranks nothing, and the report then
-says so.
+within it), in OUT_DIR/choices/NAME; a finished one is reused. Each is
+scored on the held-out images under its natural ranking (raw scores plus its
+prior weight, chosen on val by the trainer, times the log word frequency: a
+run trained with a balanced objective needs it) and on its raw scores, and,
+given a labelled set, by the transfer accuracy of its features (the paper's
+claim for uniform sampling is about features). Each precision carries its
+spread over the held-out images resampled with replacement, each accuracy
+its spread over the splits; the sweep names the differences between choices
+larger than twice theirs (resampled together, image by image) and the best
+choice for word prediction and for transfer, beside the word-frequency prior
+and chance.
 """
 
 import itertools
@@ -21,10 +26,11 @@ import os
 
 import numpy as np
 
+from wsl_tf.eval import transfer
 from wsl_tf.eval.baselines import frequency_scores
 from wsl_tf.run_directory import restore_run
 from wsl_tf.train.trainer import train
-from wsl_tf.precision import model_scores, split_precision
+from wsl_tf.precision import split_precision, split_precisions
 
 # name: (loss, sampler, labels).
 TRAINING_CHOICES = {
@@ -40,11 +46,14 @@ def choice_directory(out_dir: str, name: str) -> str:
     return os.path.join(out_dir, "choices", name.replace(", ", "_").replace(" ", "_").replace("-", "_"))
 
 
-def training_choices(config, dataset, out_dir: str, split: str, options, log=print) -> dict:
-    """{"epochs", "epoch_size", "split", "runs": {choice: {"precision_at_1/5/10", "images", "loss", ...}}}.
+def training_choices(config, dataset, out_dir: str, split: str, options, log=print, labelled=None) -> dict:
+    """{"epochs", "epoch_size", "split", "runs": {choice: {"precision_at_1/5/10", "spread_at_k", "prior_weight",
+    "raw": {...}, "transfer": {...}, ...}}, "differences", "best", "prior", "chance"}.
 
     options: choice_epochs and choice_epoch_size (the budget of each run) and
     test_images (how many `split` images score it), as EvalOptions holds them.
+    labelled: a transfer.LabelledSet whose linear-classifier accuracy on each
+    run's features goes beside its precision (None: none).
     """
     results, per_image = {}, {}
     for name, (loss, sampler, labels) in TRAINING_CHOICES.items():
@@ -58,18 +67,48 @@ def training_choices(config, dataset, out_dir: str, split: str, options, log=pri
         log(f"training choice: {name} ({options.choice_epochs} x {options.choice_epoch_size} images)")
         train(variant, directory, dataset=dataset, log=lambda *_: None)
         model = restore_run(directory).model
-        scores = split_precision(model_scores(model), dataset, config.input, config.model.num_words, split,
-                                 config.eval.batch_size, options.test_images, ks=KS, per_image=True)
-        per_image[name] = scores.pop("per_image")
-        results[name] = {**scores, "loss": loss, "sampler": sampler, "labels": labels}
+        scored = split_precisions(lambda images: {"natural": model.scores(images, "natural"),
+                                                  "raw": model(images, training=False)}, dataset, config.input,
+                                  config.model.num_words, split, config.eval.batch_size, options.test_images, ks=KS,
+                                  per_image=True)
+        per_image[name] = scored["natural"].pop("per_image")
+        raw = scored["raw"]
+        raw.pop("per_image")
+        results[name] = {**scored["natural"], "prior_weight": float(model.prior_weight.numpy()),
+                         "raw": {f"precision_at_{k}": raw[f"precision_at_{k}"] for k in KS},
+                         "loss": loss, "sampler": sampler, "labels": labels}
+        if labelled is not None:
+            features = transfer.extract(model, labelled.images, config.model.image_size, progress=False)["embedding"]
+            results[name]["transfer"] = {"set": labelled.name, **{
+                key: value for key, value in transfer.linear_accuracy(features, labelled.labels, progress=False).items()
+                if key in ("accuracy_mean", "accuracy_std", "splits", "images")}}
     spreads, differences = compare(per_image)
     for name, spread in spreads.items():
         results[name].update(spread)
-    prior = split_precision(frequency_scores(dataset, config.model.num_words), dataset, config.input,
-                            config.model.num_words, split, config.eval.batch_size, options.test_images, ks=KS)
+    num_words = config.model.num_words
+    # At k = K the ceiling is the mean of n / K: what a random ranking scores at every precision@k on average.
+    prior = split_precision(frequency_scores(dataset, num_words), dataset, config.input, num_words, split,
+                            config.eval.batch_size, options.test_images, ks=(*KS, num_words))
     return {"epochs": options.choice_epochs, "epoch_size": options.choice_epoch_size, "split": split,
-            "runs": results, "resamples": RESAMPLES, "differences": differences,
-            "prior": {f"precision_at_{k}": prior[f"precision_at_{k}"] for k in KS}}
+            "runs": results, "resamples": RESAMPLES, "differences": differences, "best": best_choices(results),
+            "prior": {f"precision_at_{k}": prior[f"precision_at_{k}"] for k in KS},
+            "chance": prior[f"ceiling_at_{num_words}"]}
+
+
+def best_choices(results: dict) -> dict:
+    """The best choice for word prediction (precision@10, natural ranking) and, where measured, for transfer
+    (accuracy mean), each with its figure and spread."""
+    best = {}
+    prediction = max(results, key=lambda name: results[name]["precision_at_10"])
+    best["word_prediction"] = {"choice": prediction, "precision_at_10": results[prediction]["precision_at_10"],
+                               "spread_at_10": results[prediction].get("spread_at_10")}
+    measured = [name for name in results if "transfer" in results[name]]
+    if measured:
+        name = max(measured, key=lambda n: results[n]["transfer"]["accuracy_mean"])
+        best["transfer"] = {"choice": name, "set": results[name]["transfer"]["set"],
+                            "accuracy_mean": results[name]["transfer"]["accuracy_mean"],
+                            "accuracy_std": results[name]["transfer"]["accuracy_std"]}
+    return best
 
 
 KS = (1, 5, 10)

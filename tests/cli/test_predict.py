@@ -55,16 +55,27 @@ def test_the_table_is_a_line_per_file(tiny_run, files, capsys):
                                                     f"{files[1]}: not an image (it does not decode)"]
 
 
-def test_the_users_own_words_are_ranked_and_unknown_ones_named(tiny_run, files, capsys):
+@pytest.mark.parametrize("ranking", [None, "balanced", "natural"])
+def test_the_users_own_words_are_ranked_and_unknown_ones_named(tiny_run, files, capsys, ranking):
+    """With --words the default ranking is balanced: the word layer's scores plus (prior weight - 1) times the
+    log word frequency, as the .keras model holds them; natural adds the prior weight times it."""
+    import keras
+
+    import wsl_tf.models  # noqa: F401 (registers the classes)
+
+    flag = [f"--ranking={ranking}"] if ranking else []
     assert run_command(predict, f"--model={tiny_run.export}", "--format=json", "--words=sea,zebra,dog,car",
-                       files[0]) == 0
+                       *flag, files[0]) == 0
     captured = capsys.readouterr()
     assert captured.err.strip() == "wsl-predict: not in the dictionary, left out: zebra"
     (line,) = map(json.loads, captured.out.splitlines())
     signatures = tf.saved_model.load(os.path.join(tiny_run.export, "saved_model")).signatures
     embedding = signatures["serving_default"](images=tf.constant([open(files[0], "rb").read()]))["embedding"]
-    vectors = signatures["word_vectors"](words=tf.constant(["sea", "dog", "car"]))
-    expected = (embedding.numpy() @ vectors["vectors"].numpy().T + vectors["biases"].numpy())[0]
+    model = keras.models.load_model(os.path.join(tiny_run.export, "model.keras"))
+    ids = signatures["word_vectors"](words=tf.constant(["sea", "dog", "car"]))["ids"].numpy()
+    weight = float(model.prior_weight.numpy()) - (0.0 if ranking == "natural" else 1.0)
+    expected = (embedding.numpy() @ model.head.kernel.numpy()[ids].T + model.head.bias.numpy()[ids]
+                + weight * model.log_prior.numpy()[ids])[0]
     order = np.argsort(-expected, kind="stable")
     assert line["words"] == [["sea", "dog", "car"][i] for i in order]
     assert line["scores"] == pytest.approx(expected[order].tolist(), abs=1e-5)

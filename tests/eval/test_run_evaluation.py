@@ -17,6 +17,8 @@ from wsl_tf import records
 from wsl_tf.eval import transfer
 from wsl_tf.eval.run_evaluation import EvalOptions, Resources, ResourceUnavailable, _labelled_set, evaluate_run
 from wsl_tf.input import preprocessing
+from wsl_tf.input.dataset import PreparedDataset
+from wsl_tf.precision import PRIOR_WEIGHTS
 from wsl_tf.run_directory import restore_run
 
 OPTIONS = EvalOptions(test_images=60, transfer_max_images=150, class_network_steps=10, word2vec_epochs=2,
@@ -63,11 +65,15 @@ def test_word_prediction_is_the_models_precision_beside_its_baselines(tiny_run, 
     test = split_records(tiny_run.dataset, "test")
     model = restore_run(tiny_run.workdir).model
     pixels = tf.stack([preprocessing.preprocess(image, 64, 64) for _, image, _ in test])
-    scores = model(pixels, training=False).numpy()
+    raw = model(pixels, training=False).numpy()
+    # The headline ranks naturally: raw scores + the prior weight the trainer chose x the log word frequency.
+    assert prediction["prior_weight"] == pytest.approx(float(model.prior_weight.numpy()))
+    scores = raw + prediction["prior_weight"] * PreparedDataset(tiny_run.dataset).log_word_prior(len(RUN_WORDS))
     labels = [ids for _, _, ids in test]
     assert prediction["split"] == "test" and prediction["images"] == sum(1 for ids in labels if ids)
     for k in (1, 5, 10):
         assert prediction[f"precision_at_{k}"] == pytest.approx(precision(scores, labels, k), abs=1e-6)
+        assert prediction["raw"][f"precision_at_{k}"] == pytest.approx(precision(raw, labels, k), abs=1e-6)
         assert prediction["ceiling"][f"precision_at_{k}"] == pytest.approx(
             np.mean([min(k, len(ids)) / k for ids in labels if ids]))
     counts = np.zeros(len(RUN_WORDS))
@@ -81,6 +87,7 @@ def test_word_prediction_is_the_models_precision_beside_its_baselines(tiny_run, 
     with_word = sum(1 for _, _, ids in split_records(tiny_run.dataset, "train") if ids)
     for name in ("features_logistic_regression", "random_network_logistic_regression"):
         assert prediction["baselines"][name]["train_images"] == with_word
+        assert prediction["baselines"][name]["prior_adjusted"]["prior_weight"] in PRIOR_WEIGHTS
     assert prediction["baselines"]["features_logistic_regression"]["class_labels_from"] == "fashion_mnist"
 
 
@@ -136,8 +143,13 @@ def test_embeddings_cover_the_small_word_lists_exactly(evaluated):
 
 def test_metrics_are_strict_json_and_the_report_shows_every_section(tiny_run, evaluated):
     metrics = strict_json(os.path.join(tiny_run.workdir, "eval", "metrics.json"))
-    assert metrics["split"] == "test" and set(metrics["pictures"]) == {"predictions", "top_images", "image_map",
-                                                                        "word_map"}
+    pictures = {key: value for key, value in metrics["pictures"].items() if key.endswith("map") or key in (
+        "predictions", "top_images")}
+    assert metrics["split"] == "test" and set(pictures) == {"predictions", "top_images", "image_map", "word_map"}
+    assert metrics["pictures"]["predictions_shown"] == 12  # Drawn among the test images with a word.
+    assert 0 <= metrics["pictures"]["predictions_right"] <= 12
+    assert (f"{metrics['pictures']['predictions_right']} of the 12 images (drawn by a fixed seed among the held-out "
+            "images with a dictionary word)") in open(os.path.join(tiny_run.workdir, "eval", "report.md")).read()
     report = open(os.path.join(tiny_run.workdir, "eval", "report.md")).read()
     assert "Not run" not in report and "n/a" not in report
     with_word = metrics["word_prediction"]["baselines"]["features_logistic_regression"]["train_images"]
@@ -152,7 +164,7 @@ def test_metrics_are_strict_json_and_the_report_shows_every_section(tiny_run, ev
         in report
     assert "| labelled set | this model | raw pixels | random network | class-label network |" in report
     assert "`categories:test`: the best features are " in report
-    for picture in metrics["pictures"].values():
+    for picture in pictures.values():
         assert f"]({picture})" in report
         assert open(os.path.join(tiny_run.workdir, "eval", picture), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
 
@@ -244,8 +256,9 @@ def test_the_training_choices_sweep_is_passed_in_and_reported(tiny_run, tmp_path
         evaluate_run(tiny_run.workdir, ("training_choices",), (), Resources(), OPTIONS)
     calls = []
 
-    def sweep(config, dataset, out_dir, split, options, log):
+    def sweep(config, dataset, out_dir, split, options, log, labelled):
         calls.append((config.model.num_words, split, out_dir))
+        assert labelled is None  # No emoji in this dataset: the choices get no transfer column, said in the log.
         return {"epochs": 1, "epoch_size": 32, "split": split, "runs": {"multi-class, natural": {
             "precision_at_1": 0.5, "precision_at_5": 0.25, "precision_at_10": 0.125}}}
 

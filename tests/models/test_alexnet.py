@@ -24,7 +24,7 @@ def test_full_size_layers_are_the_tables_and_the_count_is_exact():
     assert shapes == [(11, 11, 3, 96), (5, 5, 96, 256), (3, 3, 256, 384), (3, 3, 384, 384), (3, 3, 384, 256),
                       (9216, 4096), (4096, 4096), (1000, 4096)]  # The word layer is stored K x E.
     assert table_parameter_count() == 62_378_344
-    assert model.count_params() == 62_378_344
+    assert model.count_params() == 62_378_344 + 1000 + 1  # And the word prior: 1,000 log frequencies, a weight.
 
 
 def test_full_size_shapes_pool5_is_6x6x256_and_embedding_4096():

@@ -44,7 +44,7 @@ def test_full_size_parameter_count_is_exactly_the_layer_tables():
     model = build_model(model_config("googlenet", num_words=1000, image_size=224, width=1.0))
     expected = main_path_params() + aux_tower_params(512) + aux_tower_params(528)
     assert expected == 13_378_280  # 6,998,552 on the main path (Szegedy et al.: about 7M), the towers 3.19M each.
-    assert model.count_params() == expected
+    assert model.count_params() == expected + 1000 + 1  # And the word prior: 1,000 log frequencies, a weight.
 
 
 def test_main_path_matches_the_papers_published_parameter_column():
@@ -54,7 +54,7 @@ def test_main_path_matches_the_papers_published_parameter_column():
     model = build_model(model_config("googlenet", num_words=1000, image_size=224, width=1.0))
     towers = sum(model.get_layer(h.name).count_params() for h in model.aux_heads) + sum(
         layer.count_params() for layer in model.backbone.layers if layer.name.startswith("aux_"))
-    assert model.count_params() - towers == main_path_params()
+    assert model.count_params() - towers - (1000 + 1) == main_path_params()  # Less the word prior.
 
 
 def test_full_size_shapes():

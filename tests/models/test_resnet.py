@@ -25,7 +25,7 @@ def test_full_size_trunk_is_keras_applications_resnet50_weight_for_weight():
 
 def test_the_word_predictor_adds_k_rows_and_biases_to_the_trunk():
     model = build_model(model_config("resnet50", num_words=1000, image_size=224, width=1.0))
-    assert model.count_params() == 23_587_712 + 1000 * 2048 + 1000
+    assert model.count_params() == 23_587_712 + 1000 * 2048 + 1000 + 1000 + 1  # Word layer, word prior.
 
 
 def test_narrow_net_on_small_images_and_the_size_limit():

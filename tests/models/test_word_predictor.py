@@ -25,9 +25,22 @@ def test_googlenet_training_loss_adds_the_towers_at_weight_0_3():
     assert set(logits) == {"words", "aux_4a", "aux_4d"}
     loss = MultiClassLogisticLoss()
     parts = {k: float(loss(targets, v)) for k, v in logits.items()}
-    total = float(model.training_loss(targets, logits, loss, classes))
+    total = float(model.training_loss(targets, logits, loss))
     assert model.aux_loss_weight == 0.3
     assert total == pytest.approx(parts["words"] + 0.3 * (parts["aux_4a"] + parts["aux_4d"]), rel=1e-6)
+
+
+def test_the_natural_ranking_adds_the_weighted_log_prior_and_the_balanced_one_removes_it():
+    model = build_model(model_config("alexnet", num_words=40))
+    x = tf.random.normal((3, 64, 64, 3))
+    raw = model(x).numpy()
+    np.testing.assert_allclose(model.scores(x, "natural").numpy(), raw, rtol=1e-6)  # A fresh model: no prior.
+    log_prior = np.log(np.linspace(0.001, 0.3, 40)).astype(np.float32)
+    model.set_prior(log_prior=log_prior, prior_weight=0.75)
+    np.testing.assert_allclose(model.scores(x, "natural").numpy(), raw + 0.75 * log_prior, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.scores(x, "balanced").numpy(), raw - 0.25 * log_prior, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="ranking='popular'"):
+        model.scores(x, "popular")
 
 
 def test_unknown_backbone_is_named():

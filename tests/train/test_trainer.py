@@ -36,8 +36,8 @@ def tiny_config(twelve_word_dataset, **train) -> ml_collections.ConfigDict:
 def test_the_shared_easgd_run_trained_checkpointed_logged_and_called_back(tiny_run):
     summary, workdir = tiny_run.summary, tiny_run.workdir
     assert (summary["step"], summary["epoch"], summary["trained_steps"]) == (8, 2, 8)
-    assert tiny_run.epoch_ends == [(0, ["loss", "precision_at_10", "val_error"]),
-                                   (1, ["loss", "precision_at_10", "val_error"])]
+    keys = ["loss", "precision_at_10", "prior_weight", "raw_precision_at_10", "raw_val_error", "val_error"]
+    assert tiny_run.epoch_ends == [(0, keys), (1, keys)]
     latest = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
     assert latest.endswith("ckpt-8")
     # Each epoch's loss is the mean of its steps' losses: of the two windows TensorBoard logged (a checkpoint
@@ -74,12 +74,15 @@ def test_the_shared_easgd_run_trained_checkpointed_logged_and_called_back(tiny_r
                                                                            "*.png")))[:4]]
     served = tf.saved_model.load(os.path.join(tiny_run.export, "saved_model")).signatures["serving_default"](
         images=tf.constant(images))
-    scores = centre(tf.stack([preprocess(b, 64, 64) for b in images]), training=False).numpy()
+    # The centre keeps the prior weight the last validation chose, which serving ranks with.
+    assert float(centre.prior_weight.numpy()) == summary["history"][-1]["prior_weight"]
+    scores = centre.scores(tf.stack([preprocess(b, 64, 64) for b in images]), "natural").numpy()
     np.testing.assert_allclose(served["scores"].numpy(), -np.sort(-scores, axis=1)[:, :10], rtol=1e-5, atol=1e-6)
     assert os.path.exists(os.path.join(tiny_run.export, "model.keras"))
     assert os.path.exists(os.path.join(workdir, "vocab.tsv"))
-    replica_conv1 = tf.train.load_checkpoint(latest).get_tensor("replica_copies/0/.ATTRIBUTES/VARIABLE_VALUE")
-    assert replica_conv1.shape == centre.trainable_variables[0].shape
+    reader = tf.train.load_checkpoint(latest)
+    copies = [reader.get_tensor(f"replica_copies/{i}/.ATTRIBUTES/VARIABLE_VALUE") for i in range(8)]
+    replica_conv1 = next(c for c in copies if c.shape == centre.trainable_variables[0].shape)
     assert not np.allclose(replica_conv1, np.array(centre.trainable_variables[0]))
 
 
@@ -226,7 +229,7 @@ def test_one_vs_all_weights_count_this_datasets_train_images_not_the_reused_voca
     config = paper.get_config("alexnet,k=3,loss=one_vs_all")
     config.data.dir = mine
     loss = loss_function(config, PreparedDataset(mine))
-    assert loss.class_counts == counts.tolist() and loss.num_images == images
+    np.testing.assert_allclose(loss.positive_rates, counts / images)  # Natural sampling: N_k / N.
 
 
 def test_a_run_directory_of_another_vocabulary_is_refused(twelve_word_dataset, tmp_path):

@@ -7,10 +7,12 @@ import tensorflow as tf
 
 from wsl_tf.models import MultiClassLogisticLoss, OneVsAllLogisticLoss
 from wsl_tf.configs import paper
+from wsl_tf.input.sampling import uniform_word_inclusion
 from wsl_tf.train.training_run import TrainingRun
 from wsl_tf.variables import replica_copies, seed_state_variables
 
 K = 997  # A prime no other dimension of the narrow AlexNet equals.
+INCLUSION = uniform_word_inclusion(K, 4)  # The batches below: 4 images per replica, one uniform word each.
 
 
 def run_config(optimizer="easgd", devices=("/cpu:0", "/cpu:1"), num_words=K, tau=3) -> ml_collections.ConfigDict:
@@ -22,14 +24,17 @@ def run_config(optimizer="easgd", devices=("/cpu:0", "/cpu:1"), num_words=K, tau
     return config
 
 
-def batches(run, labels_fn):
+def batches(run, labels_fn, negatives=0):
+    """Distributed batches like the pipeline's; with `negatives` extra word ids per batch, as it draws them."""
     def dataset_fn(context):
         batch = context.get_per_replica_batch_size(run.global_batch_size)
         seed = context.input_pipeline_id
         images = tf.random.stateless_normal((4, batch, 64, 64, 3), (seed, 1))
         labels = labels_fn((4, batch), seed)
-        return tf.data.Dataset.from_tensor_slices(
-            {"images": images, "labels": labels, "positions": tf.zeros((4, batch), tf.int64)}).repeat()
+        elements = {"images": images, "labels": labels, "positions": tf.zeros((4, batch), tf.int64)}
+        if negatives:
+            elements["negatives"] = tf.random.stateless_uniform((4, negatives), (seed, 4), 0, K, tf.int32)
+        return tf.data.Dataset.from_tensor_slices(elements).repeat()
 
     return run.distribute(dataset_fn)
 
@@ -69,9 +74,13 @@ def must_compile_calls(graph, seen=None) -> list:
 @pytest.mark.parametrize("optimizer", ["sgd", "easgd"])
 @pytest.mark.parametrize("devices", [("/cpu:0",), ("/cpu:0", "/cpu:1")], ids=["1-device", "2-devices"])
 def test_the_compiled_step_reads_only_the_batchs_rows_of_the_word_matrix(optimizer, devices):
-    run = TrainingRun(run_config(optimizer, devices), MultiClassLogisticLoss())
+    """Corrected for sampling, with extra negatives: the step gathers the log-inclusion of its words, no more."""
+    config = run_config(optimizer, devices)
+    config.head.negatives = 3
+    run = TrainingRun(config, MultiClassLogisticLoss(), inclusion=INCLUSION)
+    assert set(run.words.tables) == {"log_inclusion"}
     run.start()
-    stream = batches(run, one_word)
+    stream = batches(run, one_word, negatives=3)
     batch = next(stream)
     assert tensors_with_dimension(run.traced_step(batch).graph, K) == []
     # The check sees a whole read where there is one: the model's full-K scores.
@@ -84,8 +93,24 @@ def test_the_compiled_step_reads_only_the_batchs_rows_of_the_word_matrix(optimiz
     assert not np.allclose(np.array(run.centre.head.kernel), before)  # The centre moved.
 
 
+def test_one_vs_all_corrected_reads_only_its_words_weights_and_the_full_head_reads_every_row():
+    ova = OneVsAllLogisticLoss.from_counts(np.arange(1, K + 1), 2 * K)
+    run = TrainingRun(run_config(), ova, inclusion=INCLUSION)
+    assert set(run.words.tables) == {"positive_weight", "negative_weight", "offset"}
+    run.start()
+    stream = batches(run, lambda shape, seed: tf.random.stateless_uniform((*shape, 3), (seed, 3), 0, K, tf.int32))
+    assert tensors_with_dimension(run.traced_step(next(stream)).graph, K) == []
+    assert np.isfinite(float(run.run_step(next(stream))))
+    config = run_config(devices=("/cpu:0",))
+    config.head.classes = "full"
+    full = TrainingRun(config, MultiClassLogisticLoss(), inclusion=INCLUSION)
+    assert full.words.tables == {}  # The exact loss needs no correction.
+    full.start()
+    assert tensors_with_dimension(full.traced_step(next(batches(full, one_word))).graph, K)
+
+
 def test_the_elastic_exchange_runs_before_every_tau_th_step_and_counts_its_bytes():
-    run = TrainingRun(run_config(tau=3), MultiClassLogisticLoss())
+    run = TrainingRun(run_config(tau=3), MultiClassLogisticLoss(), inclusion=INCLUSION)
     run.start()
     stream = batches(run, one_word)
     exchanges = []
@@ -102,7 +127,7 @@ def test_the_elastic_exchange_runs_before_every_tau_th_step_and_counts_its_bytes
 
 def test_replicas_draw_their_own_dropout_masks():
     for optimizer in ("sgd", "easgd"):
-        run = TrainingRun(run_config(optimizer), MultiClassLogisticLoss())
+        run = TrainingRun(run_config(optimizer), MultiClassLogisticLoss(), inclusion=INCLUSION)
         run.start()
         seeds = seed_state_variables(run.model)
         assert seeds, "AlexNet's dropout layers hold seed state"
@@ -113,7 +138,8 @@ def test_replicas_draw_their_own_dropout_masks():
 
 def test_a_batch_of_padding_only_trains_with_one_vs_all():
     """Images none of whose words is among the first K (num_words below the dataset's K)."""
-    run = TrainingRun(run_config(tau=2), OneVsAllLogisticLoss(np.full(K, 5), 100))
+    run = TrainingRun(run_config(tau=2), OneVsAllLogisticLoss.from_counts(np.full(K, 5), 100),
+                      inclusion=INCLUSION)
     run.start()
     stream = batches(run, lambda shape, seed: -tf.ones((*shape, 3), tf.int32))
     run.run_step(next(stream))
@@ -131,7 +157,7 @@ def test_steps_in_one_compiled_loop_match_steps_one_call_each():
     for per_loop in (1, 4):
         config = run_config(tau=3)
         config.train.steps_per_loop = per_loop
-        run = TrainingRun(config, MultiClassLogisticLoss())
+        run = TrainingRun(config, MultiClassLogisticLoss(), inclusion=INCLUSION)
         run.start()
         stream = batches(run, one_word)
         if per_loop == 1:
@@ -154,7 +180,7 @@ def test_mixed_precision_and_xla_train_like_float32(switch):
     for on in (False, True):
         config = run_config(tau=3, devices=("/cpu:0",))
         config.train[switch] = on
-        run = TrainingRun(config, MultiClassLogisticLoss())
+        run = TrainingRun(config, MultiClassLogisticLoss(), inclusion=INCLUSION)
         run.start()
         losses[on] = run.run_steps(batches(run, one_word), 6).numpy()
         if on and switch == "mixed_precision":
@@ -174,10 +200,11 @@ def test_mixed_precision_and_xla_train_like_float32(switch):
 @pytest.mark.slow  # Trains runs of its own: kept out of the fast set's 4 minutes.
 def test_a_second_run_in_the_same_process_exchanges_after_a_long_first_one():
     """The demo trains its comparison runs in the process that trained the main run (same devices)."""
-    first = TrainingRun(run_config(tau=1), MultiClassLogisticLoss())
+    first = TrainingRun(run_config(tau=1), MultiClassLogisticLoss(), inclusion=INCLUSION)
     first.start()
     first.run_steps(batches(first, one_word), 40)
-    second = TrainingRun(run_config(tau=1), OneVsAllLogisticLoss(np.full(K, 5), 100))
+    second = TrainingRun(run_config(tau=1), OneVsAllLogisticLoss.from_counts(np.full(K, 5), 100),
+                      inclusion=INCLUSION)
     assert second.strategy is first.strategy
     second.start()
     losses = second.run_steps(batches(second, lambda shape, seed: tf.random.stateless_uniform(
@@ -195,7 +222,7 @@ def test_modern_backbones_train_under_the_same_loop_with_mixed_precision_and_xla
     config.model.update({"name": backbone, "image_size": 32, "width": 0.125 if backbone == "resnet50" else 1.0})
     config.input.update({"resize_size": 32, "crop_size": 32})
     config.train.update({"mixed_precision": True, "jit_compile": True})
-    run = TrainingRun(config, MultiClassLogisticLoss())
+    run = TrainingRun(config, MultiClassLogisticLoss(), inclusion=INCLUSION)
     run.start()
 
     def dataset_fn(context):

@@ -142,15 +142,15 @@ def headline(metrics: dict, report_path: str) -> str:
     if prediction and "unavailable" in prediction:
         lines.append(f"word prediction not run: {prediction['unavailable']}")
     elif prediction:
-        rows = {"this model": prediction, **{name.replace("_", " "): values
-                                            for name, values in prediction["baselines"].items()}}
+        from wsl_tf.eval.report import prediction_rows
+
         title = f"{prediction.get('split', 'test')} split, {prediction['images']} images"
-        lines.append(f"{title:42s}  P@1    P@5    P@10")
-        for name, values in rows.items():
+        lines.append(f"{title:56s}  P@1    P@5    P@10")
+        for name, values in prediction_rows(prediction).items():
             if "unavailable" in values:
-                lines.append(f"{name:42s}  not run: {values['unavailable']}")
+                lines.append(f"{name:56s}  not run: {values['unavailable']}")
             else:
-                lines.append(f"{name:42s}  " + "  ".join(f"{values[f'precision_at_{k}']:.3f}" for k in (1, 5, 10)))
+                lines.append(f"{name:56s}  " + "  ".join(f"{values[f'precision_at_{k}']:.3f}" for k in (1, 5, 10)))
     return "\n".join(lines)
 
 

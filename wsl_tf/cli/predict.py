@@ -9,8 +9,13 @@ layer's, e.w + b (higher is better). A file that is missing, not an image,
 or larger than the export's pixel limit (read from its header: it is never
 decoded) gets one line naming it; the other files are still answered. With --words,
 each image ranks only the given words (zero-shot labelling with your own
-list); words outside the dictionary are named on stderr and left out. Only
-TensorFlow runs here: the SavedModel holds the preprocessing and dictionary.
+list); words outside the dictionary are named on stderr and left out.
+--ranking: natural ranks words as they occur in natural images (the word
+layer's score plus the model's prior weight times the log word frequency;
+the default without --words), balanced as if every word were equally
+frequent (the default with --words: zero-shot labelling wants no frequency
+prior). Only TensorFlow runs here: the SavedModel holds the preprocessing,
+the dictionary and the prior.
 """
 
 import os
@@ -28,6 +33,9 @@ flags.DEFINE_list("words", None, "Score only these words (comma-separated).", fl
 flags.DEFINE_integer("top_k", 0, "Words shown per image (0: what the model returns, or all of --words).",
                      lower_bound=0, flag_values=FLAGS)
 flags.DEFINE_integer("batch_size", 64, "Images per call.", lower_bound=1, flag_values=FLAGS)
+flags.DEFINE_enum("ranking", None, ["natural", "balanced"],
+                  "natural: words ranked with their frequency prior; balanced: as if all were equally frequent. "
+                  "Default: natural, or balanced with --words.", flag_values=FLAGS)
 flags.mark_flags_as_required(["model"], flag_values=FLAGS)
 
 
@@ -36,16 +44,22 @@ def saved_model_dir(path: str) -> str:
     return nested if os.path.isdir(nested) else path
 
 
-def predict(signatures, images: list[bytes], words: list[str] | None, top_k: int) -> list[dict | None]:
-    """Per image {"words", "scores"}, or None for an image that does not decode."""
+SIGNATURES = {"natural": "serving_default", "balanced": "serving_balanced"}
+
+
+def predict(signatures, images: list[bytes], words: list[str] | None, top_k: int,
+            ranking: str = "natural") -> list[dict | None]:
+    """Per image {"words", "scores"} under the ranking, or None for an image that does not decode."""
     import numpy as np
     import tensorflow as tf
 
-    out = signatures["serving_default"](images=tf.constant(images, tf.string))
+    out = signatures[SIGNATURES[ranking]](images=tf.constant(images, tf.string))
     valid = out["valid"].numpy()
     if words:
         vectors = signatures["word_vectors"](words=tf.constant(words))
-        scores = out["embedding"].numpy() @ vectors["vectors"].numpy().T + vectors["biases"].numpy()
+        weight = float(vectors["prior_weight"]) - (1.0 if ranking == "balanced" else 0.0)
+        scores = (out["embedding"].numpy() @ vectors["vectors"].numpy().T + vectors["biases"].numpy()
+                  + weight * vectors["log_prior"].numpy())
         order = np.argsort(-scores, axis=1, kind="stable")[:, : top_k or len(words)]
         ranked = [([words[j] for j in row], [float(scores[i, j]) for j in row]) for i, row in enumerate(order)]
     else:
@@ -103,6 +117,11 @@ def main(argv):
         print(f"wsl-predict: error: --model={FLAGS.model}: the SavedModel in {path} does not load "
               f"({type(error).__name__}: {fileio.error_line(error)}); export it again (wsl-export)", file=sys.stderr)
         return 1
+    ranking = FLAGS.ranking or ("balanced" if FLAGS.words else "natural")
+    if SIGNATURES[ranking] not in signatures:
+        print(f"wsl-predict: error: --model={FLAGS.model}: the export has no {SIGNATURES[ranking]} signature "
+              f"(exported by an older wsl_tf); export it again (wsl-export)", file=sys.stderr)
+        return 1
     words = None
     if FLAGS.words:
         known = signatures["word_vectors"](words=tf.constant(FLAGS.words))["known"].numpy()
@@ -127,7 +146,7 @@ def main(argv):
                 report(name, error=f"cannot read: {error.strerror or error}")
         readable = [(name, data) for name, data in zip(batch, contents) if data is not None]
         failures += len(batch) - len(readable)
-        results = predict(signatures, [data for _, data in readable], words, FLAGS.top_k) if readable else []
+        results = predict(signatures, [data for _, data in readable], words, FLAGS.top_k, ranking) if readable else []
         for (name, data), result in zip(readable, results):
             if result is None:
                 failures += 1

@@ -17,6 +17,7 @@ from wsl_tf.eval.logistic import one_vs_all_logistic
 from wsl_tf.eval.transfer import LabelledSet, pixel_batches
 from wsl_tf.input import pipeline
 from wsl_tf.input.dataset import PreparedDataset
+from wsl_tf.precision import PRIOR_WEIGHTS
 
 C_GRID = (0.01, 0.1, 1.0)
 # L-BFGS iterations per fit: scikit-learn LogisticRegression's default. At K = 1,000 words over 20,000 images a
@@ -97,9 +98,10 @@ def split_features(model, dataset, input_config, num_words: int, split: str, max
 
 
 def regressor_scores(train, val, test, progress: bool = True, selection_images: int = SELECTION_IMAGES,
-                     seed: int = 0) -> np.ndarray:
+                     seed: int = 0, with_val: bool = False):
     """Scores [N_test, K] of one logistic regressor per word fitted on every train image, C chosen on val by
-    precision@1 (among fits on `selection_images` of them, when there are more).
+    precision@1 (among fits on `selection_images` of them, when there are more); with_val: (val scores, test
+    scores).
 
     train / val / test: (features, multi-hot labels). A word with no positive
     (or no negative) train image scores its train frequency's log-odds.
@@ -125,9 +127,18 @@ def regressor_scores(train, val, test, progress: bool = True, selection_images: 
         weights = one_vs_all_logistic(x_train[rows], y_train[rows][:, fitted], c, start=weights, max_iter=MAX_ITER)
         scored[c], path[c] = scores_for(weights), weights
     best = max(C_GRID, key=lambda c: np.nan_to_num(dense_precision_at_k(scored[c][0], y_val, 1), nan=0.0))
-    if len(rows) == len(x_train):
-        return scored[best][1]
-    return scores_for(one_vs_all_logistic(x_train, y_train[:, fitted], best, start=path[best], max_iter=MAX_ITER))[1]
+    if len(rows) < len(x_train):
+        scored[best] = scores_for(one_vs_all_logistic(x_train, y_train[:, fitted], best, start=path[best],
+                                                      max_iter=MAX_ITER))
+    return scored[best] if with_val else scored[best][1]
+
+
+def prior_weight_on_val(val_scores: np.ndarray, val_multi_hot: np.ndarray, log_prior: np.ndarray,
+                        weights=PRIOR_WEIGHTS) -> float:
+    """The lambda of `weights` whose scores + lambda log_prior score best on val at precision@1 (lowest on a tie):
+    the natural ranking of scores that come without one (the regressors), chosen as the trainer chooses a model's."""
+    return max(weights, key=lambda w: (np.nan_to_num(dense_precision_at_k(val_scores + w * log_prior, val_multi_hot,
+                                                                           1), nan=0.0), -w))
 
 
 def dense_precision_at_k(scores: np.ndarray, multi_hot: np.ndarray, k: int) -> float:

@@ -88,12 +88,21 @@ def marked_predictions(scores: np.ndarray, true_ids: list, top: int = 5) -> list
     return marked
 
 
+def grid_images(true_ids: list, count: int, seed: int = 0) -> list[int]:
+    """`count` indices drawn by `seed` among the images with a dictionary word (nothing to get right in the
+    others), in ascending order: the prediction grid's images, chosen by no one."""
+    candidates = [i for i, ids in enumerate(true_ids) if len(ids)]
+    drawn = np.random.default_rng(seed).choice(len(candidates), size=min(count, len(candidates)), replace=False)
+    return sorted(candidates[i] for i in drawn)
+
+
 def prediction_grid(scores: np.ndarray, images: list[bytes], true_ids: list, words: list[str], path: str,
-                    columns: int = 4, rows: int = 3, top: int = 5, thumbnail: int = 96) -> str:
-    """Test images, each over its `top` predicted words: a word among the image's own in green with a
-    check mark, the others in grey; below them the image's own words. Images with no dictionary word are
-    left out (nothing to get right)."""
-    chosen = [i for i, ids in enumerate(true_ids) if len(ids)][: columns * rows]
+                    columns: int = 4, rows: int = 3, top: int = 5, thumbnail: int = 96,
+                    seed: int = 0) -> tuple[str, int, int]:
+    """Test images drawn by `seed` (grid_images), each over its `top` predicted words: a word among the
+    image's own in green with a check mark, the others in grey; below them the image's own words.
+    Returns (path, images with one of their own words among the top, images shown)."""
+    chosen = grid_images(true_ids, columns * rows, seed)
     marked = marked_predictions(scores[chosen], [true_ids[i] for i in chosen], top)
     figure, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 3.6 * rows), squeeze=False)
     for axis in axes.flat:
@@ -112,4 +121,4 @@ def prediction_grid(scores: np.ndarray, images: list[bytes], true_ids: list, wor
                     f"{hits} of {len(chosen)} images have one right")
     figure.subplots_adjust(hspace=0.9)
     _save(figure, path)
-    return path
+    return path, hits, len(chosen)

@@ -24,15 +24,32 @@ def _split_name(split: str) -> str:
     return "test split" if split == "test" else f"{split} split: the dataset has no test split"
 
 
+def prediction_rows(section: dict) -> dict:
+    """{row name: its precision@k entry} of a word-prediction section: this model under its natural ranking,
+    its raw scores where its prior weight is not 0, each baseline, and each baseline's prior-adjusted form where
+    its chosen weight is not 0 (what report.md and wsl-demo print)."""
+    weight = section.get("prior_weight", 0.0)
+    rows = {f"this model (prior weight {weight:g})" if weight else "this model": section}
+    if weight and "raw" in section:
+        rows["this model, raw scores"] = section["raw"]
+    for name, values in section["baselines"].items():
+        rows[name.replace("_", " ")] = values
+        adjusted = values.get("prior_adjusted") if isinstance(values, dict) else None
+        if adjusted and adjusted["prior_weight"]:
+            rows[f"{name.replace('_', ' ')} + prior (weight {adjusted['prior_weight']:g})"] = adjusted
+    return rows
+
+
 def _word_prediction(section: dict) -> list[str]:
     title = f"## Word prediction (section 4.1, {_split_name(section.get('split', 'test'))})"
     if _missing(section):
         return _not_run(title, _missing(section))
     lines = [title, "", f"Over {section['images']} held-out images with at least one of the model's words. The "
                         f"ceiling is what a perfect ranking scores: an image with n words gets at most min(k, n) of "
-                        f"its k right.", "",
+                        f"its k right. A prior weight w ranks words by score + w log(word frequency), w chosen on "
+                        f"the val split (the model's by the trainer); 0 is the raw scores.", "",
              "| model | precision@1 | precision@5 | precision@10 |", "|---|---|---|---|"]
-    rows = {"this model": section, **{name.replace("_", " "): values for name, values in section["baselines"].items()}}
+    rows = prediction_rows(section)
     if "ceiling" in section:
         rows["ceiling (every word right)"] = section["ceiling"]
     notes = []
@@ -50,13 +67,15 @@ def _word_prediction(section: dict) -> list[str]:
         lines += ["", f"The random-network baseline (the floor) fits one logistic regressor per word on the "
                       f"features of {floor['train_images']:,} training images."]
     margins = []
-    for name, values in section["baselines"].items():
+    for name, values in rows.items():
+        if name.startswith("this model") or name.startswith("ceiling") or name == "word frequency":
+            continue
         for k in (1, 10):
             ours, theirs = section[f"precision_at_{k}"], values.get(f"precision_at_{k}")
             if theirs:
-                margins.append(f"{name.replace('_', ' ')} at precision@{k}: {100 * (ours / theirs - 1):+.0f}%")
+                margins.append(f"{name} at precision@{k}: {100 * (ours / theirs - 1):+.0f}%")
     if margins:
-        lines += ["", "This model against each baseline: " + "; ".join(margins) + "."]
+        lines += ["", "This model against each regression baseline: " + "; ".join(margins) + "."]
     return lines + ([""] + notes if notes else []) + [""]
 
 
@@ -160,35 +179,54 @@ def _training_choices(section: dict) -> list[str]:
     title = "## Loss and sampling at equal budget (section 3.1)"
     if _missing(section):
         return _not_run(title, _missing(section))
+    runs = section["runs"]
+    transfer_set = next((v["transfer"]["set"] for v in runs.values() if "transfer" in v), None)
     lines = [title, "",
              f"Short runs of this run's config, {section['epochs']} epochs of {section['epoch_size']} images each "
              f"from the same seed; only the loss and the sampling differ. Precision on the "
-             f"{_split_name(section.get('split', 'test'))}, +/- its spread over the held-out images resampled "
-             f"{section.get('resamples', 0):,} times.", "",
-             "| loss, sampling | precision@1 | precision@5 | precision@10 |", "|---|---|---|---|"]
-    for name, values in section["runs"].items():
-        lines.append(f"| {name} | " + " | ".join(
-            _number(values[f"precision_at_{k}"]) + (f" +/- {_number(values[f'spread_at_{k}'])}"
-                                                   if f"spread_at_{k}" in values else "") for k in (1, 5, 10)) + " |")
+             f"{_split_name(section.get('split', 'test'))} under each run's natural ranking (its scores plus its "
+             f"prior weight, chosen on val, times the log word frequency), +/- its spread over the held-out images "
+             f"resampled {section.get('resamples', 0):,} times; beside it the raw scores' precision@10"
+             + (f" and the linear classifier's accuracy on each run's features over `{transfer_set}` "
+                f"(+/- its spread over the splits)" if transfer_set else "") + ".", "",
+             "| loss, sampling | precision@1 | precision@5 | precision@10 | prior weight | raw precision@10 |"
+             + (" transfer accuracy |" if transfer_set else ""),
+             "|---|---|---|---|---|---|" + ("---|" if transfer_set else "")]
+    for name, values in runs.items():
+        cells = [_number(values[f"precision_at_{k}"]) + (f" +/- {_number(values[f'spread_at_{k}'])}"
+                                                         if f"spread_at_{k}" in values else "") for k in (1, 5, 10)]
+        cells += [f"{values.get('prior_weight', 0.0):g}", _number(values.get("raw", {}).get("precision_at_10"))]
+        if transfer_set:
+            cells.append(_accuracy_cell(values["transfer"]) if "transfer" in values else "not run")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     prior = section.get("prior")
     if prior:
         lines.append("| word-frequency prior | " + " | ".join(_number(prior[f"precision_at_{k}"]) for k in (1, 5, 10))
-                     + " |")
-    below = prior and all(values[f"precision_at_{k}"] < prior[f"precision_at_{k}"]
-                          for values in section["runs"].values() for k in (1, 10))
+                     + " | | |" + (" |" if transfer_set else ""))
+    if section.get("chance") is not None:
+        lines.append(f"| chance (a random ranking) | " + " | ".join([_number(section["chance"], 4)] * 3) + " | | |"
+                     + (" |" if transfer_set else ""))
+    lines.append("")
+    below = prior and [name for name, values in runs.items() if values["precision_at_10"] <= prior["precision_at_10"]]
     if below:
-        lines += ["", f"Every choice is still below the word-frequency prior at precision@1 and @10: at "
-                      f"{section['epochs']} x {section['epoch_size']:,} images the runs have not left it, and the "
-                      f"table ranks nothing, whatever their differences."]
-    elif "differences" in section:
-        lines.append("")
+        lines.append(f"Not above the word-frequency prior at precision@10 at this budget: {', '.join(below)}.")
+    best = section.get("best", {})
+    if "word_prediction" in best:
+        entry = best["word_prediction"]
+        lines.append(f"Best for word prediction: {entry['choice']} (precision@10 {_number(entry['precision_at_10'])} "
+                     f"+/- {_number(entry['spread_at_10'])}).")
+    if "transfer" in best:
+        entry = best["transfer"]
+        lines.append(f"Best for transfer: {entry['choice']} ({_number(entry['accuracy_mean'])} +/- "
+                     f"{_number(entry['accuracy_std'])} on `{entry['set']}`).")
+    if "differences" in section:
         if section["differences"]:
             lines.append("Differences larger than twice their spread (the images resampled together): " + "; ".join(
                 f"{d['better']} over {d['worse']} at precision@{d['k']} by {_number(d['difference'])} "
                 f"(spread {_number(d['spread'])})" for d in section["differences"]) + ".")
         else:
-            lines.append("No difference between the choices is larger than twice its spread: at this budget the "
-                         "table ranks nothing.")
+            lines.append("No difference between the choices' precision is larger than twice its spread: at this "
+                         "budget the table does not rank them by word prediction.")
     return lines + [""]
 
 
@@ -203,6 +241,10 @@ def _pictures(section: dict) -> list[str]:
     for key, title in titles.items():
         if key in section:
             lines += [f"### {title}", "", f"![{title}]({section[key]})", ""]
+            if key == "predictions" and "predictions_shown" in section:
+                lines += [f"{section['predictions_right']} of the {section['predictions_shown']} images (drawn by a "
+                          f"fixed seed among the held-out images with a dictionary word) have one of their own words "
+                          f"among their top 5.", ""]
     return lines
 
 

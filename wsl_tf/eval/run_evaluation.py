@@ -41,7 +41,7 @@ from wsl_tf import fileio, records
 from wsl_tf.eval import baselines, embeddings, pictures, transfer
 from wsl_tf.input.dataset import PreparedDataset
 from wsl_tf.run_directory import restore_run
-from wsl_tf.precision import model_scores, split_precision
+from wsl_tf.precision import split_precision, split_precisions
 
 EXPERIMENTS = ("word_prediction", "transfer", "embeddings", "pictures", "training_choices")
 CORPORA = ("fashion_mnist", "analogies", "men", "freedict")
@@ -113,6 +113,7 @@ class EvalOptions:
     transfer_max_images: int = 2000
     choice_epochs: int = 4  # training_choices: epochs of each short run ...
     choice_epoch_size: int = 4096  # ... of this many images.
+    choice_transfer: str = "emoji_subgroups"  # training_choices: the labelled set each run's features transfer to.
     progress: bool = True
 
 
@@ -216,15 +217,23 @@ class FloorNetworks:
 
 
 def word_prediction(model, config, dataset, split, floors: FloorNetworks, options, log) -> dict:
+    """precision@1/5/10 of the model (natural ranking: raw scores + its prior weight x the log word frequency;
+    and its raw scores), the word-frequency prior and the regression baselines (raw, and with a prior weight
+    chosen on val as the trainer chooses the model's), all on the same held-out images."""
     num_words, ks = config.model.num_words, (1, 5, 10)
     held_out = dict(dataset=dataset, input_config=config.input, num_words=num_words, split=split,
                     batch_size=config.eval.batch_size, max_images=options.test_images, ks=ks)
-    result = split_precision(model_scores(model), **held_out)
+    results = split_precisions(lambda images: {"natural": model.scores(images, "natural"),
+                                               "raw": model(images, training=False)}, **held_out)
     keys = [f"precision_at_{k}" for k in ks]
-    report = {k: result[k] for k in keys} | {"images": result["images"], "split": split, "baselines": {},
-                                            "ceiling": {f"precision_at_{k}": result[f"ceiling_at_{k}"] for k in ks}}
+    natural, raw = results["natural"], results["raw"]
+    report = {k: natural[k] for k in keys} | {
+        "prior_weight": float(np.asarray(model.prior_weight)), "raw": {k: raw[k] for k in keys},
+        "images": natural["images"], "split": split, "baselines": {},
+        "ceiling": {f"precision_at_{k}": natural[f"ceiling_at_{k}"] for k in ks}}
     frequency = split_precision(baselines.frequency_scores(dataset, num_words), **held_out)
     report["baselines"]["word_frequency"] = {k: frequency[k] for k in keys}
+    log_prior = dataset.log_word_prior(num_words)
     networks = {"features_logistic_regression": floors.class_label,
                 "random_network_logistic_regression": floors.random}
     for name, network_of in networks.items():
@@ -237,9 +246,13 @@ def word_prediction(model, config, dataset, split, floors: FloorNetworks, option
         parts = [baselines.split_features(network, dataset, config.input, num_words, part, limit)
                  for part, limit in (("train", options.baseline_train_images), ("val", options.test_images),
                                      (split, options.test_images))]
-        scores = baselines.regressor_scores(*parts, progress=options.progress)
+        val_scores, scores = baselines.regressor_scores(*parts, progress=options.progress, with_val=True)
+        weight = baselines.prior_weight_on_val(val_scores, parts[1][1], log_prior)
         report["baselines"][name] = {f"precision_at_{k}": baselines.dense_precision_at_k(scores, parts[2][1], k)
                                      for k in ks} | {"train_images": len(parts[0][0])}
+        report["baselines"][name]["prior_adjusted"] = {"prior_weight": weight} | {
+            f"precision_at_{k}": baselines.dense_precision_at_k(scores + weight * log_prior, parts[2][1], k)
+            for k in ks}
     if "train_images" in report["baselines"]["features_logistic_regression"]:
         report["baselines"]["features_logistic_regression"]["class_labels_from"] = FloorNetworks.CLASS_LABELS
     return report
@@ -367,7 +380,9 @@ def word_embeddings(model, config, words, dataset, resources, options) -> tuple[
     return ours, {"word2vec": _embedding_scores(word2vec, lists), "concatenated": _embedding_scores(both, lists)}
 
 
-def draw_pictures(model, config, words, dataset, split, options, out_dir, cache) -> dict:
+def draw_pictures(model, config, words, dataset, split, options, out_dir, cache) -> tuple[dict, dict]:
+    """({picture: its PNG path}, {"predictions_right", "predictions_shown"}: how many of the prediction grid's
+    seeded images have one of their own words among their top 5)."""
     test = list(itertools.islice(_split_records(dataset, split), options.map_images))
     images = [image for _, image, _ in test]
     # Scored as word prediction scores them (resize, centre crop): the model's own view of a test image.
@@ -378,16 +393,30 @@ def draw_pictures(model, config, words, dataset, split, options, out_dir, cache)
     frequent = list(range(min(options.map_words, num_words)))
     index = {w: i for i, w in enumerate(words[:num_words])}
     grid = [index[w] for w in options.grid_words if w in index] or frequent[:6]
+    # Ranked as word prediction ranks them (natural); a word's top images do not depend on its prior.
+    natural = np.asarray(model.ranked(arrays["scores"], "natural"))
+    predictions, hits, shown = pictures.prediction_grid(
+        natural, images, [[i for i in ids if i < num_words] for _, _, ids in test], words,
+        os.path.join(out_dir, "predictions.png"))
     return {
         "image_map": pictures.image_map(arrays["embedding"], images, os.path.join(out_dir, "image_map.png")),
         "word_map": pictures.word_map(model.head.kernel.numpy()[frequent], [words[i] for i in frequent],
                                       os.path.join(out_dir, "word_map.png")),
         "top_images": pictures.top_images_grid(arrays["scores"], images, words, grid,
                                                os.path.join(out_dir, "top_images.png")),
-        "predictions": pictures.prediction_grid(arrays["scores"], images,
-                                                [[i for i in ids if i < num_words] for _, _, ids in test], words,
-                                                os.path.join(out_dir, "predictions.png")),
-    }
+        "predictions": predictions,
+    }, {"predictions_right": hits, "predictions_shown": shown}
+
+
+def _choice_transfer_set(dataset, resources, options, log) -> transfer.LabelledSet | None:
+    """The labelled set the training choices' features transfer to, or None (said in the log) without one."""
+    if not options.choice_transfer:
+        return None
+    try:
+        return _labelled_set(options.choice_transfer, dataset, resources, options)
+    except (ValueError, ResourceUnavailable) as error:
+        log(f"training choices: no transfer column ({error})")
+        return None
 
 
 def evaluate_run(workdir: str, experiments=EXPERIMENTS, transfer_specs=("fashion_mnist",),
@@ -397,7 +426,7 @@ def evaluate_run(workdir: str, experiments=EXPERIMENTS, transfer_specs=("fashion
 
     resources: where the corpora are, or how to fetch them (none: sections
     needing a corpus say it is unavailable). training_choices: the sweep
-    that trains the choice runs, `f(config, dataset, out_dir, split, options, log) -> dict`
+    that trains the choice runs, `f(config, dataset, out_dir, split, options, log, labelled) -> dict`
     (wsl_tf/sweeps.py), needed for that experiment.
     """
     from wsl_tf.eval import report as report_lib
@@ -442,12 +471,16 @@ def evaluate_run(workdir: str, experiments=EXPERIMENTS, transfer_specs=("fashion
         metrics["word2vec_concatenated"] = others["concatenated"]
     if "pictures" in experiments:
         log("pictures (figures 3, 4, 6)")
-        metrics["pictures"] = no_split if split is None else {k: os.path.basename(v) for k, v in draw_pictures(
-            model, config, words, dataset, split, options, out_dir, cache).items()}
+        if split is None:
+            metrics["pictures"] = no_split
+        else:
+            files, counts = draw_pictures(model, config, words, dataset, split, options, out_dir, cache)
+            metrics["pictures"] = {k: os.path.basename(v) for k, v in files.items()} | counts
     if "training_choices" in experiments:
         log("training choices: loss and sampling at equal budget (section 3.1)")
         metrics["training_choices"] = no_split if split is None else training_choices(
-            config, dataset, out_dir, split, options, log)
+            config, dataset, out_dir, split, options, log, labelled=_choice_transfer_set(dataset, resources, options,
+                                                                                        log))
     fileio.write_json_atomic(os.path.join(out_dir, "metrics.json"), metrics)
     fileio.write_text_atomic(os.path.join(out_dir, "report.md"), report_lib.markdown(metrics))
     return metrics

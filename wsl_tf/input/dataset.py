@@ -60,6 +60,12 @@ class PreparedDataset:
         """N_k, the train images of each word in this dataset (vocab.tsv may count another's, with --vocab)."""
         return self.train_index.word_counts()
 
+    def log_word_prior(self, num_words: int) -> np.ndarray:
+        """log N_k / N [num_words], the train split's log word frequencies (a word with no train image counts
+        half an image): what the natural ranking adds to a model's scores, weighted."""
+        counts = self.train_word_counts()[:num_words].astype(np.float64)
+        return np.log(np.maximum(counts, 0.5) / max(self.train_index.num_records, 1)).astype(np.float32)
+
     def shards(self, split: str) -> list[str]:
         """The split's shard paths in order; ValueError if none, or not those dataset.json lists."""
         paths = records.shard_paths(self.directory, split)

@@ -5,11 +5,25 @@
 `word_heads()` names the word layer of the main head and of each auxiliary
 tower, whose in-batch logits the trainer computes from gathered rows
 (`wsl_tf/train/word_rows.py:in_batch_logits`).
+
+Rankings. A model trained with a balanced objective (uniform-per-word
+sampling, the class-balanced one-vs-all loss) scores words as if all were
+equally frequent; one trained on natural draws with the corrected softmax
+scores them with their frequency. The model carries the train split's log
+word frequencies (`log_prior`, log N_k / N) and a prior weight chosen on the
+val split (`prior_weight`, lambda; set by the trainer), so that
+`scores(images, "natural")`, raw + lambda log_prior, ranks words as they occur
+in natural images (word prediction, serving's default), and
+`scores(images, "balanced")`, the natural scores minus log_prior, ranks them
+as if every word were equally frequent (zero-shot with a user's own words).
+With lambda = 0, the natural ranking is the raw scores.
 """
 
 import keras
 
 from wsl_tf.models.word_layer import WordLayer
+
+RANKINGS = ("natural", "balanced")
 
 
 @keras.saving.register_keras_serializable(package="wsl_tf")
@@ -42,6 +56,10 @@ class WordPredictor(keras.Model):
         self.head.build((None, self.backbone.embedding_dim))
         for head in self.aux_heads:
             head.build((None, self.backbone.embedding_dim))
+        self.log_prior = self.add_weight(name="log_prior", shape=(self.num_words,), initializer="zeros",
+                                         trainable=False, dtype="float32")
+        self.prior_weight = self.add_weight(name="prior_weight", shape=(), initializer="zeros", trainable=False,
+                                            dtype="float32")
         super().build(input_shape)
 
     def word_variables(self) -> list:
@@ -53,7 +71,26 @@ class WordPredictor(keras.Model):
         return self.backbone(images, training=training)["embedding"]
 
     def call(self, images, training=False):
+        """The word layer's raw scores e.w + b for all K words."""
         return self.head(self._word_input(self.embed(images, training=training)))
+
+    def scores(self, images, ranking: str = "natural"):
+        """[B, K] word scores under a ranking (see the module's docstring)."""
+        return self.ranked(self(images, training=False), ranking)
+
+    def ranked(self, raw_scores, ranking: str = "natural"):
+        """Raw scores [B, K] (or [K]-aligned) under a ranking: natural adds lambda log_prior; balanced (lambda - 1)."""
+        if ranking not in RANKINGS:
+            raise ValueError(f"ranking={ranking!r}: expected one of {', '.join(RANKINGS)}")
+        weight = self.prior_weight if ranking == "natural" else self.prior_weight - 1.0
+        return keras.ops.cast(raw_scores, "float32") + weight * self.log_prior
+
+    def set_prior(self, log_prior=None, prior_weight=None) -> None:
+        """Set the log word frequencies [K] and/or the prior weight lambda."""
+        if log_prior is not None:
+            self.log_prior.assign(keras.ops.cast(log_prior, "float32"))
+        if prior_weight is not None:
+            self.prior_weight.assign(float(prior_weight))
 
     def word_heads(self) -> dict:
         """{"words": the main word layer, and per auxiliary tower its name: its word layer}.
@@ -66,11 +103,14 @@ class WordPredictor(keras.Model):
         """Features as the word layers compute (float32 even when a mixed-precision backbone gives bfloat16)."""
         return keras.ops.cast(features, self.head.compute_dtype)
 
-    def training_loss(self, targets, logits: dict, loss_fn, classes=None):
-        """The main head's loss plus aux_loss_weight times each auxiliary head's."""
-        total = loss_fn(targets, logits["words"], classes)
+    def training_loss(self, targets, logits: dict, loss_fn, word_stats=None):
+        """The main head's loss plus aux_loss_weight times each auxiliary head's.
+
+        word_stats: the loss's per-word vectors for the logits' columns (None: all K words in order).
+        """
+        total = loss_fn(targets, logits["words"], word_stats)
         for name in self.backbone.aux_names:
-            total += self.aux_loss_weight * loss_fn(targets, logits[name], classes)
+            total += self.aux_loss_weight * loss_fn(targets, logits[name], word_stats)
         return total
 
     def get_config(self):

@@ -1,5 +1,10 @@
 """What a training config must satisfy; the configs themselves are data in configs/ (paper.py)."""
 
+from wsl_tf.input.sampling import NEGATIVE_DRAWS
+from wsl_tf.models.losses import BALANCES
+from wsl_tf.train.training_run import CORRECTIONS
+from wsl_tf.train.word_rows import HEAD_CLASSES
+
 LOSSES = ("softmax", "one_vs_all")
 OPTIMIZERS = ("easgd", "sgd")
 
@@ -10,6 +15,17 @@ def check(config, metadata: dict) -> None:
         raise ValueError(f"loss={config.loss!r}: expected one of {', '.join(LOSSES)}")
     if config.optimizer.name not in OPTIMIZERS:
         raise ValueError(f"optimizer.name={config.optimizer.name!r}: expected one of {', '.join(OPTIMIZERS)}")
+    if config.one_vs_all_balance not in BALANCES:
+        raise ValueError(f"one_vs_all_balance={config.one_vs_all_balance!r}: expected one of {', '.join(BALANCES)}")
+    head = config.head
+    for key, allowed in (("classes", HEAD_CLASSES), ("correction", CORRECTIONS), ("negatives_by", NEGATIVE_DRAWS)):
+        if head[key] not in allowed:
+            raise ValueError(f"head.{key}={head[key]!r}: expected one of {', '.join(allowed)}")
+    if head.negatives < 0:
+        raise ValueError(f"head.negatives={head.negatives} must be >= 0")
+    if head.negatives and head.classes == "full":
+        raise ValueError(f"head.negatives={head.negatives} adds words to in-batch classes; head.classes='full' "
+                         "already computes every word")
     if config.model.num_words > metadata["vocab_size"]:
         raise ValueError(f"model.num_words={config.model.num_words} exceeds the dataset's vocabulary "
                          f"({metadata['vocab_size']} words in {config.data.dir})")

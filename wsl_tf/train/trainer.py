@@ -32,12 +32,13 @@ from wsl_tf import fileio
 from wsl_tf.input import pipeline
 from wsl_tf.input.dataset import PreparedDataset
 from wsl_tf.input.reader import find_damaged_record
+from wsl_tf.input.sampling import WordInclusion, word_inclusion
 from wsl_tf.models import MultiClassLogisticLoss, OneVsAllLogisticLoss
 from wsl_tf.train import config as config_lib
 from wsl_tf import run_directory
 from wsl_tf.train import training_run
 from wsl_tf.train.callbacks import HalveLROnValidationIncrease
-from wsl_tf.precision import NoLabelledImagesError, model_scores, split_precision
+from wsl_tf.precision import NoLabelledImagesError, choose_prior_weight
 
 # What collectives raise on the surviving workers when a peer dies (MultiWorkerMirroredStrategy's health
 # check aborts them; a collective's own timeout gives DeadlineExceeded).
@@ -80,27 +81,39 @@ def log_window(step: int, epoch_end: int, log_every: int, checkpoint_every: int)
     return min(log_every - step % log_every, checkpoint_every - step % checkpoint_every, epoch_end - step)
 
 
-def loss_function(config, dataset: PreparedDataset):
-    """The config's loss; one-vs-all weighs word k by N_k, its images in this dataset's train split.
+def step_inclusion(config, dataset: PreparedDataset) -> WordInclusion:
+    """Each word's chance of being among a drawn image's labels, a replica's batch and its step (exact)."""
+    return word_inclusion(dataset.train_index, config.input.sampler, config.input.labels, config.model.num_words,
+                          config.train.batch_size_per_replica, config.head.negatives, config.head.negatives_by)
 
-    N_k comes from the train index, not vocab.tsv: a dataset prepared with
-    another dataset's vocabulary (`--vocab`) carries that dataset's counts.
+
+def loss_function(config, dataset: PreparedDataset, inclusion: WordInclusion | None = None):
+    """The config's loss; one-vs-all balances word k by p_k, the rate of its label under the run's sampler.
+
+    Under natural sampling p_k = N_k / N, the paper's weights, N_k counted in
+    the train index, not vocab.tsv: a dataset prepared with another
+    dataset's vocabulary (`--vocab`) carries that dataset's counts.
     """
     if config.loss == "softmax":
         return MultiClassLogisticLoss()
+    inclusion = inclusion or step_inclusion(config, dataset)
     images = dataset.train_index.num_records
-    counts = dataset.train_word_counts()[: config.model.num_words]
-    return OneVsAllLogisticLoss(np.clip(counts, 1, images - 1), images)
+    return OneVsAllLogisticLoss(np.clip(inclusion.label, 1.0 / images, 1.0 - 1.0 / images), config.one_vs_all_balance)
 
 
 def validate(model, config, dataset: PreparedDataset) -> dict:
-    """Validation error (1 - precision@1) and precision@10 of the centre model on the val split."""
+    """Validation error (1 - precision@1) and precision@10 of the centre model on the val split, under the
+    natural ranking whose prior weight scores best there (which the model then keeps), and the raw scores'."""
     try:
-        scores = split_precision(model_scores(model), dataset, config.input, config.model.num_words, "val",
-                                 config.eval.batch_size, config.eval.val_images)
+        weight, results = choose_prior_weight(model, dataset, config.input, config.model.num_words, "val",
+                                              config.eval.batch_size, config.eval.val_images)
     except NoLabelledImagesError as error:
         raise TrainingError(str(error)) from None
-    return {"val_error": 1.0 - scores["precision_at_1"], "precision_at_10": scores["precision_at_10"]}
+    model.set_prior(prior_weight=weight)
+    best, raw = results[weight], results[0.0]
+    return {"val_error": 1.0 - best["precision_at_1"], "precision_at_10": best["precision_at_10"],
+            "prior_weight": weight, "raw_val_error": 1.0 - raw["precision_at_1"],
+            "raw_precision_at_10": raw["precision_at_10"]}
 
 
 # --- Steps of train ----------------------------------------------------------------------------------------
@@ -150,7 +163,10 @@ class _Trainer:
     def __init__(self, config, workdir: str, dataset: PreparedDataset, log):
         self.config, self.workdir, self.dataset, self.log = config, workdir, dataset, log
         self.chief = training_run.is_chief()
-        self.run = training_run.TrainingRun(config, loss_function(config, dataset))
+        inclusion = step_inclusion(config, dataset)
+        self.run = training_run.TrainingRun(config, loss_function(config, dataset, inclusion), inclusion=inclusion)
+        self.run.centre.set_prior(log_prior=dataset.log_word_prior(config.model.num_words))
+        log(f"word layer: {self.run.describe_head()}; each word's chance of a step {inclusion.how}")
         if config.train.epoch_size < self.run.global_batch_size:
             raise TrainingError(f"train.epoch_size={config.train.epoch_size} is less than one global batch "
                                 f"(train.batch_size_per_replica={config.train.batch_size_per_replica} x "
@@ -212,7 +228,8 @@ class _Trainer:
         def dataset_fn(context):
             return pipeline.train_dataset(self.dataset, config.input,
                                           context.get_per_replica_batch_size(run.global_batch_size), start=start,
-                                          input_context=context, num_words=config.model.num_words)
+                                          input_context=context, num_words=config.model.num_words,
+                                          negatives=config.head.negatives, negatives_by=config.head.negatives_by)
 
         batches = run.distribute(dataset_fn)
         self.writer = tf.summary.create_file_writer(os.path.join(self.workdir, "tensorboard")) if self.chief \
@@ -303,8 +320,9 @@ class _Trainer:
             tf.summary.scalar("val/error", logs["val_error"])
             tf.summary.scalar("val/precision_at_10", logs["precision_at_10"])
         self.log(f"epoch {int(self.epoch) + 1}/{self.config.train.max_epochs or '?'}: loss {logs['loss']:.4f}, "
-                 f"val error {logs['val_error']:.4f}, precision@10 {logs['precision_at_10']:.4f}, "
-                 f"learning rate {float(self.run.learning_rate):g}")
+                 f"val error {logs['val_error']:.4f}, precision@10 {logs['precision_at_10']:.4f} (prior weight "
+                 f"{logs['prior_weight']:g}; raw scores {logs['raw_val_error']:.4f}, "
+                 f"{logs['raw_precision_at_10']:.4f}), learning rate {float(self.run.learning_rate):g}")
         callback_list.on_epoch_end(int(self.epoch), logs)
         self.epoch.assign_add(1)
         self.epoch_loss.assign(0.0)

@@ -4,13 +4,17 @@
 `benchmarks/easgd.py` all build a `TrainingRun` from a config and step
 through `run_step`, so what is tested and measured is what users run.
 
-One step, in each replica: the batch's distinct words; (EASGD) those rows of
-the local word matrices brought up to date; the in-batch logits and loss;
+One step, in each replica: the batch's distinct words (and its extra
+negatives; or all K with `head.classes="full"`); (EASGD) those rows of the
+local word matrices brought up to date; the in-batch logits and the loss,
+corrected for how often each word enters a step (`head.correction`: the
+loss's per-word statistics, gathered for the step's words);
 gradients (IndexedSlices over the batch's rows for the word layers); then a
 lazy-momentum local step (EASGD) or an all-reduce and a SparseMomentumSGD
 step (synchronous SGD). With EASGD the elastic exchange runs before every
 step whose number is a multiple of `tau`. No op of the step reads a whole
-K x E word matrix: each replica gathers from its own copy.
+K x E word matrix, nor any K-sized tensor: each replica gathers from its own
+copies of the word matrices and of the loss's per-word statistics.
 
 `run_steps` runs up to `train.steps_per_loop` steps in one compiled call
 (a graph loop over the distributed iterator, as Keras' steps_per_execution
@@ -33,11 +37,20 @@ import tensorflow as tf
 from wsl_tf.models import build_model
 from wsl_tf.train.easgd import EASGD
 from wsl_tf.train.optimizers import SparseMomentumSGD
-from wsl_tf.train.word_rows import draw_word_rows, in_batch_logits, in_batch_targets
+from wsl_tf.train.word_rows import StepWords, draw_word_rows, in_batch_logits
 from wsl_tf.variables import local_copy, local_variables, replica_copies, seed_state_variables, tensor_bytes
 
 # Seeds of replica i's dropout streams are offset by i times this (any large odd number).
 _REPLICA_SEED_STRIDE = 1_000_003
+
+# head.correction: "sampling" corrects the in-batch loss for each word's chance of entering a step; "none" is
+# the paper's uncorrected form.
+CORRECTIONS = ("sampling", "none")
+
+
+def corrected(config) -> bool:
+    """Whether the run's loss is corrected for sampling (in-batch classes with head.correction="sampling")."""
+    return config.head.classes == "in_batch" and config.head.correction == "sampling"
 
 
 def split_cpu(logical_cpus: int) -> None:
@@ -125,10 +138,12 @@ class TrainingRun:
 
     centre: the model evaluation, checkpoints and export use (with EASGD the
     centre variable; with SGD the model itself). model: the model replicas
-    step (EASGD: per-replica local copies).
+    step (EASGD: per-replica local copies). inclusion: each word's chance of
+    entering a replica's step (`wsl_tf.input.sampling.word_inclusion` for the
+    run's sampler), needed when the loss is corrected for it.
     """
 
-    def __init__(self, config, loss_fn, strategy: tf.distribute.Strategy | None = None):
+    def __init__(self, config, loss_fn, strategy: tf.distribute.Strategy | None = None, inclusion=None):
         self.config = config
         self.loss_fn = loss_fn
         # Seeds Python, numpy and TensorFlow, and gives Keras a fresh global seed generator (one left by an
@@ -145,7 +160,11 @@ class TrainingRun:
         self.easgd, self.optimizer = None, None
         self.steps_per_loop = config.train.get("steps_per_loop", 1)
         policy = "mixed_bfloat16" if config.train.get("mixed_precision", False) else None
+        if corrected(config) and inclusion is None:
+            raise ValueError("head.correction='sampling' needs each word's inclusion probability (word_inclusion)")
         with self.strategy.scope():
+            self.words = StepWords(config.model.num_words, config.head.classes,
+                                   loss_fn.word_statistics(inclusion if corrected(config) else None))
             if self.easgd_mode:
                 self.centre = self._fresh_model()
                 with local_variables():
@@ -179,6 +198,15 @@ class TrainingRun:
         draw_word_rows(model)
         return model
 
+    def describe_head(self) -> str:
+        """The step's word rows and correction, in words (for the run's log)."""
+        head = self.config.head
+        if head.classes == "full":
+            return f"all {self.config.model.num_words} words every step (exact loss)"
+        extra = f" and {head.negatives} extra negatives drawn by {head.negatives_by}" if head.negatives else ""
+        correction = "corrected for sampling" if corrected(self.config) else "uncorrected (the paper's form)"
+        return f"the batch's words{extra}, {correction}"
+
     # --- Start, state ----------------------------------------------------------------
     def start(self) -> None:
         """A fresh run: replicas start from the centre, each with its own dropout stream."""
@@ -210,12 +238,13 @@ class TrainingRun:
 
     # --- Steps --------------------------------------------------------------------------
     def _replica_step(self, batch):
-        classes, targets = in_batch_targets(batch["labels"])
+        classes, targets = self.words.classes_and_targets(batch)
         if self.easgd:
             self.easgd.prepare_rows(classes)
+        word_stats = self.words.statistics(classes)
         with tf.GradientTape() as tape:
             logits = in_batch_logits(self.model, batch["images"], classes, training=True, backbone=self._backbone)
-            loss = self.model.training_loss(targets, logits, self.loss_fn, classes)
+            loss = self.model.training_loss(targets, logits, self.loss_fn, word_stats)
             scaled = loss if self.easgd else loss / self.replicas  # Keras all-reduces (sums) gradients.
         gradients = tape.gradient(scaled, self.model.trainable_variables)
         if self.easgd:

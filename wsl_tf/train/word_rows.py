@@ -9,29 +9,68 @@ TensorFlow, so this lives with the trainer.
 
 Labels travel as an int32 matrix [B, L] of word ids padded with -1 (several
 words per image for one-vs-all; one, the sampled word, for the softmax).
+A batch may also carry "negatives", extra word ids drawn at a known rate
+(wsl_tf/input/sampling.py:NegativeDrawer), which join the step's classes.
 """
 
 import keras
 import tensorflow as tf
 
+from wsl_tf.models import full_targets
 from wsl_tf.variables import local_copy, plain, replica_copies
 
+# Which word rows a step computes: the batch's words (the paper's section 3.2), or all K every step (exact).
+HEAD_CLASSES = ("in_batch", "full")
 
-def in_batch_targets(labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """(classes [C], targets [B, C]) for padded label ids [B, L].
 
-    `classes` are the distinct word ids of the batch, in no promised order;
-    `targets[b, c]` is 1.0 when word classes[c] is a label of b.
-    Padding is replaced by an id the batch has (word 0 if it has none) before
-    `tf.unique`, and targets come from a comparison, so no op needs a shape known only at run time
-    beyond `tf.unique`'s bounded one (XLA compiles it).
+def in_batch_targets(labels: tf.Tensor, negatives: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
+    """(classes [C], targets [B, C]) for padded label ids [B, L] and optional extra word ids [M].
+
+    `classes` are the distinct word ids of the batch and of `negatives`, in
+    no promised order; `targets[b, c]` is 1.0 when word classes[c] is a label
+    of b. Padding is replaced by an id the batch has (word 0 if it has none)
+    before `tf.unique`, and targets come from a comparison, so no op needs a
+    shape known only at run time beyond `tf.unique`'s bounded one (XLA
+    compiles it).
     """
     labels = tf.cast(labels, tf.int32)
     # A batch of padding only (images none of whose words is among the K) gets word 0, a negative for all.
     filler = tf.maximum(tf.reduce_max(labels), 0)
-    classes, _ = tf.unique(tf.reshape(tf.where(labels >= 0, labels, filler), [-1]))
+    ids = tf.reshape(tf.where(labels >= 0, labels, filler), [-1])
+    if negatives is not None:
+        ids = tf.concat([ids, tf.cast(negatives, tf.int32)], 0)
+    classes, _ = tf.unique(ids)
     matches = tf.equal(labels[:, :, None], classes[None, None, :])
     return classes, tf.cast(tf.reduce_any(matches, axis=1), tf.float32)
+
+
+class StepWords:
+    """The word rows one training step computes, and the loss's per-word statistics gathered for them.
+
+    classes: "in_batch" (the batch's words and its extra negatives) or
+    "full" (all K words every step: the exact loss, for K where it fits).
+    statistics: name -> [K] vector, the loss's `word_statistics()`; held as
+    non-trainable variables (create the StepWords inside the strategy's
+    scope) and read per step through each replica's own copy, so the
+    compiled step reads no K-sized tensor, only the C gathered values.
+    """
+
+    def __init__(self, num_words: int, classes: str = "in_batch", statistics: dict | None = None):
+        if classes not in HEAD_CLASSES:
+            raise ValueError(f"head.classes={classes!r}: expected one of {', '.join(HEAD_CLASSES)}")
+        self.num_words, self.classes = num_words, classes
+        self.tables = {name: tf.Variable(values, trainable=False, name=f"word_{name}")
+                       for name, values in (statistics or {}).items()}
+
+    def classes_and_targets(self, batch: dict) -> tuple[tf.Tensor, tf.Tensor]:
+        """(classes [C], targets [B, C]) of a batch ({"labels", and optionally "negatives"})."""
+        if self.classes == "full":
+            return tf.range(self.num_words), full_targets(batch["labels"], self.num_words)
+        return in_batch_targets(batch["labels"], batch.get("negatives"))
+
+    def statistics(self, classes: tf.Tensor) -> dict | None:
+        """The loss's per-word vectors at `classes` (None when the loss reads none)."""
+        return {name: gather_rows(table, classes) for name, table in self.tables.items()} or None
 
 
 def gather_rows(variable, rows):
