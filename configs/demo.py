@@ -60,5 +60,5 @@ def get_config():
     config.evaluation = ml_collections.ConfigDict(
         dict(experiments=("word_prediction", "transfer", "embeddings", "training_choices", "pictures"),
              transfer=("emoji_subgroups", "categories", "fashion_mnist"), test_images=2000, transfer_images=2000,
-             class_network_steps=300, choice_epochs=4, choice_epoch_size=4096))
+             class_network_steps=300, choice_epochs=4, choice_epoch_size=4096, choice_transfer="emoji_subgroups"))
     return config

@@ -42,7 +42,11 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     config.loss = arg["loss"]  # "softmax" (multi-class logistic) or "one_vs_all" (class-balanced).
     # How one-vs-all balances its words: "weights", the paper's (positives 1 / N_k, negatives 1 / (N - N_k)), or
     # "logit_adjusted", each word's logit shifted by its log prior odds: the same minimiser, without the weights'
-    # gradient spikes. MEASURED_BALANCE
+    # gradient spikes. Measured on the demo's data (K = 1,000, natural sampling, all K words every step, 15 epochs of
+    # 8,192 images): "weights", as the paper writes it divided by K, stays at the prior (test precision@1 / @10 0.006
+    # / 0.003 raw, 0.101 / 0.076 with the prior: its rows learn K times slower than the softmax's); not divided by
+    # K the loss is NaN at step 5, divided by 4 every embedding is 0 (the 1 / N_k spikes kill the ReLUs);
+    # "logit_adjusted" learns: 0.168 / 0.115 (prior weight 1; the prior alone 0.098 / 0.074).
     config.one_vs_all_balance = "logit_adjusted"
 
     config.data = ml_collections.ConfigDict()
@@ -64,10 +68,13 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     config.head.classes = "in_batch"
     # "sampling": the in-batch loss corrected for each word's chance of entering a step (the softmax's logits get
     # -log of it, one-vs-all's negatives a weight), computed exactly from the train index; "none": the paper's
-    # uncorrected form, for reproduction. MEASURED_CORRECTION
+    # uncorrected form, for reproduction. Measured on the demo's data (K = 1,000, natural sampling, multi-class, 50
+    # epochs of 8,192 images), test precision@1 / @10: uncorrected 0.223 / 0.144, corrected 0.344 / 0.183 (prior
+    # weight 0.5), all K words every step 0.353 / 0.190 (the same weight).
     config.head.correction = "sampling"
     # Extra negatives: this many words per replica step, drawn "uniform"ly or by "count", join the batch's words
-    # (their known rate enters the correction). MEASURED_NEGATIVES
+    # (their known rate enters the correction). On the same run, 128 uniform extra negatives cost precision: 0.307 /
+    # 0.168 against 0.344 / 0.183 without (see the README for the paper's recipe).
     config.head.negatives = 0
     config.head.negatives_by = "uniform"
 

@@ -57,8 +57,8 @@ def test_the_demo_chain_leaves_a_model_a_report_and_pictures_and_a_rerun_gives_t
         if title.startswith(("Word prediction", "Loss and sampling")):
             assert "n/a" not in part and re.search(r"\| 0\.\d{3} \|", part), part
     metrics = json.loads((run / "eval" / "metrics.json").read_text())
-    assert set(metrics["pictures"]) == {"predictions", "top_images", "image_map", "word_map"}
-    for picture in metrics["pictures"].values():
+    assert set(metrics["pictures"]["files"]) == {"predictions", "top_images", "image_map", "word_map"}
+    for picture in metrics["pictures"]["files"].values():
         assert (run / "eval" / picture).read_bytes()[:4] == b"\x89PNG"
         assert f"]({picture})" in report
     assert len(metrics["training_choices"]["runs"]) == 4

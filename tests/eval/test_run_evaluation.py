@@ -143,12 +143,11 @@ def test_embeddings_cover_the_small_word_lists_exactly(evaluated):
 
 def test_metrics_are_strict_json_and_the_report_shows_every_section(tiny_run, evaluated):
     metrics = strict_json(os.path.join(tiny_run.workdir, "eval", "metrics.json"))
-    pictures = {key: value for key, value in metrics["pictures"].items() if key.endswith("map") or key in (
-        "predictions", "top_images")}
+    pictures, grid = metrics["pictures"]["files"], metrics["pictures"]["prediction_grid"]
     assert metrics["split"] == "test" and set(pictures) == {"predictions", "top_images", "image_map", "word_map"}
-    assert metrics["pictures"]["predictions_shown"] == 12  # Drawn among the test images with a word.
-    assert 0 <= metrics["pictures"]["predictions_right"] <= 12
-    assert (f"{metrics['pictures']['predictions_right']} of the 12 images (drawn by a fixed seed among the held-out "
+    assert grid["shown"] == 12  # Drawn among the test images with a word.
+    assert 0 <= grid["right"] <= 12
+    assert (f"{grid['right']} of the 12 images (drawn by a fixed seed among the held-out "
             "images with a dictionary word)") in open(os.path.join(tiny_run.workdir, "eval", "report.md")).read()
     report = open(os.path.join(tiny_run.workdir, "eval", "report.md")).read()
     assert "Not run" not in report and "n/a" not in report

@@ -12,7 +12,9 @@ the model's features, 10 random splits or VOC mAP, and zero-shot through the
 word layer), embeddings (analogies, MEN, English-French translation, against
 word2vec on the same captions), pictures (t-SNE maps, top images per word),
 training_choices (the loss and sampling choices as four short runs, trained
-here by wsl_tf/sweeps.py and scored on the test split).
+here by wsl_tf/sweeps.py, each scored on the test split under its natural
+ranking and its raw scores, and by the transfer accuracy of its features on
+--choice_transfer).
 Labelled sets: fashion_mnist (fetched), categories[:SPLIT] (the run's own
 dataset's test or SPLIT images, labelled by the subject folder of their key,
 SOURCE/FOLDER/NAME, as Open Clip Art and the Tux Paint stamps file them),
@@ -45,6 +47,9 @@ flags.DEFINE_integer("transfer_images", 2000, "At most this many images per labe
 flags.DEFINE_integer("class_network_steps", 300, "Training steps of the class-label baseline network.", lower_bound=1, flag_values=FLAGS)
 flags.DEFINE_integer("choice_epochs", 4, "training_choices: epochs of each short run.", lower_bound=1, flag_values=FLAGS)
 flags.DEFINE_integer("choice_epoch_size", 4096, "training_choices: images per epoch of each short run.", lower_bound=1, flag_values=FLAGS)
+flags.DEFINE_string("choice_transfer", "emoji_subgroups",
+                    "training_choices: the labelled set each run's features transfer to (a --transfer spec; "
+                    "empty: none).", flag_values=FLAGS)
 flags.DEFINE_bool("progress", True, "Show progress bars.", flag_values=FLAGS)
 flags.mark_flags_as_required(["workdir"], flag_values=FLAGS)
 
@@ -74,7 +79,7 @@ def main(argv):
                           transfer_max_images=FLAGS.transfer_images,
                           class_network_steps=FLAGS.class_network_steps, grid_words=tuple(FLAGS.grid_words),
                           choice_epochs=FLAGS.choice_epochs, choice_epoch_size=FLAGS.choice_epoch_size,
-                          progress=FLAGS.progress)
+                          choice_transfer=FLAGS.choice_transfer, progress=FLAGS.progress)
     try:
         evaluate_run(FLAGS.workdir, FLAGS.experiments, FLAGS.transfer, fetched_resources(), options,
                      training_choices=sweeps.training_choices)

@@ -238,11 +238,12 @@ def _pictures(section: dict) -> list[str]:
               "image_map": "t-SNE of held-out images' features (Fig. 4)",
               "word_map": "t-SNE of the word layer's rows (Fig. 6)"}
     lines = ["## Pictures", ""]
+    files, grid = section["files"], section.get("prediction_grid")
     for key, title in titles.items():
-        if key in section:
-            lines += [f"### {title}", "", f"![{title}]({section[key]})", ""]
-            if key == "predictions" and "predictions_shown" in section:
-                lines += [f"{section['predictions_right']} of the {section['predictions_shown']} images (drawn by a "
+        if key in files:
+            lines += [f"### {title}", "", f"![{title}]({files[key]})", ""]
+            if key == "predictions" and grid:
+                lines += [f"{grid['right']} of the {grid['shown']} images (drawn by a "
                           f"fixed seed among the held-out images with a dictionary word) have one of their own words "
                           f"among their top 5.", ""]
     return lines

@@ -381,8 +381,8 @@ def word_embeddings(model, config, words, dataset, resources, options) -> tuple[
 
 
 def draw_pictures(model, config, words, dataset, split, options, out_dir, cache) -> tuple[dict, dict]:
-    """({picture: its PNG path}, {"predictions_right", "predictions_shown"}: how many of the prediction grid's
-    seeded images have one of their own words among their top 5)."""
+    """({picture: its PNG path}, {"right", "shown"}: how many of the prediction grid's seeded images have one of
+    their own words among their top 5)."""
     test = list(itertools.islice(_split_records(dataset, split), options.map_images))
     images = [image for _, image, _ in test]
     # Scored as word prediction scores them (resize, centre crop): the model's own view of a test image.
@@ -405,7 +405,7 @@ def draw_pictures(model, config, words, dataset, split, options, out_dir, cache)
         "top_images": pictures.top_images_grid(arrays["scores"], images, words, grid,
                                                os.path.join(out_dir, "top_images.png")),
         "predictions": predictions,
-    }, {"predictions_right": hits, "predictions_shown": shown}
+    }, {"right": hits, "shown": shown}
 
 
 def _choice_transfer_set(dataset, resources, options, log) -> transfer.LabelledSet | None:
@@ -475,7 +475,8 @@ def evaluate_run(workdir: str, experiments=EXPERIMENTS, transfer_specs=("fashion
             metrics["pictures"] = no_split
         else:
             files, counts = draw_pictures(model, config, words, dataset, split, options, out_dir, cache)
-            metrics["pictures"] = {k: os.path.basename(v) for k, v in files.items()} | counts
+            metrics["pictures"] = {"files": {k: os.path.basename(v) for k, v in files.items()},
+                                   "prediction_grid": counts}
     if "training_choices" in experiments:
         log("training choices: loss and sampling at equal budget (section 3.1)")
         metrics["training_choices"] = no_split if split is None else training_choices(
