@@ -66,7 +66,14 @@ def test_the_demo_chain_leaves_a_model_a_report_and_pictures_and_a_rerun_gives_t
     assert f"report: {run / 'eval' / 'report.md'}" in out
     table = out[out.index(f"report: {run / 'eval' / 'report.md'}") + 1:]
     assert table[0].endswith("P@1    P@5    P@10") and table[1].startswith("this model")
-    assert {line.split("  ")[0].strip() for line in table[2:]} == {
+    names = [line.split("  ")[0].strip() for line in table[1:]]
+    # The model (raw beside it where its prior weight is not 0), each baseline, and each baseline's prior-adjusted
+    # form where its val-chosen weight is not 0.
+    row = re.compile(r"this model( \(prior weight [\d.]+\))?|this model, raw scores|"
+                     r"(word frequency|features logistic regression|random network logistic regression)"
+                     r"( \+ prior \(weight [\d.]+\))?")
+    assert all(row.fullmatch(name) for name in names), names
+    assert {row.fullmatch(name).group(2) for name in names} - {None} == {
         "word frequency", "features logistic regression", "random network logistic regression"}
 
     again = wsl_demo(tmp_path)
