@@ -13,9 +13,10 @@ import tensorflow as tf
 
 from tests.conftest import RUN_WORDS
 from tests.helpers import image_bytes, prepare_jsonl_dataset, write_small_corpora
-from wsl_tf import records
+from wsl_tf import records, sweeps
 from wsl_tf.eval import transfer
-from wsl_tf.eval.run_evaluation import EvalOptions, Resources, ResourceUnavailable, _labelled_set, evaluate_run
+from wsl_tf.eval.run_evaluation import (EXPERIMENTS, EvalOptions, Resources, ResourceUnavailable, _labelled_set,
+                                       evaluate_run)
 from wsl_tf.input import preprocessing
 from wsl_tf.input.dataset import PreparedDataset
 from wsl_tf.precision import PRIOR_WEIGHTS
@@ -339,12 +340,22 @@ def test_wsl_eval_with_the_real_corpora(tiny_run, tmp_path):
     """The installed command, fetching the real word lists and Fashion-MNIST: every section holds numbers."""
     workdir = str(tmp_path / "run")
     shutil.copytree(tiny_run.workdir, workdir, ignore=shutil.ignore_patterns("eval"))
+    # The demo's setting: replicas on 2 logical CPUs, which a fresh process must split before TensorFlow starts.
+    config = json.loads(open(os.path.join(workdir, "config.json")).read())
+    config["train"].update({"devices": [], "logical_cpus": 2})
+    open(os.path.join(workdir, "config.json"), "w").write(json.dumps(config))
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     command = [sys.executable, "-m", "wsl_tf.cli.eval", f"--workdir={workdir}", "--test_images=60",
                "--transfer_images=150", "--class_network_steps=10", "--transfer=fashion_mnist,categories",
-               "--noprogress"]
+               f"--experiments={','.join(EXPERIMENTS)}", "--choice_epochs=1", "--choice_epoch_size=32",
+               "--choice_transfer=categories", "--noprogress"]
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
+    # Each choice trained on the run's 2 replicas: 32 images in global batches of 2 x 8, 2 steps (1 replica: 4).
+    for name in sweeps.TRAINING_CHOICES:
+        summary = json.loads(open(os.path.join(sweeps.choice_directory(os.path.join(workdir, "eval"), name),
+                                               "summary.json")).read())
+        assert summary["step"] == 2, (name, summary["step"])
     metrics = strict_json(os.path.join(workdir, "eval", "metrics.json"))
     assert metrics["transfer"]["fashion_mnist"]["images"] == 150
     assert (metrics["analogy"]["questions"], metrics["men"]["pairs"], metrics["translation"]["en_fr"]["pairs"]) == (

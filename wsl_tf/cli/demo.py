@@ -130,7 +130,8 @@ def evaluation(run_dir: str, settings) -> dict:
             return previous
     options = EvalOptions(test_images=settings.test_images, transfer_max_images=settings.transfer_images,
                           class_network_steps=settings.class_network_steps, choice_epochs=settings.choice_epochs,
-                          choice_epoch_size=settings.choice_epoch_size, choice_transfer=settings.choice_transfer)
+                          choice_epoch_size=settings.choice_epoch_size, choice_transfer=settings.choice_transfer,
+                          grid_words=tuple(settings.grid_words))
     return evaluate_run(run_dir, tuple(settings.experiments), tuple(settings.transfer), fetched_resources(),
                         options, training_choices=sweeps.training_choices)
 

@@ -3,6 +3,7 @@ with labels (Fig. 6), the top-scoring test images of chosen words (Fig. 3), and 
 their top predicted words, the right ones marked."""
 
 import io
+import textwrap
 
 import matplotlib
 
@@ -88,6 +89,9 @@ def marked_predictions(scores: np.ndarray, true_ids: list, top: int = 5) -> list
     return marked
 
 
+TRUE_LINE = 38  # Characters of an image's own words per line under its thumbnail.
+
+
 def grid_images(true_ids: list, count: int, seed: int = 0) -> list[int]:
     """`count` indices drawn by `seed` among the images with a dictionary word (nothing to get right in the
     others), in ascending order: the prediction grid's images, chosen by no one."""
@@ -114,8 +118,9 @@ def prediction_grid(scores: np.ndarray, images: list[bytes], true_ids: list, wor
                       transform=axis.transAxes, va="top", fontsize=9, color="green" if right else "dimgrey",
                       fontweight="bold" if right else "normal")
         own = ", ".join(words[i] for i in sorted({int(i) for i in true_ids[index]}))
-        axis.text(0.0, -0.08 - 0.1 * top, f"true: {own}", transform=axis.transAxes, va="top", fontsize=7,
-                  wrap=True)
+        # Two lines at most, so that a long caption does not run into its neighbour's.
+        own = textwrap.fill(textwrap.shorten(f"true: {own}", width=2 * TRUE_LINE, placeholder=" ..."), TRUE_LINE)
+        axis.text(0.0, -0.08 - 0.1 * top, own, transform=axis.transAxes, va="top", fontsize=7)
     hits = sum(any(right for _, right in predictions) for predictions in marked)
     figure.suptitle(f"Top {top} predicted words per test image (green: one of the image's own words); "
                     f"{hits} of {len(chosen)} images have one right")
