@@ -43,8 +43,9 @@ def get_config():
     # natural 0.344 / 0.183, transfer on the emoji subgroups 0.303; the paper's uniform-per-word draw with the
     # sampled word as target 0.212 / 0.132, transfer 0.231 (0.243 / 0.158 and 0.276 with 128 extra negatives).
     run.input.update({"resize_size": 72, "crop_size": 64, "sampler": "natural", "labels": "all_words"})
-    # The multi-class loss: the balanced one-vs-all learns (docs/word_layer.md) but at 15 epochs reached 0.184 /
-    # 0.118 with its prior, and its features transfer below a random network's (0.105 against 0.157).
+    # The multi-class loss: at this budget without LR halving (wsl-eval's training choices) it scored 0.286 /
+    # 0.155, transfer 0.274; the balanced one-vs-all learns (docs/word_layer.md) but reached 0.174 / 0.120, and
+    # its features transfer below a random network's (0.115 against 0.157).
     run.loss = "softmax"
     # The batch's words with the sampling correction: 0.344 / 0.183 against 0.223 / 0.144 uncorrected; all 1,000
     # words every step (head.classes="full") 0.353 / 0.190 in the same time at this K, but it does not scale (at

@@ -207,9 +207,12 @@ def _training_choices(section: dict) -> list[str]:
         lines.append(f"| chance (a random ranking) | " + " | ".join([_number(section["chance"], 4)] * 3) + " | | |"
                      + (" |" if transfer_set else ""))
     lines.append("")
-    below = prior and [name for name, values in runs.items() if values["precision_at_10"] <= prior["precision_at_10"]]
+    # Above the prior only by more than twice the run's spread: a hair above it is the prior.
+    below = prior and [name for name, values in runs.items() if values["precision_at_10"] - prior["precision_at_10"]
+                       <= 2 * values.get("spread_at_10", 0.0)]
     if below:
-        lines.append(f"Not above the word-frequency prior at precision@10 at this budget: {', '.join(below)}.")
+        lines.append(f"Not above the word-frequency prior at precision@10 by twice their spread at this budget: "
+                     f"{', '.join(below)}.")
     best = section.get("best", {})
     if "word_prediction" in best:
         entry = best["word_prediction"]
