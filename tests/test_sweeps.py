@@ -72,7 +72,7 @@ def test_training_choices_change_only_the_loss_and_sampling_and_score_each_run(t
     assert said + ", ".join(sweeps.TRAINING_CHOICES) in markdown(
         {"run": "r", "checkpoint": "c", "num_words": len(counts), "training_choices": lagging})
     # A hair above the prior (within twice the run's spread) is named; clear of it, not.
-    first, *others = sweeps.TRAINING_CHOICES
+    first = next(iter(sweeps.TRAINING_CHOICES))
     prior_at_10 = section["prior"]["precision_at_10"]
     near = {**section, "runs": {name: {**values, "precision_at_10": prior_at_10 + (
         values["spread_at_10"] if name == first else 3 * values["spread_at_10"])}

@@ -27,20 +27,25 @@ class RestoredRun:
     checkpoint: str
 
 
-def restore_run(workdir: str) -> RestoredRun:
-    """The centre model of the run's latest checkpoint, with its config and dictionary."""
+def read_config(workdir: str):
+    """The run's resolved config (an ml_collections.ConfigDict), read without starting TensorFlow's devices."""
     import ml_collections
-
-    from wsl_tf.models import build_model
-    from wsl_tf.vocab import Vocabulary
 
     config_path = os.path.join(workdir, "config.json")
     if not tf.io.gfile.exists(config_path):
         raise RunDirectoryError(f"{workdir} is not a run directory: no config.json (wsl-train writes it)")
+    return ml_collections.ConfigDict(json.loads(fileio.read_text(config_path)))
+
+
+def restore_run(workdir: str) -> RestoredRun:
+    """The centre model of the run's latest checkpoint, with its config and dictionary."""
+    from wsl_tf.models import build_model
+    from wsl_tf.vocab import Vocabulary
+
+    config = read_config(workdir)
     latest = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
     if latest is None:
         raise RunDirectoryError(f"{workdir}: no checkpoint yet in {os.path.join(workdir, 'checkpoints')}")
-    config = ml_collections.ConfigDict(json.loads(fileio.read_text(config_path)))
     model = build_model(config.model, random_word_rows=False)  # The checkpoint sets every weight.
     tf.train.Checkpoint(centre=model).restore(latest).expect_partial().assert_existing_objects_matched()
     words = list(Vocabulary.load(os.path.join(workdir, VOCAB_FILE)).words)

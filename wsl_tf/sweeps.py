@@ -28,8 +28,9 @@ import numpy as np
 
 from wsl_tf.eval import transfer
 from wsl_tf.eval.baselines import frequency_scores
-from wsl_tf.run_directory import restore_run
+from wsl_tf.run_directory import read_config, restore_run
 from wsl_tf.train.trainer import train
+from wsl_tf.train.training_run import split_cpu
 from wsl_tf.precision import split_precision, split_precisions
 
 # name: (loss, sampler, labels).
@@ -39,6 +40,13 @@ TRAINING_CHOICES = {
     "one-vs-all, uniform per word": ("one_vs_all", "uniform_per_word", "all_words"),
     "one-vs-all, natural": ("one_vs_all", "natural", "all_words"),
 }
+
+
+def prepare_replicas(workdir: str) -> None:
+    """Split the CPU into the run's logical devices, so that the choice runs train with its replicas as
+    wsl-train did; call before TensorFlow starts its devices (restoring the run's model does), or they
+    train on one."""
+    split_cpu(read_config(workdir).train.get("logical_cpus", 0))
 
 
 def choice_directory(out_dir: str, name: str) -> str:

@@ -81,6 +81,8 @@ def main(argv):
                           choice_epochs=FLAGS.choice_epochs, choice_epoch_size=FLAGS.choice_epoch_size,
                           choice_transfer=FLAGS.choice_transfer, progress=FLAGS.progress)
     try:
+        if "training_choices" in FLAGS.experiments:
+            sweeps.prepare_replicas(FLAGS.workdir)
         evaluate_run(FLAGS.workdir, FLAGS.experiments, FLAGS.transfer, fetched_resources(), options,
                      training_choices=sweeps.training_choices)
     except (ValueError, OSError) as error:

@@ -41,7 +41,6 @@ from wsl_tf import fileio, records
 from wsl_tf.eval import baselines, embeddings, pictures, transfer
 from wsl_tf.input.dataset import PreparedDataset
 from wsl_tf.run_directory import restore_run
-from wsl_tf.train.training_run import split_cpu
 from wsl_tf.precision import split_precision, split_precisions
 
 EXPERIMENTS = ("word_prediction", "transfer", "embeddings", "pictures", "training_choices")
@@ -438,12 +437,6 @@ def evaluate_run(workdir: str, experiments=EXPERIMENTS, transfer_specs=("fashion
     if "training_choices" in experiments and training_choices is None:
         raise ValueError("the training_choices experiment needs the sweep that trains them (wsl_tf.sweeps)")
     options = options or EvalOptions()
-    if "training_choices" in experiments:
-        # The choice runs train with the run's replicas, as wsl-train would: the CPU is split into the run's
-        # logical devices before TensorFlow starts them (restoring the model does), or they train on one.
-        config_path = os.path.join(workdir, "config.json")
-        if tf.io.gfile.exists(config_path):
-            split_cpu(json.loads(fileio.read_text(config_path))["train"].get("logical_cpus", 0))
     run = restore_run(workdir)
     config, model, words, checkpoint = run.config, run.model, run.words, run.checkpoint
     data = json.loads(fileio.read_text(os.path.join(workdir, "data.json")))
