@@ -95,6 +95,59 @@ def atomic_output(path: str, mode: str = "w"):
             gfile.remove(temp)
 
 
+def replace_directory(new: str, final: str) -> None:
+    """Move the finished directory `new` onto `final`, replacing what was there: the old one is moved aside
+    under a temporary name first, then removed, so a kill leaves the old directory, the new one, or both."""
+    old = None
+    if _gfile().exists(final):
+        old = temp_path_for(final).replace(".tmp-", ".old-")
+        rename_tree(final, old)
+    rename_tree(new, final)
+    if old:
+        remove_tree(old)
+
+
+def rename_tree(source: str, destination: str) -> None:
+    """Rename a directory. A filesystem whose rename moves only the entry itself, not what is under it
+    (TensorFlow's ram://), gets the rest moved file by file."""
+    gfile = _gfile()
+    gfile.rename(source, destination)
+    try:
+        left = gfile.listdir(source) if gfile.isdir(source) else []
+    except Exception:  # noqa: BLE001 (the source is gone: the rename moved everything)
+        left = []
+    for name in left:
+        name = name.rstrip("/")
+        part, target = os.path.join(source, name), os.path.join(destination, name)
+        if gfile.isdir(part):
+            rename_tree(part, target)
+        else:
+            gfile.rename(part, target, overwrite=True)
+    remove_tree(source)
+
+
+def remove_tree(path: str) -> None:
+    """Remove a directory and what it holds, if it is there (a filesystem that lists a renamed directory's
+    old name until it is emptied says it exists, and then that it is not found)."""
+    import tensorflow as tf
+
+    try:
+        if _gfile().exists(path):
+            _gfile().rmtree(path)
+    except tf.errors.NotFoundError:
+        pass
+
+
+def has_scheme(path: str) -> bool:
+    """Whether a path names a filesystem of its own (gs://, hdfs://, ram://): not a local one."""
+    return "://" in str(path)
+
+
+def absolute(path: str) -> str:
+    """A local path made absolute (for a record of where something came from); any other path as given."""
+    return str(path) if has_scheme(path) else os.path.abspath(path)
+
+
 def write_text_atomic(path: str, text: str) -> None:
     with atomic_output(path, "w") as handle:
         handle.write(text)
@@ -130,6 +183,11 @@ def write_json_atomic(path: str, value, indent: int | None = 2, sort_keys: bool 
 
 def read_text(path: str) -> str:
     with _gfile().GFile(path, "r") as handle:
+        return handle.read()
+
+
+def read_bytes(path: str) -> bytes:
+    with _gfile().GFile(path, "rb") as handle:
         return handle.read()
 
 

@@ -32,15 +32,13 @@ variables, not the Keras model (keras-team/keras#23553 stores them twice).
 
 import json
 import os
-import shutil
-import tempfile
 
 import keras
 import tensorflow as tf
 
 from wsl_tf import fileio
 from wsl_tf.input import preprocessing
-from wsl_tf.run_directory import restore_run
+from wsl_tf.run_directory import RunDirectory
 from wsl_tf.variables import plain
 
 SAVED_MODEL_DIR = "saved_model"
@@ -161,28 +159,29 @@ def export(model, words, output_dir: str, resize_size: int, crop_size: int, top_
     bad = [w for w in words if not w or "\n" in w]
     if bad:
         raise ValueError(f"dictionary words must be non-empty single lines: {bad[:3]}")
-    parent = os.path.dirname(os.path.abspath(output_dir))
-    os.makedirs(parent, exist_ok=True)
-    fileio.remove_stale_temporaries(parent, prefix=f".{os.path.basename(output_dir)}.")  # A killed export's.
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}.tmp-", dir=parent)
+    gfile = tf.io.gfile
+    parent = os.path.dirname(output_dir.rstrip("/")) or "."
+    gfile.makedirs(parent)
+    fileio.remove_stale_temporaries(parent, prefix=f".{os.path.basename(output_dir.rstrip('/'))}.")  # A killed one's.
+    staging = fileio.temp_path_for(output_dir.rstrip("/"))
+    gfile.makedirs(staging)
     try:
         words_file = os.path.join(staging, WORDS_ASSET)
-        with open(words_file, "w", encoding="utf-8") as handle:
-            handle.write("".join(f"{w}\n" for w in words))
+        fileio.write_text_atomic(words_file, "".join(f"{w}\n" for w in words))
         module = ServingModule(model, words_file, resize_size, crop_size, top_k, max_pixels)
         tf.saved_model.save(module, os.path.join(staging, SAVED_MODEL_DIR), signatures={
             "serving_default": module.serve, "serving_balanced": module.serve_balanced, "embed": module.embed,
             "word_vectors": module.word_vectors})
-        os.remove(words_file)  # Copied into saved_model/assets/.
+        gfile.remove(words_file)  # Copied into saved_model/assets/.
         model.save(os.path.join(staging, KERAS_FILE))
         fileio.write_json_atomic(os.path.join(staging, INFO_FILE), {
             **(info or {}), "num_words": model.num_words, "embedding_dim": model.embedding_dim,
             "resize_size": resize_size, "crop_size": crop_size, "top_k": module.top_k, "max_pixels": max_pixels,
             "prior_weight": float(keras.ops.convert_to_numpy(model.prior_weight)),
             "keras_version": keras.__version__, "tensorflow_version": tf.__version__})
-        _replace_directory(staging, output_dir)
+        fileio.replace_directory(staging, output_dir.rstrip("/"))
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        fileio.remove_tree(staging)
     return output_dir
 
 
@@ -191,10 +190,10 @@ def export_run(workdir: str, output_dir: str | None = None, top_k: int = 10) -> 
 
     RunDirectoryError if workdir is not a run directory or has no checkpoint yet.
     """
-    run = restore_run(workdir)
-    return export(run.model, run.words, output_dir or os.path.join(workdir, "export"),
+    run = RunDirectory(workdir).restore()
+    return export(run.model, run.words, output_dir or RunDirectory(workdir).export,
                   run.config.input.resize_size, run.config.input.crop_size, top_k,
-                  info={"run": os.path.abspath(workdir), "checkpoint": run.checkpoint})
+                  info={"run": fileio.absolute(workdir), "checkpoint": run.checkpoint})
 
 
 def export_latest(workdir: str, top_k: int = 10, log=print) -> str:
@@ -203,21 +202,12 @@ def export_latest(workdir: str, top_k: int = 10, log=print) -> str:
     What wsl-train and wsl-demo do when a run ends; a rerun of a finished
     run exports only if the export is missing or older than the checkpoint.
     """
-    output_dir = os.path.join(workdir, "export")
-    latest = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
+    run = RunDirectory(workdir)
+    output_dir = run.export
+    latest = run.latest_checkpoint()
     info_path = os.path.join(output_dir, INFO_FILE)
     if latest and tf.io.gfile.exists(info_path) and json.loads(fileio.read_text(info_path)).get("checkpoint") == latest:
         return output_dir
     export_run(workdir, output_dir, top_k)
     log(f"exported {output_dir} (model.keras, saved_model/)")
     return output_dir
-
-
-def _replace_directory(new: str, final: str) -> None:
-    old = None
-    if os.path.exists(final):
-        old = tempfile.mkdtemp(prefix=f".{os.path.basename(final)}.old-", dir=os.path.dirname(os.path.abspath(final)))
-        os.rename(final, os.path.join(old, "previous"))
-    os.rename(new, final)
-    if old:
-        shutil.rmtree(old, ignore_errors=True)

@@ -28,7 +28,7 @@ import numpy as np
 
 from wsl_tf.eval import transfer
 from wsl_tf.eval.baselines import frequency_scores
-from wsl_tf.run_directory import read_config, restore_run
+from wsl_tf.run_directory import RunDirectory, read_config, restore_run
 from wsl_tf.train.trainer import train
 from wsl_tf.train.training_run import split_cpu
 from wsl_tf.precision import split_precision, split_precisions
@@ -51,7 +51,7 @@ def prepare_replicas(workdir: str) -> None:
 
 def choice_directory(out_dir: str, name: str) -> str:
     """Where the run of choice `name` lives: OUT_DIR/choices/multi_class_uniform_per_word, ..."""
-    return os.path.join(out_dir, "choices", name.replace(", ", "_").replace(" ", "_").replace("-", "_"))
+    return os.path.join(out_dir, RunDirectory.CHOICES, name.replace(", ", "_").replace(" ", "_").replace("-", "_"))
 
 
 def training_choices(config, dataset, out_dir: str, split: str, options, log=print, labelled=None) -> dict:

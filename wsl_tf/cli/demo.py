@@ -18,7 +18,6 @@ fetch by hand and where to put it), no disk space (how much it needs), an
 interrupted run (rerun the same command: it resumes).
 """
 
-import json
 import os
 import sys
 
@@ -51,9 +50,11 @@ def main(argv):
     from wsl_tf.input.dataset import PreparedDataset
     from wsl_tf.train.trainer import TrainingError
     from wsl_tf.precision import split_precision
+    from wsl_tf.run_directory import RunDirectory
 
     data = FLAGS.config.data
     dataset_dir = os.path.join(FLAGS.workdir, "data")
+    run_dir = os.path.join(FLAGS.workdir, "run")
     try:
         source = demo_source(data)
         options = preparer.PrepareOptions(
@@ -66,11 +67,11 @@ def main(argv):
         run_config = FLAGS.config.run
         run_config.data.dir = dataset_dir
         run_config.model.num_words = min(run_config.model.num_words, dataset.vocab_size)
-        summary = train_and_export(run_config, os.path.join(FLAGS.workdir, "run"), dataset=dataset)
+        summary = train_and_export(run_config, run_dir, dataset=dataset)
         baseline = split_precision(frequency_scores(dataset, run_config.model.num_words), dataset, run_config.input,
                                    run_config.model.num_words, "val", run_config.eval.batch_size,
                                    run_config.eval.val_images)["precision_at_10"]
-        metrics = evaluation(os.path.join(FLAGS.workdir, "run"), FLAGS.config.evaluation)
+        metrics = evaluation(run_dir, FLAGS.config.evaluation)
     except (corpora.FetchError, preparer.PrepareError, SourceError, TrainingError, ValueError) as error:
         print(f"wsl-demo: error: {error}", file=sys.stderr)
         return 1
@@ -90,9 +91,9 @@ def main(argv):
     report = {"epochs": summary["epoch"], "steps": summary["step"], "learning_rate": summary["learning_rate"],
               "val_precision_at_10": round(final["precision_at_10"], 4) if final else None,
               "frequency_baseline_precision_at_10": round(baseline, 4),
-              "export": os.path.join(FLAGS.workdir, "run", "export")}
+              "export": RunDirectory(run_dir).export}
     print("demo result: " + fileio.dumps_strict(report))
-    print(headline(metrics, os.path.join(FLAGS.workdir, "run", "eval", "report.md")))
+    print(headline(metrics, RunDirectory(run_dir).report_path))
     return 0
 
 
@@ -115,18 +116,16 @@ def demo_source(data):
 
 def evaluation(run_dir: str, settings) -> dict:
     """RUN/eval/metrics.json: reused when it is complete for the run's latest checkpoint, else wsl-eval's run."""
-    import tensorflow as tf
-
     from wsl_tf import sweeps
     from wsl_tf.cli.eval import fetched_resources
     from wsl_tf.eval.run_evaluation import EvalOptions, evaluate_run
+    from wsl_tf.run_directory import RunDirectory
 
-    path = os.path.join(run_dir, "eval", "metrics.json")
-    latest = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
-    if os.path.exists(path):
-        previous = json.loads(open(path).read())
+    run = RunDirectory(run_dir)
+    latest, previous = run.latest_checkpoint(), run.read_metrics()
+    if previous is not None:
         if previous.get("checkpoint") == latest and set(settings.experiments) <= set(previous.get("experiments", ())):
-            print(f"evaluation of {latest} already done: {path}")
+            print(f"evaluation of {latest} already done: {run.metrics_path}")
             return previous
     options = EvalOptions(test_images=settings.test_images, transfer_max_images=settings.transfer_images,
                           class_network_steps=settings.class_network_steps, choice_epochs=settings.choice_epochs,

@@ -40,8 +40,10 @@ flags.mark_flags_as_required(["model"], flag_values=FLAGS)
 
 
 def saved_model_dir(path: str) -> str:
+    import tensorflow as tf
+
     nested = os.path.join(path, "saved_model")
-    return nested if os.path.isdir(nested) else path
+    return nested if tf.io.gfile.isdir(nested) else path
 
 
 SIGNATURES = {"natural": "serving_default", "balanced": "serving_balanced"}
@@ -90,9 +92,11 @@ def export_max_pixels(model_flag: str) -> int:
 
     from wsl_tf import serving
 
-    for folder in (model_flag, os.path.dirname(os.path.normpath(model_flag))):
+    import tensorflow as tf
+
+    for folder in (model_flag, os.path.dirname(model_flag.rstrip("/"))):
         info = os.path.join(folder, serving.INFO_FILE)
-        if os.path.isfile(info):
+        if tf.io.gfile.exists(info) and not tf.io.gfile.isdir(info):
             try:
                 return int(json.loads(fileio.read_text(info)).get("max_pixels", serving.MAX_PIXELS))
             except (ValueError, TypeError):

@@ -30,7 +30,6 @@ Features are cached in RUN/eval/cache/ per checkpoint, so a rerun reuses them.
 import dataclasses
 import io
 import itertools
-import json
 import os
 from collections.abc import Callable
 
@@ -40,7 +39,7 @@ import tensorflow as tf
 from wsl_tf import fileio, records
 from wsl_tf.eval import baselines, embeddings, pictures, transfer
 from wsl_tf.input.dataset import PreparedDataset
-from wsl_tf.run_directory import restore_run
+from wsl_tf.run_directory import RunDirectory
 from wsl_tf.precision import split_precision, split_precisions
 
 EXPERIMENTS = ("word_prediction", "transfer", "embeddings", "pictures", "training_choices")
@@ -122,13 +121,13 @@ class FeatureCache:
 
     def __init__(self, directory: str, checkpoint: str):
         self.directory, self.checkpoint = directory, checkpoint
-        os.makedirs(directory, exist_ok=True)
+        tf.io.gfile.makedirs(directory)
         fileio.remove_stale_temporaries(directory)
 
     def get(self, name: str, compute) -> dict:
         path = os.path.join(self.directory, f"{name}.npz")
-        if os.path.exists(path):
-            with np.load(path, allow_pickle=False) as data:
+        if tf.io.gfile.exists(path):
+            with np.load(io.BytesIO(fileio.read_bytes(path)), allow_pickle=False) as data:
                 if str(data["checkpoint"]) == self.checkpoint:
                     return {k: data[k] for k in data.files if k != "checkpoint"}
         arrays = compute()
@@ -437,16 +436,17 @@ def evaluate_run(workdir: str, experiments=EXPERIMENTS, transfer_specs=("fashion
     if "training_choices" in experiments and training_choices is None:
         raise ValueError("the training_choices experiment needs the sweep that trains them (wsl_tf.sweeps)")
     options = options or EvalOptions()
-    run = restore_run(workdir)
+    directory = RunDirectory(workdir)
+    run = directory.restore()
     config, model, words, checkpoint = run.config, run.model, run.words, run.checkpoint
-    data = json.loads(fileio.read_text(os.path.join(workdir, "data.json")))
+    data = directory.read_data()
     dataset = PreparedDataset(config.data.dir or data["dir"])
     resources = resources or Resources()
     split = evaluation_split(dataset)
-    out_dir = os.path.join(workdir, "eval")
-    fileio.remove_stale_temporaries(out_dir)  # What a killed evaluation left under temporary names.
-    cache = FeatureCache(os.path.join(out_dir, "cache"), checkpoint)
-    metrics = {"run": os.path.abspath(workdir), "checkpoint": checkpoint, "num_words": config.model.num_words,
+    out_dir = directory.eval
+    directory.prepare_eval()  # Without what a killed evaluation left under temporary names.
+    cache = FeatureCache(directory.eval_cache, checkpoint)
+    metrics = {"run": fileio.absolute(workdir), "checkpoint": checkpoint, "num_words": config.model.num_words,
                "experiments": list(experiments), "split": split}
     if split is None:
         no_split = {"unavailable": f"{dataset.directory} has no test or val images to evaluate on (prepared with "
@@ -482,6 +482,6 @@ def evaluate_run(workdir: str, experiments=EXPERIMENTS, transfer_specs=("fashion
         metrics["training_choices"] = no_split if split is None else training_choices(
             config, dataset, out_dir, split, options, log, labelled=_choice_transfer_set(dataset, resources, options,
                                                                                         log))
-    fileio.write_json_atomic(os.path.join(out_dir, "metrics.json"), metrics)
-    fileio.write_text_atomic(os.path.join(out_dir, "report.md"), report_lib.markdown(metrics))
+    directory.write_metrics(metrics)
+    directory.write_report(report_lib.markdown(metrics))
     return metrics

@@ -5,7 +5,7 @@ keras-team/keras#20585, and EASGD needs per-replica weights): a
 `strategy.run` loop that still drives Keras callbacks (on_train_begin,
 on_epoch_begin / end, on_train_batch_end, on_train_end).
 
-A run directory holds config.json (the resolved config), data.json (which
+A run directory (its layout: wsl_tf/run_directory.py) holds config.json, data.json (which
 dataset and vocabulary it trains on), vocab.tsv (that vocabulary),
 checkpoints/, tensorboard/, history.json (one entry per finished epoch, kept
 across resumes) and summary.json (written at the end). Rerunning the same
@@ -19,7 +19,6 @@ Exporting the trained model is serving's job (wsl_tf/serving.py): wsl-train
 and wsl-demo export each run they finish.
 """
 
-import json
 import os
 import time
 
@@ -35,7 +34,7 @@ from wsl_tf.input.reader import find_damaged_record
 from wsl_tf.input.sampling import WordInclusion, word_inclusion
 from wsl_tf.models import MultiClassLogisticLoss, OneVsAllLogisticLoss
 from wsl_tf.train import config as config_lib
-from wsl_tf import run_directory
+from wsl_tf.run_directory import RunDirectory
 from wsl_tf.train import training_run
 from wsl_tf.train.callbacks import HalveLROnValidationIncrease
 from wsl_tf.precision import NoLabelledImagesError, choose_prior_weight
@@ -134,27 +133,22 @@ def _checked_dataset(config, dataset: PreparedDataset | None) -> PreparedDataset
 
 def _write_run_files(config, workdir: str, dataset: PreparedDataset) -> None:
     """data.json (refusing a run directory of another vocabulary), vocab.tsv and config.json."""
-    tf.io.gfile.makedirs(workdir)
-    fileio.remove_stale_temporaries(workdir)  # What a killed run left under temporary names.
+    run = RunDirectory(workdir)
+    run.create()
     identity = {"dir": dataset.directory, "vocab_sha256": dataset.vocab_sha256, "vocab_size": dataset.vocab_size,
                 "num_words": config.model.num_words}
-    path = os.path.join(workdir, "data.json")
-    if tf.io.gfile.exists(path):
-        previous = json.loads(fileio.read_text(path))
+    previous = run.read_data()
+    if previous is not None:
         if previous["vocab_sha256"] != identity["vocab_sha256"] or previous["num_words"] != identity["num_words"]:
             raise TrainingError(f"{workdir} holds a run trained on another vocabulary ({previous['dir']}, "
                                 f"K = {previous['num_words']}); use a new --workdir")
-    fileio.write_json_atomic(path, identity)
-    fileio.write_text_atomic(os.path.join(workdir, run_directory.VOCAB_FILE), dataset.vocabulary.to_tsv())
-    fileio.write_text_atomic(os.path.join(workdir, "config.json"), config.to_json_best_effort(indent=2))
+    run.write_data(identity, dataset.vocabulary.to_tsv())
+    run.write_config(config)
 
 
 def _load_history(workdir: str, epochs_done: int) -> list:
     """The finished epochs' entries, up to the checkpoint's epoch (a crash may have written one more)."""
-    path = os.path.join(workdir, "history.json")
-    if not tf.io.gfile.exists(path):
-        return []
-    return [entry for entry in json.loads(fileio.read_text(path)) if entry["epoch"] <= epochs_done]
+    return [entry for entry in RunDirectory(workdir).read_history() if entry["epoch"] <= epochs_done]
 
 
 class _Trainer:
@@ -162,6 +156,7 @@ class _Trainer:
 
     def __init__(self, config, workdir: str, dataset: PreparedDataset, log):
         self.config, self.workdir, self.dataset, self.log = config, workdir, dataset, log
+        self.directory = RunDirectory(workdir)
         self.chief = training_run.is_chief()
         inclusion = step_inclusion(config, dataset)
         self.run = training_run.TrainingRun(config, loss_function(config, dataset, inclusion), inclusion=inclusion)
@@ -232,7 +227,7 @@ class _Trainer:
                                           negatives=config.head.negatives, negatives_by=config.head.negatives_by)
 
         batches = run.distribute(dataset_fn)
-        self.writer = tf.summary.create_file_writer(os.path.join(self.workdir, "tensorboard")) if self.chief \
+        self.writer = tf.summary.create_file_writer(self.directory.tensorboard) if self.chief \
             else tf.summary.create_noop_writer()
         callback_list = keras.callbacks.CallbackList([self.schedule, *callbacks], model=run.centre)
         run.centre.stop_training = False
@@ -329,7 +324,7 @@ class _Trainer:
         self.history.append({"epoch": int(self.epoch), **logs, "learning_rate": float(self.run.learning_rate),
                              "train_images_per_s": round(images_per_s, 1)})
         if self.chief:
-            fileio.write_json_atomic(os.path.join(self.workdir, "history.json"), self.history)
+            self.directory.write_history(self.history)
         self._save()
 
     def _save(self) -> None:
@@ -348,7 +343,7 @@ class _Trainer:
                    "stopped_by_schedule": float(self.run.learning_rate) < self.config.schedule.min_lr,
                    "trained_steps": self.trained_steps, "history": self.history}
         if self.chief:
-            fileio.write_json_atomic(os.path.join(self.workdir, "summary.json"), summary)
+            self.directory.write_summary(summary)
         return summary
 
 
@@ -359,10 +354,11 @@ class _CheckpointWriter:
 
     def __init__(self, checkpoint, workdir: str, keep: int, chief: bool):
         self.checkpoint, self.chief = checkpoint, chief
-        self.directory = os.path.join(workdir, "checkpoints")
+        run = RunDirectory(workdir)
+        self.directory = run.checkpoints
         self.manager = tf.train.CheckpointManager(checkpoint, self.directory, max_to_keep=keep)
         task = training_run.cluster_task() or ("worker", 0)
-        self.scratch = os.path.join(workdir, f"workertemp_{task[0]}_{task[1]}")
+        self.scratch = run.worker_scratch(task)
         if chief:
             self.remove_uncommitted()
 
@@ -371,6 +367,10 @@ class _CheckpointWriter:
         return self.manager.latest_checkpoint
 
     def save(self, step: int) -> None:
+        """Checkpoint `step`, unless it is already the latest (an epoch that ends on a checkpoint step saves once:
+        a second save would rewrite its files in place, which not every filesystem does)."""
+        if self.latest is not None and self.latest.endswith(f"-{step}"):
+            return
         if not self.chief:
             self.checkpoint.write(os.path.join(self.scratch, "ckpt"))
             tf.io.gfile.rmtree(self.scratch)
