@@ -28,7 +28,7 @@ def test_layout_reads_back_what_it_writes(tmp_path):
     assert run.read_data() == {"dir": "d", "num_words": 7} and run.words() == ["cat", "dog"]
     assert run.read_history() == [{"epoch": 1, "loss": None}] and run.read_metrics() == {"x": None}
     assert sorted(os.listdir(run.path)) == ["config.json", "data.json", "eval", "history.json", "vocab.tsv"]
-    assert run.choice("a").path == os.path.join(run.path, "eval", "choices", "a")
+    assert run.metrics_path == os.path.join(run.path, "eval", "metrics.json")
 
 
 def test_train_export_eval_predict_on_a_filesystem_that_is_not_local(run_dataset, tmp_path, monkeypatch):
@@ -54,7 +54,7 @@ def test_train_export_eval_predict_on_a_filesystem_that_is_not_local(run_dataset
                                                map_words=10, progress=False), log=lambda *_: None)
     assert run.read_metrics()["checkpoint"] == metrics["checkpoint"] == run.latest_checkpoint()
     assert metrics["run"] == run.path and 0.0 <= metrics["word_prediction"]["precision_at_1"] <= 1.0
-    assert tf.io.gfile.exists(run.report_path) and tf.io.gfile.exists(run.eval_file("predictions.png"))
+    assert tf.io.gfile.exists(run.report_path) and tf.io.gfile.exists(run.join("eval", "predictions.png"))
     assert tf.io.gfile.listdir(run.eval_cache)  # The feature cache is written, and reread below.
     again = evaluate_run(run.path, ("pictures",), options=EvalOptions(map_images=12, map_words=10, progress=False),
                          log=lambda *_: None)

@@ -112,9 +112,11 @@ def rename_tree(source: str, destination: str) -> None:
     (TensorFlow's ram://), gets the rest moved file by file."""
     gfile = _gfile()
     gfile.rename(source, destination)
+    import tensorflow as tf
+
     try:
         left = gfile.listdir(source) if gfile.isdir(source) else []
-    except Exception:  # noqa: BLE001 (the source is gone: the rename moved everything)
+    except tf.errors.NotFoundError:  # The rename moved everything.
         left = []
     for name in left:
         name = name.rstrip("/")
@@ -138,14 +140,10 @@ def remove_tree(path: str) -> None:
         pass
 
 
-def has_scheme(path: str) -> bool:
-    """Whether a path names a filesystem of its own (gs://, hdfs://, ram://): not a local one."""
-    return "://" in str(path)
-
-
 def absolute(path: str) -> str:
-    """A local path made absolute (for a record of where something came from); any other path as given."""
-    return str(path) if has_scheme(path) else os.path.abspath(path)
+    """A local path made absolute (for a record of where something came from); a path on a filesystem of its
+    own (gs://, hdfs://, ram://) as given."""
+    return str(path) if "://" in str(path) else os.path.abspath(path)
 
 
 def write_text_atomic(path: str, text: str) -> None:

@@ -56,69 +56,19 @@ class RunDirectory:
 
     def __init__(self, path: str):
         self.path = str(path)
+        join = self.join
+        self.config_path, self.data_path, self.vocab_path = join(self.CONFIG), join(self.DATA), join(self.VOCAB)
+        self.history_path, self.summary_path = join(self.HISTORY), join(self.SUMMARY)
+        self.checkpoints, self.tensorboard = join(self.CHECKPOINTS), join(self.TENSORBOARD)
+        self.export = join(self.EXPORT)
+        self.eval, self.eval_cache = join(self.EVAL), join(self.EVAL, self.CACHE)
+        self.metrics_path, self.report_path = join(self.EVAL, self.METRICS), join(self.EVAL, self.REPORT)
 
     def __repr__(self) -> str:
         return f"RunDirectory({self.path!r})"
 
     def join(self, *parts: str) -> str:
         return os.path.join(self.path, *parts)
-
-    # --- Layout ------------------------------------------------------------------------------------------------
-    @property
-    def config_path(self) -> str:
-        return self.join(self.CONFIG)
-
-    @property
-    def data_path(self) -> str:
-        return self.join(self.DATA)
-
-    @property
-    def history_path(self) -> str:
-        return self.join(self.HISTORY)
-
-    @property
-    def summary_path(self) -> str:
-        return self.join(self.SUMMARY)
-
-    @property
-    def vocab_path(self) -> str:
-        return self.join(self.VOCAB)
-
-    @property
-    def checkpoints(self) -> str:
-        return self.join(self.CHECKPOINTS)
-
-    @property
-    def tensorboard(self) -> str:
-        return self.join(self.TENSORBOARD)
-
-    @property
-    def export(self) -> str:
-        return self.join(self.EXPORT)
-
-    @property
-    def eval(self) -> str:
-        return self.join(self.EVAL)
-
-    @property
-    def eval_cache(self) -> str:
-        return self.join(self.EVAL, self.CACHE)
-
-    @property
-    def metrics_path(self) -> str:
-        return self.join(self.EVAL, self.METRICS)
-
-    @property
-    def report_path(self) -> str:
-        return self.join(self.EVAL, self.REPORT)
-
-    def eval_file(self, name: str) -> str:
-        """A file of the evaluation's (a picture): RUN/eval/NAME."""
-        return self.join(self.EVAL, name)
-
-    def choice(self, name: str) -> "RunDirectory":
-        """The run of a training choice: RUN/eval/choices/NAME, a run directory of its own."""
-        return RunDirectory(self.join(self.EVAL, self.CHOICES, name))
 
     def worker_scratch(self, task: tuple) -> str:
         """Where a non-chief worker of a cluster writes the checkpoint it must write and then removes."""
@@ -199,10 +149,9 @@ class RunDirectory:
         fileio.write_json_atomic(self.summary_path, summary)
 
     def prepare_eval(self) -> None:
-        """RUN/eval/ and its cache/, without what a killed evaluation left under temporary names."""
-        for directory in (self.eval, self.eval_cache):
-            _gfile().makedirs(directory)
-            fileio.remove_stale_temporaries(directory)
+        """RUN/eval/, without what a killed evaluation left under temporary names (its cache/ is FeatureCache's)."""
+        _gfile().makedirs(self.eval)
+        fileio.remove_stale_temporaries(self.eval)
 
     def write_metrics(self, metrics: dict) -> None:
         fileio.write_json_atomic(self.metrics_path, metrics)

@@ -160,10 +160,11 @@ def export(model, words, output_dir: str, resize_size: int, crop_size: int, top_
     if bad:
         raise ValueError(f"dictionary words must be non-empty single lines: {bad[:3]}")
     gfile = tf.io.gfile
-    parent = os.path.dirname(output_dir.rstrip("/")) or "."
+    output_dir = output_dir.rstrip("/")
+    parent = os.path.dirname(output_dir) or "."
     gfile.makedirs(parent)
-    fileio.remove_stale_temporaries(parent, prefix=f".{os.path.basename(output_dir.rstrip('/'))}.")  # A killed one's.
-    staging = fileio.temp_path_for(output_dir.rstrip("/"))
+    fileio.remove_stale_temporaries(parent, prefix=f".{os.path.basename(output_dir)}.")  # A killed export's.
+    staging = fileio.temp_path_for(output_dir)
     gfile.makedirs(staging)
     try:
         words_file = os.path.join(staging, WORDS_ASSET)
@@ -179,7 +180,7 @@ def export(model, words, output_dir: str, resize_size: int, crop_size: int, top_
             "resize_size": resize_size, "crop_size": crop_size, "top_k": module.top_k, "max_pixels": max_pixels,
             "prior_weight": float(keras.ops.convert_to_numpy(model.prior_weight)),
             "keras_version": keras.__version__, "tensorflow_version": tf.__version__})
-        fileio.replace_directory(staging, output_dir.rstrip("/"))
+        fileio.replace_directory(staging, output_dir)
     finally:
         fileio.remove_tree(staging)
     return output_dir

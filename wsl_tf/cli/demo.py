@@ -54,7 +54,7 @@ def main(argv):
 
     data = FLAGS.config.data
     dataset_dir = os.path.join(FLAGS.workdir, "data")
-    run_dir = os.path.join(FLAGS.workdir, "run")
+    run_dir = RunDirectory(os.path.join(FLAGS.workdir, "run"))
     try:
         source = demo_source(data)
         options = preparer.PrepareOptions(
@@ -67,11 +67,11 @@ def main(argv):
         run_config = FLAGS.config.run
         run_config.data.dir = dataset_dir
         run_config.model.num_words = min(run_config.model.num_words, dataset.vocab_size)
-        summary = train_and_export(run_config, run_dir, dataset=dataset)
+        summary = train_and_export(run_config, run_dir.path, dataset=dataset)
         baseline = split_precision(frequency_scores(dataset, run_config.model.num_words), dataset, run_config.input,
                                    run_config.model.num_words, "val", run_config.eval.batch_size,
                                    run_config.eval.val_images)["precision_at_10"]
-        metrics = evaluation(run_dir, FLAGS.config.evaluation)
+        metrics = evaluation(run_dir.path, FLAGS.config.evaluation)
     except (corpora.FetchError, preparer.PrepareError, SourceError, TrainingError, ValueError) as error:
         print(f"wsl-demo: error: {error}", file=sys.stderr)
         return 1
@@ -91,9 +91,9 @@ def main(argv):
     report = {"epochs": summary["epoch"], "steps": summary["step"], "learning_rate": summary["learning_rate"],
               "val_precision_at_10": round(final["precision_at_10"], 4) if final else None,
               "frequency_baseline_precision_at_10": round(baseline, 4),
-              "export": RunDirectory(run_dir).export}
+              "export": run_dir.export}
     print("demo result: " + fileio.dumps_strict(report))
-    print(headline(metrics, RunDirectory(run_dir).report_path))
+    print(headline(metrics, run_dir.report_path))
     return 0
 
 

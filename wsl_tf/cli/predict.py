@@ -90,9 +90,9 @@ def export_max_pixels(model_flag: str) -> int:
     """The pixel limit the export was written with (export.json), or the serving default."""
     import json
 
-    from wsl_tf import serving
-
     import tensorflow as tf
+
+    from wsl_tf import serving
 
     for folder in (model_flag, os.path.dirname(model_flag.rstrip("/"))):
         info = os.path.join(folder, serving.INFO_FILE)
