@@ -303,8 +303,8 @@ class _Trainer:
             tf.summary.scalar("train/loss", loss)
             tf.summary.scalar("train/learning_rate", float(self.run.learning_rate))
             tf.summary.scalar("train/images_per_s", images_per_s)
-        if step % self.config.train.checkpoint_every_steps == 0:
-            self._save()
+        if step % self.config.train.checkpoint_every_steps == 0 and step % self.steps_per_epoch:
+            self._save()  # An epoch's last step is saved by _end_of_epoch, with the epoch counted.
 
     def _end_of_epoch(self, callback_list, images_per_s: float) -> None:
         """Validate the centre, log, let the schedule act, append to history.json and checkpoint."""
@@ -367,10 +367,8 @@ class _CheckpointWriter:
         return self.manager.latest_checkpoint
 
     def save(self, step: int) -> None:
-        """Checkpoint `step`, unless it is already the latest (an epoch that ends on a checkpoint step saves once:
-        a second save would rewrite its files in place, which not every filesystem does)."""
-        if self.latest is not None and self.latest.endswith(f"-{step}"):
-            return
+        """Checkpoint `step`; each step is saved once (rewriting a checkpoint's files in place corrupts them on
+        filesystems such as ram://, which append to a rewritten file)."""
         if not self.chief:
             self.checkpoint.write(os.path.join(self.scratch, "ckpt"))
             tf.io.gfile.rmtree(self.scratch)
