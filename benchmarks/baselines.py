@@ -41,7 +41,8 @@ def per_word_scores(train, val, test):
     """The replaced loop: one scikit-learn fit per word and C, C chosen on val by precision@1."""
     from sklearn.linear_model import LogisticRegression
 
-    from wsl_tf.eval.baselines import C_GRID, dense_precision_at_k
+    from wsl_tf.eval.baselines import C_GRID
+    from wsl_tf.precision import mean_precision_at_k, word_ids
 
     (x_train, y_train), (x_val, y_val), (x_test, _) = train, val, test
     mean, std = x_train.mean(0), x_train.std(0) + 1e-6
@@ -53,13 +54,14 @@ def per_word_scores(train, val, test):
             fitted = LogisticRegression(C=c, max_iter=500).fit(x_train, y_train[:, k])
             val_scores[:, k], test_scores[:, k] = fitted.decision_function(x_val), fitted.decision_function(x_test)
         scored[c] = (val_scores, test_scores)
-    best = max(C_GRID, key=lambda c: dense_precision_at_k(scored[c][0], y_val, 1))
+    best = max(C_GRID, key=lambda c: mean_precision_at_k(scored[c][0], word_ids(y_val), 1))
     return scored[best][1]
 
 
 def main(argv):
     del argv
-    from wsl_tf.eval.baselines import dense_precision_at_k, regressor_scores
+    from wsl_tf.eval.baselines import regressor_scores
+    from wsl_tf.precision import mean_precision_at_k, word_ids
 
     x, y = word_problem(FLAGS.images + 2000, FLAGS.words, FLAGS.dim)
     n = FLAGS.images
@@ -69,7 +71,7 @@ def main(argv):
                       ("per_word", lambda: per_word_scores(train, val, test))):
         seconds, scores = best_of(fit, FLAGS.repeats)
         result[f"{name}_s"] = round(seconds, 2)
-        result[f"{name}_p_at_1"] = round(dense_precision_at_k(scores, test[1], 1), 4)
+        result[f"{name}_p_at_1"] = round(mean_precision_at_k(scores, word_ids(test[1]), 1), 4)
     print(json.dumps({"bench": "regression_baseline", "images": n, "words": FLAGS.words,
                       **result, "speedup": round(result["per_word_s"] / result["joint_s"], 2)}))
 

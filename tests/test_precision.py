@@ -11,8 +11,8 @@ from wsl_tf import records
 from wsl_tf.configs import paper
 from wsl_tf.input.dataset import PreparedDataset
 from wsl_tf.eval.baselines import frequency_scores
-from wsl_tf.precision import (NoLabelledImagesError, ceiling_at_k, model_scores, per_image_precision,
-                                     precision_at_k, split_precision)
+from wsl_tf.precision import (NoLabelledImagesError, ceiling_at_k, first_images, mean_precision_at_k, model_scores,
+                              per_image_precision, precision_at_k, split_precision, word_ids)
 
 
 def input_config():
@@ -113,16 +113,16 @@ def test_matches_a_numpy_reference(k):
             labels[i, : 1 + i % 6] = rng.choice(60, size=1 + i % 6, replace=False)
     labels[3, :3] = np.argsort(-scores[3])[:3]  # Some certain hits.
     total, count = precision_at_k(tf.constant(scores), tf.constant(labels), k)
-    assert count.numpy() == 34
-    assert total.numpy() / count.numpy() == pytest.approx(numpy_precision_at_k(scores, labels, k))
+    assert count == 34
+    assert total / count == pytest.approx(numpy_precision_at_k(scores, labels, k))
 
 
 def test_perfect_and_hopeless_predictions():
     scores = tf.constant([[0.0, 9.0, 8.0], [9.0, 0.0, 1.0]])
     total, count = precision_at_k(scores, tf.constant([[1, 2], [0, -1]]), 1)
-    assert total.numpy() / count.numpy() == 1.0
+    assert total / count == 1.0
     total, _ = precision_at_k(scores, tf.constant([[0, -1], [1, -1]]), 1)
-    assert total.numpy() == 0.0
+    assert total == 0.0
 
 
 def test_the_ceiling_and_each_images_precision_against_a_count():
@@ -146,3 +146,22 @@ def test_split_precision_gives_the_ceiling_and_per_image_values_of_its_images(te
         assert got[f"ceiling_at_{k}"] == pytest.approx(np.mean([min(k, len(w)) / k for w in counted]))
         assert len(got["per_image"][k]) == len(counted)
         assert got["per_image"][k].mean() == pytest.approx(got[f"precision_at_{k}"])
+
+
+def test_word_ids_read_a_multi_hot_matrix_back_as_the_scorer_reads_labels():
+    multi_hot = np.array([[0, 1, 0, 1], [0, 0, 0, 0], [1, 1, 1, 0]], np.float32)
+    assert word_ids(multi_hot).tolist() == [[1, 3, -1], [-1, -1, -1], [0, 1, 2]]
+    scores = np.array([[0.1, 0.9, 0.2, 0.3], [1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.5, 0.9]])
+    # Image 1: top-2 {1, 3}, both right; image 2 has no word (not counted); image 3: top-2 {3, 2}, one right.
+    assert mean_precision_at_k(scores, word_ids(multi_hot), 2) == pytest.approx(0.75)
+    assert np.isnan(mean_precision_at_k(scores, word_ids(np.zeros((3, 4))), 1))
+
+
+def test_first_images_cut_at_exactly_n_whatever_the_batch_size(ten_word_dataset):
+    config = input_config()
+    keys = {}
+    for batch_size in (3, 4, 64):
+        keys[batch_size] = [k for b in first_images(ten_word_dataset, "val", config, batch_size, 10) for k in
+                            b["keys"].numpy().tolist()]
+    assert len(keys[3]) == 10 and keys[3] == keys[4] == keys[64]
+    assert list(first_images(ten_word_dataset, "val", config, 4, 0)) == []

@@ -22,26 +22,54 @@ class NoLabelledImagesError(ValueError):
     """The split has no image with a word among the first num_words: nothing to average."""
 
 
-def precision_at_k(scores: tf.Tensor, labels: tf.Tensor, k: int) -> tuple[tf.Tensor, tf.Tensor]:
-    """(sum of per-image precision@k, number of images counted) for a batch.
+def per_image_precision(scores, labels, k: int) -> np.ndarray:
+    """Each image's precision@k [B] (NaN for an image with no word): the one scorer every figure comes from.
 
-    scores: [B, K] word scores; labels: [B, L] word ids, -1 padded. Returned
-    as a sum and a count so that batches can be accumulated exactly.
+    scores: [B, K] word scores; labels: [B, L] word ids, -1 padded. Ties go
+    to the lower word id (top_k's order).
     """
-    top = tf.math.top_k(scores, k=k).indices  # [B, k]
-    labels = tf.cast(labels, top.dtype)
-    hits = tf.reduce_any(tf.equal(top[:, :, None], labels[:, None, :]), axis=-1)  # [B, k]
-    per_image = tf.reduce_sum(tf.cast(hits, tf.float64), axis=1) / k
-    has_words = tf.reduce_any(labels >= 0, axis=1)
-    return tf.reduce_sum(tf.where(has_words, per_image, 0.0)), tf.reduce_sum(tf.cast(has_words, tf.float64))
-
-
-def per_image_precision(scores: tf.Tensor, labels: tf.Tensor, k: int) -> np.ndarray:
-    """Each image's precision@k [B] (NaN for an image with no word): for spreads over resampled images."""
     top = tf.math.top_k(scores, k=k).indices
     labels = tf.cast(labels, top.dtype)
     hits = tf.reduce_sum(tf.cast(tf.reduce_any(tf.equal(top[:, :, None], labels[:, None, :]), -1), tf.float64), 1)
     return np.where(np.asarray(tf.reduce_any(labels >= 0, axis=1)), hits.numpy() / k, np.nan)
+
+
+def precision_at_k(scores, labels, k: int) -> tuple[float, int]:
+    """(sum of per-image precision@k, number of images counted: those with a word) for a batch, to accumulate."""
+    values = per_image_precision(scores, labels, k)
+    counted = ~np.isnan(values)
+    return float(values[counted].sum()), int(counted.sum())
+
+
+def mean_precision_at_k(scores, labels, k: int) -> float:
+    """precision@k averaged over the images with a word (NaN if none has one)."""
+    total, counted = precision_at_k(scores, labels, k)
+    return total / counted if counted else float("nan")
+
+
+def word_ids(multi_hot: np.ndarray) -> np.ndarray:
+    """The labels [N, L] (word ids, -1 padded) of a multi-hot matrix [N, K]: what the scorer reads."""
+    multi_hot = np.asarray(multi_hot) > 0
+    ids = np.full((len(multi_hot), max(int(multi_hot.sum(1).max(initial=0)), 1)), -1, np.int64)
+    rows, cols = np.nonzero(multi_hot)  # Row-major: each row's words in a run.
+    ids[rows, np.arange(len(rows)) - np.searchsorted(rows, rows)] = cols
+    return ids
+
+
+def first_images(dataset: PreparedDataset | str, split: str, input_config, batch_size: int,
+                 max_images: int | None = None):
+    """A split's first max_images images (all: None) in shard order, centre-cropped, in batches cut at exactly
+    that many: {"images", "labels" (-1 padded), "keys"}. Every figure on "the first N images" reads them here."""
+    if max_images is not None and max_images <= 0:
+        return
+    seen = 0
+    for batch in pipeline.eval_dataset(dataset, split, input_config, batch_size):
+        size = int(tf.shape(batch["images"])[0])
+        if max_images is not None and seen + size >= max_images:
+            yield {name: value[: max_images - seen] for name, value in batch.items()}
+            return
+        seen += size
+        yield batch
 
 
 def ceiling_at_k(labels: tf.Tensor, k: int) -> tuple[float, float]:
@@ -76,25 +104,18 @@ def split_precisions(scores_fn: Callable[[tf.Tensor], dict], dataset: PreparedDa
     """
     dataset = PreparedDataset.of(dataset)
     totals, ceilings, images = {}, {k: 0.0 for k in ks}, {}
-    counted, seen = 0.0, 0
-    for batch in pipeline.eval_dataset(dataset, split, input_config, batch_size):
-        if max_images is not None and seen >= max_images:
-            break
-        batch_images, labels = batch["images"], batch["labels"]
-        if max_images is not None and seen + int(tf.shape(batch_images)[0]) > max_images:
-            batch_images, labels = batch_images[: max_images - seen], labels[: max_images - seen]
-        labels = tf.where(labels < num_words, labels, -1)
-        for name, scores in scores_fn(batch_images).items():
+    counted = 0.0
+    for batch in first_images(dataset, split, input_config, batch_size, max_images):
+        labels = tf.where(batch["labels"] < num_words, batch["labels"], -1)
+        for name, scores in scores_fn(batch["images"]).items():
             for k in ks:
-                total, n = precision_at_k(scores, labels, min(k, num_words))
-                totals[(name, k)] = totals.get((name, k), 0.0) + float(total)
+                values = per_image_precision(scores, labels, min(k, num_words))
+                totals[(name, k)] = totals.get((name, k), 0.0) + float(np.nansum(values))
                 if per_image:
-                    values = per_image_precision(scores, labels, min(k, num_words))
                     images.setdefault((name, k), []).append(values[~np.isnan(values)])
         for k in ks:
             ceilings[k] += ceiling_at_k(labels, min(k, num_words))[0]
         counted += ceiling_at_k(labels, 1)[1]
-        seen += int(tf.shape(batch_images)[0])
     if counted == 0:
         raise NoLabelledImagesError(f"{dataset.directory}: the {split} split has no image with one of the "
                                     f"first {num_words} dictionary words")

@@ -5,6 +5,7 @@ import pytest
 
 from tests.helpers import word_problem
 from wsl_tf.eval import baselines
+from wsl_tf.precision import mean_precision_at_k, word_ids
 
 
 def test_scores_rank_each_images_words_and_a_word_without_positives_keeps_its_prior():
@@ -14,17 +15,9 @@ def test_scores_rank_each_images_words_and_a_word_without_positives_keeps_its_pr
     scores = baselines.regressor_scores(train, val, test, progress=False)
     assert scores.shape == (100, y.shape[1])
     assert np.all(scores[:, -1] == scores[0, -1]) and scores[0, -1] < -5  # log(0.5 / 400.5)
-    fitted = baselines.dense_precision_at_k(scores, test[1], 1)
-    frequency = baselines.dense_precision_at_k(np.tile(y[:400].sum(0), (100, 1)), test[1], 1)
+    fitted = mean_precision_at_k(scores, word_ids(test[1]), 1)
+    frequency = mean_precision_at_k(np.tile(y[:400].sum(0), (100, 1)), word_ids(test[1]), 1)
     assert fitted > frequency + 0.2
-
-
-def test_dense_precision_matches_a_count():
-    scores = np.array([[0.9, 0.1, 0.5], [0.2, 0.8, 0.7], [0.3, 0.2, 0.1]])
-    labels = np.array([[1, 0, 1], [1, 0, 0], [0, 0, 0]], np.float32)
-    # Image 1: top-2 {0, 2}, both right; image 2: top-2 {1, 2}, none right; image 3 has no word.
-    assert baselines.dense_precision_at_k(scores, labels, 2) == pytest.approx(0.5)
-    assert baselines.dense_precision_at_k(scores, labels, 1) == pytest.approx(0.5)
 
 
 def test_the_baseline_networks_start_from_the_same_weights_whatever_ran_before():

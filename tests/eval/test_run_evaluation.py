@@ -92,6 +92,23 @@ def test_word_prediction_is_the_models_precision_beside_its_baselines(tiny_run, 
     assert prediction["baselines"]["features_logistic_regression"]["class_labels_from"] == "fashion_mnist"
 
 
+def test_every_row_of_the_word_prediction_table_is_scored_on_the_same_first_images(tiny_run, tmp_path):
+    """37 test images: not a multiple of the evaluation's batch, so a reader stopping at a batch boundary differs."""
+    import dataclasses
+
+    workdir = tmp_path / "run"
+    shutil.copytree(tiny_run.workdir, workdir, ignore=shutil.ignore_patterns("eval"))
+    options = dataclasses.replace(OPTIONS, test_images=37)
+    prediction = evaluate_run(str(workdir), ("word_prediction",), (), Resources(), options,
+                              log=lambda *_: None)["word_prediction"]
+    first = split_records(tiny_run.dataset, "test")[:37]
+    expected = sum(1 for _, _, ids in first if ids)
+    assert len(split_records(tiny_run.dataset, "test")) > 37
+    rows = {"model": prediction["images"], "word_frequency": prediction["baselines"]["word_frequency"]["images"],
+            "random_network": prediction["baselines"]["random_network_logistic_regression"]["images"]}
+    assert rows == {name: expected for name in rows}
+
+
 def test_transfer_is_the_linear_classifier_and_zero_shot_on_the_cached_features(tiny_run, evaluated):
     metrics, corpora, _ = evaluated
     cache = os.path.join(tiny_run.workdir, "eval", "cache")

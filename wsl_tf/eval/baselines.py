@@ -15,9 +15,8 @@ from tqdm import tqdm
 
 from wsl_tf.eval.logistic import one_vs_all_logistic
 from wsl_tf.eval.transfer import LabelledSet, pixel_batches
-from wsl_tf.input import pipeline
 from wsl_tf.input.dataset import PreparedDataset
-from wsl_tf.precision import PRIOR_WEIGHTS
+from wsl_tf.precision import PRIOR_WEIGHTS, first_images, mean_precision_at_k, word_ids
 
 C_GRID = (0.01, 0.1, 1.0)
 # L-BFGS iterations per fit: scikit-learn LogisticRegression's default. At K = 1,000 words over 20,000 images a
@@ -81,20 +80,17 @@ def train_class_network(model_config, labelled: LabelledSet, steps: int = 300, b
 def split_features(model, dataset, input_config, num_words: int, split: str, max_images: int,
                    batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """(embeddings [N, E], multi-hot labels [N, num_words]) of a split's first max_images images."""
-    features, labels, seen = [], [], 0
-    for batch in pipeline.eval_dataset(dataset, split, input_config, batch_size):
-        if seen >= max_images:
-            break
+    features, labels = [], []
+    for batch in first_images(dataset, split, input_config, batch_size, max_images):
         features.append(model.embed(batch["images"], training=False).numpy())
         ids = batch["labels"].numpy()
         hot = np.zeros((len(ids), num_words), np.float32)
         rows, cols = np.nonzero((ids >= 0) & (ids < num_words))
         hot[rows, ids[rows, cols]] = 1.0
         labels.append(hot)
-        seen += len(ids)
     if not features:  # An empty split: no batch, so the network never runs.
         return np.zeros((0, model.embedding_dim), np.float32), np.zeros((0, num_words), np.float32)
-    return np.concatenate(features)[:max_images], np.concatenate(labels)[:max_images]
+    return np.concatenate(features), np.concatenate(labels)
 
 
 def regressor_scores(train, val, test, progress: bool = True, selection_images: int = SELECTION_IMAGES,
@@ -126,7 +122,7 @@ def regressor_scores(train, val, test, progress: bool = True, selection_images: 
     for c in tqdm(sorted(C_GRID), desc="regressors", disable=not progress):
         weights = one_vs_all_logistic(x_train[rows], y_train[rows][:, fitted], c, start=weights, max_iter=MAX_ITER)
         scored[c], path[c] = scores_for(weights), weights
-    best = max(C_GRID, key=lambda c: np.nan_to_num(dense_precision_at_k(scored[c][0], y_val, 1), nan=0.0))
+    best = max(C_GRID, key=lambda c: np.nan_to_num(mean_precision_at_k(scored[c][0], word_ids(y_val), 1), nan=0.0))
     if len(rows) < len(x_train):
         scored[best] = scores_for(one_vs_all_logistic(x_train, y_train[:, fitted], best, start=path[best],
                                                       max_iter=MAX_ITER))
@@ -137,12 +133,6 @@ def prior_weight_on_val(val_scores: np.ndarray, val_multi_hot: np.ndarray, log_p
                         weights=PRIOR_WEIGHTS) -> float:
     """The lambda of `weights` whose scores + lambda log_prior score best on val at precision@1 (lowest on a tie):
     the natural ranking of scores that come without one (the regressors), chosen as the trainer chooses a model's."""
-    return max(weights, key=lambda w: (np.nan_to_num(dense_precision_at_k(val_scores + w * log_prior, val_multi_hot,
-                                                                           1), nan=0.0), -w))
-
-
-def dense_precision_at_k(scores: np.ndarray, multi_hot: np.ndarray, k: int) -> float:
-    """precision@k over the images with at least one word; multi_hot [N, K]."""
-    has = multi_hot.sum(1) > 0
-    top = np.argsort(-scores[has], axis=1, kind="stable")[:, :k]
-    return float(np.mean(np.take_along_axis(multi_hot[has], top, 1).sum(1) / k)) if has.any() else float("nan")
+    labels = word_ids(val_multi_hot)
+    return max(weights, key=lambda w: (np.nan_to_num(mean_precision_at_k(val_scores + w * log_prior, labels, 1),
+                                                     nan=0.0), -w))

@@ -40,7 +40,7 @@ from wsl_tf import fileio, records
 from wsl_tf.eval import baselines, embeddings, pictures, transfer
 from wsl_tf.input.dataset import PreparedDataset
 from wsl_tf.run_directory import RunDirectory
-from wsl_tf.precision import split_precision, split_precisions
+from wsl_tf.precision import mean_precision_at_k, split_precision, split_precisions, word_ids
 
 EXPERIMENTS = ("word_prediction", "transfer", "embeddings", "pictures", "training_choices")
 CORPORA = ("fashion_mnist", "analogies", "men", "freedict")
@@ -231,7 +231,7 @@ def word_prediction(model, config, dataset, split, floors: FloorNetworks, option
         "images": natural["images"], "split": split, "baselines": {},
         "ceiling": {f"precision_at_{k}": natural[f"ceiling_at_{k}"] for k in ks}}
     frequency = split_precision(baselines.frequency_scores(dataset, num_words), **held_out)
-    report["baselines"]["word_frequency"] = {k: frequency[k] for k in keys}
+    report["baselines"]["word_frequency"] = {k: frequency[k] for k in keys} | {"images": frequency["images"]}
     log_prior = dataset.log_word_prior(num_words)
     networks = {"features_logistic_regression": floors.class_label,
                 "random_network_logistic_regression": floors.random}
@@ -247,11 +247,11 @@ def word_prediction(model, config, dataset, split, floors: FloorNetworks, option
                                      (split, options.test_images))]
         val_scores, scores = baselines.regressor_scores(*parts, progress=options.progress, with_val=True)
         weight = baselines.prior_weight_on_val(val_scores, parts[1][1], log_prior)
-        report["baselines"][name] = {f"precision_at_{k}": baselines.dense_precision_at_k(scores, parts[2][1], k)
-                                     for k in ks} | {"train_images": len(parts[0][0])}
+        test_labels = word_ids(parts[2][1])
+        report["baselines"][name] = {f"precision_at_{k}": mean_precision_at_k(scores, test_labels, k) for k in ks} | {
+            "train_images": len(parts[0][0]), "images": int((test_labels >= 0).any(1).sum())}
         report["baselines"][name]["prior_adjusted"] = {"prior_weight": weight} | {
-            f"precision_at_{k}": baselines.dense_precision_at_k(scores + weight * log_prior, parts[2][1], k)
-            for k in ks}
+            f"precision_at_{k}": mean_precision_at_k(scores + weight * log_prior, test_labels, k) for k in ks}
     if "train_images" in report["baselines"]["features_logistic_regression"]:
         report["baselines"]["features_logistic_regression"]["class_labels_from"] = FloorNetworks.CLASS_LABELS
     return report
