@@ -2,7 +2,7 @@
 
 Both runs are built as wsl-train builds them (`TrainingRun` from the run
 section of configs/demo.py: 1/8-width AlexNet, E = 512, 64 px, 2 logical
-CPUs, 32 images per replica) with tau = 10, and stepped with `run_step` on
+CPUs, 32 images per replica) with tau = 10, and stepped one step per call of `run_steps` on
 synthetic batches (one uniformly drawn word per image; the input pipeline is
 not measured), each (K, mode) in its own process. Bytes are what each run
 itself counts as handed to cross-replica sums: synchronous SGD all-reduces
@@ -45,13 +45,13 @@ def measure(k: int, mode: str) -> dict:
     run.start()
     batches = synthetic_batches(run, k)
     for _ in range(2 * FLAGS.tau):  # Trace the step and the exchange.
-        run.run_step(next(batches)).numpy()
+        run.run_steps(batches, 1).numpy()
     best, sent = 0.0, 0.0
     for _ in range(3):
         before = run.reduced_bytes()
         started = time.perf_counter()
         for _ in range(FLAGS.steps):
-            run.run_step(next(batches)).numpy()
+            run.run_steps(batches, 1).numpy()
         best = max(best, FLAGS.steps * run.global_batch_size / (time.perf_counter() - started))
         sent = (run.reduced_bytes() - before) / (FLAGS.steps * run.global_batch_size)
     return {"images_per_s": best, "bytes_per_image": sent, "replicas": run.replicas,

@@ -58,7 +58,7 @@ flags.DEFINE_integer("timeout", 900, "Seconds any one command may take.")
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RENUMBERED = "saved_model.pb renumbered"  # A note: its bytes differ from the reference's, its program does not.
-PROGRAMS = {"data_tools.prepare": "wsl-prepare", "wsl_tf.cli.train": "wsl-train", "wsl_tf.cli.eval": "wsl-eval"}
+PROGRAMS = {"wsl_tf.cli.prepare": "wsl-prepare", "wsl_tf.cli.train": "wsl-train", "wsl_tf.cli.eval": "wsl-eval"}
 WORDS = ["cat", "dog", "sun", "sea", "tree", "car", "boat", "bird", "fish", "house", "road", "hill"]
 
 
@@ -78,7 +78,7 @@ def make_corpus(root: str, count: int) -> str:
 
 
 def prepare_commands(corpus: str, out: str) -> list[list[str]]:
-    return [[sys.executable, "-m", "data_tools.prepare", "--source=jsonl", f"--input={corpus}",
+    return [[sys.executable, "-m", "wsl_tf.cli.prepare", "--source=jsonl", f"--input={corpus}",
              f"--output_dir={out}/data", "--vocab_size=12", "--num_stopwords=1", "--image_size=64",
              "--num_shards=2", "--val_fraction=0.15", "--test_fraction=0.1", "--workers=2", "--chunk_size=25",
              "--noprogress"]]

@@ -103,7 +103,7 @@ def run_command(module, *argv) -> int:
     """
     import sys
 
-    program = {"data_tools.prepare": "wsl-prepare", "data_tools.fetch": "wsl-fetch-data"}.get(
+    program = {"wsl_tf.cli.prepare": "wsl-prepare", "wsl_tf.cli.fetch_data": "wsl-fetch-data"}.get(
         module.__name__, "wsl-" + module.__name__.rsplit(".", 1)[-1])
     saved = sys.argv
     sys.argv = [program, *argv]

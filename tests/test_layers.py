@@ -12,7 +12,7 @@ never a layer above nor a sibling at its own height):
   eval        wsl_tf/eval                          serving   wsl_tf/serving.py
   sweeps      wsl_tf/sweeps.py: runs that train, scored as evaluation scores them
   data_tools  the data tools: they may use the library, never cli
-  cli         wsl_tf/cli: the commands
+  cli         wsl_tf/cli: the commands, and what they share (command.py)
 """
 
 import ast

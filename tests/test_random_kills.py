@@ -26,5 +26,5 @@ def test_three_kills_of_each_job_end_exactly_where_uninterrupted_runs_end(tmp_pa
         assert line["went_on"] == line["with_committed_work"], line  # Resumed, not started over.
         assert all(0 <= moment < line["reference_s"] for moment in line["moments_s"])
     # Most of a short wsl-prepare is its start, so its 3 kills may all come before a chunk is staged (its going on
-    # from staged chunks is asserted in tests/data_tools/test_prepare.py); training's span is mostly work.
+    # from staged chunks is asserted in tests/cli/test_prepare.py); training's span is mostly work.
     assert lines[1]["with_committed_work"] >= 1, lines[1]

@@ -46,7 +46,7 @@ def prepare_replicas(workdir: str) -> None:
     """Split the CPU into the run's logical devices, so that the choice runs train with its replicas as
     wsl-train did; call before TensorFlow starts its devices (restoring the run's model does), or they
     train on one."""
-    split_cpu(read_config(workdir).train.get("logical_cpus", 0))
+    split_cpu(read_config(workdir).train.logical_cpus)
 
 
 def choice_directory(out_dir: str, name: str) -> str:

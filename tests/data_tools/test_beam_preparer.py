@@ -50,7 +50,7 @@ def test_direct_runner_writes_the_local_jobs_dataset(corpus, tmp_path):  # noqa:
     local = tmp_path / "local"
     prepare(corpus, local)
     beam = tmp_path / "beam"
-    command = [sys.executable, "-m", "data_tools.prepare", "--runner=DirectRunner", "--source=jsonl",
+    command = [sys.executable, "-m", "wsl_tf.cli.prepare", "--runner=DirectRunner", "--source=jsonl",
                f"--input={corpus}", f"--output_dir={beam}", "--vocab_size=6", "--num_stopwords=2", "--image_size=32",
                "--num_shards=3", "--val_fraction=0.2", "--test_fraction=0.2", "--chunk_size=16", "--workers=0",
                "--", "--direct_num_workers=1"]

@@ -95,7 +95,7 @@ def test_real_tuxpaint_corpus_prepares_a_bilingual_dataset(tmp_path):
 
 
 def test_wsl_fetch_data_lists_and_fetches_and_names_an_unknown_corpus(fake_apt, monkeypatch, tmp_path, capsys):
-    from data_tools import fetch
+    from wsl_tf.cli import fetch_data as fetch
     from tests.helpers import run_command
 
     monkeypatch.setitem(corpora.CORPORA, "tiny", corpora.Corpus("tiny", "a test corpus", "usr/share/tiny",

@@ -8,7 +8,7 @@ import tensorflow as tf
 from wsl_tf.models import MultiClassLogisticLoss, OneVsAllLogisticLoss
 from wsl_tf.configs import paper
 from wsl_tf.input.sampling import uniform_word_inclusion
-from wsl_tf.train.training_run import TrainingRun
+from wsl_tf.train.training_run import TrainingRun, prepare_process
 from wsl_tf.variables import replica_copies, seed_state_variables
 
 K = 997  # A prime no other dimension of the narrow AlexNet equals.
@@ -22,6 +22,17 @@ def run_config(optimizer="easgd", devices=("/cpu:0", "/cpu:1"), num_words=K, tau
     config.optimizer.update({"name": optimizer, "learning_rate": 0.05, "tau": tau})
     config.train.update({"batch_size_per_replica": 4, "devices": devices})
     return config
+
+
+def new_run(config, loss_fn, **kwargs) -> TrainingRun:
+    """A TrainingRun built as the trainer builds one: the process prepared from its config first."""
+    prepare_process(config)
+    return TrainingRun(config, loss_fn, **kwargs)
+
+
+def step(run, stream) -> float:
+    """One step through the path wsl-train steps through; its mean loss."""
+    return float(run.run_steps(stream, 1)[0])
 
 
 def batches(run, labels_fn, negatives=0):
@@ -77,45 +88,44 @@ def test_the_compiled_step_reads_only_the_batchs_rows_of_the_word_matrix(optimiz
     """Corrected for sampling, with extra negatives: the step gathers the log-inclusion of its words, no more."""
     config = run_config(optimizer, devices)
     config.head.negatives = 3
-    run = TrainingRun(config, MultiClassLogisticLoss(), inclusion=INCLUSION)
+    run = new_run(config, MultiClassLogisticLoss(), inclusion=INCLUSION)
     assert set(run.words.tables) == {"log_inclusion"}
     run.start()
     stream = batches(run, one_word, negatives=3)
-    batch = next(stream)
-    assert tensors_with_dimension(run.traced_step(batch).graph, K) == []
+    assert tensors_with_dimension(run.traced_step(stream).graph, K) == []
     # The check sees a whole read where there is one: the model's full-K scores.
     full = tf.function(lambda images: run.centre(images)).get_concrete_function(tf.TensorSpec([2, 64, 64, 3]))
     assert tensors_with_dimension(full.graph, K)
     before = np.array(run.centre.head.kernel)
     for _ in range(4):
-        assert np.isfinite(float(run.run_step(next(stream))))
+        assert np.isfinite(step(run, stream))
     run.synchronize()
     assert not np.allclose(np.array(run.centre.head.kernel), before)  # The centre moved.
 
 
 def test_one_vs_all_corrected_reads_only_its_words_weights_and_the_full_head_reads_every_row():
     ova = OneVsAllLogisticLoss.from_counts(np.arange(1, K + 1), 2 * K)
-    run = TrainingRun(run_config(), ova, inclusion=INCLUSION)
+    run = new_run(run_config(), ova, inclusion=INCLUSION)
     assert set(run.words.tables) == {"positive_weight", "negative_weight", "offset"}
     run.start()
     stream = batches(run, lambda shape, seed: tf.random.stateless_uniform((*shape, 3), (seed, 3), 0, K, tf.int32))
-    assert tensors_with_dimension(run.traced_step(next(stream)).graph, K) == []
-    assert np.isfinite(float(run.run_step(next(stream))))
+    assert tensors_with_dimension(run.traced_step(stream).graph, K) == []
+    assert np.isfinite(step(run, stream))
     config = run_config(devices=("/cpu:0",))
     config.head.classes = "full"
-    full = TrainingRun(config, MultiClassLogisticLoss(), inclusion=INCLUSION)
+    full = new_run(config, MultiClassLogisticLoss(), inclusion=INCLUSION)
     assert full.words.tables == {}  # The exact loss needs no correction.
     full.start()
-    assert tensors_with_dimension(full.traced_step(next(batches(full, one_word))).graph, K)
+    assert tensors_with_dimension(full.traced_step(batches(full, one_word)).graph, K)
 
 
 def test_the_elastic_exchange_runs_before_every_tau_th_step_and_counts_its_bytes():
-    run = TrainingRun(run_config(tau=3), MultiClassLogisticLoss(), inclusion=INCLUSION)
+    run = new_run(run_config(tau=3), MultiClassLogisticLoss(), inclusion=INCLUSION)
     run.start()
     stream = batches(run, one_word)
     exchanges = []
     for _ in range(7):
-        run.run_step(next(stream))
+        step(run, stream)
         exchanges.append(int(np.asarray(replica_copies(run.easgd.exchanges)[0])))
     assert exchanges == [1, 1, 1, 2, 2, 2, 3]  # Before steps 0, 3 and 6.
     dense = sum(int(np.prod(v.shape)) * 4 for i, v in enumerate(run.centre.trainable_variables)
@@ -127,7 +137,7 @@ def test_the_elastic_exchange_runs_before_every_tau_th_step_and_counts_its_bytes
 
 def test_replicas_draw_their_own_dropout_masks():
     for optimizer in ("sgd", "easgd"):
-        run = TrainingRun(run_config(optimizer), MultiClassLogisticLoss(), inclusion=INCLUSION)
+        run = new_run(run_config(optimizer), MultiClassLogisticLoss(), inclusion=INCLUSION)
         run.start()
         seeds = seed_state_variables(run.model)
         assert seeds, "AlexNet's dropout layers hold seed state"
@@ -138,13 +148,13 @@ def test_replicas_draw_their_own_dropout_masks():
 
 def test_a_batch_of_padding_only_trains_with_one_vs_all():
     """Images none of whose words is among the first K (num_words below the dataset's K)."""
-    run = TrainingRun(run_config(tau=2), OneVsAllLogisticLoss.from_counts(np.full(K, 5), 100),
+    run = new_run(run_config(tau=2), OneVsAllLogisticLoss.from_counts(np.full(K, 5), 100),
                       inclusion=INCLUSION)
     run.start()
     stream = batches(run, lambda shape, seed: -tf.ones((*shape, 3), tf.int32))
-    run.run_step(next(stream))
+    step(run, stream)
     before = np.array(run.centre.trainable_variables[0])
-    losses = [float(run.run_step(next(stream))) for _ in range(3)]
+    losses = [step(run, stream) for _ in range(3)]
     run.synchronize()
     assert all(np.isfinite(losses)) and min(losses) > 0
     assert not np.allclose(np.array(run.centre.trainable_variables[0]), before)
@@ -152,16 +162,16 @@ def test_a_batch_of_padding_only_trains_with_one_vs_all():
 
 @pytest.mark.slow  # Trains runs of its own: kept out of the fast set's 4 minutes.
 def test_steps_in_one_compiled_loop_match_steps_one_call_each():
-    """run_steps with steps_per_loop=4 (calls split at tau=3's exchanges) is the same training as run_step."""
+    """steps_per_loop=4 (calls split at tau=3's exchanges) is the same training as one step per call."""
     losses, kernels, exchanges = {}, {}, {}
     for per_loop in (1, 4):
         config = run_config(tau=3)
         config.train.steps_per_loop = per_loop
-        run = TrainingRun(config, MultiClassLogisticLoss(), inclusion=INCLUSION)
+        run = new_run(config, MultiClassLogisticLoss(), inclusion=INCLUSION)
         run.start()
         stream = batches(run, one_word)
         if per_loop == 1:
-            losses[per_loop] = [float(run.run_step(next(stream))) for _ in range(8)]
+            losses[per_loop] = [step(run, stream) for _ in range(8)]
         else:
             losses[per_loop] = [*run.run_steps(stream, 5).numpy(), *run.run_steps(stream, 3).numpy()]
         run.synchronize()
@@ -180,7 +190,7 @@ def test_mixed_precision_and_xla_train_like_float32(switch):
     for on in (False, True):
         config = run_config(tau=3, devices=("/cpu:0",))
         config.train[switch] = on
-        run = TrainingRun(config, MultiClassLogisticLoss(), inclusion=INCLUSION)
+        run = new_run(config, MultiClassLogisticLoss(), inclusion=INCLUSION)
         run.start()
         losses[on] = run.run_steps(batches(run, one_word), 6).numpy()
         if on and switch == "mixed_precision":
@@ -189,7 +199,7 @@ def test_mixed_precision_and_xla_train_like_float32(switch):
             assert run.model.backbone.get_layer("conv1").kernel.dtype == "float32"
             assert run.centre.backbone.get_layer("conv1").compute_dtype == "float32"  # What is saved and served.
         if on and switch == "jit_compile":
-            assert must_compile_calls(run.traced_step(next(batches(run, one_word))).graph)
+            assert must_compile_calls(run.traced_step(batches(run, one_word)).graph)
     assert losses[True].dtype == np.float32 and np.all(np.isfinite(losses[True]))
     # bfloat16 rounding, or XLA's own dropout random stream, moves the losses a little, not more.
     np.testing.assert_allclose(losses[True], losses[False], rtol=0.03)
@@ -200,10 +210,10 @@ def test_mixed_precision_and_xla_train_like_float32(switch):
 @pytest.mark.slow  # Trains runs of its own: kept out of the fast set's 4 minutes.
 def test_a_second_run_in_the_same_process_exchanges_after_a_long_first_one():
     """The demo trains its comparison runs in the process that trained the main run (same devices)."""
-    first = TrainingRun(run_config(tau=1), MultiClassLogisticLoss(), inclusion=INCLUSION)
+    first = new_run(run_config(tau=1), MultiClassLogisticLoss(), inclusion=INCLUSION)
     first.start()
     first.run_steps(batches(first, one_word), 40)
-    second = TrainingRun(run_config(tau=1), OneVsAllLogisticLoss.from_counts(np.full(K, 5), 100),
+    second = new_run(run_config(tau=1), OneVsAllLogisticLoss.from_counts(np.full(K, 5), 100),
                       inclusion=INCLUSION)
     assert second.strategy is first.strategy
     second.start()
@@ -221,7 +231,7 @@ def test_modern_backbones_train_under_the_same_loop_with_mixed_precision_and_xla
     config.model.update({"name": backbone, "image_size": 32, "width": 0.125 if backbone == "resnet50" else 1.0})
     config.input.update({"resize_size": 32, "crop_size": 32})
     config.train.update({"mixed_precision": True, "jit_compile": True})
-    run = TrainingRun(config, MultiClassLogisticLoss(), inclusion=INCLUSION)
+    run = new_run(config, MultiClassLogisticLoss(), inclusion=INCLUSION)
     run.start()
 
     def dataset_fn(context):
@@ -232,12 +242,22 @@ def test_modern_backbones_train_under_the_same_loop_with_mixed_precision_and_xla
              "labels": one_word((4, batch), seed), "positions": tf.zeros((4, batch), tf.int64)}).repeat()
 
     stream = run.distribute(dataset_fn)
-    step = run.traced_step(next(stream)).graph
+    step = run.traced_step(stream).graph
     assert tensors_with_dimension(step, K) == [] and must_compile_calls(step)
     assert run.model.backbone.layers[1].compute_dtype == "bfloat16" and run.model.head.compute_dtype == "float32"
     trunk, rows = np.array(run.centre.backbone.trainable_weights[0]), np.array(run.centre.head.kernel)
-    losses = [float(run.run_step(next(stream))) for _ in range(4)]
+    losses = [step(run, stream) for _ in range(4)]
     run.synchronize()
     assert all(np.isfinite(losses))
     assert not np.allclose(np.array(run.centre.backbone.trainable_weights[0]), trunk)
     assert not np.allclose(np.array(run.centre.head.kernel), rows)
+
+
+def test_a_cpu_split_that_cannot_be_applied_is_an_error_naming_the_setting():
+    """conftest split this process's CPU into 4 devices before TensorFlow started."""
+    from wsl_tf.train.training_run import split_cpu
+
+    assert len(tf.config.list_logical_devices("CPU")) == 4  # Starts TensorFlow's devices, if nothing had yet.
+    split_cpu(4)  # What the process has already: nothing to change.
+    with pytest.raises(ValueError, match=r"train.logical_cpus=2: TensorFlow already started with 4 CPU device"):
+        split_cpu(2)

@@ -24,7 +24,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from data_tools import command
+from wsl_tf.cli import command
 from wsl_tf import configs, fileio
 
 _DEFAULT_CONFIG = os.path.join(os.path.dirname(configs.__file__), "demo.py")

@@ -15,7 +15,7 @@ import sys
 
 from absl import app, flags, logging
 
-from data_tools import command
+from wsl_tf.cli import command
 
 FLAGS = flags.FlagValues()  # This command's own: several commands can be imported in one process.
 flags.DEFINE_string("workdir", None, "The run directory wsl-train wrote.", flag_values=FLAGS)

@@ -23,7 +23,7 @@ import sys
 
 from absl import app, flags
 
-from data_tools import command
+from wsl_tf.cli import command
 from wsl_tf import fileio
 
 FLAGS = flags.FlagValues()  # This command's own: several commands can be imported in one process.

@@ -20,7 +20,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from data_tools import command
+from wsl_tf.cli import command
 
 FLAGS = flags.FlagValues()  # This command's own: several commands can be imported in one process.
 config_flags.DEFINE_config_file("config", None, "A config file, FILE or FILE:ARGUMENT (configs/paper.py:googlenet,k=10000).", lock_config=True, flag_values=FLAGS)

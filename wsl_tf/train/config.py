@@ -33,9 +33,9 @@ def check(config, metadata: dict) -> None:
         raise ValueError(f"input.crop_size={config.input.crop_size} differs from "
                          f"model.image_size={config.model.image_size}")
     for key in ("log_every_steps", "steps_per_loop", "checkpoint_every_steps"):
-        if config.train.get(key, 1) < 1:
+        if config.train[key] < 1:
             raise ValueError(f"train.{key}={config.train[key]} must be >= 1")
-    if config.train.get("steps_per_loop", 1) > 1 and config.optimizer.name != "easgd":
+    if config.train.steps_per_loop > 1 and config.optimizer.name != "easgd":
         # Synchronous SGD all-reduces sparse gradients of per-step sizes, which TensorFlow's collectives
         # reject inside a graph loop; EASGD's only collectives, the exchanges, run between its loops.
         raise ValueError(f"train.steps_per_loop={config.train.steps_per_loop} needs optimizer.name='easgd' "

@@ -159,6 +159,7 @@ class _Trainer:
         self.directory = RunDirectory(workdir)
         self.chief = training_run.is_chief()
         inclusion = step_inclusion(config, dataset)
+        training_run.prepare_process(config)
         self.run = training_run.TrainingRun(config, loss_function(config, dataset, inclusion), inclusion=inclusion)
         self.run.centre.set_prior(log_prior=dataset.log_word_prior(config.model.num_words))
         log(f"word layer: {self.run.describe_head()}; each word's chance of a step {inclusion.how}")
@@ -275,7 +276,7 @@ class _Trainer:
         with tqdm(total=self.steps_per_epoch, initial=step - int(self.epoch) * self.steps_per_epoch,
                   desc=f"epoch {int(self.epoch) + 1}/{total}", unit="step") as bar:
             while step < epoch_end:
-                window = log_window(step, epoch_end, self.config.train.get("log_every_steps", 1),
+                window = log_window(step, epoch_end, self.config.train.log_every_steps,
                                     self.config.train.checkpoint_every_steps)
                 started = time.perf_counter()
                 losses = self.run.run_steps(batches, window).numpy().astype(np.float64)

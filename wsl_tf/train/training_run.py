@@ -1,8 +1,9 @@
 """One run's strategy, models, optimizer and compiled training step.
 
 `wsl-train` (through `trainer.train`), `benchmarks/train_step.py` and
-`benchmarks/easgd.py` all build a `TrainingRun` from a config and step
-through `run_step`, so what is tested and measured is what users run.
+`benchmarks/easgd.py` all call `prepare_process(config)`, build a
+`TrainingRun` from the config and step through `run_steps`, so what is tested
+and measured is what users run.
 
 One step, in each replica: the batch's distinct words (and its extra
 negatives; or all K with `head.classes="full"`); (EASGD) those rows of the
@@ -56,16 +57,29 @@ def corrected(config) -> bool:
 def split_cpu(logical_cpus: int) -> None:
     """On a machine without GPUs, present the CPU as `logical_cpus` devices (for replicas).
 
-    Only possible before TensorFlow initialises its devices; afterwards the
-    devices already configured are used as they are.
+    Only possible before TensorFlow initialises its devices: afterwards a
+    process already split into as many devices goes on, and any other raises
+    ValueError, as its replicas (so its global batch) would not be the run's.
     """
     if logical_cpus <= 1 or tf.config.list_physical_devices("GPU"):
         return
     cpu = tf.config.list_physical_devices("CPU")[0]
     try:
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * logical_cpus)
-    except RuntimeError:
-        pass  # Already initialised (a test process, a notebook): keep its devices.
+    except RuntimeError as error:
+        present = len(tf.config.list_logical_devices("CPU"))
+        if present != logical_cpus:
+            raise ValueError(f"train.logical_cpus={logical_cpus}: TensorFlow already started with {present} CPU "
+                             f"device(s) in this process; run in a fresh process (or set train.logical_cpus="
+                             f"{present})") from error
+
+
+def prepare_process(config) -> None:
+    """What a run sets process-wide before its TrainingRun is built: the CPU split into train.logical_cpus
+    devices, and Python's, numpy's, TensorFlow's and Keras's global generators seeded from config.seed (so a
+    run's initial weights depend on its seed alone, whatever ran before it in the process)."""
+    split_cpu(config.train.logical_cpus)
+    keras.utils.set_random_seed(config.seed)
 
 
 def cluster_task() -> tuple[str, int] | None:
@@ -146,11 +160,7 @@ class TrainingRun:
     def __init__(self, config, loss_fn, strategy: tf.distribute.Strategy | None = None, inclusion=None):
         self.config = config
         self.loss_fn = loss_fn
-        # Seeds Python, numpy and TensorFlow, and gives Keras a fresh global seed generator (one left by an
-        # earlier run lives in that run's strategy, which initialising this run's weights may not touch).
-        keras.utils.set_random_seed(config.seed)
-        split_cpu(config.train.get("logical_cpus", 0))
-        self.strategy = strategy or make_strategy(config.train.devices, config.train.get("peer_timeout_seconds", 0))
+        self.strategy = strategy or make_strategy(config.train.devices, config.train.peer_timeout_seconds)
         self.replicas = self.strategy.num_replicas_in_sync
         self.global_batch_size = config.train.batch_size_per_replica * self.replicas
         opt = config.optimizer
@@ -158,8 +168,8 @@ class TrainingRun:
         self.learning_rate = tf.Variable(opt.learning_rate, dtype=tf.float64, trainable=False, name="learning_rate")
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self.easgd, self.optimizer = None, None
-        self.steps_per_loop = config.train.get("steps_per_loop", 1)
-        policy = "mixed_bfloat16" if config.train.get("mixed_precision", False) else None
+        self.steps_per_loop = config.train.steps_per_loop
+        policy = "mixed_bfloat16" if config.train.mixed_precision else None
         if corrected(config) and inclusion is None:
             raise ValueError("head.correction='sampling' needs each word's inclusion probability (word_inclusion)")
         with self.strategy.scope():
@@ -185,9 +195,8 @@ class TrainingRun:
                     self._sync_reduced_bytes = tf.Variable(0.0, dtype=tf.float64, trainable=False,
                                                            name="sync_reduced_bytes")
         self._backbone = None
-        if config.train.get("jit_compile", False):
+        if config.train.jit_compile:
             self._backbone = tf.function(lambda images: self.model.backbone(images, training=True), jit_compile=True)
-        self._train_step = tf.function(self._distributed_step)
         self._train_loop = tf.function(self._distributed_loop)
         self._elastic_step = tf.function(self.easgd.elastic_step) if self.easgd else None
         self._synchronize = tf.function(self.easgd.synchronize) if self.easgd else None
@@ -266,17 +275,9 @@ class TrainingRun:
             losses = losses.write(i, tf.cast(self._distributed_step(next(iterator)), tf.float32))
         return losses.stack()
 
-    def traced_step(self, batch):
-        """The concrete function `run_step` executes for a batch like this one (for inspection)."""
-        return self._train_step.get_concrete_function(batch)
-
-    def run_step(self, batch) -> tf.Tensor:
-        """One training step on a distributed batch (the elastic exchange first when due); the mean loss."""
-        if self.easgd and int(self.step) % self.easgd.tau == 0:
-            self._elastic_step()
-        loss = self._train_step(batch)
-        self.step.assign_add(1)
-        return loss
+    def traced_step(self, iterator):
+        """The concrete function `run_steps` executes on this iterator's batches (for inspection)."""
+        return self._train_loop.get_concrete_function(iterator, tf.constant(1))
 
     def run_steps(self, iterator, steps: int) -> tf.Tensor:
         """`steps` training steps from a distributed iterator: float32 [steps] mean losses, not yet fetched.

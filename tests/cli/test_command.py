@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from data_tools import command
+from wsl_tf.cli import command
 from tests.helpers import run_command
 
 COMMANDS = {  # module: (program, flags it defines)
@@ -17,8 +17,8 @@ COMMANDS = {  # module: (program, flags it defines)
     "wsl_tf.cli.eval": ("wsl-eval", ("--workdir", "--experiments", "--transfer", "--test_images")),
     "wsl_tf.cli.export": ("wsl-export", ("--workdir", "--output", "--top_k")),
     "wsl_tf.cli.predict": ("wsl-predict", ("--model", "--format", "--words", "--top_k")),
-    "data_tools.prepare": ("wsl-prepare", ("--source", "--input", "--vocab_size", "--num_stopwords", "--workers")),
-    "data_tools.fetch": ("wsl-fetch-data", ("--corpora", "--[no]list")),
+    "wsl_tf.cli.prepare": ("wsl-prepare", ("--source", "--input", "--vocab_size", "--num_stopwords", "--workers")),
+    "wsl_tf.cli.fetch_data": ("wsl-fetch-data", ("--corpora", "--[no]list")),
 }
 
 
@@ -88,7 +88,7 @@ def test_a_full_disk_is_one_line_whichever_layer_met_it_and_other_errors_stay_tr
     """Injected at the write layer: the staged chunk's write raises what TensorFlow raises on ENOSPC."""
     import tensorflow as tf
 
-    from data_tools import prepare
+    from wsl_tf.cli import prepare
     from wsl_tf import fileio
 
     (tmp_path / "list.jsonl").write_text('{"image": "a.png", "text": "cat"}\n')

@@ -12,7 +12,7 @@ import sys
 from absl import app, flags
 
 from data_tools import corpora
-from data_tools import command
+from wsl_tf.cli import command
 
 FLAGS = flags.FlagValues()  # This command's own: several commands can be imported in one process.
 flags.DEFINE_list("corpora", ["tuxpaint"], f"Corpora to fetch, from: {', '.join(corpora.CORPORA)}.", flag_values=FLAGS)

@@ -26,7 +26,7 @@ from absl import app, flags
 from data_tools import corpora, images, preparer
 from data_tools.sources import SOURCES, SourceError
 from data_tools.sources.yfcc100m import LAYOUTS
-from data_tools import command
+from wsl_tf.cli import command
 
 FLAGS = flags.FlagValues()  # This command's own: several commands can be imported in one process.
 flags.DEFINE_enum("source", None, sorted(SOURCES), "Format of the raw collection.", flag_values=FLAGS)

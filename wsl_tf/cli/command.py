@@ -1,9 +1,6 @@
 """What every command shares: short help, a quiet TensorFlow start, one-line errors for bad flags and a full disk.
 
-Used by the data tools' commands (wsl-prepare, wsl-fetch-data) and by
-wsl_tf/cli's (wsl-train, wsl-eval, ...). It lives here, in the lower of the
-two layers that have commands: wsl_tf/cli may import data_tools, never the
-reverse. A config installed with the package can be named alone
+Used by every command of wsl_tf/cli. A config installed with the package can be named alone
 (`--config=cpu_small.py`, `--config=paper.py:alexnet,k=1000`) when no such
 file exists where the command runs.
 """

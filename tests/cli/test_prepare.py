@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from data_tools import prepare, preparer
+from data_tools import preparer
+from wsl_tf.cli import prepare
 from tests.helpers import image_bytes, prepare_jsonl_dataset, run_command
 from tests.small_disk import run_on_small_disk
 from wsl_tf import fileio
@@ -77,7 +78,7 @@ def test_a_full_disk_is_one_line_leaves_nothing_half_written_and_the_rerun_compl
     disk = tmp_path / "disk"
 
     def command(output):
-        return [sys.executable, "-m", "data_tools.prepare", "--source=jsonl", f"--input={slow_corpus}",
+        return [sys.executable, "-m", "wsl_tf.cli.prepare", "--source=jsonl", f"--input={slow_corpus}",
                 f"--output_dir={disk / output}", "--vocab_size=5", "--num_stopwords=1", "--image_size=32",
                 "--num_shards=2", "--workers=2", "--chunk_size=20", "--noprogress"]
 
