@@ -9,8 +9,8 @@ never a layer above nor a sibling at its own height):
   runs        wsl_tf/precision.py (precision@k on a split), wsl_tf/run_directory.py (a run read back): what
               training and evaluation both read
   train       wsl_tf/train: the loop, EASGD, LR halving
-  eval        wsl_tf/eval                          serving   wsl_tf/serving.py
-  sweeps      wsl_tf/sweeps.py: runs that train, scored as evaluation scores them
+  eval        wsl_tf/eval: every experiment, the training choices' runs among them (evaluation sits above
+              training)                            serving   wsl_tf/serving.py
   data_tools  the data tools: they may use the library, never cli
   cli         wsl_tf/cli: the commands, and what they share (command.py)
 """
@@ -31,7 +31,6 @@ LAYERS = [
     ("train", 3, ("wsl_tf.train",)),
     ("eval", 4, ("wsl_tf.eval",)),
     ("serving", 4, ("wsl_tf.serving",)),
-    ("sweeps", 5, ("wsl_tf.sweeps",)),
     ("data_tools", 6, ("data_tools",)),
     ("cli", 7, ("wsl_tf.cli",)),
 ]

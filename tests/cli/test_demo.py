@@ -65,8 +65,11 @@ def test_the_demo_chain_leaves_a_model_a_report_and_pictures_and_a_rerun_gives_t
     out = first.stdout.splitlines()
     assert f"report: {run / 'eval' / 'report.md'}" in out
     table = out[out.index(f"report: {run / 'eval' / 'report.md'}") + 1:]
-    assert table[0].endswith("P@1    P@5    P@10") and table[1].startswith("this model")
-    names = [line.split("  ")[0].strip() for line in table[1:]]
+    assert table[0].startswith("word prediction, test split, ") and table[1] == (
+        "| model | precision@1 | precision@5 | precision@10 |")  # The report's own table, as report.md has it.
+    assert "\n".join(table[1:]) in report
+    names = [line.split(" | ")[0].strip("| ") for line in table[3:] if line.startswith("| ") and
+             not line.startswith("| ceiling")]
     # The model (raw beside it where its prior weight is not 0), each baseline, and each baseline's prior-adjusted
     # form where its val-chosen weight is not 0.
     row = re.compile(r"this model( \(prior weight [\d.]+\))?|this model, raw scores|"

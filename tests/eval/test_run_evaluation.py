@@ -13,7 +13,8 @@ import tensorflow as tf
 
 from tests.conftest import RUN_WORDS
 from tests.helpers import image_bytes, prepare_jsonl_dataset, write_small_corpora
-from wsl_tf import records, sweeps
+from wsl_tf import records
+from wsl_tf.eval import training_choices as sweeps
 from wsl_tf.eval import transfer
 from wsl_tf.eval.run_evaluation import (EXPERIMENTS, EvalOptions, Resources, ResourceUnavailable, _labelled_set,
                                        evaluate_run)
@@ -149,7 +150,7 @@ def test_transfer_is_the_linear_classifier_and_zero_shot_on_the_cached_features(
 
 
 def test_embeddings_cover_the_small_word_lists_exactly(evaluated):
-    metrics = evaluated[0]
+    metrics = evaluated[0]["embeddings"]
     # Two analogy questions of four dictionary words (boy girl brother sister is not covered); three MEN
     # pairs (zebra is no word); four FreeDict pairs each way, cat-chat and sea-mer given in both files.
     assert (metrics["analogy"]["questions"], metrics["analogy"]["coverage"]) == (2, pytest.approx(2 / 3))
@@ -235,7 +236,7 @@ def test_a_corpus_that_cannot_be_had_is_one_line_and_the_rest_runs(tiny_run, tmp
     assert 0 <= metrics["word_prediction"]["precision_at_1"] <= 1  # The model and the other baselines ran.
     assert "precision_at_1" in metrics["word_prediction"]["baselines"]["random_network_logistic_regression"]
     for key, corpus in (("analogy", "analogies"), ("men", "men"), ("translation", "freedict")):
-        assert metrics[key] == {"unavailable": f"{corpus} {reason}"}
+        assert metrics["embeddings"][key] == {"unavailable": f"{corpus} {reason}"}
     report = open(os.path.join(workdir, "eval", "report.md")).read()
     assert f"`fashion_mnist`: not run: fashion_mnist {reason}." in report
     assert f"`features logistic regression`: not run: fashion_mnist {reason}." in report
@@ -265,12 +266,12 @@ def test_without_a_test_split_the_held_out_figures_are_on_val_and_say_so(tiny_ru
     assert "## Word prediction (section 4.1, val split: the dataset has no test split)" in report
 
 
-def test_the_training_choices_sweep_is_passed_in_and_reported(tiny_run, tmp_path):
-    from wsl_tf import sweeps
+def test_the_training_choices_experiment_gets_the_run_and_is_reported(tiny_run, tmp_path, monkeypatch):
+    """Its sweep replaced by one that records its call (the real one: tests/eval/test_training_choices.py)."""
+    from wsl_tf.eval import run_evaluation
+    from wsl_tf.eval import training_choices as sweeps
     from wsl_tf.eval.report import markdown
 
-    with pytest.raises(ValueError, match="needs the sweep that trains them"):
-        evaluate_run(tiny_run.workdir, ("training_choices",), (), Resources(), OPTIONS)
     calls = []
 
     def sweep(config, dataset, out_dir, split, options, log, labelled):
@@ -281,8 +282,8 @@ def test_the_training_choices_sweep_is_passed_in_and_reported(tiny_run, tmp_path
 
     workdir = str(tmp_path / "run")
     shutil.copytree(tiny_run.workdir, workdir, ignore=shutil.ignore_patterns("eval"))
-    metrics = evaluate_run(workdir, ("training_choices",), (), Resources(), OPTIONS, log=lambda *_: None,
-                           training_choices=sweep)
+    monkeypatch.setattr(run_evaluation, "training_choices", sweep)
+    metrics = evaluate_run(workdir, ("training_choices",), (), Resources(), OPTIONS, log=lambda *_: None)
     assert calls == [(len(RUN_WORDS), "test", os.path.join(workdir, "eval"))]
     assert "| multi-class, natural | 0.500 | 0.250 | 0.125 |" in markdown(metrics)
     assert set(sweeps.TRAINING_CHOICES) == {"multi-class, uniform per word", "multi-class, natural",
@@ -375,7 +376,9 @@ def test_wsl_eval_with_the_real_corpora(tiny_run, tmp_path):
         assert summary["step"] == 2, (name, summary["step"])
     metrics = strict_json(os.path.join(workdir, "eval", "metrics.json"))
     assert metrics["transfer"]["fashion_mnist"]["images"] == 150
-    assert (metrics["analogy"]["questions"], metrics["men"]["pairs"], metrics["translation"]["en_fr"]["pairs"]) == (
+    embedded = metrics["embeddings"]
+    assert (embedded["analogy"]["questions"], embedded["men"]["pairs"], embedded["translation"]["en_fr"]["pairs"]) == (
         2, 3, 4)
+    assert set(metrics["seconds"]) == set(EXPERIMENTS) and all(s > 0 for s in metrics["seconds"].values())
     report = open(os.path.join(workdir, "eval", "report.md")).read()
     assert "Not run" not in report and "n/a" not in report

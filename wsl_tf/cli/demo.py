@@ -116,7 +116,6 @@ def demo_source(data):
 
 def evaluation(run_dir: str, settings) -> dict:
     """RUN/eval/metrics.json: reused when it is complete for the run's latest checkpoint, else wsl-eval's run."""
-    from wsl_tf import sweeps
     from wsl_tf.cli.eval import fetched_resources
     from wsl_tf.eval.run_evaluation import EvalOptions, evaluate_run
     from wsl_tf.run_directory import RunDirectory
@@ -132,7 +131,7 @@ def evaluation(run_dir: str, settings) -> dict:
                           choice_epoch_size=settings.choice_epoch_size, choice_transfer=settings.choice_transfer,
                           grid_words=tuple(settings.grid_words))
     return evaluate_run(run_dir, tuple(settings.experiments), tuple(settings.transfer), fetched_resources(),
-                        options, training_choices=sweeps.training_choices)
+                        options)
 
 
 def headline(metrics: dict, report_path: str) -> str:
@@ -142,15 +141,11 @@ def headline(metrics: dict, report_path: str) -> str:
     if prediction and "unavailable" in prediction:
         lines.append(f"word prediction not run: {prediction['unavailable']}")
     elif prediction:
-        from wsl_tf.eval.report import prediction_rows
+        from wsl_tf.eval.report import word_prediction_table
 
-        title = f"{prediction.get('split', 'test')} split, {prediction['images']} images"
-        lines.append(f"{title:56s}  P@1    P@5    P@10")
-        for name, values in prediction_rows(prediction).items():
-            if "unavailable" in values:
-                lines.append(f"{name:56s}  not run: {values['unavailable']}")
-            else:
-                lines.append(f"{name:56s}  " + "  ".join(f"{values[f'precision_at_{k}']:.3f}" for k in (1, 5, 10)))
+        table, notes = word_prediction_table(prediction)
+        lines += [f"word prediction, {prediction.get('split', 'test')} split, {prediction['images']} images:", *table,
+                  *notes]
     return "\n".join(lines)
 
 

@@ -12,7 +12,7 @@ the model's features, 10 random splits or VOC mAP, and zero-shot through the
 word layer), embeddings (analogies, MEN, English-French translation, against
 word2vec on the same captions), pictures (t-SNE maps, top images per word),
 training_choices (the loss and sampling choices as four short runs, trained
-here by wsl_tf/sweeps.py, each scored on the test split under its natural
+here by wsl_tf/eval/training_choices.py, each scored on the test split under its natural
 ranking and its raw scores, and by the transfer accuracy of its features on
 --choice_transfer).
 Labelled sets: fashion_mnist (fetched), categories[:SPLIT] (the run's own
@@ -72,7 +72,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.set_verbosity(logging.WARNING)
-    from wsl_tf import sweeps
+    from wsl_tf.eval import training_choices
     from wsl_tf.eval.run_evaluation import EvalOptions, evaluate_run
 
     options = EvalOptions(test_images=FLAGS.test_images, baseline_train_images=FLAGS.baseline_train_images,
@@ -82,9 +82,8 @@ def main(argv):
                           choice_transfer=FLAGS.choice_transfer, progress=FLAGS.progress)
     try:
         if "training_choices" in FLAGS.experiments:
-            sweeps.prepare_replicas(FLAGS.workdir)
-        evaluate_run(FLAGS.workdir, FLAGS.experiments, FLAGS.transfer, fetched_resources(), options,
-                     training_choices=sweeps.training_choices)
+            training_choices.prepare_replicas(FLAGS.workdir)
+        evaluate_run(FLAGS.workdir, FLAGS.experiments, FLAGS.transfer, fetched_resources(), options)
     except (ValueError, OSError) as error:
         print(f"wsl-eval: error: {error}", file=sys.stderr)
         return 1

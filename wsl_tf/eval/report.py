@@ -40,15 +40,9 @@ def prediction_rows(section: dict) -> dict:
     return rows
 
 
-def _word_prediction(section: dict) -> list[str]:
-    title = f"## Word prediction (section 4.1, {_split_name(section.get('split', 'test'))})"
-    if _missing(section):
-        return _not_run(title, _missing(section))
-    lines = [title, "", f"Over {section['images']} held-out images with at least one of the model's words. The "
-                        f"ceiling is what a perfect ranking scores: an image with n words gets at most min(k, n) of "
-                        f"its k right. A prior weight w ranks words by score + w log(word frequency), w chosen on "
-                        f"the val split (the model's by the trainer); 0 is the raw scores.", "",
-             "| model | precision@1 | precision@5 | precision@10 |", "|---|---|---|---|"]
+def word_prediction_table(section: dict) -> tuple[list[str], list[str]]:
+    """(the word-prediction table's markdown lines, a note per row not run): report.md's and wsl-demo's table."""
+    lines = ["| model | precision@1 | precision@5 | precision@10 |", "|---|---|---|---|"]
     rows = prediction_rows(section)
     if "ceiling" in section:
         rows["ceiling (every word right)"] = section["ceiling"]
@@ -57,6 +51,19 @@ def _word_prediction(section: dict) -> list[str]:
         lines.append(f"| {name} | " + " | ".join(_number(values.get(f"precision_at_{k}")) for k in (1, 5, 10)) + " |")
         if _missing(values):
             notes.append(f"`{name}`: not run: {_missing(values)}.")
+    return lines, notes
+
+
+def _word_prediction(section: dict) -> list[str]:
+    title = f"## Word prediction (section 4.1, {_split_name(section.get('split', 'test'))})"
+    if _missing(section):
+        return _not_run(title, _missing(section))
+    table, notes = word_prediction_table(section)
+    lines = [title, "", f"Over {section['images']} held-out images with at least one of the model's words. The "
+                        f"ceiling is what a perfect ranking scores: an image with n words gets at most min(k, n) of "
+                        f"its k right. A prior weight w ranks words by score + w log(word frequency), w chosen on "
+                        f"the val split (the model's by the trainer); 0 is the raw scores.", "", *table]
+    rows = prediction_rows(section)
     regression = section["baselines"].get("features_logistic_regression", {})
     floor = section["baselines"].get("random_network_logistic_regression", {})
     if "class_labels_from" in regression:
@@ -147,20 +154,20 @@ def _embedding_rows(name: str, values: dict) -> str:
     return f"| {name} | " + " | ".join(cells) + " |"
 
 
-def _embeddings(metrics: dict) -> list[str]:
+def _embeddings(section: dict) -> list[str]:
     lines = ["## Word embeddings (section 4.3)", "",
              "Analogy accuracy (3CosAdd; questions covered, coverage), MEN Spearman (pairs covered, coverage), "
              "translation precision@1 / @5 / @10 each way on the FreeDict pairs both of whose words are in the "
              "dictionary, beside what a random ranking of the same candidates scores (the paper's chance is "
              "1 / pairs).", "",
              "| embeddings | analogies | MEN | en -> fr | fr -> en | pairs | chance |", "|---|---|---|---|---|---|---|",
-             _embedding_rows("word layer (this model)", metrics)]
-    if "word2vec" in metrics:
-        lines.append(_embedding_rows("word2vec (same captions)", metrics["word2vec"]))
-    if "word2vec_concatenated" in metrics:
-        lines.append(_embedding_rows("both, concatenated", metrics["word2vec_concatenated"]))
+             _embedding_rows("word layer (this model)", section)]
+    if "word2vec" in section:
+        lines.append(_embedding_rows("word2vec (same captions)", section["word2vec"]))
+    if "word2vec_concatenated" in section:
+        lines.append(_embedding_rows("both, concatenated", section["word2vec_concatenated"]))
     lines.append("")
-    examples = metrics["translation"].get("examples") if not _missing(metrics["translation"]) else None
+    examples = section["translation"].get("examples") if not _missing(section["translation"]) else None
     if examples:
         lines += ["The most frequent English words with a FreeDict translation and their five nearest French "
                   "words by the word layer's rows (a right one in bold):", "",
@@ -170,8 +177,8 @@ def _embeddings(metrics: dict) -> list[str]:
             lines.append(f"| {example['word']} | {nearest} | {', '.join(example['translations'])} |")
         lines.append("")
     for key, what in (("analogy", "analogies"), ("men", "MEN"), ("translation", "translation")):
-        if _missing(metrics[key]):
-            lines += [f"{what}: not run: {_missing(metrics[key])}.", ""]
+        if _missing(section[key]):
+            lines += [f"{what}: not run: {_missing(section[key])}.", ""]
     return lines
 
 
@@ -259,8 +266,8 @@ def markdown(metrics: dict) -> str:
         lines += _word_prediction(metrics["word_prediction"])
     if "transfer" in metrics:
         lines += _transfer(metrics["transfer"])
-    if "analogy" in metrics:
-        lines += _embeddings(metrics)
+    if "embeddings" in metrics:
+        lines += _embeddings(metrics["embeddings"])
     if "training_choices" in metrics:
         lines += _training_choices(metrics["training_choices"])
     if "pictures" in metrics:

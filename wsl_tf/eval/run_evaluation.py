@@ -13,8 +13,11 @@ checkpoint) and runs the chosen experiments:
 - pictures: t-SNE maps of test images and of words, top images per word, a
   grid of test images with their predicted words;
 - training_choices: the paper's two choices of loss and sampling as short
-  runs at equal budget. Training lives above evaluation: the caller passes
-  the sweep that trains them (wsl_tf/sweeps.py) as `training_choices`.
+  runs at equal budget, trained by the project's trainer
+  (wsl_tf/eval/training_choices.py).
+
+Each is an `Experiment` of `REGISTRY` (a name, run(context) -> its results);
+wsl-eval and wsl-demo both run them through `evaluate_run`.
 
 Everything the evaluation reads from outside the run comes in as arguments:
 the labelled sets and word lists through `Resources` (paths, or a function
@@ -38,11 +41,11 @@ import tensorflow as tf
 
 from wsl_tf import fileio, records
 from wsl_tf.eval import baselines, embeddings, pictures, transfer
+from wsl_tf.eval.training_choices import training_choices
 from wsl_tf.input.dataset import PreparedDataset
 from wsl_tf.run_directory import RunDirectory
 from wsl_tf.precision import mean_precision_at_k, split_precision, split_precisions, word_ids
 
-EXPERIMENTS = ("word_prediction", "transfer", "embeddings", "pictures", "training_choices")
 CORPORA = ("fashion_mnist", "analogies", "men", "freedict")
 
 
@@ -418,70 +421,117 @@ def _choice_transfer_set(dataset, resources, options, log) -> transfer.LabelledS
         return None
 
 
+@dataclasses.dataclass
+class Context:
+    """What every experiment reads: the restored run, its dataset and held-out split, the corpora, the floors'
+    networks, the feature cache, the settings and the log."""
+
+    directory: RunDirectory
+    config: object
+    model: object
+    words: list
+    dataset: PreparedDataset
+    split: str | None
+    resources: Resources
+    floors: FloorNetworks
+    cache: FeatureCache
+    options: EvalOptions
+    transfer_specs: tuple
+    log: Callable
+
+
+def _word_prediction(context: Context) -> dict:
+    return word_prediction(context.model, context.config, context.dataset, context.split, context.floors,
+                           context.options, context.log)
+
+
+def _transfer(context: Context) -> dict:
+    return transfer_learning(context.model, context.config, context.words, context.dataset, context.transfer_specs,
+                             context.resources, context.floors, context.options, context.cache)
+
+
+def _embeddings(context: Context) -> dict:
+    ours, others = word_embeddings(context.model, context.config, context.words, context.dataset, context.resources,
+                                   context.options)
+    return {**ours, "word2vec": others["word2vec"], "word2vec_concatenated": others["concatenated"]}
+
+
+def _pictures(context: Context) -> dict:
+    files, counts = draw_pictures(context.model, context.config, context.words, context.dataset, context.split,
+                                  context.options, context.directory.eval, context.cache)
+    return {"files": {k: os.path.basename(v) for k, v in files.items()}, "prediction_grid": counts}
+
+
+def _training_choices(context: Context) -> dict:
+    labelled = _choice_transfer_set(context.dataset, context.resources, context.options, context.log)
+    return training_choices(context.config, context.dataset, context.directory.eval, context.split, context.options,
+                            context.log, labelled=labelled)
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """One section of the evaluation: its name in metrics.json and --experiments, what the log says when it
+    starts, whether it needs held-out images, and run(context) -> its results (strict-JSON-able)."""
+
+    name: str
+    title: str
+    run: Callable[[Context], dict]
+    needs_split: bool = True
+
+
+REGISTRY = {experiment.name: experiment for experiment in (
+    Experiment("word_prediction", "word prediction (section 4.1)", _word_prediction),
+    Experiment("transfer", "transfer learning (section 4.2)", _transfer, needs_split=False),
+    Experiment("embeddings", "word embeddings (section 4.3)", _embeddings, needs_split=False),
+    Experiment("pictures", "pictures (figures 3, 4, 6)", _pictures),
+    Experiment("training_choices", "training choices: loss and sampling at equal budget (section 3.1)",
+               _training_choices),
+)}
+EXPERIMENTS = tuple(REGISTRY)
+
+
 def evaluate_run(workdir: str, experiments=EXPERIMENTS, transfer_specs=("fashion_mnist",),
-                 resources: Resources | None = None, options: EvalOptions | None = None, log=print,
-                 training_choices: Callable | None = None) -> dict:
+                 resources: Resources | None = None, options: EvalOptions | None = None, log=print) -> dict:
     """Run the experiments on the run's centre model; write RUN/eval/{metrics.json, report.md, *.png}.
 
     resources: where the corpora are, or how to fetch them (none: sections
-    needing a corpus say it is unavailable). training_choices: the sweep
-    that trains the choice runs, `f(config, dataset, out_dir, split, options, log, labelled) -> dict`
-    (wsl_tf/sweeps.py), needed for that experiment.
+    needing a corpus say it is unavailable). Each experiment's results nest
+    under its name in metrics.json, its wall seconds under "seconds"
+    (docs/metrics.md).
     """
+    import time
+
     from wsl_tf.eval import report as report_lib
 
-    unknown = [e for e in experiments if e not in EXPERIMENTS]
+    unknown = [e for e in experiments if e not in REGISTRY]
     if unknown:
         raise ValueError(f"--experiments: unknown {', '.join(unknown)}; known: {', '.join(EXPERIMENTS)}")
-    if "training_choices" in experiments and training_choices is None:
-        raise ValueError("the training_choices experiment needs the sweep that trains them (wsl_tf.sweeps)")
     options = options or EvalOptions()
     directory = RunDirectory(workdir)
     run = directory.restore()
-    config, model, words, checkpoint = run.config, run.model, run.words, run.checkpoint
-    data = directory.read_data()
-    dataset = PreparedDataset(config.data.dir or data["dir"])
+    dataset = PreparedDataset(run.config.data.dir or directory.read_data()["dir"])
     resources = resources or Resources()
     split = evaluation_split(dataset)
-    out_dir = directory.eval
     directory.prepare_eval()  # Without what a killed evaluation left under temporary names.
-    cache = FeatureCache(directory.eval_cache, checkpoint)
-    metrics = {"run": fileio.absolute(workdir), "checkpoint": checkpoint, "num_words": config.model.num_words,
-               "experiments": list(experiments), "split": split}
+    context = Context(directory, run.config, run.model, run.words, dataset, split, resources,
+                      FloorNetworks(run.config.model, resources, options, log),
+                      FeatureCache(directory.eval_cache, run.checkpoint), options, tuple(transfer_specs), log)
+    metrics = {"run": fileio.absolute(workdir), "checkpoint": run.checkpoint, "num_words": run.config.model.num_words,
+               "experiments": list(experiments), "split": split, "seconds": {}}
     if split is None:
         no_split = {"unavailable": f"{dataset.directory} has no test or val images to evaluate on (prepared with "
                                    f"--test_fraction=0 and --val_fraction=0?)"}
     elif split != "test":
         log(f"{dataset.directory} has no test split (prepared with --test_fraction=0): the held-out figures are "
             f"on its {split} split")
-    floors = FloorNetworks(config.model, resources, options, log)
-    if "word_prediction" in experiments:
-        log(f"word prediction (section 4.1, {split or 'no'} split)")
-        metrics["word_prediction"] = no_split if split is None else word_prediction(
-            model, config, dataset, split, floors, options, log)
-    if "transfer" in experiments:
-        log("transfer learning (section 4.2)")
-        metrics["transfer"] = transfer_learning(model, config, words, dataset, transfer_specs, resources, floors,
-                                                options, cache)
-    if "embeddings" in experiments:
-        log("word embeddings (section 4.3)")
-        ours, others = word_embeddings(model, config, words, dataset, resources, options)
-        metrics.update(ours)
-        metrics["word2vec"] = others["word2vec"]
-        metrics["word2vec_concatenated"] = others["concatenated"]
-    if "pictures" in experiments:
-        log("pictures (figures 3, 4, 6)")
-        if split is None:
-            metrics["pictures"] = no_split
-        else:
-            files, counts = draw_pictures(model, config, words, dataset, split, options, out_dir, cache)
-            metrics["pictures"] = {"files": {k: os.path.basename(v) for k, v in files.items()},
-                                   "prediction_grid": counts}
-    if "training_choices" in experiments:
-        log("training choices: loss and sampling at equal budget (section 3.1)")
-        metrics["training_choices"] = no_split if split is None else training_choices(
-            config, dataset, out_dir, split, options, log, labelled=_choice_transfer_set(dataset, resources, options,
-                                                                                        log))
+    for name in EXPERIMENTS:  # In the registry's order, whatever order they were asked in.
+        if name not in experiments:
+            continue
+        experiment = REGISTRY[name]
+        log(experiment.title + (f" ({split or 'no'} split)" if experiment.needs_split else ""))
+        started = time.perf_counter()
+        metrics[name] = no_split if experiment.needs_split and split is None else experiment.run(context)
+        metrics["seconds"][name] = round(time.perf_counter() - started, 1)
     directory.write_metrics(metrics)
     directory.write_report(report_lib.markdown(metrics))
     return metrics

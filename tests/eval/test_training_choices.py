@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from wsl_tf import sweeps
+from wsl_tf.eval import training_choices as sweeps
 from wsl_tf.eval.report import markdown
 from wsl_tf.eval import transfer
 from wsl_tf.eval.run_evaluation import EvalOptions, Resources, _labelled_set, _split_records

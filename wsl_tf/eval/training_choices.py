@@ -1,10 +1,8 @@
-"""Sweeps that train: runs of a config with one choice changed, each scored on held-out images.
+"""The training-choices experiment: runs of a config with one choice changed, each scored on held-out images.
 
-This sits above training and evaluation: evaluation never trains, and gets
-a sweep as an argument (`wsl_tf.eval.run_evaluation.evaluate_run(...,
-training_choices=training_choices)`); wsl-eval and wsl-demo pass it.
-
-`training_choices` is the paper's two choices (section 3.1): multi-class vs
+Evaluation sits above training: this experiment trains its runs with the
+project's trainer (wsl_tf/train) and scores them as the other experiments
+score a run. `training_choices` is the paper's two choices (section 3.1): multi-class vs
 one-vs-all loss, and uniform-per-word vs natural sampling. Each is a short
 run of the run's own config with only the loss, sampler and labels changed,
 trained at equal budget from the same seed (the learning rate is not halved
@@ -44,8 +42,8 @@ TRAINING_CHOICES = {
 
 def prepare_replicas(workdir: str) -> None:
     """Split the CPU into the run's logical devices, so that the choice runs train with its replicas as
-    wsl-train did; call before TensorFlow starts its devices (restoring the run's model does), or they
-    train on one."""
+    wsl-train did; call before TensorFlow starts its devices (restoring the run's model does), or their
+    training refuses to start (train.logical_cpus cannot be applied)."""
     split_cpu(read_config(workdir).train.logical_cpus)
 
 
