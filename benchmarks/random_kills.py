@@ -47,6 +47,7 @@ import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from wsl_tf import fileio  # noqa: E402
+from wsl_tf.run_directory import RunDirectory  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("kills", 20, "Kills per job.", lower_bound=1)
@@ -171,7 +172,7 @@ def _json(path: str, drop: set, directory: str):
 def _checkpoint_differences(ours: str, theirs: str) -> list[str]:
     import tensorflow as tf
 
-    latest = [tf.train.latest_checkpoint(os.path.join(d, "checkpoints")) for d in (ours, theirs)]
+    latest = [tf.train.latest_checkpoint(RunDirectory(d).checkpoints) for d in (ours, theirs)]
     if None in latest or os.path.basename(latest[0]) != os.path.basename(latest[1]):
         return [f"latest checkpoints differ: {latest}"]
     readers = [tf.train.load_checkpoint(path) for path in latest]
@@ -216,19 +217,20 @@ def compare_run(ours: str, theirs: str) -> tuple[list[str], list[str]]:
     a, b = os.path.join(ours, "run"), os.path.join(theirs, "run")
     mine, reference = tree(a), tree(b)
     problems, notes = [f"left behind: {n}" for n in fileio.temporaries_under(a)], []
-    logs = "tensorboard" + os.sep  # Event files are named by process: a resumed run has one per process.
+    logs = RunDirectory.TENSORBOARD + os.sep  # Event files are named by process: a resumed run has one per process.
     extra = sorted(set(n for n in mine if not n.startswith(logs)) ^ set(n for n in reference if not n.startswith(logs)))
     if extra:
         problems.append(f"files differ: {extra[:5]}")
     timings = {"train_images_per_s", "trained_steps", "seconds", "elapsed_s"}
-    for name in ("history.json", "summary.json", "eval/metrics.json"):
+    for name in (RunDirectory.HISTORY, RunDirectory.SUMMARY, f"{RunDirectory.EVAL}/{RunDirectory.METRICS}"):
         if name not in mine:
             problems.append(f"missing: {name}")
         elif _json(mine[name], timings, a) != _json(reference[name], timings, b):
             problems.append(f"differs: {name}")
     problems += _checkpoint_differences(a, b)
-    exported = sorted(n for n in reference if n.startswith("export/"))
-    if sorted(n for n in mine if n.startswith("export/")) != exported:
+    export = RunDirectory.EXPORT + "/"
+    exported = sorted(n for n in reference if n.startswith(export))
+    if sorted(n for n in mine if n.startswith(export)) != exported:
         problems.append("export files differ")
     for name in exported:
         if name not in mine:
@@ -266,7 +268,7 @@ def prepare_went_on(log_dir: str) -> bool:
 
 def train_progress(out: str) -> bool:
     """Whether a killed wsl-train had committed a checkpoint (its rerun must resume from it)."""
-    return os.path.exists(os.path.join(out, "run", "checkpoints", "checkpoint"))
+    return os.path.exists(os.path.join(RunDirectory(os.path.join(out, "run")).checkpoints, "checkpoint"))
 
 
 def train_went_on(log_dir: str) -> bool:

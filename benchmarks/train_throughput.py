@@ -86,7 +86,9 @@ def train(data: str, k: int) -> dict:
                "--config.optimizer.tau=4", "--config.eval.val_images=64"]
     started = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True, text=True)
-    history = json.loads(open(os.path.join(workdir, "history.json")).read())
+    from wsl_tf.run_directory import RunDirectory
+
+    history = RunDirectory(workdir).read_history()
     return {"images_per_s": history[-1]["train_images_per_s"], "wall_s": time.perf_counter() - started}
 
 

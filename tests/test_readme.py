@@ -30,7 +30,7 @@ def test_the_readme_starts_with_exactly_two_one_line_commands():
 def test_ci_runs_the_readmes_test_command_verbatim_then_the_rest():
     lines = [line for line in open(os.path.join(REPO, ".ci", "run")).read().splitlines()
              if line and not line.startswith(("#", "set ", "cd "))]
-    assert lines == [setup_commands()[1], '.venv/bin/python -m pytest -q -m "slow or network"']
+    assert lines == [setup_commands()[1], '.venv/bin/python -m pytest -q -n 2 --dist worksteal -m "slow or network"']
 
 
 def test_the_demo_installs_without_beam_and_dev_brings_what_the_tests_use():

@@ -117,7 +117,7 @@ def demo_source(data):
 def evaluation(run_dir: str, settings) -> dict:
     """RUN/eval/metrics.json: reused when it is complete for the run's latest checkpoint, else wsl-eval's run."""
     from wsl_tf.cli.eval import fetched_resources
-    from wsl_tf.eval.run_evaluation import EvalOptions, evaluate_run
+    from wsl_tf.eval.run_evaluation import evaluate_run
     from wsl_tf.run_directory import RunDirectory
 
     run = RunDirectory(run_dir)
@@ -126,12 +126,18 @@ def evaluation(run_dir: str, settings) -> dict:
         if previous.get("checkpoint") == latest and set(settings.experiments) <= set(previous.get("experiments", ())):
             print(f"evaluation of {latest} already done: {run.metrics_path}")
             return previous
-    options = EvalOptions(test_images=settings.test_images, transfer_max_images=settings.transfer_images,
-                          class_network_steps=settings.class_network_steps, choice_epochs=settings.choice_epochs,
-                          choice_epoch_size=settings.choice_epoch_size, choice_transfer=settings.choice_transfer,
-                          grid_words=tuple(settings.grid_words))
     return evaluate_run(run_dir, tuple(settings.experiments), tuple(settings.transfer), fetched_resources(),
-                        options)
+                        eval_options(settings))
+
+
+def eval_options(settings, progress: bool = True):
+    """The EvalOptions of configs/demo.py's evaluation section."""
+    from wsl_tf.eval.run_evaluation import EvalOptions
+
+    return EvalOptions(test_images=settings.test_images, transfer_max_images=settings.transfer_images,
+                       class_network_steps=settings.class_network_steps, choice_epochs=settings.choice_epochs,
+                       choice_epoch_size=settings.choice_epoch_size, choice_transfer=settings.choice_transfer,
+                       grid_words=tuple(settings.grid_words), progress=progress)
 
 
 def headline(metrics: dict, report_path: str) -> str:
