@@ -242,8 +242,8 @@ def test_modern_backbones_train_under_the_same_loop_with_mixed_precision_and_xla
              "labels": one_word((4, batch), seed), "positions": tf.zeros((4, batch), tf.int64)}).repeat()
 
     stream = run.distribute(dataset_fn)
-    step = run.traced_step(stream).graph
-    assert tensors_with_dimension(step, K) == [] and must_compile_calls(step)
+    graph = run.traced_step(stream).graph
+    assert tensors_with_dimension(graph, K) == [] and must_compile_calls(graph)
     assert run.model.backbone.layers[1].compute_dtype == "bfloat16" and run.model.head.compute_dtype == "float32"
     trunk, rows = np.array(run.centre.backbone.trainable_weights[0]), np.array(run.centre.head.kernel)
     losses = [step(run, stream) for _ in range(4)]
