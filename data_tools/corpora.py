@@ -20,6 +20,7 @@ import tempfile
 import zipfile
 
 from tqdm import tqdm
+from wsl_tf.errors import UserError
 
 CACHE_ENV = "WSL_TF_CACHE"
 # The stopwords wheel's languages kept (its languages.json maps ISO codes to these folder names).
@@ -30,7 +31,7 @@ STOPWORD_LANGUAGES = ("arabic", "armenian", "basque", "brazilian", "bulgarian", 
                       "russian", "slovak", "slovenian", "spanish", "swedish", "thai", "turkish", "ukranian", "urdu")
 
 
-class FetchError(RuntimeError):
+class FetchError(UserError, RuntimeError):
     """A corpus could not be fetched; the message says what to do."""
 
 

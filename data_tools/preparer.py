@@ -43,12 +43,13 @@ from data_tools.stopwords import RULES as STOPWORD_RULES
 from data_tools.stopwords import StopwordLists
 from wsl_tf import fileio, records
 from wsl_tf.vocab import Vocabulary, VocabularyError
+from wsl_tf.errors import DataError
 
 STAGING_DIR = ".staging"
 MAX_VOCAB_SIZE = 1_000_000
 
 
-class PrepareError(ValueError):
+class PrepareError(DataError):
     """The job cannot run or produced nothing usable; the message says why."""
 
 

@@ -16,9 +16,10 @@ import tensorflow as tf
 
 from wsl_tf.input import pipeline
 from wsl_tf.input.dataset import PreparedDataset
+from wsl_tf.errors import DataError
 
 
-class NoLabelledImagesError(ValueError):
+class NoLabelledImagesError(DataError):
     """The split has no image with a word among the first num_words: nothing to average."""
 
 

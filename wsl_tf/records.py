@@ -22,6 +22,7 @@ import os
 
 from wsl_tf import fileio
 from wsl_tf.keys import key_fraction
+from wsl_tf.errors import DataError
 
 SCHEMA_VERSION = 2
 SPLITS = ("train", "val", "test")
@@ -79,16 +80,16 @@ def read_metadata(dataset_dir: str) -> dict:
 
     path = os.path.join(dataset_dir, METADATA_FILE)
     if not tf.io.gfile.exists(path):
-        raise ValueError(f"{dataset_dir} is not a dataset directory: no {METADATA_FILE} (run wsl-prepare)")
+        raise DataError(f"{dataset_dir} is not a dataset directory: no {METADATA_FILE} (run wsl-prepare)")
     try:
         with tf.io.gfile.GFile(path) as handle:
             metadata = json.load(handle)
     except (ValueError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path}: damaged: not JSON ({fileio.error_line(error)}); rerun wsl-prepare") from None
+        raise DataError(f"{path}: damaged: not JSON ({fileio.error_line(error)}); rerun wsl-prepare") from None
     if not isinstance(metadata, dict):
-        raise ValueError(f"{path}: damaged: a JSON {type(metadata).__name__}, not an object; rerun wsl-prepare")
+        raise DataError(f"{path}: damaged: a JSON {type(metadata).__name__}, not an object; rerun wsl-prepare")
     if metadata.get("schema_version") != SCHEMA_VERSION:
-        raise ValueError(f"{path}: schema version {metadata.get('schema_version')}, expected {SCHEMA_VERSION}: "
+        raise DataError(f"{path}: schema version {metadata.get('schema_version')}, expected {SCHEMA_VERSION}: "
                          "rerun wsl-prepare")
     return metadata
 

@@ -25,11 +25,12 @@ import json
 import os
 
 from wsl_tf import fileio
+from wsl_tf.errors import DataError
 
 VOCAB_FILE = "vocab.tsv"  # The dictionary a run directory keeps, copied from its dataset.
 
 
-class RunDirectoryError(ValueError):
+class RunDirectoryError(DataError):
     """Not a run directory, or no checkpoint yet; the message says which."""
 
 

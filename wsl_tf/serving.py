@@ -40,6 +40,7 @@ from wsl_tf import fileio
 from wsl_tf.input import preprocessing
 from wsl_tf.run_directory import RunDirectory
 from wsl_tf.variables import plain
+from wsl_tf.errors import DataError
 
 SAVED_MODEL_DIR = "saved_model"
 KERAS_FILE = "model.keras"
@@ -155,10 +156,10 @@ def export(model, words, output_dir: str, resize_size: int, crop_size: int, top_
     """
     words = list(words)[: model.num_words]
     if len(words) != model.num_words:
-        raise ValueError(f"the dictionary has {len(words)} words, the model {model.num_words}")
+        raise DataError(f"the dictionary has {len(words)} words, the model {model.num_words}")
     bad = [w for w in words if not w or "\n" in w]
     if bad:
-        raise ValueError(f"dictionary words must be non-empty single lines: {bad[:3]}")
+        raise DataError(f"dictionary words must be non-empty single lines: {bad[:3]}")
     gfile = tf.io.gfile
     output_dir = output_dir.rstrip("/")
     parent = os.path.dirname(output_dir) or "."

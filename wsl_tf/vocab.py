@@ -14,9 +14,10 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 
 from wsl_tf import fileio
+from wsl_tf.errors import DataError
 
 
-class VocabularyError(ValueError):
+class VocabularyError(DataError):
     """A vocabulary file or request that cannot be used."""
 
 

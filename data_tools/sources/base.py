@@ -13,6 +13,8 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+from wsl_tf.errors import DataError
+
 # Why a record was skipped; these names are the keys of dataset.json's
 # "skipped" table and the second column of skipped.tsv.
 BAD_LINE = "bad_line"
@@ -29,7 +31,7 @@ BAD_ARCHIVE = "bad_archive"
 ERROR = "error"
 
 
-class SourceError(ValueError):
+class SourceError(DataError):
     """The collection as a whole cannot be read (bad path, wrong format)."""
 
 

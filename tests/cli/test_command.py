@@ -113,3 +113,21 @@ def test_a_full_disk_is_one_line_whichever_layer_met_it_and_other_errors_stay_tr
     monkeypatch.setattr(fileio, "write_bytes_atomic", out_of_memory)
     with pytest.raises(tf.errors.ResourceExhaustedError, match="OOM"):
         run_command(prepare, *flags)
+
+
+def test_what_a_user_can_fix_is_one_line_and_a_bug_keeps_its_traceback(capsys):
+    from wsl_tf.errors import ConfigError, DataError
+
+    for error in (ConfigError("train.logical_cpus=2: no"), DataError("/x: not a dataset directory")):
+        def main(argv, error=error):
+            raise error
+
+        assert command.one_line_errors(main, "wsl-x")([]) == 1
+        assert capsys.readouterr().err.splitlines() == [f"wsl-x: error: {error}"]
+
+    def buggy(argv):
+        raise ValueError("operands could not be broadcast together")  # numpy's, say: not the user's to fix.
+
+    with pytest.raises(ValueError, match="broadcast"):
+        command.one_line_errors(buggy, "wsl-x")([])
+    assert capsys.readouterr().err == ""

@@ -176,7 +176,7 @@ def _parse_afresh(flag_values: flags.FlagValues, argv: list[str]) -> list[str]:
 
 
 def run(main, program: str, flag_values: flags.FlagValues, uses_tensorflow: bool = True,
-        default_config: str | None = None) -> None:
+        default_config: str | None = None, disk_hint: str = "") -> None:
     """app.run(main) with short --help, and flag or config errors in one line on stderr (exit status 2).
 
     default_config: the --config a command uses when none is given. It is
@@ -189,6 +189,7 @@ def run(main, program: str, flag_values: flags.FlagValues, uses_tensorflow: bool
     call their `main`s); absl's flags join them only here, in the command's
     own process. TensorFlow is prepared (prepare_environment) only after the
     flags parse, so --help and a bad flag answer at once and print no banner.
+    Errors a user can fix, and a full disk, end in one line (one_line_errors).
     """
 
     def parse(argv):
@@ -211,27 +212,36 @@ def run(main, program: str, flag_values: flags.FlagValues, uses_tensorflow: bool
         print(f"{program}: error: {problem.splitlines()[-1] if problem else problem}", file=sys.stderr)
         sys.exit(2)
 
-    app.run(stopped_by_a_full_disk(main, program), flags_parser=parse)
+    app.run(one_line_errors(main, program, disk_hint), flags_parser=parse)
 
 
-def stopped_by_a_full_disk(main, program: str):
-    """main with a full disk said in one line instead of a traceback, whichever layer met it.
+def one_line_errors(main, program: str, disk_hint: str = ""):
+    """main with what a user can fix said in one line (exit status 1) instead of a traceback.
 
-    Every command writes through temporary names and renames, so what the
-    disk stopped was never committed: rerunning the same command once there
-    is space again goes on from its last complete step.
+    A UserError (wsl_tf/errors.py: a bad setting, a missing or damaged file,
+    a corpus that cannot be had) is printed as it is. A full disk is said the
+    same way whichever layer met it (an OSError or a TensorFlow error):
+    every command writes through temporary names and renames, so what the
+    disk stopped was never committed, and rerunning the same command once
+    there is space again goes on from its last complete step; disk_hint adds
+    how much a command needs. Any other error is a bug and keeps its
+    traceback.
     """
     from wsl_tf import fileio
+    from wsl_tf.errors import UserError
 
     def guarded(argv):
         try:
             return main(argv)
+        except UserError as error:
+            print(f"{program}: error: {error}", file=sys.stderr)
+            return 1
         except Exception as error:  # noqa: BLE001 (a full disk surfaces as OSError or as a TensorFlow error)
             if not fileio.disk_full(error):
                 raise
             print(f"{program}: error: no space left on the device ({fileio.error_line(error, limit=300)}). "
-                  "Nothing half-written is kept: free some space, then rerun the same command to go on from "
-                  "its last complete step", file=sys.stderr)
+                  f"Nothing half-written is kept: free some space{disk_hint}, then rerun the same command to go on "
+                  "from its last complete step", file=sys.stderr)
             return 1
 
     return guarded

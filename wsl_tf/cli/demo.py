@@ -44,11 +44,9 @@ def main(argv):
     # The comparison runs build new models in this process, and TensorFlow warns of "retracing" each time.
     tf.get_logger().setLevel("ERROR")
     from data_tools import corpora, preparer
-    from data_tools.sources import SourceError
     from wsl_tf.cli.train import train_and_export
     from wsl_tf.eval.baselines import frequency_scores
     from wsl_tf.input.dataset import PreparedDataset
-    from wsl_tf.train.trainer import TrainingError
     from wsl_tf.precision import split_precision
     from wsl_tf.run_directory import RunDirectory
 
@@ -72,21 +70,10 @@ def main(argv):
                                    run_config.model.num_words, "val", run_config.eval.batch_size,
                                    run_config.eval.val_images)["precision_at_10"]
         metrics = evaluation(run_dir.path, FLAGS.config.evaluation)
-    except (corpora.FetchError, preparer.PrepareError, SourceError, TrainingError, ValueError) as error:
-        print(f"wsl-demo: error: {error}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("wsl-demo: interrupted. Rerun the same command to resume: finished stages are kept and training "
               "goes on from its last checkpoint.", file=sys.stderr)
         return 130
-    except Exception as error:  # noqa: BLE001 (a full disk surfaces as OSError or as a TensorFlow error)
-        if not fileio.disk_full(error):
-            raise
-        print(f"wsl-demo: error: no space left on the device ({fileio.error_line(error, limit=300)}). "
-              f"The demo needs about {DISK_NEEDED} "
-              f"(corpora cached in {corpora.cache_dir()}, the dataset and run in {FLAGS.workdir}): free some, "
-              f"or pass --workdir on another disk; rerunning resumes.", file=sys.stderr)
-        return 1
     final = summary["history"][-1] if summary["history"] else {}
     report = {"epochs": summary["epoch"], "steps": summary["step"], "learning_rate": summary["learning_rate"],
               "val_precision_at_10": round(final["precision_at_10"], 4) if final else None,
@@ -156,7 +143,9 @@ def headline(metrics: dict, report_path: str) -> str:
 
 
 def run():
-    command.run(main, "wsl-demo", FLAGS, default_config=_DEFAULT_CONFIG)
+    command.run(main, "wsl-demo", FLAGS, default_config=_DEFAULT_CONFIG,
+                disk_hint=f" (the demo needs about {DISK_NEEDED}: the corpora cached in ~/.cache/wsl_tf, the dataset "
+                          "and run in --workdir; or pass --workdir on another disk)")
 
 
 if __name__ == "__main__":

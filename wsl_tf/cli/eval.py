@@ -80,13 +80,9 @@ def main(argv):
                           class_network_steps=FLAGS.class_network_steps, grid_words=tuple(FLAGS.grid_words),
                           choice_epochs=FLAGS.choice_epochs, choice_epoch_size=FLAGS.choice_epoch_size,
                           choice_transfer=FLAGS.choice_transfer, progress=FLAGS.progress)
-    try:
-        if "training_choices" in FLAGS.experiments:
-            training_choices.prepare_replicas(FLAGS.workdir)
-        evaluate_run(FLAGS.workdir, FLAGS.experiments, FLAGS.transfer, fetched_resources(), options)
-    except (ValueError, OSError) as error:
-        print(f"wsl-eval: error: {error}", file=sys.stderr)
-        return 1
+    if "training_choices" in FLAGS.experiments:
+        training_choices.prepare_replicas(FLAGS.workdir)
+    evaluate_run(FLAGS.workdir, FLAGS.experiments, FLAGS.transfer, fetched_resources(), options)
     print(f"wrote {FLAGS.workdir}/eval/metrics.json and report.md")
     return 0
 

@@ -30,11 +30,7 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
     from wsl_tf import serving
 
-    try:
-        path = serving.export_run(FLAGS.workdir, FLAGS.output, FLAGS.top_k)
-    except ValueError as error:  # RunDirectoryError included.
-        print(f"wsl-export: error: {error}", file=sys.stderr)
-        return 1
+    path = serving.export_run(FLAGS.workdir, FLAGS.output, FLAGS.top_k)
     print(f"exported {path} (model.keras, saved_model/)")
     return 0
 

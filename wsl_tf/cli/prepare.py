@@ -99,18 +99,14 @@ def stopword_lists() -> str | None:
 def main(argv):
     if len(argv) > 1 and FLAGS.runner == "local":
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])} (pipeline options need a Beam --runner)")
-    try:
-        options = preparer.PrepareOptions(vocab_path=FLAGS.vocab, stopword_lists=stopword_lists(),
-                                          **{name: FLAGS[name].value for name in OPTION_FLAGS})
-        if FLAGS.runner == "local":
-            preparer.DatasetPreparer(make_source(), options).run()
-        else:
-            from data_tools import beam_preparer
+    options = preparer.PrepareOptions(vocab_path=FLAGS.vocab, stopword_lists=stopword_lists(),
+                                      **{name: FLAGS[name].value for name in OPTION_FLAGS})
+    if FLAGS.runner == "local":
+        preparer.DatasetPreparer(make_source(), options).run()
+    else:
+        from data_tools import beam_preparer
 
-            beam_preparer.run_pipeline(make_source(), options, FLAGS.runner, argv[1:])
-    except (preparer.PrepareError, SourceError, corpora.FetchError) as error:
-        print(f"wsl-prepare: error: {error}", file=sys.stderr)
-        return 1
+        beam_preparer.run_pipeline(make_source(), options, FLAGS.runner, argv[1:])
     return 0
 
 

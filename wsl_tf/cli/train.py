@@ -44,13 +44,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.set_verbosity(logging.WARNING)  # TensorFlow's savers log every checkpoint at INFO.
-    from wsl_tf.train.trainer import TrainingError
-
-    try:
-        train_and_export(FLAGS.config, FLAGS.workdir)
-    except TrainingError as error:
-        print(f"wsl-train: error: {error}", file=sys.stderr)
-        return 1
+    train_and_export(FLAGS.config, FLAGS.workdir)
     return 0
 
 

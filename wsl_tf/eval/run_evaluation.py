@@ -45,11 +45,12 @@ from wsl_tf.eval.training_choices import training_choices
 from wsl_tf.input.dataset import PreparedDataset
 from wsl_tf.run_directory import RunDirectory
 from wsl_tf.precision import mean_precision_at_k, split_precision, split_precisions, word_ids
+from wsl_tf.errors import ConfigError, UserError
 
 CORPORA = ("fashion_mnist", "analogies", "men", "freedict")
 
 
-class ResourceUnavailable(RuntimeError):
+class ResourceUnavailable(UserError, RuntimeError):
     """A corpus the evaluation needs cannot be had; the message says why in one line."""
 
 
@@ -146,7 +147,7 @@ def _labelled_set(spec: str, dataset: PreparedDataset, resources: Resources,
     if kind in ("categories", "emoji_subgroups"):
         split = path or evaluation_split(dataset) or "test"
         if split not in records.SPLITS:
-            raise ValueError(f"--transfer: {spec!r}: {kind} takes a split of the run's dataset, "
+            raise ConfigError(f"--transfer: {spec!r}: {kind} takes a split of the run's dataset, "
                              f"one of {', '.join(records.SPLITS)}")
         if kind == "categories":  # The first folder of a source's own key.
             keyed = ((_source_key(dataset, key)[1], image) for key, image, _ in _split_records(dataset, split))
@@ -164,7 +165,7 @@ def _labelled_set(spec: str, dataset: PreparedDataset, resources: Resources,
         return transfer.image_folder(path, max_per_class=options.transfer_max_images)
     if kind == "voc2007":
         return transfer.voc2007(path, options.transfer_max_images)
-    raise ValueError(f"--transfer: {spec!r}: expected fashion_mnist, categories[:SPLIT], emoji_subgroups[:SPLIT], "
+    raise ConfigError(f"--transfer: {spec!r}: expected fashion_mnist, categories[:SPLIT], emoji_subgroups[:SPLIT], "
                      f"folder:PATH or voc2007:PATH")
 
 
@@ -505,7 +506,7 @@ def evaluate_run(workdir: str, experiments=EXPERIMENTS, transfer_specs=("fashion
 
     unknown = [e for e in experiments if e not in REGISTRY]
     if unknown:
-        raise ValueError(f"--experiments: unknown {', '.join(unknown)}; known: {', '.join(EXPERIMENTS)}")
+        raise ConfigError(f"--experiments: unknown {', '.join(unknown)}; known: {', '.join(EXPERIMENTS)}")
     options = options or EvalOptions()
     directory = RunDirectory(workdir)
     run = directory.restore()

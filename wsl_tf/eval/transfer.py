@@ -35,6 +35,7 @@ from tqdm import tqdm
 from wsl_tf.eval import logistic
 from wsl_tf.eval.metrics import average_precision_voc07
 from wsl_tf.input import preprocessing
+from wsl_tf.errors import DataError
 
 C_GRID = (0.01, 0.1, 1.0, 10.0)
 # L-BFGS iterations per fit: scikit-learn LogisticRegression's default. To 1,000 the 10 splits of an 82-class set
@@ -80,7 +81,7 @@ def image_folder(root: str, max_per_class: int | None = None) -> LabelledSet:
                 images.append(handle.read())
             labels.append(label)
     if len(set(labels)) < 2:
-        raise ValueError(f"{root}: an image folder needs at least two CLASS/ sub-folders holding images")
+        raise DataError(f"{root}: an image folder needs at least two CLASS/ sub-folders holding images")
     return LabelledSet(f"folder:{os.path.basename(os.path.normpath(root))}", images, classes, np.array(labels))
 
 
@@ -117,7 +118,7 @@ def voc2007(root: str, max_images: int | None = None) -> LabelledSet:
                     split_of[parts[0]] = split
                     labels.setdefault(parts[0], np.zeros(len(VOC_CLASSES), np.int64))[index] = int(parts[1])
     if not labels:
-        raise ValueError(f"{root}: no ImageSets/Main/CLASS_SPLIT.txt files (Pascal VOC 2007 layout)")
+        raise DataError(f"{root}: no ImageSets/Main/CLASS_SPLIT.txt files (Pascal VOC 2007 layout)")
     ids = sorted(labels)[:max_images]
     images = [open(os.path.join(root, "JPEGImages", f"{i}.jpg"), "rb").read() for i in ids]
     return LabelledSet("voc2007", images, list(VOC_CLASSES), np.stack([labels[i] for i in ids]),
@@ -149,7 +150,7 @@ def key_categories(keyed_images, name: str, depth: int = 0, min_images: int = 5,
     classes = sorted(c for c, images in by_category.items() if len(images) >= min_images)
     if len(classes) < 2:
         found = ", ".join(f"{c} ({len(images)})" for c, images in sorted(by_category.items())) or "none"
-        raise ValueError(f"{name}: its keys name fewer than two folders holding at least {min_images} images each "
+        raise DataError(f"{name}: its keys name fewer than two folders holding at least {min_images} images each "
                          f"(folder at depth {depth} of KEY = FOLDER/.../NAME; found: {found})")
     images = [image for c in classes for image in by_category[c]]
     labels = np.concatenate([np.full(len(by_category[c]), i) for i, c in enumerate(classes)])

@@ -15,6 +15,7 @@ import numpy as np
 from wsl_tf import records
 from wsl_tf.input.index import TrainIndex
 from wsl_tf.vocab import Vocabulary
+from wsl_tf.errors import DataError
 
 
 class PreparedDataset:
@@ -53,7 +54,7 @@ class PreparedDataset:
     @functools.cached_property
     def train_index(self) -> TrainIndex:
         if "train_index" not in self.metadata:
-            raise ValueError(f"{self.directory}: no train index (prepared by an older wsl-prepare): rerun it")
+            raise DataError(f"{self.directory}: no train index (prepared by an older wsl-prepare): rerun it")
         return TrainIndex.load(os.path.join(self.directory, self.metadata["train_index"]))
 
     def train_word_counts(self) -> np.ndarray:
@@ -71,7 +72,7 @@ class PreparedDataset:
         paths = records.shard_paths(self.directory, split)
         listed = self.metadata.get("shards", {}).get(split)
         if not paths:
-            raise ValueError(f"{self.directory}: no {split} shards")
+            raise DataError(f"{self.directory}: no {split} shards")
         if listed is not None and len(paths) != len(listed):
-            raise ValueError(f"{self.directory}: {len(paths)} {split} shards found, dataset.json lists {len(listed)}")
+            raise DataError(f"{self.directory}: {len(paths)} {split} shards found, dataset.json lists {len(listed)}")
         return paths

@@ -21,6 +21,7 @@ import io
 import numpy as np
 
 from wsl_tf import fileio
+from wsl_tf.errors import DataError
 
 # A TFRecord is: uint64 length, uint32 CRC of it, the data, uint32 CRC of the data.
 RECORD_HEADER_BYTES = 12
@@ -87,11 +88,11 @@ class TrainIndex:
                 data = np.load(io.BytesIO(handle.read()))
                 index = cls(**{field.name: data[field.name] for field in dataclasses.fields(cls)})
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, tf.errors.OpError) as error:
-            raise ValueError(f"{path}: damaged train index ({type(error).__name__}: {fileio.error_line(error)}); "
+            raise DataError(f"{path}: damaged train index ({type(error).__name__}: {fileio.error_line(error)}); "
                              "rerun wsl-prepare") from None
         problem = index.inconsistency()
         if problem:
-            raise ValueError(f"{path}: damaged train index ({problem}); rerun wsl-prepare")
+            raise DataError(f"{path}: damaged train index ({problem}); rerun wsl-prepare")
         return index
 
     def inconsistency(self) -> str | None:

@@ -26,19 +26,20 @@ from wsl_tf.input.dataset import PreparedDataset
 from wsl_tf.input import preprocessing
 from wsl_tf.input.reader import RecordReader
 from wsl_tf.input.sampling import SAMPLERS, NegativeDrawer
+from wsl_tf.errors import ConfigError
 
 LABELS = ("sampled_word", "all_words")
 
 
 def _check(config):
     if config.sampler not in SAMPLERS:
-        raise ValueError(f"input.sampler={config.sampler!r}: expected one of {', '.join(SAMPLERS)}")
+        raise ConfigError(f"input.sampler={config.sampler!r}: expected one of {', '.join(SAMPLERS)}")
     if config.labels not in LABELS:
-        raise ValueError(f"input.labels={config.labels!r}: expected one of {', '.join(LABELS)}")
+        raise ConfigError(f"input.labels={config.labels!r}: expected one of {', '.join(LABELS)}")
     if config.labels == "sampled_word" and config.sampler != "uniform_per_word":
-        raise ValueError("input.labels='sampled_word' needs input.sampler='uniform_per_word'")
+        raise ConfigError("input.labels='sampled_word' needs input.sampler='uniform_per_word'")
     if config.crop_size > config.resize_size:
-        raise ValueError(f"input.crop_size={config.crop_size} exceeds input.resize_size={config.resize_size}")
+        raise ConfigError(f"input.crop_size={config.crop_size} exceeds input.resize_size={config.resize_size}")
 
 
 def train_dataset(dataset: PreparedDataset | str, config, batch_size: int, start: int = 0,

@@ -39,6 +39,7 @@ import tensorflow as tf
 from scipy.special import gammaln
 
 from wsl_tf.input.index import TrainIndex
+from wsl_tf.errors import ConfigError, DataError
 
 _GOLDEN = 0x9E3779B97F4A7C15
 _MASK = (1 << 64) - 1
@@ -94,7 +95,7 @@ class UniformWordSampler:
             drawable[num_words:] = False
         self.drawable_words = np.flatnonzero(drawable).astype(np.int32)
         if len(self.drawable_words) == 0:
-            raise ValueError("the train index has no word with an image")
+            raise DataError("the train index has no word with an image")
         self._words = tf.constant(self.drawable_words)
         self._counts = tf.constant(counts, tf.int64)
         self._offsets = tf.constant(index.word_offsets, tf.int64)
@@ -202,7 +203,7 @@ def label_probability(index: TrainIndex, sampler: str, labels: str, num_words: i
         return counts / max(index.num_records, 1)
     drawable = counts > 0
     if not drawable.any():
-        raise ValueError("the train index has no word with an image")
+        raise DataError("the train index has no word with an image")
     if labels == "sampled_word":
         return drawable / drawable.sum()
     pairs = int(index.word_offsets[num_words])
@@ -237,7 +238,7 @@ def word_inclusion(index: TrainIndex, sampler: str, labels: str, num_words: int,
     words or in proportion to their train counts: r_c = 1 - (1 - d_c)^M.
     """
     if negatives_by not in NEGATIVE_DRAWS:
-        raise ValueError(f"negatives_by={negatives_by!r}: expected one of {', '.join(NEGATIVE_DRAWS)}")
+        raise ConfigError(f"negatives_by={negatives_by!r}: expected one of {', '.join(NEGATIVE_DRAWS)}")
     label = label_probability(index, sampler, labels, num_words)
     if sampler == "natural":
         n = index.num_records
@@ -281,7 +282,7 @@ class NegativeDrawer:
     def __init__(self, index: TrainIndex, num_words: int, negatives: int, negatives_by: str = "uniform",
                  seed: int = 0):
         if negatives_by not in NEGATIVE_DRAWS:
-            raise ValueError(f"negatives_by={negatives_by!r}: expected one of {', '.join(NEGATIVE_DRAWS)}")
+            raise ConfigError(f"negatives_by={negatives_by!r}: expected one of {', '.join(NEGATIVE_DRAWS)}")
         self.num_words, self.negatives, self.negatives_by, self.seed = num_words, negatives, negatives_by, seed
         self._offsets = tf.constant(index.word_offsets[: num_words + 1], tf.int64)
         self._pairs = int(index.word_offsets[num_words])

@@ -12,6 +12,7 @@ from wsl_tf.models.vit import VIT_SIZES, VisionTransformer
 from wsl_tf.models.word_layer import WordLayer
 from wsl_tf.models.losses import MultiClassLogisticLoss, OneVsAllLogisticLoss, full_targets
 from wsl_tf.models.word_predictor import WordPredictor
+from wsl_tf.errors import ConfigError
 
 # name -> backbone constructor taking image_size, width and optionally dropout.
 BACKBONES = {"alexnet": AlexNet, "googlenet": GoogLeNet, "resnet50": ResNet50,
@@ -33,7 +34,7 @@ def build_model(config, backbone_dtype_policy: str | None = None, random_word_ro
     model whose weights a checkpoint or the trainer is about to set.
     """
     if config.name not in BACKBONES:
-        raise ValueError(f"model.name={config.name!r}: expected one of {', '.join(BACKBONES)}")
+        raise ConfigError(f"model.name={config.name!r}: expected one of {', '.join(BACKBONES)}")
     previous = keras.config.dtype_policy()
     try:
         if backbone_dtype_policy:

@@ -15,6 +15,7 @@ import keras
 
 from wsl_tf.models.backbone import Backbone
 from wsl_tf.models.layers import LocalResponseNormalization, scaled
+from wsl_tf.errors import ConfigError
 
 MIN_IMAGE_SIZE = 63
 
@@ -30,7 +31,7 @@ class AlexNet(Backbone):
 
     def __init__(self, image_size=224, width=1.0, dropout=0.5, **kwargs):
         if image_size < MIN_IMAGE_SIZE:
-            raise ValueError(f"AlexNet needs image_size >= {MIN_IMAGE_SIZE}, got {image_size}")
+            raise ConfigError(f"AlexNet needs image_size >= {MIN_IMAGE_SIZE}, got {image_size}")
         images = keras.Input((image_size, image_size, 3), name="images")
 
         def conv(x, channels, size, name, strides=1, padding="same"):

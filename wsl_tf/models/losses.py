@@ -38,6 +38,7 @@ the uncorrected form (the paper's, for reproduction):
 import keras
 import numpy as np
 from keras import ops
+from wsl_tf.errors import ConfigError
 
 # A word that never enters a step (s_c = 0) is never gathered; its log-inclusion is kept finite.
 _TINY = 1e-30
@@ -112,7 +113,7 @@ class OneVsAllLogisticLoss:
         if rates.ndim != 1 or np.any(rates <= 0) or np.any(rates >= 1):
             raise ValueError("positive rates must be a vector with 0 < p_k < 1 (0 < N_k < num_images)")
         if balance not in BALANCES:
-            raise ValueError(f"balance={balance!r}: expected one of {', '.join(BALANCES)}")
+            raise ConfigError(f"balance={balance!r}: expected one of {', '.join(BALANCES)}")
         self.positive_rates = [float(p) for p in rates]
         self.balance = balance
         self.scale = float(scale if scale is not None else (len(rates) if balance == "weights" else rates.sum()))

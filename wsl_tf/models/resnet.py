@@ -14,6 +14,7 @@ import keras
 
 from wsl_tf.models.backbone import Backbone
 from wsl_tf.models.layers import scaled
+from wsl_tf.errors import ConfigError
 
 MIN_IMAGE_SIZE = 32
 STACKS = ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2))  # (channels, blocks, first block's stride)
@@ -49,7 +50,7 @@ class ResNet50(Backbone):
 
     def __init__(self, image_size=224, width=1.0, dropout=0.0, **kwargs):
         if image_size < MIN_IMAGE_SIZE:
-            raise ValueError(f"ResNet-50 needs image_size >= {MIN_IMAGE_SIZE}, got {image_size}")
+            raise ConfigError(f"ResNet-50 needs image_size >= {MIN_IMAGE_SIZE}, got {image_size}")
         images = keras.Input((image_size, image_size, 3), name="images")
         x = keras.layers.ZeroPadding2D(3, name="conv1_pad")(images)
         x = keras.layers.Conv2D(scaled(64, width), 7, strides=2, name="conv1_conv")(x)

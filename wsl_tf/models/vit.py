@@ -14,6 +14,7 @@ from keras import ops
 
 from wsl_tf.models.backbone import Backbone
 from wsl_tf.models.layers import scaled
+from wsl_tf.errors import ConfigError
 
 # name -> (patch_size, hidden_size, depth, heads, mlp_size)
 VIT_SIZES = {
@@ -54,9 +55,9 @@ class VisionTransformer(Backbone):
                  width=1.0, dropout=0.0, **kwargs):
         hidden, mlp = scaled(hidden_size, width), scaled(mlp_size, width)
         if image_size % patch_size:
-            raise ValueError(f"ViT: image_size {image_size} is not a multiple of patch_size {patch_size}")
+            raise ConfigError(f"ViT: image_size {image_size} is not a multiple of patch_size {patch_size}")
         if hidden % heads:
-            raise ValueError(f"ViT: hidden size {hidden} (hidden_size x width) does not divide by {heads} heads")
+            raise ConfigError(f"ViT: hidden size {hidden} (hidden_size x width) does not divide by {heads} heads")
         images = keras.Input((image_size, image_size, 3), name="images")
         x = keras.layers.Conv2D(hidden, patch_size, strides=patch_size, name="patch_embedding")(images)
         x = keras.layers.Reshape(((image_size // patch_size) ** 2, hidden), name="patches")(x)

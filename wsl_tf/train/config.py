@@ -4,6 +4,7 @@ from wsl_tf.input.sampling import NEGATIVE_DRAWS
 from wsl_tf.models.losses import BALANCES
 from wsl_tf.train.training_run import CORRECTIONS
 from wsl_tf.train.word_rows import HEAD_CLASSES
+from wsl_tf.errors import ConfigError
 
 LOSSES = ("softmax", "one_vs_all")
 OPTIMIZERS = ("easgd", "sgd")
@@ -12,33 +13,33 @@ OPTIMIZERS = ("easgd", "sgd")
 def check(config, metadata: dict) -> None:
     """Raise ValueError naming the first setting that cannot work with this dataset."""
     if config.loss not in LOSSES:
-        raise ValueError(f"loss={config.loss!r}: expected one of {', '.join(LOSSES)}")
+        raise ConfigError(f"loss={config.loss!r}: expected one of {', '.join(LOSSES)}")
     if config.optimizer.name not in OPTIMIZERS:
-        raise ValueError(f"optimizer.name={config.optimizer.name!r}: expected one of {', '.join(OPTIMIZERS)}")
+        raise ConfigError(f"optimizer.name={config.optimizer.name!r}: expected one of {', '.join(OPTIMIZERS)}")
     if config.one_vs_all_balance not in BALANCES:
-        raise ValueError(f"one_vs_all_balance={config.one_vs_all_balance!r}: expected one of {', '.join(BALANCES)}")
+        raise ConfigError(f"one_vs_all_balance={config.one_vs_all_balance!r}: expected one of {', '.join(BALANCES)}")
     head = config.head
     for key, allowed in (("classes", HEAD_CLASSES), ("correction", CORRECTIONS), ("negatives_by", NEGATIVE_DRAWS)):
         if head[key] not in allowed:
-            raise ValueError(f"head.{key}={head[key]!r}: expected one of {', '.join(allowed)}")
+            raise ConfigError(f"head.{key}={head[key]!r}: expected one of {', '.join(allowed)}")
     if head.negatives < 0:
-        raise ValueError(f"head.negatives={head.negatives} must be >= 0")
+        raise ConfigError(f"head.negatives={head.negatives} must be >= 0")
     if head.negatives and head.classes == "full":
-        raise ValueError(f"head.negatives={head.negatives} adds words to in-batch classes; head.classes='full' "
+        raise ConfigError(f"head.negatives={head.negatives} adds words to in-batch classes; head.classes='full' "
                          "already computes every word")
     if config.model.num_words > metadata["vocab_size"]:
-        raise ValueError(f"model.num_words={config.model.num_words} exceeds the dataset's vocabulary "
+        raise ConfigError(f"model.num_words={config.model.num_words} exceeds the dataset's vocabulary "
                          f"({metadata['vocab_size']} words in {config.data.dir})")
     if config.input.crop_size != config.model.image_size:
-        raise ValueError(f"input.crop_size={config.input.crop_size} differs from "
+        raise ConfigError(f"input.crop_size={config.input.crop_size} differs from "
                          f"model.image_size={config.model.image_size}")
     for key in ("log_every_steps", "steps_per_loop", "checkpoint_every_steps"):
         if config.train[key] < 1:
-            raise ValueError(f"train.{key}={config.train[key]} must be >= 1")
+            raise ConfigError(f"train.{key}={config.train[key]} must be >= 1")
     if config.train.steps_per_loop > 1 and config.optimizer.name != "easgd":
         # Synchronous SGD all-reduces sparse gradients of per-step sizes, which TensorFlow's collectives
         # reject inside a graph loop; EASGD's only collectives, the exchanges, run between its loops.
-        raise ValueError(f"train.steps_per_loop={config.train.steps_per_loop} needs optimizer.name='easgd' "
+        raise ConfigError(f"train.steps_per_loop={config.train.steps_per_loop} needs optimizer.name='easgd' "
                          f"(with '{config.optimizer.name}' use 1)")
     if config.train.batch_size_per_replica < 1:
-        raise ValueError(f"train.batch_size_per_replica={config.train.batch_size_per_replica} must be >= 1")
+        raise ConfigError(f"train.batch_size_per_replica={config.train.batch_size_per_replica} must be >= 1")

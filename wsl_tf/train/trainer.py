@@ -38,6 +38,7 @@ from wsl_tf.run_directory import RunDirectory
 from wsl_tf.train import training_run
 from wsl_tf.train.callbacks import HalveLROnValidationIncrease
 from wsl_tf.precision import NoLabelledImagesError, choose_prior_weight
+from wsl_tf.errors import UserError
 
 # What collectives raise on the surviving workers when a peer dies (MultiWorkerMirroredStrategy's health
 # check aborts them; a collective's own timeout gives DeadlineExceeded).
@@ -45,7 +46,7 @@ _PEER_FAILURES = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, t
                   tf.errors.AbortedError)
 
 
-class TrainingError(RuntimeError):
+class TrainingError(UserError, RuntimeError):
     """Training cannot go on (bad config, bad data, a non-finite loss)."""
 
 

@@ -40,6 +40,7 @@ from wsl_tf.train.easgd import EASGD
 from wsl_tf.train.optimizers import SparseMomentumSGD
 from wsl_tf.train.word_rows import StepWords, draw_word_rows, in_batch_logits
 from wsl_tf.variables import local_copy, local_variables, replica_copies, seed_state_variables, tensor_bytes
+from wsl_tf.errors import ConfigError
 
 # Seeds of replica i's dropout streams are offset by i times this (any large odd number).
 _REPLICA_SEED_STRIDE = 1_000_003
@@ -69,7 +70,7 @@ def split_cpu(logical_cpus: int) -> None:
     except RuntimeError as error:
         present = len(tf.config.list_logical_devices("CPU"))
         if present != logical_cpus:
-            raise ValueError(f"train.logical_cpus={logical_cpus}: TensorFlow already started with {present} CPU "
+            raise ConfigError(f"train.logical_cpus={logical_cpus}: TensorFlow already started with {present} CPU "
                              f"device(s) in this process; run in a fresh process (or set train.logical_cpus="
                              f"{present})") from error
 

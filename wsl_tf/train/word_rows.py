@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from wsl_tf.models import full_targets
 from wsl_tf.variables import local_copy, plain, replica_copies
+from wsl_tf.errors import ConfigError
 
 # Which word rows a step computes: the batch's words (the paper's section 3.2), or all K every step (exact).
 HEAD_CLASSES = ("in_batch", "full")
@@ -57,7 +58,7 @@ class StepWords:
 
     def __init__(self, num_words: int, classes: str = "in_batch", statistics: dict | None = None):
         if classes not in HEAD_CLASSES:
-            raise ValueError(f"head.classes={classes!r}: expected one of {', '.join(HEAD_CLASSES)}")
+            raise ConfigError(f"head.classes={classes!r}: expected one of {', '.join(HEAD_CLASSES)}")
         self.num_words, self.classes = num_words, classes
         self.tables = {name: tf.Variable(values, trainable=False, name=f"word_{name}")
                        for name, values in (statistics or {}).items()}
