@@ -90,7 +90,7 @@ def read_metadata(dataset_dir: str) -> dict:
         raise DataError(f"{path}: damaged: a JSON {type(metadata).__name__}, not an object; rerun wsl-prepare")
     if metadata.get("schema_version") != SCHEMA_VERSION:
         raise DataError(f"{path}: schema version {metadata.get('schema_version')}, expected {SCHEMA_VERSION}: "
-                         "rerun wsl-prepare")
+                        "rerun wsl-prepare")
     return metadata
 
 

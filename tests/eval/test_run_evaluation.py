@@ -1,6 +1,7 @@
 """wsl-eval's experiments on the shared run: every section of metrics.json (strict JSON) and report.md against
 references read independently; missing corpora, a dataset without a test split, the training-choices sweep."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -95,8 +96,6 @@ def test_word_prediction_is_the_models_precision_beside_its_baselines(tiny_run, 
 
 def test_every_row_of_the_word_prediction_table_is_scored_on_the_same_first_images(tiny_run, tmp_path):
     """37 test images: not a multiple of the evaluation's batch, so a reader stopping at a batch boundary differs."""
-    import dataclasses
-
     workdir = tmp_path / "run"
     shutil.copytree(tiny_run.workdir, workdir, ignore=shutil.ignore_patterns("eval"))
     options = dataclasses.replace(OPTIONS, test_images=37)

@@ -34,6 +34,7 @@ import dataclasses
 import io
 import itertools
 import os
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -148,7 +149,7 @@ def _labelled_set(spec: str, dataset: PreparedDataset, resources: Resources,
         split = path or evaluation_split(dataset) or "test"
         if split not in records.SPLITS:
             raise ConfigError(f"--transfer: {spec!r}: {kind} takes a split of the run's dataset, "
-                             f"one of {', '.join(records.SPLITS)}")
+                              f"one of {', '.join(records.SPLITS)}")
         if kind == "categories":  # The first folder of a source's own key.
             keyed = ((_source_key(dataset, key)[1], image) for key, image, _ in _split_records(dataset, split))
             labelled = transfer.key_categories(keyed, f"categories:{split}", max_images=options.transfer_max_images)
@@ -166,7 +167,7 @@ def _labelled_set(spec: str, dataset: PreparedDataset, resources: Resources,
     if kind == "voc2007":
         return transfer.voc2007(path, options.transfer_max_images)
     raise ConfigError(f"--transfer: {spec!r}: expected fashion_mnist, categories[:SPLIT], emoji_subgroups[:SPLIT], "
-                     f"folder:PATH or voc2007:PATH")
+                      f"folder:PATH or voc2007:PATH")
 
 
 def _source_key(dataset: PreparedDataset, key: str) -> tuple[str, str]:
@@ -500,8 +501,6 @@ def evaluate_run(workdir: str, experiments=EXPERIMENTS, transfer_specs=("fashion
     under its name in metrics.json, its wall seconds under "seconds"
     (docs/metrics.md).
     """
-    import time
-
     from wsl_tf.eval import report as report_lib
 
     unknown = [e for e in experiments if e not in REGISTRY]

@@ -151,7 +151,7 @@ def key_categories(keyed_images, name: str, depth: int = 0, min_images: int = 5,
     if len(classes) < 2:
         found = ", ".join(f"{c} ({len(images)})" for c, images in sorted(by_category.items())) or "none"
         raise DataError(f"{name}: its keys name fewer than two folders holding at least {min_images} images each "
-                         f"(folder at depth {depth} of KEY = FOLDER/.../NAME; found: {found})")
+                        f"(folder at depth {depth} of KEY = FOLDER/.../NAME; found: {found})")
     images = [image for c in classes for image in by_category[c]]
     labels = np.concatenate([np.full(len(by_category[c]), i) for i, c in enumerate(classes)])
     return LabelledSet(name, images, classes, labels, description=(

@@ -89,7 +89,7 @@ class TrainIndex:
                 index = cls(**{field.name: data[field.name] for field in dataclasses.fields(cls)})
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, tf.errors.OpError) as error:
             raise DataError(f"{path}: damaged train index ({type(error).__name__}: {fileio.error_line(error)}); "
-                             "rerun wsl-prepare") from None
+                            "rerun wsl-prepare") from None
         problem = index.inconsistency()
         if problem:
             raise DataError(f"{path}: damaged train index ({problem}); rerun wsl-prepare")

@@ -26,13 +26,13 @@ def check(config, metadata: dict) -> None:
         raise ConfigError(f"head.negatives={head.negatives} must be >= 0")
     if head.negatives and head.classes == "full":
         raise ConfigError(f"head.negatives={head.negatives} adds words to in-batch classes; head.classes='full' "
-                         "already computes every word")
+                          "already computes every word")
     if config.model.num_words > metadata["vocab_size"]:
         raise ConfigError(f"model.num_words={config.model.num_words} exceeds the dataset's vocabulary "
-                         f"({metadata['vocab_size']} words in {config.data.dir})")
+                          f"({metadata['vocab_size']} words in {config.data.dir})")
     if config.input.crop_size != config.model.image_size:
         raise ConfigError(f"input.crop_size={config.input.crop_size} differs from "
-                         f"model.image_size={config.model.image_size}")
+                          f"model.image_size={config.model.image_size}")
     for key in ("log_every_steps", "steps_per_loop", "checkpoint_every_steps"):
         if config.train[key] < 1:
             raise ConfigError(f"train.{key}={config.train[key]} must be >= 1")
@@ -40,6 +40,6 @@ def check(config, metadata: dict) -> None:
         # Synchronous SGD all-reduces sparse gradients of per-step sizes, which TensorFlow's collectives
         # reject inside a graph loop; EASGD's only collectives, the exchanges, run between its loops.
         raise ConfigError(f"train.steps_per_loop={config.train.steps_per_loop} needs optimizer.name='easgd' "
-                         f"(with '{config.optimizer.name}' use 1)")
+                          f"(with '{config.optimizer.name}' use 1)")
     if config.train.batch_size_per_replica < 1:
         raise ConfigError(f"train.batch_size_per_replica={config.train.batch_size_per_replica} must be >= 1")

@@ -71,8 +71,8 @@ def split_cpu(logical_cpus: int) -> None:
         present = len(tf.config.list_logical_devices("CPU"))
         if present != logical_cpus:
             raise ConfigError(f"train.logical_cpus={logical_cpus}: TensorFlow already started with {present} CPU "
-                             f"device(s) in this process; run in a fresh process (or set train.logical_cpus="
-                             f"{present})") from error
+                              f"device(s) in this process; run in a fresh process (or set train.logical_cpus="
+                              f"{present})") from error
 
 
 def prepare_process(config) -> None:
