@@ -65,19 +65,19 @@ def get_config():
     run.schedule.update({"min_epochs_per_lr": 16})
     # The trainer chooses the prior weight on the val split after every epoch (0.5 at the end): raw scores 0.312 /
     # 0.176, with it 0.344 / 0.183.
-    run.eval.update({"val_images": 2000, "batch_size": 128})
+    # Then wsl-eval on the finished run (RUN/eval/report.md); sizes kept CPU-friendly. The training choices are
+    # 4 short runs of 4 x 4,096 images each with their transfer: too short to lift any above the
+    # word-frequency prior (`wsl-eval --workdir=RUN --experiments=training_choices --choice_epochs=50
+    # --choice_epoch_size=8192` runs them at the demo's budget, about 40 minutes). Transfer,
+    # each beside its floors, and zero-shot: on the test split's emoji labelled by their Unicode subgroup, on its
+    # drawings, stamps and emoji labelled by the folder or group their collection files them under, and on
+    # Fashion-MNIST. The top-images picture's words (Fig. 3): frequent words of distinct subjects; the six most
+    # frequent (computer, hash, icon, icons, theme, geometry) all name one icon theme's drawings.
+    run.eval.update(dict(
+        val_images=2000, batch_size=128,
+        experiments=("word_prediction", "transfer", "embeddings", "training_choices", "pictures"),
+        transfer=("emoji_subgroups", "categories", "fashion_mnist"), test_images=2000, transfer_images=2000,
+        class_network_steps=300, choice_epochs=4, choice_epoch_size=4096, choice_transfer="emoji_subgroups",
+        grid_words=("animal", "flag", "face", "food", "car", "flower")))
     config.run = run
-    # wsl-eval on the finished run (RUN/eval/report.md); sizes kept CPU-friendly. The training choices are
-    # 4 short runs of 4 x 4,096 images each with their transfer (3 to 6 minutes in all): too short to lift any
-    # above the word-frequency prior (`wsl-eval --experiments=training_choices --choice_epochs=50
-    # --choice_epoch_size=8192` runs them at the demo's budget, about 40 minutes). Transfer, each beside its
-    # floors, and zero-shot: on the test split's emoji labelled by their Unicode subgroup, on its drawings,
-    # stamps and emoji labelled by the folder or group their collection files them under, and on Fashion-MNIST.
-    config.evaluation = ml_collections.ConfigDict(
-        dict(experiments=("word_prediction", "transfer", "embeddings", "training_choices", "pictures"),
-             transfer=("emoji_subgroups", "categories", "fashion_mnist"), test_images=2000, transfer_images=2000,
-             class_network_steps=300, choice_epochs=4, choice_epoch_size=4096, choice_transfer="emoji_subgroups",
-             # The top-images picture's words (Fig. 3): frequent words of distinct subjects; the six most frequent
-             # (computer, hash, icon, icons, theme, geometry) all name one icon theme's drawings.
-             grid_words=("animal", "flag", "face", "food", "car", "flower")))
     return config

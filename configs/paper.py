@@ -120,7 +120,25 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     config.schedule.min_epochs_per_lr = 10  # Halve the LR when val error rises, at most this often.
     config.schedule.min_lr = 1e-6  # Stop below it.
 
+    # Evaluation: the trainer's validation after every epoch, and wsl-eval's experiments on the finished run (the
+    # run's config.json carries them; `wsl-eval --config.eval.KEY=VALUE` overrides one for that evaluation).
     config.eval = ml_collections.ConfigDict()
-    config.eval.val_images = 5000
+    config.eval.val_images = 5000  # Val images scored after every epoch (the LR halving's signal).
     config.eval.batch_size = 128
+    config.eval.experiments = ("word_prediction", "transfer", "embeddings", "pictures")  # Also: training_choices.
+    # Labelled sets: fashion_mnist, categories[:SPLIT], emoji_subgroups[:SPLIT], folder:ROOT, voc2007:ROOT.
+    config.eval.transfer = ("fashion_mnist",)
+    config.eval.test_images = 2000  # Held-out images for word prediction, each row of its table on the same ones.
+    # Train images the per-word regressors fit on: all of a small set, as the model trains on all of it (a baseline
+    # fitted on fewer images than the model saw understates it); capped for memory on a large one.
+    config.eval.baseline_train_images = 20_000
+    config.eval.class_network_steps = 300  # Steps of the class-label network (the floors' and baselines').
+    config.eval.transfer_images = 2000  # At most this many images per labelled set.
+    config.eval.map_images = 300  # Test images in the t-SNE map and the pictures' features.
+    config.eval.map_words = 150  # Most frequent words in the word map.
+    config.eval.grid_words = ()  # Words for the top-images picture; (): the 6 most frequent.
+    config.eval.word2vec_epochs = 20
+    config.eval.choice_epochs = 4  # training_choices: epochs of each short run ...
+    config.eval.choice_epoch_size = 4096  # ... of this many images,
+    config.eval.choice_transfer = "emoji_subgroups"  # ... their features transferred to this labelled set ("": none).
     return config

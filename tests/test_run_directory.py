@@ -34,7 +34,7 @@ def test_layout_reads_back_what_it_writes(tmp_path):
 def test_train_export_eval_predict_on_a_filesystem_that_is_not_local(run_dataset, tmp_path, monkeypatch):
     from wsl_tf.cli.predict import predict, saved_model_dir
     from wsl_tf.cli.train import train_and_export
-    from wsl_tf.eval.run_evaluation import EvalOptions, evaluate_run
+    from wsl_tf.eval.run_evaluation import evaluate_run
 
     monkeypatch.chdir(tmp_path)  # A path written as if local would land here, as ./ram:/...
     run = RunDirectory(f"ram://wsl_tf_test_{uuid.uuid4().hex[:8]}/run")
@@ -49,14 +49,14 @@ def test_train_export_eval_predict_on_a_filesystem_that_is_not_local(run_dataset
     export = run.export
     assert tf.io.gfile.exists(os.path.join(export, "model.keras"))
     assert tf.io.gfile.isdir(os.path.join(export, "saved_model"))
-    metrics = evaluate_run(run.path, ("word_prediction", "pictures"),
-                           options=EvalOptions(test_images=32, baseline_train_images=64, map_images=12,
-                                               map_words=10, progress=False), log=lambda *_: None)
+    metrics = evaluate_run(run.path, dict(experiments=("word_prediction", "pictures"), test_images=32,
+                                          baseline_train_images=64, map_images=12, map_words=10),
+                           progress=False, log=lambda *_: None)
     assert run.read_metrics()["checkpoint"] == metrics["checkpoint"] == run.latest_checkpoint()
     assert metrics["run"] == run.path and 0.0 <= metrics["word_prediction"]["precision_at_1"] <= 1.0
     assert tf.io.gfile.exists(run.report_path) and tf.io.gfile.exists(run.join("eval", "predictions.png"))
     assert tf.io.gfile.listdir(run.eval_cache)  # The feature cache is written, and reread below.
-    again = evaluate_run(run.path, ("pictures",), options=EvalOptions(map_images=12, map_words=10, progress=False),
+    again = evaluate_run(run.path, dict(experiments=("pictures",), map_images=12, map_words=10), progress=False,
                          log=lambda *_: None)
     assert again["pictures"] == metrics["pictures"]
 

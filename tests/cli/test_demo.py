@@ -15,11 +15,11 @@ TINY = ["--config.data.corpora=('tuxpaint','emoji')", "--config.data.max_records
         "--config.data.num_shards=2", "--config.data.test_fraction=0.25", "--config.data.val_fraction=0.15",
         "--config.run.model.num_words=30", "--config.run.train.max_epochs=1", "--config.run.train.epoch_size=128",
         "--config.run.train.batch_size_per_replica=16", "--config.run.eval.val_images=32",
-        "--config.run.eval.batch_size=32", "--config.evaluation.test_images=60",
-        "--config.evaluation.transfer_images=120", "--config.evaluation.class_network_steps=5",
+        "--config.run.eval.batch_size=32", "--config.run.eval.test_images=60",
+        "--config.run.eval.transfer_images=120", "--config.run.eval.class_network_steps=5",
         # The slice's first 120 stamps are nearly all animals, its emoji few: too few folders for `categories`.
-        "--config.evaluation.transfer=('fashion_mnist',)",
-        "--config.evaluation.choice_epochs=1", "--config.evaluation.choice_epoch_size=32"]
+        "--config.run.eval.transfer=('fashion_mnist',)",
+        "--config.run.eval.choice_epochs=1", "--config.run.eval.choice_epoch_size=32"]
 
 
 def wsl_demo(workdir):

@@ -1,7 +1,6 @@
 """wsl-eval's experiments on the shared run: every section of metrics.json (strict JSON) and report.md against
 references read independently; missing corpora, a dataset without a test split, the training-choices sweep."""
 
-import dataclasses
 import json
 import os
 import shutil
@@ -17,15 +16,18 @@ from tests.helpers import image_bytes, prepare_jsonl_dataset, write_small_corpor
 from wsl_tf import records
 from wsl_tf.eval import training_choices as sweeps
 from wsl_tf.eval import transfer
-from wsl_tf.eval.run_evaluation import (EXPERIMENTS, EvalOptions, Resources, ResourceUnavailable, _labelled_set,
-                                       evaluate_run)
+from wsl_tf.eval.run_evaluation import EXPERIMENTS, Resources, ResourceUnavailable, _labelled_set, evaluate_run
 from wsl_tf.input import preprocessing
 from wsl_tf.input.dataset import PreparedDataset
 from wsl_tf.precision import PRIOR_WEIGHTS
 from wsl_tf.run_directory import restore_run
 
-OPTIONS = EvalOptions(test_images=60, transfer_max_images=150, class_network_steps=10, word2vec_epochs=2,
-                      progress=False)
+SMALL = dict(test_images=60, transfer_images=150, class_network_steps=10, word2vec_epochs=2)
+
+
+def settings(experiments, transfer=(), **more) -> dict:
+    """Eval settings over the run's config for a small evaluation of these experiments and labelled sets."""
+    return {**SMALL, "experiments": tuple(experiments), "transfer": tuple(transfer), **more}
 
 
 def strict_json(path: str):
@@ -58,8 +60,9 @@ def evaluated(tiny_run, tmp_path_factory):
     """The four section experiments on the shared run, with the corpora as small files in their formats."""
     corpora = write_small_corpora(tmp_path_factory.mktemp("corpora"))
     said = []
-    metrics = evaluate_run(tiny_run.workdir, ("word_prediction", "transfer", "embeddings", "pictures"),
-                           ("fashion_mnist", "categories"), Resources(**corpora), OPTIONS, log=said.append)
+    metrics = evaluate_run(tiny_run.workdir, settings(("word_prediction", "transfer", "embeddings", "pictures"),
+                                                      ("fashion_mnist", "categories")),
+                           Resources(**corpora), progress=False, log=said.append)
     return metrics, corpora, said
 
 
@@ -98,8 +101,7 @@ def test_every_row_of_the_word_prediction_table_is_scored_on_the_same_first_imag
     """37 test images: not a multiple of the evaluation's batch, so a reader stopping at a batch boundary differs."""
     workdir = tmp_path / "run"
     shutil.copytree(tiny_run.workdir, workdir, ignore=shutil.ignore_patterns("eval"))
-    options = dataclasses.replace(OPTIONS, test_images=37)
-    prediction = evaluate_run(str(workdir), ("word_prediction",), (), Resources(), options,
+    prediction = evaluate_run(str(workdir), settings(("word_prediction",), test_images=37), Resources(), progress=False,
                               log=lambda *_: None)["word_prediction"]
     first = split_records(tiny_run.dataset, "test")[:37]
     expected = sum(1 for _, _, ids in first if ids)
@@ -109,11 +111,32 @@ def test_every_row_of_the_word_prediction_table_is_scored_on_the_same_first_imag
     assert rows == {name: expected for name in rows}
 
 
+def test_an_evaluation_of_other_experiments_keeps_the_earlier_sections_of_the_same_checkpoint(tiny_run, tmp_path):
+    workdir = tmp_path / "run"
+    shutil.copytree(tiny_run.workdir, workdir, ignore=shutil.ignore_patterns("eval"))
+    quiet = dict(progress=False, log=lambda *_: None)
+    first = evaluate_run(str(workdir), settings(("word_prediction",), test_images=20), Resources(), **quiet)
+    second = evaluate_run(str(workdir), settings(("pictures",), map_images=20), Resources(), **quiet)
+    assert second["word_prediction"] == first["word_prediction"] and "pictures" in second
+    assert second["kept"] == ["word_prediction"] and second["experiments"] == ["word_prediction", "pictures"]
+    assert set(second["seconds"]) == {"word_prediction", "pictures"}
+    assert list(second["settings"]["experiments"]) == ["pictures"]  # This evaluation's own settings.
+    written = strict_json(str(workdir / "eval" / "metrics.json"))
+    assert written["word_prediction"] == json.loads(json.dumps(first["word_prediction"]))
+    report = (workdir / "eval" / "report.md").read_text()
+    assert "Kept from an earlier evaluation of this checkpoint" in report and "precision@1" in report
+    # An earlier evaluation of another checkpoint is not kept.
+    written["checkpoint"] = "elsewhere/ckpt-1"
+    (workdir / "eval" / "metrics.json").write_text(json.dumps(written))
+    third = evaluate_run(str(workdir), settings(("pictures",), map_images=20), Resources(), **quiet)
+    assert "word_prediction" not in third and third["kept"] == [] and third["experiments"] == ["pictures"]
+
+
 def test_transfer_is_the_linear_classifier_and_zero_shot_on_the_cached_features(tiny_run, evaluated):
     metrics, corpora, _ = evaluated
     cache = os.path.join(tiny_run.workdir, "eval", "cache")
     fashion = np.load(os.path.join(cache, "fashion_mnist.npz"))
-    labelled = transfer.fashion_mnist(corpora["fashion_mnist"], OPTIONS.transfer_max_images)
+    labelled = transfer.fashion_mnist(corpora["fashion_mnist"], SMALL["transfer_images"])
     assert fashion["embedding"].shape == (120, 512)
     expected = transfer.linear_accuracy(fashion["embedding"], labelled.labels, progress=False)
     assert {k: metrics["transfer"]["fashion_mnist"][k] for k in expected} == expected
@@ -195,7 +218,8 @@ def test_a_rerun_reuses_the_cached_features(tiny_run, evaluated):
                            "categories_test__random_network.npz", "categories_test__class_label_network.npz",
                            "test_images_eval_view.npz"}
     # Rerun on the set with every floor (Fashion-MNIST's features are cached the same way, by the same code).
-    evaluate_run(tiny_run.workdir, ("transfer", "pictures"), ("categories",), Resources(**evaluated[1]), OPTIONS,
+    evaluate_run(tiny_run.workdir, settings(("transfer", "pictures"), ("categories",)), Resources(**evaluated[1]),
+                 progress=False,
                  log=lambda *_: None)
     assert {name: os.path.getmtime(os.path.join(cache, name)) for name in stamps} == stamps
 
@@ -216,17 +240,17 @@ def test_a_corpus_that_cannot_be_had_is_one_line_and_the_rest_runs(tiny_run, tmp
 
     workdir = str(tmp_path / "run")
     shutil.copytree(tiny_run.workdir, workdir, ignore=shutil.ignore_patterns("eval"))
-    metrics = evaluate_run(workdir, ("transfer",), (f"folder:{tmp_path / 'pets'}",), Resources(fetch=no_registry),
-                           OPTIONS, log=lambda *_: None)
+    metrics = evaluate_run(workdir, settings(("transfer",), (f"folder:{tmp_path / 'pets'}",)),
+                           Resources(fetch=no_registry), progress=False, log=lambda *_: None)
     assert asked == ["fashion_mnist"] and 0 <= metrics["transfer"]["folder:pets"]["accuracy_mean"] <= 1
     pets = metrics["transfer"]["folder:pets"]
     assert set(pets["floors"]) == {"raw_pixels", "random_network", "class_label_network"}
     assert pets["floors"]["class_label_network"]["unavailable"].startswith("fashion_mnist could not be had")
     assert set(pets["margin_sd"]) == {"raw_pixels", "random_network"}
     asked.clear()
-    metrics = evaluate_run(workdir, ("word_prediction", "transfer", "embeddings"),
-                           (f"folder:{tmp_path / 'pets'}", "fashion_mnist"), Resources(fetch=no_registry), OPTIONS,
-                           log=lambda *_: None)
+    metrics = evaluate_run(workdir, settings(("word_prediction", "transfer", "embeddings"),
+                                             (f"folder:{tmp_path / 'pets'}", "fashion_mnist")),
+                           Resources(fetch=no_registry), progress=False, log=lambda *_: None)
     assert asked == ["fashion_mnist", "analogies", "men", "freedict"]  # Each asked for once.
     reason = "could not be had: apt-get download dataset-fashion-mnist (is Debian's registry reachable?) failed"
     assert metrics["transfer"]["fashion_mnist"] == {"unavailable": f"fashion_mnist {reason}"}
@@ -254,8 +278,8 @@ def test_without_a_test_split_the_held_out_figures_are_on_val_and_say_so(tiny_ru
     config["data"]["dir"] = dataset
     open(os.path.join(workdir, "config.json"), "w").write(json.dumps(config))
     said = []
-    metrics = evaluate_run(workdir, ("word_prediction",), (), Resources(**write_small_corpora(tmp_path / "c")),
-                           OPTIONS, log=said.append)
+    metrics = evaluate_run(workdir, settings(("word_prediction",)), Resources(**write_small_corpora(tmp_path / "c")),
+                           progress=False, log=said.append)
     assert metrics["split"] == "val" and metrics["word_prediction"]["split"] == "val"
     val = split_records(dataset, "val")
     assert metrics["word_prediction"]["images"] == sum(1 for _, _, ids in val if ids) > 0
@@ -273,7 +297,7 @@ def test_the_training_choices_experiment_gets_the_run_and_is_reported(tiny_run, 
 
     calls = []
 
-    def sweep(config, dataset, out_dir, split, options, log, labelled):
+    def sweep(config, dataset, out_dir, split, settings, log, labelled):
         calls.append((config.model.num_words, split, out_dir))
         assert labelled is None  # No emoji in this dataset: the choices get no transfer column, said in the log.
         return {"epochs": 1, "epoch_size": 32, "split": split, "runs": {"multi-class, natural": {
@@ -282,7 +306,8 @@ def test_the_training_choices_experiment_gets_the_run_and_is_reported(tiny_run, 
     workdir = str(tmp_path / "run")
     shutil.copytree(tiny_run.workdir, workdir, ignore=shutil.ignore_patterns("eval"))
     monkeypatch.setattr(run_evaluation, "training_choices", sweep)
-    metrics = evaluate_run(workdir, ("training_choices",), (), Resources(), OPTIONS, log=lambda *_: None)
+    metrics = evaluate_run(workdir, settings(("training_choices",)), Resources(), progress=False,
+                           log=lambda *_: None)
     assert calls == [(len(RUN_WORDS), "test", os.path.join(workdir, "eval"))]
     assert "| multi-class, natural | 0.500 | 0.250 | 0.125 |" in markdown(metrics)
     assert set(sweeps.TRAINING_CHOICES) == {"multi-class, uniform per word", "multi-class, natural",
@@ -310,26 +335,26 @@ class _Split:
 
 def test_categories_read_the_subject_folder_below_a_combined_sources_name(tmp_path):
     keys = [f"openclipart/animals/a{i}" for i in range(5)] + [f"tuxpaint/food/fruit/f{i}" for i in range(6)]
-    combined = _labelled_set("categories", _Split(tmp_path, keys, "combined"), Resources(), EvalOptions())
+    combined = _labelled_set("categories", _Split(tmp_path, keys, "combined"), Resources(), 2000)
     assert combined.name == "categories:test" and combined.classes == ["animals", "food"]
     assert combined.labels.tolist() == [0] * 5 + [1] * 6 and combined.images[0] == b"openclipart/animals/a0-jpeg"
     # One source: its keys start with the subject folder.
     single = _labelled_set("categories:test", _Split(tmp_path, [k.split("/", 1)[1] for k in keys], "tuxpaint"),
-                           Resources(), EvalOptions())
+                           Resources(), 2000)
     assert single.classes == ["animals", "food"]
     with pytest.raises(ValueError, match="'categories:tset': categories takes a split of the run's dataset"):
-        _labelled_set("categories:tset", _Split(tmp_path, keys, "combined"), Resources(), EvalOptions())
+        _labelled_set("categories:tset", _Split(tmp_path, keys, "combined"), Resources(), 2000)
 
 
 def test_emoji_subgroups_label_the_emoji_images_of_a_combined_split(tmp_path):
     keys = ([f"emoji/animals-nature/animal-mammal/noto/1F43{i}" for i in range(5)]
             + [f"emoji/food-drink/food-fruit/twemoji/1F34{i}" for i in range(6)]
             + [f"openclipart/animals/cat_{i}" for i in range(7)])
-    labelled = _labelled_set("emoji_subgroups", _Split(tmp_path, keys, "combined"), Resources(), EvalOptions())
+    labelled = _labelled_set("emoji_subgroups", _Split(tmp_path, keys, "combined"), Resources(), 2000)
     assert labelled.name == "emoji_subgroups:test" and labelled.classes == ["animal-mammal", "food-fruit"]
     assert labelled.labels.tolist() == [0] * 5 + [1] * 6  # Open Clip Art's drawings are not emoji: left out.
     alone = _labelled_set("emoji_subgroups", _Split(tmp_path, [k.split("/", 1)[1] for k in keys[:11]], "emoji"),
-                          Resources(), EvalOptions())
+                          Resources(), 2000)
     assert alone.classes == ["animal-mammal", "food-fruit"]
 
 

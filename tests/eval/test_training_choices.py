@@ -9,7 +9,7 @@ import pytest
 from wsl_tf.eval import training_choices as sweeps
 from wsl_tf.eval.report import markdown
 from wsl_tf.eval import transfer
-from wsl_tf.eval.run_evaluation import EvalOptions, Resources, _labelled_set, _split_records
+from wsl_tf.eval.run_evaluation import Resources, _labelled_set, _split_records, eval_settings
 from wsl_tf.input.dataset import PreparedDataset
 from wsl_tf.run_directory import restore_run
 
@@ -19,10 +19,10 @@ def test_training_choices_change_only_the_loss_and_sampling_and_score_each_run(t
     """Its own four runs (the sweep trains them), from the shared run's config on one device."""
     run = restore_run(tiny_run.workdir)
     run.config.train.devices = ("/cpu:0",)
-    options = EvalOptions(test_images=60, choice_epochs=1, choice_epoch_size=32)
+    settings = eval_settings(run.config, dict(test_images=60, choice_epochs=1, choice_epoch_size=32))
     dataset = PreparedDataset(run.config.data.dir)
-    labelled = _labelled_set("categories", dataset, Resources(), options)  # The run's test images: cats/, dogs/.
-    section = sweeps.training_choices(run.config, dataset, str(tmp_path), "test", options, log=lambda *_: None,
+    labelled = _labelled_set("categories", dataset, Resources(), settings.transfer_images)  # Its test images: cats/, dogs/.
+    section = sweeps.training_choices(run.config, dataset, str(tmp_path), "test", settings, log=lambda *_: None,
                                       labelled=labelled)
     assert list(section["runs"]) == list(sweeps.TRAINING_CHOICES) and section["split"] == "test"
     original = run.config.to_dict()

@@ -73,6 +73,11 @@ def installed_configs_dir() -> str:
     return os.path.dirname(configs.__file__)
 
 
+def installed_config(name: str) -> str:
+    """The path of an installed config file (`paper.py`)."""
+    return os.path.join(installed_configs_dir(), name)
+
+
 def installed_configs() -> list[str]:
     return sorted(n for n in os.listdir(installed_configs_dir()) if n.endswith(".py") and not n.startswith("_"))
 

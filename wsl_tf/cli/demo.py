@@ -69,7 +69,7 @@ def main(argv):
         baseline = split_precision(frequency_scores(dataset, run_config.model.num_words), dataset, run_config.input,
                                    run_config.model.num_words, "val", run_config.eval.batch_size,
                                    run_config.eval.val_images)["precision_at_10"]
-        metrics = evaluation(run_dir.path, FLAGS.config.evaluation)
+        metrics = evaluation(run_dir.path)
     except KeyboardInterrupt:
         print("wsl-demo: interrupted. Rerun the same command to resume: finished stages are kept and training "
               "goes on from its last checkpoint.", file=sys.stderr)
@@ -101,30 +101,21 @@ def demo_source(data):
     return sources[0] if len(sources) == 1 else CombinedSource(sources, data.get("max_records_each", 0))
 
 
-def evaluation(run_dir: str, settings) -> dict:
-    """RUN/eval/metrics.json: reused when it is complete for the run's latest checkpoint, else wsl-eval's run."""
+def evaluation(run_dir: str) -> dict:
+    """RUN/eval/metrics.json: reused when it holds every experiment of the run's eval settings for its latest
+    checkpoint, else wsl-eval's run with those settings (the config's run.eval, in the run's config.json)."""
     from wsl_tf.cli.eval import fetched_resources
-    from wsl_tf.eval.run_evaluation import evaluate_run
+    from wsl_tf.eval.run_evaluation import eval_settings, evaluate_run
     from wsl_tf.run_directory import RunDirectory
 
     run = RunDirectory(run_dir)
     latest, previous = run.latest_checkpoint(), run.read_metrics()
+    wanted = eval_settings(run.read_config()).experiments
     if previous is not None:
-        if previous.get("checkpoint") == latest and set(settings.experiments) <= set(previous.get("experiments", ())):
+        if previous.get("checkpoint") == latest and set(wanted) <= set(previous.get("experiments", ())):
             print(f"evaluation of {latest} already done: {run.metrics_path}")
             return previous
-    return evaluate_run(run_dir, tuple(settings.experiments), tuple(settings.transfer), fetched_resources(),
-                        eval_options(settings))
-
-
-def eval_options(settings, progress: bool = True):
-    """The EvalOptions of configs/demo.py's evaluation section."""
-    from wsl_tf.eval.run_evaluation import EvalOptions
-
-    return EvalOptions(test_images=settings.test_images, transfer_max_images=settings.transfer_images,
-                       class_network_steps=settings.class_network_steps, choice_epochs=settings.choice_epochs,
-                       choice_epoch_size=settings.choice_epoch_size, choice_transfer=settings.choice_transfer,
-                       grid_words=tuple(settings.grid_words), progress=progress)
+    return evaluate_run(run_dir, resources=fetched_resources())
 
 
 def headline(metrics: dict, report_path: str) -> str:

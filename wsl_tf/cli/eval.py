@@ -24,34 +24,75 @@ from wsl-fetch-data's corpora (analogies, men, freedict): only those the
 chosen experiments need are fetched, when first needed; a corpus that cannot
 be had leaves its section as one line saying so, and the others run. On a
 dataset without a test split the held-out figures are on its val split.
-Features are cached in RUN/eval/cache/, so a rerun reuses them.
+Features are cached in RUN/eval/cache/, so a rerun reuses them; sections
+of an earlier evaluation of the same checkpoint that this one does not rerun
+are kept in metrics.json and the report.
+
+Settings: the run's own config.json `eval` section (configs/paper.py
+documents each key), overridden for this evaluation by
+--config.eval.KEY=VALUE or by the short flags below, each the key of its
+name (--test_images=500 is --config.eval.test_images=500). Every bad key is
+named at once, before any work.
 """
 
-import sys
-
 from absl import app, flags, logging
+from ml_collections import config_flags
 
 from wsl_tf.cli import command
 
 FLAGS = flags.FlagValues()  # This command's own: several commands can be imported in one process.
 flags.DEFINE_string("workdir", None, "The run directory wsl-train wrote.", flag_values=FLAGS)
-flags.DEFINE_list("experiments", ["word_prediction", "transfer", "embeddings", "pictures"], "Which experiments.", flag_values=FLAGS)
-flags.DEFINE_list("transfer", ["fashion_mnist"],
-                  "Labelled sets: fashion_mnist, categories[:SPLIT], folder:ROOT, voc2007:ROOT.", flag_values=FLAGS)
-flags.DEFINE_list("grid_words", [], "Words for the top-images picture (default: the 6 most frequent).", flag_values=FLAGS)
-flags.DEFINE_integer("test_images", 2000, "Test-split images for word prediction.", lower_bound=1, flag_values=FLAGS)
-flags.DEFINE_integer("baseline_train_images", 20_000,
-                     "Train images the per-word regression baselines fit on (all of a smaller train split).",
-                     lower_bound=1, flag_values=FLAGS)
-flags.DEFINE_integer("transfer_images", 2000, "At most this many images per labelled set.", lower_bound=10, flag_values=FLAGS)
-flags.DEFINE_integer("class_network_steps", 300, "Training steps of the class-label baseline network.", lower_bound=1, flag_values=FLAGS)
-flags.DEFINE_integer("choice_epochs", 4, "training_choices: epochs of each short run.", lower_bound=1, flag_values=FLAGS)
-flags.DEFINE_integer("choice_epoch_size", 4096, "training_choices: images per epoch of each short run.", lower_bound=1, flag_values=FLAGS)
-flags.DEFINE_string("choice_transfer", "emoji_subgroups",
-                    "training_choices: the labelled set each run's features transfer to (a --transfer spec; "
-                    "empty: none).", flag_values=FLAGS)
+# --config.eval.KEY=VALUE: any eval setting of configs/paper.py (which the flag reads for the keys and their
+# types), over the run's own config.json; only the overrides are used.
+config_flags.DEFINE_config_file("config", None, "Eval settings over the run's config: --config.eval.KEY=VALUE.",
+                                flag_values=FLAGS)
+# Short aliases, each writing the eval key of its name (unset: the run's config decides).
+ALIASES = ("experiments", "transfer", "grid_words", "test_images", "baseline_train_images", "transfer_images",
+           "class_network_steps", "choice_epochs", "choice_epoch_size", "choice_transfer")
+flags.DEFINE_list("experiments", None, "= --config.eval.experiments: which experiments.", flag_values=FLAGS)
+flags.DEFINE_list("transfer", None, "= --config.eval.transfer: labelled sets: fashion_mnist, categories[:SPLIT], "
+                  "emoji_subgroups[:SPLIT], folder:ROOT, voc2007:ROOT.", flag_values=FLAGS)
+flags.DEFINE_list("grid_words", None, "= --config.eval.grid_words: words for the top-images picture.",
+                  flag_values=FLAGS)
+flags.DEFINE_integer("test_images", None, "= --config.eval.test_images: held-out images for word prediction.",
+                     flag_values=FLAGS)
+flags.DEFINE_integer("baseline_train_images", None,
+                     "= --config.eval.baseline_train_images: train images the per-word regressors fit on.",
+                     flag_values=FLAGS)
+flags.DEFINE_integer("transfer_images", None, "= --config.eval.transfer_images: images per labelled set.",
+                     flag_values=FLAGS)
+flags.DEFINE_integer("class_network_steps", None, "= --config.eval.class_network_steps.", flag_values=FLAGS)
+flags.DEFINE_integer("choice_epochs", None, "= --config.eval.choice_epochs: epochs of each training choice.",
+                     flag_values=FLAGS)
+flags.DEFINE_integer("choice_epoch_size", None, "= --config.eval.choice_epoch_size.", flag_values=FLAGS)
+flags.DEFINE_string("choice_transfer", None, "= --config.eval.choice_transfer (empty: none).", flag_values=FLAGS)
 flags.DEFINE_bool("progress", True, "Show progress bars.", flag_values=FLAGS)
 flags.mark_flags_as_required(["workdir"], flag_values=FLAGS)
+
+
+def overrides_of_flags() -> dict:
+    """The eval settings the command line gives: --config.eval.KEY=VALUE and the short aliases.
+
+    ConfigError when an alias and its key are both given with different values.
+    """
+    from wsl_tf.errors import ConfigError
+
+    overrides = config_flags.get_override_values(FLAGS["config"])
+    others = [key for key in overrides if not key.startswith("eval.")]
+    if others:
+        raise ConfigError(f"--config.{others[0]}: wsl-eval reads the run's own config; it overrides only "
+                          f"--config.eval.KEY (the run's other settings are what it was trained with)")
+    given = {key.split(".", 1)[1]: value for key, value in overrides.items()}
+    for key in ALIASES:
+        value = FLAGS[key].value
+        if value is None:
+            continue
+        value = tuple(value) if isinstance(value, list) else value
+        if key in given and given[key] != value:
+            raise ConfigError(f"--{key}={FLAGS[key].serialize().split('=', 1)[-1]} and "
+                              f"--config.eval.{key}={given[key]!r} disagree: give one")
+        given[key] = value
+    return given
 
 
 def fetched_resources(log=print):
@@ -73,22 +114,20 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.set_verbosity(logging.WARNING)
     from wsl_tf.eval import training_choices
-    from wsl_tf.eval.run_evaluation import EvalOptions, evaluate_run
+    from wsl_tf.eval.run_evaluation import eval_settings, evaluate_run
+    from wsl_tf.run_directory import RunDirectory
 
-    options = EvalOptions(test_images=FLAGS.test_images, baseline_train_images=FLAGS.baseline_train_images,
-                          transfer_max_images=FLAGS.transfer_images,
-                          class_network_steps=FLAGS.class_network_steps, grid_words=tuple(FLAGS.grid_words),
-                          choice_epochs=FLAGS.choice_epochs, choice_epoch_size=FLAGS.choice_epoch_size,
-                          choice_transfer=FLAGS.choice_transfer, progress=FLAGS.progress)
-    if "training_choices" in FLAGS.experiments:
+    overrides = overrides_of_flags()
+    settings = eval_settings(RunDirectory(FLAGS.workdir).read_config(), overrides)  # Every bad key, before any work.
+    if "training_choices" in settings.experiments:
         training_choices.prepare_replicas(FLAGS.workdir)
-    evaluate_run(FLAGS.workdir, FLAGS.experiments, FLAGS.transfer, fetched_resources(), options)
+    evaluate_run(FLAGS.workdir, overrides, fetched_resources(), progress=FLAGS.progress)
     print(f"wrote {FLAGS.workdir}/eval/metrics.json and report.md")
     return 0
 
 
 def run():
-    command.run(main, "wsl-eval", FLAGS)
+    command.run(main, "wsl-eval", FLAGS, default_config=command.installed_config("paper.py"))
 
 
 if __name__ == "__main__":

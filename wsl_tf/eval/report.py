@@ -262,6 +262,9 @@ def _pictures(section: dict) -> list[str]:
 def markdown(metrics: dict) -> str:
     lines = ["# Evaluation", "", f"Run `{metrics['run']}`, checkpoint `{metrics['checkpoint']}`, "
              f"K = {metrics['num_words']} words.", ""]
+    if metrics.get("kept"):
+        lines += [f"Kept from an earlier evaluation of this checkpoint (its settings): "
+                  f"{', '.join(metrics['kept'])}.", ""]
     if "word_prediction" in metrics:
         lines += _word_prediction(metrics["word_prediction"])
     if "transfer" in metrics:

@@ -103,22 +103,54 @@ def evaluation_split(dataset: PreparedDataset) -> str | None:
     return None
 
 
-@dataclasses.dataclass
-class EvalOptions:
-    test_images: int = 2000  # Test-split images for word prediction and pictures' features.
-    # Train images the per-word regressors fit on: all of a small set, as the model trains on all of it (a
-    # baseline fitted on fewer images than the model saw understates it); capped for memory on a large one.
-    baseline_train_images: int = 20_000
-    class_network_steps: int = 300  # Steps of the class-label network on the baseline's labelled set.
-    map_images: int = 300  # Test images in the t-SNE map.
-    map_words: int = 150  # Most frequent words in the word map.
-    grid_words: tuple = ()  # Words for the top-images grid (default: the 6 most frequent).
-    word2vec_epochs: int = 20
-    transfer_max_images: int = 2000
-    choice_epochs: int = 4  # training_choices: epochs of each short run ...
-    choice_epoch_size: int = 4096  # ... of this many images.
-    choice_transfer: str = "emoji_subgroups"  # training_choices: the labelled set each run's features transfer to.
-    progress: bool = True
+SETTINGS_HELP = "configs/paper.py's eval section"
+# A labelled set's kind: the part of a --config.eval.transfer spec before its ':'.
+TRANSFER_KINDS = ("fashion_mnist", "categories", "emoji_subgroups", "folder", "voc2007")
+# Settings that count something, each with its least value.
+_AT_LEAST = {"val_images": 1, "batch_size": 1, "test_images": 1, "baseline_train_images": 1, "class_network_steps": 1,
+             "transfer_images": 10, "map_images": 2, "map_words": 2, "word2vec_epochs": 1, "choice_epochs": 1,
+             "choice_epoch_size": 1}
+
+
+def settings_problems(settings) -> list[str]:
+    """What is wrong with an eval section, one line per bad key (empty when it can run)."""
+    problems = [f"eval.{key}={settings[key]}: must be >= {least}" for key, least in _AT_LEAST.items()
+                if settings[key] < least]
+    unknown = [e for e in settings.experiments if e not in REGISTRY]
+    if unknown:
+        problems.append(f"eval.experiments: unknown {', '.join(unknown)}; known: {', '.join(REGISTRY)}")
+    specs = [("eval.transfer", spec) for spec in settings.transfer]
+    specs += [("eval.choice_transfer", settings.choice_transfer)] if settings.choice_transfer else []
+    for key, spec in specs:
+        kind, _, path = spec.partition(":")
+        if kind not in TRANSFER_KINDS or (kind in ("folder", "voc2007") and not path):
+            problems.append(f"{key}: {spec!r}: expected fashion_mnist, categories[:SPLIT], emoji_subgroups[:SPLIT], "
+                            f"folder:PATH or voc2007:PATH")
+    return problems
+
+
+def eval_settings(run_config, overrides: dict | None = None):
+    """The evaluation's settings (a ConfigDict): the run's config.eval, overrides applied, checked.
+
+    A key the run's config lacks (a run written before it existed) takes
+    configs/paper.py's value, which owns every default. ConfigError naming
+    every unknown or bad key at once.
+    """
+    from wsl_tf.configs import paper
+
+    settings = paper.get_config().eval
+    given = dict(run_config.eval) if "eval" in run_config else {}
+    problems = [f"eval.{key}: no such setting (see {SETTINGS_HELP})" for key in (overrides or {}) if key not in settings]
+    for key, value in {**given, **(overrides or {})}.items():
+        if key in settings:
+            try:
+                settings[key] = tuple(value) if isinstance(settings[key], tuple) else value
+            except (TypeError, ValueError) as error:
+                problems.append(f"eval.{key}={value!r}: {error}")
+    problems += settings_problems(settings)
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return settings
 
 
 class FeatureCache:
@@ -143,7 +175,7 @@ class FeatureCache:
 
 
 def _labelled_set(spec: str, dataset: PreparedDataset, resources: Resources,
-                  options: EvalOptions) -> transfer.LabelledSet:
+                  max_images: int) -> transfer.LabelledSet:
     kind, _, path = spec.partition(":")
     if kind in ("categories", "emoji_subgroups"):
         split = path or evaluation_split(dataset) or "test"
@@ -152,20 +184,20 @@ def _labelled_set(spec: str, dataset: PreparedDataset, resources: Resources,
                               f"one of {', '.join(records.SPLITS)}")
         if kind == "categories":  # The first folder of a source's own key.
             keyed = ((_source_key(dataset, key)[1], image) for key, image, _ in _split_records(dataset, split))
-            labelled = transfer.key_categories(keyed, f"categories:{split}", max_images=options.transfer_max_images)
+            labelled = transfer.key_categories(keyed, f"categories:{split}", max_images=max_images)
         else:  # The emoji source's keys are GROUP/SUBGROUP/SET/HEX: the subgroup.
             keyed = ((source_key, image) for key, image, _ in _split_records(dataset, split)
                      for source, source_key in [_source_key(dataset, key)] if source == "emoji")
             labelled = transfer.key_categories(keyed, f"emoji_subgroups:{split}", depth=1,
-                                               max_images=options.transfer_max_images)
+                                               max_images=max_images)
         labelled.description = f"this run's own {split} images (never trained on): {labelled.description}"
         return labelled
     if kind == "fashion_mnist":
-        return transfer.fashion_mnist(path or resources.path("fashion_mnist"), options.transfer_max_images)
+        return transfer.fashion_mnist(path or resources.path("fashion_mnist"), max_images)
     if kind == "folder":
-        return transfer.image_folder(path, max_per_class=options.transfer_max_images)
+        return transfer.image_folder(path, max_per_class=max_images)
     if kind == "voc2007":
-        return transfer.voc2007(path, options.transfer_max_images)
+        return transfer.voc2007(path, max_images)
     raise ConfigError(f"--transfer: {spec!r}: expected fashion_mnist, categories[:SPLIT], emoji_subgroups[:SPLIT], "
                       f"folder:PATH or voc2007:PATH")
 
@@ -196,8 +228,9 @@ class FloorNetworks:
 
     CLASS_LABELS = "fashion_mnist"
 
-    def __init__(self, model_config, resources: Resources, options: EvalOptions, log=print):
-        self.model_config, self.resources, self.options, self.log = model_config, resources, options, log
+    def __init__(self, model_config, resources: Resources, settings, progress: bool = True, log=print):
+        self.model_config, self.resources, self.settings, self.progress, self.log = (model_config, resources, settings,
+                                                                                     progress, log)
         self._random = self._class_label = None
 
     def embedding_dim(self) -> int:
@@ -212,21 +245,21 @@ class FloorNetworks:
     def class_label(self):
         """The class-label network; ResourceUnavailable when Fashion-MNIST cannot be had."""
         if self._class_label is None:
-            labelled = transfer.fashion_mnist(self.resources.path(self.CLASS_LABELS), self.options.transfer_max_images)
+            labelled = transfer.fashion_mnist(self.resources.path(self.CLASS_LABELS), self.settings.transfer_images)
             self.log("training the class-label network on Fashion-MNIST (the floors' and baselines' features)")
             self._class_label = baselines.train_class_network(self.model_config, labelled,
-                                                              self.options.class_network_steps,
-                                                              progress=self.options.progress)
+                                                              self.settings.class_network_steps,
+                                                              progress=self.progress)
         return self._class_label
 
 
-def word_prediction(model, config, dataset, split, floors: FloorNetworks, options, log) -> dict:
+def word_prediction(model, config, dataset, split, floors: FloorNetworks, settings, progress, log) -> dict:
     """precision@1/5/10 of the model (natural ranking: raw scores + its prior weight x the log word frequency;
     and its raw scores), the word-frequency prior and the regression baselines (raw, and with a prior weight
     chosen on val as the trainer chooses the model's), all on the same held-out images."""
     num_words, ks = config.model.num_words, (1, 5, 10)
     held_out = dict(dataset=dataset, input_config=config.input, num_words=num_words, split=split,
-                    batch_size=config.eval.batch_size, max_images=options.test_images, ks=ks)
+                    batch_size=config.eval.batch_size, max_images=settings.test_images, ks=ks)
     results = split_precisions(lambda images: {"natural": model.scores(images, "natural"),
                                                "raw": model(images, training=False)}, **held_out)
     keys = [f"precision_at_{k}" for k in ks]
@@ -248,9 +281,9 @@ def word_prediction(model, config, dataset, split, floors: FloorNetworks, option
             log(f"word prediction: the class-label baseline is left out: {error}")
             continue
         parts = [baselines.split_features(network, dataset, config.input, num_words, part, limit)
-                 for part, limit in (("train", options.baseline_train_images), ("val", options.test_images),
-                                     (split, options.test_images))]
-        val_scores, scores = baselines.regressor_scores(*parts, progress=options.progress, with_val=True)
+                 for part, limit in (("train", settings.baseline_train_images), ("val", settings.test_images),
+                                     (split, settings.test_images))]
+        val_scores, scores = baselines.regressor_scores(*parts, progress=progress, with_val=True)
         weight = baselines.prior_weight_on_val(val_scores, parts[1][1], log_prior)
         test_labels = word_ids(parts[2][1])
         report["baselines"][name] = {f"precision_at_{k}": mean_precision_at_k(scores, test_labels, k) for k in ks} | {
@@ -265,7 +298,7 @@ def word_prediction(model, config, dataset, split, floors: FloorNetworks, option
 FLOORS = ("raw_pixels", "random_network", "class_label_network")
 
 
-def _floor_features(name: str, labelled: transfer.LabelledSet, size: int, floors: FloorNetworks, options,
+def _floor_features(name: str, labelled: transfer.LabelledSet, size: int, floors: FloorNetworks, progress,
                     cache) -> np.ndarray:
     """A floor's features of the labelled set's images, in the transfer view; ResourceUnavailable if none."""
     if name == "raw_pixels":  # The pixels as the model sees them, on as many principal components as it has features.
@@ -276,11 +309,11 @@ def _floor_features(name: str, labelled: transfer.LabelledSet, size: int, floors
         raise ResourceUnavailable("the class-label network was trained on these images' labels: not a floor here")
     network = floors.random() if name == "random_network" else floors.class_label()
     return cache.get(f"{labelled.name.replace(':', '_')}__{name}", lambda: transfer.extract(
-        network, labelled.images, size, progress=options.progress, desc=f"{name} features {labelled.name}"))[
+        network, labelled.images, size, progress=progress, desc=f"{name} features {labelled.name}"))[
         "embedding"]
 
 
-def transfer_learning(model, config, words, dataset, specs, resources, floors: FloorNetworks, options,
+def transfer_learning(model, config, words, dataset, specs, resources, floors: FloorNetworks, settings, progress,
                       cache) -> dict:
     """Per labelled set: the linear classifier on this model's features, and on each floor's (raw pixels, the
     random network, the class-label network) over the same splits and C search; zero-shot through the words."""
@@ -288,26 +321,26 @@ def transfer_learning(model, config, words, dataset, specs, resources, floors: F
     report = {}
     for spec in specs:
         try:
-            labelled = _labelled_set(spec, dataset, resources, options)
+            labelled = _labelled_set(spec, dataset, resources, settings.transfer_images)
         except ResourceUnavailable as error:
             report[spec] = unavailable(error)
             continue
         arrays = cache.get(labelled.name.replace(":", "_"), lambda: transfer.extract(
-            model, labelled.images, size, outputs=("embedding", "scores"), progress=options.progress,
+            model, labelled.images, size, outputs=("embedding", "scores"), progress=progress,
             desc=f"features {labelled.name}"))
         features = {"end_to_end": arrays["embedding"]}
         entry_floors = {}
         for name in FLOORS:
             try:
-                features[name] = _floor_features(name, labelled, size, floors, options, cache)
+                features[name] = _floor_features(name, labelled, size, floors, progress, cache)
             except ResourceUnavailable as error:
                 entry_floors[name] = unavailable(error)
         if labelled.multi_label:
             results = {name: transfer.voc_map(x, labelled.labels, labelled.split, labelled.classes,
-                                              progress=options.progress) for name, x in features.items()}
+                                              progress=progress) for name, x in features.items()}
             best = max(results, key=lambda name: results[name]["map"] if results[name]["map"] is not None else -1)
         else:
-            results = {name: transfer.linear_accuracy(x, labelled.labels, progress=options.progress)
+            results = {name: transfer.linear_accuracy(x, labelled.labels, progress=progress)
                        for name, x in features.items()}
             best = max(results, key=lambda name: results[name]["accuracy_mean"])
         entry = dict(results.pop("end_to_end"))
@@ -375,28 +408,28 @@ def train_word2vec(dataset: PreparedDataset, words: list[str], epochs: int, seed
     return embeddings.WordEmbeddings(known, np.stack([model.wv[w] for w in known]) if known else np.zeros((0, 100)))
 
 
-def word_embeddings(model, config, words, dataset, resources, options) -> tuple[dict, dict]:
+def word_embeddings(model, config, words, dataset, resources, settings) -> tuple[dict, dict]:
     lists = _word_lists(resources)
     rows = embeddings.WordEmbeddings(words[: config.model.num_words], model.head.kernel.numpy())
     ours = _embedding_scores(rows, lists)
-    word2vec = train_word2vec(dataset, words[: config.model.num_words], options.word2vec_epochs)
+    word2vec = train_word2vec(dataset, words[: config.model.num_words], settings.word2vec_epochs)
     both = rows.concatenate(word2vec)
     return ours, {"word2vec": _embedding_scores(word2vec, lists), "concatenated": _embedding_scores(both, lists)}
 
 
-def draw_pictures(model, config, words, dataset, split, options, out_dir, cache) -> tuple[dict, dict]:
+def draw_pictures(model, config, words, dataset, split, settings, progress, out_dir, cache) -> tuple[dict, dict]:
     """({picture: its PNG path}, {"right", "shown"}: how many of the prediction grid's seeded images have one of
     their own words among their top 5)."""
-    test = list(itertools.islice(_split_records(dataset, split), options.map_images))
+    test = list(itertools.islice(_split_records(dataset, split), settings.map_images))
     images = [image for _, image, _ in test]
     # Scored as word prediction scores them (resize, centre crop): the model's own view of a test image.
     arrays = cache.get(f"{split}_images_eval_view", lambda: transfer.extract(
-        model, images, config.model.image_size, outputs=("embedding", "scores"), progress=options.progress,
+        model, images, config.model.image_size, outputs=("embedding", "scores"), progress=progress,
         desc=f"features {split} images", crop_from=config.input.resize_size))
     num_words = config.model.num_words
-    frequent = list(range(min(options.map_words, num_words)))
+    frequent = list(range(min(settings.map_words, num_words)))
     index = {w: i for i, w in enumerate(words[:num_words])}
-    grid = [index[w] for w in options.grid_words if w in index] or frequent[:6]
+    grid = [index[w] for w in settings.grid_words if w in index] or frequent[:6]
     # Ranked as word prediction ranks them (natural); a word's top images do not depend on its prior.
     natural = np.asarray(model.ranked(arrays["scores"], "natural"))
     predictions, hits, shown = pictures.prediction_grid(
@@ -412,12 +445,12 @@ def draw_pictures(model, config, words, dataset, split, options, out_dir, cache)
     }, {"right": hits, "shown": shown}
 
 
-def _choice_transfer_set(dataset, resources, options, log) -> transfer.LabelledSet | None:
+def _choice_transfer_set(dataset, resources, settings, log) -> transfer.LabelledSet | None:
     """The labelled set the training choices' features transfer to, or None (said in the log) without one."""
-    if not options.choice_transfer:
+    if not settings.choice_transfer:
         return None
     try:
-        return _labelled_set(options.choice_transfer, dataset, resources, options)
+        return _labelled_set(settings.choice_transfer, dataset, resources, settings.transfer_images)
     except (ValueError, ResourceUnavailable) as error:
         log(f"training choices: no transfer column ({error})")
         return None
@@ -437,36 +470,37 @@ class Context:
     resources: Resources
     floors: FloorNetworks
     cache: FeatureCache
-    options: EvalOptions
-    transfer_specs: tuple
+    settings: object  # The eval section (eval_settings).
+    progress: bool
     log: Callable
 
 
 def _word_prediction(context: Context) -> dict:
     return word_prediction(context.model, context.config, context.dataset, context.split, context.floors,
-                           context.options, context.log)
+                           context.settings, context.progress, context.log)
 
 
 def _transfer(context: Context) -> dict:
-    return transfer_learning(context.model, context.config, context.words, context.dataset, context.transfer_specs,
-                             context.resources, context.floors, context.options, context.cache)
+    return transfer_learning(context.model, context.config, context.words, context.dataset,
+                             context.settings.transfer, context.resources, context.floors, context.settings,
+                             context.progress, context.cache)
 
 
 def _embeddings(context: Context) -> dict:
     ours, others = word_embeddings(context.model, context.config, context.words, context.dataset, context.resources,
-                                   context.options)
+                                   context.settings)
     return {**ours, "word2vec": others["word2vec"], "word2vec_concatenated": others["concatenated"]}
 
 
 def _pictures(context: Context) -> dict:
     files, counts = draw_pictures(context.model, context.config, context.words, context.dataset, context.split,
-                                  context.options, context.directory.eval, context.cache)
+                                  context.settings, context.progress, context.directory.eval, context.cache)
     return {"files": {k: os.path.basename(v) for k, v in files.items()}, "prediction_grid": counts}
 
 
 def _training_choices(context: Context) -> dict:
-    labelled = _choice_transfer_set(context.dataset, context.resources, context.options, context.log)
-    return training_choices(context.config, context.dataset, context.directory.eval, context.split, context.options,
+    labelled = _choice_transfer_set(context.dataset, context.resources, context.settings, context.log)
+    return training_choices(context.config, context.dataset, context.directory.eval, context.split, context.settings,
                             context.log, labelled=labelled)
 
 
@@ -492,32 +526,35 @@ REGISTRY = {experiment.name: experiment for experiment in (
 EXPERIMENTS = tuple(REGISTRY)
 
 
-def evaluate_run(workdir: str, experiments=EXPERIMENTS, transfer_specs=("fashion_mnist",),
-                 resources: Resources | None = None, options: EvalOptions | None = None, log=print) -> dict:
-    """Run the experiments on the run's centre model; write RUN/eval/{metrics.json, report.md, *.png}.
+def evaluate_run(workdir: str, overrides: dict | None = None, resources: Resources | None = None,
+                 progress: bool = True, log=print) -> dict:
+    """Run the experiments of the run's eval settings on its centre model; write RUN/eval/{metrics.json,
+    report.md, *.png}.
 
-    resources: where the corpora are, or how to fetch them (none: sections
-    needing a corpus say it is unavailable). Each experiment's results nest
-    under its name in metrics.json, its wall seconds under "seconds"
-    (docs/metrics.md).
+    overrides: eval settings for this evaluation ({"experiments": ("pictures",), "test_images": 500}), over the
+    run's config.eval (eval_settings). resources: where the corpora are, or how to fetch them (none: sections
+    needing a corpus say it is unavailable). Each experiment's results nest under its name in metrics.json, its
+    wall seconds under "seconds" (docs/metrics.md); the sections of an earlier evaluation of the same
+    checkpoint that this one does not rerun are kept.
     """
     from wsl_tf.eval import report as report_lib
 
-    unknown = [e for e in experiments if e not in REGISTRY]
-    if unknown:
-        raise ConfigError(f"--experiments: unknown {', '.join(unknown)}; known: {', '.join(EXPERIMENTS)}")
-    options = options or EvalOptions()
     directory = RunDirectory(workdir)
+    settings = eval_settings(directory.read_config(), overrides)
+    experiments = settings.experiments
     run = directory.restore()
     dataset = PreparedDataset(run.config.data.dir or directory.read_data()["dir"])
     resources = resources or Resources()
     split = evaluation_split(dataset)
     directory.prepare_eval()  # Without what a killed evaluation left under temporary names.
     context = Context(directory, run.config, run.model, run.words, dataset, split, resources,
-                      FloorNetworks(run.config.model, resources, options, log),
-                      FeatureCache(directory.eval_cache, run.checkpoint), options, tuple(transfer_specs), log)
-    metrics = {"run": fileio.absolute(workdir), "checkpoint": run.checkpoint, "num_words": run.config.model.num_words,
-               "experiments": list(experiments), "split": split, "seconds": {}}
+                      FloorNetworks(run.config.model, resources, settings, progress, log),
+                      FeatureCache(directory.eval_cache, run.checkpoint), settings, progress, log)
+    metrics = _kept_sections(directory.read_metrics(), run.checkpoint, experiments)
+    metrics.update({"run": fileio.absolute(workdir), "checkpoint": run.checkpoint,
+                    "num_words": run.config.model.num_words, "split": split})
+    metrics["experiments"] = [e for e in EXPERIMENTS if e in experiments or e in metrics]
+    metrics["settings"] = settings.to_dict()
     if split is None:
         no_split = {"unavailable": f"{dataset.directory} has no test or val images to evaluate on (prepared with "
                                    f"--test_fraction=0 and --val_fraction=0?)"}
@@ -535,3 +572,14 @@ def evaluate_run(workdir: str, experiments=EXPERIMENTS, transfer_specs=("fashion
     directory.write_metrics(metrics)
     directory.write_report(report_lib.markdown(metrics))
     return metrics
+
+
+def _kept_sections(previous: dict | None, checkpoint: str, experiments) -> dict:
+    """The sections (and their seconds) of an earlier metrics.json of the same checkpoint that this evaluation
+    does not rerun, named under "kept" (computed with that evaluation's settings); nothing from another
+    checkpoint's."""
+    if not previous or previous.get("checkpoint") != checkpoint:
+        return {"seconds": {}, "kept": []}
+    kept = {name: previous[name] for name in EXPERIMENTS if name in previous and name not in experiments}
+    seconds = {name: value for name, value in previous.get("seconds", {}).items() if name in kept}
+    return {**kept, "seconds": seconds, "kept": sorted(kept)}

@@ -52,12 +52,12 @@ def choice_directory(out_dir: str, name: str) -> str:
     return os.path.join(out_dir, RunDirectory.CHOICES, name.replace(", ", "_").replace(" ", "_").replace("-", "_"))
 
 
-def training_choices(config, dataset, out_dir: str, split: str, options, log=print, labelled=None) -> dict:
+def training_choices(config, dataset, out_dir: str, split: str, settings, log=print, labelled=None) -> dict:
     """{"epochs", "epoch_size", "split", "runs": {choice: {"precision_at_1/5/10", "spread_at_k", "prior_weight",
     "raw": {...}, "transfer": {...}, ...}}, "differences", "best", "prior", "chance"}.
 
-    options: choice_epochs and choice_epoch_size (the budget of each run) and
-    test_images (how many `split` images score it), as EvalOptions holds them.
+    settings: choice_epochs and choice_epoch_size (the budget of each run) and
+    test_images (how many `split` images score it): the eval settings (run_evaluation.eval_settings).
     labelled: a transfer.LabelledSet whose linear-classifier accuracy on each
     run's features goes beside its precision (None: none).
     """
@@ -66,16 +66,16 @@ def training_choices(config, dataset, out_dir: str, split: str, options, log=pri
         variant = config.copy_and_resolve_references()
         variant.loss = loss
         variant.input.update({"sampler": sampler, "labels": labels})
-        variant.train.update({"max_epochs": options.choice_epochs, "epoch_size": options.choice_epoch_size,
+        variant.train.update({"max_epochs": settings.choice_epochs, "epoch_size": settings.choice_epoch_size,
                               "export": False})
-        variant.schedule.min_epochs_per_lr = options.choice_epochs + 1
+        variant.schedule.min_epochs_per_lr = settings.choice_epochs + 1
         directory = choice_directory(out_dir, name)
-        log(f"training choice: {name} ({options.choice_epochs} x {options.choice_epoch_size} images)")
+        log(f"training choice: {name} ({settings.choice_epochs} x {settings.choice_epoch_size} images)")
         train(variant, directory, dataset=dataset, log=lambda *_: None)
         model = restore_run(directory).model
         scored = split_precisions(lambda images: {"natural": model.scores(images, "natural"),
                                                   "raw": model(images, training=False)}, dataset, config.input,
-                                  config.model.num_words, split, config.eval.batch_size, options.test_images, ks=KS,
+                                  config.model.num_words, split, config.eval.batch_size, settings.test_images, ks=KS,
                                   per_image=True)
         per_image[name] = scored["natural"].pop("per_image")
         raw = scored["raw"]
@@ -94,8 +94,8 @@ def training_choices(config, dataset, out_dir: str, split: str, options, log=pri
     num_words = config.model.num_words
     # At k = K the ceiling is the mean of n / K: what a random ranking scores at every precision@k on average.
     prior = split_precision(frequency_scores(dataset, num_words), dataset, config.input, num_words, split,
-                            config.eval.batch_size, options.test_images, ks=(*KS, num_words))
-    return {"epochs": options.choice_epochs, "epoch_size": options.choice_epoch_size, "split": split,
+                            config.eval.batch_size, settings.test_images, ks=(*KS, num_words))
+    return {"epochs": settings.choice_epochs, "epoch_size": settings.choice_epoch_size, "split": split,
             "runs": results, "resamples": RESAMPLES, "differences": differences, "best": best_choices(results),
             "prior": {f"precision_at_{k}": prior[f"precision_at_{k}"] for k in KS},
             "chance": prior[f"ceiling_at_{num_words}"]}
