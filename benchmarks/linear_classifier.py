@@ -1,6 +1,6 @@
 """Transfer's linear classifier: wsl-eval's multinomial L-BFGS fit against scikit-learn's LogisticRegression.
 
-`wsl_tf.eval.transfer.linear_accuracy` (what wsl-eval runs: 10 random splits,
+`wsl_tf.eval.linear.linear_accuracy` (what wsl-eval runs: 10 random splits,
 the C grid fitted from the strongest penalty up on one BLAS thread, a refit
 at the chosen C) against the loop it replaced: scikit-learn's
 LogisticRegression over the same splits, grid and refit. The problem has the
@@ -41,7 +41,7 @@ def sklearn_accuracy(features, labels, splits, seed=0):
     """The replaced loop: scikit-learn's LogisticRegression, warm-started along the grid, refit at the chosen C."""
     from sklearn.linear_model import LogisticRegression
 
-    from wsl_tf.eval.transfer import C_GRID, _standardised
+    from wsl_tf.eval.linear import C_GRID, standardised
 
     rng = np.random.default_rng(seed)
     accuracies = []
@@ -49,11 +49,11 @@ def sklearn_accuracy(features, labels, splits, seed=0):
         order = rng.permutation(len(labels))
         a, b = int(0.6 * len(order)), int(0.8 * len(order))
         train, val, test = order[:a], order[a:b], order[b:]
-        x_train, x_val = _standardised(features[train], features[val])
+        x_train, x_val = standardised(features[train], features[val])
         path = LogisticRegression(max_iter=2000, warm_start=True)
         scores = {c: path.set_params(C=c).fit(x_train, labels[train]).score(x_val, labels[val]) for c in C_GRID}
         both = np.concatenate([train, val])
-        x_both, x_test = _standardised(features[both], features[test])
+        x_both, x_test = standardised(features[both], features[test])
         refit = LogisticRegression(C=max(C_GRID, key=scores.get), max_iter=2000).fit(x_both, labels[both])
         accuracies.append(refit.score(x_test, labels[test]))
     return float(np.mean(accuracies))
@@ -61,7 +61,7 @@ def sklearn_accuracy(features, labels, splits, seed=0):
 
 def main(argv):
     del argv
-    from wsl_tf.eval.transfer import linear_accuracy
+    from wsl_tf.eval.linear import linear_accuracy
 
     x, labels = class_problem(FLAGS.images, FLAGS.classes, FLAGS.dim)
     result = {}

@@ -141,4 +141,5 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     config.eval.choice_epochs = 4  # training_choices: epochs of each short run ...
     config.eval.choice_epoch_size = 4096  # ... of this many images,
     config.eval.choice_transfer = "emoji_subgroups"  # ... their features transferred to this labelled set ("": none).
+    config.eval.fit_processes = 0  # Processes fitting transfer's linear classifiers: 0 one per core, 1 none.
     return config

@@ -15,7 +15,7 @@ from tests.conftest import RUN_WORDS
 from tests.helpers import image_bytes, prepare_jsonl_dataset, write_small_corpora
 from wsl_tf import records
 from wsl_tf.eval import training_choices as sweeps
-from wsl_tf.eval import transfer
+from wsl_tf.eval import linear, transfer
 from wsl_tf.eval.run_evaluation import EXPERIMENTS, Resources, ResourceUnavailable, _labelled_set, evaluate_run
 from wsl_tf.input import preprocessing
 from wsl_tf.input.dataset import PreparedDataset
@@ -138,20 +138,20 @@ def test_transfer_is_the_linear_classifier_and_zero_shot_on_the_cached_features(
     fashion = np.load(os.path.join(cache, "fashion_mnist.npz"))
     labelled = transfer.fashion_mnist(corpora["fashion_mnist"], SMALL["transfer_images"])
     assert fashion["embedding"].shape == (120, 512)
-    expected = transfer.linear_accuracy(fashion["embedding"], labelled.labels, progress=False)
+    expected = linear.linear_accuracy(fashion["embedding"], labelled.labels, progress=False)
     assert {k: metrics["transfer"]["fashion_mnist"][k] for k in expected} == expected
     # Each floor on the same splits: raw pixels (the transfer view flattened, on as many principal components as
     # the model has features, recomputed here) and the random network; the class-label network was trained on
     # these images' labels, so it is no floor here.
     floors = metrics["transfer"]["fashion_mnist"]["floors"]
     pixels = np.concatenate([b.numpy().reshape(len(b), -1) for b in transfer.pixel_batches(labelled.images, 64)])
-    assert floors["raw_pixels"] == transfer.linear_accuracy(transfer.principal_components(pixels, 512),
+    assert floors["raw_pixels"] == linear.linear_accuracy(transfer.principal_components(pixels, 512),
                                                            labelled.labels, progress=False)
     assert floors["class_label_network"] == {
         "unavailable": "the class-label network was trained on these images' labels: not a floor here"}
     for name in ("raw_pixels", "random_network"):
         assert metrics["transfer"]["fashion_mnist"]["margin_sd"][name] == pytest.approx(
-            transfer.margin_in_sd(metrics["transfer"]["fashion_mnist"], floors[name]))
+            linear.margin_in_sd(metrics["transfer"]["fashion_mnist"], floors[name]))
     assert set(metrics["transfer"]["categories:test"]["floors"]) == {"raw_pixels", "random_network",
                                                                     "class_label_network"}
     # dress, coat, shirt, bag and boot are dictionary words: zero-shot over those five.
@@ -297,9 +297,10 @@ def test_the_training_choices_experiment_gets_the_run_and_is_reported(tiny_run, 
 
     calls = []
 
-    def sweep(config, dataset, out_dir, split, settings, log, labelled):
+    def sweep(config, dataset, out_dir, split, settings, log, labelled, fits):
         calls.append((config.model.num_words, split, out_dir))
         assert labelled is None  # No emoji in this dataset: the choices get no transfer column, said in the log.
+        assert isinstance(fits, linear.FitPool)  # The evaluation's own pool fits its transfer column.
         return {"epochs": 1, "epoch_size": 32, "split": split, "runs": {"multi-class, natural": {
             "precision_at_1": 0.5, "precision_at_5": 0.25, "precision_at_10": 0.125}}}
 

@@ -8,7 +8,7 @@ import pytest
 
 from wsl_tf.eval import training_choices as sweeps
 from wsl_tf.eval.report import markdown
-from wsl_tf.eval import transfer
+from wsl_tf.eval import linear, transfer
 from wsl_tf.eval.run_evaluation import Resources, _labelled_set, _split_records, eval_settings
 from wsl_tf.input.dataset import PreparedDataset
 from wsl_tf.run_directory import restore_run
@@ -34,7 +34,7 @@ def test_training_choices_change_only_the_loss_and_sampling_and_score_each_run(t
         assert scores["prior_weight"] == float(model.prior_weight.numpy())
         # The transfer column: the linear classifier on this run's features of the labelled set.
         features = transfer.extract(model, labelled.images, run.config.model.image_size, progress=False)["embedding"]
-        expected = transfer.linear_accuracy(features, labelled.labels, progress=False)
+        expected = linear.linear_accuracy(features, labelled.labels, progress=False)
         assert scores["transfer"]["accuracy_mean"] == pytest.approx(expected["accuracy_mean"])
         assert scores["transfer"]["set"] == "categories:test"
         directory = sweeps.choice_directory(str(tmp_path), name)

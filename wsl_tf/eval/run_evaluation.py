@@ -31,6 +31,7 @@ Features are cached in RUN/eval/cache/ per checkpoint, so a rerun reuses them.
 """
 
 import dataclasses
+import functools
 import io
 import itertools
 import os
@@ -41,7 +42,7 @@ import numpy as np
 import tensorflow as tf
 
 from wsl_tf import fileio, records
-from wsl_tf.eval import baselines, embeddings, pictures, transfer
+from wsl_tf.eval import baselines, embeddings, linear, pictures, transfer
 from wsl_tf.eval.training_choices import training_choices
 from wsl_tf.input.dataset import PreparedDataset
 from wsl_tf.run_directory import RunDirectory
@@ -107,7 +108,7 @@ SETTINGS_HELP = "configs/paper.py's eval section"
 # A labelled set's kind: the part of a --config.eval.transfer spec before its ':'.
 TRANSFER_KINDS = ("fashion_mnist", "categories", "emoji_subgroups", "folder", "voc2007")
 # Settings that count something, each with its least value.
-_AT_LEAST = {"val_images": 1, "batch_size": 1, "test_images": 1, "baseline_train_images": 1, "class_network_steps": 1,
+_AT_LEAST = {"fit_processes": 0, "val_images": 1, "batch_size": 1, "test_images": 1, "baseline_train_images": 1, "class_network_steps": 1,
              "transfer_images": 10, "map_images": 2, "map_words": 2, "word2vec_epochs": 1, "choice_epochs": 1,
              "choice_epoch_size": 1}
 
@@ -314,16 +315,19 @@ def _floor_features(name: str, labelled: transfer.LabelledSet, size: int, floors
 
 
 def transfer_learning(model, config, words, dataset, specs, resources, floors: FloorNetworks, settings, progress,
-                      cache) -> dict:
+                      cache, fits: linear.FitPool) -> dict:
     """Per labelled set: the linear classifier on this model's features, and on each floor's (raw pixels, the
-    random network, the class-label network) over the same splits and C search; zero-shot through the words."""
+    random network, the class-label network) over the same splits and C search; zero-shot through the words.
+
+    The single-label sets' classifiers are fitted in `fits`' processes while the next set's features are computed.
+    """
     size = config.model.image_size
-    report = {}
+    sections = []  # (name in the report, a function giving its entry once its fits are done), in the specs' order.
     for spec in specs:
         try:
             labelled = _labelled_set(spec, dataset, resources, settings.transfer_images)
         except ResourceUnavailable as error:
-            report[spec] = unavailable(error)
+            sections.append((spec, functools.partial(unavailable, error)))
             continue
         arrays = cache.get(labelled.name.replace(":", "_"), lambda: transfer.extract(
             model, labelled.images, size, outputs=("embedding", "scores"), progress=progress,
@@ -338,20 +342,35 @@ def transfer_learning(model, config, words, dataset, specs, resources, floors: F
         if labelled.multi_label:
             results = {name: transfer.voc_map(x, labelled.labels, labelled.split, labelled.classes,
                                               progress=progress) for name, x in features.items()}
-            best = max(results, key=lambda name: results[name]["map"] if results[name]["map"] is not None else -1)
+            results_of = functools.partial(dict, results)
         else:
-            results = {name: transfer.linear_accuracy(x, labelled.labels, progress=progress)
-                       for name, x in features.items()}
-            best = max(results, key=lambda name: results[name]["accuracy_mean"])
-        entry = dict(results.pop("end_to_end"))
-        entry["floors"] = {**results, **entry_floors}
-        if not labelled.multi_label:
-            entry["margin_sd"] = {name: transfer.margin_in_sd(entry, values) for name, values in results.items()}
-        entry["best"] = best
-        entry["zero_shot"] = transfer.zero_shot(arrays["scores"], words, labelled)
-        entry["description"] = labelled.description
-        report[labelled.name] = entry
-    return report
+            submitted = {name: fits.submit(x, labelled.labels) for name, x in features.items()}
+            results_of = functools.partial(_fit_results, submitted)
+        sections.append((labelled.name, functools.partial(_transfer_entry, labelled, arrays["scores"], results_of,
+                                                          entry_floors, words)))
+    return {name: entry() for name, entry in sections}
+
+
+def _fit_results(submitted: dict) -> dict:
+    return {name: fit.result() for name, fit in submitted.items()}
+
+
+def _transfer_entry(labelled: transfer.LabelledSet, scores: np.ndarray, results_of: Callable[[], dict],
+                    entry_floors: dict, words: list) -> dict:
+    """A labelled set's section: our features' figures, each floor's beside them, the best kind, zero-shot."""
+    results = results_of()
+    if labelled.multi_label:
+        best = max(results, key=lambda name: results[name]["map"] if results[name]["map"] is not None else -1)
+    else:
+        best = max(results, key=lambda name: results[name]["accuracy_mean"])
+    entry = dict(results.pop("end_to_end"))
+    entry["floors"] = {**results, **entry_floors}
+    if not labelled.multi_label:
+        entry["margin_sd"] = {name: linear.margin_in_sd(entry, values) for name, values in results.items()}
+    entry["best"] = best
+    entry["zero_shot"] = transfer.zero_shot(scores, words, labelled)
+    entry["description"] = labelled.description
+    return entry
 
 
 def _word_lists(resources: Resources) -> dict:
@@ -473,6 +492,7 @@ class Context:
     settings: object  # The eval section (eval_settings).
     progress: bool
     log: Callable
+    fits: linear.FitPool  # Where transfer's linear classifiers are fitted.
 
 
 def _word_prediction(context: Context) -> dict:
@@ -483,7 +503,7 @@ def _word_prediction(context: Context) -> dict:
 def _transfer(context: Context) -> dict:
     return transfer_learning(context.model, context.config, context.words, context.dataset,
                              context.settings.transfer, context.resources, context.floors, context.settings,
-                             context.progress, context.cache)
+                             context.progress, context.cache, context.fits)
 
 
 def _embeddings(context: Context) -> dict:
@@ -501,7 +521,7 @@ def _pictures(context: Context) -> dict:
 def _training_choices(context: Context) -> dict:
     labelled = _choice_transfer_set(context.dataset, context.resources, context.settings, context.log)
     return training_choices(context.config, context.dataset, context.directory.eval, context.split, context.settings,
-                            context.log, labelled=labelled)
+                            context.log, labelled=labelled, fits=context.fits)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -547,9 +567,10 @@ def evaluate_run(workdir: str, overrides: dict | None = None, resources: Resourc
     resources = resources or Resources()
     split = evaluation_split(dataset)
     directory.prepare_eval()  # Without what a killed evaluation left under temporary names.
+    fits = linear.FitPool(settings.fit_processes)
     context = Context(directory, run.config, run.model, run.words, dataset, split, resources,
                       FloorNetworks(run.config.model, resources, settings, progress, log),
-                      FeatureCache(directory.eval_cache, run.checkpoint), settings, progress, log)
+                      FeatureCache(directory.eval_cache, run.checkpoint), settings, progress, log, fits)
     metrics = _kept_sections(directory.read_metrics(), run.checkpoint, experiments)
     metrics.update({"run": fileio.absolute(workdir), "checkpoint": run.checkpoint,
                     "num_words": run.config.model.num_words, "split": split})
@@ -561,14 +582,15 @@ def evaluate_run(workdir: str, overrides: dict | None = None, resources: Resourc
     elif split != "test":
         log(f"{dataset.directory} has no test split (prepared with --test_fraction=0): the held-out figures are "
             f"on its {split} split")
-    for name in EXPERIMENTS:  # In the registry's order, whatever order they were asked in.
-        if name not in experiments:
-            continue
-        experiment = REGISTRY[name]
-        log(experiment.title + (f" ({split or 'no'} split)" if experiment.needs_split else ""))
-        started = time.perf_counter()
-        metrics[name] = no_split if experiment.needs_split and split is None else experiment.run(context)
-        metrics["seconds"][name] = round(time.perf_counter() - started, 1)
+    with fits:
+        for name in EXPERIMENTS:  # In the registry's order, whatever order they were asked in.
+            if name not in experiments:
+                continue
+            experiment = REGISTRY[name]
+            log(experiment.title + (f" ({split or 'no'} split)" if experiment.needs_split else ""))
+            started = time.perf_counter()
+            metrics[name] = no_split if experiment.needs_split and split is None else experiment.run(context)
+            metrics["seconds"][name] = round(time.perf_counter() - started, 1)
     directory.write_metrics(metrics)
     directory.write_report(report_lib.markdown(metrics))
     return metrics

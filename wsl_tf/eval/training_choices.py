@@ -24,7 +24,7 @@ import os
 
 import numpy as np
 
-from wsl_tf.eval import transfer
+from wsl_tf.eval import linear, transfer
 from wsl_tf.eval.baselines import frequency_scores
 from wsl_tf.run_directory import RunDirectory, read_config, restore_run
 from wsl_tf.train.trainer import train
@@ -52,16 +52,19 @@ def choice_directory(out_dir: str, name: str) -> str:
     return os.path.join(out_dir, RunDirectory.CHOICES, name.replace(", ", "_").replace(" ", "_").replace("-", "_"))
 
 
-def training_choices(config, dataset, out_dir: str, split: str, settings, log=print, labelled=None) -> dict:
+def training_choices(config, dataset, out_dir: str, split: str, settings, log=print, labelled=None,
+                     fits: linear.FitPool | None = None) -> dict:
     """{"epochs", "epoch_size", "split", "runs": {choice: {"precision_at_1/5/10", "spread_at_k", "prior_weight",
     "raw": {...}, "transfer": {...}, ...}}, "differences", "best", "prior", "chance"}.
 
     settings: choice_epochs and choice_epoch_size (the budget of each run) and
     test_images (how many `split` images score it): the eval settings (run_evaluation.eval_settings).
     labelled: a transfer.LabelledSet whose linear-classifier accuracy on each
-    run's features goes beside its precision (None: none).
+    run's features goes beside its precision (None: none), fitted in `fits`
+    (default: in this process) while the next run trains.
     """
-    results, per_image = {}, {}
+    fits = fits or linear.FitPool(1)
+    results, per_image, transfers = {}, {}, {}
     for name, (loss, sampler, labels) in TRAINING_CHOICES.items():
         variant = config.copy_and_resolve_references()
         variant.loss = loss
@@ -85,9 +88,11 @@ def training_choices(config, dataset, out_dir: str, split: str, settings, log=pr
                          "loss": loss, "sampler": sampler, "labels": labels}
         if labelled is not None:
             features = transfer.extract(model, labelled.images, config.model.image_size, progress=False)["embedding"]
-            results[name]["transfer"] = {"set": labelled.name, **{
-                key: value for key, value in transfer.linear_accuracy(features, labelled.labels, progress=False).items()
-                if key in ("accuracy_mean", "accuracy_std", "splits", "images")}}
+            transfers[name] = fits.submit(features, labelled.labels)
+    for name, fit in transfers.items():
+        results[name]["transfer"] = {"set": labelled.name, **{
+            key: value for key, value in fit.result().items()
+            if key in ("accuracy_mean", "accuracy_std", "splits", "images")}}
     spreads, differences = compare(per_image)
     for name, spread in spreads.items():
         results[name].update(spread)

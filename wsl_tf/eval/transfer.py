@@ -14,9 +14,9 @@ Images are resized straight to the model's input size and standardised
 (section 4.2: no crop). Features are the penultimate layer, the embedding.
 Classifiers are L2-regularised logistic regressions (scikit-learn's
 objective, fitted by wsl_tf/eval/logistic.py) with the regularisation chosen
-on a validation part; single-label sets report accuracy
-mean and standard deviation over 10 random splits, VOC the 11-point AP per
-class and their mean.
+on a validation part; single-label sets report accuracy mean and standard
+deviation over 10 random splits (wsl_tf/eval/linear.py), VOC the 11-point AP
+per class and their mean (voc_map).
 """
 
 import dataclasses
@@ -33,14 +33,11 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from wsl_tf.eval import logistic
+from wsl_tf.eval.linear import C_GRID, standardised
 from wsl_tf.eval.metrics import average_precision_voc07
 from wsl_tf.input import preprocessing
 from wsl_tf.errors import DataError
 
-C_GRID = (0.01, 0.1, 1.0, 10.0)
-# L-BFGS iterations per fit: scikit-learn LogisticRegression's default. To 1,000 the 10 splits of an 82-class set
-# took 88 s instead of 28 s, for an accuracy 0.001 apart (0.2409 and 0.2400, the emoji subgroups).
-MAX_ITER = 100
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 VOC_CLASSES = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
                "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train",
@@ -226,57 +223,6 @@ def extract(model, images: list, size: int, batch_size: int = 64, outputs=("embe
             for name, parts in collected.items()}
 
 
-def _standardised(train, *others):
-    mean, std = train.mean(0), train.std(0) + 1e-6
-    return [(x - mean) / std for x in (train, *others)]
-
-
-class _SoftmaxPath:
-    """Multinomial regressors over the classes present in the train labels, each fit starting from the last."""
-
-    def __init__(self, features: np.ndarray, labels: np.ndarray):
-        self.features = features
-        self.classes, self.encoded = np.unique(labels, return_inverse=True)
-        self.weights = None
-
-    def fit(self, c: float) -> "_SoftmaxPath":
-        self.weights = logistic.softmax_logistic(self.features, self.encoded, len(self.classes), c, start=self.weights,
-                                                 max_iter=MAX_ITER)
-        return self
-
-    def accuracy(self, features: np.ndarray, labels: np.ndarray) -> float:
-        predicted = self.classes[np.argmax(logistic.scores(features, self.weights), 1)]
-        return float(np.mean(predicted == labels))
-
-
-def linear_accuracy(features: np.ndarray, labels: np.ndarray, splits: int = 10, seed: int = 0,
-                    grid=C_GRID, progress: bool = True) -> dict:
-    """Accuracy mean and std over random 60 / 20 / 20 train / val / test splits; C chosen on val per split.
-
-    The classifier is multinomial logistic regression (scikit-learn's
-    objective and default of 100 iterations, wsl_tf/eval/logistic.py). The
-    grid is fitted from the strongest penalty up, each fit starting from the
-    previous one's weights.
-    """
-    rng = np.random.default_rng(seed)
-    accuracies, chosen = [], []
-    for _ in tqdm(range(splits), desc="regressions", disable=not progress):
-        order = rng.permutation(len(labels))
-        a, b = int(0.6 * len(order)), int(0.8 * len(order))
-        train, val, test = order[:a], order[a:b], order[b:]
-        x_train, x_val = _standardised(features[train], features[val])
-        path = _SoftmaxPath(x_train, labels[train])
-        val_accuracy = {c: path.fit(c).accuracy(x_val, labels[val]) for c in sorted(grid)}
-        best = max(grid, key=val_accuracy.get)
-        both = np.concatenate([train, val])
-        x_both, x_test = _standardised(features[both], features[test])
-        accuracies.append(_SoftmaxPath(x_both, labels[both]).fit(best).accuracy(x_test, labels[test]))
-        chosen.append(best)
-    return {"accuracy_mean": float(np.mean(accuracies)), "accuracy_std": float(np.std(accuracies)),
-            "splits": splits, "images": int(len(labels)), "c_chosen": [float(c) for c in chosen],
-            "accuracies": [float(a) for a in accuracies]}
-
-
 def principal_components(x: np.ndarray, dims: int) -> np.ndarray:
     """The rows of x [N, D] projected on their `dims` principal components (at most N - 1): [N, dims].
 
@@ -289,16 +235,6 @@ def principal_components(x: np.ndarray, dims: int) -> np.ndarray:
     values, vectors = np.linalg.eigh(gram.astype(np.float64))
     top = np.argsort(values)[::-1][:dims]
     return (vectors[:, top] * np.sqrt(np.maximum(values[top], 0.0))).astype(np.float32)
-
-
-def margin_in_sd(ours: dict, floor: dict) -> float | None:
-    """How far our mean accuracy is above a floor's, in standard deviations of the splits (the larger of the two).
-
-    Both measured on the same splits with the same C search (linear_accuracy's seed).
-    """
-    spread = max(ours["accuracy_std"], floor["accuracy_std"])
-    difference = ours["accuracy_mean"] - floor["accuracy_mean"]
-    return None if spread == 0 else difference / spread
 
 
 def _binary_scores(x_train, positive, c, *others):
@@ -318,14 +254,14 @@ def voc_map(features: np.ndarray, labels: np.ndarray, split: np.ndarray, classes
         fit_rows = train & usable
         if len(set(y[fit_rows] > 0)) < 2 or not (y[test] > 0).any():
             continue
-        x_train, x_val = _standardised(features[fit_rows], features[val])
+        x_train, x_val = standardised(features[fit_rows], features[val])
 
         def val_ap(c):
             return average_precision_voc07(_binary_scores(x_train, y[fit_rows] > 0, c, x_val)[0], y[val])
 
         best = max(grid, key=lambda c: np.nan_to_num(val_ap(c), nan=-1.0)) if (y[val] > 0).any() else 1.0
         rows = (train | val) & usable
-        x_rows, x_test = _standardised(features[rows], features[test])
+        x_rows, x_test = standardised(features[rows], features[test])
         per_class[name] = average_precision_voc07(_binary_scores(x_rows, y[rows] > 0, best, x_test)[0], y[test])
     return {"map": float(np.mean(list(per_class.values()))) if per_class else None, "ap": per_class}
 

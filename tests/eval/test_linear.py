@@ -1,0 +1,81 @@
+"""Transfer's linear classifier against scikit-learn, and its pool of processes against fitting in this one."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from wsl_tf.eval import linear
+
+def blobs(n=300, classes=3, dim=6, spread=1.0, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(classes, dim)) * 3
+    labels = rng.integers(0, classes, n)
+    return centres[labels] + rng.normal(size=(n, dim)) * spread, labels
+
+
+def test_linear_accuracy_is_scikit_learns_on_the_same_split():
+    features, labels = blobs(spread=2.5)
+    got = linear.linear_accuracy(features, labels, splits=3, progress=False)
+    rng = np.random.default_rng(0)
+    accuracies = []
+    for c in got["c_chosen"]:
+        order = rng.permutation(len(labels))
+        both, test = order[: int(0.8 * len(order))], order[int(0.8 * len(order)):]
+        mean, std = features[both].mean(0), features[both].std(0) + 1e-6
+        model = LogisticRegression(C=c, max_iter=linear.MAX_ITER).fit((features[both] - mean) / std, labels[both])
+        accuracies.append(model.score((features[test] - mean) / std, labels[test]))
+    assert got["accuracy_mean"] == pytest.approx(np.mean(accuracies))
+    assert got["accuracy_std"] == pytest.approx(np.std(accuracies))
+    assert 0.6 < got["accuracy_mean"] <= 1.0
+
+
+def test_a_margin_is_the_difference_in_the_larger_spread():
+    ours, floor = {"accuracy_mean": 0.6, "accuracy_std": 0.02}, {"accuracy_mean": 0.5, "accuracy_std": 0.04}
+    assert linear.margin_in_sd(ours, floor) == pytest.approx(2.5)
+    assert linear.margin_in_sd(floor, ours) == pytest.approx(-2.5)
+    assert linear.margin_in_sd({"accuracy_mean": 1.0, "accuracy_std": 0.0}, {"accuracy_mean": 1.0,
+                                                                              "accuracy_std": 0.0}) is None
+
+
+def test_linear_accuracy_lists_each_splits_accuracy():
+    features, labels = blobs(spread=2.5)
+    got = linear.linear_accuracy(features, labels, splits=4, progress=False)
+    assert len(got["accuracies"]) == 4 and got["accuracy_mean"] == pytest.approx(np.mean(got["accuracies"]))
+    assert got["accuracy_std"] == pytest.approx(np.std(got["accuracies"]))
+
+
+def test_the_pools_processes_give_exactly_the_fits_of_this_process():
+    jobs = [blobs(spread=2.5, seed=1), blobs(n=200, classes=4, spread=1.5, seed=2), blobs(spread=4.0, seed=3)]
+    expected = [linear.linear_accuracy(x, y, splits=3, progress=False) for x, y in jobs]
+    with linear.FitPool(2) as pool:
+        submitted = [pool.submit(x, y, splits=3) for x, y in jobs]
+        assert [fit.result() for fit in submitted] == expected
+
+
+def test_a_fit_that_fails_in_the_pool_raises_its_own_error():
+    features, labels = blobs()
+    with linear.FitPool(2) as pool:
+        broken = pool.submit(features[:10], labels, splits=1)  # More labels than images: an index past the end.
+        with pytest.raises(IndexError):
+            broken.result()
+
+
+def test_one_process_fits_here_and_a_negative_count_is_refused():
+    features, labels = blobs(seed=4)
+    with linear.FitPool(1) as pool:
+        fit = pool.submit(features, labels, splits=2)
+        assert fit.done() and pool._executor is None
+        assert fit.result() == linear.linear_accuracy(features, labels, splits=2, progress=False)
+    assert linear.FitPool(0).processes == linear.usable_cores()
+    with pytest.raises(ValueError, match="processes=-1"):
+        linear.FitPool(-1)
+
+
+def test_the_pools_module_starts_without_tensorflow():
+    imported = subprocess.run([sys.executable, "-c", "import sys, wsl_tf.eval.linear; "
+                               "print('tensorflow' in sys.modules, 'keras' in sys.modules)"],
+                              capture_output=True, text=True, check=True).stdout.split()
+    assert imported == ["False", "False"]
