@@ -1,7 +1,8 @@
 """wsl-prepare as an Apache Beam pipeline, for collections beyond one machine.
 
-The same sources, text rules, vocabulary, splits and record schema as the
-local job (data_tools/preparer.py), run by any Beam runner (DirectRunner,
+The same sources, and the same rules (data_tools/preparation.py: text and
+list rules, splits, dictionary, record encoding, statistics, dataset.json)
+as the local job (data_tools/preparer.py), run by any Beam runner (DirectRunner,
 DataflowRunner, FlinkRunner, SparkRunner):
 
 1. The source is scanned in one task (a scan lists items: metadata lines,
@@ -25,18 +26,16 @@ dataset.json counts equal the local job's on the same input; which shard of
 a split holds a record differs (hash here, input order there).
 """
 
-import collections
-import dataclasses
 import hashlib
 import itertools
 import json
 import os
 
-from data_tools import worker
-from data_tools.preparer import ChunkSummary, DatasetPreparer, PrepareError, PrepareOptions
+from data_tools import preparation, worker
+from data_tools.preparation import ChunkSummary, PrepareError, PrepareOptions
+from data_tools.preparer import DatasetPreparer
 from data_tools.sources import base
 from wsl_tf import fileio, records
-from wsl_tf.vocab import Vocabulary
 
 RUNNERS = ("DirectRunner", "DataflowRunner", "FlinkRunner", "SparkRunner")
 _SKIPPED = "skipped"
@@ -65,19 +64,7 @@ class _Prepare:
         if isinstance(result, base.Skip):
             beam.metrics.Metrics.counter("wsl_prepare", "skipped").inc()
             return [beam.pvalue.TaggedOutput(_SKIPPED, [result.key, result.reason, result.detail])]
-        if self.lists is not None:  # The list rule, as the local job applies it.
-            result = dataclasses.replace(result, words=self.lists.drop(result.words, result.language))
-        split = records.split_of(result.key, self.options.val_fraction, self.options.test_fraction)
-        return [(split, result)]
-
-
-def _dictionary(counts, options: PrepareOptions, fixed: Vocabulary | None):
-    """(vocabulary, stop words) from the train word counts, as the local job builds them."""
-    if fixed is not None:
-        return fixed, Vocabulary((), ())
-    if not counts:
-        raise PrepareError("the train split is empty: lower --val_fraction/--test_fraction or add data")
-    return Vocabulary.from_counts(collections.Counter(dict(counts)), options.vocab_size, options.num_stopwords)
+        return [preparation.split_record(result, self.options, self.lists)]
 
 
 def _write_shard(keyed, dictionary, options: PrepareOptions):
@@ -89,26 +76,22 @@ def _write_shard(keyed, dictionary, options: PrepareOptions):
     count = options.shard_counts()[split]
     path = os.path.join(options.output_dir, records.shard_name(split, shard, count))
     temp = fileio.temp_path_for(path)
-    stats = {"images": 0, "pairs": 0, "no_target": 0}
+    stats = preparation.empty_stats()
     entries = []
     with tf.io.TFRecordWriter(temp) as writer:
         for record in sorted(prepared, key=lambda r: r.key):
-            ids = vocab.ids(record.words)
-            if not ids:
-                stats["no_target"] += 1
-                if split == "train":
-                    continue
-            serialized = records.make_example(record.key, record.image, ids, record.language)
+            encoded = preparation.encode_record(record, split, vocab, stats)
+            if encoded is None:
+                continue
+            serialized, ids = encoded
             writer.write(serialized)
             if split == "train":
                 entries.append((len(serialized), ids))
-            stats["images"] += 1
-            stats["pairs"] += len(ids)
     fileio.commit(temp, path)
-    return split, shard, stats, entries
+    return split, shard, stats[split], entries
 
 
-def _finish(_, shards, skipped, items, dictionary, source, options: PrepareOptions):
+def _finish(_, shards, skipped, items, dictionary, source, options: PrepareOptions, lists):
     """The last task: train index, vocabulary files, skipped.tsv, then dataset.json."""
     from wsl_tf.input.index import TrainIndexBuilder
 
@@ -121,10 +104,9 @@ def _finish(_, shards, skipped, items, dictionary, source, options: PrepareOptio
             if (split, shard) not in written:
                 shards.append(_write_shard(((split, shard), []), dictionary, options))
     index = TrainIndexBuilder(counts["train"], len(vocab))
-    stats = {s: {"images": 0, "pairs": 0, "no_target": 0} for s in records.SPLITS}
+    stats = preparation.empty_stats()
     for split, shard, shard_stats, entries in sorted(shards, key=lambda s: (s[0], s[1])):
-        for name, value in shard_stats.items():
-            stats[split][name] += value
+        preparation.add_stats(stats, split, shard_stats)
         for length, ids in entries:
             index.add(shard, length, ids)
     if sum(stats[s]["images"] for s in records.SPLITS) + stats["train"]["no_target"] == 0:
@@ -134,10 +116,9 @@ def _finish(_, shards, skipped, items, dictionary, source, options: PrepareOptio
     stats["max_words_per_image"] = index.max_words_per_record
     vocab.save(os.path.join(out, records.VOCAB_FILE))
     stopwords.save(os.path.join(out, records.STOPWORDS_FILE))
-    preparer = DatasetPreparer(source, options, log=print)
-    summary = ChunkSummary(items, items - len(skipped), sorted(skipped), {})
-    preparer.write_skipped([summary])
-    metadata = preparer.dataset_metadata([summary], vocab, stopwords, stats)
+    summaries = [ChunkSummary(items, items - len(skipped), sorted(skipped), {})]
+    fileio.write_text_atomic(os.path.join(out, records.SKIPPED_FILE), preparation.skipped_tsv(summaries))
+    metadata = preparation.dataset_metadata(source, options, lists, summaries, vocab, stopwords, stats)
     fileio.write_json_atomic(os.path.join(out, records.METADATA_FILE), metadata, sort_keys=True)
     return metadata
 
@@ -177,7 +158,7 @@ def run_pipeline(source: base.Source, options: PrepareOptions, runner: str, pipe
                         | "TrainWords" >> beam.FlatMap(lambda pair: pair[1].words)
                         | "CountWords" >> beam.combiners.Count.PerElement()
                         | "AllCounts" >> beam.combiners.ToList())
-        dictionary = train_counts | "Dictionary" >> beam.Map(_dictionary, options, fixed)
+        dictionary = train_counts | "Dictionary" >> beam.Map(preparation.dictionary, options, fixed, print)
         shards = (records_by_split
                   | "ToShard" >> beam.Map(lambda pair: ((pair[0], shard_of(pair[1].key, options.shard_counts()[
                       pair[0]])), pair[1]))
@@ -188,7 +169,7 @@ def run_pipeline(source: base.Source, options: PrepareOptions, runner: str, pipe
         _ = (pipeline | "Last" >> beam.Create([None])
              | "Finish" >> beam.Map(_finish, beam.pvalue.AsSingleton(shards), beam.pvalue.AsSingleton(skipped),
                                     beam.pvalue.AsSingleton(read), beam.pvalue.AsSingleton(dictionary), source,
-                                    options))
+                                    options, preparer.stopword_lists))
     metadata = json.loads(fileio.read_text(os.path.join(options.output_dir, records.METADATA_FILE)))
     images = ", ".join(f"{split} {metadata['images'][split]}" for split in records.SPLITS)
     log(f"wrote {options.output_dir} with {runner}: {metadata['vocab_size']} words; images {images}; "

@@ -179,6 +179,20 @@ def write_json_atomic(path: str, value, indent: int | None = 2, sort_keys: bool 
     write_text_atomic(path, dumps_strict(value, indent=indent, sort_keys=sort_keys) + "\n")
 
 
+def exists(path: str) -> bool:
+    return _gfile().exists(path)
+
+
+def makedirs(path: str) -> None:
+    """The directory and its parents, wherever they are missing."""
+    _gfile().makedirs(path)
+
+
+def listdir(path: str) -> list[str]:
+    """The names in a directory (a directory's without gfile's trailing '/')."""
+    return [name.rstrip("/") for name in _gfile().listdir(path)]
+
+
 def read_text(path: str) -> str:
     with _gfile().GFile(path, "r") as handle:
         return handle.read()
