@@ -52,7 +52,21 @@ class PrepareOptions:
     max_records: int = 0  # Read at most this many source items (0: all).
     progress: bool = True
 
+    @classmethod
+    def from_settings(cls, settings, name: str = "prepare", **given) -> "PrepareOptions":
+        """The options of a config section (settings: {field: value}, e.g. configs/demo.py's data), given
+        overriding; PrepareError naming every key that is not a field at once ({name}.KEY)."""
+        fields = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(settings) - fields)
+        if unknown:
+            raise PrepareError("; ".join(f"{name}.{key}: no such setting (data_tools/preparation.py's PrepareOptions)"
+                                         for key in unknown))
+        options = cls(**{**dict(settings), **given})
+        options.validate()
+        return options
+
     def validate(self) -> None:
+        """PrepareError naming every option that cannot work, at once."""
         checks = [
             (bool(self.output_dir), "--output_dir is required"),
             (1 <= self.vocab_size <= MAX_VOCAB_SIZE,
@@ -73,9 +87,9 @@ class PrepareOptions:
             (self.max_pixels >= 1, f"--max_pixels={self.max_pixels}: must be >= 1"),
             (self.max_records >= 0, f"--max_records={self.max_records}: must be >= 0 (0: all)"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise PrepareError(message)
+        problems = [message for ok, message in checks if not ok]
+        if problems:
+            raise PrepareError("; ".join(problems))
 
     def shard_counts(self) -> dict[str, int]:
         """Train gets num_shards; val and test a proportional number, >= 1."""

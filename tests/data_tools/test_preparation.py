@@ -93,3 +93,15 @@ def test_the_local_job_writes_the_same_dataset_on_a_filesystem_that_is_not_local
         assert tf.io.gfile.GFile(f"{remote}/{name}", "rb").read() == (tmp_path / "data" / name).read_bytes(), name
     again = DatasetPreparer(JsonlSource(str(tmp_path / "list.jsonl")), options, log=lambda *_: None)
     assert again.completed_metadata() == metadata  # A rerun finds it complete there.
+
+
+def test_every_bad_option_is_named_at_once_and_a_config_section_may_hold_only_options():
+    with pytest.raises(PrepareError) as raised:
+        PrepareOptions(output_dir="out", vocab_size=0, num_shards=0, val_fraction=1.5).validate()
+    assert str(raised.value).split("; ") == [
+        "--vocab_size=0: must be in [1, 1000000]", "--num_shards=0: must be >= 1", "--val_fraction=1.5: must be in [0, 1)",
+        "--val_fraction + --test_fraction must be below 1, leaving a train split"]
+    options = PrepareOptions.from_settings({"vocab_size": 50, "image_size": 64}, "data", output_dir="out")
+    assert (options.vocab_size, options.image_size, options.output_dir) == (50, 64, "out")
+    with pytest.raises(PrepareError, match=r"^data\.corpus: no such setting .*; data\.vocab: no such setting"):
+        PrepareOptions.from_settings({"vocab": 50, "corpus": "x", "image_size": 64}, "data", output_dir="out")

@@ -55,11 +55,10 @@ def main(argv):
     run_dir = RunDirectory(os.path.join(FLAGS.workdir, "run"))
     try:
         source = demo_source(data)
-        options = preparer.PrepareOptions(
-            output_dir=dataset_dir, vocab_size=data.vocab_size, num_stopwords=data.num_stopwords,
-            stopwords=data.stopwords, stopword_lists=corpora.fetch("stopwords") if data.stopwords == "list" else None,
-            image_size=data.image_size, num_shards=data.num_shards, val_fraction=data.val_fraction,
-            test_fraction=data.test_fraction, max_records=data.max_records)
+        settings = {key: value for key, value in data.items() if key not in SOURCE_SETTINGS}
+        options = preparer.PrepareOptions.from_settings(
+            settings, "data", output_dir=dataset_dir,
+            stopword_lists=corpora.fetch("stopwords") if data.stopwords == "list" else None)
         preparer.DatasetPreparer(source, options).run()
         dataset = PreparedDataset(dataset_dir)
         run_config = FLAGS.config.run
@@ -85,6 +84,10 @@ def main(argv):
 
 
 DISK_NEEDED = "1 GB"
+
+
+# The keys of the config's data section that say which corpora to read; the others are wsl-prepare's options.
+SOURCE_SETTINGS = ("corpora", "languages", "max_records_each")
 
 
 def demo_source(data):

@@ -23,10 +23,13 @@ import sys
 
 from absl import app, flags
 
-from data_tools import corpora, images, preparer
+from data_tools import corpora, preparer
 from data_tools.sources import SOURCES, SourceError
 from data_tools.sources.yfcc100m import LAYOUTS
+from data_tools.stopwords import RULES as STOPWORD_RULES
 from wsl_tf.cli import command
+
+DEFAULTS = preparer.PrepareOptions(output_dir="")  # The options' defaults are PrepareOptions' own.
 
 FLAGS = flags.FlagValues()  # This command's own: several commands can be imported in one process.
 flags.DEFINE_enum("source", None, sorted(SOURCES), "Format of the raw collection.", flag_values=FLAGS)
@@ -41,26 +44,26 @@ flags.DEFINE_list("languages", ["en"], "tuxpaint, emoji: caption languages; one 
                   flag_values=FLAGS)
 flags.DEFINE_string("png_dir", None, "openclipart: the tree of PNG renders (default: png/ beside the svg tree).", flag_values=FLAGS)
 flags.DEFINE_string("output_dir", None, "The dataset directory to write.", flag_values=FLAGS)
-flags.DEFINE_integer("vocab_size", 1000, "K, the number of dictionary words (paper: 1,000 to 100,000).", flag_values=FLAGS)
-flags.DEFINE_integer("num_stopwords", 500, "How many of the most common words to drop first (paper: 500).",
+flags.DEFINE_integer("vocab_size", DEFAULTS.vocab_size, "K, the number of dictionary words (paper: 1,000 to 100,000).", flag_values=FLAGS)
+flags.DEFINE_integer("num_stopwords", DEFAULTS.num_stopwords, "How many of the most common words to drop first (paper: 500).",
                      flag_values=FLAGS)
-flags.DEFINE_enum("stopwords", "frequent", ["frequent", "list"],
+flags.DEFINE_enum("stopwords", DEFAULTS.stopwords, list(STOPWORD_RULES),
                   "frequent: the paper's rule alone (--num_stopwords); list: first drop, from each caption, the "
                   "stop words of its language's classic list (the corpus `stopwords`, fetched if missing).",
                   flag_values=FLAGS)
 flags.DEFINE_string("stopword_lists", None, "With --stopwords=list: the lists' folder (default: the fetched corpus).",
                     flag_values=FLAGS)
 flags.DEFINE_string("vocab", None, "Reuse this vocab.tsv instead of building one (e.g. for an eval set).", flag_values=FLAGS)
-flags.DEFINE_integer("image_size", 256, "Stored images are SIZE x SIZE JPEGs (paper: 256).", flag_values=FLAGS)
-flags.DEFINE_integer("num_shards", 8, "Shards of the train split; val and test get proportionally many.", flag_values=FLAGS)
-flags.DEFINE_float("val_fraction", 0.05, "Fraction of keys in the val split.", flag_values=FLAGS)
-flags.DEFINE_float("test_fraction", 0.05, "Fraction of keys in the test split.", flag_values=FLAGS)
-flags.DEFINE_integer("workers", preparer.PrepareOptions.workers,
+flags.DEFINE_integer("image_size", DEFAULTS.image_size, "Stored images are SIZE x SIZE JPEGs (paper: 256).", flag_values=FLAGS)
+flags.DEFINE_integer("num_shards", DEFAULTS.num_shards, "Shards of the train split; val and test get proportionally many.", flag_values=FLAGS)
+flags.DEFINE_float("val_fraction", DEFAULTS.val_fraction, "Fraction of keys in the val split.", flag_values=FLAGS)
+flags.DEFINE_float("test_fraction", DEFAULTS.test_fraction, "Fraction of keys in the test split.", flag_values=FLAGS)
+flags.DEFINE_integer("workers", DEFAULTS.workers,
                      "Worker processes decoding images (0: in this process).", flag_values=FLAGS)
-flags.DEFINE_integer("chunk_size", 1024, "Records per staged chunk, the unit a rerun resumes from.", flag_values=FLAGS)
-flags.DEFINE_integer("max_pixels", images.DEFAULT_MAX_PIXELS,
+flags.DEFINE_integer("chunk_size", DEFAULTS.chunk_size, "Records per staged chunk, the unit a rerun resumes from.", flag_values=FLAGS)
+flags.DEFINE_integer("max_pixels", DEFAULTS.max_pixels,
                      "Images with more pixels are skipped (decompression bombs).", flag_values=FLAGS)
-flags.DEFINE_integer("max_records", 0, "Read only the first N items of the source (0: all), for trial runs.", flag_values=FLAGS)
+flags.DEFINE_integer("max_records", DEFAULTS.max_records, "Read only the first N items of the source (0: all), for trial runs.", flag_values=FLAGS)
 flags.DEFINE_bool("progress", True, "Show a progress bar.", flag_values=FLAGS)
 flags.DEFINE_string("runner", "local",
                     "local (this machine's worker processes) or an Apache Beam runner: DirectRunner, "

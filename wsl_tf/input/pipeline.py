@@ -31,15 +31,24 @@ from wsl_tf.errors import ConfigError
 LABELS = ("sampled_word", "all_words")
 
 
-def _check(config):
+def input_problems(config) -> list[str]:
+    """One line per bad setting of an input section (its key without the 'input.'); empty when it can run."""
+    found = []
     if config.sampler not in SAMPLERS:
-        raise ConfigError(f"input.sampler={config.sampler!r}: expected one of {', '.join(SAMPLERS)}")
+        found.append(f"sampler={config.sampler!r}: expected one of {', '.join(SAMPLERS)}")
     if config.labels not in LABELS:
-        raise ConfigError(f"input.labels={config.labels!r}: expected one of {', '.join(LABELS)}")
+        found.append(f"labels={config.labels!r}: expected one of {', '.join(LABELS)}")
     if config.labels == "sampled_word" and config.sampler != "uniform_per_word":
-        raise ConfigError("input.labels='sampled_word' needs input.sampler='uniform_per_word'")
+        found.append("labels='sampled_word' needs input.sampler='uniform_per_word'")
     if config.crop_size > config.resize_size:
-        raise ConfigError(f"input.crop_size={config.crop_size} exceeds input.resize_size={config.resize_size}")
+        found.append(f"crop_size={config.crop_size} exceeds input.resize_size={config.resize_size}")
+    return found
+
+
+def _check(config):
+    found = input_problems(config)
+    if found:
+        raise ConfigError("; ".join(f"input.{line}" for line in found))
 
 
 def train_dataset(dataset: PreparedDataset | str, config, batch_size: int, start: int = 0,

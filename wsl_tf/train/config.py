@@ -1,5 +1,6 @@
 """What a training config must satisfy; the configs themselves are data in configs/ (paper.py)."""
 
+from wsl_tf.input.pipeline import input_problems
 from wsl_tf.input.sampling import NEGATIVE_DRAWS
 from wsl_tf.models.losses import BALANCES
 from wsl_tf.train.training_run import CORRECTIONS
@@ -10,36 +11,46 @@ LOSSES = ("softmax", "one_vs_all")
 OPTIMIZERS = ("easgd", "sgd")
 
 
-def check(config, metadata: dict) -> None:
-    """Raise ValueError naming the first setting that cannot work with this dataset."""
+def problems(config, metadata: dict) -> list[str]:
+    """One line per setting of a training config that cannot work with this dataset (empty when it can run):
+    the loss, optimizer, head, model, input pipeline and train sections."""
+    found = [f"input.{line}" for line in input_problems(config.input)]
     if config.loss not in LOSSES:
-        raise ConfigError(f"loss={config.loss!r}: expected one of {', '.join(LOSSES)}")
+        found.append(f"loss={config.loss!r}: expected one of {', '.join(LOSSES)}")
     if config.optimizer.name not in OPTIMIZERS:
-        raise ConfigError(f"optimizer.name={config.optimizer.name!r}: expected one of {', '.join(OPTIMIZERS)}")
+        found.append(f"optimizer.name={config.optimizer.name!r}: expected one of {', '.join(OPTIMIZERS)}")
     if config.one_vs_all_balance not in BALANCES:
-        raise ConfigError(f"one_vs_all_balance={config.one_vs_all_balance!r}: expected one of {', '.join(BALANCES)}")
+        found.append(f"one_vs_all_balance={config.one_vs_all_balance!r}: expected one of {', '.join(BALANCES)}")
     head = config.head
     for key, allowed in (("classes", HEAD_CLASSES), ("correction", CORRECTIONS), ("negatives_by", NEGATIVE_DRAWS)):
         if head[key] not in allowed:
-            raise ConfigError(f"head.{key}={head[key]!r}: expected one of {', '.join(allowed)}")
+            found.append(f"head.{key}={head[key]!r}: expected one of {', '.join(allowed)}")
     if head.negatives < 0:
-        raise ConfigError(f"head.negatives={head.negatives} must be >= 0")
+        found.append(f"head.negatives={head.negatives} must be >= 0")
     if head.negatives and head.classes == "full":
-        raise ConfigError(f"head.negatives={head.negatives} adds words to in-batch classes; head.classes='full' "
-                          "already computes every word")
+        found.append(f"head.negatives={head.negatives} adds words to in-batch classes; head.classes='full' "
+                     "already computes every word")
     if config.model.num_words > metadata["vocab_size"]:
-        raise ConfigError(f"model.num_words={config.model.num_words} exceeds the dataset's vocabulary "
-                          f"({metadata['vocab_size']} words in {config.data.dir})")
+        found.append(f"model.num_words={config.model.num_words} exceeds the dataset's vocabulary "
+                     f"({metadata['vocab_size']} words in {config.data.dir})")
     if config.input.crop_size != config.model.image_size:
-        raise ConfigError(f"input.crop_size={config.input.crop_size} differs from "
-                          f"model.image_size={config.model.image_size}")
+        found.append(f"input.crop_size={config.input.crop_size} differs from "
+                     f"model.image_size={config.model.image_size}")
     for key in ("log_every_steps", "steps_per_loop", "checkpoint_every_steps"):
         if config.train[key] < 1:
-            raise ConfigError(f"train.{key}={config.train[key]} must be >= 1")
+            found.append(f"train.{key}={config.train[key]} must be >= 1")
     if config.train.steps_per_loop > 1 and config.optimizer.name != "easgd":
         # Synchronous SGD all-reduces sparse gradients of per-step sizes, which TensorFlow's collectives
         # reject inside a graph loop; EASGD's only collectives, the exchanges, run between its loops.
-        raise ConfigError(f"train.steps_per_loop={config.train.steps_per_loop} needs optimizer.name='easgd' "
-                          f"(with '{config.optimizer.name}' use 1)")
+        found.append(f"train.steps_per_loop={config.train.steps_per_loop} needs optimizer.name='easgd' "
+                     f"(with '{config.optimizer.name}' use 1)")
     if config.train.batch_size_per_replica < 1:
-        raise ConfigError(f"train.batch_size_per_replica={config.train.batch_size_per_replica} must be >= 1")
+        found.append(f"train.batch_size_per_replica={config.train.batch_size_per_replica} must be >= 1")
+    return found
+
+
+def check(config, metadata: dict) -> None:
+    """ConfigError naming every setting that cannot work with this dataset, at once, before any work."""
+    found = problems(config, metadata)
+    if found:
+        raise ConfigError("; ".join(found))
