@@ -30,15 +30,15 @@ def test_training_choices_change_only_the_loss_and_sampling_and_score_each_run(t
         scores = section["runs"][name]
         assert all(0 <= scores[f"precision_at_{k}"] <= 1 for k in (1, 5, 10)) and scores["images"] > 0
         assert all(0 <= scores["raw"][f"precision_at_{k}"] <= 1 for k in (1, 5, 10))
-        model = restore_run(sweeps.choice_directory(str(tmp_path), name)).model
+        model = restore_run(sweeps.choice_directory(str(tmp_path), name, 1, 32)).model
         assert scores["prior_weight"] == float(model.prior_weight.numpy())
         # The transfer column: the linear classifier on this run's features of the labelled set.
         features = transfer.extract(model, labelled.images, run.config.model.image_size, progress=False)["embedding"]
         expected = linear.linear_accuracy(features, labelled.labels, progress=False)
         assert scores["transfer"]["accuracy_mean"] == pytest.approx(expected["accuracy_mean"])
         assert scores["transfer"]["set"] == "categories:test"
-        directory = sweeps.choice_directory(str(tmp_path), name)
-        assert directory == os.path.join(str(tmp_path), "choices", name.replace(", ", "_").replace(" ", "_")
+        directory = sweeps.choice_directory(str(tmp_path), name, 1, 32)
+        assert directory == os.path.join(str(tmp_path), "choices", "1x32", name.replace(", ", "_").replace(" ", "_")
                                          .replace("-", "_"))
         variant = json.loads(open(os.path.join(directory, "config.json")).read())
         changed = {f"{section_name}.{key}" for section_name, values in original.items() if isinstance(values, dict)

@@ -208,6 +208,43 @@ def test_a_run_the_schedule_stopped_trains_nothing_when_rerun(twelve_word_datase
     assert any("nothing to train: the schedule stopped this run" in line for line in said)
 
 
+def test_a_rerun_resumes_the_same_run_applying_and_logging_only_what_a_resume_may_change(twelve_word_dataset,
+                                                                                         tmp_path):
+    config = tiny_config(twelve_word_dataset, max_epochs=1)
+    first = train(config, str(tmp_path), log=lambda *_: None)
+    saved = (tmp_path / "config.json").read_text()
+    for change, value in (("optimizer.learning_rate", 0.5), ("train.batch_size_per_replica", 16),
+                          ("model.width", 0.25)):
+        changed = tiny_config(twelve_word_dataset, max_epochs=2)  # A resumable change beside the refused one.
+        section, key = change.split(".")
+        changed[section][key] = value
+        with pytest.raises(TrainingError) as refused:
+            train(changed, str(tmp_path), log=lambda *_: None)
+        assert f"{change}={value!r} (the run's: {config[section][key]!r})" in str(refused.value)
+        assert "train.max_epochs" not in str(refused.value) and "use a new --workdir" in str(refused.value)
+        assert (tmp_path / "config.json").read_text() == saved  # Refused before anything is written.
+    said = []
+    resumed = train(tiny_config(twelve_word_dataset, max_epochs=2, log_every_steps=2), str(tmp_path),
+                    log=said.append)
+    assert "resuming with train.max_epochs=2 (the run's was 1)" in said
+    assert f"resuming with train.log_every_steps=2 (the run's was {config.train.log_every_steps})" in said
+    assert (resumed["epoch"], resumed["history"][0]) == (2, first["history"][0])
+    assert json.loads((tmp_path / "config.json").read_text())["train"]["max_epochs"] == 2
+
+
+def test_a_checkpoint_of_other_shapes_is_a_config_mismatch_not_damage(twelve_word_dataset, tmp_path):
+    config = tiny_config(twelve_word_dataset, max_epochs=1)
+    train(config, str(tmp_path), log=lambda *_: None)
+    (tmp_path / "config.json").unlink()  # No config to compare: the checkpoint itself tells.
+    wider = tiny_config(twelve_word_dataset, max_epochs=2)
+    wider.model.width = 0.25
+    said = []
+    with pytest.raises(TrainingError, match=r"ckpt-\d+ holds a model of other shapes than this config builds .*"
+                                            r"use a new --workdir"):
+        train(wider, str(tmp_path), log=said.append)
+    assert not any("skipped checkpoint" in line for line in said)
+
+
 def test_one_vs_all_weights_count_this_datasets_train_images_not_the_reused_vocabulary(tmp_path):
     (tmp_path / "donor").mkdir()
     donor = prepare_jsonl_dataset(tmp_path / "donor", 60, ["red", "blue", "green"], image_px=16,

@@ -6,7 +6,7 @@ score a run. `training_choices` is the paper's two choices (section 3.1): multi-
 one-vs-all loss, and uniform-per-word vs natural sampling. Each is a short
 run of the run's own config with only the loss, sampler and labels changed,
 trained at equal budget from the same seed (the learning rate is not halved
-within it), in OUT_DIR/choices/NAME; a finished one is reused. Each is
+within it), in OUT_DIR/choices/EPOCHSxSIZE/NAME; a finished one is reused. Each is
 scored on the held-out images under its natural ranking (raw scores plus its
 prior weight, chosen on val by the trainer, times the log word frequency: a
 run trained with a balanced objective needs it) and on its raw scores, and,
@@ -47,9 +47,11 @@ def prepare_replicas(workdir: str) -> None:
     split_cpu(read_config(workdir).train.logical_cpus)
 
 
-def choice_directory(out_dir: str, name: str) -> str:
-    """Where the run of choice `name` lives: OUT_DIR/choices/multi_class_uniform_per_word, ..."""
-    return os.path.join(out_dir, RunDirectory.CHOICES, name.replace(", ", "_").replace(" ", "_").replace("-", "_"))
+def choice_directory(out_dir: str, name: str, epochs: int, epoch_size: int) -> str:
+    """Where the run of choice `name` at a budget of epochs x epoch_size images lives:
+    OUT_DIR/choices/4x4096/multi_class_uniform_per_word, ...; another budget is another run."""
+    return os.path.join(out_dir, RunDirectory.CHOICES, f"{epochs}x{epoch_size}",
+                        name.replace(", ", "_").replace(" ", "_").replace("-", "_"))
 
 
 def training_choices(config, dataset, out_dir: str, split: str, settings, log=print, labelled=None,
@@ -72,7 +74,7 @@ def training_choices(config, dataset, out_dir: str, split: str, settings, log=pr
         variant.train.update({"max_epochs": settings.choice_epochs, "epoch_size": settings.choice_epoch_size,
                               "export": False})
         variant.schedule.min_epochs_per_lr = settings.choice_epochs + 1
-        directory = choice_directory(out_dir, name)
+        directory = choice_directory(out_dir, name, settings.choice_epochs, settings.choice_epoch_size)
         log(f"training choice: {name} ({settings.choice_epochs} x {settings.choice_epoch_size} images)")
         train(variant, directory, dataset=dataset, log=lambda *_: None)
         model = restore_run(directory).model

@@ -1,4 +1,7 @@
-"""What a training config must satisfy; the configs themselves are data in configs/ (paper.py)."""
+"""What a training config must satisfy, and what a resumed run may change; the configs themselves are data in
+configs/ (paper.py)."""
+
+import json
 
 from wsl_tf.input.pipeline import input_problems
 from wsl_tf.input.sampling import NEGATIVE_DRAWS
@@ -8,6 +11,14 @@ from wsl_tf.train.word_rows import HEAD_CLASSES
 from wsl_tf.errors import ConfigError
 
 LOSSES = ("softmax", "one_vs_all")
+# Settings a resumed run may change, each applied and logged: how long it goes on, how often it logs and
+# checkpoints, how many checkpoints it keeps, whether it exports, how long a worker waits for a dead peer. Every
+# other setting of a run that has a checkpoint is what its checkpoints were trained with: a change is refused.
+RESUMABLE = ("train.max_epochs", "train.log_every_steps", "train.checkpoint_every_steps", "train.keep_checkpoints",
+             "train.export", "train.peer_timeout_seconds")
+# wsl-eval's settings change nothing a run trains but these, which the trainer's validation reads (LR halving,
+# prior weight).
+EVAL_READ_BY_TRAINING = ("eval.val_images",)
 OPTIMIZERS = ("easgd", "sgd")
 
 
@@ -54,3 +65,21 @@ def check(config, metadata: dict) -> None:
     found = problems(config, metadata)
     if found:
         raise ConfigError("; ".join(found))
+
+
+def _flat(value, prefix: str = "") -> dict:
+    if isinstance(value, dict):
+        return {k: v for key, item in value.items() for k, v in _flat(item, f"{prefix}{key}.").items()}
+    return {prefix[:-1]: value}
+
+
+def config_changes(saved, requested) -> list[tuple[str, object, object]]:
+    """(key, saved value, requested value) of every setting the two configs give different values, in key
+    order; a key only one of them has (a setting added to configs/paper.py since the run began) is left out."""
+    old, new = (_flat(json.loads(config.to_json_best_effort())) for config in (saved, requested))
+    return [(key, old[key], new[key]) for key in sorted(old.keys() & new.keys()) if old[key] != new[key]]
+
+
+def resumable(key: str) -> bool:
+    """Whether a resumed run may change this setting (RESUMABLE, and wsl-eval's settings but those training reads)."""
+    return key in RESUMABLE or (key.startswith("eval.") and key not in EVAL_READ_BY_TRAINING)

@@ -57,6 +57,7 @@ def train(config, workdir: str, callbacks=(), log=print, dataset: PreparedDatase
     """
     dataset = _checked_dataset(config, dataset)
     if training_run.is_chief():  # Under MultiWorkerMirroredStrategy only the chief writes the run's files.
+        _accept_changes(config, RunDirectory(workdir), log)
         _write_run_files(config, workdir, dataset)
     if config.train.deterministic:
         tf.config.experimental.enable_op_determinism()
@@ -132,6 +133,22 @@ def _checked_dataset(config, dataset: PreparedDataset | None) -> PreparedDataset
     return dataset
 
 
+def _accept_changes(config, run: RunDirectory, log) -> None:
+    """A rerun into a run that has a checkpoint resumes the same run: the settings it may change
+    (config_lib.RESUMABLE) are logged one line each; any other change stops it before anything is written."""
+    if not run.exists() or run.latest_checkpoint() is None:
+        return  # Nothing trained yet: the config is this run's first.
+    changes = config_lib.config_changes(run.read_config(), config)
+    refused = [(key, old, new) for key, old, new in changes if not config_lib.resumable(key)]
+    if refused:
+        listed = "; ".join(f"{key}={new!r} (the run's: {old!r})" for key, old, new in refused)
+        raise TrainingError(f"{run.path} holds a run trained with another config: {listed}. Its checkpoints hold "
+                            f"that config's state; use a new --workdir, or rerun with the run's own values "
+                            f"({run.config_path})")
+    for key, old, new in changes:
+        log(f"resuming with {key}={new!r} (the run's was {old!r})")
+
+
 def _write_run_files(config, workdir: str, dataset: PreparedDataset) -> None:
     """data.json (refusing a run directory of another vocabulary), vocab.tsv and config.json."""
     run = RunDirectory(workdir)
@@ -193,6 +210,10 @@ class _Trainer:
             try:
                 self.checkpoints.checkpoint.restore(path).assert_existing_objects_matched()
             except (tf.errors.OpError, ValueError, AssertionError, IndexError, KeyError) as error:
+                if isinstance(error, ValueError) and "shape" in str(error):  # Read fine, holds another model.
+                    raise TrainingError(f"{path} holds a model of other shapes than this config builds "
+                                        f"({fileio.error_line(error)}): the run was trained with another config; "
+                                        f"use a new --workdir") from None
                 self.log(f"skipped checkpoint {path}: it does not read back "
                          f"({type(error).__name__}: {fileio.error_line(error)})")
                 continue
