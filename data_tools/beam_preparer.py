@@ -174,4 +174,6 @@ def run_pipeline(source: base.Source, options: PrepareOptions, runner: str, pipe
     images = ", ".join(f"{split} {metadata['images'][split]}" for split in records.SPLITS)
     log(f"wrote {options.output_dir} with {runner}: {metadata['vocab_size']} words; images {images}; "
         f"skipped {metadata['skipped_total']} (listed in skipped.tsv)")
+    for line in preparation.split_warnings(metadata, options):
+        log(line)
     return metadata

@@ -245,3 +245,18 @@ def dataset_metadata(source: base.Source, options: PrepareOptions, lists: Stopwo
         },
         "fingerprint": json.loads(json.dumps(dataset_fingerprint(source, options, lists))),
     }
+
+
+def split_warnings(metadata: dict, options: PrepareOptions) -> list[str]:
+    """One line for each held-out split that is empty or too small to measure on (records.MIN_USEFUL_HELD_OUT_IMAGES
+    images with a dictionary word), naming the flag that gives it more; a split asked to be empty is not warned of."""
+    lines = []
+    for split, fraction in (("val", options.val_fraction), ("test", options.test_fraction)):
+        labelled = metadata["images"][split] - metadata["no_target_images"][split]
+        if fraction == 0 or labelled >= records.MIN_USEFUL_HELD_OUT_IMAGES:
+            continue
+        use = "wsl-train validates on it after every epoch" if split == "val" else "wsl-eval measures on it"
+        lines.append(f"wsl-prepare: warning: the {split} split has {labelled} images with a dictionary word "
+                     f"({use}; fewer than {records.MIN_USEFUL_HELD_OUT_IMAGES} move its figures by chance): "
+                     f"raise --{split}_fraction={fraction:g} or add data")
+    return lines

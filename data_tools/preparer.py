@@ -336,3 +336,5 @@ class DatasetPreparer:
             self.log(line)
         skipped = ", ".join(f"{r}={n}" for r, n in metadata["skipped"].items()) or "none"
         self.log(f"  skipped: {metadata['skipped_total']} ({skipped}); listed in skipped.tsv")
+        for line in preparation.split_warnings(metadata, self.options):
+            self.log(line)

@@ -26,6 +26,9 @@ from wsl_tf.errors import DataError
 
 SCHEMA_VERSION = 2
 SPLITS = ("train", "val", "test")
+# Below this many held-out images with a dictionary word, a figure measured on a split (the val error that
+# halves the learning rate, a test precision) moves by chance: wsl-prepare and wsl-train warn.
+MIN_USEFUL_HELD_OUT_IMAGES = 100
 VOCAB_FILE = "vocab.tsv"
 STOPWORDS_FILE = "stopwords.tsv"
 METADATA_FILE = "dataset.json"

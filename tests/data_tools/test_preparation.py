@@ -105,3 +105,17 @@ def test_every_bad_option_is_named_at_once_and_a_config_section_may_hold_only_op
     assert (options.vocab_size, options.image_size, options.output_dir) == (50, 64, "out")
     with pytest.raises(PrepareError, match=r"^data\.corpus: no such setting .*; data\.vocab: no such setting"):
         PrepareOptions.from_settings({"vocab": 50, "corpus": "x", "image_size": 64}, "data", output_dir="out")
+
+
+def test_a_held_out_split_too_small_to_measure_on_is_warned_of_unless_asked_to_be_empty():
+    metadata = {"images": {"train": 900, "val": 40, "test": 0}, "no_target_images": {"train": 0, "val": 10, "test": 0}}
+    lines = preparation.split_warnings(metadata, PrepareOptions(output_dir="out", val_fraction=0.05,
+                                                                test_fraction=0.1))
+    assert lines == [
+        "wsl-prepare: warning: the val split has 30 images with a dictionary word (wsl-train validates on it after "
+        "every epoch; fewer than 100 move its figures by chance): raise --val_fraction=0.05 or add data",
+        "wsl-prepare: warning: the test split has 0 images with a dictionary word (wsl-eval measures on it; fewer "
+        "than 100 move its figures by chance): raise --test_fraction=0.1 or add data"]
+    assert preparation.split_warnings(metadata, PrepareOptions(output_dir="out", test_fraction=0.0))[1:] == []
+    metadata["images"]["val"] = 110
+    assert preparation.split_warnings(metadata, PrepareOptions(output_dir="out", test_fraction=0.0)) == []

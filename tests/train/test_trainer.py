@@ -232,6 +232,34 @@ def test_a_rerun_resumes_the_same_run_applying_and_logging_only_what_a_resume_ma
     assert json.loads((tmp_path / "config.json").read_text())["train"]["max_epochs"] == 2
 
 
+def test_a_run_starts_with_a_summary_of_what_it_trains_and_a_warning_for_a_small_val_split(twelve_word_dataset,
+                                                                                          tmp_path):
+    said = []
+    train(tiny_config(twelve_word_dataset, max_epochs=1), str(tmp_path), log=said.append)
+    images = json.loads(open(os.path.join(twelve_word_dataset, "dataset.json")).read())["images"]
+    summary = next(line for line in said if line.startswith("run "))
+    assert summary.splitlines() == [
+        f"run {tmp_path}",
+        f"  dataset {twelve_word_dataset}: K = 12 of its 12 words; images train {images['train']}, val "
+        f"{images['val']} ({images['val']} with a word), test {images['test']}",
+        "  model alexnet at 64 px, softmax loss, easgd at learning rate 0.05",
+        "  batch 16 = 8 per replica x 2 replicas (/cpu:0, /cpu:1); 4 steps per epoch of 64 images; 1 epochs "
+        "(train.max_epochs)",
+        "  export none (train.export=False)"]
+    assert images["val"] < 100 and f"wsl-train: warning: only {images['val']} val images have a dictionary word" \
+        in "\n".join(said)
+
+
+def test_a_val_split_without_a_dictionary_word_fails_before_the_first_step(tmp_path):
+    data = prepare_jsonl_dataset(tmp_path, 30, ["red", "blue"], image_px=16, max_words=2, vocab_size=2, num_stopwords=0,
+                                 image_size=64, num_shards=1, val_fraction=0.0, test_fraction=0.2)
+    config = tiny_config(data)
+    config.model.num_words = 2
+    with pytest.raises(TrainingError, match=r"the val split has no image with a dictionary word \(0 val images\)"):
+        train(config, str(tmp_path / "run"), log=lambda *_: None)
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_checkpoint_of_other_shapes_is_a_config_mismatch_not_damage(twelve_word_dataset, tmp_path):
     config = tiny_config(twelve_word_dataset, max_epochs=1)
     train(config, str(tmp_path), log=lambda *_: None)

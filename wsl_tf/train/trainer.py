@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from wsl_tf import fileio
+from wsl_tf import fileio, records
 from wsl_tf.input import pipeline
 from wsl_tf.input.dataset import PreparedDataset
 from wsl_tf.input.reader import find_damaged_record
@@ -56,6 +56,7 @@ def train(config, workdir: str, callbacks=(), log=print, dataset: PreparedDatase
     dataset: the opened config.data.dir, if the caller has it (opened here otherwise).
     """
     dataset = _checked_dataset(config, dataset)
+    _check_val_split(dataset, log)
     if training_run.is_chief():  # Under MultiWorkerMirroredStrategy only the chief writes the run's files.
         _accept_changes(config, RunDirectory(workdir), log)
         _write_run_files(config, workdir, dataset)
@@ -133,6 +134,43 @@ def _checked_dataset(config, dataset: PreparedDataset | None) -> PreparedDataset
     return dataset
 
 
+def labelled_val_images(dataset: PreparedDataset) -> int:
+    """The val images with at least one dictionary word (wsl-prepare keeps val images without one, counted)."""
+    return dataset.metadata["images"]["val"] - dataset.metadata.get("no_target_images", {}).get("val", 0)
+
+
+def _check_val_split(dataset: PreparedDataset, log) -> None:
+    """No val image with a dictionary word is an error before any step; a handful is a warning."""
+    labelled = labelled_val_images(dataset)
+    if labelled == 0:
+        raise TrainingError(f"{dataset.directory}: the val split has no image with a dictionary word "
+                            f"({dataset.metadata['images']['val']} val images): validation after each epoch needs "
+                            f"some; prepare it again with a larger --val_fraction or more data")
+    if labelled < records.MIN_USEFUL_HELD_OUT_IMAGES:
+        log(f"wsl-train: warning: only {labelled} val images have a dictionary word ({dataset.directory}): the "
+            f"val error that halves the learning rate will move by chance (a larger --val_fraction gives more)")
+
+
+def start_summary(config, dataset: PreparedDataset, directory: RunDirectory, run, steps_per_epoch: int) -> str:
+    """The block wsl-train prints before its first step: what it trains on, with what batch, for how long,
+    and where the export goes."""
+    images = dataset.metadata["images"]
+    epochs = (f"{config.train.max_epochs} epochs (train.max_epochs)" if config.train.max_epochs else
+              f"epochs until the learning rate falls below {config.schedule.min_lr:g} (train.max_epochs=0)")
+    devices = ", ".join(config.train.devices) if config.train.devices else "every device"
+    export = directory.export if config.train.export else "none (train.export=False)"
+    return "\n".join([
+        f"run {directory.path}",
+        f"  dataset {dataset.directory}: K = {config.model.num_words:,} of its {dataset.vocab_size:,} words; "
+        f"images train {images['train']:,}, val {images['val']:,} ({labelled_val_images(dataset):,} with a word), "
+        f"test {images['test']:,}",
+        f"  model {config.model.name} at {config.model.image_size} px, {config.loss} loss, "
+        f"{config.optimizer.name} at learning rate {config.optimizer.learning_rate:g}",
+        f"  batch {run.global_batch_size:,} = {config.train.batch_size_per_replica} per replica x {run.replicas} "
+        f"replicas ({devices}); {steps_per_epoch:,} steps per epoch of {config.train.epoch_size:,} images; {epochs}",
+        f"  export {export}"])
+
+
 def _accept_changes(config, run: RunDirectory, log) -> None:
     """A rerun into a run that has a checkpoint resumes the same run: the settings it may change
     (config_lib.RESUMABLE) are logged one line each; any other change stops it before anything is written."""
@@ -186,6 +224,7 @@ class _Trainer:
                                 f"(train.batch_size_per_replica={config.train.batch_size_per_replica} x "
                                 f"{self.run.replicas} replicas)")
         self.steps_per_epoch = config.train.epoch_size // self.run.global_batch_size
+        log(start_summary(config, dataset, self.directory, self.run, self.steps_per_epoch))
         self.schedule = HalveLROnValidationIncrease(
             self.run.learning_rate, min_epochs_per_lr=config.schedule.min_epochs_per_lr,
             min_lr=config.schedule.min_lr, log=log)
