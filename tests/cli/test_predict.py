@@ -81,6 +81,46 @@ def test_the_users_own_words_are_ranked_and_unknown_ones_named(tiny_run, files, 
     assert line["scores"] == pytest.approx(expected[order].tolist(), abs=1e-5)
 
 
+@pytest.mark.parametrize("output", ["table", "json"])
+def test_answers_and_error_lines_come_in_the_order_the_files_were_given(tiny_run, files, capsys, output):
+    assert run_command(predict, f"--model={tiny_run.export}", f"--format={output}", *files) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(files)
+    if output == "json":
+        assert [json.loads(line)["file"] for line in lines] == files
+    else:
+        assert all(line.startswith(f"{name}: ") for line, name in zip(lines, files))
+
+
+def test_words_go_through_the_text_rules_and_a_word_beyond_the_models_k_is_told_apart(tiny_run, files, tmp_path,
+                                                                                      capsys):
+    """The export's run has a dictionary of more words than the model's K (here one more, iguana)."""
+    export = tmp_path / "export"
+    shutil.copytree(tiny_run.export, export)
+    info = json.loads((export / "export.json").read_text())
+    run = tmp_path / "run"
+    run.mkdir()
+    dictionary = open(os.path.join(tiny_run.workdir, "vocab.tsv")).read()
+    (run / "vocab.tsv").write_text(dictionary + "iguana\t1\n")
+    (export / "export.json").write_text(json.dumps({**info, "run": str(run)}))
+    assert run_command(predict, f"--model={export}", "--format=json", "--words=Sea,DOG,zebra,iguana,sea,big dog",
+                       files[0]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        "wsl-predict: --words: Sea is sea under the text rules",
+        "wsl-predict: --words: DOG is dog under the text rules",
+        "wsl-predict: --words: 'big dog' is 2 words under the text rules (big, dog): left out; give one word at a time",
+        f"wsl-predict: beyond the model's {info['num_words']} words (in its dataset's dictionary), left out: iguana",
+        "wsl-predict: not in the dictionary, left out: zebra"]
+    assert sorted(json.loads(captured.out)["words"]) == ["dog", "sea"]
+
+
+def test_a_run_directory_given_as_the_model_names_its_export(tiny_run, files, capsys):
+    assert run_command(predict, f"--model={tiny_run.workdir}", files[0]) == 1
+    assert capsys.readouterr().err.strip() == (f"wsl-predict: error: --model={tiny_run.workdir}: a run directory, "
+                                               f"not an export: its export is --model={tiny_run.export}")
+
+
 def test_only_bad_files_exit_1_without_reaching_the_network(tiny_run, files, capsys):
     """Every file bad: each named, status 1 (an all-bad batch is answered without running the network)."""
     assert run_command(predict, f"--model={tiny_run.export}", files[1], files[4]) == 1

@@ -9,13 +9,15 @@ layer's, e.w + b (higher is better). A file that is missing, not an image,
 or larger than the export's pixel limit (read from its header: it is never
 decoded) gets one line naming it; the other files are still answered. With --words,
 each image ranks only the given words (zero-shot labelling with your own
-list); words outside the dictionary are named on stderr and left out.
+list), each through the project's text rules first (Letter is letter); words
+outside the model's dictionary are named on stderr and left out, those of its
+dataset's dictionary beyond the model's K words told apart.
 --ranking: natural ranks words as they occur in natural images (the word
 layer's score plus the model's prior weight times the log word frequency;
 the default without --words), balanced as if every word were equally
 frequent (the default with --words: zero-shot labelling wants no frequency
-prior). Only TensorFlow runs here: the SavedModel holds the preprocessing,
-the dictionary and the prior.
+prior). The SavedModel holds the preprocessing, the dictionary and the
+prior; answers and error lines come in the order the files were given.
 """
 
 import os
@@ -112,8 +114,7 @@ def main(argv):
 
     path = saved_model_dir(FLAGS.model)
     if not tf.saved_model.contains_saved_model(path):
-        print(f"wsl-predict: error: --model={FLAGS.model}: no SavedModel there (wsl-export writes one)",
-              file=sys.stderr)
+        print(f"wsl-predict: error: --model={FLAGS.model}: {no_saved_model(FLAGS.model)}", file=sys.stderr)
         return 1
     try:
         signatures = tf.saved_model.load(path).signatures
@@ -128,36 +129,108 @@ def main(argv):
         return 1
     words = None
     if FLAGS.words:
-        known = signatures["word_vectors"](words=tf.constant(FLAGS.words))["known"].numpy()
-        unknown = [w for w, k in zip(FLAGS.words, known) if not k]
-        if unknown:
-            print(f"wsl-predict: not in the dictionary, left out: {', '.join(unknown)}", file=sys.stderr)
-        words = [w for w, k in zip(FLAGS.words, known) if k]
+        words, notes = zero_shot_words(FLAGS.words, signatures, FLAGS.model)
+        for note in notes:
+            print(f"wsl-predict: {note}", file=sys.stderr)
         if not words:
-            print("wsl-predict: error: --words: none of them is in the dictionary", file=sys.stderr)
+            print("wsl-predict: error: --words: none of them is in the model's dictionary", file=sys.stderr)
             return 1
     failures = 0
     max_pixels = export_max_pixels(FLAGS.model)
     for start in range(0, len(files), FLAGS.batch_size):
         batch = files[start:start + FLAGS.batch_size]
-        contents = []
+        contents, errors = [], {}
         for name in batch:
             try:
                 with open(name, "rb") as handle:
                     contents.append(handle.read())
             except OSError as error:
                 contents.append(None)
-                report(name, error=f"cannot read: {error.strerror or error}")
-        readable = [(name, data) for name, data in zip(batch, contents) if data is not None]
-        failures += len(batch) - len(readable)
-        results = predict(signatures, [data for _, data in readable], words, FLAGS.top_k, ranking) if readable else []
-        for (name, data), result in zip(readable, results):
+                errors[len(contents) - 1] = f"cannot read: {error.strerror or error}"
+        readable = [data for data in contents if data is not None]
+        results = iter(predict(signatures, readable, words, FLAGS.top_k, ranking) if readable else [])
+        for position, (name, data) in enumerate(zip(batch, contents)):  # Answers and errors in input order.
+            result = next(results) if data is not None else None
             if result is None:
                 failures += 1
-                report(name, error=refusal(data, max_pixels))
+                report(name, error=errors.get(position) or refusal(data, max_pixels))
             else:
                 report(name, **result)
     return 1 if failures == len(files) else 0
+
+
+def no_saved_model(model_flag: str) -> str:
+    """Why --model holds no SavedModel, and where one is when the path is a run directory."""
+    import tensorflow as tf
+
+    from wsl_tf.run_directory import RunDirectory
+
+    run = RunDirectory(model_flag)
+    if run.exists():
+        if tf.saved_model.contains_saved_model(saved_model_dir(run.export)):
+            return f"a run directory, not an export: its export is --model={run.export}"
+        return f"a run directory without an export: wsl-export --workdir={model_flag} writes one"
+    if not tf.io.gfile.exists(model_flag):
+        return "no such file or directory"
+    return "no SavedModel there (wsl-export writes one)"
+
+
+def zero_shot_words(requested: list[str], signatures, model_flag: str) -> tuple[list[str], list[str]]:
+    """(the words to rank, lines for stderr): each requested word through the project's text rules
+    (lowercase, accents: wsl_tf/text.py), those the model has kept; one line for those it has not, telling a
+    word of the dataset's dictionary beyond the model's K words from a word of no dictionary."""
+    import tensorflow as tf
+
+    from wsl_tf import text
+
+    notes, candidates = [], []
+    for word in requested:
+        tokens = text.words(word)
+        if len(tokens) != 1:
+            notes.append(f"--words: {word!r} is {len(tokens)} words under the text rules "
+                         f"({', '.join(tokens) or 'none'}): left out; give one word at a time")
+            continue
+        if tokens[0] != word:
+            notes.append(f"--words: {word} is {tokens[0]} under the text rules")
+        if tokens[0] not in candidates:
+            candidates.append(tokens[0])
+    if not candidates:
+        return [], notes
+    known = signatures["word_vectors"](words=tf.constant(candidates))["known"].numpy()
+    kept = [w for w, k in zip(candidates, known) if k]
+    missing = [w for w, k in zip(candidates, known) if not k]
+    if missing:
+        num_words, dataset_words = _dictionaries(model_flag)
+        beyond = [w for w in missing if w in dataset_words]
+        nowhere = [w for w in missing if w not in dataset_words]
+        if beyond:
+            notes.append(f"beyond the model's {num_words:,} words (in its dataset's dictionary), left out: "
+                         f"{', '.join(beyond)}")
+        if nowhere:
+            notes.append(f"not in the dictionary, left out: {', '.join(nowhere)}")
+    return kept, notes
+
+
+def _dictionaries(model_flag: str) -> tuple[int, set]:
+    """(the model's K, the words of the dictionary of the run it was exported from), from export.json and
+    the run's vocab.tsv; (0, empty) where they cannot be read."""
+    import json
+
+    import tensorflow as tf
+
+    from wsl_tf import serving
+    from wsl_tf.run_directory import RunDirectory
+
+    for folder in (model_flag, os.path.dirname(model_flag.rstrip("/"))):
+        info_path = os.path.join(folder, serving.INFO_FILE)
+        if fileio.exists(info_path):
+            try:
+                info = json.loads(fileio.read_text(info_path))
+                vocab = fileio.read_text(RunDirectory(info["run"]).vocab_path)
+            except (ValueError, KeyError, TypeError, tf.errors.OpError):  # An export whose run moved away.
+                return 0, set()
+            return int(info.get("num_words", 0)), {line.split("\t")[0] for line in vocab.splitlines() if line}
+    return 0, set()
 
 
 def report(name: str, words=None, scores=None, error=None) -> None:
