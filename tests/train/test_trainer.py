@@ -303,6 +303,12 @@ def test_a_run_directory_of_another_vocabulary_is_refused(twelve_word_dataset, t
         train(tiny_config(twelve_word_dataset), str(tmp_path), log=lambda *_: None)
 
 
+def test_a_misspelt_config_flag_is_named_not_taken_for_a_missing_config(tmp_path, capsys):
+    assert run_command(train_command, "--configs=cpu_small.py", f"--workdir={tmp_path / 'run'}") == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "wsl-train: error: Unknown command line flag 'configs'. Did you mean: config ?"]
+
+
 @pytest.mark.parametrize("argument, message", [
     ("--config.train.batchsize=3",
      "wsl-train: error: --config.train.batchsize: no such key in {config}; "

@@ -116,9 +116,8 @@ def config_problem(argv, flag_values: flags.FlagValues, flag: str = "config") ->
     """The first problem with --config and its --config.KEY=VALUE overrides in argv, or None."""
     given = [a.split("=", 1)[1] for a in argv[1:] if a.startswith(f"--{flag}=")]
     spec = given[-1] if given else None  # As absl does, the last one wins.
-    if spec is None:
-        default = flag_values[flag].default_as_str if flag in flag_values else None
-        spec = default.strip("'\"") if default else None
+    if spec is None and flag in flag_values and flag_values[flag].default is not None:
+        spec = flag_values[flag].default_as_str.strip("'\"")
     if not spec:
         return None
     try:
