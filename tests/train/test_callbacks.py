@@ -65,3 +65,19 @@ def test_missing_metric_is_named():
     callback = HalveLROnValidationIncrease(tf.Variable(0.1), log=lambda *_: None)
     with pytest.raises(ValueError, match="logs\\['val_error'\\]"):
         callback.on_epoch_end(0, {"loss": 1.0})
+
+
+def test_it_rebuilds_from_its_config_and_numbers_epochs_from_one_as_the_trainer_does():
+    said = []
+    rate = tf.Variable(0.1, dtype=tf.float64)
+    callback = HalveLROnValidationIncrease(rate, min_epochs_per_lr=1, min_lr=0.04, log=said.append)
+    for epoch, error in enumerate([0.5, 0.6, 0.7]):
+        callback.on_epoch_end(epoch, {"val_error": error})
+    assert said == ["epoch 2: val_error rose to 0.6000; learning rate halved to 0.05",
+                    "epoch 3: val_error rose to 0.7000; learning rate halved to 0.025",
+                    "epoch 3: learning rate 0.025 < 0.04; stopping"]
+    config = keras.saving.serialize_keras_object(callback)
+    rebuilt = keras.saving.deserialize_keras_object(config)
+    assert isinstance(rebuilt, HalveLROnValidationIncrease) and rebuilt.learning_rate is not rate
+    assert (float(rebuilt.learning_rate.numpy()), rebuilt.min_epochs_per_lr, rebuilt.min_lr) == (0.025, 1, 0.04)
+    assert rebuilt.get_config() == callback.get_config()

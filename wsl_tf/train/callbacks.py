@@ -15,7 +15,11 @@ import tensorflow as tf
 
 @keras.saving.register_keras_serializable(package="wsl_tf")
 class HalveLROnValidationIncrease(keras.callbacks.Callback):
-    """Reads logs[monitor] at each epoch end; halves `learning_rate` (a tf.Variable)."""
+    """Reads logs[monitor] at each epoch end; halves `learning_rate` (a tf.Variable).
+
+    Keras passes on_epoch_end the 0-based epoch index, as under fit; its log lines number epochs from 1, as
+    the trainer's do.
+    """
 
     def __init__(self, learning_rate: tf.Variable, monitor="val_error", min_epochs_per_lr=10, min_lr=1e-6,
                  log=print):
@@ -43,13 +47,22 @@ class HalveLROnValidationIncrease(keras.callbacks.Callback):
             new_lr = float(self.learning_rate) / 2
             self.learning_rate.assign(new_lr)
             self.epochs_at_lr.assign(0)
-            self.log(f"epoch {epoch}: {self.monitor} rose to {error:.4f}; learning rate halved to {new_lr:g}")
+            self.log(f"epoch {epoch + 1}: {self.monitor} rose to {error:.4f}; learning rate halved to {new_lr:g}")
         self.previous_error.assign(error)
         if float(self.learning_rate) < self.min_lr:
             self.stopped = True
             if self.model is not None:
                 self.model.stop_training = True
-            self.log(f"epoch {epoch}: learning rate {float(self.learning_rate):g} < {self.min_lr:g}; stopping")
+            self.log(f"epoch {epoch + 1}: learning rate {float(self.learning_rate):g} < {self.min_lr:g}; stopping")
 
     def get_config(self):
-        return {"monitor": self.monitor, "min_epochs_per_lr": self.min_epochs_per_lr, "min_lr": self.min_lr}
+        """Its settings and the current learning rate; from_config gives that rate a variable of its own."""
+        return {"learning_rate": float(self.learning_rate), "monitor": self.monitor,
+                "min_epochs_per_lr": self.min_epochs_per_lr, "min_lr": self.min_lr}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["learning_rate"] = tf.Variable(config["learning_rate"], dtype=tf.float64, trainable=False,
+                                              name="learning_rate")
+        return cls(**config)
