@@ -109,14 +109,16 @@ def _finish(_, shards, skipped, items, dictionary, source, options: PrepareOptio
         preparation.add_stats(stats, split, shard_stats)
         for length, ids in entries:
             index.add(shard, length, ids)
-    if sum(stats[s]["images"] for s in records.SPLITS) + stats["train"]["no_target"] == 0:
-        raise PrepareError(f"no usable records in --input ({items} read, all skipped)")
     out = options.output_dir
+    summaries = [ChunkSummary(items, items - len(skipped), sorted(skipped), {})]
+    if sum(stats[s]["images"] for s in records.SPLITS) + stats["train"]["no_target"] == 0:
+        skipped_file = os.path.join(out, records.SKIPPED_FILE)
+        fileio.write_text_atomic(skipped_file, preparation.skipped_tsv(summaries))
+        raise preparation.nothing_usable(summaries, skipped_file)
     index.save(os.path.join(out, records.TRAIN_INDEX_FILE))
     stats["max_words_per_image"] = index.max_words_per_record
     vocab.save(os.path.join(out, records.VOCAB_FILE))
     stopwords.save(os.path.join(out, records.STOPWORDS_FILE))
-    summaries = [ChunkSummary(items, items - len(skipped), sorted(skipped), {})]
     fileio.write_text_atomic(os.path.join(out, records.SKIPPED_FILE), preparation.skipped_tsv(summaries))
     metadata = preparation.dataset_metadata(source, options, lists, summaries, vocab, stopwords, stats)
     fileio.write_json_atomic(os.path.join(out, records.METADATA_FILE), metadata, sort_keys=True)

@@ -114,12 +114,25 @@ class ChunkSummary:
 def small_dictionary_warning(distinct_words: int, num_stopwords: int, vocab_size: int,
                              requested_size: int) -> str | None:
     """One line when the stop words take more than half of the train split's distinct words, or the
-    dictionary ends smaller than asked for (a small corpus under the paper's 500 stop words); else None."""
+    dictionary ends smaller than asked for (a small corpus under the paper's 500 stop words), with the
+    --num_stopwords that would keep more words; else None."""
     if num_stopwords <= distinct_words / 2 and vocab_size >= requested_size:
         return None
-    return (f"wsl-prepare: warning: the dictionary has {vocab_size} words (--vocab_size={requested_size}): the "
-            f"train split has {distinct_words} distinct words and --num_stopwords={num_stopwords} drops the most "
-            f"common {min(num_stopwords, distinct_words)} of them; lower --num_stopwords or add data")
+    head = f"wsl-prepare: warning: the dictionary has {vocab_size} words (--vocab_size={requested_size}): the train split"
+    if num_stopwords == 0:
+        return f"{head} has only {distinct_words} distinct words; add data for more"
+    dropped = min(num_stopwords, distinct_words)
+    if vocab_size >= requested_size:  # Full, but its words are what is left once most words went as stop words.
+        return (f"{head} has {distinct_words} distinct words and --num_stopwords={num_stopwords} drops the most "
+                f"common {dropped}, more than half of them; --num_stopwords={distinct_words // 2} or lower keeps "
+                f"them under half")
+    fewer = max(0, distinct_words - requested_size)  # The most stop words that still leave a full dictionary.
+    kept = min(requested_size, distinct_words - fewer)
+    hint = (f"--num_stopwords={fewer} would keep {kept}" if fewer < num_stopwords else "add data for more")
+    if fewer < num_stopwords and kept < requested_size:
+        hint += ", and more data more"
+    return (f"{head} has {distinct_words} distinct words and --num_stopwords={num_stopwords} drops the most common "
+            f"{dropped} of them; {hint}")
 
 
 def fingerprint(source: base.Source, options: PrepareOptions, lists: StopwordLists | None = None) -> dict:
@@ -195,6 +208,15 @@ def encode_record(record: worker.PreparedRecord, split: str, vocab: Vocabulary,
 def skip_counts(summaries: list[ChunkSummary]) -> collections.Counter:
     """How many records were skipped for each reason."""
     return collections.Counter(reason for s in summaries for _, reason, _ in s.skipped)
+
+
+def nothing_usable(summaries: list[ChunkSummary], skipped_file: str) -> PrepareError:
+    """The error of a job whose every record was skipped: how many, why, the first one's reason in full, and
+    where the rest are listed."""
+    rows = [row for s in summaries for row in s.skipped]
+    first = f"; the first, {rows[0][0]}: {rows[0][1]}: {rows[0][2]}" if rows else ""
+    return PrepareError(f"no usable records in --input ({sum(s.items for s in summaries)} read, all skipped: "
+                        f"{dict(skip_counts(summaries)) or 'none found'}){first}; each is listed in {skipped_file}")
 
 
 def skipped_tsv(summaries: list[ChunkSummary]) -> str:

@@ -176,10 +176,9 @@ class DatasetPreparer:
         kept = sum(s.kept for s in summaries)
         if kept == 0:
             staging.remove()
-            raise PrepareError(
-                f"no usable records in --input ({sum(s.items for s in summaries)} read, all skipped: "
-                f"{dict(preparation.skip_counts(summaries)) or 'none found'})"
-            )
+            skipped_file = os.path.join(out, records.SKIPPED_FILE)
+            fileio.write_text_atomic(skipped_file, preparation.skipped_tsv(summaries))
+            raise preparation.nothing_usable(summaries, skipped_file)
         vocab, stopwords = self._stage_vocab(summaries)
         vocab.save(os.path.join(out, records.VOCAB_FILE))
         stopwords.save(os.path.join(out, records.STOPWORDS_FILE))

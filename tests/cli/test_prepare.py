@@ -59,7 +59,7 @@ def test_a_dictionary_the_stop_words_empty_is_said_in_one_line(tmp_path):
     distinct = len({w for line in open(tmp_path / "list.jsonl") for w in json.loads(line)["text"].split()})
     assert warnings == [f"wsl-prepare: warning: the dictionary has {distinct - 30} words (--vocab_size=1000): the "
                         f"train split has {distinct} distinct words and --num_stopwords=30 drops the most common 30 "
-                        f"of them; lower --num_stopwords or add data"]
+                        f"of them; --num_stopwords=0 would keep {distinct}, and more data more"]
 
 
 @pytest.mark.parametrize("distinct, stopwords, size, requested, warned", [
@@ -70,6 +70,18 @@ def test_a_dictionary_the_stop_words_empty_is_said_in_one_line(tmp_path):
 ])
 def test_the_small_dictionary_rule(distinct, stopwords, size, requested, warned):
     assert (preparer.small_dictionary_warning(distinct, stopwords, size, requested) is not None) == warned
+
+
+@pytest.mark.parametrize("distinct, stopwords, size, requested, hint", [
+    (1000, 501, 499, 499, "drops the most common 501, more than half of them; --num_stopwords=500 or lower"),
+    (1000, 600, 400, 500, "drops the most common 600 of them; --num_stopwords=500 would keep 500"),
+    (300, 500, 0, 1000, "drops the most common 300 of them; --num_stopwords=0 would keep 300, and more data more"),
+    (300, 0, 300, 1000, "has only 300 distinct words; add data for more"),
+])
+def test_the_small_dictionary_line_gives_the_setting_that_keeps_more(distinct, stopwords, size, requested, hint):
+    line = preparer.small_dictionary_warning(distinct, stopwords, size, requested)
+    assert line.startswith(f"wsl-prepare: warning: the dictionary has {size} words (--vocab_size={requested})")
+    assert hint in line
 
 
 @pytest.mark.slow

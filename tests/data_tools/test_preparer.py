@@ -257,6 +257,23 @@ def test_reusing_a_vocabulary(prepared, corpus, tmp_path):
     assert metadata["vocab_size"] == 6 and metadata["vocab_from"] == str(out / "vocab.tsv")
 
 
+def test_a_jsonl_of_other_field_names_names_the_fields_expected_and_found_and_lists_every_line(tmp_path):
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps({"file_name": f"{i}.png", "caption": "a cat"}) + "\n" for i in range(3))
+                      + "[1, 2]\n")
+    out = tmp_path / "out"
+    with pytest.raises(preparer.PrepareError) as raised:
+        prepare(str(corpus), out)
+    assert str(raised.value) == (
+        "no usable records in --input (4 read, all skipped: {'bad_line': 4}); the first, c.jsonl:1: bad_line: "
+        'expected an object with an "image" path and a "text" caption (found fields: caption, file_name); each is '
+        f"listed in {out / 'skipped.tsv'}")
+    lines = (out / "skipped.tsv").read_text().splitlines()
+    assert lines[0] == "key\treason\tdetail" and [line.split("\t")[0] for line in lines[1:]] == [
+        "c.jsonl:1", "c.jsonl:2", "c.jsonl:3", "c.jsonl:4"]
+    assert lines[4].endswith("(found a JSON list)") and sorted(os.listdir(out)) == ["skipped.tsv"]
+
+
 def test_zero_usable_records_is_an_error(tmp_path):
     corpus = tmp_path / "c.jsonl"
     corpus.write_text('{"image": "nope.jpg", "text": "x"}\n')
