@@ -4,6 +4,7 @@ The top-level configs/ directory is installed as the package wsl_tf.configs,
 so the commands find their default configs from a wheel, while configs/ stays
 where users read and copy them from.
 """
+
 import setuptools
 
 setuptools.setup(

@@ -65,15 +65,26 @@ def main(argv):
 
     x, y = word_problem(FLAGS.images + 2000, FLAGS.words, FLAGS.dim)
     n = FLAGS.images
-    train, val, test = (x[:n], y[:n]), (x[n:n + 1000], y[n:n + 1000]), (x[n + 1000:], y[n + 1000:])
+    train, val, test = (x[:n], y[:n]), (x[n : n + 1000], y[n : n + 1000]), (x[n + 1000 :], y[n + 1000 :])
     result = {}
-    for name, fit in (("joint", lambda: regressor_scores(train, val, test, progress=False)),
-                      ("per_word", lambda: per_word_scores(train, val, test))):
+    for name, fit in (
+        ("joint", lambda: regressor_scores(train, val, test, progress=False)),
+        ("per_word", lambda: per_word_scores(train, val, test)),
+    ):
         seconds, scores = best_of(fit, FLAGS.repeats)
         result[f"{name}_s"] = round(seconds, 2)
         result[f"{name}_p_at_1"] = round(mean_precision_at_k(scores, word_ids(test[1]), 1), 4)
-    print(json.dumps({"bench": "regression_baseline", "images": n, "words": FLAGS.words,
-                      **result, "speedup": round(result["per_word_s"] / result["joint_s"], 2)}))
+    print(
+        json.dumps(
+            {
+                "bench": "regression_baseline",
+                "images": n,
+                "words": FLAGS.words,
+                **result,
+                "speedup": round(result["per_word_s"] / result["joint_s"], 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

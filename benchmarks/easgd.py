@@ -54,8 +54,12 @@ def measure(k: int, mode: str) -> dict:
             run.run_steps(batches, 1).numpy()
         best = max(best, FLAGS.steps * run.global_batch_size / (time.perf_counter() - started))
         sent = (run.reduced_bytes() - before) / (FLAGS.steps * run.global_batch_size)
-    return {"images_per_s": best, "bytes_per_image": sent, "replicas": run.replicas,
-            "global_batch": run.global_batch_size}
+    return {
+        "images_per_s": best,
+        "bytes_per_image": sent,
+        "replicas": run.replicas,
+        "global_batch": run.global_batch_size,
+    }
 
 
 def main(argv):
@@ -66,19 +70,34 @@ def main(argv):
     for k in (int(n) for n in FLAGS.num_words):
         results = {}
         for mode in ("sgd", "easgd"):
-            command = [sys.executable, __file__, f"--k={k}", f"--mode={mode}", f"--steps={FLAGS.steps}",
-                       f"--tau={FLAGS.tau}"]
+            command = [
+                sys.executable,
+                __file__,
+                f"--k={k}",
+                f"--mode={mode}",
+                f"--steps={FLAGS.steps}",
+                f"--tau={FLAGS.tau}",
+            ]
             result = subprocess.run(command, capture_output=True, text=True, check=True)
             results[mode] = json.loads(result.stdout.strip().splitlines()[-1])
         easgd, sync = results["easgd"], results["sgd"]
-        print(json.dumps({"bench": "easgd", "K": k, "replicas": easgd["replicas"], "tau": FLAGS.tau,
-                          "global_batch": easgd["global_batch"],
-                          "easgd_images_per_s": round(easgd["images_per_s"], 1),
-                          "sync_images_per_s": round(sync["images_per_s"], 1),
-                          "easgd_bytes_per_image": round(easgd["bytes_per_image"], 1),
-                          "sync_bytes_per_image": round(sync["bytes_per_image"], 1),
-                          "bytes_ratio": round(sync["bytes_per_image"] / easgd["bytes_per_image"], 2)}),
-              flush=True)
+        print(
+            json.dumps(
+                {
+                    "bench": "easgd",
+                    "K": k,
+                    "replicas": easgd["replicas"],
+                    "tau": FLAGS.tau,
+                    "global_batch": easgd["global_batch"],
+                    "easgd_images_per_s": round(easgd["images_per_s"], 1),
+                    "sync_images_per_s": round(sync["images_per_s"], 1),
+                    "easgd_bytes_per_image": round(easgd["bytes_per_image"], 1),
+                    "sync_bytes_per_image": round(sync["bytes_per_image"], 1),
+                    "bytes_ratio": round(sync["bytes_per_image"] / easgd["bytes_per_image"], 2),
+                }
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

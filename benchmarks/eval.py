@@ -46,9 +46,9 @@ def main(argv):
     import ml_collections
     import numpy as np
     import tensorflow as tf
+    from wsl_tf.configs import demo
 
     from data_tools import corpora
-    from wsl_tf.configs import demo
     from wsl_tf.eval import embeddings, transfer
     from wsl_tf.models import build_model
 
@@ -66,15 +66,21 @@ def main(argv):
         run_forward()
         transfer.extract(model, labelled.images[:128], size, progress=False)  # Warm up the traced step.
         forward_s = best_seconds(run_forward, FLAGS.repeats)
-        features_s = best_seconds(lambda: transfer.extract(model, labelled.images, size, progress=False),
-                                  FLAGS.repeats)
-        return {"images": count, "features_images_per_s": round(count / features_s, 1),
-                "forward_limit_images_per_s": round(count / forward_s, 1),
-                "features_ratio": round(forward_s / features_s, 3)}
+        features_s = best_seconds(lambda: transfer.extract(model, labelled.images, size, progress=False), FLAGS.repeats)
+        return {
+            "images": count,
+            "features_images_per_s": round(count / features_s, 1),
+            "forward_limit_images_per_s": round(count / forward_s, 1),
+            "features_ratio": round(forward_s / features_s, 3),
+        }
 
     narrow = demo.get_config().run.model
-    print(json.dumps({"bench": "eval", "model": "alexnet width 1/8, 64 px (demo)",
-                      **feature_rates(narrow, FLAGS.images)}), flush=True)
+    print(
+        json.dumps(
+            {"bench": "eval", "model": "alexnet width 1/8, 64 px (demo)", **feature_rates(narrow, FLAGS.images)}
+        ),
+        flush=True,
+    )
     full = ml_collections.ConfigDict(dict(narrow))
     full.update({"image_size": 224, "width": 1.0, "num_words": 1000})
     features = feature_rates(full, FLAGS.paper_images)
@@ -84,7 +90,7 @@ def main(argv):
     vectors = embeddings.WordEmbeddings(words, rng.standard_normal((FLAGS.words, FLAGS.dim), dtype=np.float32))
     questions = [tuple(words[i] for i in rng.choice(FLAGS.words, 4, replace=False)) for _ in range(FLAGS.queries)]
     chosen = rng.choice(FLAGS.words, 2 * FLAGS.queries, replace=False)
-    pairs = [(words[a], words[b]) for a, b in zip(chosen[: FLAGS.queries], chosen[FLAGS.queries:])]
+    pairs = [(words[a], words[b]) for a, b in zip(chosen[: FLAGS.queries], chosen[FLAGS.queries :])]
 
     def search():
         embeddings.analogy_accuracy(vectors, questions)
@@ -93,9 +99,20 @@ def main(argv):
     left = rng.standard_normal((2 * FLAGS.queries, FLAGS.dim), dtype=np.float32)
     embeddings_s = best_seconds(search, FLAGS.repeats)
     matmul_s = best_seconds(lambda: left @ vectors.unit.T, FLAGS.repeats)
-    print(json.dumps({"bench": "eval", "model": "alexnet 224 px (paper)", **features, "k": FLAGS.words, "e": FLAGS.dim,
-                      "embeddings_s": round(embeddings_s, 2), "matmul_limit_s": round(matmul_s, 2),
-                      "embeddings_ratio": round(embeddings_s / matmul_s, 3)}))
+    print(
+        json.dumps(
+            {
+                "bench": "eval",
+                "model": "alexnet 224 px (paper)",
+                **features,
+                "k": FLAGS.words,
+                "e": FLAGS.dim,
+                "embeddings_s": round(embeddings_s, 2),
+                "matmul_limit_s": round(matmul_s, 2),
+                "embeddings_ratio": round(embeddings_s / matmul_s, 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

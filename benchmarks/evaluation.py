@@ -43,8 +43,17 @@ def main(argv):
     started = time.perf_counter()
     overrides = {"experiments": tuple(FLAGS.experiments)} if FLAGS.experiments else None
     metrics = evaluate_run(FLAGS.workdir, overrides, fetched_resources(), progress=False, log=lambda *_: None)
-    print(json.dumps({"bench": "evaluation", "run": FLAGS.workdir, "cold": FLAGS.cold, "seconds": metrics["seconds"],
-                      "total_s": round(time.perf_counter() - started, 1)}))
+    print(
+        json.dumps(
+            {
+                "bench": "evaluation",
+                "run": FLAGS.workdir,
+                "cold": FLAGS.cold,
+                "seconds": metrics["seconds"],
+                "total_s": round(time.perf_counter() - started, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -40,8 +40,8 @@ def time_one(mode: str, k: int) -> dict:
 
     from wsl_tf.input.sampling import uniform_word_inclusion
     from wsl_tf.models import MultiClassLogisticLoss, WordLayer, full_targets
-    from wsl_tf.train.word_rows import StepWords, batch_word_logits, fill_normal_rows
     from wsl_tf.train.optimizers import SparseMomentumSGD
+    from wsl_tf.train.word_rows import StepWords, batch_word_logits, fill_normal_rows
 
     head = WordLayer(k, random_rows=False)  # Drawn block by block, as the trainer does.
     head.build((None, FLAGS.embedding_dim))
@@ -65,8 +65,13 @@ def time_one(mode: str, k: int) -> dict:
         optimizer.apply_gradients(zip(grads[1:], head.trainable_variables))
         return loss, grads[0]
 
-    batches = [(tf.random.normal((FLAGS.batch_size, FLAGS.embedding_dim)),
-                tf.random.uniform((FLAGS.batch_size, 1), 0, k, tf.int32)) for _ in range(4)]
+    batches = [
+        (
+            tf.random.normal((FLAGS.batch_size, FLAGS.embedding_dim)),
+            tf.random.uniform((FLAGS.batch_size, 1), 0, k, tf.int32),
+        )
+        for _ in range(4)
+    ]
     for b in batches[:2]:
         step(*b)[0].numpy()
     repeats = 3 if mode == "full" and k >= 10000 else 30
@@ -81,8 +86,14 @@ def time_one(mode: str, k: int) -> dict:
 
 
 def measure(mode: str, k: int) -> dict:
-    command = [sys.executable, __file__, f"--mode={mode}", f"--k={k}",
-               f"--embedding_dim={FLAGS.embedding_dim}", f"--batch_size={FLAGS.batch_size}"]
+    command = [
+        sys.executable,
+        __file__,
+        f"--mode={mode}",
+        f"--k={k}",
+        f"--embedding_dim={FLAGS.embedding_dim}",
+        f"--batch_size={FLAGS.batch_size}",
+    ]
     run = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(run.stdout.strip().splitlines()[-1])
 
@@ -94,15 +105,23 @@ def main(argv):
         return
     for k in map(int, FLAGS.num_words):
         times = {mode: measure(mode, k) for mode in ("full", "sampled", "corrected")}
-        print(json.dumps({
-            "bench": "head", "K": k, "E": FLAGS.embedding_dim, "batch": FLAGS.batch_size,
-            **{f"{mode}_ms": round(t["ms"], 2) for mode, t in times.items()},
-            "ratio": round(times["full"]["ms"] / times["sampled"]["ms"], 1),
-            **{f"{mode}_images_per_s": round(FLAGS.batch_size / t["ms"] * 1000) for mode, t in times.items()},
-            "peak_rss_mb": round(times["sampled"]["peak_rss_mb"]),
-            "corrected_peak_rss_mb": round(times["corrected"]["peak_rss_mb"]),
-            "full_peak_rss_mb": round(times["full"]["peak_rss_mb"]),
-        }), flush=True)
+        print(
+            json.dumps(
+                {
+                    "bench": "head",
+                    "K": k,
+                    "E": FLAGS.embedding_dim,
+                    "batch": FLAGS.batch_size,
+                    **{f"{mode}_ms": round(t["ms"], 2) for mode, t in times.items()},
+                    "ratio": round(times["full"]["ms"] / times["sampled"]["ms"], 1),
+                    **{f"{mode}_images_per_s": round(FLAGS.batch_size / t["ms"] * 1000) for mode, t in times.items()},
+                    "peak_rss_mb": round(times["sampled"]["peak_rss_mb"]),
+                    "corrected_peak_rss_mb": round(times["corrected"]["peak_rss_mb"]),
+                    "full_peak_rss_mb": round(times["full"]["peak_rss_mb"]),
+                }
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -32,8 +32,7 @@ def prepared_dataset() -> str:
 
     out = os.path.join(FLAGS.workdir, "openclipart256")
     source = SOURCES["openclipart"](corpora.fetch("openclipart", log=lambda *_: None))
-    options = preparer.PrepareOptions(output_dir=out, vocab_size=1000, num_stopwords=50, image_size=256,
-                                      progress=False)
+    options = preparer.PrepareOptions(output_dir=out, vocab_size=1000, num_stopwords=50, image_size=256, progress=False)
     preparer.DatasetPreparer(source, options, log=lambda *_: None).run()
     return out
 
@@ -51,31 +50,47 @@ def rate(dataset, batches: int) -> float:
 def main(argv):
     del argv
     import tensorflow as tf
+    from wsl_tf.configs import paper
 
     from wsl_tf import records
     from wsl_tf.input import pipeline, preprocessing
-    from wsl_tf.configs import paper
 
     directory = prepared_dataset()
     config = paper.get_config().input
-    images = [records.parse_example(s)[records.IMAGE].numpy()
-              for s in tf.data.TFRecordDataset(records.shard_paths(directory, "train"))]
+    images = [
+        records.parse_example(s)[records.IMAGE].numpy()
+        for s in tf.data.TFRecordDataset(records.shard_paths(directory, "train"))
+    ]
 
     def bare():
         def crop(data):
             return preprocessing.preprocess(data, config.resize_size, config.crop_size)
 
-        return (tf.data.Dataset.from_tensor_slices(images).repeat()
-                .map(crop, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-                .batch(128, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+        return (
+            tf.data.Dataset.from_tensor_slices(images)
+            .repeat()
+            .map(crop, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .batch(128, drop_remainder=True)
+            .prefetch(tf.data.AUTOTUNE)
+        )
 
     full, limit = [], []
     for _ in range(FLAGS.repeats):
         full.append(rate(pipeline.train_dataset(directory, config, 128), FLAGS.batches))
         limit.append(rate(bare(), FLAGS.batches))
-    print(json.dumps({"bench": "input_pipeline", "train_images": len(images), "image_size": 256, "crop": 224,
-                      "images_per_s": round(max(full), 1), "limit_images_per_s": round(max(limit), 1),
-                      "ratio": round(max(full) / max(limit), 3)}))
+    print(
+        json.dumps(
+            {
+                "bench": "input_pipeline",
+                "train_images": len(images),
+                "image_size": 256,
+                "crop": 224,
+                "images_per_s": round(max(full), 1),
+                "limit_images_per_s": round(max(limit), 1),
+                "ratio": round(max(full) / max(limit), 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

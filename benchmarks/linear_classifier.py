@@ -65,13 +65,24 @@ def main(argv):
 
     x, labels = class_problem(FLAGS.images, FLAGS.classes, FLAGS.dim)
     result = {}
-    for name, fit in (("ours", lambda: linear_accuracy(x, labels, FLAGS.splits, progress=False)["accuracy_mean"]),
-                      ("sklearn", lambda: sklearn_accuracy(x, labels, FLAGS.splits))):
+    for name, fit in (
+        ("ours", lambda: linear_accuracy(x, labels, FLAGS.splits, progress=False)["accuracy_mean"]),
+        ("sklearn", lambda: sklearn_accuracy(x, labels, FLAGS.splits)),
+    ):
         seconds, accuracy = best_of(fit, FLAGS.repeats)
         result[f"{name}_s"] = round(seconds, 2)
         result[f"{name}_accuracy"] = round(accuracy, 4)
-    print(json.dumps({"bench": "linear_classifier", "images": FLAGS.images, "classes": FLAGS.classes, **result,
-                      "speedup": round(result["sklearn_s"] / result["ours_s"], 2)}))
+    print(
+        json.dumps(
+            {
+                "bench": "linear_classifier",
+                "images": FLAGS.images,
+                "classes": FLAGS.classes,
+                **result,
+                "speedup": round(result["sklearn_s"] / result["ours_s"], 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

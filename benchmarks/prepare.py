@@ -74,15 +74,25 @@ def time_prepare(source, runner: str = "local") -> float:
 
     with tempfile.TemporaryDirectory() as out:
         options = preparer.PrepareOptions(
-            output_dir=out, vocab_size=1000, num_stopwords=50, image_size=FLAGS.image_size,
-            workers=FLAGS.workers, max_records=FLAGS.records, progress=False)
+            output_dir=out,
+            vocab_size=1000,
+            num_stopwords=50,
+            image_size=FLAGS.image_size,
+            workers=FLAGS.workers,
+            max_records=FLAGS.records,
+            progress=False,
+        )
         started = time.perf_counter()
         if runner == "local":
             preparer.DatasetPreparer(source, options, log=lambda *_: None).run()
         else:
-            beam_preparer.run_pipeline(source, options, runner, [
-                "--direct_running_mode=multi_processing", f"--direct_num_workers={FLAGS.workers}"],
-                log=lambda *_: None)
+            beam_preparer.run_pipeline(
+                source,
+                options,
+                runner,
+                ["--direct_running_mode=multi_processing", f"--direct_num_workers={FLAGS.workers}"],
+                log=lambda *_: None,
+            )
         return time.perf_counter() - started
 
 
@@ -116,11 +126,20 @@ def main(argv):
     print(json.dumps(result))
     if FLAGS.beam:
         beam_seconds = min(time_prepare(source, "DirectRunner") for _ in range(FLAGS.repeats))
-        print(json.dumps({"bench": "prepare_beam", "runner": "DirectRunner", "corpus": FLAGS.corpus,
-                          "records": len(paths), "workers": FLAGS.workers,
-                          "images_per_s": round(len(paths) / beam_seconds, 1),
-                          "local_images_per_s": result["images_per_s"],
-                          "ratio_to_local": round(prepare_seconds / beam_seconds, 3)}))
+        print(
+            json.dumps(
+                {
+                    "bench": "prepare_beam",
+                    "runner": "DirectRunner",
+                    "corpus": FLAGS.corpus,
+                    "records": len(paths),
+                    "workers": FLAGS.workers,
+                    "images_per_s": round(len(paths) / beam_seconds, 1),
+                    "local_images_per_s": result["images_per_s"],
+                    "ratio_to_local": round(prepare_seconds / beam_seconds, 3),
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -79,19 +79,55 @@ def make_corpus(root: str, count: int) -> str:
 
 
 def prepare_commands(corpus: str, out: str) -> list[list[str]]:
-    return [[sys.executable, "-m", "wsl_tf.cli.prepare", "--source=jsonl", f"--input={corpus}",
-             f"--output_dir={out}/data", "--vocab_size=12", "--num_stopwords=1", "--image_size=64",
-             "--num_shards=2", "--val_fraction=0.15", "--test_fraction=0.1", "--workers=2", "--chunk_size=25",
-             "--noprogress"]]
+    return [
+        [
+            sys.executable,
+            "-m",
+            "wsl_tf.cli.prepare",
+            "--source=jsonl",
+            f"--input={corpus}",
+            f"--output_dir={out}/data",
+            "--vocab_size=12",
+            "--num_stopwords=1",
+            "--image_size=64",
+            "--num_shards=2",
+            "--val_fraction=0.15",
+            "--test_fraction=0.1",
+            "--workers=2",
+            "--chunk_size=25",
+            "--noprogress",
+        ]
+    ]
 
 
 def train_commands(dataset: str, out: str) -> list[list[str]]:
     run = f"{out}/run"
-    return [[sys.executable, "-m", "wsl_tf.cli.train", f"--config={REPO}/configs/cpu_small.py", f"--workdir={run}",
-             f"--config.data.dir={dataset}", "--config.model.num_words=12", "--config.train.max_epochs=3",
-             "--config.train.devices=()", "--config.train.logical_cpus=2", "--config.train.checkpoint_every_steps=2"],
-            [sys.executable, "-m", "wsl_tf.cli.eval", f"--workdir={run}", "--experiments=word_prediction",
-             "--test_images=60", "--baseline_train_images=200", "--class_network_steps=10", "--noprogress"]]
+    return [
+        [
+            sys.executable,
+            "-m",
+            "wsl_tf.cli.train",
+            f"--config={REPO}/configs/cpu_small.py",
+            f"--workdir={run}",
+            f"--config.data.dir={dataset}",
+            "--config.model.num_words=12",
+            "--config.train.max_epochs=3",
+            "--config.train.devices=()",
+            "--config.train.logical_cpus=2",
+            "--config.train.checkpoint_every_steps=2",
+        ],
+        [
+            sys.executable,
+            "-m",
+            "wsl_tf.cli.eval",
+            f"--workdir={run}",
+            "--experiments=word_prediction",
+            "--test_images=60",
+            "--baseline_train_images=200",
+            "--class_network_steps=10",
+            "--noprogress",
+        ],
+    ]
 
 
 def run_chain(commands, log_dir: str, kill_at: float | None = None, timeout: float = 900) -> dict:
@@ -103,17 +139,24 @@ def run_chain(commands, log_dir: str, kill_at: float | None = None, timeout: flo
     started = time.monotonic()
     os.makedirs(log_dir, exist_ok=True)
     for index, command in enumerate(commands):
-        with open(os.path.join(log_dir, f"{index}.out"), "a") as out, \
-                open(os.path.join(log_dir, f"{index}.err"), "a") as err:
-            process = subprocess.Popen(command, stdout=out, stderr=err, cwd=REPO, env=USER_ENVIRONMENT,
-                                       start_new_session=True)
+        with (
+            open(os.path.join(log_dir, f"{index}.out"), "a") as out,
+            open(os.path.join(log_dir, f"{index}.err"), "a") as err,
+        ):
+            process = subprocess.Popen(
+                command, stdout=out, stderr=err, cwd=REPO, env=USER_ENVIRONMENT, start_new_session=True
+            )
             deadline = started + kill_at if kill_at is not None else None
             while process.poll() is None:
                 if deadline is not None and time.monotonic() >= deadline:
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
-                    return {"seconds": time.monotonic() - started, "killed": True, "failed": None,
-                            "command": PROGRAMS[command[2]]}
+                    return {
+                        "seconds": time.monotonic() - started,
+                        "killed": True,
+                        "failed": None,
+                        "command": PROGRAMS[command[2]],
+                    }
                 if time.monotonic() - started > timeout:
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
@@ -122,8 +165,11 @@ def run_chain(commands, log_dir: str, kill_at: float | None = None, timeout: flo
         if process.returncode != 0:
             with open(os.path.join(log_dir, f"{index}.err")) as handle:
                 tail = handle.read()[-600:]
-            return {"seconds": time.monotonic() - started, "killed": False,
-                    "failed": f"{os.path.basename(command[2])} exited {process.returncode}: {tail}"}
+            return {
+                "seconds": time.monotonic() - started,
+                "killed": False,
+                "failed": f"{os.path.basename(command[2])} exited {process.returncode}: {tail}",
+            }
     return {"seconds": time.monotonic() - started, "killed": False, "failed": None}
 
 
@@ -150,8 +196,9 @@ def compare_dataset(ours: str, theirs: str) -> tuple[list[str], list[str]]:
     problems = [f"left behind: {n}" for n in fileio.temporaries_under(ours)]
     if sorted(mine) != sorted(reference):
         problems.append(f"files differ: {sorted(set(mine) ^ set(reference))[:5]}")
-    problems += [f"bytes differ: {n}" for n in sorted(set(mine) & set(reference))
-                 if _read(mine[n]) != _read(reference[n])]
+    problems += [
+        f"bytes differ: {n}" for n in sorted(set(mine) & set(reference)) if _read(mine[n]) != _read(reference[n])
+    ]
     return problems, []
 
 
@@ -179,8 +226,12 @@ def _checkpoint_differences(ours: str, theirs: str) -> list[str]:
     names = [sorted(reader.get_variable_to_shape_map()) for reader in readers]
     if names[0] != names[1]:
         return ["checkpoint variables differ"]
-    differing = [n for n in names[0] if n != "_CHECKPOINTABLE_OBJECT_GRAPH" and
-                 np.asarray(readers[0].get_tensor(n)).tobytes() != np.asarray(readers[1].get_tensor(n)).tobytes()]
+    differing = [
+        n
+        for n in names[0]
+        if n != "_CHECKPOINTABLE_OBJECT_GRAPH"
+        and np.asarray(readers[0].get_tensor(n)).tobytes() != np.asarray(readers[1].get_tensor(n)).tobytes()
+    ]
     return [f"checkpoint variable differs: {n}" for n in differing[:5]]
 
 
@@ -303,9 +354,21 @@ def measure(job: Job, root: str, kills: int, seed: int, timeout: float) -> dict:
     if done["failed"]:
         raise RuntimeError(f"the uninterrupted {job.name} run failed: {done['failed']}")
     span = done["seconds"]
-    result = {"bench": "random_kills", "job": job.name, "kills": 0, "identical": 0, "differing": 0, "not_landed": 0,
-              "with_committed_work": 0, "went_on": 0, "saved_model_pb_renumbered": 0, "killed_in": {},
-              "reference_s": round(span, 1), "moments_s": [], "differences": []}
+    result = {
+        "bench": "random_kills",
+        "job": job.name,
+        "kills": 0,
+        "identical": 0,
+        "differing": 0,
+        "not_landed": 0,
+        "with_committed_work": 0,
+        "went_on": 0,
+        "saved_model_pb_renumbered": 0,
+        "killed_in": {},
+        "reference_s": round(span, 1),
+        "moments_s": [],
+        "differences": [],
+    }
     for index, moment in enumerate(kill_moments(seed, kills, span)):
         out = os.path.join(root, f"{job.name}-kill{index:02d}")
         for _ in range(3):  # A run faster than the reference may end first: retry at the same fraction of its time.
@@ -324,8 +387,9 @@ def measure(job: Job, root: str, kills: int, seed: int, timeout: float) -> dict:
         result["killed_in"][killed["command"]] = result["killed_in"].get(killed["command"], 0) + 1
         committed = job.committed_work(out)
         rerun = run_chain(commands_for(out), os.path.join(out, "rerun-logs"), timeout=timeout)
-        problems, notes = ([f"rerun failed: {rerun['failed']}"], []) if rerun["failed"] else \
-            job.compare(out, reference_dir)
+        problems, notes = (
+            ([f"rerun failed: {rerun['failed']}"], []) if rerun["failed"] else job.compare(out, reference_dir)
+        )
         result["saved_model_pb_renumbered"] += notes.count(RENUMBERED)
         if committed:
             result["with_committed_work"] += 1
@@ -339,8 +403,11 @@ def measure(job: Job, root: str, kills: int, seed: int, timeout: float) -> dict:
         else:
             result["identical"] += 1
             shutil.rmtree(out)
-        print(f"{job.name} kill {index + 1}/{kills} at {moment:.1f} s: {problems[:2] or 'identical'}", file=sys.stderr,
-              flush=True)
+        print(
+            f"{job.name} kill {index + 1}/{kills} at {moment:.1f} s: {problems[:2] or 'identical'}",
+            file=sys.stderr,
+            flush=True,
+        )
     return result
 
 
@@ -354,15 +421,19 @@ def main(argv):
     corpus = make_corpus(os.path.join(root, "corpus"), FLAGS.images)
     results = []
     if "prepare" in FLAGS.jobs:
-        prepare = Job("prepare", lambda out: prepare_commands(corpus, out), compare_dataset, prepare_progress,
-                      prepare_went_on)
+        prepare = Job(
+            "prepare", lambda out: prepare_commands(corpus, out), compare_dataset, prepare_progress, prepare_went_on
+        )
         results.append(measure(prepare, root, FLAGS.kills, FLAGS.seed, FLAGS.timeout))
         print(json.dumps(results[-1]), flush=True)
     if "train" in FLAGS.jobs:
         dataset = os.path.join(root, "prepare-reference", "data")
         if not os.path.exists(os.path.join(dataset, "dataset.json")):
-            done = run_chain(prepare_commands(corpus, os.path.join(root, "prepare-reference")),
-                             os.path.join(root, "prepare-reference", "logs"), timeout=FLAGS.timeout)
+            done = run_chain(
+                prepare_commands(corpus, os.path.join(root, "prepare-reference")),
+                os.path.join(root, "prepare-reference", "logs"),
+                timeout=FLAGS.timeout,
+            )
             if done["failed"]:
                 raise RuntimeError(f"preparing the training data failed: {done['failed']}")
         train = Job("train", lambda out: train_commands(dataset, out), compare_run, train_progress, train_went_on)

@@ -65,8 +65,9 @@ def write_shards(root: str, n: int) -> dict:
     image = tiny_jpeg()
     shard, offset, length = np.empty(n, np.int32), np.empty(n, np.int64), np.empty(n, np.int32)
     positions = [0] * NUM_SHARDS
-    writers = [tf.io.TFRecordWriter(os.path.join(root, records.shard_name("train", i, NUM_SHARDS)))
-               for i in range(NUM_SHARDS)]
+    writers = [
+        tf.io.TFRecordWriter(os.path.join(root, records.shard_name("train", i, NUM_SHARDS))) for i in range(NUM_SHARDS)
+    ]
     for r in range(n):
         s = r % NUM_SHARDS
         data = records.make_example(f"r{r}", image, [])
@@ -97,15 +98,20 @@ def make_dataset(root: str, k: int, n: int) -> str:
     pairs = np.unique(pair_words.astype(np.int64) * n + pair_records)  # Sorted by word, then record.
     words, word_records = pairs // n, (pairs % n).astype(np.int32)
     offsets = np.concatenate([[0], np.cumsum(np.bincount(words, minlength=k))]).astype(np.int64)
-    np.savez(os.path.join(directory, records.TRAIN_INDEX_FILE), word_offsets=offsets, word_records=word_records,
-             **located)
+    np.savez(
+        os.path.join(directory, records.TRAIN_INDEX_FILE), word_offsets=offsets, word_records=word_records, **located
+    )
     names = [records.shard_name("train", i, NUM_SHARDS) for i in range(NUM_SHARDS)]
     for name in names:
         if not os.path.exists(os.path.join(directory, name)):
             os.symlink(os.path.join(root, name), os.path.join(directory, name))
-    metadata = {"schema_version": records.SCHEMA_VERSION, "shards": {"train": names},
-                "train_index": records.TRAIN_INDEX_FILE, "max_words_per_image": 12,
-                "pairs": {"train": int(len(pairs))}}
+    metadata = {
+        "schema_version": records.SCHEMA_VERSION,
+        "shards": {"train": names},
+        "train_index": records.TRAIN_INDEX_FILE,
+        "max_words_per_image": 12,
+        "pairs": {"train": int(len(pairs))},
+    }
     with open(os.path.join(directory, records.METADATA_FILE), "w") as handle:
         json.dump(metadata, handle)
     return directory
@@ -122,6 +128,7 @@ def warm_page_cache(directory: str) -> None:
 
 def measure(directory: str) -> dict:
     from wsl_tf.configs import paper
+
     from wsl_tf.input import pipeline
 
     warm_page_cache(directory)
@@ -137,8 +144,11 @@ def measure(directory: str) -> dict:
     for _ in range(FLAGS.batches):
         next(iterator)
     rate = FLAGS.batches * 128 / (time.perf_counter() - started)
-    return {"setup_s": round(setup, 3), "samples_per_s": round(rate),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+    return {
+        "setup_s": round(setup, 3),
+        "samples_per_s": round(rate),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
 
 
 def main(argv):
@@ -152,8 +162,12 @@ def main(argv):
         directory = make_dataset(FLAGS.workdir, k, FLAGS.records)
         with np.load(os.path.join(directory, "train-index.npz")) as index:
             pairs = len(index["word_records"])
-        run = subprocess.run([sys.executable, __file__, f"--k={k}", f"--workdir={FLAGS.workdir}",
-                              f"--batches={FLAGS.batches}"], capture_output=True, text=True, check=True)
+        run = subprocess.run(
+            [sys.executable, __file__, f"--k={k}", f"--workdir={FLAGS.workdir}", f"--batches={FLAGS.batches}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         result = json.loads(run.stdout.strip().splitlines()[-1])
         rates[k] = result["samples_per_s"]
         print(json.dumps({"bench": "sampler", "K": k, "records": FLAGS.records, "pairs": pairs, **result}), flush=True)

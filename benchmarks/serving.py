@@ -94,9 +94,15 @@ def keras_load(num_words: int, width: float, repeats: int) -> dict:
         gc.collect()
     size_gb = os.path.getsize(path) / 1e9
     os.remove(path)
-    return {"bench": "keras_load", "model": f"alexnet width {width}, 224 px", "num_words": num_words,
-            "embedding_dim": embedding_dim, "file_gb": round(size_gb, 2), "load_s_best": round(min(times), 2),
-            "load_s_median": round(statistics.median(times), 2)}
+    return {
+        "bench": "keras_load",
+        "model": f"alexnet width {width}, 224 px",
+        "num_words": num_words,
+        "embedding_dim": embedding_dim,
+        "file_gb": round(size_gb, 2),
+        "load_s_best": round(min(times), 2),
+        "load_s_median": round(statistics.median(times), 2),
+    }
 
 
 def main(argv):
@@ -109,9 +115,9 @@ def main(argv):
 
 def serving_throughput():
     import tensorflow as tf
+    from wsl_tf.configs import demo
 
     from wsl_tf import serving
-    from wsl_tf.configs import demo
     from wsl_tf.input import preprocessing
     from wsl_tf.models import build_model
 
@@ -133,10 +139,14 @@ def serving_throughput():
     def score(pixels):
         return tf.math.top_k(model(pixels, training=False), k=10)
 
-    limit_dataset = (tf.data.Dataset.from_tensor_slices(tf.concat(batches, 0))
-                     .map(lambda b: preprocessing.preprocess(b, resize, crop), num_parallel_calls=tf.data.AUTOTUNE,
-                          deterministic=True)
-                     .batch(64).prefetch(tf.data.AUTOTUNE))
+    limit_dataset = (
+        tf.data.Dataset.from_tensor_slices(tf.concat(batches, 0))
+        .map(
+            lambda b: preprocessing.preprocess(b, resize, crop), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+        )
+        .batch(64)
+        .prefetch(tf.data.AUTOTUNE)
+    )
 
     def run_limit():
         for pixels in limit_dataset:
@@ -155,11 +165,21 @@ def serving_throughput():
         batch64.append(best_rate(run_batch64, 64 * FLAGS.rounds, 1))
         limit.append(best_rate(run_limit, 64 * FLAGS.rounds, 1))
         batch1.append(best_rate(run_batch1, len(singles), 1))
-    print(json.dumps({"bench": "serving", "model": "alexnet width 1/8, 64 px crops, K = 100",
-                      "images": "Tux Paint stamps as 256 px JPEGs", "batch1_images_per_s": round(max(batch1), 1),
-                      "batch64_images_per_s": round(max(batch64), 1), "load_s": round(load_s, 2),
-                      "limit_images_per_s": round(max(limit), 1), "ratio": round(max(batch64) / max(limit), 3)}),
-          flush=True)
+    print(
+        json.dumps(
+            {
+                "bench": "serving",
+                "model": "alexnet width 1/8, 64 px crops, K = 100",
+                "images": "Tux Paint stamps as 256 px JPEGs",
+                "batch1_images_per_s": round(max(batch1), 1),
+                "batch64_images_per_s": round(max(batch64), 1),
+                "load_s": round(load_s, 2),
+                "limit_images_per_s": round(max(limit), 1),
+                "ratio": round(max(batch64) / max(limit), 3),
+            }
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -98,8 +98,7 @@ def synthetic_batches(run, num_words: int, distinct: int = 8):
         images = tf.random.stateless_normal((distinct, batch, size, size, 3), (seed, 1))
         labels = tf.random.stateless_uniform((distinct, batch, 1), (seed, 2), 0, num_words, tf.int32)
         positions = tf.zeros((distinct, batch), tf.int64)
-        return tf.data.Dataset.from_tensor_slices(
-            {"images": images, "labels": labels, "positions": positions}).repeat()
+        return tf.data.Dataset.from_tensor_slices({"images": images, "labels": labels, "positions": positions}).repeat()
 
     return run.distribute(dataset_fn)
 
@@ -150,23 +149,53 @@ def main(argv):
     if FLAGS.log_every:
         print(json.dumps({"images_per_s": loop_images_per_s(FLAGS.log_every, FLAGS.steps_per_loop)}))
         return
-    ms = {k: measure_in_subprocess(f"--k={k}", f"--optimizer={FLAGS.optimizer}", f"--steps={FLAGS.steps}",
-                                   f"--backbone={FLAGS.backbone}", f"--width={FLAGS.width}")["ms"]
-          for k in (1000, 100000)}
+    ms = {
+        k: measure_in_subprocess(
+            f"--k={k}",
+            f"--optimizer={FLAGS.optimizer}",
+            f"--steps={FLAGS.steps}",
+            f"--backbone={FLAGS.backbone}",
+            f"--width={FLAGS.width}",
+        )["ms"]
+        for k in (1000, 100000)
+    }
     images = demo_run_config(1000).train.batch_size_per_replica * 2
-    print(json.dumps({"bench": "train_step", "backbone": FLAGS.backbone, "width": FLAGS.width,
-                      "optimizer": FLAGS.optimizer, "replicas": 2, "image_size": 64,
-                      "ms_k1000": round(ms[1000], 1), "ms_k100000": round(ms[100000], 1),
-                      "images_per_s_k1000": round(images / ms[1000] * 1000, 1),
-                      "images_per_s_k100000": round(images / ms[100000] * 1000, 1),
-                      "ratio": round(ms[100000] / ms[1000], 3)}), flush=True)
+    print(
+        json.dumps(
+            {
+                "bench": "train_step",
+                "backbone": FLAGS.backbone,
+                "width": FLAGS.width,
+                "optimizer": FLAGS.optimizer,
+                "replicas": 2,
+                "image_size": 64,
+                "ms_k1000": round(ms[1000], 1),
+                "ms_k100000": round(ms[100000], 1),
+                "images_per_s_k1000": round(images / ms[1000] * 1000, 1),
+                "images_per_s_k100000": round(images / ms[100000] * 1000, 1),
+                "ratio": round(ms[100000] / ms[1000], 3),
+            }
+        ),
+        flush=True,
+    )
     if not FLAGS.log_window:
         return
-    rates = {name: measure_in_subprocess(f"--log_every={log_every}", f"--steps_per_loop={per_loop}")["images_per_s"]
-             for name, log_every, per_loop in (("log1", 1, 1), ("log100", 100, 1), ("log100_loop10", 100, 10))}
-    print(json.dumps({"bench": "train_step_log_every", "k": 1000, "replicas": 2, "width": 0.125,
-                      **{f"images_per_s_{name}": round(rate, 1) for name, rate in rates.items()},
-                      "ratio_log100_over_log1": round(rates["log100"] / rates["log1"], 3)}))
+    rates = {
+        name: measure_in_subprocess(f"--log_every={log_every}", f"--steps_per_loop={per_loop}")["images_per_s"]
+        for name, log_every, per_loop in (("log1", 1, 1), ("log100", 100, 1), ("log100_loop10", 100, 10))
+    }
+    print(
+        json.dumps(
+            {
+                "bench": "train_step_log_every",
+                "k": 1000,
+                "replicas": 2,
+                "width": 0.125,
+                **{f"images_per_s_{name}": round(rate, 1) for name, rate in rates.items()},
+                "ratio_log100_over_log1": round(rates["log100"] / rates["log1"], 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

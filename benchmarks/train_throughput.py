@@ -67,10 +67,12 @@ def prepare(root: str) -> str:
             common = rng.choice(COMMON, size=8, replace=False)  # So val images hold dictionary words too.
             text = " ".join(word(n) for n in [*common, *range(first, first + FLAGS.words_per_image)])
             handle.write(json.dumps({"image": f"{i}.png", "text": text, "key": f"k{i}"}) + "\n")
-    options = preparer.PrepareOptions(output_dir=out, vocab_size=100_000, num_stopwords=0, image_size=64,
-                                      num_shards=4, progress=False)
-    metadata = preparer.DatasetPreparer(JsonlSource(os.path.join(root, "list.jsonl")), options,
-                                        log=lambda *_: None).run()
+    options = preparer.PrepareOptions(
+        output_dir=out, vocab_size=100_000, num_stopwords=0, image_size=64, num_shards=4, progress=False
+    )
+    metadata = preparer.DatasetPreparer(
+        JsonlSource(os.path.join(root, "list.jsonl")), options, log=lambda *_: None
+    ).run()
     assert metadata["vocab_size"] == 100_000, metadata["vocab_size"]
     return out
 
@@ -78,12 +80,22 @@ def prepare(root: str) -> str:
 def train(data: str, k: int) -> dict:
     workdir = os.path.join(FLAGS.workdir, f"run_k{k}")
     shutil.rmtree(workdir, ignore_errors=True)
-    command = [os.path.join(os.path.dirname(sys.executable), "wsl-train"), f"--config={REPO}/configs/cpu_small.py",
-               f"--workdir={workdir}", f"--config.data.dir={data}", f"--config.model.num_words={k}",
-               "--config.train.devices=()", "--config.train.logical_cpus=2", "--config.train.deterministic=False",
-               "--config.train.batch_size_per_replica=32", f"--config.train.epoch_size={FLAGS.epoch_size}",
-               "--config.train.max_epochs=2", "--config.train.checkpoint_every_steps=100000",
-               "--config.optimizer.tau=4", "--config.eval.val_images=64"]
+    command = [
+        os.path.join(os.path.dirname(sys.executable), "wsl-train"),
+        f"--config={REPO}/configs/cpu_small.py",
+        f"--workdir={workdir}",
+        f"--config.data.dir={data}",
+        f"--config.model.num_words={k}",
+        "--config.train.devices=()",
+        "--config.train.logical_cpus=2",
+        "--config.train.deterministic=False",
+        "--config.train.batch_size_per_replica=32",
+        f"--config.train.epoch_size={FLAGS.epoch_size}",
+        "--config.train.max_epochs=2",
+        "--config.train.checkpoint_every_steps=100000",
+        "--config.optimizer.tau=4",
+        "--config.eval.val_images=64",
+    ]
     started = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True, text=True)
     from wsl_tf.run_directory import RunDirectory
@@ -96,12 +108,21 @@ def main(argv):
     del argv
     data = prepare(os.path.join(FLAGS.workdir, "dataset"))
     results = {k: train(data, k) for k in (1000, 100_000)}
-    print(json.dumps({"bench": "train_throughput", "images": FLAGS.images, "global_batch": 64, "replicas": 2,
-                      "images_per_s_k1000": results[1000]["images_per_s"],
-                      "images_per_s_k100000": results[100_000]["images_per_s"],
-                      "wall_s_k1000": round(results[1000]["wall_s"], 1),
-                      "wall_s_k100000": round(results[100_000]["wall_s"], 1),
-                      "ratio": round(results[100_000]["images_per_s"] / results[1000]["images_per_s"], 3)}))
+    print(
+        json.dumps(
+            {
+                "bench": "train_throughput",
+                "images": FLAGS.images,
+                "global_batch": 64,
+                "replicas": 2,
+                "images_per_s_k1000": results[1000]["images_per_s"],
+                "images_per_s_k100000": results[100_000]["images_per_s"],
+                "wall_s_k1000": round(results[1000]["wall_s"], 1),
+                "wall_s_k100000": round(results[100_000]["wall_s"], 1),
+                "ratio": round(results[100_000]["images_per_s"] / results[1000]["images_per_s"], 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

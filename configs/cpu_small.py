@@ -14,8 +14,16 @@ def get_config():
     config.model.update({"image_size": 64, "width": 0.125})
     config.input.update({"resize_size": 72, "crop_size": 64, "block_size": 64})
     config.optimizer.update({"learning_rate": 0.05, "tau": 4})
-    config.train.update({"batch_size_per_replica": 32, "epoch_size": 256, "max_epochs": 3,
-                         "checkpoint_every_steps": 4, "devices": ("/cpu:0",), "deterministic": True})
+    config.train.update(
+        {
+            "batch_size_per_replica": 32,
+            "epoch_size": 256,
+            "max_epochs": 3,
+            "checkpoint_every_steps": 4,
+            "devices": ("/cpu:0",),
+            "deterministic": True,
+        }
+    )
     config.schedule.update({"min_epochs_per_lr": 1})
     config.eval.update({"val_images": 128, "batch_size": 64})
     return config

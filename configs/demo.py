@@ -15,7 +15,6 @@ chosen (the README and the issue notes give the figures).
 """
 
 import ml_collections
-
 from wsl_tf.configs import paper
 
 
@@ -24,9 +23,20 @@ def get_config():
     # Three corpora read as one collection; the stamps and the emoji keep one caption language each.
     # max_records_each: read only the first N items of each corpus (0: all), for trial runs.
     config.data = ml_collections.ConfigDict(
-        dict(corpora=("openclipart", "tuxpaint", "emoji"), languages=("en", "fr"), image_size=64, vocab_size=1000,
-             stopwords="list", num_stopwords=0, num_shards=4, val_fraction=0.05, test_fraction=0.1, max_records=0,
-             max_records_each=0))
+        dict(
+            corpora=("openclipart", "tuxpaint", "emoji"),
+            languages=("en", "fr"),
+            image_size=64,
+            vocab_size=1000,
+            stopwords="list",
+            num_stopwords=0,
+            num_shards=4,
+            val_fraction=0.05,
+            test_fraction=0.1,
+            max_records=0,
+            max_records_each=0,
+        )
+    )
     # K = 1,000: enough English and French words for translation over about 200 FreeDict pairs, each word with
     # at least about 20 training images.
     run = paper.get_config("alexnet,k=1000")
@@ -58,8 +68,17 @@ def get_config():
     # 50 epochs of 8,192 images, 4 to 8 minutes (the shared machine's speed varies): validation precision@10
     # still rose between 40 epochs (0.108) and 80 (0.136) with dropout 0.5, and without it from 0.127 at 40 to
     # 0.138 at 50 and 0.142 at 60; 50 keeps training within about a third of the demo's time.
-    run.train.update({"batch_size_per_replica": 32, "epoch_size": 8192, "max_epochs": 50, "checkpoint_every_steps": 128,
-                      "log_every_steps": 32, "steps_per_loop": 4, "logical_cpus": 2})
+    run.train.update(
+        {
+            "batch_size_per_replica": 32,
+            "epoch_size": 8192,
+            "max_epochs": 50,
+            "checkpoint_every_steps": 128,
+            "log_every_steps": 32,
+            "steps_per_loop": 4,
+            "logical_cpus": 2,
+        }
+    )
     # The val split (about 1,250 images) moves by a point from epoch to epoch by chance: with 8 epochs per rate
     # the rate fell to 1/16 by epoch 33 while precision still rose; 16 halve it at most 3 times in 50 epochs.
     run.schedule.update({"min_epochs_per_lr": 16})
@@ -73,11 +92,20 @@ def get_config():
     # drawings, stamps and emoji labelled by the folder or group their collection files them under, and on
     # Fashion-MNIST. The top-images picture's words (Fig. 3): frequent words of distinct subjects; the six most
     # frequent (computer, hash, icon, icons, theme, geometry) all name one icon theme's drawings.
-    run.eval.update(dict(
-        val_images=2000, batch_size=128,
-        experiments=("word_prediction", "transfer", "embeddings", "training_choices", "pictures"),
-        transfer=("emoji_subgroups", "categories", "fashion_mnist"), test_images=2000, transfer_images=2000,
-        class_network_steps=300, choice_epochs=4, choice_epoch_size=4096, choice_transfer="emoji_subgroups",
-        grid_words=("animal", "flag", "face", "food", "car", "flower")))
+    run.eval.update(
+        dict(
+            val_images=2000,
+            batch_size=128,
+            experiments=("word_prediction", "transfer", "embeddings", "training_choices", "pictures"),
+            transfer=("emoji_subgroups", "categories", "fashion_mnist"),
+            test_images=2000,
+            transfer_images=2000,
+            class_network_steps=300,
+            choice_epochs=4,
+            choice_epoch_size=4096,
+            choice_transfer="emoji_subgroups",
+            grid_words=("animal", "flag", "face", "food", "car", "flower"),
+        )
+    )
     config.run = run
     return config

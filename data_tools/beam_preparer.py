@@ -149,33 +149,57 @@ def run_pipeline(source: base.Source, options: PrepareOptions, runner: str, pipe
     fixed = preparer.fixed_vocab
 
     with beam.Pipeline(options=PipelineOptions([f"--runner={runner}", *pipeline_args])) as pipeline:
-        items = (pipeline | "Start" >> beam.Create([None])
-                 | "Scan" >> beam.FlatMap(lambda _: _scan(source, options.max_records)))
+        items = (
+            pipeline
+            | "Start" >> beam.Create([None])
+            | "Scan" >> beam.FlatMap(lambda _: _scan(source, options.max_records))
+        )
         read = items | "CountItems" >> beam.combiners.Count.Globally()
-        prepared = (items | "Spread" >> beam.Reshuffle()
-                    | "Prepare" >> beam.FlatMap(_Prepare(task, options, preparer.stopword_lists)).with_outputs(
-                        _SKIPPED, main="records"))
+        prepared = (
+            items
+            | "Spread" >> beam.Reshuffle()
+            | "Prepare"
+            >> beam.FlatMap(_Prepare(task, options, preparer.stopword_lists)).with_outputs(_SKIPPED, main="records")
+        )
         records_by_split = prepared.records
-        train_counts = (records_by_split | "TrainOnly" >> beam.Filter(lambda pair: pair[0] == "train")
-                        | "TrainWords" >> beam.FlatMap(lambda pair: pair[1].words)
-                        | "CountWords" >> beam.combiners.Count.PerElement()
-                        | "AllCounts" >> beam.combiners.ToList())
+        train_counts = (
+            records_by_split
+            | "TrainOnly" >> beam.Filter(lambda pair: pair[0] == "train")
+            | "TrainWords" >> beam.FlatMap(lambda pair: pair[1].words)
+            | "CountWords" >> beam.combiners.Count.PerElement()
+            | "AllCounts" >> beam.combiners.ToList()
+        )
         dictionary = train_counts | "Dictionary" >> beam.Map(preparation.dictionary, options, fixed, print)
-        shards = (records_by_split
-                  | "ToShard" >> beam.Map(lambda pair: ((pair[0], shard_of(pair[1].key, options.shard_counts()[
-                      pair[0]])), pair[1]))
-                  | "GroupShards" >> beam.GroupByKey()
-                  | "WriteShards" >> beam.Map(_write_shard, beam.pvalue.AsSingleton(dictionary), options)
-                  | "AllShards" >> beam.combiners.ToList())
+        shards = (
+            records_by_split
+            | "ToShard"
+            >> beam.Map(lambda pair: ((pair[0], shard_of(pair[1].key, options.shard_counts()[pair[0]])), pair[1]))
+            | "GroupShards" >> beam.GroupByKey()
+            | "WriteShards" >> beam.Map(_write_shard, beam.pvalue.AsSingleton(dictionary), options)
+            | "AllShards" >> beam.combiners.ToList()
+        )
         skipped = prepared[_SKIPPED] | "AllSkipped" >> beam.combiners.ToList()
-        _ = (pipeline | "Last" >> beam.Create([None])
-             | "Finish" >> beam.Map(_finish, beam.pvalue.AsSingleton(shards), beam.pvalue.AsSingleton(skipped),
-                                    beam.pvalue.AsSingleton(read), beam.pvalue.AsSingleton(dictionary), source,
-                                    options, preparer.stopword_lists))
+        _ = (
+            pipeline
+            | "Last" >> beam.Create([None])
+            | "Finish"
+            >> beam.Map(
+                _finish,
+                beam.pvalue.AsSingleton(shards),
+                beam.pvalue.AsSingleton(skipped),
+                beam.pvalue.AsSingleton(read),
+                beam.pvalue.AsSingleton(dictionary),
+                source,
+                options,
+                preparer.stopword_lists,
+            )
+        )
     metadata = json.loads(fileio.read_text(os.path.join(options.output_dir, records.METADATA_FILE)))
     images = ", ".join(f"{split} {metadata['images'][split]}" for split in records.SPLITS)
-    log(f"wrote {options.output_dir} with {runner}: {metadata['vocab_size']} words; images {images}; "
-        f"skipped {metadata['skipped_total']} (listed in skipped.tsv)")
+    log(
+        f"wrote {options.output_dir} with {runner}: {metadata['vocab_size']} words; images {images}; "
+        f"skipped {metadata['skipped_total']} (listed in skipped.tsv)"
+    )
     for line in preparation.split_warnings(metadata, options):
         log(line)
     return metadata

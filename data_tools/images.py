@@ -60,9 +60,7 @@ def encode_image(data: bytes, size: int, max_pixels: int = DEFAULT_MAX_PIXELS) -
         raise base.SkipRecord(base.CORRUPT_IMAGE, f"unreadable header: {error}") from None
     width, height = image.size
     if width * height > max_pixels:
-        raise base.SkipRecord(
-            base.TOO_MANY_PIXELS, f"{width}x{height} exceeds {max_pixels} pixels"
-        )
+        raise base.SkipRecord(base.TOO_MANY_PIXELS, f"{width}x{height} exceeds {max_pixels} pixels")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -59,8 +59,11 @@ class PrepareOptions:
         fields = {field.name for field in dataclasses.fields(cls)}
         unknown = sorted(set(settings) - fields)
         if unknown:
-            raise PrepareError("; ".join(f"{name}.{key}: no such setting (data_tools/preparation.py's PrepareOptions)"
-                                         for key in unknown))
+            raise PrepareError(
+                "; ".join(
+                    f"{name}.{key}: no such setting (data_tools/preparation.py's PrepareOptions)" for key in unknown
+                )
+            )
         options = cls(**{**dict(settings), **given})
         options.validate()
         return options
@@ -69,19 +72,27 @@ class PrepareOptions:
         """PrepareError naming every option that cannot work, at once."""
         checks = [
             (bool(self.output_dir), "--output_dir is required"),
-            (1 <= self.vocab_size <= MAX_VOCAB_SIZE,
-             f"--vocab_size={self.vocab_size}: must be in [1, {MAX_VOCAB_SIZE}]"),
+            (
+                1 <= self.vocab_size <= MAX_VOCAB_SIZE,
+                f"--vocab_size={self.vocab_size}: must be in [1, {MAX_VOCAB_SIZE}]",
+            ),
             (self.num_stopwords >= 0, f"--num_stopwords={self.num_stopwords}: must be >= 0"),
-            (self.stopwords in STOPWORD_RULES,
-             f"--stopwords={self.stopwords}: expected one of {', '.join(STOPWORD_RULES)}"),
-            (self.stopwords != "list" or bool(self.stopword_lists) and os.path.isdir(self.stopword_lists),
-             f"--stopwords=list needs the lists' folder (--stopword_lists={self.stopword_lists}: not a directory)"),
+            (
+                self.stopwords in STOPWORD_RULES,
+                f"--stopwords={self.stopwords}: expected one of {', '.join(STOPWORD_RULES)}",
+            ),
+            (
+                self.stopwords != "list" or bool(self.stopword_lists) and os.path.isdir(self.stopword_lists),
+                f"--stopwords=list needs the lists' folder (--stopword_lists={self.stopword_lists}: not a directory)",
+            ),
             (16 <= self.image_size <= 4096, f"--image_size={self.image_size}: must be in [16, 4096]"),
             (self.num_shards >= 1, f"--num_shards={self.num_shards}: must be >= 1"),
             (0 <= self.val_fraction < 1, f"--val_fraction={self.val_fraction}: must be in [0, 1)"),
             (0 <= self.test_fraction < 1, f"--test_fraction={self.test_fraction}: must be in [0, 1)"),
-            (self.val_fraction + self.test_fraction < 1,
-             "--val_fraction + --test_fraction must be below 1, leaving a train split"),
+            (
+                self.val_fraction + self.test_fraction < 1,
+                "--val_fraction + --test_fraction must be below 1, leaving a train split",
+            ),
             (self.workers >= 0, f"--workers={self.workers}: must be >= 0 (0 runs in-process)"),
             (self.chunk_size >= 1, f"--chunk_size={self.chunk_size}: must be >= 1"),
             (self.max_pixels >= 1, f"--max_pixels={self.max_pixels}: must be >= 1"),
@@ -111,36 +122,44 @@ class ChunkSummary:
     train_word_counts: dict
 
 
-def small_dictionary_warning(distinct_words: int, num_stopwords: int, vocab_size: int,
-                             requested_size: int) -> str | None:
+def small_dictionary_warning(
+    distinct_words: int, num_stopwords: int, vocab_size: int, requested_size: int
+) -> str | None:
     """One line when the stop words take more than half of the train split's distinct words, or the
     dictionary ends smaller than asked for (a small corpus under the paper's 500 stop words), with the
     --num_stopwords that would keep more words; else None."""
     if num_stopwords <= distinct_words / 2 and vocab_size >= requested_size:
         return None
-    head = f"wsl-prepare: warning: the dictionary has {vocab_size} words (--vocab_size={requested_size}): the train split"
+    head = (
+        f"wsl-prepare: warning: the dictionary has {vocab_size} words (--vocab_size={requested_size}): the train split"
+    )
     if num_stopwords == 0:
         return f"{head} has only {distinct_words} distinct words; add data for more"
     dropped = min(num_stopwords, distinct_words)
     if vocab_size >= requested_size:  # Full, but its words are what is left once most words went as stop words.
-        return (f"{head} has {distinct_words} distinct words and --num_stopwords={num_stopwords} drops the most "
-                f"common {dropped}, more than half of them; --num_stopwords={distinct_words // 2} or lower keeps "
-                f"them under half")
+        return (
+            f"{head} has {distinct_words} distinct words and --num_stopwords={num_stopwords} drops the most "
+            f"common {dropped}, more than half of them; --num_stopwords={distinct_words // 2} or lower keeps "
+            f"them under half"
+        )
     fewer = max(0, distinct_words - requested_size)  # The most stop words that still leave a full dictionary.
     kept = min(requested_size, distinct_words - fewer)
-    hint = (f"--num_stopwords={fewer} would keep {kept}" if fewer < num_stopwords else "add data for more")
+    hint = f"--num_stopwords={fewer} would keep {kept}" if fewer < num_stopwords else "add data for more"
     if fewer < num_stopwords and kept < requested_size:
         hint += ", and more data more"
-    return (f"{head} has {distinct_words} distinct words and --num_stopwords={num_stopwords} drops the most common "
-            f"{dropped} of them; {hint}")
+    return (
+        f"{head} has {distinct_words} distinct words and --num_stopwords={num_stopwords} drops the most common "
+        f"{dropped} of them; {hint}"
+    )
 
 
 def fingerprint(source: base.Source, options: PrepareOptions, lists: StopwordLists | None = None) -> dict:
     """Everything that decides the staged records; staging is reused only if equal."""
     return {
         "source": source.describe(),
-        "stopwords": options.stopwords if lists is None else {"rule": options.stopwords,
-                                                              "lists_sha256": lists.fingerprint()},
+        "stopwords": options.stopwords
+        if lists is None
+        else {"rule": options.stopwords, "lists_sha256": lists.fingerprint()},
         "image_size": options.image_size,
         "max_pixels": options.max_pixels,
         "val_fraction": options.val_fraction,
@@ -153,13 +172,19 @@ def fingerprint(source: base.Source, options: PrepareOptions, lists: StopwordLis
 def dataset_fingerprint(source: base.Source, options: PrepareOptions, lists: StopwordLists | None = None) -> dict:
     """Everything that decides a finished dataset (dataset.json's fingerprint): a rerun with an equal one has
     nothing to do."""
-    return {**fingerprint(source, options, lists), "schema_version": records.SCHEMA_VERSION,
-            "vocab_size": options.vocab_size, "num_stopwords": options.num_stopwords,
-            "vocab_path": options.vocab_path, "shards": options.shard_counts()}
+    return {
+        **fingerprint(source, options, lists),
+        "schema_version": records.SCHEMA_VERSION,
+        "vocab_size": options.vocab_size,
+        "num_stopwords": options.num_stopwords,
+        "vocab_path": options.vocab_path,
+        "shards": options.shard_counts(),
+    }
 
 
-def split_record(record: worker.PreparedRecord, options: PrepareOptions,
-                 lists: StopwordLists | None) -> tuple[str, worker.PreparedRecord]:
+def split_record(
+    record: worker.PreparedRecord, options: PrepareOptions, lists: StopwordLists | None
+) -> tuple[str, worker.PreparedRecord]:
     """(its split, the record without its language's listed stop words when the rule is "list")."""
     if lists is not None:
         record = dataclasses.replace(record, words=lists.drop(record.words, record.language))
@@ -191,8 +216,9 @@ def add_stats(total: dict, split: str, stats: dict) -> None:
         total[split][name] += value
 
 
-def encode_record(record: worker.PreparedRecord, split: str, vocab: Vocabulary,
-                  stats: dict) -> tuple[bytes, list[int]] | None:
+def encode_record(
+    record: worker.PreparedRecord, split: str, vocab: Vocabulary, stats: dict
+) -> tuple[bytes, list[int]] | None:
     """(the record's serialized tf.train.Example, its dictionary word ids), counted into stats[split]; None for
     a train record without a dictionary word (dropped: it has no target); val and test keep theirs, counted."""
     ids = vocab.ids(record.words)
@@ -215,8 +241,10 @@ def nothing_usable(summaries: list[ChunkSummary], skipped_file: str) -> PrepareE
     where the rest are listed."""
     rows = [row for s in summaries for row in s.skipped]
     first = f"; the first, {rows[0][0]}: {rows[0][1]}: {rows[0][2]}" if rows else ""
-    return PrepareError(f"no usable records in --input ({sum(s.items for s in summaries)} read, all skipped: "
-                        f"{dict(skip_counts(summaries)) or 'none found'}){first}; each is listed in {skipped_file}")
+    return PrepareError(
+        f"no usable records in --input ({sum(s.items for s in summaries)} read, all skipped: "
+        f"{dict(skip_counts(summaries)) or 'none found'}){first}; each is listed in {skipped_file}"
+    )
 
 
 def skipped_tsv(summaries: list[ChunkSummary]) -> str:
@@ -225,12 +253,20 @@ def skipped_tsv(summaries: list[ChunkSummary]) -> str:
     def clean(value):
         return str(value).replace("\t", " ").replace("\n", " ")
 
-    return "".join(["key\treason\tdetail\n"] + ["\t".join(clean(v) for v in row) + "\n"
-                                                 for s in summaries for row in s.skipped])
+    return "".join(
+        ["key\treason\tdetail\n"] + ["\t".join(clean(v) for v in row) + "\n" for s in summaries for row in s.skipped]
+    )
 
 
-def dataset_metadata(source: base.Source, options: PrepareOptions, lists: StopwordLists | None,
-                     summaries: list[ChunkSummary], vocab: Vocabulary, stopwords: Vocabulary, stats: dict) -> dict:
+def dataset_metadata(
+    source: base.Source,
+    options: PrepareOptions,
+    lists: StopwordLists | None,
+    summaries: list[ChunkSummary],
+    vocab: Vocabulary,
+    stopwords: Vocabulary,
+    stats: dict,
+) -> dict:
     """dataset.json's contents: the summaries' counts, the dictionary's sizes and each split's stats."""
     skipped = skip_counts(summaries)
     return {
@@ -249,8 +285,7 @@ def dataset_metadata(source: base.Source, options: PrepareOptions, lists: Stopwo
         "images": {s: stats[s]["images"] for s in records.SPLITS},
         "pairs": {s: stats[s]["pairs"] for s in records.SPLITS},
         "avg_targets_per_image": {
-            s: round(stats[s]["pairs"] / stats[s]["images"], 4) if stats[s]["images"] else 0.0
-            for s in records.SPLITS
+            s: round(stats[s]["pairs"] / stats[s]["images"], 4) if stats[s]["images"] else 0.0 for s in records.SPLITS
         },
         "no_target_images": {s: stats[s]["no_target"] for s in records.SPLITS},
         "train_images_dropped_without_target": stats["train"]["no_target"],
@@ -261,10 +296,7 @@ def dataset_metadata(source: base.Source, options: PrepareOptions, lists: Stopwo
             "test_fraction": options.test_fraction,
             "rule": "sha256('split' NUL key): lowest test_fraction -> test, next val_fraction -> val",
         },
-        "shards": {
-            s: [records.shard_name(s, i, n) for i in range(n)]
-            for s, n in options.shard_counts().items()
-        },
+        "shards": {s: [records.shard_name(s, i, n) for i in range(n)] for s, n in options.shard_counts().items()},
         "fingerprint": json.loads(json.dumps(dataset_fingerprint(source, options, lists))),
     }
 
@@ -278,7 +310,9 @@ def split_warnings(metadata: dict, options: PrepareOptions) -> list[str]:
         if fraction == 0 or labelled >= records.MIN_USEFUL_HELD_OUT_IMAGES:
             continue
         use = "wsl-train validates on it after every epoch" if split == "val" else "wsl-eval measures on it"
-        lines.append(f"wsl-prepare: warning: the {split} split has {labelled} images with a dictionary word "
-                     f"({use}; fewer than {records.MIN_USEFUL_HELD_OUT_IMAGES} move its figures by chance): "
-                     f"raise --{split}_fraction={fraction:g} or add data")
+        lines.append(
+            f"wsl-prepare: warning: the {split} split has {labelled} images with a dictionary word "
+            f"({use}; fewer than {records.MIN_USEFUL_HELD_OUT_IMAGES} move its figures by chance): "
+            f"raise --{split}_fraction={fraction:g} or add data"
+        )
     return lines

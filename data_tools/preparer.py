@@ -37,8 +37,14 @@ from collections.abc import Iterator
 from tqdm import tqdm
 
 from data_tools import preparation, worker
-from data_tools.preparation import (MAX_VOCAB_SIZE, ChunkSummary, PrepareError, PrepareOptions,  # noqa: F401
-                                    fingerprint, small_dictionary_warning)
+from data_tools.preparation import (  # noqa: F401
+    MAX_VOCAB_SIZE,
+    ChunkSummary,
+    PrepareError,
+    PrepareOptions,
+    fingerprint,
+    small_dictionary_warning,
+)
 from data_tools.sources import base
 from data_tools.stopwords import StopwordLists
 from wsl_tf import fileio, records
@@ -76,15 +82,11 @@ class _Staging:
 
     def chunk_indices(self) -> list[int]:
         names = sorted(n for n in fileio.listdir(self.dir) if n.startswith("chunk-") and n.endswith(".json"))
-        return [int(n[len("chunk-"):-len(".json")]) for n in names]
+        return [int(n[len("chunk-") : -len(".json")]) for n in names]
 
     def write(self, index: int, records: list, summary: ChunkSummary) -> None:
-        fileio.write_bytes_atomic(
-            self.records_path(index), pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL)
-        )
-        fileio.write_text_atomic(
-            self.summary_path(index), json.dumps(dataclasses.asdict(summary), sort_keys=True)
-        )
+        fileio.write_bytes_atomic(self.records_path(index), pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL))
+        fileio.write_text_atomic(self.summary_path(index), json.dumps(dataclasses.asdict(summary), sort_keys=True))
 
     def summary(self, index: int) -> ChunkSummary:
         return ChunkSummary(**json.loads(fileio.read_text(self.summary_path(index))))
@@ -183,8 +185,9 @@ class DatasetPreparer:
         vocab.save(os.path.join(out, records.VOCAB_FILE))
         stopwords.save(os.path.join(out, records.STOPWORDS_FILE))
         split_stats = self._stage_shards(staging, vocab, kept)
-        metadata = preparation.dataset_metadata(self.source, self.options, self.stopword_lists, summaries, vocab,
-                                                stopwords, split_stats)
+        metadata = preparation.dataset_metadata(
+            self.source, self.options, self.stopword_lists, summaries, vocab, stopwords, split_stats
+        )
         fileio.write_text_atomic(os.path.join(out, records.SKIPPED_FILE), preparation.skipped_tsv(summaries))
         fileio.write_json_atomic(os.path.join(out, records.METADATA_FILE), metadata, sort_keys=True)
         staging.remove()

@@ -23,8 +23,9 @@ RULES = ("frequent", "list")
 DEFAULT_LANGUAGE = "en"
 # Articles, pronouns and prepositions the classic lists lack, by language (the English list has them all).
 FUNCTION_WORDS = {
-    "fr": frozenset("de un une aux se ne on lui dont leurs cet cette celle celles celui ceci ont entre chez contre "
-                    "vers".split()),
+    "fr": frozenset(
+        "de un une aux se ne on lui dont leurs cet cette celle celles celui ceci ont entre chez contre vers".split()
+    ),
 }
 
 

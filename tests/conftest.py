@@ -77,9 +77,19 @@ def ten_word_dataset(tmp_path_factory) -> str:
     "photo" is the one stop word; 10% val, 10% test.
     """
     return prepare_jsonl_dataset(
-        tmp_path_factory.mktemp("ten_words"), 300, TEN_WORDS, image_px=40, prefix="photo ",
-        probabilities=np.arange(10, 0, -1) / 55, vocab_size=20, num_stopwords=1, image_size=32, num_shards=3,
-        val_fraction=0.1, test_fraction=0.1)
+        tmp_path_factory.mktemp("ten_words"),
+        300,
+        TEN_WORDS,
+        image_px=40,
+        prefix="photo ",
+        probabilities=np.arange(10, 0, -1) / 55,
+        vocab_size=20,
+        num_stopwords=1,
+        image_size=32,
+        num_shards=3,
+        val_fraction=0.1,
+        test_fraction=0.1,
+    )
 
 
 TWELVE_WORDS = ["red", "blue", "green", "cat", "dog", "car", "tree", "sea", "sun", "hill", "road", "boat"]
@@ -88,14 +98,43 @@ TWELVE_WORDS = ["red", "blue", "green", "cat", "dog", "car", "tree", "sea", "sun
 @pytest.fixture(scope="session")
 def twelve_word_dataset(tmp_path_factory) -> str:
     """240 random 64 px images, each captioned with some of TWELVE_WORDS, prepared at 64 px (for AlexNet runs)."""
-    return prepare_jsonl_dataset(tmp_path_factory.mktemp("train_data"), 240, TWELVE_WORDS, image_px=64,
-                                 vocab_size=12, num_stopwords=0, image_size=64, num_shards=2, val_fraction=0.15,
-                                 test_fraction=0.05)
+    return prepare_jsonl_dataset(
+        tmp_path_factory.mktemp("train_data"),
+        240,
+        TWELVE_WORDS,
+        image_px=64,
+        vocab_size=12,
+        num_stopwords=0,
+        image_size=64,
+        num_shards=2,
+        val_fraction=0.15,
+        test_fraction=0.05,
+    )
 
 
 # Words that FreeDict pairs, Fashion-MNIST class names, an analogy and MEN pairs can all cover.
-RUN_WORDS = ["cat", "dog", "chat", "chien", "sun", "soleil", "sea", "mer", "man", "woman", "king", "queen", "dress",
-             "coat", "shirt", "bag", "boot", "car", "automobile", "sunlight"]
+RUN_WORDS = [
+    "cat",
+    "dog",
+    "chat",
+    "chien",
+    "sun",
+    "soleil",
+    "sea",
+    "mer",
+    "man",
+    "woman",
+    "king",
+    "queen",
+    "dress",
+    "coat",
+    "shirt",
+    "bag",
+    "boot",
+    "car",
+    "automobile",
+    "sunlight",
+]
 
 
 @dataclasses.dataclass
@@ -122,8 +161,17 @@ def tiny_run_config(dataset: str, **train):
     config.model.update({"image_size": 64, "width": 0.125})
     config.input.update({"resize_size": 64, "crop_size": 64, "block_size": 32})
     config.optimizer.update({"learning_rate": 0.05, "tau": 2})
-    config.train.update({"batch_size_per_replica": 8, "epoch_size": 64, "max_epochs": 2, "checkpoint_every_steps": 2,
-                         "devices": ("/cpu:0", "/cpu:1"), "export": True, **train})
+    config.train.update(
+        {
+            "batch_size_per_replica": 8,
+            "epoch_size": 64,
+            "max_epochs": 2,
+            "checkpoint_every_steps": 2,
+            "devices": ("/cpu:0", "/cpu:1"),
+            "export": True,
+            **train,
+        }
+    )
     config.schedule.update({"min_epochs_per_lr": 1})
     config.eval.update({"val_images": 64, "batch_size": 32})
     return config
@@ -132,9 +180,19 @@ def tiny_run_config(dataset: str, **train):
 @pytest.fixture(scope="session")
 def run_dataset(tmp_path_factory) -> str:
     """260 random 64 px images captioned with RUN_WORDS, keys filed under cats/ and dogs/ (for `categories`)."""
-    return prepare_jsonl_dataset(tmp_path_factory.mktemp("run_data"), 260, RUN_WORDS, image_px=64,
-                                 vocab_size=len(RUN_WORDS), num_stopwords=0, image_size=64, num_shards=2,
-                                 val_fraction=0.15, test_fraction=0.2, key=lambda i: f"{('cats', 'dogs')[i % 2]}/k{i}")
+    return prepare_jsonl_dataset(
+        tmp_path_factory.mktemp("run_data"),
+        260,
+        RUN_WORDS,
+        image_px=64,
+        vocab_size=len(RUN_WORDS),
+        num_stopwords=0,
+        image_size=64,
+        num_shards=2,
+        val_fraction=0.15,
+        test_fraction=0.2,
+        key=lambda i: f"{('cats', 'dogs')[i % 2]}/k{i}",
+    )
 
 
 @pytest.fixture(scope="session")

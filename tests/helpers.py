@@ -38,18 +38,34 @@ def png_claiming_size(width: int, height: int) -> bytes:
 def png_bomb(side: int) -> bytes:
     """A valid all-black 1-bit greyscale PNG of side x side pixels: 30,000 px is about 110 KB that decodes to 2.7 GB
     of RGB."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
     row = b"\x00" * (1 + (side + 7) // 8)  # Filter byte, then the packed bits.
     packer = zlib.compressobj(9)
     data = b"".join(packer.compress(row * min(1024, side - start)) for start in range(0, side, 1024)) + packer.flush()
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0))
-            + chunk(b"IDAT", data) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0))
+        + chunk(b"IDAT", data)
+        + chunk(b"IEND", b"")
+    )
 
 
-def prepare_jsonl_dataset(root, num_images, words, *, image_px, prefix="", probabilities=None, max_words=3,
-                          key=lambda i: f"k{i}", log=lambda *_: None, **options) -> str:
+def prepare_jsonl_dataset(
+    root,
+    num_images,
+    words,
+    *,
+    image_px,
+    prefix="",
+    probabilities=None,
+    max_words=3,
+    key=lambda i: f"k{i}",
+    log=lambda *_: None,
+    **options,
+) -> str:
     """A prepared dataset of `num_images` random PNGs captioned with random `words`, image i keyed key(i).
 
     options: PrepareOptions fields (vocab_size, image_size, num_shards, ...).
@@ -80,8 +96,7 @@ def word_problem(seed=0, images=300, features=12, words=6) -> tuple[np.ndarray, 
 
 def model_config(name, num_words=50, image_size=64, width=0.125, **extra) -> ml_collections.ConfigDict:
     """A narrow model config for build_model."""
-    return ml_collections.ConfigDict(
-        dict(name=name, num_words=num_words, image_size=image_size, width=width, **extra))
+    return ml_collections.ConfigDict(dict(name=name, num_words=num_words, image_size=image_size, width=width, **extra))
 
 
 def architecture(model) -> list:
@@ -104,7 +119,8 @@ def run_command(module, *argv) -> int:
     import sys
 
     program = {"wsl_tf.cli.prepare": "wsl-prepare", "wsl_tf.cli.fetch_data": "wsl-fetch-data"}.get(
-        module.__name__, "wsl-" + module.__name__.rsplit(".", 1)[-1])
+        module.__name__, "wsl-" + module.__name__.rsplit(".", 1)[-1]
+    )
     saved = sys.argv
     sys.argv = [program, *argv]
     try:
@@ -168,8 +184,10 @@ def write_small_corpora(root) -> dict:
         handle.write("cat-n dog-n 40.0\nsun-n sea-n 30.0\ncar-n automobile-n 49.0\nzebra-n cat-n 20.0\n")
     freedict = os.path.join(root, "freedict")
     os.makedirs(freedict, exist_ok=True)
-    write_freedict(os.path.join(freedict, "freedict-eng-fra"), [
-        ("cat", "cat\nchat\n"), ("dog", "dog\nchien\n"), ("sun", "sun\nsoleil\n"), ("sea", "sea\nmer\n")])
+    write_freedict(
+        os.path.join(freedict, "freedict-eng-fra"),
+        [("cat", "cat\nchat\n"), ("dog", "dog\nchien\n"), ("sun", "sun\nsoleil\n"), ("sea", "sea\nmer\n")],
+    )
     write_freedict(os.path.join(freedict, "freedict-fra-eng"), [("chat", "chat\ncat\n"), ("mer", "mer\nsea\n")])
     return {"fashion_mnist": fashion, "analogies": analogies, "men": men, "freedict": freedict}
 
@@ -183,8 +201,13 @@ def write_emoji_corpus(root) -> str:
     has the face and the cat. CLDR annotations in English and French, OpenMoji's table of groups.
     """
     root = str(root)
-    face, cat, family, tone, flag = "\U0001F600", "\U0001F431", "\U0001F468\u200d\U0001F469\u200d\U0001F467", \
-        "\U0001F44B\U0001F3FD", "\U0001F1EB\U0001F1F7"
+    face, cat, family, tone, flag = (
+        "\U0001f600",
+        "\U0001f431",
+        "\U0001f468\u200d\U0001f469\u200d\U0001f467",
+        "\U0001f44b\U0001f3fd",
+        "\U0001f1eb\U0001f1f7",
+    )
     body = '<rect width="16" height="16" fill="#fc0"/>'
 
     def write(path, value):
@@ -193,38 +216,77 @@ def write_emoji_corpus(root) -> str:
             handle.write(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
 
     def iconify(name, licence, icons, chars=None):
-        write(f"@iconify-json/{name}/icons.json", {"prefix": name, "width": 16, "height": 16,
-                                                   "icons": {icon: {"body": body} for icon in icons}})
-        write(f"@iconify-json/{name}/info.json", {"prefix": name, "name": name.title(), "author": {"name": "Artist"},
-                                                  "license": {"title": licence, "spdx": licence, "url": "u"}})
+        write(
+            f"@iconify-json/{name}/icons.json",
+            {"prefix": name, "width": 16, "height": 16, "icons": {icon: {"body": body} for icon in icons}},
+        )
+        write(
+            f"@iconify-json/{name}/info.json",
+            {
+                "prefix": name,
+                "name": name.title(),
+                "author": {"name": "Artist"},
+                "license": {"title": licence, "spdx": licence, "url": "u"},
+            },
+        )
         if chars is not None:
             write(f"@iconify-json/{name}/chars.json", chars)
 
-    iconify("alpha", "Apache-2.0", ["smile", "family", "wave-tone", "france"],
-            {"1f600": "smile", "1f468-200d-1f469-200d-1f467": "family", "1f44b-1f3fd": "wave-tone",
-             "1f1eb-1f1f7": "france"})
+    iconify(
+        "alpha",
+        "Apache-2.0",
+        ["smile", "family", "wave-tone", "france"],
+        {
+            "1f600": "smile",
+            "1f468-200d-1f469-200d-1f467": "family",
+            "1f44b-1f3fd": "wave-tone",
+            "1f1eb-1f1f7": "france",
+        },
+    )
     iconify("beta", "CC-BY-4.0", ["grinning-face", "catface", "mystery-blob"])
     iconify("gamma", "Proprietary", ["smile"], {"1f600": "smile"})
     write("openmoji/package.json", {"license": "CC-BY-SA-4.0"})
     write("openmoji/black/svg/1F600.svg", f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">{body}</svg>')
     write("openmoji/black/svg/1F431.svg", f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">{body}</svg>')
-    write("openmoji/data/openmoji.json", [
-        {"emoji": face, "group": "smileys-emotion", "subgroups": "face-smiling"},
-        {"emoji": cat, "group": "animals-nature", "subgroups": "animal-mammal"},
-        {"emoji": family, "group": "people-body", "subgroups": "family"},
-        {"emoji": flag, "group": "flags", "subgroups": "country-flag"}])
-    english = {face: {"default": ["face", "grin"], "tts": ["grinning face"]},
-               cat: {"default": ["cat", "face", "pet"], "tts": ["cat face"]}}
-    french = {face: {"default": ["visage", "sourire"], "tts": ["visage rieur"]},
-              cat: {"default": ["chat", "tête", "animal"], "tts": ["tête de chat"]}}
+    write(
+        "openmoji/data/openmoji.json",
+        [
+            {"emoji": face, "group": "smileys-emotion", "subgroups": "face-smiling"},
+            {"emoji": cat, "group": "animals-nature", "subgroups": "animal-mammal"},
+            {"emoji": family, "group": "people-body", "subgroups": "family"},
+            {"emoji": flag, "group": "flags", "subgroups": "country-flag"},
+        ],
+    )
+    english = {
+        face: {"default": ["face", "grin"], "tts": ["grinning face"]},
+        cat: {"default": ["cat", "face", "pet"], "tts": ["cat face"]},
+    }
+    french = {
+        face: {"default": ["visage", "sourire"], "tts": ["visage rieur"]},
+        cat: {"default": ["chat", "tête", "animal"], "tts": ["tête de chat"]},
+    }
     write("cldr-annotations-full/annotations/en/annotations.json", {"annotations": {"annotations": english}})
     write("cldr-annotations-full/annotations/fr/annotations.json", {"annotations": {"annotations": french}})
-    write("cldr-annotations-derived-full/annotationsDerived/en/annotations.json", {"annotationsDerived": {
-        "annotations": {family: {"default": ["family"], "tts": ["family: man, woman, girl"]},
-                        tone: {"default": ["wave"], "tts": ["waving hand: medium skin tone"]},
-                        flag: {"default": ["flag"], "tts": ["flag: France"]}}}})
-    write("cldr-annotations-derived-full/annotationsDerived/fr/annotations.json", {"annotationsDerived": {
-        "annotations": {family: {"default": ["famille"], "tts": ["famille : homme, femme et fille"]}}}})
+    write(
+        "cldr-annotations-derived-full/annotationsDerived/en/annotations.json",
+        {
+            "annotationsDerived": {
+                "annotations": {
+                    family: {"default": ["family"], "tts": ["family: man, woman, girl"]},
+                    tone: {"default": ["wave"], "tts": ["waving hand: medium skin tone"]},
+                    flag: {"default": ["flag"], "tts": ["flag: France"]},
+                }
+            }
+        },
+    )
+    write(
+        "cldr-annotations-derived-full/annotationsDerived/fr/annotations.json",
+        {
+            "annotationsDerived": {
+                "annotations": {family: {"default": ["famille"], "tts": ["famille : homme, femme et fille"]}}
+            }
+        },
+    )
     return root
 
 
@@ -256,5 +318,10 @@ def zipf_index(num_records=4000, num_words=40, seed=0, empty_every=25):
     zeros = np.zeros(num_records)
     from wsl_tf.input.index import TrainIndex
 
-    return TrainIndex(zeros.astype(np.int32), zeros.astype(np.int64), zeros.astype(np.int32),
-                      offsets.astype(np.int64), np.array([r for _, r in pairs], np.int32))
+    return TrainIndex(
+        zeros.astype(np.int32),
+        zeros.astype(np.int64),
+        zeros.astype(np.int32),
+        offsets.astype(np.int64),
+        np.array([r for _, r in pairs], np.int32),
+    )

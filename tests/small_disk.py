@@ -30,8 +30,13 @@ def run_on_small_disk(mount_point: str, size: int, steps: list[dict], timeout: f
         json.dump({"mount_point": mount_point, "size": size, "steps": steps, "results": results}, handle)
     unshare = ["unshare", "-m"] if os.geteuid() == 0 else ["unshare", "-r", "-m"]
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    done = subprocess.run([*unshare, sys.executable, "-m", "tests.small_disk", plan], cwd=repo, timeout=timeout,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [*unshare, sys.executable, "-m", "tests.small_disk", plan],
+        cwd=repo,
+        timeout=timeout,
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"the small-disk plan failed to run: {done.stderr[-2000:]}")
     with open(results) as handle:
@@ -71,8 +76,12 @@ def main(plan_path: str) -> None:
             os.remove(os.path.join(plan["mount_point"], BALLAST))
             results.append({"unfilled": True})
         elif "snapshot" in step:
-            shutil.copytree(plan["mount_point"], step["snapshot"], symlinks=True,
-                            ignore=lambda folder, names: [BALLAST] if folder == plan["mount_point"] else [])
+            shutil.copytree(
+                plan["mount_point"],
+                step["snapshot"],
+                symlinks=True,
+                ignore=lambda folder, names: [BALLAST] if folder == plan["mount_point"] else [],
+            )
             results.append({"snapshot": step["snapshot"]})
     with open(plan["results"], "w") as handle:
         json.dump(results, handle)

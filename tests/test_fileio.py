@@ -12,6 +12,7 @@ from wsl_tf import fileio
 
 def strict_loads(text: str):
     """JSON as JavaScript's JSON.parse reads it: NaN, Infinity and -Infinity are refused."""
+
     def refuse(constant):
         raise ValueError(f"{constant} is not JSON")
 
@@ -19,12 +20,24 @@ def strict_loads(text: str):
 
 
 def test_missing_figures_are_written_as_null(tmp_path):
-    value = {"accuracy": float("nan"), "chance": np.float32("nan"), "scores": (1.5, float("inf"), -math.inf),
-             "nested": [{"spearman": np.float64(0.25)}], "count": np.int64(3), "name": "x"}
+    value = {
+        "accuracy": float("nan"),
+        "chance": np.float32("nan"),
+        "scores": (1.5, float("inf"), -math.inf),
+        "nested": [{"spearman": np.float64(0.25)}],
+        "count": np.int64(3),
+        "name": "x",
+    }
     path = str(tmp_path / "metrics.json")
     fileio.write_json_atomic(path, value)
-    assert strict_loads(open(path).read()) == {"accuracy": None, "chance": None, "scores": [1.5, None, None],
-                                               "nested": [{"spearman": 0.25}], "count": 3, "name": "x"}
+    assert strict_loads(open(path).read()) == {
+        "accuracy": None,
+        "chance": None,
+        "scores": [1.5, None, None],
+        "nested": [{"spearman": 0.25}],
+        "count": 3,
+        "name": "x",
+    }
     assert os.listdir(tmp_path) == ["metrics.json"]  # No temporary file left.
     with pytest.raises(ValueError):
         strict_loads(json.dumps({"accuracy": float("nan")}))  # What json.dumps alone would have written.
@@ -39,8 +52,13 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
 
 
 def test_every_json_file_of_the_shared_run_and_its_dataset_is_strict(tiny_run):
-    found = [os.path.join(folder, name) for root in (tiny_run.workdir, tiny_run.dataset)
-             for folder, _, names in os.walk(root) for name in names if name.endswith(".json")]
+    found = [
+        os.path.join(folder, name)
+        for root in (tiny_run.workdir, tiny_run.dataset)
+        for folder, _, names in os.walk(root)
+        for name in names
+        if name.endswith(".json")
+    ]
     names = {os.path.basename(p) for p in found}
     assert {"config.json", "data.json", "history.json", "summary.json", "export.json", "dataset.json"} <= names
     for path in found:
@@ -54,10 +72,13 @@ def test_an_error_is_one_short_line_of_its_message_or_its_type():
     assert fileio.error_line(KeyError()) == "KeyError"
     assert fileio.error_line(ValueError("x" * 300), limit=10) == "x" * 10
     assert fileio.error_line(tf.errors.DataLossError(None, None, "corrupted record at 12")) == "corrupted record at 12"
-    wrapped = ("{{function_node __wrapped__SaveV2_dtypes_108_device_/job:localhost/replica:0/task:0/device:CPU:0}} "
-               "/run/checkpoints/ckpt-2_temp/part-00000; No space left on device [Op:SaveV2]")
+    wrapped = (
+        "{{function_node __wrapped__SaveV2_dtypes_108_device_/job:localhost/replica:0/task:0/device:CPU:0}} "
+        "/run/checkpoints/ckpt-2_temp/part-00000; No space left on device [Op:SaveV2]"
+    )
     assert fileio.error_line(tf.errors.ResourceExhaustedError(None, None, wrapped)) == (
-        "/run/checkpoints/ckpt-2_temp/part-00000; No space left on device")
+        "/run/checkpoints/ckpt-2_temp/part-00000; No space left on device"
+    )
 
 
 def test_a_full_disk_is_told_from_other_errors_whichever_layer_met_it():
@@ -81,8 +102,10 @@ def test_stale_temporaries_a_kill_left_are_removed_and_nothing_else(tmp_path):
     (tmp_path / ".export.tmp-k2j3h4_g").mkdir()
     (tmp_path / ".export.tmp-k2j3h4_g" / "model.keras").write_text("half")
     (tmp_path / ".export.old-a1b2c3d4").mkdir()
-    assert fileio.remove_stale_temporaries(str(tmp_path), prefix=".export.") == [".export.old-a1b2c3d4",
-                                                                                  ".export.tmp-k2j3h4_g"]
+    assert fileio.remove_stale_temporaries(str(tmp_path), prefix=".export.") == [
+        ".export.old-a1b2c3d4",
+        ".export.tmp-k2j3h4_g",
+    ]
     assert fileio.remove_stale_temporaries(str(tmp_path)) == [".history.json.tmp-0123456789ab"]
     assert sorted(os.listdir(tmp_path)) == sorted(kept)
     assert fileio.remove_stale_temporaries(str(tmp_path / "absent")) == []
@@ -98,5 +121,7 @@ def test_temporaries_left_under_a_directory_are_found_at_any_depth(tmp_path):
     (tmp_path / "run" / "eval" / ".metrics.json.tmp-0123456789ab").write_text("")
     (tmp_path / "run" / "eval" / "metrics.json").write_text("")
     assert fileio.temporaries_under(str(tmp_path)) == [
-        "run/checkpoints/checkpoint.tmp0123456789abcdef", "run/checkpoints/ckpt-4_temp",
-        "run/eval/.metrics.json.tmp-0123456789ab"]
+        "run/checkpoints/checkpoint.tmp0123456789abcdef",
+        "run/checkpoints/ckpt-4_temp",
+        "run/eval/.metrics.json.tmp-0123456789ab",
+    ]

@@ -79,8 +79,15 @@ def import_graph() -> dict[str, set[str]]:
 
 
 def layer_of(module: str) -> tuple[str, int]:
-    best = max(((prefix, name, height) for name, height, prefixes in LAYERS for prefix in prefixes
-                if module == prefix or module.startswith(prefix + ".")), key=lambda found: len(found[0]))
+    best = max(
+        (
+            (prefix, name, height)
+            for name, height, prefixes in LAYERS
+            for prefix in prefixes
+            if module == prefix or module.startswith(prefix + ".")
+        ),
+        key=lambda found: len(found[0]),
+    )
     return best[1], best[2]
 
 
@@ -128,8 +135,11 @@ def circles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def test_every_module_has_a_layer():
-    unplaced = [m for m in import_graph() if not any(m == p or m.startswith(p + ".")
-                                                        for _, _, prefixes in LAYERS for p in prefixes)]
+    unplaced = [
+        m
+        for m in import_graph()
+        if not any(m == p or m.startswith(p + ".") for _, _, prefixes in LAYERS for p in prefixes)
+    ]
     assert unplaced == []
 
 
@@ -144,8 +154,9 @@ def test_no_modules_import_each_other_in_a_circle():
 def test_no_library_module_imports_cli_or_data_tools():
     graph = import_graph()
     library = [m for m in graph if m.startswith("wsl_tf") and not m.startswith("wsl_tf.cli")]
-    assert [(m, sorted(i)) for m in library
-            if (i := {x for x in graph[m] if x.startswith(("wsl_tf.cli", "data_tools"))})] == []
+    assert [
+        (m, sorted(i)) for m in library if (i := {x for x in graph[m] if x.startswith(("wsl_tf.cli", "data_tools"))})
+    ] == []
 
 
 def third_party_imports(path: str) -> set[str]:
@@ -171,12 +182,15 @@ def test_the_model_package_computes_with_keras_alone():
     assert {m: sorted(graph[m] - allowed) for m in models if graph[m] - allowed} == {}
 
 
-@pytest.mark.parametrize("added, complaint", [
-    (("wsl_tf.train.trainer", "wsl_tf.eval.transfer"), "wsl_tf.train.trainer (train) imports wsl_tf.eval.transfer"),
-    (("wsl_tf.eval.transfer", "wsl_tf.serving"), "wsl_tf.eval.transfer (eval) imports wsl_tf.serving (serving)"),
-    (("data_tools.preparer", "wsl_tf.cli.train"), "data_tools.preparer (data_tools) imports wsl_tf.cli.train"),
-    (("wsl_tf.models.losses", "wsl_tf.cli.demo"), "wsl_tf.models.losses (models) imports wsl_tf.cli.demo"),
-])
+@pytest.mark.parametrize(
+    "added, complaint",
+    [
+        (("wsl_tf.train.trainer", "wsl_tf.eval.transfer"), "wsl_tf.train.trainer (train) imports wsl_tf.eval.transfer"),
+        (("wsl_tf.eval.transfer", "wsl_tf.serving"), "wsl_tf.eval.transfer (eval) imports wsl_tf.serving (serving)"),
+        (("data_tools.preparer", "wsl_tf.cli.train"), "data_tools.preparer (data_tools) imports wsl_tf.cli.train"),
+        (("wsl_tf.models.losses", "wsl_tf.cli.demo"), "wsl_tf.models.losses (models) imports wsl_tf.cli.demo"),
+    ],
+)
 def test_an_import_added_the_wrong_way_is_named(added, complaint):
     """The checks on today's graph with one import added: they must fail, naming it."""
     graph = {m: set(i) for m, i in import_graph().items()}
@@ -187,5 +201,6 @@ def test_an_import_added_the_wrong_way_is_named(added, complaint):
 def test_a_circle_within_a_layer_is_found():
     graph = {m: set(i) for m, i in import_graph().items()}
     graph["wsl_tf.input.index"].add("wsl_tf.input.pipeline")  # pipeline -> dataset -> index -> pipeline.
-    assert any({"wsl_tf.input.dataset", "wsl_tf.input.index", "wsl_tf.input.pipeline"} <= set(c)
-               for c in circles(graph))
+    assert any(
+        {"wsl_tf.input.dataset", "wsl_tf.input.index", "wsl_tf.input.pipeline"} <= set(c) for c in circles(graph)
+    )

@@ -5,14 +5,23 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+from wsl_tf.configs import paper
 
 from tests.helpers import prepare_jsonl_dataset
 from wsl_tf import records
-from wsl_tf.configs import paper
-from wsl_tf.input.dataset import PreparedDataset
 from wsl_tf.eval.baselines import frequency_scores
-from wsl_tf.precision import (NoLabelledImagesError, ceiling_at_k, first_images, mean_precision_at_k, model_scores,
-                              per_image_precision, precision_at_k, split_precision, word_ids)
+from wsl_tf.input.dataset import PreparedDataset
+from wsl_tf.precision import (
+    NoLabelledImagesError,
+    ceiling_at_k,
+    first_images,
+    mean_precision_at_k,
+    model_scores,
+    per_image_precision,
+    precision_at_k,
+    split_precision,
+    word_ids,
+)
 
 
 def input_config():
@@ -32,8 +41,11 @@ def split_labels(dataset_dir, split):
 
 
 def brute_force_precision(ranking, labels, k, num_words):
-    values = [len(set(ranking[:k]) & set(w for w in words if w < num_words)) / k
-              for words in labels if any(w < num_words for w in words)]
+    values = [
+        len(set(ranking[:k]) & set(w for w in words if w < num_words)) / k
+        for words in labels
+        if any(w < num_words for w in words)
+    ]
     return float(np.mean(values)), len(values)
 
 
@@ -48,8 +60,16 @@ def test_the_frequency_baseline_matches_a_brute_force_count(ten_word_dataset, nu
     batch_size = 5
     if max_images is not None:  # Exactly the first max_images, whatever the batch size.
         labels = labels[:max_images]
-    got = split_precision(frequency_scores(dataset, num_words), dataset, input_config(), num_words, "val", batch_size,
-                   max_images, ks=(1, 3))
+    got = split_precision(
+        frequency_scores(dataset, num_words),
+        dataset,
+        input_config(),
+        num_words,
+        "val",
+        batch_size,
+        max_images,
+        ks=(1, 3),
+    )
     for k in (1, 3):
         expected, images = brute_force_precision(ranking, labels, k, num_words)
         assert got[f"precision_at_{k}"] == pytest.approx(expected) and got["images"] == images
@@ -73,8 +93,11 @@ def test_a_model_is_scored_on_the_images_it_is_given(ten_word_dataset):
     labels = split_labels(ten_word_dataset, "test")
     assert len(scores) == len(labels)
     for k in (1, 2):
-        values = [len(set(np.argsort(-s)[:k]) & {w for w in words if w < 9}) / k
-                  for s, words in zip(scores, labels) if any(w < 9 for w in words)]
+        values = [
+            len(set(np.argsort(-s)[:k]) & {w for w in words if w < 9}) / k
+            for s, words in zip(scores, labels)
+            if any(w < 9 for w in words)
+        ]
         assert got[f"precision_at_{k}"] == pytest.approx(np.mean(values)) and got["images"] == len(values)
 
 
@@ -82,11 +105,31 @@ def test_a_split_without_dictionary_words_is_an_error(tmp_path):
     """A dataset sharing another's dictionary, whose first word ("green") none of its images has."""
     (tmp_path / "donor").mkdir()
     (tmp_path / "mine").mkdir()
-    donor = prepare_jsonl_dataset(tmp_path / "donor", 30, ["green", "blue"], image_px=16, probabilities=[0.8, 0.2],
-                                  max_words=1, vocab_size=2, num_stopwords=0, image_size=16, num_shards=1)
-    mine = prepare_jsonl_dataset(tmp_path / "mine", 40, ["red", "blue"], image_px=16, max_words=2, vocab_size=2,
-                                 num_stopwords=0, image_size=16, num_shards=1, val_fraction=0.3,
-                                 vocab_path=os.path.join(donor, "vocab.tsv"))
+    donor = prepare_jsonl_dataset(
+        tmp_path / "donor",
+        30,
+        ["green", "blue"],
+        image_px=16,
+        probabilities=[0.8, 0.2],
+        max_words=1,
+        vocab_size=2,
+        num_stopwords=0,
+        image_size=16,
+        num_shards=1,
+    )
+    mine = prepare_jsonl_dataset(
+        tmp_path / "mine",
+        40,
+        ["red", "blue"],
+        image_px=16,
+        max_words=2,
+        vocab_size=2,
+        num_stopwords=0,
+        image_size=16,
+        num_shards=1,
+        val_fraction=0.3,
+        vocab_path=os.path.join(donor, "vocab.tsv"),
+    )
     dataset = PreparedDataset(mine)
     assert dataset.vocabulary.words[0] == "green"
     with pytest.raises(NoLabelledImagesError, match="val split has no image with one of the first 1 "):
@@ -96,8 +139,8 @@ def test_a_split_without_dictionary_words_is_an_error(tmp_path):
 
 def numpy_precision_at_k(scores, labels, k):
     values = []
-    for s, l in zip(scores, labels):
-        truth = set(l[l >= 0].tolist())
+    for s, row_labels in zip(scores, labels):
+        truth = set(row_labels[row_labels >= 0].tolist())
         if truth:
             values.append(len(set(np.argsort(-s)[:k].tolist()) & truth) / k)
     return np.mean(values)
@@ -139,8 +182,7 @@ def test_the_ceiling_and_each_images_precision_against_a_count():
 def test_split_precision_gives_the_ceiling_and_per_image_values_of_its_images(ten_word_dataset):
     dataset = PreparedDataset(ten_word_dataset)
     labels = [[w for w in words if w < 9] for words in split_labels(ten_word_dataset, "val")]
-    got = split_precision(frequency_scores(dataset, 9), dataset, input_config(), 9, "val", 7, ks=(1, 3),
-                          per_image=True)
+    got = split_precision(frequency_scores(dataset, 9), dataset, input_config(), 9, "val", 7, ks=(1, 3), per_image=True)
     counted = [words for words in labels if words]
     for k in (1, 3):
         assert got[f"ceiling_at_{k}"] == pytest.approx(np.mean([min(k, len(w)) / k for w in counted]))
@@ -161,7 +203,8 @@ def test_first_images_cut_at_exactly_n_whatever_the_batch_size(ten_word_dataset)
     config = input_config()
     keys = {}
     for batch_size in (3, 4, 64):
-        keys[batch_size] = [k for b in first_images(ten_word_dataset, "val", config, batch_size, 10) for k in
-                            b["keys"].numpy().tolist()]
+        keys[batch_size] = [
+            k for b in first_images(ten_word_dataset, "val", config, batch_size, 10) for k in b["keys"].numpy().tolist()
+        ]
     assert len(keys[3]) == 10 and keys[3] == keys[4] == keys[64]
     assert list(first_images(ten_word_dataset, "val", config, 4, 0)) == []

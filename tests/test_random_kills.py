@@ -14,8 +14,18 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @pytest.mark.slow
 def test_three_kills_of_each_job_end_exactly_where_uninterrupted_runs_end(tmp_path):
-    done = subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "random_kills.py"), "--kills=3",
-                           "--images=300", f"--workdir={tmp_path}"], capture_output=True, text=True, timeout=1200)
+    done = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(REPO, "benchmarks", "random_kills.py"),
+            "--kills=3",
+            "--images=300",
+            f"--workdir={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     assert [line["job"] for line in lines] == ["prepare", "train"]

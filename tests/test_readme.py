@@ -33,9 +33,16 @@ def test_the_readme_starts_with_exactly_two_one_line_commands():
 
 
 def test_ci_runs_the_readmes_test_command_verbatim_then_the_rest():
-    lines = [line for line in open(os.path.join(REPO, ".ci", "run")).read().splitlines()
-             if line and not line.startswith(("#", "set ", "cd "))]
-    assert lines == [setup_commands()[1], '.venv/bin/python -m pytest -q -n 2 --dist worksteal -m "slow or network"']
+    lines = [
+        line
+        for line in open(os.path.join(REPO, ".ci", "run")).read().splitlines()
+        if line and not line.startswith(("#", "set ", "cd "))
+    ]
+    assert lines == [
+        setup_commands()[1],
+        ".venv/bin/ruff check . && .venv/bin/ruff format --check .",
+        '.venv/bin/python -m pytest -q -n 2 --dist worksteal -m "slow or network"',
+    ]
 
 
 def test_the_demo_installs_without_beam_and_dev_brings_what_the_tests_use():
@@ -47,8 +54,10 @@ def test_the_demo_installs_without_beam_and_dev_brings_what_the_tests_use():
     assert "apache-beam" not in required and "pytest" not in required
     dev = setup["options.extras_require"]["dev"]
     assert all(name in dev for name in ("pytest", "pytest-xdist", "apache-beam"))
-    assert setup["options"]["python_requires"] == ">=3.11,<3.13" and "3.11 or 3.12" in open(
-        os.path.join(REPO, "README.md")).read()
+    assert (
+        setup["options"]["python_requires"] == ">=3.11,<3.13"
+        and "3.11 or 3.12" in open(os.path.join(REPO, "README.md")).read()
+    )
 
 
 def test_both_markers_are_registered_and_an_unregistered_one_is_refused(tmp_path):
@@ -58,8 +67,23 @@ def test_both_markers_are_registered_and_an_unregistered_one_is_refused(tmp_path
     assert set(markers) == {"slow", "network"}
     probe = tmp_path / "test_probe.py"
     probe.write_text("import pytest\n\n\n@pytest.mark.slwo\ndef test_a():\n    pass\n")
-    result = subprocess.run([sys.executable, "-m", "pytest", "-c", os.path.join(REPO, "setup.cfg"), "--collect-only",
-                             "-q", "-p", "no:cacheprovider", str(probe)], capture_output=True, text=True, cwd=tmp_path)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-c",
+            os.path.join(REPO, "setup.cfg"),
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            str(probe),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert result.returncode != 0 and "'slwo' not found in `markers` configuration option" in result.stdout
 
 
@@ -77,14 +101,84 @@ def write_captioned_folder(root, images: int = 300):
     import numpy as np
     from PIL import Image
 
-    colours = {"red": (200, 30, 30), "green": (30, 160, 40), "blue": (30, 60, 200), "yellow": (220, 210, 40),
-               "black": (10, 10, 10), "white": (240, 240, 240)}
-    things = ["cat", "dog", "sofa", "car", "tree", "house", "boat", "bird", "flower", "road", "hill", "lake",
-              "chair", "table", "lamp", "book", "cup", "shoe", "hat", "ball", "kite", "train", "bike", "bus",
-              "fish", "horse", "cow", "sheep", "apple", "bread", "cake", "door", "window", "bridge", "tower",
-              "river", "beach", "snow", "rain", "cloud", "moon", "star", "sun", "garden", "park", "street",
-              "market", "shop", "clock", "phone", "piano", "guitar", "drum", "mask", "robot", "rocket", "plane",
-              "ship", "truck", "tent", "fire", "stone", "leaf", "rose", "tulip", "grass", "forest", "field"]
+    colours = {
+        "red": (200, 30, 30),
+        "green": (30, 160, 40),
+        "blue": (30, 60, 200),
+        "yellow": (220, 210, 40),
+        "black": (10, 10, 10),
+        "white": (240, 240, 240),
+    }
+    things = [
+        "cat",
+        "dog",
+        "sofa",
+        "car",
+        "tree",
+        "house",
+        "boat",
+        "bird",
+        "flower",
+        "road",
+        "hill",
+        "lake",
+        "chair",
+        "table",
+        "lamp",
+        "book",
+        "cup",
+        "shoe",
+        "hat",
+        "ball",
+        "kite",
+        "train",
+        "bike",
+        "bus",
+        "fish",
+        "horse",
+        "cow",
+        "sheep",
+        "apple",
+        "bread",
+        "cake",
+        "door",
+        "window",
+        "bridge",
+        "tower",
+        "river",
+        "beach",
+        "snow",
+        "rain",
+        "cloud",
+        "moon",
+        "star",
+        "sun",
+        "garden",
+        "park",
+        "street",
+        "market",
+        "shop",
+        "clock",
+        "phone",
+        "piano",
+        "guitar",
+        "drum",
+        "mask",
+        "robot",
+        "rocket",
+        "plane",
+        "ship",
+        "truck",
+        "tent",
+        "fire",
+        "stone",
+        "leaf",
+        "rose",
+        "tulip",
+        "grass",
+        "forest",
+        "field",
+    ]
     rng = np.random.default_rng(0)
     (root / "photos").mkdir(parents=True)
     lines = []
@@ -93,10 +187,13 @@ def write_captioned_folder(root, images: int = 300):
         colour = list(colours)[i % len(colours)]
         words = ["black", "cat", "sofa"] if i == 0 else [colour, *rng.choice(things, size=3, replace=False)]
         pixels = np.full((96, 96, 3), colours[words[0]], np.uint8)
-        pixels[rng.integers(0, 60):, rng.integers(0, 60):] = rng.integers(0, 255, 3)
+        pixels[rng.integers(0, 60) :, rng.integers(0, 60) :] = rng.integers(0, 255, 3)
         Image.fromarray(pixels).save(root / "photos" / name, quality=90)
-        text = ("A black cat asleep on the sofa" if i == 0 else
-                f"a {words[0]} {words[1]} with the {words[2]} and {words[3]}")
+        text = (
+            "A black cat asleep on the sofa"
+            if i == 0
+            else f"a {words[0]} {words[1]} with the {words[2]} and {words[3]}"
+        )
         lines.append(json.dumps({"image": f"photos/{name}", "text": text}) + "\n")
     (root / "list.jsonl").write_text("".join(lines))
 
@@ -113,17 +210,21 @@ def test_the_readmes_quickstart_runs_verbatim_on_a_folder_of_images(tmp_path):
     env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"}
     outputs = []
     for command in commands:
-        result = subprocess.run(command, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True,
-                                timeout=1200)
+        result = subprocess.run(
+            command, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1200
+        )
         assert result.returncode == 0, f"{command}\n{result.stderr[-3000:]}"
         outputs.append(result.stdout)
     top, chosen = outputs[2].strip(), outputs[3].strip()
     assert top.startswith("mine/photos/cat1.jpg: ") and len(top.split(", ")) == 10
-    assert chosen.startswith("mine/photos/cat1.jpg: ") and sorted(w.split()[0] for w in chosen.split(": ")[1].split(
-        ", ")) == ["car", "cat", "sofa"]
+    assert chosen.startswith("mine/photos/cat1.jpg: ") and sorted(
+        w.split()[0] for w in chosen.split(": ")[1].split(", ")
+    ) == ["car", "cat", "sofa"]
     metrics = json.loads((tmp_path / "mine" / "run" / "eval" / "metrics.json").read_text())
-    assert 0.0 <= metrics["word_prediction"]["precision_at_1"] <= 1.0 and (tmp_path / "mine" / "run" / "eval" /
-                                                                           "report.md").exists()
+    assert (
+        0.0 <= metrics["word_prediction"]["precision_at_1"] <= 1.0
+        and (tmp_path / "mine" / "run" / "eval" / "report.md").exists()
+    )
     (tmp_path / "script.py").write_text(readme_block("## Your own images", "python"))
     result = subprocess.run([sys.executable, "script.py"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]

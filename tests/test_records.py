@@ -10,7 +10,8 @@ from wsl_tf import keys, records
 # Serialized once with deterministic field order; any other bytes mean shards are no longer reproducible.
 GOLDEN_EXAMPLE = bytes.fromhex(
     "0a660a1b0a0d696d6167652f656e636f646564120a0a080a06ffd86a7065670a180a09696d6167652f6b6579120b0a090a0770686f"
-    "746f2f310a170a0d746578742f6c616e677561676512060a040a0266720a140a09776f7264732f69647312071a050a03010307")
+    "746f2f310a170a0d746578742f6c616e677561676512060a040a0266720a140a09776f7264732f69647312071a050a03010307"
+)
 
 
 def test_example_round_trip_sorts_and_dedups_ids():
@@ -26,13 +27,23 @@ def test_example_round_trip_sorts_and_dedups_ids():
 
 def test_splits_and_key_fractions_are_the_golden_ones():
     """sha256("split" NUL key), its first 8 bytes over 2^64: values written down once, the same on every machine."""
-    assert [round(keys.key_fraction(k, "split"), 12) for k in ("photo/1", "flickr/123456789",
-                                                               "openclipart/animals/cat_01",
-                                                               "tuxpaint/food/fruit/apple")] == [
-        0.602386987719, 0.529048049027, 0.771387809994, 0.060407441923]
+    assert [
+        round(keys.key_fraction(k, "split"), 12)
+        for k in ("photo/1", "flickr/123456789", "openclipart/animals/cat_01", "tuxpaint/food/fruit/apple")
+    ] == [0.602386987719, 0.529048049027, 0.771387809994, 0.060407441923]
     assert keys.key_fraction("photo/1", "lang") == 0.17126519745398486
     assert [records.split_of(f"k{i}", 0.1, 0.05) for i in range(10)] == [
-        "train", "val", "train", "train", "train", "train", "train", "train", "train", "train"]
+        "train",
+        "val",
+        "train",
+        "train",
+        "train",
+        "train",
+        "train",
+        "train",
+        "train",
+        "train",
+    ]
     assert records.split_of("tuxpaint/food/fruit/apple", 0.1, 0.05) == "val"
     assert records.split_of("tuxpaint/food/fruit/apple", 0.1, 0.07) == "test"
 
@@ -58,4 +69,7 @@ def test_shard_names_and_listing(tmp_path):
     (tmp_path / records.shard_name("val", 0, 1)).write_bytes(b"")
     assert records.shard_name("train", 2, 3) == "train-00002-of-00003.tfrecord"
     assert [p.rsplit("/", 1)[-1] for p in records.shard_paths(str(tmp_path), "train")] == [
-        "train-00000-of-00003.tfrecord", "train-00001-of-00003.tfrecord", "train-00002-of-00003.tfrecord"]
+        "train-00000-of-00003.tfrecord",
+        "train-00001-of-00003.tfrecord",
+        "train-00002-of-00003.tfrecord",
+    ]

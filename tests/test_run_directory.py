@@ -49,15 +49,25 @@ def test_train_export_eval_predict_on_a_filesystem_that_is_not_local(run_dataset
     export = run.export
     assert tf.io.gfile.exists(os.path.join(export, "model.keras"))
     assert tf.io.gfile.isdir(os.path.join(export, "saved_model"))
-    metrics = evaluate_run(run.path, dict(experiments=("word_prediction", "pictures"), test_images=32,
-                                          baseline_train_images=64, map_images=12, map_words=10),
-                           progress=False, log=lambda *_: None)
+    metrics = evaluate_run(
+        run.path,
+        dict(
+            experiments=("word_prediction", "pictures"),
+            test_images=32,
+            baseline_train_images=64,
+            map_images=12,
+            map_words=10,
+        ),
+        progress=False,
+        log=lambda *_: None,
+    )
     assert run.read_metrics()["checkpoint"] == metrics["checkpoint"] == run.latest_checkpoint()
     assert metrics["run"] == run.path and 0.0 <= metrics["word_prediction"]["precision_at_1"] <= 1.0
     assert tf.io.gfile.exists(run.report_path) and tf.io.gfile.exists(run.join("eval", "predictions.png"))
     assert tf.io.gfile.listdir(run.eval_cache)  # The feature cache is written, and reread below.
-    again = evaluate_run(run.path, dict(experiments=("pictures",), map_images=12, map_words=10), progress=False,
-                         log=lambda *_: None)
+    again = evaluate_run(
+        run.path, dict(experiments=("pictures",), map_images=12, map_words=10), progress=False, log=lambda *_: None
+    )
     assert again["pictures"] == metrics["pictures"]
 
     signatures = tf.saved_model.load(saved_model_dir(export)).signatures

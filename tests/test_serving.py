@@ -43,19 +43,32 @@ def signature_dtypes(signature) -> tuple[dict, dict]:
 def test_the_four_signatures_and_their_dtypes(exported):
     signatures = tf.saved_model.load(os.path.join(exported[2], "saved_model")).signatures
     for name in ("serving_default", "serving_balanced"):
-        assert signature_dtypes(signatures[name]) == ({"images": "string"}, {
-            "words": "string", "scores": "float32", "embedding": "float32", "valid": "bool"})
+        assert signature_dtypes(signatures[name]) == (
+            {"images": "string"},
+            {"words": "string", "scores": "float32", "embedding": "float32", "valid": "bool"},
+        )
     assert signature_dtypes(signatures["embed"]) == ({"pixels": "float32"}, {"embedding": "float32"})
-    assert signature_dtypes(signatures["word_vectors"]) == ({"words": "string"}, {
-        "vectors": "float32", "biases": "float32", "log_prior": "float32", "prior_weight": "float32",
-        "ids": "int64", "known": "bool"})
+    assert signature_dtypes(signatures["word_vectors"]) == (
+        {"words": "string"},
+        {
+            "vectors": "float32",
+            "biases": "float32",
+            "log_prior": "float32",
+            "prior_weight": "float32",
+            "ids": "int64",
+            "known": "bool",
+        },
+    )
 
 
 def test_every_weight_is_stored_once(exported):
     model, _, directory = exported
     reader = tf.train.load_checkpoint(os.path.join(directory, "saved_model", "variables", "variables"))
-    stored = sum(int(np.prod(shape)) for name, shape in reader.get_variable_to_shape_map().items()
-                 if name != "_CHECKPOINTABLE_OBJECT_GRAPH")
+    stored = sum(
+        int(np.prod(shape))
+        for name, shape in reader.get_variable_to_shape_map().items()
+        if name != "_CHECKPOINTABLE_OBJECT_GRAPH"
+    )
     assert stored == model.count_params()
 
 
@@ -64,11 +77,11 @@ def test_top_words_are_the_model_scores_on_the_pipelines_preprocessing(exported,
     """serving_default ranks as the model's natural scores do (raw + its prior weight x log frequency),
     serving_balanced as its balanced ones (the natural minus the log frequency)."""
     model, words, directory = exported
-    assert float(model.prior_weight.numpy()) == json.load(open(os.path.join(directory, serving.INFO_FILE)))[
-        "prior_weight"]
+    assert (
+        float(model.prior_weight.numpy()) == json.load(open(os.path.join(directory, serving.INFO_FILE)))["prior_weight"]
+    )
     signatures = tf.saved_model.load(os.path.join(directory, "saved_model")).signatures
-    out = signatures["serving_default" if ranking == "natural" else "serving_balanced"](
-        images=tf.constant(real_images))
+    out = signatures["serving_default" if ranking == "natural" else "serving_balanced"](images=tf.constant(real_images))
     size = tiny_run.config.input.crop_size
     pixels = tf.stack([preprocessing.preprocess(b, tiny_run.config.input.resize_size, size) for b in real_images])
     raw = model(pixels, training=False).numpy()
@@ -107,8 +120,10 @@ def hostile_batch(real_images):
     from tests.helpers import png_bomb
 
     good = [real_images[2], image_bytes(1, 1, fmt="PNG", seed=5), image_bytes(50, 40, fmt="PNG", mode="LA", seed=6)]
-    return ([good[0], b"\xff\xd8\xff garbage", good[1], png_bomb(30_000), good[2], png_bomb(20_000)],
-            [True, False, True, False, True, False])
+    return (
+        [good[0], b"\xff\xd8\xff garbage", good[1], png_bomb(30_000), good[2], png_bomb(20_000)],
+        [True, False, True, False, True, False],
+    )
 
 
 def test_a_bomb_is_refused_by_its_header_and_odd_good_images_answered(exported, real_images):
@@ -129,7 +144,11 @@ class Tripwire:
     def __init__(self, model):
         self.model = model
         self.weights, self.num_words, self.embedding_dim, self.head = (
-            model.weights, model.num_words, model.embedding_dim, model.head)
+            model.weights,
+            model.num_words,
+            model.embedding_dim,
+            model.head,
+        )
         self.log_prior, self.prior_weight = model.log_prior, model.prior_weight
 
     def embed(self, pixels, training=False):
@@ -151,8 +170,9 @@ def test_an_empty_or_all_bad_request_never_reaches_the_network(exported, tmp_pat
         Tripwire(model).embed(tf.zeros([0, 64, 64, 3]))  # The tripwire itself works.
 
 
-def test_an_export_holds_no_memory_address_replaces_the_old_one_whole_and_refuses_a_short_dictionary(exported,
-                                                                                                     tmp_path):
+def test_an_export_holds_no_memory_address_replaces_the_old_one_whole_and_refuses_a_short_dictionary(
+    exported, tmp_path
+):
     """No address of a Python object in the graph (lookup tables named after their Asset's repr had one), so the
     same run exported by two processes gives the same bytes, and a killed, resumed run can be checked against an
     uninterrupted one file by file (benchmarks/random_kills.py)."""
@@ -189,16 +209,23 @@ def readme_client() -> str:
 
 @pytest.mark.slow
 def test_the_saved_model_cli_lists_the_three_signatures_with_their_dtypes(exported):
-    shown = subprocess.run([SAVED_MODEL_CLI, "show", "--dir", os.path.join(exported[2], "saved_model"), "--all"],
-                           capture_output=True, text=True, check=True).stdout
+    shown = subprocess.run(
+        [SAVED_MODEL_CLI, "show", "--dir", os.path.join(exported[2], "saved_model"), "--all"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     signatures = {}
     for block in shown.split("signature_def['")[1:]:
         name = block.split("']")[0]
         tensors = re.findall(r"(inputs|outputs)\['(\w+)'\] tensor_info:\s+dtype: (\w+)", block)
-        signatures[name] = tuple({key: dtype for kind, key, dtype in tensors if kind == side}
-                                 for side in ("inputs", "outputs"))
-    assert signatures["serving_default"] == ({"images": "DT_STRING"}, {
-        "words": "DT_STRING", "scores": "DT_FLOAT", "embedding": "DT_FLOAT", "valid": "DT_BOOL"})
+        signatures[name] = tuple(
+            {key: dtype for kind, key, dtype in tensors if kind == side} for side in ("inputs", "outputs")
+        )
+    assert signatures["serving_default"] == (
+        {"images": "DT_STRING"},
+        {"words": "DT_STRING", "scores": "DT_FLOAT", "embedding": "DT_FLOAT", "valid": "DT_BOOL"},
+    )
     assert signatures["embed"] == ({"pixels": "DT_FLOAT"}, {"embedding": "DT_FLOAT"})
 
 
@@ -225,7 +252,8 @@ def test_a_tensorflow_only_client_gets_words_embeddings_and_word_vectors(exporte
     assert result.returncode == 0, result.stderr[-2000:]
     got = json.loads(result.stdout.splitlines()[-1])
     in_process = tf.saved_model.load(os.path.join(directory, "saved_model")).signatures["serving_default"](
-        images=tf.constant(real_images))
+        images=tf.constant(real_images)
+    )
     assert got["words"] == [[w.decode() for w in row] for row in in_process["words"].numpy()]
     assert (got["ids"], got["known"]) == ([1, -1], [True, False])
     np.testing.assert_allclose(got["vector"], model.head.kernel.numpy()[1], rtol=1e-6)
@@ -259,19 +287,29 @@ def test_the_keras_file_loads_in_a_script_and_scores_as_the_saved_model_does(exp
 
 @pytest.mark.slow
 @pytest.mark.parametrize("folder", ["export", "saved_model"])
-def test_the_readmes_tensorflow_only_client_runs_on_the_export_or_its_saved_model(exported, real_images, tmp_path,
-                                                                                  folder):
+def test_the_readmes_tensorflow_only_client_runs_on_the_export_or_its_saved_model(
+    exported, real_images, tmp_path, folder
+):
     directory = exported[2]
     (tmp_path / "client.py").write_text(readme_client())
     (tmp_path / "a.png").write_bytes(real_images[0])
     (tmp_path / "b.txt").write_text("no image")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ""}
-    result = subprocess.run([sys.executable, "-c", "import sys; sys.modules['keras'] = None; "
-                             "sys.argv = sys.argv[1:]; exec(open(sys.argv[0]).read())",
-                             str(tmp_path / "client.py"), directory if folder == "export" else
-                             os.path.join(directory, "saved_model"),
-                             str(tmp_path / "a.png"), str(tmp_path / "b.txt")],
-                            capture_output=True, text=True, env=env, cwd=tmp_path)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.modules['keras'] = None; sys.argv = sys.argv[1:]; exec(open(sys.argv[0]).read())",
+            str(tmp_path / "client.py"),
+            directory if folder == "export" else os.path.join(directory, "saved_model"),
+            str(tmp_path / "a.png"),
+            str(tmp_path / "b.txt"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     first, second = result.stdout.splitlines()
     assert first.startswith(f"{tmp_path / 'a.png'}: ") and len(first.split(", ")) == 10
@@ -306,8 +344,7 @@ def test_resnet50_and_vit_exports_serve_the_models_scores(modern_exports, real_i
         out = serve(images=tf.constant(real_images))
         expected = tf.math.top_k(model(pixels), k=5)
         assert out["valid"].numpy().all(), name
-        np.testing.assert_allclose(out["scores"].numpy(), expected.values.numpy(), rtol=1e-5, atol=1e-6,
-                                   err_msg=name)
+        np.testing.assert_allclose(out["scores"].numpy(), expected.values.numpy(), rtol=1e-5, atol=1e-6, err_msg=name)
         assert out["words"].numpy().tolist() == [[f"w{i}".encode() for i in row] for row in expected.indices.numpy()]
 
 
@@ -338,9 +375,20 @@ def test_keras_files_load_under_jax_and_score_as_under_tensorflow(exported, mode
         for name, path in group.items():
             expected[name] = keras_tf_scores(path, pixels)
         env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
-        result = subprocess.run([sys.executable, "-c", JAX_LOADER, str(tmp_path / f"pixels{size[1]}.npy"),
-                                 json.dumps(group), str(tmp_path / f"jax{size[1]}.npz")],
-                                capture_output=True, text=True, env=env, cwd=REPO)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                JAX_LOADER,
+                str(tmp_path / f"pixels{size[1]}.npy"),
+                json.dumps(group),
+                str(tmp_path / f"jax{size[1]}.npz"),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=REPO,
+        )
         assert result.returncode == 0, result.stderr[-3000:]
         assert json.loads(result.stdout.strip().splitlines()[-1]) == {"backend": "jax", "tensorflow_imported": False}
         paths.update({name: tmp_path / f"jax{size[1]}.npz" for name in group})
@@ -391,9 +439,12 @@ def test_eight_threads_of_hostile_requests_are_answered_right_within_2_gb(export
     batch, expected = hostile_batch(real_images)
     rotations = [(batch[r:] + batch[:r], expected[r:] + expected[:r]) for r in range(len(batch))]
     (tmp_path / "batches.pkl").write_bytes(pickle.dumps(rotations + [([b], [e]) for b, e in zip(batch, expected)]))
-    result = subprocess.run([sys.executable, "-c", HOSTILE_CLIENT, os.path.join(exported[2], "saved_model"),
-                             str(tmp_path / "batches.pkl")], capture_output=True, text=True,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    result = subprocess.run(
+        [sys.executable, "-c", HOSTILE_CLIENT, os.path.join(exported[2], "saved_model"), str(tmp_path / "batches.pkl")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert figures["requests"] == 4000 and figures["right"] == 4000, figures

@@ -16,7 +16,12 @@ def test_apostrophes_are_deleted_not_split():
 def test_french_elision_separates_the_word_from_its_article():
     """CLDR's French names: "point d’exclamation", "feuille d’érable"; the word is the noun, not "derable"."""
     assert text.words("point d’exclamation, feuille d’érable, l'arbre") == [
-        "point", "exclamation", "feuille", "erable", "arbre"]
+        "point",
+        "exclamation",
+        "feuille",
+        "erable",
+        "arbre",
+    ]
     assert text.words("qu'il jusqu'ici J’ai") == ["qu", "il", "jusqu", "ici", "ai"]
     assert text.words("rock'n roll, O'Brien's") == ["rockn", "roll", "briens"]
 
@@ -64,15 +69,20 @@ def test_markup_and_urls_are_removed_before_the_rules():
 
 def test_email_addresses_are_removed_like_urls():
     assert text.words("Contact john.doe+photos@gmail.com or mailto:Jane_D@mail.example.co.uk today") == [
-        "contact", "or", "today"]
+        "contact",
+        "or",
+        "today",
+    ]
     assert text.words("shot @ the beach, @friends") == ["shot", "the", "beach", "friends"]
 
 
 @pytest.mark.parametrize(
     "raw, expected",
     [
-        ("Sunset over the Golden Gate Bridge #sanfrancisco #sunset",
-         ["sunset", "over", "the", "golden", "gate", "bridge", "sanfrancisco", "sunset"]),
+        (
+            "Sunset over the Golden Gate Bridge #sanfrancisco #sunset",
+            ["sunset", "over", "the", "golden", "gate", "bridge", "sanfrancisco", "sunset"],
+        ),
         ("DSC_0042.JPG", ["dsc", "jpg"]),
         ("black-and-white   street\tphotography\n", ["black", "and", "white", "street", "photography"]),
         ("", []),

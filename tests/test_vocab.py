@@ -41,8 +41,12 @@ def test_save_load_round_trip(tmp_path):
 
 @pytest.mark.parametrize(
     "content, message",
-    [("dog 3\n", "vocab.tsv:1: expected 'word<TAB>count'"), ("", "vocabulary is empty"),
-     ("dog\t3\ndog\t2\n", "repeated words"), ("dog\tmany\n", "vocab.tsv:1")],
+    [
+        ("dog 3\n", "vocab.tsv:1: expected 'word<TAB>count'"),
+        ("", "vocabulary is empty"),
+        ("dog\t3\ndog\t2\n", "repeated words"),
+        ("dog\tmany\n", "vocab.tsv:1"),
+    ],
 )
 def test_bad_vocab_files_name_the_file_and_line(tmp_path, content, message):
     path = tmp_path / "vocab.tsv"

@@ -65,8 +65,11 @@ def remove_stale_temporaries(directory: str, prefix: str = "") -> list[str]:
     gfile = _gfile()
     if not gfile.isdir(directory):
         return []
-    stale = sorted(name.rstrip("/") for name in gfile.listdir(directory) if is_temporary(name.rstrip("/"))
-                   and name.startswith(prefix))
+    stale = sorted(
+        name.rstrip("/")
+        for name in gfile.listdir(directory)
+        if is_temporary(name.rstrip("/")) and name.startswith(prefix)
+    )
     for name in stale:
         path = os.path.join(directory, name)
         if gfile.isdir(path):

@@ -9,5 +9,5 @@ def key_fraction(key: str, salt: str = "") -> float:
     Different salts give independent numbers, so that, say, the split and the
     caption language of a record are not correlated.
     """
-    digest = hashlib.sha256(f"{salt}\0{key}".encode("utf-8")).digest()
+    digest = hashlib.sha256(f"{salt}\0{key}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2.0**64

@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
+from wsl_tf.errors import DataError
 from wsl_tf.input import pipeline
 from wsl_tf.input.dataset import PreparedDataset
-from wsl_tf.errors import DataError
 
 
 class NoLabelledImagesError(DataError):
@@ -57,8 +57,9 @@ def word_ids(multi_hot: np.ndarray) -> np.ndarray:
     return ids
 
 
-def first_images(dataset: PreparedDataset | str, split: str, input_config, batch_size: int,
-                 max_images: int | None = None):
+def first_images(
+    dataset: PreparedDataset | str, split: str, input_config, batch_size: int, max_images: int | None = None
+):
     """A split's first max_images images (all: None) in shard order, centre-cropped, in batches cut at exactly
     that many: {"images", "labels" (-1 padded), "keys"}. Every figure on "the first N images" reads them here."""
     if max_images is not None and max_images <= 0:
@@ -79,9 +80,17 @@ def ceiling_at_k(labels: tf.Tensor, k: int) -> tuple[float, float]:
     return float(tf.reduce_sum(tf.minimum(words, k) / k)), float(tf.reduce_sum(tf.cast(words > 0, tf.float64)))
 
 
-def split_precision(score_fn: Callable[[tf.Tensor], tf.Tensor], dataset: PreparedDataset | str, input_config,
-                    num_words: int, split: str = "val", batch_size: int = 128, max_images: int | None = None,
-                    ks: Sequence[int] = (1, 10), per_image: bool = False) -> dict:
+def split_precision(
+    score_fn: Callable[[tf.Tensor], tf.Tensor],
+    dataset: PreparedDataset | str,
+    input_config,
+    num_words: int,
+    split: str = "val",
+    batch_size: int = 128,
+    max_images: int | None = None,
+    ks: Sequence[int] = (1, 10),
+    per_image: bool = False,
+) -> dict:
     """{"precision_at_K", "ceiling_at_K" for K in ks, "images": images averaged over} of score_fn on the split.
 
     score_fn: images [B, S, S, 3] -> scores [B, num_words]. k above num_words
@@ -89,13 +98,30 @@ def split_precision(score_fn: Callable[[tf.Tensor], tf.Tensor], dataset: Prepare
     image's precision@K}. NoLabelledImagesError names the split if none of
     its images has one of the words.
     """
-    return split_precisions(lambda images: {"": score_fn(images)}, dataset, input_config, num_words, split,
-                            batch_size, max_images, ks, per_image)[""]
+    return split_precisions(
+        lambda images: {"": score_fn(images)},
+        dataset,
+        input_config,
+        num_words,
+        split,
+        batch_size,
+        max_images,
+        ks,
+        per_image,
+    )[""]
 
 
-def split_precisions(scores_fn: Callable[[tf.Tensor], dict], dataset: PreparedDataset | str, input_config,
-                     num_words: int, split: str = "val", batch_size: int = 128, max_images: int | None = None,
-                     ks: Sequence[int] = (1, 10), per_image: bool = False) -> dict:
+def split_precisions(
+    scores_fn: Callable[[tf.Tensor], dict],
+    dataset: PreparedDataset | str,
+    input_config,
+    num_words: int,
+    split: str = "val",
+    batch_size: int = 128,
+    max_images: int | None = None,
+    ks: Sequence[int] = (1, 10),
+    per_image: bool = False,
+) -> dict:
     """split_precision for several scorings of the same images in one pass: {name: result}.
 
     scores_fn: images -> {name: scores [B, num_words]} (e.g. one model's
@@ -118,12 +144,16 @@ def split_precisions(scores_fn: Callable[[tf.Tensor], dict], dataset: PreparedDa
             ceilings[k] += ceiling_at_k(labels, min(k, num_words))[0]
         counted += ceiling_at_k(labels, 1)[1]
     if counted == 0:
-        raise NoLabelledImagesError(f"{dataset.directory}: the {split} split has no image with one of the "
-                                    f"first {num_words} dictionary words")
+        raise NoLabelledImagesError(
+            f"{dataset.directory}: the {split} split has no image with one of the first {num_words} dictionary words"
+        )
     results = {}
     for name in dict.fromkeys(name for name, _ in totals):
-        result = {**{f"precision_at_{k}": totals[(name, k)] / counted for k in ks},
-                  **{f"ceiling_at_{k}": ceilings[k] / counted for k in ks}, "images": int(counted)}
+        result = {
+            **{f"precision_at_{k}": totals[(name, k)] / counted for k in ks},
+            **{f"ceiling_at_{k}": ceilings[k] / counted for k in ks},
+            "images": int(counted),
+        }
         if per_image:
             result["per_image"] = {k: np.concatenate(images[(name, k)]) for k in ks}
         results[name] = result
@@ -134,9 +164,17 @@ def split_precisions(scores_fn: Callable[[tf.Tensor], dict], dataset: PreparedDa
 PRIOR_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
 
 
-def choose_prior_weight(model, dataset: PreparedDataset | str, input_config, num_words: int, split: str = "val",
-                        batch_size: int = 128, max_images: int | None = None,
-                        weights: Sequence[float] = PRIOR_WEIGHTS, ks: Sequence[int] = (1, 10)) -> tuple[float, dict]:
+def choose_prior_weight(
+    model,
+    dataset: PreparedDataset | str,
+    input_config,
+    num_words: int,
+    split: str = "val",
+    batch_size: int = 128,
+    max_images: int | None = None,
+    weights: Sequence[float] = PRIOR_WEIGHTS,
+    ks: Sequence[int] = (1, 10),
+) -> tuple[float, dict]:
     """(the lambda of `weights` whose natural ranking scores best at precision@1 on the split, the lowest on a
     tie; {lambda: its split_precision result}), from one forward pass per batch."""
     log_prior = model.log_prior

@@ -21,8 +21,8 @@ import json
 import os
 
 from wsl_tf import fileio
-from wsl_tf.keys import key_fraction
 from wsl_tf.errors import DataError
+from wsl_tf.keys import key_fraction
 
 SCHEMA_VERSION = 2
 SPLITS = ("train", "val", "test")
@@ -39,7 +39,6 @@ KEY = "image/key"
 IMAGE = "image/encoded"
 WORD_IDS = "words/ids"
 LANGUAGE = "text/language"
-
 
 
 @functools.cache
@@ -92,8 +91,9 @@ def read_metadata(dataset_dir: str) -> dict:
     if not isinstance(metadata, dict):
         raise DataError(f"{path}: damaged: a JSON {type(metadata).__name__}, not an object; rerun wsl-prepare")
     if metadata.get("schema_version") != SCHEMA_VERSION:
-        raise DataError(f"{path}: schema version {metadata.get('schema_version')}, expected {SCHEMA_VERSION}: "
-                        "rerun wsl-prepare")
+        raise DataError(
+            f"{path}: schema version {metadata.get('schema_version')}, expected {SCHEMA_VERSION}: rerun wsl-prepare"
+        )
     return metadata
 
 
@@ -103,9 +103,7 @@ def _bytes_feature(values):
     return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
 
 
-def make_example(
-    key: str, image: bytes, word_ids, language: str = ""
-) -> bytes:
+def make_example(key: str, image: bytes, word_ids, language: str = "") -> bytes:
     """A serialized tf.train.Example in this schema.
 
     Serialized deterministically: the features map is otherwise written in an
@@ -116,9 +114,7 @@ def make_example(
     features = {
         KEY: _bytes_feature([key.encode("utf-8")]),
         IMAGE: _bytes_feature([image]),
-        WORD_IDS: tf.train.Feature(
-            int64_list=tf.train.Int64List(value=sorted(set(word_ids)))
-        ),
+        WORD_IDS: tf.train.Feature(int64_list=tf.train.Int64List(value=sorted(set(word_ids)))),
         LANGUAGE: _bytes_feature([language.encode("utf-8")]),
     }
     example = tf.train.Example(features=tf.train.Features(feature=features))

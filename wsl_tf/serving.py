@@ -10,7 +10,8 @@
   layer's e.w + b plus the model's prior weight times the train split's log
   word frequency (wsl_tf/models/word_predictor.py: the natural ranking).
 - `serving_balanced`: the same, ranked as if every word were equally
-  frequent (the balanced ranking: the natural scores minus the log frequency). Preprocessing is `wsl_tf.input.preprocessing.preprocess`, the
+  frequent (the balanced ranking: the natural scores minus the log
+  frequency). Preprocessing is `wsl_tf.input.preprocessing.preprocess`, the
   input pipeline's own function, so training and serving cannot drift. An
   image that does not decode, or whose header declares more than
   `max_pixels` pixels (checked before decoding: a few KB of PNG can declare
@@ -37,10 +38,10 @@ import keras
 import tensorflow as tf
 
 from wsl_tf import fileio
+from wsl_tf.errors import DataError
 from wsl_tf.input import preprocessing
 from wsl_tf.run_directory import RunDirectory
 from wsl_tf.variables import plain
-from wsl_tf.errors import DataError
 
 SAVED_MODEL_DIR = "saved_model"
 KERAS_FILE = "model.keras"
@@ -52,36 +53,57 @@ MAX_PIXELS = 50_000_000  # A 50-megapixel photo; larger images are refused befor
 class ServingModule(tf.Module):
     """The SavedModel's object graph: the model's weights, the dictionary table and the signatures."""
 
-    def __init__(self, model, words_file: str, resize_size: int, crop_size: int, top_k: int,
-                 max_pixels: int = MAX_PIXELS):
+    def __init__(
+        self, model, words_file: str, resize_size: int, crop_size: int, top_k: int, max_pixels: int = MAX_PIXELS
+    ):
         super().__init__(name="wsl_tf_serving")
         self.__dict__["_model"] = model  # Untracked: saving the Keras model's object graph stores each weight twice.
         self.weights = [plain(v) for v in model.weights]  # Tracked once, by what the signatures capture.
         self.words_asset = tf.saved_model.Asset(words_file)
-        self.word_of_id = tf.lookup.StaticHashTable(tf.lookup.TextFileInitializer(
-            self.words_asset, tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER,
-            tf.string, tf.lookup.TextFileIndex.WHOLE_LINE), default_value="", experimental_is_anonymous=True)
-        self.id_of_word = tf.lookup.StaticHashTable(tf.lookup.TextFileInitializer(
-            self.words_asset, tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
-            tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER), default_value=-1, experimental_is_anonymous=True)
+        self.word_of_id = tf.lookup.StaticHashTable(
+            tf.lookup.TextFileInitializer(
+                self.words_asset,
+                tf.int64,
+                tf.lookup.TextFileIndex.LINE_NUMBER,
+                tf.string,
+                tf.lookup.TextFileIndex.WHOLE_LINE,
+            ),
+            default_value="",
+            experimental_is_anonymous=True,
+        )
+        self.id_of_word = tf.lookup.StaticHashTable(
+            tf.lookup.TextFileInitializer(
+                self.words_asset,
+                tf.string,
+                tf.lookup.TextFileIndex.WHOLE_LINE,
+                tf.int64,
+                tf.lookup.TextFileIndex.LINE_NUMBER,
+            ),
+            default_value=-1,
+            experimental_is_anonymous=True,
+        )
         self.resize_size, self.crop_size, self.max_pixels = resize_size, crop_size, max_pixels
         self.top_k = min(top_k, model.num_words)
         self.embedding_dim = model.embedding_dim
 
     def _decoded(self, images):
         """(indices of the images that decode, their preprocessed pixels), bad images skipped, not raised."""
+
         def preprocess(index, image_bytes):
-            return index, preprocessing.preprocess(image_bytes, self.resize_size, self.crop_size,
-                                                   max_pixels=self.max_pixels)
+            return index, preprocessing.preprocess(
+                image_bytes, self.resize_size, self.crop_size, max_pixels=self.max_pixels
+            )
 
         size = self.crop_size
         # A sentinel that always decodes keeps the batch non-empty; it is dropped after.
         sentinel = tf.data.Dataset.from_tensors((tf.constant(-1, tf.int32), tf.zeros([size, size, 3])))
-        decoded = (tf.data.Dataset.from_tensor_slices((tf.range(tf.size(images)), images))
-                   .map(preprocess, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-                   .ignore_errors()
-                   .concatenate(sentinel)
-                   .batch(tf.cast(tf.size(images), tf.int64) + 1))
+        decoded = (
+            tf.data.Dataset.from_tensor_slices((tf.range(tf.size(images)), images))
+            .map(preprocess, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .ignore_errors()
+            .concatenate(sentinel)
+            .batch(tf.cast(tf.size(images), tf.int64) + 1)
+        )
         indices, pixels = decoded.get_single_element()
         return indices[:-1], pixels[:-1]
 
@@ -92,6 +114,7 @@ class ServingModule(tf.Module):
         CPUs with AMX: "input depth must be evenly divisible by filter
         depth"), so an empty batch is answered with empty outputs instead.
         """
+
         def network():
             embedding = tf.cast(self._model.embed(pixels, training=False), tf.float32)
             if not scores:
@@ -143,12 +166,26 @@ class ServingModule(tf.Module):
         vectors = tf.where(known[:, None], tf.gather(plain(self._model.head.kernel), safe), 0.0)
         biases = tf.where(known, tf.gather(plain(self._model.head.bias), safe), 0.0)
         log_prior = tf.where(known, tf.gather(plain(self._model.log_prior), safe), 0.0)
-        return {"vectors": vectors, "biases": biases, "log_prior": log_prior,
-                "prior_weight": tf.cast(plain(self._model.prior_weight), tf.float32), "ids": ids, "known": known}
+        return {
+            "vectors": vectors,
+            "biases": biases,
+            "log_prior": log_prior,
+            "prior_weight": tf.cast(plain(self._model.prior_weight), tf.float32),
+            "ids": ids,
+            "known": known,
+        }
 
 
-def export(model, words, output_dir: str, resize_size: int, crop_size: int, top_k: int = 10,
-           info: dict | None = None, max_pixels: int = MAX_PIXELS) -> str:
+def export(
+    model,
+    words,
+    output_dir: str,
+    resize_size: int,
+    crop_size: int,
+    top_k: int = 10,
+    info: dict | None = None,
+    max_pixels: int = MAX_PIXELS,
+) -> str:
     """Write model.keras, saved_model/ and export.json into output_dir, replacing it whole; returns output_dir.
 
     words: the dictionary, id order; the first model.num_words are the model's.
@@ -171,16 +208,33 @@ def export(model, words, output_dir: str, resize_size: int, crop_size: int, top_
         words_file = os.path.join(staging, WORDS_ASSET)
         fileio.write_text_atomic(words_file, "".join(f"{w}\n" for w in words))
         module = ServingModule(model, words_file, resize_size, crop_size, top_k, max_pixels)
-        tf.saved_model.save(module, os.path.join(staging, SAVED_MODEL_DIR), signatures={
-            "serving_default": module.serve, "serving_balanced": module.serve_balanced, "embed": module.embed,
-            "word_vectors": module.word_vectors})
+        tf.saved_model.save(
+            module,
+            os.path.join(staging, SAVED_MODEL_DIR),
+            signatures={
+                "serving_default": module.serve,
+                "serving_balanced": module.serve_balanced,
+                "embed": module.embed,
+                "word_vectors": module.word_vectors,
+            },
+        )
         gfile.remove(words_file)  # Copied into saved_model/assets/.
         model.save(os.path.join(staging, KERAS_FILE))
-        fileio.write_json_atomic(os.path.join(staging, INFO_FILE), {
-            **(info or {}), "num_words": model.num_words, "embedding_dim": model.embedding_dim,
-            "resize_size": resize_size, "crop_size": crop_size, "top_k": module.top_k, "max_pixels": max_pixels,
-            "prior_weight": float(keras.ops.convert_to_numpy(model.prior_weight)),
-            "keras_version": keras.__version__, "tensorflow_version": tf.__version__})
+        fileio.write_json_atomic(
+            os.path.join(staging, INFO_FILE),
+            {
+                **(info or {}),
+                "num_words": model.num_words,
+                "embedding_dim": model.embedding_dim,
+                "resize_size": resize_size,
+                "crop_size": crop_size,
+                "top_k": module.top_k,
+                "max_pixels": max_pixels,
+                "prior_weight": float(keras.ops.convert_to_numpy(model.prior_weight)),
+                "keras_version": keras.__version__,
+                "tensorflow_version": tf.__version__,
+            },
+        )
         fileio.replace_directory(staging, output_dir)
     finally:
         fileio.remove_tree(staging)
@@ -193,9 +247,15 @@ def export_run(workdir: str, output_dir: str | None = None, top_k: int = 10) -> 
     RunDirectoryError if workdir is not a run directory or has no checkpoint yet.
     """
     run = RunDirectory(workdir).restore()
-    return export(run.model, run.words, output_dir or RunDirectory(workdir).export,
-                  run.config.input.resize_size, run.config.input.crop_size, top_k,
-                  info={"run": fileio.absolute(workdir), "checkpoint": run.checkpoint})
+    return export(
+        run.model,
+        run.words,
+        output_dir or RunDirectory(workdir).export,
+        run.config.input.resize_size,
+        run.config.input.crop_size,
+        top_k,
+        info={"run": fileio.absolute(workdir), "checkpoint": run.checkpoint},
+    )
 
 
 def export_latest(workdir: str, top_k: int = 10, log=print) -> str:

@@ -52,9 +52,7 @@ def strip_markup(text: str) -> str:
 def remove_numbers_and_punctuation(text: str) -> str:
     """Split elisions, delete other apostrophes; turn digits and punctuation (incl. `#`) into spaces."""
     text = _APOSTROPHES.sub("", _ELISION.sub(r"\1 ", text))
-    return "".join(
-        " " if unicodedata.category(ch)[0] in ("N", "P") else ch for ch in text
-    )
+    return "".join(" " if unicodedata.category(ch)[0] in ("N", "P") else ch for ch in text)
 
 
 def strip_accents_and_special_characters(text: str) -> str:

@@ -33,8 +33,7 @@ def local_copy(variable):
 def replica_copies(variable) -> list:
     """Every local component of a distributed variable (one for a plain one)."""
     value = plain(variable)
-    return list(value.values) if hasattr(value, "values") and hasattr(value, "_get_on_device_or_primary") \
-        else [value]
+    return list(value.values) if hasattr(value, "values") and hasattr(value, "_get_on_device_or_primary") else [value]
 
 
 def _per_replica(next_creator, integer_only=False, **kwargs):
@@ -43,8 +42,9 @@ def _per_replica(next_creator, integer_only=False, **kwargs):
         return next_creator(**kwargs)
     kwargs["synchronization"] = tf.VariableSynchronization.ON_READ
     # Integer state (dropout's seed generator, counters) cannot be averaged.
-    kwargs["aggregation"] = tf.VariableAggregation.MEAN if dtype.is_floating \
-        else tf.VariableAggregation.ONLY_FIRST_REPLICA
+    kwargs["aggregation"] = (
+        tf.VariableAggregation.MEAN if dtype.is_floating else tf.VariableAggregation.ONLY_FIRST_REPLICA
+    )
     return next_creator(**kwargs)
 
 
@@ -56,8 +56,9 @@ def local_variables(integer_only: bool = False):
     (the models' random-seed state) become per-replica, so that synchronous
     replicas, whose weights are mirrored, still draw their own dropout masks.
     """
-    with tf.variable_creator_scope(lambda next_creator, **kwargs: _per_replica(
-            next_creator, integer_only=integer_only, **kwargs)):
+    with tf.variable_creator_scope(
+        lambda next_creator, **kwargs: _per_replica(next_creator, integer_only=integer_only, **kwargs)
+    ):
         yield
 
 

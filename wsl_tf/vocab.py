@@ -31,9 +31,7 @@ class Vocabulary:
     def __post_init__(self):
         if len(self.words) != len(self.counts):
             raise VocabularyError("words and counts differ in length")
-        object.__setattr__(
-            self, "_ids", {word: i for i, word in enumerate(self.words)}
-        )
+        object.__setattr__(self, "_ids", {word: i for i, word in enumerate(self.words)})
         if len(self._ids) != len(self.words):
             raise VocabularyError("vocabulary has repeated words")
 
@@ -51,9 +49,7 @@ class Vocabulary:
         return sorted({self._ids[w] for w in words if w in self._ids})
 
     @classmethod
-    def from_counts(
-        cls, counts: Mapping[str, int], size: int, num_stopwords: int
-    ) -> tuple["Vocabulary", "Vocabulary"]:
+    def from_counts(cls, counts: Mapping[str, int], size: int, num_stopwords: int) -> tuple["Vocabulary", "Vocabulary"]:
         """(dictionary, stop words) from word -> image count.
 
         The `num_stopwords` most common words are the stop words; the next
@@ -62,9 +58,7 @@ class Vocabulary:
         if size < 1:
             raise VocabularyError(f"vocabulary size must be positive, got {size}")
         if num_stopwords < 0:
-            raise VocabularyError(
-                f"number of stop words must be >= 0, got {num_stopwords}"
-            )
+            raise VocabularyError(f"number of stop words must be >= 0, got {num_stopwords}")
         ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
         stop = ranked[:num_stopwords]
         kept = ranked[num_stopwords : num_stopwords + size]
@@ -90,9 +84,7 @@ class Vocabulary:
         for number, line in enumerate(text.splitlines(), start=1):
             fields = line.split("\t")
             if len(fields) != 2 or not fields[0] or not fields[1].isdigit():
-                raise VocabularyError(
-                    f"{path}:{number}: expected 'word<TAB>count', got {line!r}"
-                )
+                raise VocabularyError(f"{path}:{number}: expected 'word<TAB>count', got {line!r}")
             pairs.append((fields[0], int(fields[1])))
         if not pairs:
             raise VocabularyError(f"{path}: vocabulary is empty")

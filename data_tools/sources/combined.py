@@ -44,7 +44,11 @@ class CombinedSource(base.Source):
             items = source.scan()
             for item in itertools.islice(items, self.max_items_each) if self.max_items_each else items:
                 key = f"{self._prefixes[index]}/{item.key}"
-                yield dataclasses.replace(item, key=key) if isinstance(item, base.Skip) else CombinedItem(key, index, item)
+                yield (
+                    dataclasses.replace(item, key=key)
+                    if isinstance(item, base.Skip)
+                    else CombinedItem(key, index, item)
+                )
 
     def load(self, item: CombinedItem) -> base.Record:
         return dataclasses.replace(self.sources[item.source].load(item.item), key=item.key)

@@ -70,15 +70,19 @@ def icon_svg(icon: dict, icons: dict) -> str:
     """An Iconify icon as a standalone SVG document (its own size, else the set's, else 16)."""
     left, top = icon.get("left", icons.get("left", 0)), icon.get("top", icons.get("top", 0))
     width, height = icon.get("width", icons.get("width", 16)), icon.get("height", icons.get("height", 16))
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
-            f'viewBox="{left} {top} {width} {height}" width="{width}" height="{height}">{icon["body"]}</svg>')
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
+        f'viewBox="{left} {top} {width} {height}" width="{width}" height="{height}">{icon["body"]}</svg>'
+    )
 
 
 def read_annotations(root: str, language: str) -> dict[str, tuple[str, list[str]]]:
     """normalised emoji -> (spoken name, keywords) in a language, from CLDR's full and derived annotations."""
     found = {}
-    for package, folder in (("cldr-annotations-full", "annotations"),
-                            ("cldr-annotations-derived-full", "annotationsDerived")):
+    for package, folder in (
+        ("cldr-annotations-full", "annotations"),
+        ("cldr-annotations-derived-full", "annotationsDerived"),
+    ):
         path = os.path.join(root, package, folder, language, "annotations.json")
         if not os.path.exists(path):
             continue
@@ -115,12 +119,20 @@ class EmojiSource(base.Source):
         for name in sorted(os.listdir(os.path.join(self.root, "@iconify-json"))):
             with open(os.path.join(self.root, "@iconify-json", name, "info.json"), encoding="utf-8") as handle:
                 info = json.load(handle)
-            sets[name] = {"license": info["license"]["spdx"], "author": info["author"]["name"],
-                          "url": info["license"].get("url", ""), "title": info.get("name", name)}
+            sets[name] = {
+                "license": info["license"]["spdx"],
+                "author": info["author"]["name"],
+                "url": info["license"].get("url", ""),
+                "title": info.get("name", name),
+            }
         if os.path.isdir(os.path.join(self.root, "openmoji", "black", "svg")):
             with open(os.path.join(self.root, "openmoji", "package.json"), encoding="utf-8") as handle:
-                sets[BLACK_ART] = {"license": json.load(handle).get("license", ""), "author": "OpenMoji",
-                                   "url": "https://openmoji.org", "title": "OpenMoji, black line art"}
+                sets[BLACK_ART] = {
+                    "license": json.load(handle).get("license", ""),
+                    "author": "OpenMoji",
+                    "url": "https://openmoji.org",
+                    "title": "OpenMoji, black line art",
+                }
         for entry in sets.values():
             entry["included"] = entry["license"] in REUSABLE_LICENCES
         return sets
@@ -166,8 +178,13 @@ class EmojiSource(base.Source):
                 folder = os.path.join(self.root, "openmoji", "black", "svg")
                 for file in sorted(os.listdir(folder)):
                     if file.endswith(".svg"):
-                        yield item(set_name, normalised(emoji_of_hex(file[:-4])), os.path.join(folder, file), file,
-                                   from_file=True)
+                        yield item(
+                            set_name,
+                            normalised(emoji_of_hex(file[:-4])),
+                            os.path.join(folder, file),
+                            file,
+                            from_file=True,
+                        )
                 continue
             folder = os.path.join(self.root, "@iconify-json", set_name)
             with open(os.path.join(folder, "icons.json"), encoding="utf-8") as handle:

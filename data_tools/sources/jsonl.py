@@ -54,10 +54,14 @@ class JsonlSource(base.Source):
         except json.JSONDecodeError as error:
             return base.Skip(where, base.BAD_LINE, f"invalid JSON: {error.msg} at column {error.colno}")
         if not isinstance(obj, dict) or not isinstance(obj.get("image"), str):
-            found = (f"found fields: {', '.join(sorted(obj)) or 'none'}" if isinstance(obj, dict)
-                     else f"found a JSON {type(obj).__name__}")
-            return base.Skip(where, base.BAD_LINE, f'expected an object with an "image" path and a "text" caption '
-                                                   f'({found})')
+            found = (
+                f"found fields: {', '.join(sorted(obj)) or 'none'}"
+                if isinstance(obj, dict)
+                else f"found a JSON {type(obj).__name__}"
+            )
+            return base.Skip(
+                where, base.BAD_LINE, f'expected an object with an "image" path and a "text" caption ({found})'
+            )
         text = obj.get("text", "")
         if isinstance(text, list) and all(isinstance(t, str) for t in text):
             text = "\n".join(text)

@@ -54,11 +54,7 @@ def metadata_text(svg, where: str) -> str:
         raise base.SkipRecord(base.BAD_LINE, f"{where}: invalid XML: {error}") from None
     if work is None:
         return ""
-    parts = [
-        (child.text or "").strip()
-        for child in work
-        if child.tag in (_DC + "title", _DC + "description")
-    ]
+    parts = [(child.text or "").strip() for child in work if child.tag in (_DC + "title", _DC + "description")]
     for subject in work.findall(_DC + "subject"):
         parts += [(li.text or "").strip() for li in subject.iter() if li.tag.endswith("}li")]
     author = _author_words(work)

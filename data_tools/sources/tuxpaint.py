@@ -72,7 +72,5 @@ class TuxpaintSource(base.Source):
         captions = parse_captions(text)
         language = self.choose_language(item.key, captions)
         if language is None:
-            raise base.SkipRecord(
-                base.NO_CAPTION, f"{item.caption_path}: none of {','.join(self.languages)}"
-            )
+            raise base.SkipRecord(base.NO_CAPTION, f"{item.caption_path}: none of {','.join(self.languages)}")
         return base.Record(item.key, base.read_file(item.image_path), captions[language], language)

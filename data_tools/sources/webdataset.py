@@ -66,9 +66,7 @@ class WebDatasetSource(base.Source):
             yield WebDatasetItem(key, members)
 
     def load(self, item: WebDatasetItem) -> base.Record:
-        image = next(
-            (item.members[e] for e in IMAGE_EXTENSIONS if e in item.members), None
-        )
+        image = next((item.members[e] for e in IMAGE_EXTENSIONS if e in item.members), None)
         if image is None:
             raise base.SkipRecord(base.MISSING_FILE, f"{item.key}: no image member")
         if "txt" in item.members:

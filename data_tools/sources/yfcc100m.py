@@ -57,17 +57,13 @@ class Yfcc100mSource(base.Source):
         self.input_path = base.require_path(input_path, "--input")
         self.image_dir = base.require_path(image_dir, "--image_dir", directory=True)
         if image_layout not in LAYOUTS:
-            raise base.SourceError(
-                f"--image_layout={image_layout}: expected one of {', '.join(LAYOUTS)}"
-            )
+            raise base.SourceError(f"--image_layout={image_layout}: expected one of {', '.join(LAYOUTS)}")
         self.image_layout = image_layout
 
     def _image_path(self, photo_id: str, photo_hash: str) -> str:
         if self.image_layout == "id":
             return os.path.join(self.image_dir, f"{photo_id}.jpg")
-        return os.path.join(
-            self.image_dir, photo_hash[:3], photo_hash[3:6], f"{photo_hash}.jpg"
-        )
+        return os.path.join(self.image_dir, photo_hash[:3], photo_hash[3:6], f"{photo_hash}.jpg")
 
     def count(self) -> int | None:
         """Lines of an uncompressed metadata file (a read at disk speed); None for .bz2 / .gz, too slow to count."""
@@ -95,9 +91,7 @@ class Yfcc100mSource(base.Source):
         fields = line.split(b"\t")
         columns = _COLUMNS.get(len(fields))
         if columns is None:
-            return base.Skip(
-                where, base.BAD_LINE, f"{len(fields)} columns, expected 23 or 25"
-            )
+            return base.Skip(where, base.BAD_LINE, f"{len(fields)} columns, expected 23 or 25")
         id_col, hash_col, title, description, tags, marker = columns
         photo_id = fields[id_col].decode("ascii", "replace")
         if not photo_id.isdigit():
@@ -108,9 +102,7 @@ class Yfcc100mSource(base.Source):
             return base.Skip(photo_id, base.BAD_LINE, f"{where}: marker {fields[marker]!r}")
         photo_hash = "" if hash_col is None else fields[hash_col].decode("ascii", "replace")
         if self.image_layout == "hash" and not photo_hash:
-            return base.Skip(
-                photo_id, base.BAD_LINE, f"{where}: no photo hash in a 23-column line"
-            )
+            return base.Skip(photo_id, base.BAD_LINE, f"{where}: no photo hash in a 23-column line")
         return YfccItem(
             key=photo_id,
             where=where,

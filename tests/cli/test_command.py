@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from wsl_tf.cli import command
 from tests.helpers import run_command
+from wsl_tf.cli import command
 
 COMMANDS = {  # module: (program, flags it defines)
     "wsl_tf.cli.train": ("wsl-train", ("--config", "--workdir")),
@@ -54,14 +54,20 @@ def test_an_installed_config_is_named_alone_where_no_such_file_is(tmp_path, monk
     assert command.resolve_config("mine/paper.py") == "mine/paper.py"  # A path is never looked up.
     assert command.resolve_config("nothing.py") == "nothing.py"
     assert command.resolve_config_flags(["wsl-train", "--config=cpu_small.py", "--config.seed=1", "x"]) == [
-        "wsl-train", f"--config={installed}/cpu_small.py", "--config.seed=1", "x"]
+        "wsl-train",
+        f"--config={installed}/cpu_small.py",
+        "--config.seed=1",
+        "x",
+    ]
 
 
 @pytest.mark.slow
 def test_help_answers_without_importing_tensorflow():
-    code = ("import sys; sys.argv = ['wsl-train', '--help']; import wsl_tf.cli.train as t\n"
-            "try:\n    t.run()\nexcept SystemExit:\n    pass\n"
-            "print('TF', [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')])")
+    code = (
+        "import sys; sys.argv = ['wsl-train', '--help']; import wsl_tf.cli.train as t\n"
+        "try:\n    t.run()\nexcept SystemExit:\n    pass\n"
+        "print('TF', [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.splitlines()[-1] == "TF []"
 
@@ -69,8 +75,12 @@ def test_help_answers_without_importing_tensorflow():
 @pytest.mark.slow
 def test_a_command_that_imports_tensorflow_prints_none_of_its_start_up_lines(tmp_path):
     """wsl-train up to the missing dataset: TensorFlow and Keras are imported, and stderr is one line."""
-    out = run_module("wsl_tf.cli.train", "--config=cpu_small.py", f"--workdir={tmp_path}",
-                     f"--config.data.dir={tmp_path / 'missing'}")
+    out = run_module(
+        "wsl_tf.cli.train",
+        "--config=cpu_small.py",
+        f"--workdir={tmp_path}",
+        f"--config.data.dir={tmp_path / 'missing'}",
+    )
     assert out.returncode == 1
     assert out.stderr.startswith("wsl-train: error:") and out.stderr.count("\n") == 1, out.stderr
 
@@ -78,24 +88,35 @@ def test_a_command_that_imports_tensorflow_prints_none_of_its_start_up_lines(tmp
 @pytest.mark.slow
 def test_a_log_level_the_user_sets_wins(tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0"}
-    out = run_module("wsl_tf.cli.train", "--config=cpu_small.py", f"--workdir={tmp_path}",
-                     f"--config.data.dir={tmp_path / 'missing'}", env=env)
+    out = run_module(
+        "wsl_tf.cli.train",
+        "--config=cpu_small.py",
+        f"--workdir={tmp_path}",
+        f"--config.data.dir={tmp_path / 'missing'}",
+        env=env,
+    )
     assert out.returncode == 1 and out.stderr.count("\n") > 1  # TensorFlow's own lines come through.
 
 
-def test_a_full_disk_is_one_line_whichever_layer_met_it_and_other_errors_stay_tracebacks(tmp_path, monkeypatch,
-                                                                                           capsys):
+def test_a_full_disk_is_one_line_whichever_layer_met_it_and_other_errors_stay_tracebacks(tmp_path, monkeypatch, capsys):
     """Injected at the write layer: the staged chunk's write raises what TensorFlow raises on ENOSPC."""
     import tensorflow as tf
 
-    from wsl_tf.cli import prepare
     from wsl_tf import fileio
+    from wsl_tf.cli import prepare
 
     (tmp_path / "list.jsonl").write_text('{"image": "a.png", "text": "cat"}\n')
-    flags = ["--source=jsonl", f"--input={tmp_path / 'list.jsonl'}", f"--output_dir={tmp_path / 'out'}",
-             "--workers=0", "--noprogress"]
-    wrapped = ("{{function_node __wrapped__WriteFile_device_/job:localhost}} "
-               f"{tmp_path}/out/.staging/.chunk-000000.pickle.tmp-9f8ee33ae314; No space left on device [Op:WriteFile]")
+    flags = [
+        "--source=jsonl",
+        f"--input={tmp_path / 'list.jsonl'}",
+        f"--output_dir={tmp_path / 'out'}",
+        "--workers=0",
+        "--noprogress",
+    ]
+    wrapped = (
+        "{{function_node __wrapped__WriteFile_device_/job:localhost}} "
+        f"{tmp_path}/out/.staging/.chunk-000000.pickle.tmp-9f8ee33ae314; No space left on device [Op:WriteFile]"
+    )
 
     def full(*_):
         raise tf.errors.ResourceExhaustedError(None, None, wrapped)
@@ -105,7 +126,8 @@ def test_a_full_disk_is_one_line_whichever_layer_met_it_and_other_errors_stay_tr
     assert capsys.readouterr().err.splitlines() == [
         f"wsl-prepare: error: no space left on the device ({tmp_path}/out/.staging/.chunk-000000.pickle.tmp-"
         "9f8ee33ae314; No space left on device). Nothing half-written is kept: free some space, then rerun the "
-        "same command to go on from its last complete step"]
+        "same command to go on from its last complete step"
+    ]
 
     def out_of_memory(*_):
         raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
@@ -119,6 +141,7 @@ def test_what_a_user_can_fix_is_one_line_and_a_bug_keeps_its_traceback(capsys):
     from wsl_tf.errors import ConfigError, DataError
 
     for error in (ConfigError("train.logical_cpus=2: no"), DataError("/x: not a dataset directory")):
+
         def main(argv, error=error):
             raise error
 

@@ -11,21 +11,37 @@ import pytest
 from tests.helpers import run_command
 from wsl_tf.cli import demo
 
-TINY = ["--config.data.corpora=('tuxpaint','emoji')", "--config.data.max_records_each=120",
-        "--config.data.num_shards=2", "--config.data.test_fraction=0.25", "--config.data.val_fraction=0.15",
-        "--config.run.model.num_words=30", "--config.run.train.max_epochs=1", "--config.run.train.epoch_size=128",
-        "--config.run.train.batch_size_per_replica=16", "--config.run.eval.val_images=32",
-        "--config.run.eval.batch_size=32", "--config.run.eval.test_images=60",
-        "--config.run.eval.transfer_images=120", "--config.run.eval.class_network_steps=5",
-        # The slice's first 120 stamps are nearly all animals, its emoji few: too few folders for `categories`.
-        "--config.run.eval.transfer=('fashion_mnist',)",
-        "--config.run.eval.choice_epochs=1", "--config.run.eval.choice_epoch_size=32"]
+TINY = [
+    "--config.data.corpora=('tuxpaint','emoji')",
+    "--config.data.max_records_each=120",
+    "--config.data.num_shards=2",
+    "--config.data.test_fraction=0.25",
+    "--config.data.val_fraction=0.15",
+    "--config.run.model.num_words=30",
+    "--config.run.train.max_epochs=1",
+    "--config.run.train.epoch_size=128",
+    "--config.run.train.batch_size_per_replica=16",
+    "--config.run.eval.val_images=32",
+    "--config.run.eval.batch_size=32",
+    "--config.run.eval.test_images=60",
+    "--config.run.eval.transfer_images=120",
+    "--config.run.eval.class_network_steps=5",
+    # The slice's first 120 stamps are nearly all animals, its emoji few: too few folders for `categories`.
+    "--config.run.eval.transfer=('fashion_mnist',)",
+    "--config.run.eval.choice_epochs=1",
+    "--config.run.eval.choice_epoch_size=32",
+]
 
 
 def wsl_demo(workdir):
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    return subprocess.run([sys.executable, "-m", "wsl_tf.cli.demo", f"--workdir={workdir}", *TINY],
-                          capture_output=True, text=True, env=env, timeout=1200)
+    return subprocess.run(
+        [sys.executable, "-m", "wsl_tf.cli.demo", f"--workdir={workdir}", *TINY],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1200,
+    )
 
 
 @pytest.mark.slow
@@ -49,8 +65,13 @@ def test_the_demo_chain_leaves_a_model_a_report_and_pictures_and_a_rerun_gives_t
     for language, words in kept.items():
         assert words and not words & classic.for_language(language), (language, words & classic.for_language(language))
     report = (run / "eval" / "report.md").read_text()
-    for section in ("## Word prediction", "## Transfer learning", "## Word embeddings", "## Loss and sampling",
-                    "## Pictures"):
+    for section in (
+        "## Word prediction",
+        "## Transfer learning",
+        "## Word embeddings",
+        "## Loss and sampling",
+        "## Pictures",
+    ):
         assert section in report
     sections = {part.splitlines()[0]: part for part in report.split("\n## ")[1:]}
     for title, part in sections.items():
@@ -64,25 +85,34 @@ def test_the_demo_chain_leaves_a_model_a_report_and_pictures_and_a_rerun_gives_t
     assert len(metrics["training_choices"]["runs"]) == 4
     out = first.stdout.splitlines()
     assert f"report: {run / 'eval' / 'report.md'}" in out
-    table = out[out.index(f"report: {run / 'eval' / 'report.md'}") + 1:]
+    table = out[out.index(f"report: {run / 'eval' / 'report.md'}") + 1 :]
     assert table[0].startswith("word prediction, test split, ") and table[1] == (
-        "| model | precision@1 | precision@5 | precision@10 |")  # The report's own table, as report.md has it.
+        "| model | precision@1 | precision@5 | precision@10 |"
+    )  # The report's own table, as report.md has it.
     assert "\n".join(table[1:]) in report
-    names = [line.split(" | ")[0].strip("| ") for line in table[3:] if line.startswith("| ") and
-             not line.startswith("| ceiling")]
+    names = [
+        line.split(" | ")[0].strip("| ")
+        for line in table[3:]
+        if line.startswith("| ") and not line.startswith("| ceiling")
+    ]
     # The model (raw beside it where its prior weight is not 0), each baseline, and each baseline's prior-adjusted
     # form where its val-chosen weight is not 0.
-    row = re.compile(r"this model( \(prior weight [\d.]+\))?|this model, raw scores|"
-                     r"(word frequency|features logistic regression|random network logistic regression)"
-                     r"( \+ prior \(weight [\d.]+\))?")
+    row = re.compile(
+        r"this model( \(prior weight [\d.]+\))?|this model, raw scores|"
+        r"(word frequency|features logistic regression|random network logistic regression)"
+        r"( \+ prior \(weight [\d.]+\))?"
+    )
     assert all(row.fullmatch(name) for name in names), names
     assert {row.fullmatch(name).group(2) for name in names} - {None} == {
-        "word frequency", "features logistic regression", "random network logistic regression"}
+        "word frequency",
+        "features logistic regression",
+        "random network logistic regression",
+    }
 
     again = wsl_demo(tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "nothing to train" in again.stdout + again.stderr and "already done" in again.stdout
-    assert again.stdout.splitlines()[-len(table):] == table  # The same numbers.
+    assert again.stdout.splitlines()[-len(table) :] == table  # The same numbers.
 
 
 def kept_words_by_language(dataset_dir) -> dict[str, set[str]]:
@@ -103,15 +133,20 @@ def kept_words_by_language(dataset_dir) -> dict[str, set[str]]:
 
 def said_on_stderr(err: str) -> list[str]:
     """What the demo says on stderr, its progress bars (tqdm) aside."""
-    return [line for line in err.replace("\r", "\n").splitlines()
-            if line.strip() and not re.match(r"^[\w-]+: +\d+%\|", line)]
+    return [
+        line
+        for line in err.replace("\r", "\n").splitlines()
+        if line.strip() and not re.match(r"^[\w-]+: +\d+%\|", line)
+    ]
 
 
 def test_no_registry_says_what_to_fetch_by_hand_and_where(tmp_path, monkeypatch, capsys):
     fake = tmp_path / "bin"
     fake.mkdir()
-    (fake / "apt-get").write_text("#!/bin/sh\necho \"E: Failed to fetch http://deb.debian.org/x  Temporary failure "
-                                  "resolving 'deb.debian.org'\" >&2\nexit 100\n")
+    (fake / "apt-get").write_text(
+        '#!/bin/sh\necho "E: Failed to fetch http://deb.debian.org/x  Temporary failure '
+        "resolving 'deb.debian.org'\" >&2\nexit 100\n"
+    )
     (fake / "apt-get").chmod(0o755)
     cache = tmp_path / "cache"
     monkeypatch.setenv("WSL_TF_CACHE", str(cache))
@@ -119,18 +154,27 @@ def test_no_registry_says_what_to_fetch_by_hand_and_where(tmp_path, monkeypatch,
     assert run_command(demo, f"--workdir={tmp_path / 'demo'}", *TINY) == 1
     err = said_on_stderr(capsys.readouterr().err)
     assert len(err) == 1, err
-    assert err[0].startswith("wsl-demo: error: apt-get download tuxpaint-stamps-default (is Debian's registry "
-                             "reachable?) failed: E: Failed to fetch"), err
+    assert err[0].startswith(
+        "wsl-demo: error: apt-get download tuxpaint-stamps-default (is Debian's registry "
+        "reachable?) failed: E: Failed to fetch"
+    ), err
     assert f"dpkg-deb -x FILE.deb {cache / 'tuxpaint'}" in err[0]
     assert f"touch {cache / 'tuxpaint'}/.complete" in err[0]
     assert not os.listdir(cache)  # Nothing half-fetched is left.
 
 
-@pytest.mark.parametrize("failure, status, message", [
-    (OSError(28, "No space left on device", "x.tfrecord"), 1, "wsl-demo: error: no space left on the device"),
-    (KeyboardInterrupt(), 130, "wsl-demo: interrupted. Rerun the same command to resume: finished stages are kept "
-                               "and training goes on from its last checkpoint."),
-])
+@pytest.mark.parametrize(
+    "failure, status, message",
+    [
+        (OSError(28, "No space left on device", "x.tfrecord"), 1, "wsl-demo: error: no space left on the device"),
+        (
+            KeyboardInterrupt(),
+            130,
+            "wsl-demo: interrupted. Rerun the same command to resume: finished stages are kept "
+            "and training goes on from its last checkpoint.",
+        ),
+    ],
+)
 def test_a_full_disk_and_an_interrupt_each_get_one_line(tmp_path, monkeypatch, capsys, failure, status, message):
     from data_tools import preparer
     from data_tools.sources.jsonl import JsonlSource

@@ -17,24 +17,35 @@ def test_a_folder_transfer_runs_with_no_registry_and_writes_strict_json(tiny_run
         (tmp_path / "pets" / folder).mkdir(parents=True)
         for i in range(6):
             (tmp_path / "pets" / folder / f"{i}.png").write_bytes(
-                image_bytes(40, 40, fmt="PNG", seed=i + 10 * (folder == "red")))
+                image_bytes(40, 40, fmt="PNG", seed=i + 10 * (folder == "red"))
+            )
     workdir = str(tmp_path / "run")
     shutil.copytree(tiny_run.workdir, workdir, ignore=shutil.ignore_patterns("eval"))
-    assert run_command(eval_command, f"--workdir={workdir}", "--experiments=transfer",
-                       f"--transfer=folder:{tmp_path / 'pets'}", "--noprogress") == 0
+    assert (
+        run_command(
+            eval_command,
+            f"--workdir={workdir}",
+            "--experiments=transfer",
+            f"--transfer=folder:{tmp_path / 'pets'}",
+            "--noprogress",
+        )
+        == 0
+    )
     assert capsys.readouterr().out.splitlines()[-1] == f"wrote {workdir}/eval/metrics.json and report.md"
     metrics = json.loads(open(os.path.join(workdir, "eval", "metrics.json")).read())
     pets = metrics["transfer"]["folder:pets"]
     assert pets["images"] == 12 and pets["floors"]["class_label_network"]["unavailable"].startswith(
         "fashion_mnist could not be fetched: apt-get download dataset-fashion-mnist (is Debian's registry "
-        "reachable?): apt-get is not installed on this machine. By hand: ")
+        "reachable?): apt-get is not installed on this machine. By hand: "
+    )
     assert not os.listdir(tmp_path / "cache")  # Nothing half-fetched.
 
 
 def test_a_directory_that_is_not_a_run_is_one_line(tmp_path, capsys):
     assert run_command(eval_command, f"--workdir={tmp_path}", "--experiments=transfer") == 1
-    assert capsys.readouterr().err == (f"wsl-eval: error: {tmp_path} is not a run directory: no config.json "
-                                       f"(wsl-train writes it)\n")
+    assert capsys.readouterr().err == (
+        f"wsl-eval: error: {tmp_path} is not a run directory: no config.json (wsl-train writes it)\n"
+    )
 
 
 def test_an_unknown_experiment_is_one_line(tiny_run, capsys):
@@ -45,12 +56,23 @@ def test_an_unknown_experiment_is_one_line(tiny_run, capsys):
 def test_every_bad_eval_setting_is_named_at_once_before_any_work(tiny_run, tmp_path, capsys):
     workdir = str(tmp_path / "run")
     shutil.copytree(tiny_run.workdir, workdir, ignore=shutil.ignore_patterns("eval"))
-    assert run_command(eval_command, f"--workdir={workdir}", "--experiments=word_predictions",
-                       "--config.eval.test_images=0", "--config.eval.transfer=('pets',)") == 1
+    assert (
+        run_command(
+            eval_command,
+            f"--workdir={workdir}",
+            "--experiments=word_predictions",
+            "--config.eval.test_images=0",
+            "--config.eval.transfer=('pets',)",
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("wsl-eval: error: ")
-    for named in ("eval.test_images=0: must be >= 1", "eval.experiments: unknown word_predictions",
-                  "eval.transfer: 'pets': expected fashion_mnist"):
+    for named in (
+        "eval.test_images=0: must be >= 1",
+        "eval.experiments: unknown word_predictions",
+        "eval.transfer: 'pets': expected fashion_mnist",
+    ):
         assert named in err
     assert not os.path.exists(os.path.join(workdir, "eval"))  # Nothing was evaluated.
 

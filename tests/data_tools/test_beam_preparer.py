@@ -20,8 +20,13 @@ def split_records(out, split) -> set:
     for path in records.shard_paths(str(out), split):
         for serialized in tf.data.TFRecordDataset(path):
             features = tf.io.parse_single_example(serialized, records.features())
-            rows.add((features[records.KEY].numpy().decode(), features[records.IMAGE].numpy(),
-                      tuple(tf.sparse.to_dense(features[records.WORD_IDS]).numpy().tolist())))
+            rows.add(
+                (
+                    features[records.KEY].numpy().decode(),
+                    features[records.IMAGE].numpy(),
+                    tuple(tf.sparse.to_dense(features[records.WORD_IDS]).numpy().tolist()),
+                )
+            )
     return rows
 
 
@@ -50,10 +55,25 @@ def test_direct_runner_writes_the_local_jobs_dataset(corpus, tmp_path):  # noqa:
     local = tmp_path / "local"
     prepare(corpus, local)
     beam = tmp_path / "beam"
-    command = [sys.executable, "-m", "wsl_tf.cli.prepare", "--runner=DirectRunner", "--source=jsonl",
-               f"--input={corpus}", f"--output_dir={beam}", "--vocab_size=6", "--num_stopwords=2", "--image_size=32",
-               "--num_shards=3", "--val_fraction=0.2", "--test_fraction=0.2", "--chunk_size=16", "--workers=0",
-               "--", "--direct_num_workers=1"]
+    command = [
+        sys.executable,
+        "-m",
+        "wsl_tf.cli.prepare",
+        "--runner=DirectRunner",
+        "--source=jsonl",
+        f"--input={corpus}",
+        f"--output_dir={beam}",
+        "--vocab_size=6",
+        "--num_stopwords=2",
+        "--image_size=32",
+        "--num_shards=3",
+        "--val_fraction=0.2",
+        "--test_fraction=0.2",
+        "--chunk_size=16",
+        "--workers=0",
+        "--",
+        "--direct_num_workers=1",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "with DirectRunner" in result.stdout

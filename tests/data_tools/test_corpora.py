@@ -18,8 +18,10 @@ def fake_apt(tmp_path, monkeypatch):
     of incompressible bytes in /usr/share/tiny/data.bin), any other package is 'Unable to locate'."""
     package = tmp_path / "package"
     (package / "DEBIAN").mkdir(parents=True)
-    (package / "DEBIAN" / "control").write_text("Package: tiny-corpus\nVersion: 1.0\nArchitecture: all\n"
-                                                "Maintainer: tests <t@example.org>\nDescription: a test corpus\n")
+    (package / "DEBIAN" / "control").write_text(
+        "Package: tiny-corpus\nVersion: 1.0\nArchitecture: all\n"
+        "Maintainer: tests <t@example.org>\nDescription: a test corpus\n"
+    )
     (package / "usr" / "share" / "tiny").mkdir(parents=True)
     (package / "usr" / "share" / "tiny" / "data.bin").write_bytes(np.random.default_rng(0).bytes(10_000))
     deb = tmp_path / "tiny-corpus_1.0_all.deb"
@@ -42,8 +44,11 @@ echo "E: Unable to locate package $2" >&2; exit 100
 def test_a_package_that_cannot_be_had_gives_a_clear_error_and_no_cache_entry(fake_apt, monkeypatch, tmp_path):
     bogus = corpora.Corpus("bogus", "nothing", "usr", debian=("wsl-tf-no-such-package",))
     monkeypatch.setitem(corpora.CORPORA, "bogus", bogus)
-    with pytest.raises(corpora.FetchError, match="apt-get download wsl-tf-no-such-package .* failed: E: Unable to "
-                                                 "locate package wsl-tf-no-such-package. By hand: "):
+    with pytest.raises(
+        corpora.FetchError,
+        match="apt-get download wsl-tf-no-such-package .* failed: E: Unable to "
+        "locate package wsl-tf-no-such-package. By hand: ",
+    ):
         corpora.fetch("bogus", log=lambda *_: None)
     assert os.listdir(tmp_path / "cache") == []
     with pytest.raises(corpora.FetchError, match="unknown corpus 'nope'"):
@@ -51,8 +56,9 @@ def test_a_package_that_cannot_be_had_gives_a_clear_error_and_no_cache_entry(fak
 
 
 def test_a_debian_download_shows_its_bytes_against_the_packages_size(fake_apt, monkeypatch, tmp_path, capsys):
-    monkeypatch.setitem(corpora.CORPORA, "tiny", corpora.Corpus("tiny", "a test corpus", "usr/share/tiny",
-                                                                debian=("tiny-corpus",)))
+    monkeypatch.setitem(
+        corpora.CORPORA, "tiny", corpora.Corpus("tiny", "a test corpus", "usr/share/tiny", debian=("tiny-corpus",))
+    )
     said = []
     root = corpora.fetch("tiny", log=said.append)
     assert root == str(tmp_path / "cache" / "tiny" / "usr" / "share" / "tiny")
@@ -77,8 +83,15 @@ def test_men_similarity_file_is_fetched_and_cached():
 @pytest.mark.network
 def test_real_tuxpaint_corpus_prepares_a_bilingual_dataset(tmp_path):
     root = corpora.fetch("tuxpaint", log=lambda *_: None)
-    options = preparer.PrepareOptions(output_dir=str(tmp_path), vocab_size=1000, num_stopwords=20, image_size=32,
-                                      num_shards=2, workers=2, progress=False)
+    options = preparer.PrepareOptions(
+        output_dir=str(tmp_path),
+        vocab_size=1000,
+        num_stopwords=20,
+        image_size=32,
+        num_shards=2,
+        workers=2,
+        progress=False,
+    )
     metadata = preparer.DatasetPreparer(TuxpaintSource(root, ["en", "fr"]), options, log=lambda *_: None).run()
     assert 900 <= metadata["records_read"] <= 1000
     assert metadata["skipped_total"] < 10
@@ -89,17 +102,20 @@ def test_real_tuxpaint_corpus_prepares_a_bilingual_dataset(tmp_path):
     assert {"hat", "chapeau", "flower", "fleur", "red", "rouge"} <= set(vocab[::2])
     import tensorflow as tf
 
-    languages = {records.parse_example(s)[records.LANGUAGE].numpy()
-                 for s in tf.data.TFRecordDataset(records.shard_paths(str(tmp_path), "train"))}
+    languages = {
+        records.parse_example(s)[records.LANGUAGE].numpy()
+        for s in tf.data.TFRecordDataset(records.shard_paths(str(tmp_path), "train"))
+    }
     assert languages == {b"en", b"fr"}
 
 
 def test_wsl_fetch_data_lists_and_fetches_and_names_an_unknown_corpus(fake_apt, monkeypatch, tmp_path, capsys):
-    from wsl_tf.cli import fetch_data as fetch
     from tests.helpers import run_command
+    from wsl_tf.cli import fetch_data as fetch
 
-    monkeypatch.setitem(corpora.CORPORA, "tiny", corpora.Corpus("tiny", "a test corpus", "usr/share/tiny",
-                                                                debian=("tiny-corpus",)))
+    monkeypatch.setitem(
+        corpora.CORPORA, "tiny", corpora.Corpus("tiny", "a test corpus", "usr/share/tiny", debian=("tiny-corpus",))
+    )
     assert run_command(fetch, "--list") == 0
     listed = capsys.readouterr().out
     assert "tiny           not fetched  a test corpus" in listed and "tuxpaint " in listed
@@ -108,5 +124,6 @@ def test_wsl_fetch_data_lists_and_fetches_and_names_an_unknown_corpus(fake_apt, 
     assert run_command(fetch, "--list") == 0
     assert "tiny           fetched      a test corpus" in capsys.readouterr().out
     assert run_command(fetch, "--corpora=tiny,bogus") == 2
-    assert capsys.readouterr().err == ("wsl-fetch-data: error: --corpora: unknown bogus; known: "
-                                       + ", ".join(corpora.CORPORA) + "\n")
+    assert capsys.readouterr().err == (
+        "wsl-fetch-data: error: --corpora: unknown bogus; known: " + ", ".join(corpora.CORPORA) + "\n"
+    )

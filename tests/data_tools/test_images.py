@@ -53,7 +53,10 @@ def test_exif_orientation_is_applied():
 
 
 def test_svg_is_rendered():
-    svg = b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10" fill="#00f"/></svg>'
+    svg = (
+        b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+        b'<rect width="10" height="10" fill="#00f"/></svg>'
+    )
     out = decode(images.encode_image(svg, 16)).mean(axis=(0, 1))
     assert out[2] > 200 and out[0] < 40
 

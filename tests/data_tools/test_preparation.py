@@ -66,8 +66,10 @@ def test_a_record_without_a_dictionary_word_is_dropped_from_train_and_counted_in
 
 
 def test_skipped_tsv_has_one_clean_line_per_skipped_record():
-    summaries = [ChunkSummary(3, 1, [["k1", "bad_image", "cannot\tdecode\nit"]], {}),
-                 ChunkSummary(2, 1, [["k2", "no_text", ""]], {})]
+    summaries = [
+        ChunkSummary(3, 1, [["k1", "bad_image", "cannot\tdecode\nit"]], {}),
+        ChunkSummary(2, 1, [["k2", "no_text", ""]], {}),
+    ]
     assert preparation.skipped_tsv(summaries) == "key\treason\tdetail\nk1\tbad_image\tcannot decode it\nk2\tno_text\t\n"
     assert preparation.skip_counts(summaries) == {"bad_image": 1, "no_text": 1}
 
@@ -78,7 +80,23 @@ def test_the_local_job_writes_the_same_dataset_on_a_filesystem_that_is_not_local
     from tests.helpers import prepare_jsonl_dataset
 
     settings = dict(vocab_size=12, num_stopwords=0, image_size=32, num_shards=2, chunk_size=8)
-    words = ["dog", "cat", "sun", "moon", "tree", "boat", "rain", "snow", "bird", "fish", "star", "road", "lake", "leaf", "rock"]
+    words = [
+        "dog",
+        "cat",
+        "sun",
+        "moon",
+        "tree",
+        "boat",
+        "rain",
+        "snow",
+        "bird",
+        "fish",
+        "star",
+        "road",
+        "lake",
+        "leaf",
+        "rock",
+    ]
     local = prepare_jsonl_dataset(tmp_path, 40, words, image_px=40, **settings)
     monkeypatch.chdir(tmp_path)  # Where a path written as if local would land, as ./ram:/...
     before = sorted(os.listdir(tmp_path))
@@ -99,8 +117,11 @@ def test_every_bad_option_is_named_at_once_and_a_config_section_may_hold_only_op
     with pytest.raises(PrepareError) as raised:
         PrepareOptions(output_dir="out", vocab_size=0, num_shards=0, val_fraction=1.5).validate()
     assert str(raised.value).split("; ") == [
-        "--vocab_size=0: must be in [1, 1000000]", "--num_shards=0: must be >= 1", "--val_fraction=1.5: must be in [0, 1)",
-        "--val_fraction + --test_fraction must be below 1, leaving a train split"]
+        "--vocab_size=0: must be in [1, 1000000]",
+        "--num_shards=0: must be >= 1",
+        "--val_fraction=1.5: must be in [0, 1)",
+        "--val_fraction + --test_fraction must be below 1, leaving a train split",
+    ]
     options = PrepareOptions.from_settings({"vocab_size": 50, "image_size": 64}, "data", output_dir="out")
     assert (options.vocab_size, options.image_size, options.output_dir) == (50, 64, "out")
     with pytest.raises(PrepareError, match=r"^data\.corpus: no such setting .*; data\.vocab: no such setting"):
@@ -109,13 +130,13 @@ def test_every_bad_option_is_named_at_once_and_a_config_section_may_hold_only_op
 
 def test_a_held_out_split_too_small_to_measure_on_is_warned_of_unless_asked_to_be_empty():
     metadata = {"images": {"train": 900, "val": 40, "test": 0}, "no_target_images": {"train": 0, "val": 10, "test": 0}}
-    lines = preparation.split_warnings(metadata, PrepareOptions(output_dir="out", val_fraction=0.05,
-                                                                test_fraction=0.1))
+    lines = preparation.split_warnings(metadata, PrepareOptions(output_dir="out", val_fraction=0.05, test_fraction=0.1))
     assert lines == [
         "wsl-prepare: warning: the val split has 30 images with a dictionary word (wsl-train validates on it after "
         "every epoch; fewer than 100 move its figures by chance): raise --val_fraction=0.05 or add data",
         "wsl-prepare: warning: the test split has 0 images with a dictionary word (wsl-eval measures on it; fewer "
-        "than 100 move its figures by chance): raise --test_fraction=0.1 or add data"]
+        "than 100 move its figures by chance): raise --test_fraction=0.1 or add data",
+    ]
     assert preparation.split_warnings(metadata, PrepareOptions(output_dir="out", test_fraction=0.0))[1:] == []
     metadata["images"]["val"] = 110
     assert preparation.split_warnings(metadata, PrepareOptions(output_dir="out", test_fraction=0.0)) == []

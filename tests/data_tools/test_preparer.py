@@ -60,8 +60,18 @@ def corpus(tmp_path_factory):
 
 
 def options(out, **overrides):
-    base_options = dict(output_dir=str(out), vocab_size=6, num_stopwords=2, image_size=32, num_shards=3,
-                        val_fraction=0.2, test_fraction=0.2, workers=0, chunk_size=16, progress=False)
+    base_options = dict(
+        output_dir=str(out),
+        vocab_size=6,
+        num_stopwords=2,
+        image_size=32,
+        num_shards=3,
+        val_fraction=0.2,
+        test_fraction=0.2,
+        workers=0,
+        chunk_size=16,
+        progress=False,
+    )
     return preparer.PrepareOptions(**{**base_options, **overrides})
 
 
@@ -97,15 +107,27 @@ def test_every_bad_record_is_skipped_counted_and_listed(prepared):
 
 def test_the_dictionary_counts_images_not_tokens_and_drops_stop_words_first(tmp_path, write_image):
     """Hand-counted: a word repeated in a caption counts once for that image."""
-    captions = ["Dog dog DOG on the beach", "the cat and the dog", "The cat, the cat!", "the lake",
-                "cat's toys at the lake"]
+    captions = [
+        "Dog dog DOG on the beach",
+        "the cat and the dog",
+        "The cat, the cat!",
+        "the lake",
+        "cat's toys at the lake",
+    ]
     with open(tmp_path / "list.jsonl", "w") as handle:
         for i, text_of_image in enumerate(captions):
             write_image(f"{i}.jpg", seed=i)
             handle.write(json.dumps({"image": f"{i}.jpg", "text": text_of_image, "key": f"r{i}"}) + "\n")
     out = tmp_path / "out"
-    metadata = prepare(str(tmp_path / "list.jsonl"), out, vocab_size=4, num_stopwords=1, val_fraction=0.0,
-                       test_fraction=0.0, num_shards=1)
+    metadata = prepare(
+        str(tmp_path / "list.jsonl"),
+        out,
+        vocab_size=4,
+        num_stopwords=1,
+        val_fraction=0.0,
+        test_fraction=0.0,
+        num_shards=1,
+    )
     # Images per word: the 5, cat 2, dog 2, lake 2, then and / at / beach / cats / on / toys 1 (ties alphabetical).
     # Tokens would give the 7, dog 4, cat 3: another order and other counts.
     assert (out / "stopwords.tsv").read_text() == "the\t5\n"
@@ -118,8 +140,10 @@ def test_the_dictionary_counts_images_not_tokens_and_drops_stop_words_first(tmp_
 def test_the_dictionary_counts_come_from_the_train_split_only(prepared):
     out, _ = prepared
     vocab = Vocabulary.load(str(out / "vocab.tsv"))
-    per_split = {split: collections.Counter(w for row in read_split(out, split) for w in row[records.WORD_IDS])
-                 for split in records.SPLITS}
+    per_split = {
+        split: collections.Counter(w for row in read_split(out, split) for w in row[records.WORD_IDS])
+        for split in records.SPLITS
+    }
     assert list(vocab.counts) == [per_split["train"][i] for i in range(len(vocab))]
     assert per_split["val"] + per_split["test"]  # Val and test hold dictionary words, left out of the counts.
 
@@ -205,7 +229,8 @@ def test_rerun_after_a_crash_resumes_and_matches(prepared, corpus, tmp_path):
 
 
 def test_a_full_disk_while_shards_are_written_leaves_no_half_written_shard_and_the_rerun_matches(
-        prepared, corpus, tmp_path, monkeypatch):
+    prepared, corpus, tmp_path, monkeypatch
+):
     """ENOSPC injected at the write layer: the shard writer fails as TensorFlow's does on a full disk."""
     out, _ = prepared
     writer_class, writes = tf.io.TFRecordWriter, []
@@ -259,18 +284,24 @@ def test_reusing_a_vocabulary(prepared, corpus, tmp_path):
 
 def test_a_jsonl_of_other_field_names_names_the_fields_expected_and_found_and_lists_every_line(tmp_path):
     corpus = tmp_path / "c.jsonl"
-    corpus.write_text("".join(json.dumps({"file_name": f"{i}.png", "caption": "a cat"}) + "\n" for i in range(3))
-                      + "[1, 2]\n")
+    corpus.write_text(
+        "".join(json.dumps({"file_name": f"{i}.png", "caption": "a cat"}) + "\n" for i in range(3)) + "[1, 2]\n"
+    )
     out = tmp_path / "out"
     with pytest.raises(preparer.PrepareError) as raised:
         prepare(str(corpus), out)
     assert str(raised.value) == (
         "no usable records in --input (4 read, all skipped: {'bad_line': 4}); the first, c.jsonl:1: bad_line: "
         'expected an object with an "image" path and a "text" caption (found fields: caption, file_name); each is '
-        f"listed in {out / 'skipped.tsv'}")
+        f"listed in {out / 'skipped.tsv'}"
+    )
     lines = (out / "skipped.tsv").read_text().splitlines()
     assert lines[0] == "key\treason\tdetail" and [line.split("\t")[0] for line in lines[1:]] == [
-        "c.jsonl:1", "c.jsonl:2", "c.jsonl:3", "c.jsonl:4"]
+        "c.jsonl:1",
+        "c.jsonl:2",
+        "c.jsonl:3",
+        "c.jsonl:4",
+    ]
     assert lines[4].endswith("(found a JSON list)") and sorted(os.listdir(out)) == ["skipped.tsv"]
 
 
@@ -284,9 +315,14 @@ def test_zero_usable_records_is_an_error(tmp_path):
 
 @pytest.mark.parametrize(
     "overrides, message",
-    [({"vocab_size": 0}, "--vocab_size=0"), ({"val_fraction": 0.5, "test_fraction": 0.5}, "below 1"),
-     ({"num_shards": 0}, "--num_shards=0"), ({"image_size": 8}, "--image_size=8"),
-     ({"workers": -1}, "--workers=-1"), ({"vocab_path": "/nonexistent/vocab.tsv"}, "--vocab: cannot read")],
+    [
+        ({"vocab_size": 0}, "--vocab_size=0"),
+        ({"val_fraction": 0.5, "test_fraction": 0.5}, "below 1"),
+        ({"num_shards": 0}, "--num_shards=0"),
+        ({"image_size": 8}, "--image_size=8"),
+        ({"workers": -1}, "--workers=-1"),
+        ({"vocab_path": "/nonexistent/vocab.tsv"}, "--vocab: cannot read"),
+    ],
 )
 def test_bad_options_are_named(corpus, tmp_path, overrides, message):
     with pytest.raises(preparer.PrepareError, match=message):
@@ -310,7 +346,8 @@ def test_the_records_bar_has_a_total_and_an_eta(corpus, tmp_path, capsys):
     bar = [part for part in capsys.readouterr().err.split("\r") if part.startswith("records:")][-1]
     assert f" {lines}/{lines} [" in bar and "100%" in bar
     capsys.readouterr()
-    preparer.DatasetPreparer(JsonlSource(corpus), options(tmp_path / "capped", progress=True, max_records=50),
-                             log=lambda *_: None).run()
+    preparer.DatasetPreparer(
+        JsonlSource(corpus), options(tmp_path / "capped", progress=True, max_records=50), log=lambda *_: None
+    ).run()
     first = [part for part in capsys.readouterr().err.split("\r") if part.startswith("records:")][0]
     assert first.startswith("records:   0%") and "0/50 [" in first  # A total from the start, so an ETA.

@@ -31,16 +31,31 @@ def test_lists_pass_through_the_text_rules_and_codes_fall_back_to_their_language
 
 
 def test_the_list_rule_drops_each_captions_own_languages_stop_words(tmp_path):
-    captions = [("the red car", "en"), ("la voiture rouge car elle roule", "fr"), ("a car with the sun", "en"),
-                ("le soleil avec la voiture", "fr"), ("car", "fr")] * 4
+    captions = [
+        ("the red car", "en"),
+        ("la voiture rouge car elle roule", "fr"),
+        ("a car with the sun", "en"),
+        ("le soleil avec la voiture", "fr"),
+        ("car", "fr"),
+    ] * 4
     with open(tmp_path / "list.jsonl", "w") as handle:
         for i, (text, language) in enumerate(captions):
             (tmp_path / f"{i}.png").write_bytes(image_bytes(16, 16, fmt="PNG", seed=i))
             handle.write(json.dumps({"image": f"{i}.png", "text": text, "language": language, "key": f"k{i}"}) + "\n")
     lists = write_stopword_lists(tmp_path / "lists")
-    options = preparer.PrepareOptions(output_dir=str(tmp_path / "out"), vocab_size=50, num_stopwords=0,
-                                      stopwords="list", stopword_lists=lists, image_size=16, num_shards=1,
-                                      val_fraction=0.0, test_fraction=0.0, workers=0, progress=False)
+    options = preparer.PrepareOptions(
+        output_dir=str(tmp_path / "out"),
+        vocab_size=50,
+        num_stopwords=0,
+        stopwords="list",
+        stopword_lists=lists,
+        image_size=16,
+        num_shards=1,
+        val_fraction=0.0,
+        test_fraction=0.0,
+        workers=0,
+        progress=False,
+    )
     metadata = preparer.DatasetPreparer(JsonlSource(str(tmp_path / "list.jsonl")), options, log=lambda *_: None).run()
     words = [line.split("\t")[0] for line in open(tmp_path / "out" / "vocab.tsv")]
     assert sorted(words) == ["car", "elle", "red", "rouge", "roule", "soleil", "sun", "voiture"]

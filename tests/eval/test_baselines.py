@@ -1,7 +1,6 @@
 """The per-word regression baseline: scores, the prior for words without positives, precision, seeded networks."""
 
 import numpy as np
-import pytest
 
 from tests.helpers import word_problem
 from wsl_tf.eval import baselines
@@ -25,8 +24,8 @@ def test_the_baseline_networks_start_from_the_same_weights_whatever_ran_before()
 
     import keras
     import tensorflow as tf
-
     from wsl_tf.configs import paper
+
     from wsl_tf.models import build_model
 
     config = paper.get_config("alexnet,k=5").model

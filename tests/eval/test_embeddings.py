@@ -10,8 +10,24 @@ from tests.helpers import write_freedict
 from wsl_tf.eval import embeddings as emb
 
 RNG = np.random.default_rng(0)
-WORDS = ["man", "woman", "king", "queen", "paris", "france", "rome", "italy", "cat", "chat", "dog", "chien",
-         "sun", "soleil", "sea", "mer"]
+WORDS = [
+    "man",
+    "woman",
+    "king",
+    "queen",
+    "paris",
+    "france",
+    "rome",
+    "italy",
+    "cat",
+    "chat",
+    "dog",
+    "chien",
+    "sun",
+    "soleil",
+    "sea",
+    "mer",
+]
 
 
 def random_embeddings(dim=8):
@@ -20,8 +36,12 @@ def random_embeddings(dim=8):
 
 def test_analogies_match_a_brute_force_3cosadd_and_report_coverage():
     vectors = random_embeddings()
-    questions = [("man", "woman", "king", "queen"), ("paris", "france", "rome", "italy"),
-                 ("cat", "dog", "sun", "sea"), ("man", "king", "zebra", "queen")]
+    questions = [
+        ("man", "woman", "king", "queen"),
+        ("paris", "france", "rome", "italy"),
+        ("cat", "dog", "sun", "sea"),
+        ("man", "king", "zebra", "queen"),
+    ]
     unit = vectors.vectors / np.linalg.norm(vectors.vectors, axis=1, keepdims=True)
     correct = 0
     for a, b, c, d in questions[:3]:
@@ -35,15 +55,22 @@ def test_analogies_match_a_brute_force_3cosadd_and_report_coverage():
 def test_a_planted_analogy_is_found():
     vectors = random_embeddings(dim=16)
     offset = vectors.vectors[WORDS.index("woman")] - vectors.vectors[WORDS.index("man")]
-    vectors = emb.WordEmbeddings(WORDS, np.where(np.array(WORDS)[:, None] == "queen",
-                                                 vectors.vectors[WORDS.index("king")] + offset, vectors.vectors))
+    vectors = emb.WordEmbeddings(
+        WORDS,
+        np.where(np.array(WORDS)[:, None] == "queen", vectors.vectors[WORDS.index("king")] + offset, vectors.vectors),
+    )
     assert emb.analogy_accuracy(vectors, [("man", "woman", "king", "queen")])["accuracy"] == 1.0
 
 
 def test_similarity_is_spearman_of_cosines_on_covered_pairs():
     vectors = random_embeddings()
-    pairs = [("cat", "dog", 40.0), ("sun", "sea", 30.0), ("king", "queen", 45.0), ("man", "woman", 20.0),
-             ("paris", "zebra", 10.0)]
+    pairs = [
+        ("cat", "dog", 40.0),
+        ("sun", "sea", 30.0),
+        ("king", "queen", 45.0),
+        ("man", "woman", 20.0),
+        ("paris", "zebra", 10.0),
+    ]
     unit = vectors.vectors / np.linalg.norm(vectors.vectors, axis=1, keepdims=True)
     cosines = [float(unit[WORDS.index(a)] @ unit[WORDS.index(b)]) for a, b, _ in pairs[:4]]
     x, y = rankdata(cosines), rankdata([p[2] for p in pairs[:4]])
@@ -54,8 +81,7 @@ def test_similarity_is_spearman_of_cosines_on_covered_pairs():
 
 def test_translation_precision_both_ways_against_a_brute_force():
     vectors = random_embeddings()
-    en_fr = [("cat", "chat"), ("dog", "chien"), ("sun", "soleil"), ("sea", "mer"), ("sea", "sea"),
-             ("zebra", "zebre")]
+    en_fr = [("cat", "chat"), ("dog", "chien"), ("sun", "soleil"), ("sea", "mer"), ("sea", "sea"), ("zebra", "zebre")]
     pairs = emb.translation_pairs(vectors, en_fr, [("mer", "sea")])
     assert pairs == [("cat", "chat"), ("dog", "chien"), ("sea", "mer"), ("sun", "soleil")]  # Same word, unknown: out.
     got = emb.translation_precision(vectors, pairs)
@@ -79,8 +105,15 @@ def test_the_random_ranking_floor_is_the_mean_over_every_ordering_of_the_candida
     for direction, (s, t) in {"en_fr": (0, 1), "fr_en": (1, 0)}.items():
         queries, candidates = sorted({p[s] for p in pairs}), sorted({p[t] for p in pairs})
         for k in (1, 2, 3, 5):
-            found = [np.mean([any((q, c) in {(p[s], p[t]) for p in pairs} for c in order[:k])
-                              for order in itertools.permutations(candidates)]) for q in queries]
+            found = [
+                np.mean(
+                    [
+                        any((q, c) in {(p[s], p[t]) for p in pairs} for c in order[:k])
+                        for order in itertools.permutations(candidates)
+                    ]
+                )
+                for q in queries
+            ]
             assert got[direction][f"random_at_{k}"] == pytest.approx(np.mean(found)), (direction, k)
 
 
@@ -93,11 +126,20 @@ def test_concatenation_keeps_shared_words_with_both_unit_rows():
 
 
 def test_freedict_entries_give_single_word_pairs_under_the_text_rules(tmp_path):
-    entries = [("cat", "cat /kæt/\n1. chat\n2. matou, chatte\n"), ("sea", "sea /siː/\nmer; océan\n"),
-               ("ice cream", "ice cream\nglace\n"), ("hello", "hello\nbonjour madame\n")]
+    entries = [
+        ("cat", "cat /kæt/\n1. chat\n2. matou, chatte\n"),
+        ("sea", "sea /siː/\nmer; océan\n"),
+        ("ice cream", "ice cream\nglace\n"),
+        ("hello", "hello\nbonjour madame\n"),
+    ]
     write_freedict(str(tmp_path / "tiny"), entries)
     assert emb.read_freedict(str(tmp_path / "tiny.index")) == [
-        ("cat", "chat"), ("cat", "matou"), ("cat", "chatte"), ("sea", "mer"), ("sea", "ocean")]
+        ("cat", "chat"),
+        ("cat", "matou"),
+        ("cat", "chatte"),
+        ("sea", "mer"),
+        ("sea", "ocean"),
+    ]
 
 
 @pytest.mark.network
@@ -124,8 +166,11 @@ def test_no_pairs_give_the_same_keys_as_some_pairs_with_nothing_measured():
 def test_nothing_covered_is_none_not_nan():
     """A figure that does not exist is None, written as null: strict JSON readers refuse NaN."""
     vectors = random_embeddings()
-    assert emb.analogy_accuracy(vectors, [("zebra", "okapi", "cat", "dog")]) == {"accuracy": None, "questions": 0,
-                                                                                  "coverage": 0.0}
+    assert emb.analogy_accuracy(vectors, [("zebra", "okapi", "cat", "dog")]) == {
+        "accuracy": None,
+        "questions": 0,
+        "coverage": 0.0,
+    }
     assert emb.similarity_correlation(vectors, [("zebra", "cat", 3.0)])["spearman"] is None
 
 

@@ -9,6 +9,7 @@ from sklearn.linear_model import LogisticRegression
 
 from wsl_tf.eval import linear
 
+
 def blobs(n=300, classes=3, dim=6, spread=1.0, seed=0):
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(classes, dim)) * 3
@@ -23,7 +24,7 @@ def test_linear_accuracy_is_scikit_learns_on_the_same_split():
     accuracies = []
     for c in got["c_chosen"]:
         order = rng.permutation(len(labels))
-        both, test = order[: int(0.8 * len(order))], order[int(0.8 * len(order)):]
+        both, test = order[: int(0.8 * len(order))], order[int(0.8 * len(order)) :]
         mean, std = features[both].mean(0), features[both].std(0) + 1e-6
         model = LogisticRegression(C=c, max_iter=linear.MAX_ITER).fit((features[both] - mean) / std, labels[both])
         accuracies.append(model.score((features[test] - mean) / std, labels[test]))
@@ -36,8 +37,10 @@ def test_a_margin_is_the_difference_in_the_larger_spread():
     ours, floor = {"accuracy_mean": 0.6, "accuracy_std": 0.02}, {"accuracy_mean": 0.5, "accuracy_std": 0.04}
     assert linear.margin_in_sd(ours, floor) == pytest.approx(2.5)
     assert linear.margin_in_sd(floor, ours) == pytest.approx(-2.5)
-    assert linear.margin_in_sd({"accuracy_mean": 1.0, "accuracy_std": 0.0}, {"accuracy_mean": 1.0,
-                                                                              "accuracy_std": 0.0}) is None
+    assert (
+        linear.margin_in_sd({"accuracy_mean": 1.0, "accuracy_std": 0.0}, {"accuracy_mean": 1.0, "accuracy_std": 0.0})
+        is None
+    )
 
 
 def test_linear_accuracy_lists_each_splits_accuracy():
@@ -75,7 +78,14 @@ def test_one_process_fits_here_and_a_negative_count_is_refused():
 
 
 def test_the_pools_module_starts_without_tensorflow():
-    imported = subprocess.run([sys.executable, "-c", "import sys, wsl_tf.eval.linear; "
-                               "print('tensorflow' in sys.modules, 'keras' in sys.modules)"],
-                              capture_output=True, text=True, check=True).stdout.split()
+    imported = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, wsl_tf.eval.linear; print('tensorflow' in sys.modules, 'keras' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert imported == ["False", "False"]

@@ -51,5 +51,6 @@ def test_a_softmax_warm_start_reaches_the_same_probabilities():
     cold = logistic.scores(x, logistic.softmax_logistic(x, labels, 4, 1.0, tolerance=1e-8))
     start = logistic.softmax_logistic(x, labels, 4, 0.01)
     warm = logistic.scores(x, logistic.softmax_logistic(x, labels, 4, 1.0, start=start, tolerance=1e-8))
-    np.testing.assert_allclose(warm - warm.mean(1, keepdims=True), cold - cold.mean(1, keepdims=True), rtol=1e-3,
-                               atol=1e-3)
+    np.testing.assert_allclose(
+        warm - warm.mean(1, keepdims=True), cold - cold.mean(1, keepdims=True), rtol=1e-3, atol=1e-3
+    )

@@ -22,8 +22,9 @@ def test_the_prediction_grid_is_a_png_of_the_images_with_words(tmp_path):
     scores = np.tile(np.arange(8, 0, -1, dtype=float), (5, 1))  # w0 first everywhere.
     true_ids = [[0], [], [3, 7], [1], [6]]
     images = [image_bytes(40, 30, seed=i) for i in range(5)]
-    path, hits, shown = pictures.prediction_grid(scores, images, true_ids, words, str(tmp_path / "grid.png"),
-                                                 columns=2, rows=2, top=3)
+    path, hits, shown = pictures.prediction_grid(
+        scores, images, true_ids, words, str(tmp_path / "grid.png"), columns=2, rows=2, top=3
+    )
     from PIL import Image
 
     picture = Image.open(path)

@@ -14,8 +14,8 @@ import tensorflow as tf
 from tests.conftest import RUN_WORDS
 from tests.helpers import image_bytes, prepare_jsonl_dataset, write_small_corpora
 from wsl_tf import records
-from wsl_tf.eval import training_choices as sweeps
 from wsl_tf.eval import linear, transfer
+from wsl_tf.eval import training_choices as sweeps
 from wsl_tf.eval.run_evaluation import EXPERIMENTS, Resources, ResourceUnavailable, _labelled_set, evaluate_run
 from wsl_tf.input import preprocessing
 from wsl_tf.input.dataset import PreparedDataset
@@ -32,6 +32,7 @@ def settings(experiments, transfer=(), **more) -> dict:
 
 def strict_json(path: str):
     """The file parsed as strict JSON: NaN, Infinity and -Infinity are refused, as JSON.parse refuses them."""
+
     def refuse(constant):
         raise ValueError(f"{path}: {constant} is not JSON")
 
@@ -44,15 +45,21 @@ def split_records(dataset_dir: str, split: str) -> list[tuple[str, bytes, list[i
     for path in records.shard_paths(dataset_dir, split):
         for serialized in tf.data.TFRecordDataset(path):
             feature = tf.train.Example.FromString(serialized.numpy()).features.feature
-            found.append((feature[records.KEY].bytes_list.value[0].decode(), feature[records.IMAGE].bytes_list.value[0],
-                          list(feature[records.WORD_IDS].int64_list.value)))
+            found.append(
+                (
+                    feature[records.KEY].bytes_list.value[0].decode(),
+                    feature[records.IMAGE].bytes_list.value[0],
+                    list(feature[records.WORD_IDS].int64_list.value),
+                )
+            )
     return found
 
 
 def precision(scores: np.ndarray, labels: list[list[int]], k: int) -> float:
     """precision@k by brute force over the images with a word."""
-    return float(np.mean([len(set(np.argsort(-s, kind="stable")[:k]) & set(ids)) / k
-                          for s, ids in zip(scores, labels) if ids]))
+    return float(
+        np.mean([len(set(np.argsort(-s, kind="stable")[:k]) & set(ids)) / k for s, ids in zip(scores, labels) if ids])
+    )
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +67,13 @@ def evaluated(tiny_run, tmp_path_factory):
     """The four section experiments on the shared run, with the corpora as small files in their formats."""
     corpora = write_small_corpora(tmp_path_factory.mktemp("corpora"))
     said = []
-    metrics = evaluate_run(tiny_run.workdir, settings(("word_prediction", "transfer", "embeddings", "pictures"),
-                                                      ("fashion_mnist", "categories")),
-                           Resources(**corpora), progress=False, log=said.append)
+    metrics = evaluate_run(
+        tiny_run.workdir,
+        settings(("word_prediction", "transfer", "embeddings", "pictures"), ("fashion_mnist", "categories")),
+        Resources(**corpora),
+        progress=False,
+        log=said.append,
+    )
     return metrics, corpora, said
 
 
@@ -81,14 +92,16 @@ def test_word_prediction_is_the_models_precision_beside_its_baselines(tiny_run, 
         assert prediction[f"precision_at_{k}"] == pytest.approx(precision(scores, labels, k), abs=1e-6)
         assert prediction["raw"][f"precision_at_{k}"] == pytest.approx(precision(raw, labels, k), abs=1e-6)
         assert prediction["ceiling"][f"precision_at_{k}"] == pytest.approx(
-            np.mean([min(k, len(ids)) / k for ids in labels if ids]))
+            np.mean([min(k, len(ids)) / k for ids in labels if ids])
+        )
     counts = np.zeros(len(RUN_WORDS))
     for _, _, ids in split_records(tiny_run.dataset, "train"):
         counts[ids] += 1
     frequency = np.tile(counts, (len(test), 1))
     for k in (1, 5, 10):
         assert prediction["baselines"]["word_frequency"][f"precision_at_{k}"] == pytest.approx(
-            precision(frequency, labels, k), abs=1e-6)
+            precision(frequency, labels, k), abs=1e-6
+        )
     # The regressors fit on every train image with a dictionary word, as the model trains on all of them.
     with_word = sum(1 for _, _, ids in split_records(tiny_run.dataset, "train") if ids)
     for name in ("features_logistic_regression", "random_network_logistic_regression"):
@@ -101,13 +114,17 @@ def test_every_row_of_the_word_prediction_table_is_scored_on_the_same_first_imag
     """37 test images: not a multiple of the evaluation's batch, so a reader stopping at a batch boundary differs."""
     workdir = tmp_path / "run"
     shutil.copytree(tiny_run.workdir, workdir, ignore=shutil.ignore_patterns("eval"))
-    prediction = evaluate_run(str(workdir), settings(("word_prediction",), test_images=37), Resources(), progress=False,
-                              log=lambda *_: None)["word_prediction"]
+    prediction = evaluate_run(
+        str(workdir), settings(("word_prediction",), test_images=37), Resources(), progress=False, log=lambda *_: None
+    )["word_prediction"]
     first = split_records(tiny_run.dataset, "test")[:37]
     expected = sum(1 for _, _, ids in first if ids)
     assert len(split_records(tiny_run.dataset, "test")) > 37
-    rows = {"model": prediction["images"], "word_frequency": prediction["baselines"]["word_frequency"]["images"],
-            "random_network": prediction["baselines"]["random_network_logistic_regression"]["images"]}
+    rows = {
+        "model": prediction["images"],
+        "word_frequency": prediction["baselines"]["word_frequency"]["images"],
+        "random_network": prediction["baselines"]["random_network_logistic_regression"]["images"],
+    }
     assert rows == {name: expected for name in rows}
 
 
@@ -145,30 +162,42 @@ def test_transfer_is_the_linear_classifier_and_zero_shot_on_the_cached_features(
     # these images' labels, so it is no floor here.
     floors = metrics["transfer"]["fashion_mnist"]["floors"]
     pixels = np.concatenate([b.numpy().reshape(len(b), -1) for b in transfer.pixel_batches(labelled.images, 64)])
-    assert floors["raw_pixels"] == linear.linear_accuracy(transfer.principal_components(pixels, 512),
-                                                           labelled.labels, progress=False)
+    assert floors["raw_pixels"] == linear.linear_accuracy(
+        transfer.principal_components(pixels, 512), labelled.labels, progress=False
+    )
     assert floors["class_label_network"] == {
-        "unavailable": "the class-label network was trained on these images' labels: not a floor here"}
+        "unavailable": "the class-label network was trained on these images' labels: not a floor here"
+    }
     for name in ("raw_pixels", "random_network"):
         assert metrics["transfer"]["fashion_mnist"]["margin_sd"][name] == pytest.approx(
-            linear.margin_in_sd(metrics["transfer"]["fashion_mnist"], floors[name]))
-    assert set(metrics["transfer"]["categories:test"]["floors"]) == {"raw_pixels", "random_network",
-                                                                    "class_label_network"}
+            linear.margin_in_sd(metrics["transfer"]["fashion_mnist"], floors[name])
+        )
+    assert set(metrics["transfer"]["categories:test"]["floors"]) == {
+        "raw_pixels",
+        "random_network",
+        "class_label_network",
+    }
     # dress, coat, shirt, bag and boot are dictionary words: zero-shot over those five.
     assert metrics["transfer"]["fashion_mnist"]["zero_shot"]["class_words"] == ["dress", "coat", "shirt", "bag", "boot"]
     categories = metrics["transfer"]["categories:test"]
     test = split_records(tiny_run.dataset, "test")
     folders = np.array([key.split("/")[0] for key, _, _ in test])
     assert categories["images"] == len(test) and categories["description"].startswith(
-        f"this run's own test images (never trained on): {len(test)} images")
+        f"this run's own test images (never trained on): {len(test)} images"
+    )
     # Zero-shot by brute force: each image's folder is the one whose word (cat for cats/, dog for dogs/) scores more.
     scores = np.load(os.path.join(cache, "categories_test.npz"))["scores"]
     words = restore_run(tiny_run.workdir).words
     cat, dog = words.index("cat"), words.index("dog")
     guessed = np.where(scores[:, cat] > scores[:, dog], "cats", "dogs")
-    assert categories["zero_shot"] == {"accuracy": pytest.approx(float(np.mean(guessed == folders))), "chance": 0.5,
-                                       "classes": 2, "classes_total": 2, "images": len(test),
-                                       "class_words": ["cat", "dog"]}
+    assert categories["zero_shot"] == {
+        "accuracy": pytest.approx(float(np.mean(guessed == folders))),
+        "chance": 0.5,
+        "classes": 2,
+        "classes_total": 2,
+        "images": len(test),
+        "class_words": ["cat", "dog"],
+    }
 
 
 def test_embeddings_cover_the_small_word_lists_exactly(evaluated):
@@ -188,20 +217,27 @@ def test_metrics_are_strict_json_and_the_report_shows_every_section(tiny_run, ev
     assert metrics["split"] == "test" and set(pictures) == {"predictions", "top_images", "image_map", "word_map"}
     assert grid["shown"] == 12  # Drawn among the test images with a word.
     assert 0 <= grid["right"] <= 12
-    assert (f"{grid['right']} of the 12 images (drawn by a fixed seed among the held-out "
-            "images with a dictionary word)") in open(os.path.join(tiny_run.workdir, "eval", "report.md")).read()
+    assert (
+        f"{grid['right']} of the 12 images (drawn by a fixed seed among the held-out images with a dictionary word)"
+    ) in open(os.path.join(tiny_run.workdir, "eval", "report.md")).read()
     report = open(os.path.join(tiny_run.workdir, "eval", "report.md")).read()
     assert "Not run" not in report and "n/a" not in report
     with_word = metrics["word_prediction"]["baselines"]["features_logistic_regression"]["train_images"]
     assert f"features of {with_word} training images" in report
     categories = metrics["transfer"]["categories:test"]
     assert f"`categories:test`: {categories['description']}." in report
-    for section in ("## Word prediction (section 4.1, test split)", "## Transfer learning", "## Word embeddings",
-                    "## Pictures"):
+    for section in (
+        "## Word prediction (section 4.1, test split)",
+        "## Transfer learning",
+        "## Word embeddings",
+        "## Pictures",
+    ):
         assert section in report
     ceiling = metrics["word_prediction"]["ceiling"]
-    assert "| ceiling (every word right) | " + " | ".join(f"{ceiling[f'precision_at_{k}']:.3f}" for k in (1, 5, 10)) \
+    assert (
+        "| ceiling (every word right) | " + " | ".join(f"{ceiling[f'precision_at_{k}']:.3f}" for k in (1, 5, 10))
         in report
+    )
     assert "| labelled set | this model | raw pixels | random network | class-label network |" in report
     assert "`categories:test`: the best features are " in report
     for picture in pictures.values():
@@ -214,13 +250,22 @@ def test_a_rerun_reuses_the_cached_features(tiny_run, evaluated):
     stamps = {name: os.path.getmtime(os.path.join(cache, name)) for name in os.listdir(cache)}
     # This model's features of each set, the floor networks' (the class-label one was trained on Fashion-MNIST,
     # so it is no floor there), and the held-out images' for the pictures.
-    assert set(stamps) == {"fashion_mnist.npz", "fashion_mnist__random_network.npz", "categories_test.npz",
-                           "categories_test__random_network.npz", "categories_test__class_label_network.npz",
-                           "test_images_eval_view.npz"}
+    assert set(stamps) == {
+        "fashion_mnist.npz",
+        "fashion_mnist__random_network.npz",
+        "categories_test.npz",
+        "categories_test__random_network.npz",
+        "categories_test__class_label_network.npz",
+        "test_images_eval_view.npz",
+    }
     # Rerun on the set with every floor (Fashion-MNIST's features are cached the same way, by the same code).
-    evaluate_run(tiny_run.workdir, settings(("transfer", "pictures"), ("categories",)), Resources(**evaluated[1]),
-                 progress=False,
-                 log=lambda *_: None)
+    evaluate_run(
+        tiny_run.workdir,
+        settings(("transfer", "pictures"), ("categories",)),
+        Resources(**evaluated[1]),
+        progress=False,
+        log=lambda *_: None,
+    )
     assert {name: os.path.getmtime(os.path.join(cache, name)) for name in stamps} == stamps
 
 
@@ -231,7 +276,8 @@ def test_a_corpus_that_cannot_be_had_is_one_line_and_the_rest_runs(tiny_run, tmp
         for i in range(6):
             (tmp_path / "pets" / folder).mkdir(parents=True, exist_ok=True)
             (tmp_path / "pets" / folder / f"{i}.png").write_bytes(
-                image_bytes(40, 40, fmt="PNG", seed=i + (folder == "red") * 10))
+                image_bytes(40, 40, fmt="PNG", seed=i + (folder == "red") * 10)
+            )
     asked = []
 
     def no_registry(name):
@@ -240,22 +286,32 @@ def test_a_corpus_that_cannot_be_had_is_one_line_and_the_rest_runs(tiny_run, tmp
 
     workdir = str(tmp_path / "run")
     shutil.copytree(tiny_run.workdir, workdir, ignore=shutil.ignore_patterns("eval"))
-    metrics = evaluate_run(workdir, settings(("transfer",), (f"folder:{tmp_path / 'pets'}",)),
-                           Resources(fetch=no_registry), progress=False, log=lambda *_: None)
+    metrics = evaluate_run(
+        workdir,
+        settings(("transfer",), (f"folder:{tmp_path / 'pets'}",)),
+        Resources(fetch=no_registry),
+        progress=False,
+        log=lambda *_: None,
+    )
     assert asked == ["fashion_mnist"] and 0 <= metrics["transfer"]["folder:pets"]["accuracy_mean"] <= 1
     pets = metrics["transfer"]["folder:pets"]
     assert set(pets["floors"]) == {"raw_pixels", "random_network", "class_label_network"}
     assert pets["floors"]["class_label_network"]["unavailable"].startswith("fashion_mnist could not be had")
     assert set(pets["margin_sd"]) == {"raw_pixels", "random_network"}
     asked.clear()
-    metrics = evaluate_run(workdir, settings(("word_prediction", "transfer", "embeddings"),
-                                             (f"folder:{tmp_path / 'pets'}", "fashion_mnist")),
-                           Resources(fetch=no_registry), progress=False, log=lambda *_: None)
+    metrics = evaluate_run(
+        workdir,
+        settings(("word_prediction", "transfer", "embeddings"), (f"folder:{tmp_path / 'pets'}", "fashion_mnist")),
+        Resources(fetch=no_registry),
+        progress=False,
+        log=lambda *_: None,
+    )
     assert asked == ["fashion_mnist", "analogies", "men", "freedict"]  # Each asked for once.
     reason = "could not be had: apt-get download dataset-fashion-mnist (is Debian's registry reachable?) failed"
     assert metrics["transfer"]["fashion_mnist"] == {"unavailable": f"fashion_mnist {reason}"}
     assert metrics["word_prediction"]["baselines"]["features_logistic_regression"] == {
-        "unavailable": f"fashion_mnist {reason}"}
+        "unavailable": f"fashion_mnist {reason}"
+    }
     assert 0 <= metrics["word_prediction"]["precision_at_1"] <= 1  # The model and the other baselines ran.
     assert "precision_at_1" in metrics["word_prediction"]["baselines"]["random_network_logistic_regression"]
     for key, corpus in (("analogy", "analogies"), ("men", "men"), ("translation", "freedict")):
@@ -269,22 +325,39 @@ def test_a_corpus_that_cannot_be_had_is_one_line_and_the_rest_runs(tiny_run, tmp
 
 def test_without_a_test_split_the_held_out_figures_are_on_val_and_say_so(tiny_run, tmp_path):
     """The shared run's model on a dataset prepared with --test_fraction=0 and the run's dictionary."""
-    dataset = prepare_jsonl_dataset(tmp_path, 60, RUN_WORDS, image_px=64, vocab_size=len(RUN_WORDS),
-                                    num_stopwords=0, image_size=64, num_shards=1, val_fraction=0.3, test_fraction=0.0,
-                                    vocab_path=os.path.join(tiny_run.workdir, "vocab.tsv"))
+    dataset = prepare_jsonl_dataset(
+        tmp_path,
+        60,
+        RUN_WORDS,
+        image_px=64,
+        vocab_size=len(RUN_WORDS),
+        num_stopwords=0,
+        image_size=64,
+        num_shards=1,
+        val_fraction=0.3,
+        test_fraction=0.0,
+        vocab_path=os.path.join(tiny_run.workdir, "vocab.tsv"),
+    )
     workdir = str(tmp_path / "run")
     shutil.copytree(tiny_run.workdir, workdir, ignore=shutil.ignore_patterns("eval"))
     config = json.loads(open(os.path.join(workdir, "config.json")).read())
     config["data"]["dir"] = dataset
     open(os.path.join(workdir, "config.json"), "w").write(json.dumps(config))
     said = []
-    metrics = evaluate_run(workdir, settings(("word_prediction",)), Resources(**write_small_corpora(tmp_path / "c")),
-                           progress=False, log=said.append)
+    metrics = evaluate_run(
+        workdir,
+        settings(("word_prediction",)),
+        Resources(**write_small_corpora(tmp_path / "c")),
+        progress=False,
+        log=said.append,
+    )
     assert metrics["split"] == "val" and metrics["word_prediction"]["split"] == "val"
     val = split_records(dataset, "val")
     assert metrics["word_prediction"]["images"] == sum(1 for _, _, ids in val if ids) > 0
-    assert f"{dataset} has no test split (prepared with --test_fraction=0): the held-out figures are on its val " \
-           f"split" in said
+    assert (
+        f"{dataset} has no test split (prepared with --test_fraction=0): the held-out figures are on its val "
+        f"split" in said
+    )
     report = open(os.path.join(workdir, "eval", "report.md")).read()
     assert "## Word prediction (section 4.1, val split: the dataset has no test split)" in report
 
@@ -301,18 +374,25 @@ def test_the_training_choices_experiment_gets_the_run_and_is_reported(tiny_run, 
         calls.append((config.model.num_words, split, out_dir))
         assert labelled is None  # No emoji in this dataset: the choices get no transfer column, said in the log.
         assert isinstance(fits, linear.FitPool)  # The evaluation's own pool fits its transfer column.
-        return {"epochs": 1, "epoch_size": 32, "split": split, "runs": {"multi-class, natural": {
-            "precision_at_1": 0.5, "precision_at_5": 0.25, "precision_at_10": 0.125}}}
+        return {
+            "epochs": 1,
+            "epoch_size": 32,
+            "split": split,
+            "runs": {"multi-class, natural": {"precision_at_1": 0.5, "precision_at_5": 0.25, "precision_at_10": 0.125}},
+        }
 
     workdir = str(tmp_path / "run")
     shutil.copytree(tiny_run.workdir, workdir, ignore=shutil.ignore_patterns("eval"))
     monkeypatch.setattr(run_evaluation, "training_choices", sweep)
-    metrics = evaluate_run(workdir, settings(("training_choices",)), Resources(), progress=False,
-                           log=lambda *_: None)
+    metrics = evaluate_run(workdir, settings(("training_choices",)), Resources(), progress=False, log=lambda *_: None)
     assert calls == [(len(RUN_WORDS), "test", os.path.join(workdir, "eval"))]
     assert "| multi-class, natural | 0.500 | 0.250 | 0.125 |" in markdown(metrics)
-    assert set(sweeps.TRAINING_CHOICES) == {"multi-class, uniform per word", "multi-class, natural",
-                                            "one-vs-all, uniform per word", "one-vs-all, natural"}
+    assert set(sweeps.TRAINING_CHOICES) == {
+        "multi-class, uniform per word",
+        "multi-class, natural",
+        "one-vs-all, uniform per word",
+        "one-vs-all, natural",
+    }
 
 
 class _Split:
@@ -323,10 +403,17 @@ class _Split:
         self.path = str(directory / f"{source}-test.tfrecord")
         with tf.io.TFRecordWriter(self.path) as writer:
             for key in keys:
-                example = tf.train.Example(features=tf.train.Features(feature={
-                    records.KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[key.encode()])),
-                    records.IMAGE: tf.train.Feature(bytes_list=tf.train.BytesList(value=[key.encode() + b"-jpeg"])),
-                    records.WORD_IDS: tf.train.Feature(int64_list=tf.train.Int64List(value=[0]))}))
+                example = tf.train.Example(
+                    features=tf.train.Features(
+                        feature={
+                            records.KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[key.encode()])),
+                            records.IMAGE: tf.train.Feature(
+                                bytes_list=tf.train.BytesList(value=[key.encode() + b"-jpeg"])
+                            ),
+                            records.WORD_IDS: tf.train.Feature(int64_list=tf.train.Int64List(value=[0])),
+                        }
+                    )
+                )
                 writer.write(example.SerializeToString())
 
     def shards(self, split):
@@ -340,22 +427,26 @@ def test_categories_read_the_subject_folder_below_a_combined_sources_name(tmp_pa
     assert combined.name == "categories:test" and combined.classes == ["animals", "food"]
     assert combined.labels.tolist() == [0] * 5 + [1] * 6 and combined.images[0] == b"openclipart/animals/a0-jpeg"
     # One source: its keys start with the subject folder.
-    single = _labelled_set("categories:test", _Split(tmp_path, [k.split("/", 1)[1] for k in keys], "tuxpaint"),
-                           Resources(), 2000)
+    single = _labelled_set(
+        "categories:test", _Split(tmp_path, [k.split("/", 1)[1] for k in keys], "tuxpaint"), Resources(), 2000
+    )
     assert single.classes == ["animals", "food"]
     with pytest.raises(ValueError, match="'categories:tset': categories takes a split of the run's dataset"):
         _labelled_set("categories:tset", _Split(tmp_path, keys, "combined"), Resources(), 2000)
 
 
 def test_emoji_subgroups_label_the_emoji_images_of_a_combined_split(tmp_path):
-    keys = ([f"emoji/animals-nature/animal-mammal/noto/1F43{i}" for i in range(5)]
-            + [f"emoji/food-drink/food-fruit/twemoji/1F34{i}" for i in range(6)]
-            + [f"openclipart/animals/cat_{i}" for i in range(7)])
+    keys = (
+        [f"emoji/animals-nature/animal-mammal/noto/1F43{i}" for i in range(5)]
+        + [f"emoji/food-drink/food-fruit/twemoji/1F34{i}" for i in range(6)]
+        + [f"openclipart/animals/cat_{i}" for i in range(7)]
+    )
     labelled = _labelled_set("emoji_subgroups", _Split(tmp_path, keys, "combined"), Resources(), 2000)
     assert labelled.name == "emoji_subgroups:test" and labelled.classes == ["animal-mammal", "food-fruit"]
     assert labelled.labels.tolist() == [0] * 5 + [1] * 6  # Open Clip Art's drawings are not emoji: left out.
-    alone = _labelled_set("emoji_subgroups", _Split(tmp_path, [k.split("/", 1)[1] for k in keys[:11]], "emoji"),
-                          Resources(), 2000)
+    alone = _labelled_set(
+        "emoji_subgroups", _Split(tmp_path, [k.split("/", 1)[1] for k in keys[:11]], "emoji"), Resources(), 2000
+    )
     assert alone.classes == ["animal-mammal", "food-fruit"]
 
 
@@ -388,22 +479,37 @@ def test_wsl_eval_with_the_real_corpora(tiny_run, tmp_path):
     config["train"].update({"devices": [], "logical_cpus": 2})
     open(os.path.join(workdir, "config.json"), "w").write(json.dumps(config))
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    command = [sys.executable, "-m", "wsl_tf.cli.eval", f"--workdir={workdir}", "--test_images=60",
-               "--transfer_images=150", "--class_network_steps=10", "--transfer=fashion_mnist,categories",
-               f"--experiments={','.join(EXPERIMENTS)}", "--choice_epochs=1", "--choice_epoch_size=32",
-               "--choice_transfer=categories", "--noprogress"]
+    command = [
+        sys.executable,
+        "-m",
+        "wsl_tf.cli.eval",
+        f"--workdir={workdir}",
+        "--test_images=60",
+        "--transfer_images=150",
+        "--class_network_steps=10",
+        "--transfer=fashion_mnist,categories",
+        f"--experiments={','.join(EXPERIMENTS)}",
+        "--choice_epochs=1",
+        "--choice_epoch_size=32",
+        "--choice_transfer=categories",
+        "--noprogress",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     # Each choice trained on the run's 2 replicas: 32 images in global batches of 2 x 8, 2 steps (1 replica: 4).
     for name in sweeps.TRAINING_CHOICES:
-        summary = json.loads(open(os.path.join(sweeps.choice_directory(os.path.join(workdir, "eval"), name),
-                                               "summary.json")).read())
+        summary = json.loads(
+            open(os.path.join(sweeps.choice_directory(os.path.join(workdir, "eval"), name), "summary.json")).read()
+        )
         assert summary["step"] == 2, (name, summary["step"])
     metrics = strict_json(os.path.join(workdir, "eval", "metrics.json"))
     assert metrics["transfer"]["fashion_mnist"]["images"] == 150
     embedded = metrics["embeddings"]
     assert (embedded["analogy"]["questions"], embedded["men"]["pairs"], embedded["translation"]["en_fr"]["pairs"]) == (
-        2, 3, 4)
+        2,
+        3,
+        4,
+    )
     assert set(metrics["seconds"]) == set(EXPERIMENTS) and all(s > 0 for s in metrics["seconds"].values())
     report = open(os.path.join(workdir, "eval", "report.md")).read()
     assert "Not run" not in report and "n/a" not in report

@@ -6,9 +6,9 @@ import os
 import numpy as np
 import pytest
 
+from wsl_tf.eval import linear, transfer
 from wsl_tf.eval import training_choices as sweeps
 from wsl_tf.eval.report import markdown
-from wsl_tf.eval import linear, transfer
 from wsl_tf.eval.run_evaluation import Resources, _labelled_set, _split_records, eval_settings
 from wsl_tf.input.dataset import PreparedDataset
 from wsl_tf.run_directory import restore_run
@@ -21,9 +21,12 @@ def test_training_choices_change_only_the_loss_and_sampling_and_score_each_run(t
     run.config.train.devices = ("/cpu:0",)
     settings = eval_settings(run.config, dict(test_images=60, choice_epochs=1, choice_epoch_size=32))
     dataset = PreparedDataset(run.config.data.dir)
-    labelled = _labelled_set("categories", dataset, Resources(), settings.transfer_images)  # Its test images: cats/, dogs/.
-    section = sweeps.training_choices(run.config, dataset, str(tmp_path), "test", settings, log=lambda *_: None,
-                                      labelled=labelled)
+    labelled = _labelled_set(
+        "categories", dataset, Resources(), settings.transfer_images
+    )  # Its test images: cats/, dogs/.
+    section = sweeps.training_choices(
+        run.config, dataset, str(tmp_path), "test", settings, log=lambda *_: None, labelled=labelled
+    )
     assert list(section["runs"]) == list(sweeps.TRAINING_CHOICES) and section["split"] == "test"
     original = run.config.to_dict()
     for name, (loss, sampler, labels) in sweeps.TRAINING_CHOICES.items():
@@ -38,20 +41,34 @@ def test_training_choices_change_only_the_loss_and_sampling_and_score_each_run(t
         assert scores["transfer"]["accuracy_mean"] == pytest.approx(expected["accuracy_mean"])
         assert scores["transfer"]["set"] == "categories:test"
         directory = sweeps.choice_directory(str(tmp_path), name, 1, 32)
-        assert directory == os.path.join(str(tmp_path), "choices", "1x32", name.replace(", ", "_").replace(" ", "_")
-                                         .replace("-", "_"))
+        assert directory == os.path.join(
+            str(tmp_path), "choices", "1x32", name.replace(", ", "_").replace(" ", "_").replace("-", "_")
+        )
         variant = json.loads(open(os.path.join(directory, "config.json")).read())
-        changed = {f"{section_name}.{key}" for section_name, values in original.items() if isinstance(values, dict)
-                   for key, value in values.items() if variant[section_name][key] != value}
+        changed = {
+            f"{section_name}.{key}"
+            for section_name, values in original.items()
+            if isinstance(values, dict)
+            for key, value in values.items()
+            if variant[section_name][key] != value
+        }
         changed |= {key for key, value in original.items() if not isinstance(value, dict) and variant[key] != value}
-        assert changed <= {"loss", "input.sampler", "input.labels", "train.max_epochs", "train.epoch_size",
-                           "train.export", "schedule.min_epochs_per_lr"}
+        assert changed <= {
+            "loss",
+            "input.sampler",
+            "input.labels",
+            "train.max_epochs",
+            "train.epoch_size",
+            "train.export",
+            "schedule.min_epochs_per_lr",
+        }
         assert (variant["loss"], variant["input"]["sampler"], variant["input"]["labels"]) == (loss, sampler, labels)
         # 32 images in batches of 8: the same 4 steps for every choice.
         assert json.loads(open(os.path.join(directory, "summary.json")).read())["step"] == 4
         assert not os.path.exists(os.path.join(directory, "export"))
     assert section["resamples"] == 1000 and all(
-        0 < section["runs"][name][f"spread_at_{k}"] < 0.5 for name in sweeps.TRAINING_CHOICES for k in (1, 5, 10))
+        0 < section["runs"][name][f"spread_at_{k}"] < 0.5 for name in sweeps.TRAINING_CHOICES for k in (1, 5, 10)
+    )
     report = markdown({"run": tiny_run.workdir, "checkpoint": "c", "num_words": 20, "training_choices": section})
     assert "## Loss and sampling at equal budget" in report and report.count("| one-vs-all") == 2
     assert " +/- " in report and ("does not rank them" in report or "larger than twice their spread" in report)
@@ -66,27 +83,45 @@ def test_training_choices_change_only_the_loss_and_sampling_and_score_each_run(t
     # Beside the prior on the same images, which every run must leave before the table ranks anything.
     counts = PreparedDataset(run.config.data.dir).train_word_counts()
     assert 0 < section["prior"]["precision_at_1"] <= 1 and "| word-frequency prior |" in report
-    lagging = {**section, "runs": {name: {**values, **{f"precision_at_{k}": 0.0 for k in (1, 5, 10)}}
-                                   for name, values in section["runs"].items()}}
+    lagging = {
+        **section,
+        "runs": {
+            name: {**values, **{f"precision_at_{k}": 0.0 for k in (1, 5, 10)}}
+            for name, values in section["runs"].items()
+        },
+    }
     said = "Not above the word-frequency prior at precision@10 by twice their spread at this budget: "
     assert said + ", ".join(sweeps.TRAINING_CHOICES) in markdown(
-        {"run": "r", "checkpoint": "c", "num_words": len(counts), "training_choices": lagging})
+        {"run": "r", "checkpoint": "c", "num_words": len(counts), "training_choices": lagging}
+    )
     # A hair above the prior (within twice the run's spread) is named; clear of it, not.
     first = next(iter(sweeps.TRAINING_CHOICES))
     prior_at_10 = section["prior"]["precision_at_10"]
-    near = {**section, "runs": {name: {**values, "precision_at_10": prior_at_10 + (
-        values["spread_at_10"] if name == first else 3 * values["spread_at_10"])}
-        for name, values in section["runs"].items()}}
-    assert f"{said}{first}." in markdown({"run": "r", "checkpoint": "c", "num_words": len(counts),
-                                          "training_choices": near})
+    near = {
+        **section,
+        "runs": {
+            name: {
+                **values,
+                "precision_at_10": prior_at_10
+                + (values["spread_at_10"] if name == first else 3 * values["spread_at_10"]),
+            }
+            for name, values in section["runs"].items()
+        },
+    }
+    assert f"{said}{first}." in markdown(
+        {"run": "r", "checkpoint": "c", "num_words": len(counts), "training_choices": near}
+    )
 
 
 def test_spreads_are_the_standard_error_and_only_clear_differences_are_named():
     rng = np.random.default_rng(1)
     base = rng.random(400)
-    per_image = {"a": {k: base for k in sweeps.KS}, "same": {k: base.copy() for k in sweeps.KS},
-                 "better": {k: np.minimum(base + 0.2, 1.0) for k in sweeps.KS},
-                 "noisy": {k: np.clip(base + rng.normal(0, 0.3, 400), 0, 1) for k in sweeps.KS}}
+    per_image = {
+        "a": {k: base for k in sweeps.KS},
+        "same": {k: base.copy() for k in sweeps.KS},
+        "better": {k: np.minimum(base + 0.2, 1.0) for k in sweeps.KS},
+        "noisy": {k: np.clip(base + rng.normal(0, 0.3, 400), 0, 1) for k in sweeps.KS},
+    }
     spreads, differences = sweeps.compare(per_image)
     standard_error = base.std() / np.sqrt(len(base))  # The resampled mean's spread, analytically.
     assert spreads["a"]["spread_at_1"] == pytest.approx(standard_error, rel=0.1)

@@ -1,6 +1,5 @@
 """Transfer learning: labelled-set readers, pixel views, features, VOC mAP against its definition, zero-shot."""
 
-
 import gzip
 import io
 import os
@@ -33,7 +32,8 @@ def test_fashion_mnist_reads_its_idx_files(tmp_path):
     root = write_small_corpora(tmp_path)["fashion_mnist"]
     everything = transfer.fashion_mnist(root, max_images=None)
     assert len(everything.images) == 120 and everything.labels.tolist() == [i % 10 for i in range(100)] + [
-        i % 10 for i in range(20)]
+        i % 10 for i in range(20)
+    ]
     with gzip.open(os.path.join(root, "t10k-images-idx3-ubyte.gz")) as handle:
         last = np.frombuffer(handle.read()[16:], np.uint8).reshape(20, 28, 28)[-1]
     np.testing.assert_array_equal(everything.images[-1], last)
@@ -82,8 +82,14 @@ def test_zero_shot_takes_the_best_scoring_class_word_among_those_in_the_dictiona
     got = transfer.zero_shot(scores, words, labelled)
     # Brute force: classes cat (word 2) and dog (word 0); zebra's images are left out.
     expected = [int((0 if scores[i, 2] > scores[i, 0] else 1) == labelled.labels[i]) for i in (0, 1, 3, 4)]
-    assert got == {"accuracy": pytest.approx(np.mean(expected)), "chance": 0.5, "classes": 2, "classes_total": 3,
-                   "images": 4, "class_words": ["cat", "dog"]}
+    assert got == {
+        "accuracy": pytest.approx(np.mean(expected)),
+        "chance": 0.5,
+        "classes": 2,
+        "classes_total": 3,
+        "images": 4,
+        "class_words": ["cat", "dog"],
+    }
 
 
 def test_a_plural_class_name_takes_its_singular_word_only_when_the_plural_is_missing():
@@ -97,14 +103,26 @@ def test_a_plural_class_name_takes_its_singular_word_only_when_the_plural_is_mis
 
 
 def test_key_categories_label_images_by_their_keys_folder_at_a_depth():
-    keyed = [("openclipart/animals/cat_01", b"a1"), ("tuxpaint/animals/birds/crow", b"a2"),
-             ("openclipart/food/pie", b"f1"), ("tuxpaint/food/fruit/apple", b"f2"), ("openclipart/food/cake", b"f3"),
-             ("openclipart/tools/saw", b"t1"), ("flickr/1234", b"x"), ("flickr//odd", b"y")]
+    keyed = [
+        ("openclipart/animals/cat_01", b"a1"),
+        ("tuxpaint/animals/birds/crow", b"a2"),
+        ("openclipart/food/pie", b"f1"),
+        ("tuxpaint/food/fruit/apple", b"f2"),
+        ("openclipart/food/cake", b"f3"),
+        ("openclipart/tools/saw", b"t1"),
+        ("flickr/1234", b"x"),
+        ("flickr//odd", b"y"),
+    ]
     labelled = transfer.key_categories(iter(keyed), "categories:test", depth=1, min_images=2)
     # tools has one image (under min_images); keys without a folder at depth 1 are left out.
     assert labelled.classes == ["animals", "food"]
     assert list(zip(labelled.images, labelled.labels.tolist())) == [
-        (b"a1", 0), (b"a2", 0), (b"f1", 1), (b"f2", 1), (b"f3", 1)]
+        (b"a1", 0),
+        (b"a2", 0),
+        (b"f1", 1),
+        (b"f2", 1),
+        (b"f3", 1),
+    ]
     assert labelled.description.startswith("5 images each labelled by the folder")
     by_source = transfer.key_categories(iter(keyed), "sources", depth=0, min_images=1)
     assert by_source.classes == ["flickr", "openclipart", "tuxpaint"] and len(by_source.images) == 8
@@ -124,10 +142,17 @@ def pil_view(image, size, crop_from=None) -> np.ndarray:
     else:
         rgb = np.repeat(np.asarray(image, np.float32)[..., None], 3, axis=-1) if image.ndim == 2 else image
     side = crop_from or size
-    resized = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(rgb[..., c]), mode="F").resize(
-        (side, side), Image.BILINEAR)) for c in range(3)], axis=-1)
+    resized = np.stack(
+        [
+            np.asarray(
+                Image.fromarray(np.ascontiguousarray(rgb[..., c]), mode="F").resize((side, side), Image.BILINEAR)
+            )
+            for c in range(3)
+        ],
+        axis=-1,
+    )
     top = (side - size) // 2
-    view = resized[top:top + size, top:top + size]
+    view = resized[top : top + size, top : top + size]
     return (view - view.mean()) / max(view.std(), 1 / np.sqrt(view.size))
 
 
@@ -163,8 +188,9 @@ def test_the_eval_view_resizes_then_crops_the_centre_as_word_prediction_does():
 
 
 def test_a_class_of_several_words_scores_their_mean_and_needs_them_all():
-    labelled = transfer.LabelledSet("toy", [None] * 4, ["animal-mammal", "animal-bird", "face-smiling", "food-fruit"],
-                                    np.array([0, 1, 2, 3]))
+    labelled = transfer.LabelledSet(
+        "toy", [None] * 4, ["animal-mammal", "animal-bird", "face-smiling", "food-fruit"], np.array([0, 1, 2, 3])
+    )
     words = ["animal", "mammal", "bird", "face", "smile", "fruit"]  # "smiling" and "food" are not words here.
     scores = RNG.normal(size=(4, 6))
     got = transfer.zero_shot(scores, words, labelled)

@@ -5,9 +5,9 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+from wsl_tf.configs import paper
 
 from wsl_tf import records
-from wsl_tf.configs import paper
 from wsl_tf.input import pipeline
 from wsl_tf.input.index import TrainIndex
 from wsl_tf.vocab import Vocabulary
@@ -34,8 +34,10 @@ def train_records_by_location(dataset_dir) -> dict:
         for serialized in tf.data.TFRecordDataset(path):
             example = tf.train.Example.FromString(serialized.numpy())
             features = example.features.feature
-            found[shard, offset + 12] = (features[records.IMAGE].bytes_list.value[0],
-                                    set(features[records.WORD_IDS].int64_list.value))
+            found[shard, offset + 12] = (
+                features[records.IMAGE].bytes_list.value[0],
+                set(features[records.WORD_IDS].int64_list.value),
+            )
             offset += 12 + len(serialized.numpy()) + 4
     return found
 
@@ -66,7 +68,7 @@ def test_all_words_labels_are_the_records_words_padded(ten_word_dataset):
     for row in batch["labels"]:
         ids = row[row >= 0]
         assert len(ids) >= 1 and list(ids) == sorted(set(ids))
-        assert np.all(row[len(ids):] == -1)
+        assert np.all(row[len(ids) :] == -1)
 
 
 @pytest.mark.parametrize("sampler, labels", [("uniform_per_word", "sampled_word"), ("natural", "all_words")])
@@ -80,9 +82,12 @@ def test_same_seed_same_stream_and_resume_continues_it(ten_word_dataset, sampler
     for a, b in zip(whole[3:], resumed):
         for key in ("images", "labels", "positions"):
             np.testing.assert_array_equal(a[key], b[key])
-    other = batches(pipeline.train_dataset(ten_word_dataset, small_config(sampler=sampler, labels=labels, seed=9), 8), 1)
+    other = batches(
+        pipeline.train_dataset(ten_word_dataset, small_config(sampler=sampler, labels=labels, seed=9), 8), 1
+    )
     assert not np.array_equal(other[0]["labels"], whole[0]["labels"]) or not np.array_equal(
-        other[0]["images"], whole[0]["images"])
+        other[0]["images"], whole[0]["images"]
+    )
 
 
 def test_extra_negatives_ride_with_each_batch_fixed_by_its_position(ten_word_dataset):
@@ -105,8 +110,12 @@ def test_extra_negatives_ride_with_each_batch_fixed_by_its_position(ten_word_dat
 def test_each_input_pipeline_gets_its_own_part_of_the_stream(ten_word_dataset):
     config = small_config()
     whole = batches(pipeline.train_dataset(ten_word_dataset, config, 8), 2)
-    parts = [batches(pipeline.train_dataset(
-        ten_word_dataset, config, 4, input_context=tf.distribute.InputContext(2, i, 8)), 2) for i in range(2)]
+    parts = [
+        batches(
+            pipeline.train_dataset(ten_word_dataset, config, 4, input_context=tf.distribute.InputContext(2, i, 8)), 2
+        )
+        for i in range(2)
+    ]
     assert parts[0][0]["positions"].tolist() == [0, 2, 4, 6]
     merged = {int(p): label for part in parts for b in part for p, label in zip(b["positions"], b["labels"][:, 0])}
     single = {int(p): label for b in whole for p, label in zip(b["positions"], b["labels"][:, 0])}
@@ -118,7 +127,9 @@ def test_mirrored_replicas_get_disjoint_samples(ten_word_dataset):
     config = small_config()
 
     def dataset_fn(context):
-        return pipeline.train_dataset(ten_word_dataset, config, context.get_per_replica_batch_size(8), input_context=context)
+        return pipeline.train_dataset(
+            ten_word_dataset, config, context.get_per_replica_batch_size(8), input_context=context
+        )
 
     distributed = iter(strategy.distribute_datasets_from_function(dataset_fn))
     positions = []
@@ -148,18 +159,23 @@ def test_eval_dataset_reads_a_split_in_order_with_all_its_labels(ten_word_datase
     config = small_config()
     got = [b for b in pipeline.eval_dataset(ten_word_dataset, "val", config, 5).as_numpy_iterator()]
     keys = [k for b in got for k in b["keys"]]
-    expected = [records.parse_example(s)[records.KEY].numpy()
-                for s in tf.data.TFRecordDataset(records.shard_paths(ten_word_dataset, "val"))]
+    expected = [
+        records.parse_example(s)[records.KEY].numpy()
+        for s in tf.data.TFRecordDataset(records.shard_paths(ten_word_dataset, "val"))
+    ]
     assert keys == expected
     vocab = Vocabulary.load(os.path.join(ten_word_dataset, "vocab.tsv"))
-    assert all(0 <= l < len(vocab) for b in got for row in b["labels"] for l in row if l >= 0)
+    assert all(0 <= word < len(vocab) for b in got for row in b["labels"] for word in row if word >= 0)
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"sampler": "natural"}, "needs input.sampler='uniform_per_word'"),
-    ({"sampler": "bogus"}, "input.sampler='bogus'"),
-    ({"crop_size": 64}, "exceeds input.resize_size"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"sampler": "natural"}, "needs input.sampler='uniform_per_word'"),
+        ({"sampler": "bogus"}, "input.sampler='bogus'"),
+        ({"crop_size": 64}, "exceeds input.resize_size"),
+    ],
+)
 def test_config_errors_are_named(ten_word_dataset, overrides, message):
     with pytest.raises(ValueError, match=message):
         pipeline.train_dataset(ten_word_dataset, small_config(**overrides), 8)

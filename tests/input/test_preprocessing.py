@@ -28,10 +28,15 @@ def real_images():
 def reference(data: bytes, resize_size: int, crop_size: int) -> np.ndarray:
     """PIL decode and bilinear resize (float, per channel), numpy crop and standardisation."""
     rgb = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), np.float32)
-    resized = np.stack([np.asarray(Image.fromarray(rgb[..., c], mode="F").resize(
-        (resize_size, resize_size), Image.BILINEAR)) for c in range(3)], axis=-1)
+    resized = np.stack(
+        [
+            np.asarray(Image.fromarray(rgb[..., c], mode="F").resize((resize_size, resize_size), Image.BILINEAR))
+            for c in range(3)
+        ],
+        axis=-1,
+    )
     top = (resize_size - crop_size) // 2
-    crop = resized[top: top + crop_size, top: top + crop_size]
+    crop = resized[top : top + crop_size, top : top + crop_size]
     return (crop - crop.mean()) / max(crop.std(), 1 / np.sqrt(crop.size))
 
 

@@ -18,7 +18,7 @@ def test_the_first_record_failing_its_checksum_is_named_by_its_byte_offset(tmp_p
     write_records(bad, payloads)
     content = bytearray(bad.read_bytes())
     second = 12 + 10 + 4 + 12  # Record 0's header, data and footer, then record 1's header: its data.
-    assert content[second:second + 20] == b"b" * 20
+    assert content[second : second + 20] == b"b" * 20
     content[second + 5] ^= 0x01
     bad.write_bytes(bytes(content))
     assert find_damaged_record([str(good)]) is None

@@ -5,10 +5,17 @@ import pytest
 import tensorflow as tf
 from scipy import stats
 
-from wsl_tf.input.index import TrainIndex
-from wsl_tf.input.sampling import (NaturalSampler, NegativeDrawer, UniformWordSampler, hash_uniform,
-                                   negative_draw_probability, splitmix64, word_inclusion)
 from tests.helpers import zipf_index
+from wsl_tf.input.index import TrainIndex
+from wsl_tf.input.sampling import (
+    NaturalSampler,
+    NegativeDrawer,
+    UniformWordSampler,
+    hash_uniform,
+    negative_draw_probability,
+    splitmix64,
+    word_inclusion,
+)
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +55,11 @@ def test_images_within_a_word_are_uniform_and_hold_the_word(index, draws):
         own = index.records_of(word)
         drawn = records[words == word]
         assert np.isin(drawn, own).all()
-        counts = np.array([np.sum(drawn == r) for r in own]) if len(own) < 60 else \
-            np.bincount(np.searchsorted(own, drawn), minlength=len(own))
+        counts = (
+            np.array([np.sum(drawn == r) for r in own])
+            if len(own) < 60
+            else np.bincount(np.searchsorted(own, drawn), minlength=len(own))
+        )
         expected = len(drawn) / len(own)
         statistic += ((counts - expected) ** 2 / expected).sum()
         dof += len(own) - 1
@@ -100,8 +110,13 @@ def test_natural_sampler_visits_every_record_once_per_epoch_in_a_new_order(index
 
 
 def test_an_index_without_words_is_refused():
-    empty = TrainIndex(np.zeros(1, np.int32), np.zeros(1, np.int64), np.zeros(1, np.int32),
-                       np.zeros(3, np.int64), np.zeros(0, np.int32))
+    empty = TrainIndex(
+        np.zeros(1, np.int32),
+        np.zeros(1, np.int64),
+        np.zeros(1, np.int32),
+        np.zeros(3, np.int64),
+        np.zeros(0, np.int32),
+    )
     with pytest.raises(ValueError, match="no word with an image"):
         UniformWordSampler(empty)
 
@@ -119,8 +134,13 @@ def hand_index() -> TrainIndex:
     records = {0: [0, 1, 3], 1: [0, 2], 2: [2]}
     offsets = np.cumsum([0] + [len(records[w]) for w in range(3)])
     zeros = np.zeros(4)
-    return TrainIndex(zeros.astype(np.int32), zeros.astype(np.int64), zeros.astype(np.int32),
-                      offsets.astype(np.int64), np.array(sum(records.values(), []), np.int32))
+    return TrainIndex(
+        zeros.astype(np.int32),
+        zeros.astype(np.int64),
+        zeros.astype(np.int32),
+        offsets.astype(np.int64),
+        np.array(sum(records.values(), []), np.int32),
+    )
 
 
 def test_inclusion_by_hand_for_each_sampler_and_labels():
@@ -163,7 +183,7 @@ def test_natural_batch_inclusion_matches_the_samplers_epochs(index):
     for epoch in range(12):
         order = sampler.epoch_order(epoch).numpy()
         for start in range(0, len(order) - batch + 1, batch):
-            words = set().union(*(word_of[r] for r in order[start:start + batch]))
+            words = set().union(*(word_of[r] for r in order[start : start + batch]))
             seen[list(words)] += 1
             batches += 1
     error = np.sqrt(inclusion.batch * (1 - inclusion.batch) / batches)

@@ -4,12 +4,20 @@ import keras
 import pytest
 import tensorflow as tf
 
-from wsl_tf.models import AlexNet, build_model
 from tests.helpers import model_config
+from wsl_tf.models import AlexNet, build_model
 
 # (kind, kernel, in channels, out channels) of the single-tower AlexNet, K = 1,000.
-LAYERS = [("conv", 11, 3, 96), ("conv", 5, 96, 256), ("conv", 3, 256, 384), ("conv", 3, 384, 384),
-          ("conv", 3, 384, 256), ("fc", 1, 6 * 6 * 256, 4096), ("fc", 1, 4096, 4096), ("fc", 1, 4096, 1000)]
+LAYERS = [
+    ("conv", 11, 3, 96),
+    ("conv", 5, 96, 256),
+    ("conv", 3, 256, 384),
+    ("conv", 3, 384, 384),
+    ("conv", 3, 384, 256),
+    ("fc", 1, 6 * 6 * 256, 4096),
+    ("fc", 1, 4096, 4096),
+    ("fc", 1, 4096, 1000),
+]
 
 
 def table_parameter_count() -> int:
@@ -21,8 +29,16 @@ def test_full_size_layers_are_the_tables_and_the_count_is_exact():
     model = build_model(model_config("alexnet", num_words=1000, image_size=224, width=1.0))
     names = ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7"]
     shapes = [tuple(model.backbone.get_layer(n).kernel.shape) for n in names] + [tuple(model.head.kernel.shape)]
-    assert shapes == [(11, 11, 3, 96), (5, 5, 96, 256), (3, 3, 256, 384), (3, 3, 384, 384), (3, 3, 384, 256),
-                      (9216, 4096), (4096, 4096), (1000, 4096)]  # The word layer is stored K x E.
+    assert shapes == [
+        (11, 11, 3, 96),
+        (5, 5, 96, 256),
+        (3, 3, 256, 384),
+        (3, 3, 384, 384),
+        (3, 3, 384, 256),
+        (9216, 4096),
+        (4096, 4096),
+        (1000, 4096),
+    ]  # The word layer is stored K x E.
     assert table_parameter_count() == 62_378_344
     assert model.count_params() == 62_378_344 + 1000 + 1  # And the word prior: 1,000 log frequencies, a weight.
 

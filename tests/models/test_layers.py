@@ -47,5 +47,6 @@ def test_lrn_gradient_matches_tensorflows():
         tape.watch(x)
         ours = tf.reduce_sum(layer(x) ** 2)
         reference = tf.reduce_sum(tf.nn.local_response_normalization(x, 2, 2.0, 0.01, 0.75) ** 2)
-    np.testing.assert_allclose(tape.gradient(ours, x).numpy(), tape.gradient(reference, x).numpy(),
-                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        tape.gradient(ours, x).numpy(), tape.gradient(reference, x).numpy(), rtol=1e-4, atol=1e-6
+    )

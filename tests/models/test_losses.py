@@ -5,10 +5,10 @@ import pytest
 import tensorflow as tf
 from scipy.special import log_softmax, logsumexp
 
+from tests.helpers import zipf_index
 from wsl_tf.input.sampling import NaturalSampler, UniformWordSampler, word_inclusion
 from wsl_tf.models import MultiClassLogisticLoss, OneVsAllLogisticLoss, full_targets
 from wsl_tf.train.word_rows import in_batch_targets
-from tests.helpers import zipf_index
 
 RNG = np.random.default_rng(0)
 
@@ -33,8 +33,12 @@ def numpy_ova_per_image(logits, targets, counts, n, balance="weights"):
 
 
 def random_labels(batch, classes, per_image):
-    return np.stack([np.pad(RNG.choice(classes, per_image - (b % 2), replace=False), (0, b % 2),
-                            constant_values=-1) for b in range(batch)])
+    return np.stack(
+        [
+            np.pad(RNG.choice(classes, per_image - (b % 2), replace=False), (0, b % 2), constant_values=-1)
+            for b in range(batch)
+        ]
+    )
 
 
 def gathered(statistics: dict, classes) -> dict:
@@ -93,8 +97,11 @@ def test_in_batch_losses_equal_the_full_losses_when_the_batch_holds_every_class(
     order = classes.numpy()
     full = full_targets(tf.constant(labels), k)
     counts = RNG.integers(1, 50, size=k)
-    for loss in (MultiClassLogisticLoss(), OneVsAllLogisticLoss.from_counts(counts, 100, "weights"),
-                 OneVsAllLogisticLoss.from_counts(counts, 100)):
+    for loss in (
+        MultiClassLogisticLoss(),
+        OneVsAllLogisticLoss.from_counts(counts, 100, "weights"),
+        OneVsAllLogisticLoss.from_counts(counts, 100),
+    ):
         sampled = loss(targets, tf.constant(logits[:, order]), gathered(loss.word_statistics(), classes)).numpy()
         assert sampled == pytest.approx(loss(full, tf.constant(logits)).numpy(), rel=1e-5)
 
@@ -197,8 +204,10 @@ def sampler_batches(index, sampler: str, draws: int):
         return out["record"].numpy().reshape(draws, MC_BATCH)
     natural = NaturalSampler(index, seed=3)
     per_epoch = index.num_records // MC_BATCH
-    epochs = [natural.epoch_order(e).numpy()[: per_epoch * MC_BATCH].reshape(per_epoch, MC_BATCH)
-              for e in range(-(-draws // per_epoch))]
+    epochs = [
+        natural.epoch_order(e).numpy()[: per_epoch * MC_BATCH].reshape(per_epoch, MC_BATCH)
+        for e in range(-(-draws // per_epoch))
+    ]
     return np.concatenate(epochs)[:draws]
 
 
@@ -214,8 +223,9 @@ def record_probability(index, sampler: str) -> np.ndarray:
     return pi
 
 
-@pytest.mark.parametrize("sampler,balance", [("natural", "weights"), ("natural", "logit_adjusted"),
-                                             ("uniform_per_word", "logit_adjusted")])
+@pytest.mark.parametrize(
+    "sampler,balance", [("natural", "weights"), ("natural", "logit_adjusted"), ("uniform_per_word", "logit_adjusted")]
+)
 def test_corrected_in_batch_one_vs_all_has_the_full_loss_and_gradient_in_expectation(sampler, balance):
     """Over many of the sampler's batches, the mean in-batch one-vs-all loss and gradient (with respect to every
     record's logits) converge to the full loss's, pi-weighted over records, when negatives carry
@@ -228,8 +238,9 @@ def test_corrected_in_batch_one_vs_all_has_the_full_loss_and_gradient_in_expecta
     labels = padded_labels(index, range(MC_RECORDS))
     pi = record_probability(index, sampler)
     with tf.GradientTape() as tape:  # The full loss: E over one draw of the per-image loss, times B / B.
-        per_image = [loss(full_targets(tf.constant(labels[r:r + 1]), MC_WORDS), logits[r:r + 1]) for r in
-                     range(MC_RECORDS)]
+        per_image = [
+            loss(full_targets(tf.constant(labels[r : r + 1]), MC_WORDS), logits[r : r + 1]) for r in range(MC_RECORDS)
+        ]
         full = tf.reduce_sum(tf.constant(pi, tf.float32) * tf.stack(per_image))
     full_gradient = tape.gradient(full, logits).numpy()
 
@@ -239,7 +250,7 @@ def test_corrected_in_batch_one_vs_all_has_the_full_loss_and_gradient_in_expecta
         tables = {key: tf.constant(values) for key, values in statistics.items()}
 
         @tf.function
-        def step(records, batch_labels):
+        def step(records, batch_labels, tables=tables):
             """The in-batch loss of one batch, as the trainer computes it, and its gradient."""
             classes, targets = in_batch_targets(batch_labels)
             with tf.GradientTape() as tape:

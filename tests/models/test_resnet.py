@@ -19,8 +19,7 @@ def test_full_size_trunk_is_keras_applications_resnet50_weight_for_weight():
     assert ours.embedding_dim == 2048
     ours.set_weights(reference.get_weights())
     x = tf.constant(np.random.default_rng(0).normal(size=(1, 224, 224, 3)), tf.float32)
-    np.testing.assert_allclose(ours(x, training=False)["embedding"], reference(x, training=False), rtol=1e-4,
-                               atol=1e-4)
+    np.testing.assert_allclose(ours(x, training=False)["embedding"], reference(x, training=False), rtol=1e-4, atol=1e-4)
 
 
 def test_the_word_predictor_adds_k_rows_and_biases_to_the_trunk():

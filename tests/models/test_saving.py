@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.helpers import architecture, model_config
 from wsl_tf.models import AlexNet, GoogLeNet, ResNet50, VisionTransformer, WordLayer, WordPredictor, build_model
 from wsl_tf.models.layers import LocalResponseNormalization
-from tests.helpers import architecture, model_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -31,21 +31,28 @@ def as_model(layer, shape):
 
 def cases():
     return {
-        "lrn": (lambda: as_model(LocalResponseNormalization(size=3, k=1.5, alpha=2e-4, beta=0.5), (8, 8, 16)),
-                (2, 8, 8, 16)),
+        "lrn": (
+            lambda: as_model(LocalResponseNormalization(size=3, k=1.5, alpha=2e-4, beta=0.5), (8, 8, 16)),
+            (2, 8, 8, 16),
+        ),
         "word_layer": (lambda: as_model(WordLayer(30), (12,)), (3, 12)),
         "alexnet": (lambda: AlexNet(image_size=64, width=0.125, dropout=0.3, name="small_alexnet"), (2, 64, 64, 3)),
         "googlenet": (lambda: GoogLeNet(image_size=32, width=0.125, dropout=0.2, aux_dropout=0.6), (2, 32, 32, 3)),
         "googlenet_no_towers": (lambda: GoogLeNet(image_size=32, width=0.125, aux_towers=False), (2, 32, 32, 3)),
         "resnet50": (lambda: ResNet50(image_size=32, width=0.125, dropout=0.1, name="small_resnet"), (2, 32, 32, 3)),
-        "vit": (lambda: VisionTransformer(image_size=32, patch_size=8, hidden_size=48, depth=2, heads=3, mlp_size=96,
-                                          width=0.5, dropout=0.1), (2, 32, 32, 3)),
+        "vit": (
+            lambda: VisionTransformer(
+                image_size=32, patch_size=8, hidden_size=48, depth=2, heads=3, mlp_size=96, width=0.5, dropout=0.1
+            ),
+            (2, 32, 32, 3),
+        ),
         "word_predictor_alexnet": (lambda: build_model(model_config("alexnet")), (2, 64, 64, 3)),
         "word_predictor_resnet50": (lambda: build_model(model_config("resnet50", image_size=32)), (2, 32, 32, 3)),
-        "word_predictor_vit": (lambda: build_model(model_config("vit_test", image_size=32, width=1.0)),
-                               (2, 32, 32, 3)),
-        "word_predictor_googlenet": (lambda: build_model(model_config("googlenet", image_size=32,
-                                                                      aux_loss_weight=0.5)), (2, 32, 32, 3)),
+        "word_predictor_vit": (lambda: build_model(model_config("vit_test", image_size=32, width=1.0)), (2, 32, 32, 3)),
+        "word_predictor_googlenet": (
+            lambda: build_model(model_config("googlenet", image_size=32, aux_loss_weight=0.5)),
+            (2, 32, 32, 3),
+        ),
     }
 
 

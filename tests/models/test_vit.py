@@ -3,7 +3,6 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from tests.helpers import model_config
 from wsl_tf.models import VisionTransformer, build_model

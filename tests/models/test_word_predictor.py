@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.helpers import model_config
 from wsl_tf.models import MultiClassLogisticLoss, build_model
 from wsl_tf.train.word_rows import in_batch_logits, in_batch_targets
-from tests.helpers import model_config
 
 
 def test_scores_are_the_word_layer_on_the_embedding():
@@ -13,8 +13,9 @@ def test_scores_are_the_word_layer_on_the_embedding():
     scores = model(x).numpy()
     embedding = model.embed(x).numpy()
     assert scores.shape == (3, 40) and embedding.shape == (3, 512)
-    np.testing.assert_allclose(scores, embedding @ model.head.kernel.numpy().T + model.head.bias.numpy(),
-                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        scores, embedding @ model.head.kernel.numpy().T + model.head.bias.numpy(), rtol=1e-4, atol=1e-5
+    )
 
 
 def test_googlenet_training_loss_adds_the_towers_at_weight_0_3():

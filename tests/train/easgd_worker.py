@@ -35,8 +35,9 @@ def main(out_path):
         centre = model()
         with local_variables():
             local = model()
-    easgd = EASGD(strategy, local.trainable_variables, centre.trainable_variables, LR, momentum=0.9,
-                  nesterov=True, tau=TAU)
+    easgd = EASGD(
+        strategy, local.trainable_variables, centre.trainable_variables, LR, momentum=0.9, nesterov=True, tau=TAU
+    )
     easgd.set_locals_to_centre()
 
     @tf.function
@@ -55,8 +56,14 @@ def main(out_path):
         local_step(tf.constant(x[t, worker]), tf.constant(y[t, worker]))
     own = [np.asarray(v.value._get_on_device_or_primary()).ravel().tolist() for v in local.trainable_variables]
     with open(out_path, "w") as handle:
-        json.dump({"worker": worker, "local": own,
-                   "centre": [np.asarray(v).ravel().tolist() for v in centre.trainable_variables]}, handle)
+        json.dump(
+            {
+                "worker": worker,
+                "local": own,
+                "centre": [np.asarray(v).ravel().tolist() for v in centre.trainable_variables],
+            },
+            handle,
+        )
 
 
 if __name__ == "__main__":

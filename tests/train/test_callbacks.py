@@ -73,9 +73,11 @@ def test_it_rebuilds_from_its_config_and_numbers_epochs_from_one_as_the_trainer_
     callback = HalveLROnValidationIncrease(rate, min_epochs_per_lr=1, min_lr=0.04, log=said.append)
     for epoch, error in enumerate([0.5, 0.6, 0.7]):
         callback.on_epoch_end(epoch, {"val_error": error})
-    assert said == ["epoch 2: val_error rose to 0.6000; learning rate halved to 0.05",
-                    "epoch 3: val_error rose to 0.7000; learning rate halved to 0.025",
-                    "epoch 3: learning rate 0.025 < 0.04; stopping"]
+    assert said == [
+        "epoch 2: val_error rose to 0.6000; learning rate halved to 0.05",
+        "epoch 3: val_error rose to 0.7000; learning rate halved to 0.025",
+        "epoch 3: learning rate 0.025 < 0.04; stopping",
+    ]
     config = keras.saving.serialize_keras_object(callback)
     rebuilt = keras.saving.deserialize_keras_object(config)
     assert isinstance(rebuilt, HalveLROnValidationIncrease) and rebuilt.learning_rate is not rate

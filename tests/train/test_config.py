@@ -1,8 +1,8 @@
 """The training config's check: every setting that cannot work is named in one error, before any work."""
 
 import pytest
-
 from wsl_tf.configs import paper
+
 from wsl_tf.errors import ConfigError
 from wsl_tf.train import config as config_lib
 
@@ -26,7 +26,13 @@ def test_every_bad_setting_is_named_at_once():
     config.train.log_every_steps = 0
     found = config_lib.problems(config, {"vocab_size": 500})
     assert [line.split("=")[0].split(" ")[0] for line in found] == [
-        "input.sampler", "input.labels", "loss", "head.negatives", "model.num_words", "train.log_every_steps"]
+        "input.sampler",
+        "input.labels",
+        "loss",
+        "head.negatives",
+        "model.num_words",
+        "train.log_every_steps",
+    ]
     with pytest.raises(ConfigError) as raised:
         config_lib.check(config, {"vocab_size": 500})
     assert str(raised.value) == "; ".join(found) and "(500 words in data/k1000)" in str(raised.value)

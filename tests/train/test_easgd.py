@@ -21,8 +21,16 @@ def setup(replicas, tau, momentum, nesterov, lr=0.05):
         centre = linear_model()
         with local_variables():
             local = linear_model()
-    easgd = EASGD(strategy, local.trainable_variables, centre.trainable_variables, lr, momentum=momentum,
-                  nesterov=nesterov, tau=tau, beta=0.9)
+    easgd = EASGD(
+        strategy,
+        local.trainable_variables,
+        centre.trainable_variables,
+        lr,
+        momentum=momentum,
+        nesterov=nesterov,
+        tau=tau,
+        beta=0.9,
+    )
     easgd.set_locals_to_centre()
 
     @tf.function
@@ -75,17 +83,25 @@ def run(replicas, tau, momentum, nesterov, steps=12):
         if t % tau == 0:
             elastic_step()
         inputs = strategy.experimental_distribute_values_from_function(
-            lambda ctx, t=t: (tf.constant(x[t, ctx.replica_id_in_sync_group]),
-                              tf.constant(y[t, ctx.replica_id_in_sync_group])))
+            lambda ctx, t=t: (
+                tf.constant(x[t, ctx.replica_id_in_sync_group]),
+                tf.constant(y[t, ctx.replica_id_in_sync_group]),
+            )
+        )
         local_step(inputs)
-    per_replica = [np.concatenate([k.numpy().ravel(), b.numpy()])
-                   for k, b in zip(local.trainable_variables[0].value.values, local.trainable_variables[1].value.values)]
-    centre_weights = np.concatenate([centre.trainable_variables[0].numpy().ravel(), centre.trainable_variables[1].numpy()])
+    per_replica = [
+        np.concatenate([k.numpy().ravel(), b.numpy()])
+        for k, b in zip(local.trainable_variables[0].value.values, local.trainable_variables[1].value.values)
+    ]
+    centre_weights = np.concatenate(
+        [centre.trainable_variables[0].numpy().ravel(), centre.trainable_variables[1].numpy()]
+    )
     return np.array(per_replica), centre_weights, x, y
 
 
-@pytest.mark.parametrize("replicas, tau, momentum, nesterov", [
-    (2, 3, 0.9, True), (4, 2, 0.0, False), (2, 1, 0.9, False)])
+@pytest.mark.parametrize(
+    "replicas, tau, momentum, nesterov", [(2, 3, 0.9, True), (4, 2, 0.0, False), (2, 1, 0.9, False)]
+)
 def test_matches_numpy_easgd_step_for_step(replicas, tau, momentum, nesterov):
     local, centre, x, y = run(replicas, tau, momentum, nesterov)
     expected_local, expected_centre = numpy_easgd(x, y, tau, 0.05, momentum, nesterov)
@@ -156,10 +172,20 @@ def test_two_workers_with_multiworker_mirrored_strategy_match_numpy_easgd(tmp_pa
     script = os.path.join(os.path.dirname(__file__), "easgd_worker.py")
     processes = []
     for index in range(2):
-        env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
-               "TF_CPP_MIN_LOG_LEVEL": "3"}
-        processes.append(subprocess.Popen([sys.executable, script, str(tmp_path / f"w{index}.json")], env=env,
-                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        env = {
+            **os.environ,
+            "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+        }
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, script, str(tmp_path / f"w{index}.json")],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     for process in processes:
         _, stderr = process.communicate(timeout=240)
         assert process.returncode == 0, stderr[-3000:]

@@ -25,9 +25,9 @@ def rows_schedule(replicas, steps):
         period = t // TAU
         for i in range(replicas):
             if period in (0, 1, 5, 6):
-                pool = np.arange(0, 8) + 2 * i   # Rows 0-13: idle in periods 2-4, back in 5-6.
+                pool = np.arange(0, 8) + 2 * i  # Rows 0-13: idle in periods 2-4, back in 5-6.
             else:
-                pool = np.arange(12, 24)         # Rows 12-23 only in periods 2-4.
+                pool = np.arange(12, 24)  # Rows 12-23 only in periods 2-4.
             schedule[t, i] = rng.choice(pool, size=4, replace=False)
     return schedule
 
@@ -48,8 +48,8 @@ def numpy_reference(x, y, rows, replicas, steps, nesterov=True, weight_decay=0.0
             cw, cb, cv = cw + alpha * dw.sum(0), cb + alpha * db.sum(0), cv + alpha * dv.sum(0)
         for i in range(p):
             r = rows[t, i]
-            feats = x[t, i] * v[i]                                    # [B, E]
-            err = feats @ w[i, r].T + b[i, r] - y[t, i]               # [B, R]
+            feats = x[t, i] * v[i]  # [B, E]
+            err = feats @ w[i, r].T + b[i, r] - y[t, i]  # [B, R]
             gw = err.T @ feats / BATCH + weight_decay * w[i, r]
             gb = err.sum(0) / BATCH + weight_decay * b[i, r]
             gv = ((err @ w[i, r]) * x[t, i]).sum(0) / BATCH + weight_decay * v[i]
@@ -70,8 +70,17 @@ def run_tf(replicas, steps, x, y, rows, init, synchronize_at=(), weight_decay=0.
         centre = [keras.Variable(w0), keras.Variable(b0), keras.Variable(v0)]
         with local_variables():
             local = [keras.Variable(w0), keras.Variable(b0), keras.Variable(v0)]
-    easgd = EASGD(strategy, local, centre, LR, momentum=MOMENTUM, nesterov=True, weight_decay=weight_decay,
-                  tau=TAU, row_sparse=[0, 1])
+    easgd = EASGD(
+        strategy,
+        local,
+        centre,
+        LR,
+        momentum=MOMENTUM,
+        nesterov=True,
+        weight_decay=weight_decay,
+        tau=TAU,
+        row_sparse=[0, 1],
+    )
     easgd.set_locals_to_centre()
 
     @tf.function
@@ -83,7 +92,7 @@ def run_tf(replicas, steps, x, y, rows, init, synchronize_at=(), weight_decay=0.
                 b_rows = tf.gather(local_copy(local[1]), r)
                 feats = xs * local_copy(local[2])
                 err = tf.matmul(feats, w_rows, transpose_b=True) + b_rows - ys
-                loss = 0.5 * tf.reduce_sum(err ** 2) / BATCH
+                loss = 0.5 * tf.reduce_sum(err**2) / BATCH
             gradients = tape.gradient(loss, local)
             easgd.apply_local(gradients)
             return tf.constant(isinstance(gradients[0], tf.IndexedSlices))
@@ -96,12 +105,16 @@ def run_tf(replicas, steps, x, y, rows, init, synchronize_at=(), weight_decay=0.
         if t % TAU == 0:
             elastic()
         inputs = strategy.experimental_distribute_values_from_function(
-            lambda ctx, t=t: tuple(tf.constant(a[t, ctx.replica_id_in_sync_group])
-                                   for a in (x.astype(np.float32), y.astype(np.float32), rows)))
+            lambda ctx, t=t: tuple(
+                tf.constant(a[t, ctx.replica_id_in_sync_group])
+                for a in (x.astype(np.float32), y.astype(np.float32), rows)
+            )
+        )
         sparse = local_step(inputs)
         assert all(bool(s) for s in strategy.experimental_local_results(sparse))
-        seen.append([(replica_copies(local[0])[i].numpy(), replica_copies(local[1])[i].numpy())
-                     for i in range(replicas)])
+        seen.append(
+            [(replica_copies(local[0])[i].numpy(), replica_copies(local[1])[i].numpy()) for i in range(replicas)]
+        )
         if t in synchronize_at:
             synchronize()
     synchronize()

@@ -36,16 +36,32 @@ def start_workers(workdir, dataset, *extra) -> list:
     workers = []
     for index in range(2):
         env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-        env["TF_CONFIG"] = json.dumps({"cluster": {"worker": [f"localhost:{port}" for port in ports]},
-                                       "task": {"type": "worker", "index": index}})
-        command = [sys.executable, "-m", "wsl_tf.cli.train", f"--config={REPO}/configs/cpu_small.py",
-                   f"--workdir={workdir}", f"--config.data.dir={dataset}", "--config.model.num_words=12",
-                   "--config.train.devices=()", "--config.train.logical_cpus=2", "--config.optimizer.tau=3",
-                   "--config.train.batch_size_per_replica=8", "--config.train.epoch_size=96",
-                   "--config.train.checkpoint_every_steps=2", "--config.train.export=False",
-                   "--config.train.peer_timeout_seconds=60", *extra]
-        workers.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        text=True, start_new_session=True))
+        env["TF_CONFIG"] = json.dumps(
+            {"cluster": {"worker": [f"localhost:{port}" for port in ports]}, "task": {"type": "worker", "index": index}}
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "wsl_tf.cli.train",
+            f"--config={REPO}/configs/cpu_small.py",
+            f"--workdir={workdir}",
+            f"--config.data.dir={dataset}",
+            "--config.model.num_words=12",
+            "--config.train.devices=()",
+            "--config.train.logical_cpus=2",
+            "--config.optimizer.tau=3",
+            "--config.train.batch_size_per_replica=8",
+            "--config.train.epoch_size=96",
+            "--config.train.checkpoint_every_steps=2",
+            "--config.train.export=False",
+            "--config.train.peer_timeout_seconds=60",
+            *extra,
+        ]
+        workers.append(
+            subprocess.Popen(
+                command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+            )
+        )
     return workers
 
 
@@ -67,8 +83,15 @@ def test_two_workers_train_as_one_and_only_the_chief_writes(twelve_word_dataset,
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     # 4 replicas (2 workers x 2 logical CPUs) of 8 images: 3 steps per 96-image epoch.
     assert (summary["step"], summary["epoch"]) == (6, 2)
-    assert sorted(os.listdir(tmp_path / "run")) == ["checkpoints", "config.json", "data.json", "history.json",
-                                                    "summary.json", "tensorboard", "vocab.tsv"]
+    assert sorted(os.listdir(tmp_path / "run")) == [
+        "checkpoints",
+        "config.json",
+        "data.json",
+        "history.json",
+        "summary.json",
+        "tensorboard",
+        "vocab.tsv",
+    ]
     # Only the chief's epoch log lines are the run's; the other worker logs the same numbers.
     epochs = [re.findall(r"epoch 2/2: loss ([0-9.]+), val error ([0-9.]+)", out) for out in outputs]
     assert epochs[0] and epochs[0] == epochs[1]

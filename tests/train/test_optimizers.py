@@ -88,8 +88,12 @@ def test_a_compiled_sparse_step_never_materialises_a_dense_k_by_e_tensor():
         return loss
 
     graph = step.get_concrete_function(tf.TensorSpec((8, e)), tf.TensorSpec((8, 1), tf.int32)).graph
-    dense = [op.type for op in graph.get_operations() for out in op.outputs
-             if out.shape.rank and out.shape[0] == k and out.dtype != tf.resource]
+    dense = [
+        op.type
+        for op in graph.get_operations()
+        for out in op.outputs
+        if out.shape.rank and out.shape[0] == k and out.dtype != tf.resource
+    ]
     assert dense == []
     before = head.kernel.numpy()
     step(tf.random.normal((8, e)), tf.constant([[1], [2], [3], [1], [5], [8], [13], [21]]))

@@ -12,13 +12,13 @@ import ml_collections
 import numpy as np
 import pytest
 import tensorflow as tf
+from wsl_tf.configs import paper
 
 from tests.conftest import tiny_run_config
 from tests.helpers import prepare_jsonl_dataset, run_command
 from tests.small_disk import run_on_small_disk
 from wsl_tf import fileio
 from wsl_tf.cli import train as train_command
-from wsl_tf.configs import paper
 from wsl_tf.input.dataset import PreparedDataset
 from wsl_tf.models import build_model
 from wsl_tf.train.trainer import TrainingError, log_window, loss_function, train, validate
@@ -42,13 +42,18 @@ def test_the_shared_easgd_run_trained_checkpointed_logged_and_called_back(tiny_r
     assert latest.endswith("ckpt-8")
     # Each epoch's loss is the mean of its steps' losses: of the two windows TensorBoard logged (a checkpoint
     # every 2 of its 4 steps ends each window).
-    logged = sorted((event.step, float(tf.make_ndarray(value.tensor))) for path in glob.glob(
-        os.path.join(workdir, "tensorboard", "*")) for event in tf.compat.v1.train.summary_iterator(path)
-        for value in event.summary.value if value.tag == "train/loss")
+    logged = sorted(
+        (event.step, float(tf.make_ndarray(value.tensor)))
+        for path in glob.glob(os.path.join(workdir, "tensorboard", "*"))
+        for event in tf.compat.v1.train.summary_iterator(path)
+        for value in event.summary.value
+        if value.tag == "train/loss"
+    )
     assert [step for step, _ in logged] == [2, 4, 6, 8]
     for epoch, entry in enumerate(summary["history"]):
-        assert entry["loss"] == pytest.approx(np.mean([loss for _, loss in logged[2 * epoch:2 * epoch + 2]]),
-                                              rel=1e-6)
+        assert entry["loss"] == pytest.approx(
+            np.mean([loss for _, loss in logged[2 * epoch : 2 * epoch + 2]]), rel=1e-6
+        )
     assert os.listdir(os.path.join(workdir, "tensorboard"))
     saved = json.loads(open(os.path.join(workdir, "config.json")).read())
     assert saved["optimizer"]["name"] == "easgd" and saved["data"]["dir"] == tiny_run.dataset
@@ -66,14 +71,17 @@ def test_the_shared_easgd_run_trained_checkpointed_logged_and_called_back(tiny_r
     first = build_model(tiny_run.config.model)
     tf.train.Checkpoint(centre=first).restore(latest.replace("ckpt-8", "ckpt-4")).expect_partial()
     assert validate(first, tiny_run.config, PreparedDataset(tiny_run.dataset))["val_error"] == pytest.approx(
-        summary["history"][0]["val_error"], abs=1e-6)
+        summary["history"][0]["val_error"], abs=1e-6
+    )
     # The finished run's export/ holds the centre: its scores are the checkpoint's centre's.
     from wsl_tf.input.preprocessing import preprocess
 
-    images = [open(p, "rb").read() for p in sorted(glob.glob(os.path.join(os.path.dirname(tiny_run.dataset),
-                                                                           "*.png")))[:4]]
+    images = [
+        open(p, "rb").read() for p in sorted(glob.glob(os.path.join(os.path.dirname(tiny_run.dataset), "*.png")))[:4]
+    ]
     served = tf.saved_model.load(os.path.join(tiny_run.export, "saved_model")).signatures["serving_default"](
-        images=tf.constant(images))
+        images=tf.constant(images)
+    )
     # The centre keeps the prior weight the last validation chose, which serving ranks with.
     assert float(centre.prior_weight.numpy()) == summary["history"][-1]["prior_weight"]
     scores = centre.scores(tf.stack([preprocess(b, 64, 64) for b in images]), "natural").numpy()
@@ -86,11 +94,14 @@ def test_the_shared_easgd_run_trained_checkpointed_logged_and_called_back(tiny_r
     assert not np.allclose(replica_conv1, np.array(centre.trainable_variables[0]))
 
 
-@pytest.mark.parametrize("step, expected", [
-    (0, [2, 3, 4]),  # Epoch 1: windows end at the checkpoint (2), a log step (3), the epoch's end (4).
-    (4, [6, 8]),  # Epoch 2 from step 4: the checkpoint at 6 (log steps 6 and 9 give way), the end at 8.
-    (3, [4]),  # A run resumed at step 3 ends its window where an uninterrupted one does.
-])
+@pytest.mark.parametrize(
+    "step, expected",
+    [
+        (0, [2, 3, 4]),  # Epoch 1: windows end at the checkpoint (2), a log step (3), the epoch's end (4).
+        (4, [6, 8]),  # Epoch 2 from step 4: the checkpoint at 6 (log steps 6 and 9 give way), the end at 8.
+        (3, [4]),  # A run resumed at step 3 ends its window where an uninterrupted one does.
+    ],
+)
 def test_log_windows_end_at_a_checkpoint_a_log_step_or_the_epochs_end(step, expected):
     """log_every_steps=3, checkpoints every 2 steps, epochs of 4 steps."""
     epoch_end = (step // 4 + 1) * 4
@@ -147,20 +158,29 @@ def test_losses_are_fetched_once_per_log_window(twelve_word_dataset, tmp_path):
     summary = train(config, str(tmp_path), callbacks=[ends], log=lambda *_: None)
     assert [step for step, _ in ends.steps] == [2, 3, 4, 6, 8]
     assert summary["step"] == 8 and all(np.isfinite(loss) for _, loss in ends.steps)
-    logged = sorted(event.step for path in glob.glob(str(tmp_path / "tensorboard" / "*"))
-                    for event in tf.compat.v1.train.summary_iterator(path)
-                    for value in event.summary.value if value.tag == "train/loss")
+    logged = sorted(
+        event.step
+        for path in glob.glob(str(tmp_path / "tensorboard" / "*"))
+        for event in tf.compat.v1.train.summary_iterator(path)
+        for value in event.summary.value
+        if value.tag == "train/loss"
+    )
     assert logged == [2, 3, 4, 6, 8]
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda c: c.model.update({"num_words": 500}), "model.num_words=500 exceeds the dataset's vocabulary"),
-    (lambda c: c.data.update({"dir": "/nonexistent"}), "not a dataset directory"),
-    (lambda c: c.input.update({"crop_size": 56}), "input.crop_size=56 differs from model.image_size=64"),
-    (lambda c: c.optimizer.update({"name": "adam"}), "optimizer.name='adam'"),
-    (lambda c: (c.optimizer.update({"name": "sgd"}), c.train.update({"steps_per_loop": 4})),
-     "train.steps_per_loop=4 needs optimizer.name='easgd'"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda c: c.model.update({"num_words": 500}), "model.num_words=500 exceeds the dataset's vocabulary"),
+        (lambda c: c.data.update({"dir": "/nonexistent"}), "not a dataset directory"),
+        (lambda c: c.input.update({"crop_size": 56}), "input.crop_size=56 differs from model.image_size=64"),
+        (lambda c: c.optimizer.update({"name": "adam"}), "optimizer.name='adam'"),
+        (
+            lambda c: (c.optimizer.update({"name": "sgd"}), c.train.update({"steps_per_loop": 4})),
+            "train.steps_per_loop=4 needs optimizer.name='easgd'",
+        ),
+    ],
+)
 def test_config_errors_fail_before_training(twelve_word_dataset, tmp_path, change, message):
     config = tiny_config(twelve_word_dataset)
     change(config)
@@ -182,6 +202,7 @@ def test_a_run_opens_its_dataset_once_however_many_replicas_draw(twelve_word_dat
         def read(*args, **kwargs):
             reads[name] += 1
             return original(*args, **kwargs)
+
         return read
 
     monkeypatch.setattr(records, "read_metadata", counting("dataset.json", records.read_metadata))
@@ -208,13 +229,15 @@ def test_a_run_the_schedule_stopped_trains_nothing_when_rerun(twelve_word_datase
     assert any("nothing to train: the schedule stopped this run" in line for line in said)
 
 
-def test_a_rerun_resumes_the_same_run_applying_and_logging_only_what_a_resume_may_change(twelve_word_dataset,
-                                                                                         tmp_path):
+def test_a_rerun_resumes_the_same_run_applying_and_logging_only_what_a_resume_may_change(twelve_word_dataset, tmp_path):
     config = tiny_config(twelve_word_dataset, max_epochs=1)
     first = train(config, str(tmp_path), log=lambda *_: None)
     saved = (tmp_path / "config.json").read_text()
-    for change, value in (("optimizer.learning_rate", 0.5), ("train.batch_size_per_replica", 16),
-                          ("model.width", 0.25)):
+    for change, value in (
+        ("optimizer.learning_rate", 0.5),
+        ("train.batch_size_per_replica", 16),
+        ("model.width", 0.25),
+    ):
         changed = tiny_config(twelve_word_dataset, max_epochs=2)  # A resumable change beside the refused one.
         section, key = change.split(".")
         changed[section][key] = value
@@ -224,16 +247,16 @@ def test_a_rerun_resumes_the_same_run_applying_and_logging_only_what_a_resume_ma
         assert "train.max_epochs" not in str(refused.value) and "use a new --workdir" in str(refused.value)
         assert (tmp_path / "config.json").read_text() == saved  # Refused before anything is written.
     said = []
-    resumed = train(tiny_config(twelve_word_dataset, max_epochs=2, log_every_steps=2), str(tmp_path),
-                    log=said.append)
+    resumed = train(tiny_config(twelve_word_dataset, max_epochs=2, log_every_steps=2), str(tmp_path), log=said.append)
     assert "resuming with train.max_epochs=2 (the run's was 1)" in said
     assert f"resuming with train.log_every_steps=2 (the run's was {config.train.log_every_steps})" in said
     assert (resumed["epoch"], resumed["history"][0]) == (2, first["history"][0])
     assert json.loads((tmp_path / "config.json").read_text())["train"]["max_epochs"] == 2
 
 
-def test_a_run_starts_with_a_summary_of_what_it_trains_and_a_warning_for_a_small_val_split(twelve_word_dataset,
-                                                                                          tmp_path):
+def test_a_run_starts_with_a_summary_of_what_it_trains_and_a_warning_for_a_small_val_split(
+    twelve_word_dataset, tmp_path
+):
     said = []
     train(tiny_config(twelve_word_dataset, max_epochs=1), str(tmp_path), log=said.append)
     images = json.loads(open(os.path.join(twelve_word_dataset, "dataset.json")).read())["images"]
@@ -245,14 +268,27 @@ def test_a_run_starts_with_a_summary_of_what_it_trains_and_a_warning_for_a_small
         "  model alexnet at 64 px, softmax loss, easgd at learning rate 0.05",
         "  batch 16 = 8 per replica x 2 replicas (/cpu:0, /cpu:1); 4 steps per epoch of 64 images; 1 epochs "
         "(train.max_epochs)",
-        "  export none (train.export=False)"]
-    assert images["val"] < 100 and f"wsl-train: warning: only {images['val']} val images have a dictionary word" \
-        in "\n".join(said)
+        "  export none (train.export=False)",
+    ]
+    assert images[
+        "val"
+    ] < 100 and f"wsl-train: warning: only {images['val']} val images have a dictionary word" in "\n".join(said)
 
 
 def test_a_val_split_without_a_dictionary_word_fails_before_the_first_step(tmp_path):
-    data = prepare_jsonl_dataset(tmp_path, 30, ["red", "blue"], image_px=16, max_words=2, vocab_size=2, num_stopwords=0,
-                                 image_size=64, num_shards=1, val_fraction=0.0, test_fraction=0.2)
+    data = prepare_jsonl_dataset(
+        tmp_path,
+        30,
+        ["red", "blue"],
+        image_px=16,
+        max_words=2,
+        vocab_size=2,
+        num_stopwords=0,
+        image_size=64,
+        num_shards=1,
+        val_fraction=0.0,
+        test_fraction=0.2,
+    )
     config = tiny_config(data)
     config.model.num_words = 2
     with pytest.raises(TrainingError, match=r"the val split has no image with a dictionary word \(0 val images\)"):
@@ -267,21 +303,41 @@ def test_a_checkpoint_of_other_shapes_is_a_config_mismatch_not_damage(twelve_wor
     wider = tiny_config(twelve_word_dataset, max_epochs=2)
     wider.model.width = 0.25
     said = []
-    with pytest.raises(TrainingError, match=r"ckpt-\d+ holds a model of other shapes than this config builds .*"
-                                            r"use a new --workdir"):
+    with pytest.raises(
+        TrainingError,
+        match=r"ckpt-\d+ holds a model of other shapes than this config builds .*"
+        r"use a new --workdir",
+    ):
         train(wider, str(tmp_path), log=said.append)
     assert not any("skipped checkpoint" in line for line in said)
 
 
 def test_one_vs_all_weights_count_this_datasets_train_images_not_the_reused_vocabulary(tmp_path):
     (tmp_path / "donor").mkdir()
-    donor = prepare_jsonl_dataset(tmp_path / "donor", 60, ["red", "blue", "green"], image_px=16,
-                                  probabilities=[0.6, 0.3, 0.1], vocab_size=3, num_stopwords=0, image_size=16,
-                                  num_shards=1)
+    donor = prepare_jsonl_dataset(
+        tmp_path / "donor",
+        60,
+        ["red", "blue", "green"],
+        image_px=16,
+        probabilities=[0.6, 0.3, 0.1],
+        vocab_size=3,
+        num_stopwords=0,
+        image_size=16,
+        num_shards=1,
+    )
     (tmp_path / "mine").mkdir()
-    mine = prepare_jsonl_dataset(tmp_path / "mine", 40, ["red", "blue", "green"], image_px=16,
-                                 probabilities=[0.1, 0.3, 0.6], vocab_size=3, num_stopwords=0, image_size=16,
-                                 num_shards=2, vocab_path=os.path.join(donor, "vocab.tsv"))
+    mine = prepare_jsonl_dataset(
+        tmp_path / "mine",
+        40,
+        ["red", "blue", "green"],
+        image_px=16,
+        probabilities=[0.1, 0.3, 0.6],
+        vocab_size=3,
+        num_stopwords=0,
+        image_size=16,
+        num_shards=2,
+        vocab_path=os.path.join(donor, "vocab.tsv"),
+    )
     counts = np.zeros(3, int)  # Brute force: read this dataset's train shards.
     images = 0
     for path in sorted(glob.glob(os.path.join(mine, "train-*.tfrecord"))):
@@ -306,20 +362,32 @@ def test_a_run_directory_of_another_vocabulary_is_refused(twelve_word_dataset, t
 def test_a_misspelt_config_flag_is_named_not_taken_for_a_missing_config(tmp_path, capsys):
     assert run_command(train_command, "--configs=cpu_small.py", f"--workdir={tmp_path / 'run'}") == 2
     assert capsys.readouterr().err.splitlines() == [
-        "wsl-train: error: Unknown command line flag 'configs'. Did you mean: config ?"]
+        "wsl-train: error: Unknown command line flag 'configs'. Did you mean: config ?"
+    ]
 
 
-@pytest.mark.parametrize("argument, message", [
-    ("--config.train.batchsize=3",
-     "wsl-train: error: --config.train.batchsize: no such key in {config}; "
-     "did you mean --config.train.batch_size_per_replica?"),
-    ("--config=/nonexistent/config.py", "wsl-train: error: --config=/nonexistent/config.py: no such file "
-                                        "'/nonexistent/config.py', and no installed config of that name "
-                                        "(installed: cpu_small.py, demo.py, paper.py)"),
-    ("--config=nonexistent.py:k=3", "wsl-train: error: --config=nonexistent.py:k=3: no such file "
-                                    "'nonexistent.py', and no installed config of that name "
-                                    "(installed: cpu_small.py, demo.py, paper.py)"),
-])
+@pytest.mark.parametrize(
+    "argument, message",
+    [
+        (
+            "--config.train.batchsize=3",
+            "wsl-train: error: --config.train.batchsize: no such key in {config}; "
+            "did you mean --config.train.batch_size_per_replica?",
+        ),
+        (
+            "--config=/nonexistent/config.py",
+            "wsl-train: error: --config=/nonexistent/config.py: no such file "
+            "'/nonexistent/config.py', and no installed config of that name "
+            "(installed: cpu_small.py, demo.py, paper.py)",
+        ),
+        (
+            "--config=nonexistent.py:k=3",
+            "wsl-train: error: --config=nonexistent.py:k=3: no such file "
+            "'nonexistent.py', and no installed config of that name "
+            "(installed: cpu_small.py, demo.py, paper.py)",
+        ),
+    ],
+)
 def test_a_bad_config_file_or_key_is_one_line_on_stderr(tmp_path, capsys, argument, message):
     config = f"{REPO}/configs/cpu_small.py"
     assert run_command(train_command, f"--config={config}", f"--workdir={tmp_path / 'run'}", argument) == 2
@@ -330,20 +398,35 @@ def test_a_bad_config_file_or_key_is_one_line_on_stderr(tmp_path, capsys, argume
 def test_an_installed_config_is_found_by_its_name_alone(tmp_path, capsys, monkeypatch):
     """--config=cpu_small.py where no such file is: the installed one (wsl_tf.configs) is read."""
     monkeypatch.chdir(tmp_path)
-    code = run_command(train_command, "--config=cpu_small.py", f"--workdir={tmp_path / 'run'}",
-                       f"--config.data.dir={tmp_path / 'no_such_dataset'}")
+    code = run_command(
+        train_command,
+        "--config=cpu_small.py",
+        f"--workdir={tmp_path / 'run'}",
+        f"--config.data.dir={tmp_path / 'no_such_dataset'}",
+    )
     assert code == 1
-    assert capsys.readouterr().err == (f"wsl-train: error: {tmp_path / 'no_such_dataset'} is not a dataset "
-                                       f"directory: no dataset.json (run wsl-prepare)\n")
-    assert run_command(train_command, "--config=paper.py:googlenet,k=7", f"--workdir={tmp_path / 'run'}",
-                       "--config.model.width=0.5", f"--config.data.dir={tmp_path / 'no_such_dataset'}") == 1
+    assert capsys.readouterr().err == (
+        f"wsl-train: error: {tmp_path / 'no_such_dataset'} is not a dataset "
+        f"directory: no dataset.json (run wsl-prepare)\n"
+    )
+    assert (
+        run_command(
+            train_command,
+            "--config=paper.py:googlenet,k=7",
+            f"--workdir={tmp_path / 'run'}",
+            "--config.model.width=0.5",
+            f"--config.data.dir={tmp_path / 'no_such_dataset'}",
+        )
+        == 1
+    )
     assert train_command.FLAGS.config.model.name == "googlenet" and train_command.FLAGS.config.model.num_words == 7
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("damage", ["truncated", "flipped bytes"])
-def test_a_damaged_latest_checkpoint_is_named_and_the_run_resumes_from_the_one_before(twelve_word_dataset, tmp_path,
-                                                                                      damage):
+def test_a_damaged_latest_checkpoint_is_named_and_the_run_resumes_from_the_one_before(
+    twelve_word_dataset, tmp_path, damage
+):
     """Its own run (1 epoch, checkpoints at steps 2 and 4): ckpt-4 damaged, the rerun retrains steps 3-4."""
     config = tiny_config(twelve_word_dataset, max_epochs=1)
     finished = train(config, str(tmp_path / "run"), log=lambda *_: None)
@@ -353,7 +436,7 @@ def test_a_damaged_latest_checkpoint_is_named_and_the_run_resumes_from_the_one_b
         content = content[: len(content) // 2]
     else:
         middle = len(content) // 2
-        content[middle:middle + 64] = bytes(b ^ 0xFF for b in content[middle:middle + 64])
+        content[middle : middle + 64] = bytes(b ^ 0xFF for b in content[middle : middle + 64])
     open(data, "wb").write(bytes(content))
     (tmp_path / "run" / "summary.json").unlink()
     logged = []
@@ -377,27 +460,43 @@ def test_a_damaged_train_shard_stops_training_with_one_line_naming_it_and_the_of
     shard = sorted(data.glob("train-*.tfrecord"))[0]
     content = bytearray(shard.read_bytes())
     for offset in index["offset"][index["shard"] == 0]:
-        content[offset:offset + 8] = bytes(b ^ 0xFF for b in content[offset:offset + 8])
+        content[offset : offset + 8] = bytes(b ^ 0xFF for b in content[offset : offset + 8])
     shard.write_bytes(bytes(content))
     config = tiny_config(str(data), max_epochs=1)
     with pytest.raises(TrainingError) as raised:
         train(config, str(tmp_path / "run"), log=lambda *_: None)
     message = str(raised.value)
-    assert re.match(rf"{re.escape(str(shard))}: the record at byte 12 fails its checksum: this shard is damaged; "
-                    rf"training stopped at step 0, the last checkpoint kept \(none yet\)", message), message
+    assert re.match(
+        rf"{re.escape(str(shard))}: the record at byte 12 fails its checksum: this shard is damaged; "
+        rf"training stopped at step 0, the last checkpoint kept \(none yet\)",
+        message,
+    ), message
     assert "\n" not in message
 
 
-@pytest.mark.parametrize("name, damage, message", [
-    ("dataset.json", b'{"schema_version": 3, "shar', "{path}: damaged: not JSON (Unterminated string starting at: "
-                                                     "line 1 column 23 (char 22)); rerun wsl-prepare"),
-    ("dataset.json", b"[1, 2]", "{path}: damaged: a JSON list, not an object; rerun wsl-prepare"),
-    ("vocab.tsv", b"cat\t12\ndog\n", "{path}:2: expected 'word<TAB>count', got 'dog'"),
-    ("train-index.npz", b"PK\x03\x04 not a zip", "{path}: damaged train index (BadZipFile: File is not a zip file); "
-                                                 "rerun wsl-prepare"),
-    ("train-index.npz", "truncated", "{path}: damaged train index (BadZipFile: File is not a zip file); "
-                                     "rerun wsl-prepare"),
-])
+@pytest.mark.parametrize(
+    "name, damage, message",
+    [
+        (
+            "dataset.json",
+            b'{"schema_version": 3, "shar',
+            "{path}: damaged: not JSON (Unterminated string starting at: "
+            "line 1 column 23 (char 22)); rerun wsl-prepare",
+        ),
+        ("dataset.json", b"[1, 2]", "{path}: damaged: a JSON list, not an object; rerun wsl-prepare"),
+        ("vocab.tsv", b"cat\t12\ndog\n", "{path}:2: expected 'word<TAB>count', got 'dog'"),
+        (
+            "train-index.npz",
+            b"PK\x03\x04 not a zip",
+            "{path}: damaged train index (BadZipFile: File is not a zip file); rerun wsl-prepare",
+        ),
+        (
+            "train-index.npz",
+            "truncated",
+            "{path}: damaged train index (BadZipFile: File is not a zip file); rerun wsl-prepare",
+        ),
+    ],
+)
 def test_a_damaged_dataset_file_is_one_line_naming_it(twelve_word_dataset, tmp_path, capsys, name, damage, message):
     import shutil
 
@@ -405,8 +504,13 @@ def test_a_damaged_dataset_file_is_one_line_naming_it(twelve_word_dataset, tmp_p
     shutil.copytree(twelve_word_dataset, data)
     target = data / name
     target.write_bytes(target.read_bytes()[:100] if damage == "truncated" else damage)
-    code = run_command(train_command, f"--config={REPO}/configs/cpu_small.py", f"--workdir={tmp_path / 'run'}",
-                       f"--config.data.dir={data}", "--config.model.num_words=12")
+    code = run_command(
+        train_command,
+        f"--config={REPO}/configs/cpu_small.py",
+        f"--workdir={tmp_path / 'run'}",
+        f"--config.data.dir={data}",
+        "--config.model.num_words=12",
+    )
     assert code == 1
     assert capsys.readouterr().err.splitlines() == ["wsl-train: error: " + message.format(path=target)]
 
@@ -451,33 +555,72 @@ def test_a_checkpoint_the_state_file_does_not_list_is_removed_at_start_and_when_
     assert writer.latest.endswith("ckpt-4")
 
 
-NO_SPACE_LINE = (r"{program}: error: no space left on the device \({path}\S*; No space left on device\)\. Nothing "
-                 r"half-written is kept: free some space, then rerun the same command to go on from its last complete "
-                 r"step")
+NO_SPACE_LINE = (
+    r"{program}: error: no space left on the device \({path}\S*; No space left on device\)\. Nothing "
+    r"half-written is kept: free some space, then rerun the same command to go on from its last complete "
+    r"step"
+)
 
 
 @pytest.mark.slow
 def test_a_full_disk_at_a_checkpoint_an_export_and_an_evaluation_is_one_line_each_and_the_reruns_complete(
-        twelve_word_dataset, tmp_path):
+    twelve_word_dataset, tmp_path
+):
     """A run directory on a real filesystem that fills up (a tmpfs in a private mount namespace): 64 KB free when
     wsl-train reaches its first checkpoint, when wsl-export writes and when wsl-eval writes; space back, reruns."""
     disk = tmp_path / "disk"
     run = disk / "run"
-    train_ = [sys.executable, "-m", "wsl_tf.cli.train", f"--config={REPO}/configs/cpu_small.py", f"--workdir={run}",
-              f"--config.data.dir={twelve_word_dataset}", "--config.model.num_words=12",
-              "--config.train.max_epochs=1", "--config.train.devices=()", "--config.train.logical_cpus=2",
-              "--config.train.checkpoint_every_steps=2"]
+    train_ = [
+        sys.executable,
+        "-m",
+        "wsl_tf.cli.train",
+        f"--config={REPO}/configs/cpu_small.py",
+        f"--workdir={run}",
+        f"--config.data.dir={twelve_word_dataset}",
+        "--config.model.num_words=12",
+        "--config.train.max_epochs=1",
+        "--config.train.devices=()",
+        "--config.train.logical_cpus=2",
+        "--config.train.checkpoint_every_steps=2",
+    ]
     export = [sys.executable, "-m", "wsl_tf.cli.export", f"--workdir={run}", f"--output={disk / 'served'}"]
-    evaluate = [sys.executable, "-m", "wsl_tf.cli.eval", f"--workdir={run}", "--experiments=word_prediction,pictures",
-                "--test_images=60", "--baseline_train_images=200", "--class_network_steps=10", "--noprogress"]
+    evaluate = [
+        sys.executable,
+        "-m",
+        "wsl_tf.cli.eval",
+        f"--workdir={run}",
+        "--experiments=word_prediction,pictures",
+        "--test_images=60",
+        "--baseline_train_images=200",
+        "--class_network_steps=10",
+        "--noprogress",
+    ]
     full = 64 << 10
-    results = run_on_small_disk(str(disk), 256 << 20, [
-        {"fill": full}, {"run": train_}, {"snapshot": str(tmp_path / "at_checkpoint")}, {"unfill": True},
-        {"run": train_}, {"fill": full}, {"run": export}, {"snapshot": str(tmp_path / "at_export")},
-        {"run": evaluate}, {"snapshot": str(tmp_path / "at_eval")}, {"unfill": True}, {"run": export},
-        {"run": evaluate}, {"snapshot": str(tmp_path / "after")}])
-    for index, program, path in [(1, "wsl-train", run / "checkpoints" / "ckpt-2_temp"), (6, "wsl-export", disk),
-                                 (8, "wsl-eval", run / "eval")]:
+    results = run_on_small_disk(
+        str(disk),
+        256 << 20,
+        [
+            {"fill": full},
+            {"run": train_},
+            {"snapshot": str(tmp_path / "at_checkpoint")},
+            {"unfill": True},
+            {"run": train_},
+            {"fill": full},
+            {"run": export},
+            {"snapshot": str(tmp_path / "at_export")},
+            {"run": evaluate},
+            {"snapshot": str(tmp_path / "at_eval")},
+            {"unfill": True},
+            {"run": export},
+            {"run": evaluate},
+            {"snapshot": str(tmp_path / "after")},
+        ],
+    )
+    for index, program, path in [
+        (1, "wsl-train", run / "checkpoints" / "ckpt-2_temp"),
+        (6, "wsl-export", disk),
+        (8, "wsl-eval", run / "eval"),
+    ]:
         failed = results[index]
         assert failed["returncode"] == 1, (program, failed["stderr"][-2000:])
         said = [line for line in failed["stderr"].replace("\r", "\n").splitlines() if "error" in line.lower()]

@@ -4,10 +4,10 @@ import ml_collections
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from wsl_tf.models import MultiClassLogisticLoss, OneVsAllLogisticLoss
 from wsl_tf.configs import paper
+
 from wsl_tf.input.sampling import uniform_word_inclusion
+from wsl_tf.models import MultiClassLogisticLoss, OneVsAllLogisticLoss
 from wsl_tf.train.training_run import TrainingRun, prepare_process
 from wsl_tf.variables import replica_copies, seed_state_variables
 
@@ -37,6 +37,7 @@ def step(run, stream) -> float:
 
 def batches(run, labels_fn, negatives=0):
     """Distributed batches like the pipeline's; with `negatives` extra word ids per batch, as it draws them."""
+
     def dataset_fn(context):
         batch = context.get_per_replica_batch_size(run.global_batch_size)
         seed = context.input_pipeline_id
@@ -73,8 +74,11 @@ def tensors_with_dimension(graph, size, seen=None) -> list:
 def must_compile_calls(graph, seen=None) -> list:
     """Names of the function calls in `graph` (and the functions it calls) that XLA must compile."""
     seen = set() if seen is None else seen
-    found = [op.name for op in graph.get_operations()
-             if "_XlaMustCompile" in op.node_def.attr and op.node_def.attr["_XlaMustCompile"].b]
+    found = [
+        op.name
+        for op in graph.get_operations()
+        if "_XlaMustCompile" in op.node_def.attr and op.node_def.attr["_XlaMustCompile"].b
+    ]
     for name, function in graph._functions.items():
         if name not in seen and hasattr(function, "graph"):
             seen.add(name)
@@ -128,8 +132,9 @@ def test_the_elastic_exchange_runs_before_every_tau_th_step_and_counts_its_bytes
         step(run, stream)
         exchanges.append(int(np.asarray(replica_copies(run.easgd.exchanges)[0])))
     assert exchanges == [1, 1, 1, 2, 2, 2, 3]  # Before steps 0, 3 and 6.
-    dense = sum(int(np.prod(v.shape)) * 4 for i, v in enumerate(run.centre.trainable_variables)
-                if i not in run.easgd.row_sparse)
+    dense = sum(
+        int(np.prod(v.shape)) * 4 for i, v in enumerate(run.centre.trainable_variables) if i not in run.easgd.row_sparse
+    )
     # Each replica sends the dense weights each exchange, plus at most a batch's rows per step since the last.
     row_bytes = (512 + 1) * 4 + 2 * 4
     assert 3 * 2 * dense < run.reduced_bytes() <= 3 * 2 * dense + 2 * (1 + 2 * 3 * 4) * row_bytes
@@ -148,8 +153,7 @@ def test_replicas_draw_their_own_dropout_masks():
 
 def test_a_batch_of_padding_only_trains_with_one_vs_all():
     """Images none of whose words is among the first K (num_words below the dataset's K)."""
-    run = new_run(run_config(tau=2), OneVsAllLogisticLoss.from_counts(np.full(K, 5), 100),
-                      inclusion=INCLUSION)
+    run = new_run(run_config(tau=2), OneVsAllLogisticLoss.from_counts(np.full(K, 5), 100), inclusion=INCLUSION)
     run.start()
     stream = batches(run, lambda shape, seed: -tf.ones((*shape, 3), tf.int32))
     step(run, stream)
@@ -213,12 +217,12 @@ def test_a_second_run_in_the_same_process_exchanges_after_a_long_first_one():
     first = new_run(run_config(tau=1), MultiClassLogisticLoss(), inclusion=INCLUSION)
     first.start()
     first.run_steps(batches(first, one_word), 40)
-    second = new_run(run_config(tau=1), OneVsAllLogisticLoss.from_counts(np.full(K, 5), 100),
-                      inclusion=INCLUSION)
+    second = new_run(run_config(tau=1), OneVsAllLogisticLoss.from_counts(np.full(K, 5), 100), inclusion=INCLUSION)
     assert second.strategy is first.strategy
     second.start()
-    losses = second.run_steps(batches(second, lambda shape, seed: tf.random.stateless_uniform(
-        (*shape, 3), (seed, 3), 0, K, tf.int32)), 6).numpy()
+    losses = second.run_steps(
+        batches(second, lambda shape, seed: tf.random.stateless_uniform((*shape, 3), (seed, 3), 0, K, tf.int32)), 6
+    ).numpy()
     assert np.all(np.isfinite(losses))
 
 
@@ -238,8 +242,12 @@ def test_modern_backbones_train_under_the_same_loop_with_mixed_precision_and_xla
         batch = context.get_per_replica_batch_size(run.global_batch_size)
         seed = context.input_pipeline_id
         return tf.data.Dataset.from_tensor_slices(
-            {"images": tf.random.stateless_normal((4, batch, 32, 32, 3), (seed, 1)),
-             "labels": one_word((4, batch), seed), "positions": tf.zeros((4, batch), tf.int64)}).repeat()
+            {
+                "images": tf.random.stateless_normal((4, batch, 32, 32, 3), (seed, 1)),
+                "labels": one_word((4, batch), seed),
+                "positions": tf.zeros((4, batch), tf.int64),
+            }
+        ).repeat()
 
     stream = run.distribute(dataset_fn)
     graph = run.traced_step(stream).graph

@@ -6,18 +6,23 @@ import tensorflow as tf
 
 from tests.helpers import model_config
 from wsl_tf.models import build_model
-from wsl_tf.train.word_rows import (batch_word_logits, draw_word_rows, fill_normal_rows, in_batch_logits,
-                                    in_batch_targets)
+from wsl_tf.train.word_rows import (
+    batch_word_logits,
+    draw_word_rows,
+    fill_normal_rows,
+    in_batch_logits,
+    in_batch_targets,
+)
 
 
 def numpy_in_batch_targets(labels):
-    flat = [l for row in labels for l in row if l >= 0]
+    flat = [word for row in labels for word in row if word >= 0]
     classes = list(dict.fromkeys(flat))
     targets = np.zeros((len(labels), len(classes)), np.float32)
     for b, row in enumerate(labels):
-        for l in row:
-            if l >= 0:
-                targets[b, classes.index(l)] = 1
+        for word in row:
+            if word >= 0:
+                targets[b, classes.index(word)] = 1
     return classes, targets
 
 
@@ -33,8 +38,12 @@ def test_in_batch_targets_match_numpy(labels):
 def test_batch_word_logits_are_the_full_logits_columns(word_layer):
     x = tf.random.normal((5, 16))
     classes = tf.constant([17, 3, 199, 42])
-    np.testing.assert_allclose(batch_word_logits(word_layer, x, classes).numpy(),
-                               word_layer(x).numpy()[:, [17, 3, 199, 42]], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        batch_word_logits(word_layer, x, classes).numpy(),
+        word_layer(x).numpy()[:, [17, 3, 199, 42]],
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 def test_gradient_is_indexed_slices_and_zero_outside_the_batch_rows(word_layer):
@@ -63,8 +72,9 @@ def test_compiles_under_xla(word_layer):
 
     loss, grad = step(tf.random.normal((4, 16)), tf.constant([[5], [9], [5], [120]]))
     assert np.isfinite(loss.numpy()) and isinstance(grad, tf.IndexedSlices)
-    assert "CandidateSampler" not in str(step.get_concrete_function(
-        tf.TensorSpec((4, 16)), tf.TensorSpec((4, 1), tf.int32)).graph.as_graph_def())
+    assert "CandidateSampler" not in str(
+        step.get_concrete_function(tf.TensorSpec((4, 16)), tf.TensorSpec((4, 1), tf.int32)).graph.as_graph_def()
+    )
 
 
 def test_model_in_batch_logits_are_its_scores_columns_for_every_head():
@@ -77,8 +87,9 @@ def test_model_in_batch_logits_are_its_scores_columns_for_every_head():
     np.testing.assert_allclose(logits["words"].numpy(), model(x).numpy()[:, [4, 0, 29]], rtol=1e-5, atol=1e-6)
     features = model.backbone(x)
     for name, head in zip(model.backbone.aux_names, model.aux_heads):
-        np.testing.assert_allclose(logits[name].numpy(), head(features[name]).numpy()[:, [4, 0, 29]],
-                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            logits[name].numpy(), head(features[name]).numpy()[:, [4, 0, 29]], rtol=1e-5, atol=1e-6
+        )
 
 
 def test_weights_are_drawn_blockwise_with_the_configured_scale():

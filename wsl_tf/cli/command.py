@@ -14,7 +14,6 @@ import tempfile
 
 from absl import app, flags
 
-
 HELP_FLAGS = ("-h", "--help", "--helpshort", "-?")
 
 
@@ -94,15 +93,17 @@ def resolve_config(spec: str) -> str:
 def resolve_config_flags(argv: list[str], flag: str = "config") -> list[str]:
     """argv with each --config=SPEC resolved by resolve_config."""
     prefix = f"--{flag}="
-    return [prefix + resolve_config(a[len(prefix):]) if a.startswith(prefix) else a for a in argv]
+    return [prefix + resolve_config(a[len(prefix) :]) if a.startswith(prefix) else a for a in argv]
 
 
 def _load_config_file(spec: str):
     """get_config() of a `path[:argument]` config file, or raise ValueError naming the problem."""
     path, _, argument = resolve_config(spec).partition(":")
     if not os.path.isfile(path):
-        raise ValueError(f"--config={spec}: no such file {path!r}, and no installed config of that name "
-                         f"(installed: {', '.join(installed_configs())})")
+        raise ValueError(
+            f"--config={spec}: no such file {path!r}, and no installed config of that name "
+            f"(installed: {', '.join(installed_configs())})"
+        )
     module_spec = importlib.util.spec_from_file_location("wsl_config", path)
     module = importlib.util.module_from_spec(module_spec)
     try:
@@ -128,7 +129,7 @@ def config_problem(argv, flag_values: flags.FlagValues, flag: str = "config") ->
     for argument in argv[1:]:
         if not argument.startswith(f"--{flag}."):
             continue
-        key = argument[len(f"--{flag}."):].split("=", 1)[0]
+        key = argument[len(f"--{flag}.") :].split("=", 1)[0]
         if key not in known:
             close = _closest(key, known)
             hint = f"; did you mean --{flag}.{close}?" if close else ""
@@ -153,10 +154,12 @@ def _closest(key: str, known: list[str]) -> str | None:
 def command_help(main, flag_values: flags.FlagValues) -> str:
     """The command's docstring and its own flags: what --help prints (absl's --helpfull has the rest)."""
     module = sys.modules[main.__module__]
-    own = "\n".join(line for line in flag_values.get_help(include_special_flags=False).splitlines()
-                    if line.startswith(" "))
-    return (f"{(module.__doc__ or '').strip()}\n\nFlags:\n{own}\n\n"
-            "--helpfull lists absl's own flags too.").replace("\n\n\n", "\n\n")
+    own = "\n".join(
+        line for line in flag_values.get_help(include_special_flags=False).splitlines() if line.startswith(" ")
+    )
+    return (f"{(module.__doc__ or '').strip()}\n\nFlags:\n{own}\n\n--helpfull lists absl's own flags too.").replace(
+        "\n\n\n", "\n\n"
+    )
 
 
 def _parse_afresh(flag_values: flags.FlagValues, argv: list[str]) -> list[str]:
@@ -179,8 +182,14 @@ def _parse_afresh(flag_values: flags.FlagValues, argv: list[str]) -> list[str]:
     return parsed
 
 
-def run(main, program: str, flag_values: flags.FlagValues, uses_tensorflow: bool = True,
-        default_config: str | None = None, disk_hint: str = "") -> None:
+def run(
+    main,
+    program: str,
+    flag_values: flags.FlagValues,
+    uses_tensorflow: bool = True,
+    default_config: str | None = None,
+    disk_hint: str = "",
+) -> None:
     """app.run(main) with short --help, and flag or config errors in one line on stderr (exit status 2).
 
     default_config: the --config a command uses when none is given. It is
@@ -243,9 +252,12 @@ def one_line_errors(main, program: str, disk_hint: str = ""):
         except Exception as error:  # noqa: BLE001 (a full disk surfaces as OSError or as a TensorFlow error)
             if not fileio.disk_full(error):
                 raise
-            print(f"{program}: error: no space left on the device ({fileio.error_line(error, limit=300)}). "
-                  f"Nothing half-written is kept: free some space{disk_hint}, then rerun the same command to go on "
-                  "from its last complete step", file=sys.stderr)
+            print(
+                f"{program}: error: no space left on the device ({fileio.error_line(error, limit=300)}). "
+                f"Nothing half-written is kept: free some space{disk_hint}, then rerun the same command to go on "
+                "from its last complete step",
+                file=sys.stderr,
+            )
             return 1
 
     return guarded

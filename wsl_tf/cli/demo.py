@@ -24,14 +24,15 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from wsl_tf.cli import command
 from wsl_tf import configs, fileio
+from wsl_tf.cli import command
 
 _DEFAULT_CONFIG = os.path.join(os.path.dirname(configs.__file__), "demo.py")
 
 FLAGS = flags.FlagValues()  # This command's own: several commands can be imported in one process.
-config_flags.DEFINE_config_file("config", None, "The demo's config file (default: the installed configs/demo.py).",
-                                flag_values=FLAGS)
+config_flags.DEFINE_config_file(
+    "config", None, "The demo's config file (default: the installed configs/demo.py).", flag_values=FLAGS
+)
 flags.DEFINE_string("workdir", "runs/demo", "Where the demo writes its dataset and run.", flag_values=FLAGS)
 
 
@@ -57,27 +58,43 @@ def main(argv):
         source = demo_source(data)
         settings = {key: value for key, value in data.items() if key not in SOURCE_SETTINGS}
         options = preparer.PrepareOptions.from_settings(
-            settings, "data", output_dir=dataset_dir,
-            stopword_lists=corpora.fetch("stopwords") if data.stopwords == "list" else None)
+            settings,
+            "data",
+            output_dir=dataset_dir,
+            stopword_lists=corpora.fetch("stopwords") if data.stopwords == "list" else None,
+        )
         preparer.DatasetPreparer(source, options).run()
         dataset = PreparedDataset(dataset_dir)
         run_config = FLAGS.config.run
         run_config.data.dir = dataset_dir
         run_config.model.num_words = min(run_config.model.num_words, dataset.vocab_size)
         summary = train_and_export(run_config, run_dir.path, dataset=dataset)
-        baseline = split_precision(frequency_scores(dataset, run_config.model.num_words), dataset, run_config.input,
-                                   run_config.model.num_words, "val", run_config.eval.batch_size,
-                                   run_config.eval.val_images)["precision_at_10"]
+        baseline = split_precision(
+            frequency_scores(dataset, run_config.model.num_words),
+            dataset,
+            run_config.input,
+            run_config.model.num_words,
+            "val",
+            run_config.eval.batch_size,
+            run_config.eval.val_images,
+        )["precision_at_10"]
         metrics = evaluation(run_dir.path)
     except KeyboardInterrupt:
-        print("wsl-demo: interrupted. Rerun the same command to resume: finished stages are kept and training "
-              "goes on from its last checkpoint.", file=sys.stderr)
+        print(
+            "wsl-demo: interrupted. Rerun the same command to resume: finished stages are kept and training "
+            "goes on from its last checkpoint.",
+            file=sys.stderr,
+        )
         return 130
     final = summary["history"][-1] if summary["history"] else {}
-    report = {"epochs": summary["epoch"], "steps": summary["step"], "learning_rate": summary["learning_rate"],
-              "val_precision_at_10": round(final["precision_at_10"], 4) if final else None,
-              "frequency_baseline_precision_at_10": round(baseline, 4),
-              "export": run_dir.export}
+    report = {
+        "epochs": summary["epoch"],
+        "steps": summary["step"],
+        "learning_rate": summary["learning_rate"],
+        "val_precision_at_10": round(final["precision_at_10"], 4) if final else None,
+        "frequency_baseline_precision_at_10": round(baseline, 4),
+        "export": run_dir.export,
+    }
     print("demo result: " + fileio.dumps_strict(report))
     print(headline(metrics, run_dir.report_path))
     return 0
@@ -131,15 +148,23 @@ def headline(metrics: dict, report_path: str) -> str:
         from wsl_tf.eval.report import word_prediction_table
 
         table, notes = word_prediction_table(prediction)
-        lines += [f"word prediction, {prediction.get('split', 'test')} split, {prediction['images']} images:", *table,
-                  *notes]
+        lines += [
+            f"word prediction, {prediction.get('split', 'test')} split, {prediction['images']} images:",
+            *table,
+            *notes,
+        ]
     return "\n".join(lines)
 
 
 def run():
-    command.run(main, "wsl-demo", FLAGS, default_config=_DEFAULT_CONFIG,
-                disk_hint=f" (the demo needs about {DISK_NEEDED}: the corpora cached in ~/.cache/wsl_tf, the dataset "
-                          "and run in --workdir; or pass --workdir on another disk)")
+    command.run(
+        main,
+        "wsl-demo",
+        FLAGS,
+        default_config=_DEFAULT_CONFIG,
+        disk_hint=f" (the demo needs about {DISK_NEEDED}: the corpora cached in ~/.cache/wsl_tf, the dataset "
+        "and run in --workdir; or pass --workdir on another disk)",
+    )
 
 
 if __name__ == "__main__":

@@ -44,26 +44,49 @@ FLAGS = flags.FlagValues()  # This command's own: several commands can be import
 flags.DEFINE_string("workdir", None, "The run directory wsl-train wrote.", flag_values=FLAGS)
 # --config.eval.KEY=VALUE: any eval setting of configs/paper.py (which the flag reads for the keys and their
 # types), over the run's own config.json; only the overrides are used.
-config_flags.DEFINE_config_file("config", None, "Eval settings over the run's config: --config.eval.KEY=VALUE.",
-                                flag_values=FLAGS)
+config_flags.DEFINE_config_file(
+    "config", None, "Eval settings over the run's config: --config.eval.KEY=VALUE.", flag_values=FLAGS
+)
 # Short aliases, each writing the eval key of its name (unset: the run's config decides).
-ALIASES = ("experiments", "transfer", "grid_words", "test_images", "baseline_train_images", "transfer_images",
-           "class_network_steps", "choice_epochs", "choice_epoch_size", "choice_transfer")
+ALIASES = (
+    "experiments",
+    "transfer",
+    "grid_words",
+    "test_images",
+    "baseline_train_images",
+    "transfer_images",
+    "class_network_steps",
+    "choice_epochs",
+    "choice_epoch_size",
+    "choice_transfer",
+)
 flags.DEFINE_list("experiments", None, "= --config.eval.experiments: which experiments.", flag_values=FLAGS)
-flags.DEFINE_list("transfer", None, "= --config.eval.transfer: labelled sets: fashion_mnist, categories[:SPLIT], "
-                  "emoji_subgroups[:SPLIT], folder:ROOT, voc2007:ROOT.", flag_values=FLAGS)
-flags.DEFINE_list("grid_words", None, "= --config.eval.grid_words: words for the top-images picture.",
-                  flag_values=FLAGS)
-flags.DEFINE_integer("test_images", None, "= --config.eval.test_images: held-out images for word prediction.",
-                     flag_values=FLAGS)
-flags.DEFINE_integer("baseline_train_images", None,
-                     "= --config.eval.baseline_train_images: train images the per-word regressors fit on.",
-                     flag_values=FLAGS)
-flags.DEFINE_integer("transfer_images", None, "= --config.eval.transfer_images: images per labelled set.",
-                     flag_values=FLAGS)
+flags.DEFINE_list(
+    "transfer",
+    None,
+    "= --config.eval.transfer: labelled sets: fashion_mnist, categories[:SPLIT], "
+    "emoji_subgroups[:SPLIT], folder:ROOT, voc2007:ROOT.",
+    flag_values=FLAGS,
+)
+flags.DEFINE_list(
+    "grid_words", None, "= --config.eval.grid_words: words for the top-images picture.", flag_values=FLAGS
+)
+flags.DEFINE_integer(
+    "test_images", None, "= --config.eval.test_images: held-out images for word prediction.", flag_values=FLAGS
+)
+flags.DEFINE_integer(
+    "baseline_train_images",
+    None,
+    "= --config.eval.baseline_train_images: train images the per-word regressors fit on.",
+    flag_values=FLAGS,
+)
+flags.DEFINE_integer(
+    "transfer_images", None, "= --config.eval.transfer_images: images per labelled set.", flag_values=FLAGS
+)
 flags.DEFINE_integer("class_network_steps", None, "= --config.eval.class_network_steps.", flag_values=FLAGS)
-flags.DEFINE_integer("choice_epochs", None, "= --config.eval.choice_epochs: epochs of each training choice.",
-                     flag_values=FLAGS)
+flags.DEFINE_integer(
+    "choice_epochs", None, "= --config.eval.choice_epochs: epochs of each training choice.", flag_values=FLAGS
+)
 flags.DEFINE_integer("choice_epoch_size", None, "= --config.eval.choice_epoch_size.", flag_values=FLAGS)
 flags.DEFINE_string("choice_transfer", None, "= --config.eval.choice_transfer (empty: none).", flag_values=FLAGS)
 flags.DEFINE_bool("progress", True, "Show progress bars.", flag_values=FLAGS)
@@ -80,8 +103,10 @@ def overrides_of_flags() -> dict:
     overrides = config_flags.get_override_values(FLAGS["config"])
     others = [key for key in overrides if not key.startswith("eval.")]
     if others:
-        raise ConfigError(f"--config.{others[0]}: wsl-eval reads the run's own config; it overrides only "
-                          f"--config.eval.KEY (the run's other settings are what it was trained with)")
+        raise ConfigError(
+            f"--config.{others[0]}: wsl-eval reads the run's own config; it overrides only "
+            f"--config.eval.KEY (the run's other settings are what it was trained with)"
+        )
     given = {key.split(".", 1)[1]: value for key, value in overrides.items()}
     for key in ALIASES:
         value = FLAGS[key].value
@@ -89,8 +114,10 @@ def overrides_of_flags() -> dict:
             continue
         value = tuple(value) if isinstance(value, list) else value
         if key in given and given[key] != value:
-            raise ConfigError(f"--{key}={FLAGS[key].serialize().split('=', 1)[-1]} and "
-                              f"--config.eval.{key}={given[key]!r} disagree: give one")
+            raise ConfigError(
+                f"--{key}={FLAGS[key].serialize().split('=', 1)[-1]} and "
+                f"--config.eval.{key}={given[key]!r} disagree: give one"
+            )
         given[key] = value
     return given
 
@@ -98,7 +125,7 @@ def overrides_of_flags() -> dict:
 def fetched_resources(log=print):
     """Resources that fetch wsl-fetch-data's corpora when an experiment first needs one."""
     from data_tools import corpora
-    from wsl_tf.eval.run_evaluation import ResourceUnavailable, Resources
+    from wsl_tf.eval.run_evaluation import Resources, ResourceUnavailable
 
     def fetch(name: str) -> str:
         try:

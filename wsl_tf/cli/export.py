@@ -11,8 +11,6 @@ finish to WORKDIR/export; use this to export a run mid-way, elsewhere, or with
 another top_k. The output directory is replaced whole, atomically.
 """
 
-import sys
-
 from absl import app, flags, logging
 
 from wsl_tf.cli import command

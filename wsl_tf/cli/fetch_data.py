@@ -29,8 +29,10 @@ def main(argv):
         return 0
     unknown = [n for n in FLAGS.corpora if n not in corpora.CORPORA]
     if unknown:
-        print(f"wsl-fetch-data: error: --corpora: unknown {', '.join(unknown)}; "
-              f"known: {', '.join(corpora.CORPORA)}", file=sys.stderr)
+        print(
+            f"wsl-fetch-data: error: --corpora: unknown {', '.join(unknown)}; known: {', '.join(corpora.CORPORA)}",
+            file=sys.stderr,
+        )
         return 2
     for name in FLAGS.corpora:
         try:

@@ -25,19 +25,33 @@ import sys
 
 from absl import app, flags
 
-from wsl_tf.cli import command
 from wsl_tf import fileio
+from wsl_tf.cli import command
 
 FLAGS = flags.FlagValues()  # This command's own: several commands can be imported in one process.
-flags.DEFINE_string("model", None, "An export directory (holding saved_model/) or a SavedModel directory.", flag_values=FLAGS)
-flags.DEFINE_enum("format", "table", ["table", "json"], "table: a line per image; json: a JSON object per line.", flag_values=FLAGS)
+flags.DEFINE_string(
+    "model", None, "An export directory (holding saved_model/) or a SavedModel directory.", flag_values=FLAGS
+)
+flags.DEFINE_enum(
+    "format", "table", ["table", "json"], "table: a line per image; json: a JSON object per line.", flag_values=FLAGS
+)
 flags.DEFINE_list("words", None, "Score only these words (comma-separated).", flag_values=FLAGS)
-flags.DEFINE_integer("top_k", 0, "Words shown per image (0: what the model returns, or all of --words).",
-                     lower_bound=0, flag_values=FLAGS)
+flags.DEFINE_integer(
+    "top_k",
+    0,
+    "Words shown per image (0: what the model returns, or all of --words).",
+    lower_bound=0,
+    flag_values=FLAGS,
+)
 flags.DEFINE_integer("batch_size", 64, "Images per call.", lower_bound=1, flag_values=FLAGS)
-flags.DEFINE_enum("ranking", None, ["natural", "balanced"],
-                  "natural: words ranked with their frequency prior; balanced: as if all were equally frequent. "
-                  "Default: natural, or balanced with --words.", flag_values=FLAGS)
+flags.DEFINE_enum(
+    "ranking",
+    None,
+    ["natural", "balanced"],
+    "natural: words ranked with their frequency prior; balanced: as if all were equally frequent. "
+    "Default: natural, or balanced with --words.",
+    flag_values=FLAGS,
+)
 flags.mark_flags_as_required(["model"], flag_values=FLAGS)
 
 
@@ -51,8 +65,9 @@ def saved_model_dir(path: str) -> str:
 SIGNATURES = {"natural": "serving_default", "balanced": "serving_balanced"}
 
 
-def predict(signatures, images: list[bytes], words: list[str] | None, top_k: int,
-            ranking: str = "natural") -> list[dict | None]:
+def predict(
+    signatures, images: list[bytes], words: list[str] | None, top_k: int, ranking: str = "natural"
+) -> list[dict | None]:
     """Per image {"words", "scores"} under the ranking, or None for an image that does not decode."""
     import numpy as np
     import tensorflow as tf
@@ -62,14 +77,19 @@ def predict(signatures, images: list[bytes], words: list[str] | None, top_k: int
     if words:
         vectors = signatures["word_vectors"](words=tf.constant(words))
         weight = float(vectors["prior_weight"]) - (1.0 if ranking == "balanced" else 0.0)
-        scores = (out["embedding"].numpy() @ vectors["vectors"].numpy().T + vectors["biases"].numpy()
-                  + weight * vectors["log_prior"].numpy())
+        scores = (
+            out["embedding"].numpy() @ vectors["vectors"].numpy().T
+            + vectors["biases"].numpy()
+            + weight * vectors["log_prior"].numpy()
+        )
         order = np.argsort(-scores, axis=1, kind="stable")[:, : top_k or len(words)]
         ranked = [([words[j] for j in row], [float(scores[i, j]) for j in row]) for i, row in enumerate(order)]
     else:
         shown = top_k or out["words"].shape[1]
-        ranked = [([w.decode() for w in ws[:shown]], [float(s) for s in ss[:shown]])
-                  for ws, ss in zip(out["words"].numpy(), out["scores"].numpy())]
+        ranked = [
+            ([w.decode() for w in ws[:shown]], [float(s) for s in ss[:shown]])
+            for ws, ss in zip(out["words"].numpy(), out["scores"].numpy())
+        ]
     return [{"words": w, "scores": s} if ok else None for (w, s), ok in zip(ranked, valid)]
 
 
@@ -119,13 +139,19 @@ def main(argv):
     try:
         signatures = tf.saved_model.load(path).signatures
     except (tf.errors.OpError, OSError, ValueError) as error:
-        print(f"wsl-predict: error: --model={FLAGS.model}: the SavedModel in {path} does not load "
-              f"({type(error).__name__}: {fileio.error_line(error)}); export it again (wsl-export)", file=sys.stderr)
+        print(
+            f"wsl-predict: error: --model={FLAGS.model}: the SavedModel in {path} does not load "
+            f"({type(error).__name__}: {fileio.error_line(error)}); export it again (wsl-export)",
+            file=sys.stderr,
+        )
         return 1
     ranking = FLAGS.ranking or ("balanced" if FLAGS.words else "natural")
     if SIGNATURES[ranking] not in signatures:
-        print(f"wsl-predict: error: --model={FLAGS.model}: the export has no {SIGNATURES[ranking]} signature "
-              f"(exported by an older wsl_tf); export it again (wsl-export)", file=sys.stderr)
+        print(
+            f"wsl-predict: error: --model={FLAGS.model}: the export has no {SIGNATURES[ranking]} signature "
+            f"(exported by an older wsl_tf); export it again (wsl-export)",
+            file=sys.stderr,
+        )
         return 1
     words = None
     if FLAGS.words:
@@ -138,7 +164,7 @@ def main(argv):
     failures = 0
     max_pixels = export_max_pixels(FLAGS.model)
     for start in range(0, len(files), FLAGS.batch_size):
-        batch = files[start:start + FLAGS.batch_size]
+        batch = files[start : start + FLAGS.batch_size]
         contents, errors = [], {}
         for name in batch:
             try:
@@ -187,8 +213,10 @@ def zero_shot_words(requested: list[str], signatures, model_flag: str) -> tuple[
     for word in requested:
         tokens = text.words(word)
         if len(tokens) != 1:
-            notes.append(f"--words: {word!r} is {len(tokens)} words under the text rules "
-                         f"({', '.join(tokens) or 'none'}): left out; give one word at a time")
+            notes.append(
+                f"--words: {word!r} is {len(tokens)} words under the text rules "
+                f"({', '.join(tokens) or 'none'}): left out; give one word at a time"
+            )
             continue
         if tokens[0] != word:
             notes.append(f"--words: {word} is {tokens[0]} under the text rules")
@@ -204,8 +232,9 @@ def zero_shot_words(requested: list[str], signatures, model_flag: str) -> tuple[
         beyond = [w for w in missing if w in dataset_words]
         nowhere = [w for w in missing if w not in dataset_words]
         if beyond:
-            notes.append(f"beyond the model's {num_words:,} words (in its dataset's dictionary), left out: "
-                         f"{', '.join(beyond)}")
+            notes.append(
+                f"beyond the model's {num_words:,} words (in its dataset's dictionary), left out: {', '.join(beyond)}"
+            )
         if nowhere:
             notes.append(f"not in the dictionary, left out: {', '.join(nowhere)}")
     return kept, notes

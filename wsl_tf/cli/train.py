@@ -15,16 +15,22 @@ named alone: --config=cpu_small.py, --config=paper.py:alexnet,k=1000.
 oneDNN is on (TF_ENABLE_ONEDNN_OPTS=1) unless the environment says otherwise.
 """
 
-import sys
-
 from absl import app, flags, logging
 from ml_collections import config_flags
 
 from wsl_tf.cli import command
 
 FLAGS = flags.FlagValues()  # This command's own: several commands can be imported in one process.
-config_flags.DEFINE_config_file("config", None, "A config file, FILE or FILE:ARGUMENT (configs/paper.py:googlenet,k=10000).", lock_config=True, flag_values=FLAGS)
-flags.DEFINE_string("workdir", None, "The run directory (config, checkpoints, TensorBoard, summary).", flag_values=FLAGS)
+config_flags.DEFINE_config_file(
+    "config",
+    None,
+    "A config file, FILE or FILE:ARGUMENT (configs/paper.py:googlenet,k=10000).",
+    lock_config=True,
+    flag_values=FLAGS,
+)
+flags.DEFINE_string(
+    "workdir", None, "The run directory (config, checkpoints, TensorBoard, summary).", flag_values=FLAGS
+)
 flags.mark_flags_as_required(["config", "workdir"], flag_values=FLAGS)
 
 

@@ -50,8 +50,15 @@ def class_network(model_config, num_classes: int, seed: int = 0):
     return build_model(config)
 
 
-def train_class_network(model_config, labelled: LabelledSet, steps: int = 300, batch_size: int = 64,
-                        learning_rate: float = 0.01, seed: int = 0, progress: bool = True):
+def train_class_network(
+    model_config,
+    labelled: LabelledSet,
+    steps: int = 300,
+    batch_size: int = 64,
+    learning_rate: float = 0.01,
+    seed: int = 0,
+    progress: bool = True,
+):
     """class_network over the set's classes, trained with softmax on its labels."""
     generator = tf.random.Generator.from_seed(seed)
     model = class_network(model_config, len(labelled.classes), seed)
@@ -77,8 +84,9 @@ def train_class_network(model_config, labelled: LabelledSet, steps: int = 300, b
     return model
 
 
-def split_features(model, dataset, input_config, num_words: int, split: str, max_images: int,
-                   batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+def split_features(
+    model, dataset, input_config, num_words: int, split: str, max_images: int, batch_size: int = 64
+) -> tuple[np.ndarray, np.ndarray]:
     """(embeddings [N, E], multi-hot labels [N, num_words]) of a split's first max_images images."""
     features, labels = [], []
     for batch in first_images(dataset, split, input_config, batch_size, max_images):
@@ -93,8 +101,15 @@ def split_features(model, dataset, input_config, num_words: int, split: str, max
     return np.concatenate(features), np.concatenate(labels)
 
 
-def regressor_scores(train, val, test, progress: bool = True, selection_images: int = SELECTION_IMAGES,
-                     seed: int = 0, with_val: bool = False):
+def regressor_scores(
+    train,
+    val,
+    test,
+    progress: bool = True,
+    selection_images: int = SELECTION_IMAGES,
+    seed: int = 0,
+    with_val: bool = False,
+):
     """Scores [N_test, K] of one logistic regressor per word fitted on every train image, C chosen on val by
     precision@1 (among fits on `selection_images` of them, when there are more); with_val: (val scores, test
     scores).
@@ -124,15 +139,18 @@ def regressor_scores(train, val, test, progress: bool = True, selection_images: 
         scored[c], path[c] = scores_for(weights), weights
     best = max(C_GRID, key=lambda c: np.nan_to_num(mean_precision_at_k(scored[c][0], word_ids(y_val), 1), nan=0.0))
     if len(rows) < len(x_train):
-        scored[best] = scores_for(one_vs_all_logistic(x_train, y_train[:, fitted], best, start=path[best],
-                                                      max_iter=MAX_ITER))
+        scored[best] = scores_for(
+            one_vs_all_logistic(x_train, y_train[:, fitted], best, start=path[best], max_iter=MAX_ITER)
+        )
     return scored[best] if with_val else scored[best][1]
 
 
-def prior_weight_on_val(val_scores: np.ndarray, val_multi_hot: np.ndarray, log_prior: np.ndarray,
-                        weights=PRIOR_WEIGHTS) -> float:
+def prior_weight_on_val(
+    val_scores: np.ndarray, val_multi_hot: np.ndarray, log_prior: np.ndarray, weights=PRIOR_WEIGHTS
+) -> float:
     """The lambda of `weights` whose scores + lambda log_prior score best on val at precision@1 (lowest on a tie):
     the natural ranking of scores that come without one (the regressors), chosen as the trainer chooses a model's."""
     labels = word_ids(val_multi_hot)
-    return max(weights, key=lambda w: (np.nan_to_num(mean_precision_at_k(val_scores + w * log_prior, labels, 1),
-                                                     nan=0.0), -w))
+    return max(
+        weights, key=lambda w: (np.nan_to_num(mean_precision_at_k(val_scores + w * log_prior, labels, 1), nan=0.0), -w)
+    )

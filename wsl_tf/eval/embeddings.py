@@ -39,11 +39,15 @@ class WordEmbeddings:
     def concatenate(self, other: "WordEmbeddings") -> "WordEmbeddings":
         """The words both have, each row the two unit rows side by side (the paper's combination)."""
         shared = [w for w in self.words if w in other.index]
-        return WordEmbeddings(shared, np.concatenate([self.unit[[self.index[w] for w in shared]],
-                                                      other.unit[[other.index[w] for w in shared]]], axis=1))
+        return WordEmbeddings(
+            shared,
+            np.concatenate(
+                [self.unit[[self.index[w] for w in shared]], other.unit[[other.index[w] for w in shared]]], axis=1
+            ),
+        )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def normalise(word: str) -> str | None:
     """The dictionary form of a word under the text rules, or None if it is not a single word.
 
@@ -70,8 +74,9 @@ def read_analogies(path: str) -> list[tuple[str, str, str, str]]:
     return questions
 
 
-def analogy_accuracy(embeddings: WordEmbeddings, questions: Iterable[tuple[str, str, str, str]],
-                     block: int = 1024) -> dict:
+def analogy_accuracy(
+    embeddings: WordEmbeddings, questions: Iterable[tuple[str, str, str, str]], block: int = 1024
+) -> dict:
     """3CosAdd: d = argmax cos(x, b - a + c) over the vocabulary minus a, b and c; accuracy and coverage."""
     questions = list(questions)
     kept = [q for q in questions if all(w in embeddings.index for w in q)]
@@ -80,7 +85,7 @@ def analogy_accuracy(embeddings: WordEmbeddings, questions: Iterable[tuple[str, 
     ids = np.array([[embeddings.index[w] for w in q] for q in kept])
     correct = 0
     for start in range(0, len(ids), block):
-        part = ids[start:start + block]
+        part = ids[start : start + block]
         unit = embeddings.unit
         target = unit[part[:, 1]] - unit[part[:, 0]] + unit[part[:, 2]]
         scores = target @ unit.T
@@ -145,20 +150,23 @@ def read_freedict(index_path: str) -> list[tuple[str, str]]:
             source = normalise(fields[0])
             if source is None:
                 continue
-            entry = data[_dictd_number(fields[1]):_dictd_number(fields[1]) + _dictd_number(fields[2])]
+            entry = data[_dictd_number(fields[1]) : _dictd_number(fields[1]) + _dictd_number(fields[2])]
             for body in entry.decode("utf-8", "replace").splitlines()[1:]:
                 body = body.strip()
                 if body[:1].isdigit() and ". " in body:
                     body = body.split(". ", 1)[1]
                 for candidate in body.replace(";", ",").split(","):
-                    target = normalise(candidate.strip()) if candidate.strip() and " " not in candidate.strip() else None
+                    target = (
+                        normalise(candidate.strip()) if candidate.strip() and " " not in candidate.strip() else None
+                    )
                     if target:
                         pairs.append((source, target))
     return pairs
 
 
-def translation_pairs(embeddings: WordEmbeddings, en_fr: Iterable[tuple[str, str]],
-                      fr_en: Iterable[tuple[str, str]] = ()) -> list[tuple[str, str]]:
+def translation_pairs(
+    embeddings: WordEmbeddings, en_fr: Iterable[tuple[str, str]], fr_en: Iterable[tuple[str, str]] = ()
+) -> list[tuple[str, str]]:
     """The (English, French) pairs whose two words are in the vocabulary and differ, each once."""
     both = {(e, f) for e, f in en_fr} | {(e, f) for f, e in fr_en}
     return sorted((e, f) for e, f in both if e != f and e in embeddings.index and f in embeddings.index)
@@ -182,8 +190,12 @@ def translation_precision(embeddings: WordEmbeddings, pairs: list[tuple[str, str
         queries = sorted({p[source] for p in pairs})
         candidates = sorted({p[target] for p in pairs})
         if not queries:
-            result[name] = {**{f"{kind}_at_{k}": None for kind in ("p", "random") for k in ks}, "pairs": 0,
-                            "queries": 0, "chance": None}
+            result[name] = {
+                **{f"{kind}_at_{k}": None for kind in ("p", "random") for k in ks},
+                "pairs": 0,
+                "queries": 0,
+                "chance": None,
+            }
             continue
         answers = {q: set() for q in queries}
         for pair in pairs:
@@ -195,14 +207,17 @@ def translation_precision(embeddings: WordEmbeddings, pairs: list[tuple[str, str
         for k in ks:
             found = [bool(answers[q] & {candidates[j] for j in order[i, :k]}) for i, q in enumerate(queries)]
             scores[f"p_at_{k}"] = float(np.mean(found))
-        random = {f"random_at_{k}": float(np.mean([_random_hit(len(candidates), len(answers[q]), k) for q in queries]))
-                  for k in ks}
+        random = {
+            f"random_at_{k}": float(np.mean([_random_hit(len(candidates), len(answers[q]), k) for q in queries]))
+            for k in ks
+        }
         result[name] = {**scores, **random, "pairs": len(pairs), "queries": len(queries), "chance": 1.0 / len(pairs)}
     return result
 
 
-def translation_examples(embeddings: WordEmbeddings, pairs: list[tuple[str, str]], count: int = 12,
-                         k: int = 5) -> list[dict]:
+def translation_examples(
+    embeddings: WordEmbeddings, pairs: list[tuple[str, str]], count: int = 12, k: int = 5
+) -> list[dict]:
     """The `count` most frequent English words of the pairs (dictionary order), each with its k nearest French
     words among the pairs' (by cosine) and its FreeDict translations: what a reader can check by eye."""
     french = sorted({f for _, f in pairs})
@@ -212,14 +227,20 @@ def translation_examples(embeddings: WordEmbeddings, pairs: list[tuple[str, str]
     queries = sorted(answers, key=lambda w: embeddings.index[w])[:count]
     if not queries:
         return []
-    similarity = embeddings.unit[[embeddings.index[w] for w in queries]] @ embeddings.unit[
-        [embeddings.index[w] for w in french]].T
+    similarity = (
+        embeddings.unit[[embeddings.index[w] for w in queries]]
+        @ embeddings.unit[[embeddings.index[w] for w in french]].T
+    )
     order = np.argsort(-similarity, axis=1, kind="stable")[:, :k]
-    return [{"word": q, "nearest": [french[j] for j in row], "translations": sorted(answers[q])}
-            for q, row in zip(queries, order)]
+    return [
+        {"word": q, "nearest": [french[j] for j in row], "translations": sorted(answers[q])}
+        for q, row in zip(queries, order)
+    ]
 
 
 def freedict_pairs(root: str) -> tuple[list, list]:
     """(English->French, French->English) pairs from the freedict corpus directory."""
-    return (read_freedict(os.path.join(root, "freedict-eng-fra.index")),
-            read_freedict(os.path.join(root, "freedict-fra-eng.index")))
+    return (
+        read_freedict(os.path.join(root, "freedict-eng-fra.index")),
+        read_freedict(os.path.join(root, "freedict-fra-eng.index")),
+    )

@@ -42,8 +42,9 @@ class SoftmaxPath:
         self.weights = None
 
     def fit(self, c: float) -> "SoftmaxPath":
-        self.weights = logistic.softmax_logistic(self.features, self.encoded, len(self.classes), c, start=self.weights,
-                                                 max_iter=MAX_ITER)
+        self.weights = logistic.softmax_logistic(
+            self.features, self.encoded, len(self.classes), c, start=self.weights, max_iter=MAX_ITER
+        )
         return self
 
     def accuracy(self, features: np.ndarray, labels: np.ndarray) -> float:
@@ -51,8 +52,9 @@ class SoftmaxPath:
         return float(np.mean(predicted == labels))
 
 
-def linear_accuracy(features: np.ndarray, labels: np.ndarray, splits: int = 10, seed: int = 0,
-                    grid=C_GRID, progress: bool = True) -> dict:
+def linear_accuracy(
+    features: np.ndarray, labels: np.ndarray, splits: int = 10, seed: int = 0, grid=C_GRID, progress: bool = True
+) -> dict:
     """Accuracy mean and std over random 60 / 20 / 20 train / val / test splits; C chosen on val per split.
 
     The classifier is multinomial logistic regression (scikit-learn's
@@ -74,9 +76,14 @@ def linear_accuracy(features: np.ndarray, labels: np.ndarray, splits: int = 10, 
         x_both, x_test = standardised(features[both], features[test])
         accuracies.append(SoftmaxPath(x_both, labels[both]).fit(best).accuracy(x_test, labels[test]))
         chosen.append(best)
-    return {"accuracy_mean": float(np.mean(accuracies)), "accuracy_std": float(np.std(accuracies)),
-            "splits": splits, "images": int(len(labels)), "c_chosen": [float(c) for c in chosen],
-            "accuracies": [float(a) for a in accuracies]}
+    return {
+        "accuracy_mean": float(np.mean(accuracies)),
+        "accuracy_std": float(np.std(accuracies)),
+        "splits": splits,
+        "images": int(len(labels)),
+        "c_chosen": [float(c) for c in chosen],
+        "accuracies": [float(a) for a in accuracies],
+    }
 
 
 def margin_in_sd(ours: dict, floor: dict) -> float | None:
@@ -118,7 +125,8 @@ class FitPool:
             return done
         if self._executor is None:
             self._executor = concurrent.futures.ProcessPoolExecutor(
-                self.processes, mp_context=multiprocessing.get_context("spawn"))
+                self.processes, mp_context=multiprocessing.get_context("spawn")
+            )
         return self._executor.submit(linear_accuracy, features, labels, **kwargs)
 
     def close(self) -> None:

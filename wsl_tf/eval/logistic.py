@@ -46,13 +46,20 @@ def _minimise(objective, shape, start, max_iter, tolerance, products: int) -> np
 
     initial = np.zeros(int(np.prod(shape))) if start is None else np.asarray(start, np.float64).ravel()
     with threadpool_limits(limits=None if products >= LARGE_PRODUCT else 1, user_api="blas"):
-        solved = minimize(objective, initial, jac=True, method="L-BFGS-B",
-                          options=dict(maxiter=max_iter, gtol=tolerance, ftol=_FTOL))
+        solved = minimize(
+            objective, initial, jac=True, method="L-BFGS-B", options=dict(maxiter=max_iter, gtol=tolerance, ftol=_FTOL)
+        )
     return solved.x.reshape(shape)
 
 
-def one_vs_all_logistic(x: np.ndarray, y: np.ndarray, c: float, start: np.ndarray | None = None,
-                        max_iter: int = 1000, tolerance: float = 1e-4) -> np.ndarray:
+def one_vs_all_logistic(
+    x: np.ndarray,
+    y: np.ndarray,
+    c: float,
+    start: np.ndarray | None = None,
+    max_iter: int = 1000,
+    tolerance: float = 1e-4,
+) -> np.ndarray:
     """Weights [E + 1, K] (bias last) of K logistic regressors, one per column of y [N, K], fitted at once.
 
     The K problems are independent, so their sum is minimised by one run; it
@@ -80,13 +87,20 @@ def one_vs_all_logistic(x: np.ndarray, y: np.ndarray, c: float, start: np.ndarra
         weights = flat.reshape(e + 1, k)
         loss, gradient = data_term(tf.constant(weights, tf.float32))
         gradient = gradient.numpy().astype(np.float64) + scale * penalised * weights
-        return float(loss) + 0.5 * scale * np.sum(penalised * weights ** 2), gradient.ravel()
+        return float(loss) + 0.5 * scale * np.sum(penalised * weights**2), gradient.ravel()
 
     return _minimise(objective, (e + 1, k), start, max_iter, tolerance, n * (e + 1) * k)
 
 
-def softmax_logistic(x: np.ndarray, labels: np.ndarray, num_classes: int, c: float, start: np.ndarray | None = None,
-                     max_iter: int = 1000, tolerance: float = 1e-4) -> np.ndarray:
+def softmax_logistic(
+    x: np.ndarray,
+    labels: np.ndarray,
+    num_classes: int,
+    c: float,
+    start: np.ndarray | None = None,
+    max_iter: int = 1000,
+    tolerance: float = 1e-4,
+) -> np.ndarray:
     """Weights [E + 1, num_classes] (bias last) of a multinomial logistic regressor; labels [N] in 0..num_classes-1.
 
     scikit-learn's multinomial objective: the weights are its coef_.T, the
@@ -106,7 +120,7 @@ def softmax_logistic(x: np.ndarray, labels: np.ndarray, num_classes: int, c: flo
         loss = np.sum(log_normaliser - np.sum(onehot * logits, 1, keepdims=True), dtype=np.float64) / n
         residual = np.exp(logits - log_normaliser) - onehot  # softmax - target
         gradient = (ones.T @ residual).astype(np.float64) / n + scale * penalised * weights
-        return loss + 0.5 * scale * np.sum(penalised * weights ** 2), gradient.ravel()
+        return loss + 0.5 * scale * np.sum(penalised * weights**2), gradient.ravel()
 
     return _minimise(objective, (e + 1, num_classes), start, max_iter, tolerance, len(x) * (e + 1) * num_classes)
 

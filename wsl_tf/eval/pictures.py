@@ -63,11 +63,19 @@ def word_map(vectors: np.ndarray, words: list[str], path: str, seed: int = 0) ->
     return path
 
 
-def top_images_grid(scores: np.ndarray, images: list[bytes], words: list[str], word_ids: list[int], path: str,
-                    per_word: int = 6, thumbnail: int = 64) -> str:
+def top_images_grid(
+    scores: np.ndarray,
+    images: list[bytes],
+    words: list[str],
+    word_ids: list[int],
+    path: str,
+    per_word: int = 6,
+    thumbnail: int = 64,
+) -> str:
     """Fig. 3: for each chosen word, the test images that score it highest, one row a word."""
-    figure, axes = plt.subplots(len(word_ids), per_word + 1, figsize=(1.3 * (per_word + 1), 1.3 * len(word_ids)),
-                                squeeze=False)
+    figure, axes = plt.subplots(
+        len(word_ids), per_word + 1, figsize=(1.3 * (per_word + 1), 1.3 * len(word_ids)), squeeze=False
+    )
     for row, word_id in enumerate(word_ids):
         axes[row, 0].text(0.5, 0.5, words[word_id], ha="center", va="center", fontsize=10)
         axes[row, 0].set_axis_off()
@@ -100,9 +108,18 @@ def grid_images(true_ids: list, count: int, seed: int = 0) -> list[int]:
     return sorted(candidates[i] for i in drawn)
 
 
-def prediction_grid(scores: np.ndarray, images: list[bytes], true_ids: list, words: list[str], path: str,
-                    columns: int = 4, rows: int = 3, top: int = 5, thumbnail: int = 96,
-                    seed: int = 0) -> tuple[str, int, int]:
+def prediction_grid(
+    scores: np.ndarray,
+    images: list[bytes],
+    true_ids: list,
+    words: list[str],
+    path: str,
+    columns: int = 4,
+    rows: int = 3,
+    top: int = 5,
+    thumbnail: int = 96,
+    seed: int = 0,
+) -> tuple[str, int, int]:
     """Test images drawn by `seed` (grid_images), each over its `top` predicted words: a word among the
     image's own in green with a check mark, the others in grey; below them the image's own words.
     Returns (path, images with one of their own words among the top, images shown)."""
@@ -114,16 +131,25 @@ def prediction_grid(scores: np.ndarray, images: list[bytes], true_ids: list, wor
     for axis, index, predictions in zip(axes.flat, chosen, marked):
         axis.imshow(_thumbnail(images[index], thumbnail))
         for line, (word_id, right) in enumerate(predictions):
-            axis.text(0.0, -0.06 - 0.1 * line, ("\u2713 " if right else "  ") + words[word_id],
-                      transform=axis.transAxes, va="top", fontsize=9, color="green" if right else "dimgrey",
-                      fontweight="bold" if right else "normal")
+            axis.text(
+                0.0,
+                -0.06 - 0.1 * line,
+                ("\u2713 " if right else "  ") + words[word_id],
+                transform=axis.transAxes,
+                va="top",
+                fontsize=9,
+                color="green" if right else "dimgrey",
+                fontweight="bold" if right else "normal",
+            )
         own = ", ".join(words[i] for i in sorted({int(i) for i in true_ids[index]}))
         # Two lines at most, so that a long caption does not run into its neighbour's.
         own = textwrap.fill(textwrap.shorten(f"true: {own}", width=2 * TRUE_LINE, placeholder=" ..."), TRUE_LINE)
         axis.text(0.0, -0.08 - 0.1 * top, own, transform=axis.transAxes, va="top", fontsize=7)
     hits = sum(any(right for _, right in predictions) for predictions in marked)
-    figure.suptitle(f"Top {top} predicted words per test image (green: one of the image's own words); "
-                    f"{hits} of {len(chosen)} images have one right")
+    figure.suptitle(
+        f"Top {top} predicted words per test image (green: one of the image's own words); "
+        f"{hits} of {len(chosen)} images have one right"
+    )
     figure.subplots_adjust(hspace=0.9)
     _save(figure, path)
     return path, hits, len(chosen)

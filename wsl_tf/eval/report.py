@@ -59,20 +59,32 @@ def _word_prediction(section: dict) -> list[str]:
     if _missing(section):
         return _not_run(title, _missing(section))
     table, notes = word_prediction_table(section)
-    lines = [title, "", f"Over {section['images']} held-out images with at least one of the model's words. The "
-                        f"ceiling is what a perfect ranking scores: an image with n words gets at most min(k, n) of "
-                        f"its k right. A prior weight w ranks words by score + w log(word frequency), w chosen on "
-                        f"the val split (the model's by the trainer); 0 is the raw scores.", "", *table]
+    lines = [
+        title,
+        "",
+        f"Over {section['images']} held-out images with at least one of the model's words. The "
+        f"ceiling is what a perfect ranking scores: an image with n words gets at most min(k, n) of "
+        f"its k right. A prior weight w ranks words by score + w log(word frequency), w chosen on "
+        f"the val split (the model's by the trainer); 0 is the raw scores.",
+        "",
+        *table,
+    ]
     rows = prediction_rows(section)
     regression = section["baselines"].get("features_logistic_regression", {})
     floor = section["baselines"].get("random_network_logistic_regression", {})
     if "class_labels_from" in regression:
-        lines += ["", f"The regression baselines fit one logistic regressor per word on the features of "
-                      f"{regression['train_images']:,} training images, from a network trained with class "
-                      f"labels on {regression['class_labels_from']} (and, as the floor, from a random network)."]
+        lines += [
+            "",
+            f"The regression baselines fit one logistic regressor per word on the features of "
+            f"{regression['train_images']:,} training images, from a network trained with class "
+            f"labels on {regression['class_labels_from']} (and, as the floor, from a random network).",
+        ]
     elif "train_images" in floor:
-        lines += ["", f"The random-network baseline (the floor) fits one logistic regressor per word on the "
-                      f"features of {floor['train_images']:,} training images."]
+        lines += [
+            "",
+            f"The random-network baseline (the floor) fits one logistic regressor per word on the "
+            f"features of {floor['train_images']:,} training images.",
+        ]
     margins = []
     for name, values in rows.items():
         if name.startswith("this model") or name.startswith("ceiling") or name == "word frequency":
@@ -86,8 +98,12 @@ def _word_prediction(section: dict) -> list[str]:
     return lines + ([""] + notes if notes else []) + [""]
 
 
-FEATURES = {"end_to_end": "this model", "raw_pixels": "raw pixels", "random_network": "random network",
-            "class_label_network": "class-label network"}
+FEATURES = {
+    "end_to_end": "this model",
+    "raw_pixels": "raw pixels",
+    "random_network": "random network",
+    "class_label_network": "class-label network",
+}
 
 
 def _accuracy_cell(values: dict) -> str:
@@ -99,21 +115,28 @@ def _accuracy_cell(values: dict) -> str:
 
 
 def _transfer(section: dict) -> list[str]:
-    lines = ["## Transfer learning (section 4.2)", "",
-             "A linear classifier (L2 logistic regression, C chosen on a validation part) on each set of features, "
-             "accuracy over the same 10 random splits (or VOC's mAP); beside this model's features, the floors: the "
-             "images' raw pixels as the model sees them, the same architecture randomly initialised, and trained "
-             "with class labels on Fashion-MNIST. Zero-shot: each image's class is the class whose name's words "
-             "the word layer scores highest.", "",
-             "| labelled set | " + " | ".join(FEATURES.values()) + " | zero-shot | chance | classes in the dictionary |",
-             "|---|" + "---|" * (len(FEATURES) + 3)]
+    lines = [
+        "## Transfer learning (section 4.2)",
+        "",
+        "A linear classifier (L2 logistic regression, C chosen on a validation part) on each set of features, "
+        "accuracy over the same 10 random splits (or VOC's mAP); beside this model's features, the floors: the "
+        "images' raw pixels as the model sees them, the same architecture randomly initialised, and trained "
+        "with class labels on Fashion-MNIST. Zero-shot: each image's class is the class whose name's words "
+        "the word layer scores highest.",
+        "",
+        "| labelled set | " + " | ".join(FEATURES.values()) + " | zero-shot | chance | classes in the dictionary |",
+        "|---|" + "---|" * (len(FEATURES) + 3),
+    ]
     computed = {name: values for name, values in section.items() if not _missing(values)}
     for name, values in computed.items():
-        cells = [_accuracy_cell(values)] + [_accuracy_cell(values.get("floors", {}).get(f, {"unavailable": "-"}))
-                                            for f in list(FEATURES)[1:]]
+        cells = [_accuracy_cell(values)] + [
+            _accuracy_cell(values.get("floors", {}).get(f, {"unavailable": "-"})) for f in list(FEATURES)[1:]
+        ]
         zero = values["zero_shot"]
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {_number(zero['accuracy'])} | "
-                     f"{_number(zero['chance'])} | {zero['classes']} of {zero['classes_total']} |")
+        lines.append(
+            f"| {name} | " + " | ".join(cells) + f" | {_number(zero['accuracy'])} | "
+            f"{_number(zero['chance'])} | {zero['classes']} of {zero['classes_total']} |"
+        )
     lines.append("")
     for name, values in section.items():
         if _missing(values):
@@ -124,28 +147,40 @@ def _transfer(section: dict) -> list[str]:
         margins = values.get("margin_sd", {})
         if margins:
             said = ", ".join(f"{FEATURES[f]} by {m:+.1f}" for f, m in margins.items() if m is not None)
-            lines += [f"`{name}`: the best features are {FEATURES[values['best']]}'s; this model's accuracy minus "
-                      f"each floor's, in standard deviations of the splits: {said}.", ""]
+            lines += [
+                f"`{name}`: the best features are {FEATURES[values['best']]}'s; this model's accuracy minus "
+                f"each floor's, in standard deviations of the splits: {said}.",
+                "",
+            ]
         for floor, floor_values in values.get("floors", {}).items():
             if _missing(floor_values) and floor_values["unavailable"] != "-":
                 lines += [f"`{name}`, {FEATURES[floor]}: not run: {_missing(floor_values)}.", ""]
         if values["zero_shot"]["class_words"]:
-            lines += [f"Zero-shot on {name} ranks the classes by the word layer's scores of "
-                      f"{', '.join(values['zero_shot']['class_words'])}.", ""]
+            lines += [
+                f"Zero-shot on {name} ranks the classes by the word layer's scores of "
+                f"{', '.join(values['zero_shot']['class_words'])}.",
+                "",
+            ]
     return lines
 
 
 def _translation_cell(values: dict) -> str:
-    return (" / ".join(_number(values[f"p_at_{k}"]) for k in (1, 5, 10)) + " (random "
-            + " / ".join(_number(values[f"random_at_{k}"]) for k in (1, 5, 10)) + ")")
+    return (
+        " / ".join(_number(values[f"p_at_{k}"]) for k in (1, 5, 10))
+        + " (random "
+        + " / ".join(_number(values[f"random_at_{k}"]) for k in (1, 5, 10))
+        + ")"
+    )
 
 
 def _embedding_rows(name: str, values: dict) -> str:
     analogy, men, translation = values["analogy"], values["men"], values["translation"]
     cells = [
-        "not run" if _missing(analogy) else
-        f"{_number(analogy['accuracy'])} ({analogy['questions']}, {analogy['coverage']:.2%})",
-        "not run" if _missing(men) else f"{_number(men['spearman'])} ({men['pairs']}, {men['coverage']:.2%})"]
+        "not run"
+        if _missing(analogy)
+        else f"{_number(analogy['accuracy'])} ({analogy['questions']}, {analogy['coverage']:.2%})",
+        "not run" if _missing(men) else f"{_number(men['spearman'])} ({men['pairs']}, {men['coverage']:.2%})",
+    ]
     if _missing(translation):
         cells += ["not run"] * 4
     else:
@@ -155,13 +190,18 @@ def _embedding_rows(name: str, values: dict) -> str:
 
 
 def _embeddings(section: dict) -> list[str]:
-    lines = ["## Word embeddings (section 4.3)", "",
-             "Analogy accuracy (3CosAdd; questions covered, coverage), MEN Spearman (pairs covered, coverage), "
-             "translation precision@1 / @5 / @10 each way on the FreeDict pairs both of whose words are in the "
-             "dictionary, beside what a random ranking of the same candidates scores (the paper's chance is "
-             "1 / pairs).", "",
-             "| embeddings | analogies | MEN | en -> fr | fr -> en | pairs | chance |", "|---|---|---|---|---|---|---|",
-             _embedding_rows("word layer (this model)", section)]
+    lines = [
+        "## Word embeddings (section 4.3)",
+        "",
+        "Analogy accuracy (3CosAdd; questions covered, coverage), MEN Spearman (pairs covered, coverage), "
+        "translation precision@1 / @5 / @10 each way on the FreeDict pairs both of whose words are in the "
+        "dictionary, beside what a random ranking of the same candidates scores (the paper's chance is "
+        "1 / pairs).",
+        "",
+        "| embeddings | analogies | MEN | en -> fr | fr -> en | pairs | chance |",
+        "|---|---|---|---|---|---|---|",
+        _embedding_rows("word layer (this model)", section),
+    ]
     if "word2vec" in section:
         lines.append(_embedding_rows("word2vec (same captions)", section["word2vec"]))
     if "word2vec_concatenated" in section:
@@ -169,9 +209,13 @@ def _embeddings(section: dict) -> list[str]:
     lines.append("")
     examples = section["translation"].get("examples") if not _missing(section["translation"]) else None
     if examples:
-        lines += ["The most frequent English words with a FreeDict translation and their five nearest French "
-                  "words by the word layer's rows (a right one in bold):", "",
-                  "| English | nearest French words | FreeDict |", "|---|---|---|"]
+        lines += [
+            "The most frequent English words with a FreeDict translation and their five nearest French "
+            "words by the word layer's rows (a right one in bold):",
+            "",
+            "| English | nearest French words | FreeDict |",
+            "|---|---|---|",
+        ]
         for example in examples:
             nearest = ", ".join(f"**{w}**" if w in example["translations"] else w for w in example["nearest"])
             lines.append(f"| {example['word']} | {nearest} | {', '.join(example['translations'])} |")
@@ -188,83 +232,131 @@ def _training_choices(section: dict) -> list[str]:
         return _not_run(title, _missing(section))
     runs = section["runs"]
     transfer_set = next((v["transfer"]["set"] for v in runs.values() if "transfer" in v), None)
-    lines = [title, "",
-             f"Short runs of this run's config, {section['epochs']} epochs of {section['epoch_size']} images each "
-             f"from the same seed; only the loss and the sampling differ. Precision on the "
-             f"{_split_name(section.get('split', 'test'))} under each run's natural ranking (its scores plus its "
-             f"prior weight, chosen on val, times the log word frequency), +/- its spread over the held-out images "
-             f"resampled {section.get('resamples', 0):,} times; beside it the raw scores' precision@10"
-             + (f" and the linear classifier's accuracy on each run's features over `{transfer_set}` "
-                f"(+/- its spread over the splits)" if transfer_set else "") + ".", "",
-             "| loss, sampling | precision@1 | precision@5 | precision@10 | prior weight | raw precision@10 |"
-             + (" transfer accuracy |" if transfer_set else ""),
-             "|---|---|---|---|---|---|" + ("---|" if transfer_set else "")]
+    lines = [
+        title,
+        "",
+        f"Short runs of this run's config, {section['epochs']} epochs of {section['epoch_size']} images each "
+        f"from the same seed; only the loss and the sampling differ. Precision on the "
+        f"{_split_name(section.get('split', 'test'))} under each run's natural ranking (its scores plus its "
+        f"prior weight, chosen on val, times the log word frequency), +/- its spread over the held-out images "
+        f"resampled {section.get('resamples', 0):,} times; beside it the raw scores' precision@10"
+        + (
+            f" and the linear classifier's accuracy on each run's features over `{transfer_set}` "
+            f"(+/- its spread over the splits)"
+            if transfer_set
+            else ""
+        )
+        + ".",
+        "",
+        "| loss, sampling | precision@1 | precision@5 | precision@10 | prior weight | raw precision@10 |"
+        + (" transfer accuracy |" if transfer_set else ""),
+        "|---|---|---|---|---|---|" + ("---|" if transfer_set else ""),
+    ]
     for name, values in runs.items():
-        cells = [_number(values[f"precision_at_{k}"]) + (f" +/- {_number(values[f'spread_at_{k}'])}"
-                                                         if f"spread_at_{k}" in values else "") for k in (1, 5, 10)]
+        cells = [
+            _number(values[f"precision_at_{k}"])
+            + (f" +/- {_number(values[f'spread_at_{k}'])}" if f"spread_at_{k}" in values else "")
+            for k in (1, 5, 10)
+        ]
         cells += [f"{values.get('prior_weight', 0.0):g}", _number(values.get("raw", {}).get("precision_at_10"))]
         if transfer_set:
             cells.append(_accuracy_cell(values["transfer"]) if "transfer" in values else "not run")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     prior = section.get("prior")
     if prior:
-        lines.append("| word-frequency prior | " + " | ".join(_number(prior[f"precision_at_{k}"]) for k in (1, 5, 10))
-                     + " | | |" + (" |" if transfer_set else ""))
+        lines.append(
+            "| word-frequency prior | "
+            + " | ".join(_number(prior[f"precision_at_{k}"]) for k in (1, 5, 10))
+            + " | | |"
+            + (" |" if transfer_set else "")
+        )
     if section.get("chance") is not None:
-        lines.append(f"| chance (a random ranking) | " + " | ".join([_number(section["chance"], 4)] * 3) + " | | |"
-                     + (" |" if transfer_set else ""))
+        lines.append(
+            "| chance (a random ranking) | "
+            + " | ".join([_number(section["chance"], 4)] * 3)
+            + " | | |"
+            + (" |" if transfer_set else "")
+        )
     lines.append("")
     # Above the prior only by more than twice the run's spread: a hair above it is the prior.
-    below = prior and [name for name, values in runs.items() if values["precision_at_10"] - prior["precision_at_10"]
-                       <= 2 * values.get("spread_at_10", 0.0)]
+    below = prior and [
+        name
+        for name, values in runs.items()
+        if values["precision_at_10"] - prior["precision_at_10"] <= 2 * values.get("spread_at_10", 0.0)
+    ]
     if below:
-        lines.append(f"Not above the word-frequency prior at precision@10 by twice their spread at this budget: "
-                     f"{', '.join(below)}.")
+        lines.append(
+            f"Not above the word-frequency prior at precision@10 by twice their spread at this budget: "
+            f"{', '.join(below)}."
+        )
     best = section.get("best", {})
     if "word_prediction" in best:
         entry = best["word_prediction"]
-        lines.append(f"Best for word prediction: {entry['choice']} (precision@10 {_number(entry['precision_at_10'])} "
-                     f"+/- {_number(entry['spread_at_10'])}).")
+        lines.append(
+            f"Best for word prediction: {entry['choice']} (precision@10 {_number(entry['precision_at_10'])} "
+            f"+/- {_number(entry['spread_at_10'])})."
+        )
     if "transfer" in best:
         entry = best["transfer"]
-        lines.append(f"Best for transfer: {entry['choice']} ({_number(entry['accuracy_mean'])} +/- "
-                     f"{_number(entry['accuracy_std'])} on `{entry['set']}`).")
+        lines.append(
+            f"Best for transfer: {entry['choice']} ({_number(entry['accuracy_mean'])} +/- "
+            f"{_number(entry['accuracy_std'])} on `{entry['set']}`)."
+        )
     if "differences" in section:
         if section["differences"]:
-            lines.append("Differences larger than twice their spread (the images resampled together): " + "; ".join(
-                f"{d['better']} over {d['worse']} at precision@{d['k']} by {_number(d['difference'])} "
-                f"(spread {_number(d['spread'])})" for d in section["differences"]) + ".")
+            lines.append(
+                "Differences larger than twice their spread (the images resampled together): "
+                + "; ".join(
+                    f"{d['better']} over {d['worse']} at precision@{d['k']} by {_number(d['difference'])} "
+                    f"(spread {_number(d['spread'])})"
+                    for d in section["differences"]
+                )
+                + "."
+            )
         else:
-            lines.append("No difference between the choices' precision is larger than twice its spread: at this "
-                         "budget the table does not rank them by word prediction.")
+            lines.append(
+                "No difference between the choices' precision is larger than twice its spread: at this "
+                "budget the table does not rank them by word prediction."
+            )
     return lines + [""]
 
 
 def _pictures(section: dict) -> list[str]:
     if _missing(section):
         return _not_run("## Pictures", _missing(section))
-    titles = {"predictions": "Held-out images and their top predicted words (green: right)",
-              "top_images": "Held-out images scoring each word highest (Fig. 3)",
-              "image_map": "t-SNE of held-out images' features (Fig. 4)",
-              "word_map": "t-SNE of the word layer's rows (Fig. 6)"}
+    titles = {
+        "predictions": "Held-out images and their top predicted words (green: right)",
+        "top_images": "Held-out images scoring each word highest (Fig. 3)",
+        "image_map": "t-SNE of held-out images' features (Fig. 4)",
+        "word_map": "t-SNE of the word layer's rows (Fig. 6)",
+    }
     lines = ["## Pictures", ""]
     files, grid = section["files"], section.get("prediction_grid")
     for key, title in titles.items():
         if key in files:
             lines += [f"### {title}", "", f"![{title}]({files[key]})", ""]
             if key == "predictions" and grid:
-                lines += [f"{grid['right']} of the {grid['shown']} images (drawn by a "
-                          f"fixed seed among the held-out images with a dictionary word) have one of their own words "
-                          f"among their top 5.", ""]
+                lines += [
+                    f"{grid['right']} of the {grid['shown']} images (drawn by a "
+                    f"fixed seed among the held-out images with a dictionary word) have one of their own words "
+                    f"among their top 5.",
+                    "",
+                ]
     return lines
 
 
 def markdown(metrics: dict) -> str:
-    lines = ["# Evaluation", "", f"Run `{metrics['run']}`, checkpoint `{metrics['checkpoint']}`, "
-             f"K = {metrics['num_words']} words.", ""]
+    lines = [
+        "# Evaluation",
+        "",
+        f"Run `{metrics['run']}`, checkpoint `{metrics['checkpoint']}`, K = {metrics['num_words']} words.",
+        "",
+    ]
     if metrics.get("kept"):
-        lines += [f"Kept from an earlier evaluation of this checkpoint (its settings): "
-                  f"{', '.join(metrics['kept'])}.", ""]
+        lines += [
+            f"Kept from an earlier evaluation of this checkpoint (its settings): {', '.join(metrics['kept'])}.",
+            "",
+        ]
     if "word_prediction" in metrics:
         lines += _word_prediction(metrics["word_prediction"])
     if "transfer" in metrics:

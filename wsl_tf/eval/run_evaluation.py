@@ -42,12 +42,12 @@ import numpy as np
 import tensorflow as tf
 
 from wsl_tf import fileio, records
+from wsl_tf.errors import ConfigError, UserError
 from wsl_tf.eval import baselines, embeddings, linear, pictures, transfer
 from wsl_tf.eval.training_choices import training_choices
 from wsl_tf.input.dataset import PreparedDataset
-from wsl_tf.run_directory import RunDirectory
 from wsl_tf.precision import mean_precision_at_k, split_precision, split_precisions, word_ids
-from wsl_tf.errors import ConfigError, UserError
+from wsl_tf.run_directory import RunDirectory
 
 CORPORA = ("fashion_mnist", "analogies", "men", "freedict")
 
@@ -108,15 +108,27 @@ SETTINGS_HELP = "configs/paper.py's eval section"
 # A labelled set's kind: the part of a --config.eval.transfer spec before its ':'.
 TRANSFER_KINDS = ("fashion_mnist", "categories", "emoji_subgroups", "folder", "voc2007")
 # Settings that count something, each with its least value.
-_AT_LEAST = {"fit_processes": 0, "val_images": 1, "batch_size": 1, "test_images": 1, "baseline_train_images": 1, "class_network_steps": 1,
-             "transfer_images": 10, "map_images": 2, "map_words": 2, "word2vec_epochs": 1, "choice_epochs": 1,
-             "choice_epoch_size": 1}
+_AT_LEAST = {
+    "fit_processes": 0,
+    "val_images": 1,
+    "batch_size": 1,
+    "test_images": 1,
+    "baseline_train_images": 1,
+    "class_network_steps": 1,
+    "transfer_images": 10,
+    "map_images": 2,
+    "map_words": 2,
+    "word2vec_epochs": 1,
+    "choice_epochs": 1,
+    "choice_epoch_size": 1,
+}
 
 
 def settings_problems(settings) -> list[str]:
     """What is wrong with an eval section, one line per bad key (empty when it can run)."""
-    problems = [f"eval.{key}={settings[key]}: must be >= {least}" for key, least in _AT_LEAST.items()
-                if settings[key] < least]
+    problems = [
+        f"eval.{key}={settings[key]}: must be >= {least}" for key, least in _AT_LEAST.items() if settings[key] < least
+    ]
     unknown = [e for e in settings.experiments if e not in REGISTRY]
     if unknown:
         problems.append(f"eval.experiments: unknown {', '.join(unknown)}; known: {', '.join(REGISTRY)}")
@@ -125,8 +137,10 @@ def settings_problems(settings) -> list[str]:
     for key, spec in specs:
         kind, _, path = spec.partition(":")
         if kind not in TRANSFER_KINDS or (kind in ("folder", "voc2007") and not path):
-            problems.append(f"{key}: {spec!r}: expected fashion_mnist, categories[:SPLIT], emoji_subgroups[:SPLIT], "
-                            f"folder:PATH or voc2007:PATH")
+            problems.append(
+                f"{key}: {spec!r}: expected fashion_mnist, categories[:SPLIT], emoji_subgroups[:SPLIT], "
+                f"folder:PATH or voc2007:PATH"
+            )
     return problems
 
 
@@ -141,7 +155,9 @@ def eval_settings(run_config, overrides: dict | None = None):
 
     settings = paper.get_config().eval
     given = dict(run_config.eval) if "eval" in run_config else {}
-    problems = [f"eval.{key}: no such setting (see {SETTINGS_HELP})" for key in (overrides or {}) if key not in settings]
+    problems = [
+        f"eval.{key}: no such setting (see {SETTINGS_HELP})" for key in (overrides or {}) if key not in settings
+    ]
     for key, value in {**given, **(overrides or {})}.items():
         if key in settings:
             try:
@@ -175,22 +191,25 @@ class FeatureCache:
         return arrays
 
 
-def _labelled_set(spec: str, dataset: PreparedDataset, resources: Resources,
-                  max_images: int) -> transfer.LabelledSet:
+def _labelled_set(spec: str, dataset: PreparedDataset, resources: Resources, max_images: int) -> transfer.LabelledSet:
     kind, _, path = spec.partition(":")
     if kind in ("categories", "emoji_subgroups"):
         split = path or evaluation_split(dataset) or "test"
         if split not in records.SPLITS:
-            raise ConfigError(f"--transfer: {spec!r}: {kind} takes a split of the run's dataset, "
-                              f"one of {', '.join(records.SPLITS)}")
+            raise ConfigError(
+                f"--transfer: {spec!r}: {kind} takes a split of the run's dataset, one of {', '.join(records.SPLITS)}"
+            )
         if kind == "categories":  # The first folder of a source's own key.
             keyed = ((_source_key(dataset, key)[1], image) for key, image, _ in _split_records(dataset, split))
             labelled = transfer.key_categories(keyed, f"categories:{split}", max_images=max_images)
         else:  # The emoji source's keys are GROUP/SUBGROUP/SET/HEX: the subgroup.
-            keyed = ((source_key, image) for key, image, _ in _split_records(dataset, split)
-                     for source, source_key in [_source_key(dataset, key)] if source == "emoji")
-            labelled = transfer.key_categories(keyed, f"emoji_subgroups:{split}", depth=1,
-                                               max_images=max_images)
+            keyed = (
+                (source_key, image)
+                for key, image, _ in _split_records(dataset, split)
+                for source, source_key in [_source_key(dataset, key)]
+                if source == "emoji"
+            )
+            labelled = transfer.key_categories(keyed, f"emoji_subgroups:{split}", depth=1, max_images=max_images)
         labelled.description = f"this run's own {split} images (never trained on): {labelled.description}"
         return labelled
     if kind == "fashion_mnist":
@@ -199,8 +218,10 @@ def _labelled_set(spec: str, dataset: PreparedDataset, resources: Resources,
         return transfer.image_folder(path, max_per_class=max_images)
     if kind == "voc2007":
         return transfer.voc2007(path, max_images)
-    raise ConfigError(f"--transfer: {spec!r}: expected fashion_mnist, categories[:SPLIT], emoji_subgroups[:SPLIT], "
-                      f"folder:PATH or voc2007:PATH")
+    raise ConfigError(
+        f"--transfer: {spec!r}: expected fashion_mnist, categories[:SPLIT], emoji_subgroups[:SPLIT], "
+        f"folder:PATH or voc2007:PATH"
+    )
 
 
 def _source_key(dataset: PreparedDataset, key: str) -> tuple[str, str]:
@@ -218,8 +239,11 @@ def _split_records(dataset: PreparedDataset, split: str):
     for path in dataset.shards(split):
         for serialized in tf.data.TFRecordDataset(path):
             feature = tf.train.Example.FromString(serialized.numpy()).features.feature
-            yield (feature[records.KEY].bytes_list.value[0].decode("utf-8"), feature[records.IMAGE].bytes_list.value[0],
-                   list(feature[records.WORD_IDS].int64_list.value))
+            yield (
+                feature[records.KEY].bytes_list.value[0].decode("utf-8"),
+                feature[records.IMAGE].bytes_list.value[0],
+                list(feature[records.WORD_IDS].int64_list.value),
+            )
 
 
 class FloorNetworks:
@@ -230,8 +254,13 @@ class FloorNetworks:
     CLASS_LABELS = "fashion_mnist"
 
     def __init__(self, model_config, resources: Resources, settings, progress: bool = True, log=print):
-        self.model_config, self.resources, self.settings, self.progress, self.log = (model_config, resources, settings,
-                                                                                     progress, log)
+        self.model_config, self.resources, self.settings, self.progress, self.log = (
+            model_config,
+            resources,
+            settings,
+            progress,
+            log,
+        )
         self._random = self._class_label = None
 
     def embedding_dim(self) -> int:
@@ -248,9 +277,9 @@ class FloorNetworks:
         if self._class_label is None:
             labelled = transfer.fashion_mnist(self.resources.path(self.CLASS_LABELS), self.settings.transfer_images)
             self.log("training the class-label network on Fashion-MNIST (the floors' and baselines' features)")
-            self._class_label = baselines.train_class_network(self.model_config, labelled,
-                                                              self.settings.class_network_steps,
-                                                              progress=self.progress)
+            self._class_label = baselines.train_class_network(
+                self.model_config, labelled, self.settings.class_network_steps, progress=self.progress
+            )
         return self._class_label
 
 
@@ -259,21 +288,32 @@ def word_prediction(model, config, dataset, split, floors: FloorNetworks, settin
     and its raw scores), the word-frequency prior and the regression baselines (raw, and with a prior weight
     chosen on val as the trainer chooses the model's), all on the same held-out images."""
     num_words, ks = config.model.num_words, (1, 5, 10)
-    held_out = dict(dataset=dataset, input_config=config.input, num_words=num_words, split=split,
-                    batch_size=config.eval.batch_size, max_images=settings.test_images, ks=ks)
-    results = split_precisions(lambda images: {"natural": model.scores(images, "natural"),
-                                               "raw": model(images, training=False)}, **held_out)
+    held_out = dict(
+        dataset=dataset,
+        input_config=config.input,
+        num_words=num_words,
+        split=split,
+        batch_size=config.eval.batch_size,
+        max_images=settings.test_images,
+        ks=ks,
+    )
+    results = split_precisions(
+        lambda images: {"natural": model.scores(images, "natural"), "raw": model(images, training=False)}, **held_out
+    )
     keys = [f"precision_at_{k}" for k in ks]
     natural, raw = results["natural"], results["raw"]
     report = {k: natural[k] for k in keys} | {
-        "prior_weight": float(np.asarray(model.prior_weight)), "raw": {k: raw[k] for k in keys},
-        "images": natural["images"], "split": split, "baselines": {},
-        "ceiling": {f"precision_at_{k}": natural[f"ceiling_at_{k}"] for k in ks}}
+        "prior_weight": float(np.asarray(model.prior_weight)),
+        "raw": {k: raw[k] for k in keys},
+        "images": natural["images"],
+        "split": split,
+        "baselines": {},
+        "ceiling": {f"precision_at_{k}": natural[f"ceiling_at_{k}"] for k in ks},
+    }
     frequency = split_precision(baselines.frequency_scores(dataset, num_words), **held_out)
     report["baselines"]["word_frequency"] = {k: frequency[k] for k in keys} | {"images": frequency["images"]}
     log_prior = dataset.log_word_prior(num_words)
-    networks = {"features_logistic_regression": floors.class_label,
-                "random_network_logistic_regression": floors.random}
+    networks = {"features_logistic_regression": floors.class_label, "random_network_logistic_regression": floors.random}
     for name, network_of in networks.items():
         try:
             network = network_of()
@@ -281,16 +321,24 @@ def word_prediction(model, config, dataset, split, floors: FloorNetworks, settin
             report["baselines"][name] = unavailable(error)
             log(f"word prediction: the class-label baseline is left out: {error}")
             continue
-        parts = [baselines.split_features(network, dataset, config.input, num_words, part, limit)
-                 for part, limit in (("train", settings.baseline_train_images), ("val", settings.test_images),
-                                     (split, settings.test_images))]
+        parts = [
+            baselines.split_features(network, dataset, config.input, num_words, part, limit)
+            for part, limit in (
+                ("train", settings.baseline_train_images),
+                ("val", settings.test_images),
+                (split, settings.test_images),
+            )
+        ]
         val_scores, scores = baselines.regressor_scores(*parts, progress=progress, with_val=True)
         weight = baselines.prior_weight_on_val(val_scores, parts[1][1], log_prior)
         test_labels = word_ids(parts[2][1])
         report["baselines"][name] = {f"precision_at_{k}": mean_precision_at_k(scores, test_labels, k) for k in ks} | {
-            "train_images": len(parts[0][0]), "images": int((test_labels >= 0).any(1).sum())}
+            "train_images": len(parts[0][0]),
+            "images": int((test_labels >= 0).any(1).sum()),
+        }
         report["baselines"][name]["prior_adjusted"] = {"prior_weight": weight} | {
-            f"precision_at_{k}": mean_precision_at_k(scores + weight * log_prior, test_labels, k) for k in ks}
+            f"precision_at_{k}": mean_precision_at_k(scores + weight * log_prior, test_labels, k) for k in ks
+        }
     if "train_images" in report["baselines"]["features_logistic_regression"]:
         report["baselines"]["features_logistic_regression"]["class_labels_from"] = FloorNetworks.CLASS_LABELS
     return report
@@ -299,23 +347,39 @@ def word_prediction(model, config, dataset, split, floors: FloorNetworks, settin
 FLOORS = ("raw_pixels", "random_network", "class_label_network")
 
 
-def _floor_features(name: str, labelled: transfer.LabelledSet, size: int, floors: FloorNetworks, progress,
-                    cache) -> np.ndarray:
+def _floor_features(
+    name: str, labelled: transfer.LabelledSet, size: int, floors: FloorNetworks, progress, cache
+) -> np.ndarray:
     """A floor's features of the labelled set's images, in the transfer view; ResourceUnavailable if none."""
     if name == "raw_pixels":  # The pixels as the model sees them, on as many principal components as it has features.
-        pixels = np.concatenate([batch.numpy().reshape(len(batch), -1)
-                                 for batch in transfer.pixel_batches(labelled.images, size)])
+        pixels = np.concatenate(
+            [batch.numpy().reshape(len(batch), -1) for batch in transfer.pixel_batches(labelled.images, size)]
+        )
         return transfer.principal_components(pixels, floors.embedding_dim())
     if name == "class_label_network" and labelled.name == FloorNetworks.CLASS_LABELS:
         raise ResourceUnavailable("the class-label network was trained on these images' labels: not a floor here")
     network = floors.random() if name == "random_network" else floors.class_label()
-    return cache.get(f"{labelled.name.replace(':', '_')}__{name}", lambda: transfer.extract(
-        network, labelled.images, size, progress=progress, desc=f"{name} features {labelled.name}"))[
-        "embedding"]
+    return cache.get(
+        f"{labelled.name.replace(':', '_')}__{name}",
+        lambda: transfer.extract(
+            network, labelled.images, size, progress=progress, desc=f"{name} features {labelled.name}"
+        ),
+    )["embedding"]
 
 
-def transfer_learning(model, config, words, dataset, specs, resources, floors: FloorNetworks, settings, progress,
-                      cache, fits: linear.FitPool) -> dict:
+def transfer_learning(
+    model,
+    config,
+    words,
+    dataset,
+    specs,
+    resources,
+    floors: FloorNetworks,
+    settings,
+    progress,
+    cache,
+    fits: linear.FitPool,
+) -> dict:
     """Per labelled set: the linear classifier on this model's features, and on each floor's (raw pixels, the
     random network, the class-label network) over the same splits and C search; zero-shot through the words.
 
@@ -329,9 +393,17 @@ def transfer_learning(model, config, words, dataset, specs, resources, floors: F
         except ResourceUnavailable as error:
             sections.append((spec, functools.partial(unavailable, error)))
             continue
-        arrays = cache.get(labelled.name.replace(":", "_"), lambda: transfer.extract(
-            model, labelled.images, size, outputs=("embedding", "scores"), progress=progress,
-            desc=f"features {labelled.name}"))
+        arrays = cache.get(
+            labelled.name.replace(":", "_"),
+            lambda labelled=labelled: transfer.extract(
+                model,
+                labelled.images,
+                size,
+                outputs=("embedding", "scores"),
+                progress=progress,
+                desc=f"features {labelled.name}",
+            ),
+        )
         features = {"end_to_end": arrays["embedding"]}
         entry_floors = {}
         for name in FLOORS:
@@ -340,14 +412,20 @@ def transfer_learning(model, config, words, dataset, specs, resources, floors: F
             except ResourceUnavailable as error:
                 entry_floors[name] = unavailable(error)
         if labelled.multi_label:
-            results = {name: transfer.voc_map(x, labelled.labels, labelled.split, labelled.classes,
-                                              progress=progress) for name, x in features.items()}
+            results = {
+                name: transfer.voc_map(x, labelled.labels, labelled.split, labelled.classes, progress=progress)
+                for name, x in features.items()
+            }
             results_of = functools.partial(dict, results)
         else:
             submitted = {name: fits.submit(x, labelled.labels) for name, x in features.items()}
             results_of = functools.partial(_fit_results, submitted)
-        sections.append((labelled.name, functools.partial(_transfer_entry, labelled, arrays["scores"], results_of,
-                                                          entry_floors, words)))
+        sections.append(
+            (
+                labelled.name,
+                functools.partial(_transfer_entry, labelled, arrays["scores"], results_of, entry_floors, words),
+            )
+        )
     return {name: entry() for name, entry in sections}
 
 
@@ -355,8 +433,9 @@ def _fit_results(submitted: dict) -> dict:
     return {name: fit.result() for name, fit in submitted.items()}
 
 
-def _transfer_entry(labelled: transfer.LabelledSet, scores: np.ndarray, results_of: Callable[[], dict],
-                    entry_floors: dict, words: list) -> dict:
+def _transfer_entry(
+    labelled: transfer.LabelledSet, scores: np.ndarray, results_of: Callable[[], dict], entry_floors: dict, words: list
+) -> dict:
     """A labelled set's section: our features' figures, each floor's beside them, the best kind, zero-shot."""
     results = results_of()
     if labelled.multi_label:
@@ -378,16 +457,22 @@ def _word_lists(resources: Resources) -> dict:
 
     A list whose corpus cannot be had is its ResourceUnavailable instead.
     """
-    readers = {"analogies": lambda: {"analogies": embeddings.read_analogies(resources.path("analogies"))},
-               "men": lambda: {"men": embeddings.read_similarity_pairs(resources.path("men"))},
-               "freedict": lambda: dict(zip(("en_fr", "fr_en"), embeddings.freedict_pairs(resources.path("freedict"))))}
+    readers = {
+        "analogies": lambda: {"analogies": embeddings.read_analogies(resources.path("analogies"))},
+        "men": lambda: {"men": embeddings.read_similarity_pairs(resources.path("men"))},
+        "freedict": lambda: dict(zip(("en_fr", "fr_en"), embeddings.freedict_pairs(resources.path("freedict")))),
+    }
     lists = {}
     for name, read in readers.items():
         try:
             lists.update(read())
         except ResourceUnavailable as error:
-            lists.update({key: error for key in {"analogies": ("analogies",), "men": ("men",),
-                                                 "freedict": ("en_fr", "fr_en")}[name]})
+            lists.update(
+                {
+                    key: error
+                    for key in {"analogies": ("analogies",), "men": ("men",), "freedict": ("en_fr", "fr_en")}[name]
+                }
+            )
     return lists
 
 
@@ -418,11 +503,11 @@ def train_word2vec(dataset: PreparedDataset, words: list[str], epochs: int, seed
     """
     from gensim.models import Word2Vec
 
-    sentences = [[words[i] for i in ids if i < len(words)] for _, _, ids in _split_records(dataset, "train")
-                 if len(ids) > 1]
+    sentences = [
+        [words[i] for i in ids if i < len(words)] for _, _, ids in _split_records(dataset, "train") if len(ids) > 1
+    ]
     window = max((len(s) for s in sentences), default=2)
-    model = Word2Vec(sentences, vector_size=100, window=window, min_count=1, sg=1, epochs=epochs, seed=seed,
-                     workers=1)
+    model = Word2Vec(sentences, vector_size=100, window=window, min_count=1, sg=1, epochs=epochs, seed=seed, workers=1)
     known = [w for w in words if w in model.wv]
     return embeddings.WordEmbeddings(known, np.stack([model.wv[w] for w in known]) if known else np.zeros((0, 100)))
 
@@ -442,9 +527,18 @@ def draw_pictures(model, config, words, dataset, split, settings, progress, out_
     test = list(itertools.islice(_split_records(dataset, split), settings.map_images))
     images = [image for _, image, _ in test]
     # Scored as word prediction scores them (resize, centre crop): the model's own view of a test image.
-    arrays = cache.get(f"{split}_images_eval_view", lambda: transfer.extract(
-        model, images, config.model.image_size, outputs=("embedding", "scores"), progress=progress,
-        desc=f"features {split} images", crop_from=config.input.resize_size))
+    arrays = cache.get(
+        f"{split}_images_eval_view",
+        lambda: transfer.extract(
+            model,
+            images,
+            config.model.image_size,
+            outputs=("embedding", "scores"),
+            progress=progress,
+            desc=f"features {split} images",
+            crop_from=config.input.resize_size,
+        ),
+    )
     num_words = config.model.num_words
     frequent = list(range(min(settings.map_words, num_words)))
     index = {w: i for i, w in enumerate(words[:num_words])}
@@ -452,14 +546,20 @@ def draw_pictures(model, config, words, dataset, split, settings, progress, out_
     # Ranked as word prediction ranks them (natural); a word's top images do not depend on its prior.
     natural = np.asarray(model.ranked(arrays["scores"], "natural"))
     predictions, hits, shown = pictures.prediction_grid(
-        natural, images, [[i for i in ids if i < num_words] for _, _, ids in test], words,
-        os.path.join(out_dir, "predictions.png"))
+        natural,
+        images,
+        [[i for i in ids if i < num_words] for _, _, ids in test],
+        words,
+        os.path.join(out_dir, "predictions.png"),
+    )
     return {
         "image_map": pictures.image_map(arrays["embedding"], images, os.path.join(out_dir, "image_map.png")),
-        "word_map": pictures.word_map(model.head.kernel.numpy()[frequent], [words[i] for i in frequent],
-                                      os.path.join(out_dir, "word_map.png")),
-        "top_images": pictures.top_images_grid(arrays["scores"], images, words, grid,
-                                               os.path.join(out_dir, "top_images.png")),
+        "word_map": pictures.word_map(
+            model.head.kernel.numpy()[frequent], [words[i] for i in frequent], os.path.join(out_dir, "word_map.png")
+        ),
+        "top_images": pictures.top_images_grid(
+            arrays["scores"], images, words, grid, os.path.join(out_dir, "top_images.png")
+        ),
         "predictions": predictions,
     }, {"right": hits, "shown": shown}
 
@@ -496,32 +596,68 @@ class Context:
 
 
 def _word_prediction(context: Context) -> dict:
-    return word_prediction(context.model, context.config, context.dataset, context.split, context.floors,
-                           context.settings, context.progress, context.log)
+    return word_prediction(
+        context.model,
+        context.config,
+        context.dataset,
+        context.split,
+        context.floors,
+        context.settings,
+        context.progress,
+        context.log,
+    )
 
 
 def _transfer(context: Context) -> dict:
-    return transfer_learning(context.model, context.config, context.words, context.dataset,
-                             context.settings.transfer, context.resources, context.floors, context.settings,
-                             context.progress, context.cache, context.fits)
+    return transfer_learning(
+        context.model,
+        context.config,
+        context.words,
+        context.dataset,
+        context.settings.transfer,
+        context.resources,
+        context.floors,
+        context.settings,
+        context.progress,
+        context.cache,
+        context.fits,
+    )
 
 
 def _embeddings(context: Context) -> dict:
-    ours, others = word_embeddings(context.model, context.config, context.words, context.dataset, context.resources,
-                                   context.settings)
+    ours, others = word_embeddings(
+        context.model, context.config, context.words, context.dataset, context.resources, context.settings
+    )
     return {**ours, "word2vec": others["word2vec"], "word2vec_concatenated": others["concatenated"]}
 
 
 def _pictures(context: Context) -> dict:
-    files, counts = draw_pictures(context.model, context.config, context.words, context.dataset, context.split,
-                                  context.settings, context.progress, context.directory.eval, context.cache)
+    files, counts = draw_pictures(
+        context.model,
+        context.config,
+        context.words,
+        context.dataset,
+        context.split,
+        context.settings,
+        context.progress,
+        context.directory.eval,
+        context.cache,
+    )
     return {"files": {k: os.path.basename(v) for k, v in files.items()}, "prediction_grid": counts}
 
 
 def _training_choices(context: Context) -> dict:
     labelled = _choice_transfer_set(context.dataset, context.resources, context.settings, context.log)
-    return training_choices(context.config, context.dataset, context.directory.eval, context.split, context.settings,
-                            context.log, labelled=labelled, fits=context.fits)
+    return training_choices(
+        context.config,
+        context.dataset,
+        context.directory.eval,
+        context.split,
+        context.settings,
+        context.log,
+        labelled=labelled,
+        fits=context.fits,
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -535,19 +671,24 @@ class Experiment:
     needs_split: bool = True
 
 
-REGISTRY = {experiment.name: experiment for experiment in (
-    Experiment("word_prediction", "word prediction (section 4.1)", _word_prediction),
-    Experiment("transfer", "transfer learning (section 4.2)", _transfer, needs_split=False),
-    Experiment("embeddings", "word embeddings (section 4.3)", _embeddings, needs_split=False),
-    Experiment("pictures", "pictures (figures 3, 4, 6)", _pictures),
-    Experiment("training_choices", "training choices: loss and sampling at equal budget (section 3.1)",
-               _training_choices),
-)}
+REGISTRY = {
+    experiment.name: experiment
+    for experiment in (
+        Experiment("word_prediction", "word prediction (section 4.1)", _word_prediction),
+        Experiment("transfer", "transfer learning (section 4.2)", _transfer, needs_split=False),
+        Experiment("embeddings", "word embeddings (section 4.3)", _embeddings, needs_split=False),
+        Experiment("pictures", "pictures (figures 3, 4, 6)", _pictures),
+        Experiment(
+            "training_choices", "training choices: loss and sampling at equal budget (section 3.1)", _training_choices
+        ),
+    )
+}
 EXPERIMENTS = tuple(REGISTRY)
 
 
-def evaluate_run(workdir: str, overrides: dict | None = None, resources: Resources | None = None,
-                 progress: bool = True, log=print) -> dict:
+def evaluate_run(
+    workdir: str, overrides: dict | None = None, resources: Resources | None = None, progress: bool = True, log=print
+) -> dict:
     """Run the experiments of the run's eval settings on its centre model; write RUN/eval/{metrics.json,
     report.md, *.png}.
 
@@ -568,20 +709,42 @@ def evaluate_run(workdir: str, overrides: dict | None = None, resources: Resourc
     split = evaluation_split(dataset)
     directory.prepare_eval()  # Without what a killed evaluation left under temporary names.
     fits = linear.FitPool(settings.fit_processes)
-    context = Context(directory, run.config, run.model, run.words, dataset, split, resources,
-                      FloorNetworks(run.config.model, resources, settings, progress, log),
-                      FeatureCache(directory.eval_cache, run.checkpoint), settings, progress, log, fits)
+    context = Context(
+        directory,
+        run.config,
+        run.model,
+        run.words,
+        dataset,
+        split,
+        resources,
+        FloorNetworks(run.config.model, resources, settings, progress, log),
+        FeatureCache(directory.eval_cache, run.checkpoint),
+        settings,
+        progress,
+        log,
+        fits,
+    )
     metrics = _kept_sections(directory.read_metrics(), run.checkpoint, experiments)
-    metrics.update({"run": fileio.absolute(workdir), "checkpoint": run.checkpoint,
-                    "num_words": run.config.model.num_words, "split": split})
+    metrics.update(
+        {
+            "run": fileio.absolute(workdir),
+            "checkpoint": run.checkpoint,
+            "num_words": run.config.model.num_words,
+            "split": split,
+        }
+    )
     metrics["experiments"] = [e for e in EXPERIMENTS if e in experiments or e in metrics]
     metrics["settings"] = settings.to_dict()
     if split is None:
-        no_split = {"unavailable": f"{dataset.directory} has no test or val images to evaluate on (prepared with "
-                                   f"--test_fraction=0 and --val_fraction=0?)"}
+        no_split = {
+            "unavailable": f"{dataset.directory} has no test or val images to evaluate on (prepared with "
+            f"--test_fraction=0 and --val_fraction=0?)"
+        }
     elif split != "test":
-        log(f"{dataset.directory} has no test split (prepared with --test_fraction=0): the held-out figures are "
-            f"on its {split} split")
+        log(
+            f"{dataset.directory} has no test split (prepared with --test_fraction=0): the held-out figures are "
+            f"on its {split} split"
+        )
     with fits:
         for name in EXPERIMENTS:  # In the registry's order, whatever order they were asked in.
             if name not in experiments:

@@ -26,10 +26,10 @@ import numpy as np
 
 from wsl_tf.eval import linear, transfer
 from wsl_tf.eval.baselines import frequency_scores
+from wsl_tf.precision import split_precision, split_precisions
 from wsl_tf.run_directory import RunDirectory, read_config, restore_run
 from wsl_tf.train.trainer import train
 from wsl_tf.train.training_run import split_cpu
-from wsl_tf.precision import split_precision, split_precisions
 
 # name: (loss, sampler, labels).
 TRAINING_CHOICES = {
@@ -50,12 +50,17 @@ def prepare_replicas(workdir: str) -> None:
 def choice_directory(out_dir: str, name: str, epochs: int, epoch_size: int) -> str:
     """Where the run of choice `name` at a budget of epochs x epoch_size images lives:
     OUT_DIR/choices/4x4096/multi_class_uniform_per_word, ...; another budget is another run."""
-    return os.path.join(out_dir, RunDirectory.CHOICES, f"{epochs}x{epoch_size}",
-                        name.replace(", ", "_").replace(" ", "_").replace("-", "_"))
+    return os.path.join(
+        out_dir,
+        RunDirectory.CHOICES,
+        f"{epochs}x{epoch_size}",
+        name.replace(", ", "_").replace(" ", "_").replace("-", "_"),
+    )
 
 
-def training_choices(config, dataset, out_dir: str, split: str, settings, log=print, labelled=None,
-                     fits: linear.FitPool | None = None) -> dict:
+def training_choices(
+    config, dataset, out_dir: str, split: str, settings, log=print, labelled=None, fits: linear.FitPool | None = None
+) -> dict:
     """{"epochs", "epoch_size", "split", "runs": {choice: {"precision_at_1/5/10", "spread_at_k", "prior_weight",
     "raw": {...}, "transfer": {...}, ...}}, "differences", "best", "prior", "chance"}.
 
@@ -71,41 +76,77 @@ def training_choices(config, dataset, out_dir: str, split: str, settings, log=pr
         variant = config.copy_and_resolve_references()
         variant.loss = loss
         variant.input.update({"sampler": sampler, "labels": labels})
-        variant.train.update({"max_epochs": settings.choice_epochs, "epoch_size": settings.choice_epoch_size,
-                              "export": False})
+        variant.train.update(
+            {"max_epochs": settings.choice_epochs, "epoch_size": settings.choice_epoch_size, "export": False}
+        )
         variant.schedule.min_epochs_per_lr = settings.choice_epochs + 1
         directory = choice_directory(out_dir, name, settings.choice_epochs, settings.choice_epoch_size)
         log(f"training choice: {name} ({settings.choice_epochs} x {settings.choice_epoch_size} images)")
         train(variant, directory, dataset=dataset, log=lambda *_: None)
         model = restore_run(directory).model
-        scored = split_precisions(lambda images: {"natural": model.scores(images, "natural"),
-                                                  "raw": model(images, training=False)}, dataset, config.input,
-                                  config.model.num_words, split, config.eval.batch_size, settings.test_images, ks=KS,
-                                  per_image=True)
+        scored = split_precisions(
+            lambda images, model=model: {
+                "natural": model.scores(images, "natural"),
+                "raw": model(images, training=False),
+            },
+            dataset,
+            config.input,
+            config.model.num_words,
+            split,
+            config.eval.batch_size,
+            settings.test_images,
+            ks=KS,
+            per_image=True,
+        )
         per_image[name] = scored["natural"].pop("per_image")
         raw = scored["raw"]
         raw.pop("per_image")
-        results[name] = {**scored["natural"], "prior_weight": float(model.prior_weight.numpy()),
-                         "raw": {f"precision_at_{k}": raw[f"precision_at_{k}"] for k in KS},
-                         "loss": loss, "sampler": sampler, "labels": labels}
+        results[name] = {
+            **scored["natural"],
+            "prior_weight": float(model.prior_weight.numpy()),
+            "raw": {f"precision_at_{k}": raw[f"precision_at_{k}"] for k in KS},
+            "loss": loss,
+            "sampler": sampler,
+            "labels": labels,
+        }
         if labelled is not None:
             features = transfer.extract(model, labelled.images, config.model.image_size, progress=False)["embedding"]
             transfers[name] = fits.submit(features, labelled.labels)
     for name, fit in transfers.items():
-        results[name]["transfer"] = {"set": labelled.name, **{
-            key: value for key, value in fit.result().items()
-            if key in ("accuracy_mean", "accuracy_std", "splits", "images")}}
+        results[name]["transfer"] = {
+            "set": labelled.name,
+            **{
+                key: value
+                for key, value in fit.result().items()
+                if key in ("accuracy_mean", "accuracy_std", "splits", "images")
+            },
+        }
     spreads, differences = compare(per_image)
     for name, spread in spreads.items():
         results[name].update(spread)
     num_words = config.model.num_words
     # At k = K the ceiling is the mean of n / K: what a random ranking scores at every precision@k on average.
-    prior = split_precision(frequency_scores(dataset, num_words), dataset, config.input, num_words, split,
-                            config.eval.batch_size, settings.test_images, ks=(*KS, num_words))
-    return {"epochs": settings.choice_epochs, "epoch_size": settings.choice_epoch_size, "split": split,
-            "runs": results, "resamples": RESAMPLES, "differences": differences, "best": best_choices(results),
-            "prior": {f"precision_at_{k}": prior[f"precision_at_{k}"] for k in KS},
-            "chance": prior[f"ceiling_at_{num_words}"]}
+    prior = split_precision(
+        frequency_scores(dataset, num_words),
+        dataset,
+        config.input,
+        num_words,
+        split,
+        config.eval.batch_size,
+        settings.test_images,
+        ks=(*KS, num_words),
+    )
+    return {
+        "epochs": settings.choice_epochs,
+        "epoch_size": settings.choice_epoch_size,
+        "split": split,
+        "runs": results,
+        "resamples": RESAMPLES,
+        "differences": differences,
+        "best": best_choices(results),
+        "prior": {f"precision_at_{k}": prior[f"precision_at_{k}"] for k in KS},
+        "chance": prior[f"ceiling_at_{num_words}"],
+    }
 
 
 def best_choices(results: dict) -> dict:
@@ -113,14 +154,20 @@ def best_choices(results: dict) -> dict:
     (accuracy mean), each with its figure and spread."""
     best = {}
     prediction = max(results, key=lambda name: results[name]["precision_at_10"])
-    best["word_prediction"] = {"choice": prediction, "precision_at_10": results[prediction]["precision_at_10"],
-                               "spread_at_10": results[prediction].get("spread_at_10")}
+    best["word_prediction"] = {
+        "choice": prediction,
+        "precision_at_10": results[prediction]["precision_at_10"],
+        "spread_at_10": results[prediction].get("spread_at_10"),
+    }
     measured = [name for name in results if "transfer" in results[name]]
     if measured:
         name = max(measured, key=lambda n: results[n]["transfer"]["accuracy_mean"])
-        best["transfer"] = {"choice": name, "set": results[name]["transfer"]["set"],
-                            "accuracy_mean": results[name]["transfer"]["accuracy_mean"],
-                            "accuracy_std": results[name]["transfer"]["accuracy_std"]}
+        best["transfer"] = {
+            "choice": name,
+            "set": results[name]["transfer"]["set"],
+            "accuracy_mean": results[name]["transfer"]["accuracy_mean"],
+            "accuracy_std": results[name]["transfer"]["accuracy_std"],
+        }
     return best
 
 
@@ -150,6 +197,7 @@ def compare(per_image: dict, resamples: int = RESAMPLES, seed: int = 0) -> tuple
             spread = float((means[a][k] - means[b][k]).std())
             if abs(difference) > 2 * spread:
                 better, worse = (a, b) if difference > 0 else (b, a)
-                differences.append({"k": k, "better": better, "worse": worse, "difference": abs(difference),
-                                    "spread": spread})
+                differences.append(
+                    {"k": k, "better": better, "worse": worse, "difference": abs(difference), "spread": spread}
+                )
     return spreads, differences

@@ -32,19 +32,37 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from wsl_tf.errors import DataError
 from wsl_tf.eval import logistic
 from wsl_tf.eval.linear import C_GRID, standardised
 from wsl_tf.eval.metrics import average_precision_voc07
 from wsl_tf.input import preprocessing
-from wsl_tf.errors import DataError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-VOC_CLASSES = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
-               "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train",
-               "tvmonitor")
+VOC_CLASSES = (
+    "aeroplane",
+    "bicycle",
+    "bird",
+    "boat",
+    "bottle",
+    "bus",
+    "car",
+    "cat",
+    "chair",
+    "cow",
+    "diningtable",
+    "dog",
+    "horse",
+    "motorbike",
+    "person",
+    "pottedplant",
+    "sheep",
+    "sofa",
+    "train",
+    "tvmonitor",
+)
 # One dictionary word per Fashion-MNIST class, for zero-shot ("T-shirt/top" -> tshirt, "Ankle boot" -> boot).
-FASHION_MNIST_CLASSES = ("tshirt", "trousers", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag",
-                         "boot")
+FASHION_MNIST_CLASSES = ("tshirt", "trousers", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot")
 
 
 @dataclasses.dataclass
@@ -86,7 +104,7 @@ def _read_idx(path: str) -> np.ndarray:
     with gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb") as handle:
         data = handle.read()
     dims = data[3]
-    shape = struct.unpack(f">{dims}I", data[4:4 + 4 * dims])
+    shape = struct.unpack(f">{dims}I", data[4 : 4 + 4 * dims])
     return np.frombuffer(data, np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
@@ -118,8 +136,9 @@ def voc2007(root: str, max_images: int | None = None) -> LabelledSet:
         raise DataError(f"{root}: no ImageSets/Main/CLASS_SPLIT.txt files (Pascal VOC 2007 layout)")
     ids = sorted(labels)[:max_images]
     images = [open(os.path.join(root, "JPEGImages", f"{i}.jpg"), "rb").read() for i in ids]
-    return LabelledSet("voc2007", images, list(VOC_CLASSES), np.stack([labels[i] for i in ids]),
-                       np.array([split_of[i] for i in ids]))
+    return LabelledSet(
+        "voc2007", images, list(VOC_CLASSES), np.stack([labels[i] for i in ids]), np.array([split_of[i] for i in ids])
+    )
 
 
 def key_category(key: str, depth: int = 0) -> str | None:
@@ -132,8 +151,9 @@ def key_category(key: str, depth: int = 0) -> str | None:
     return parts[depth] if len(parts) > depth + 1 and parts[depth] else None
 
 
-def key_categories(keyed_images, name: str, depth: int = 0, min_images: int = 5,
-                   max_images: int | None = None) -> LabelledSet:
+def key_categories(
+    keyed_images, name: str, depth: int = 0, min_images: int = 5, max_images: int | None = None
+) -> LabelledSet:
     """Images labelled by their key's folder at depth (key_category); folders with fewer than min_images are left out.
 
     keyed_images: (key, encoded image) pairs, e.g. a prepared split's records;
@@ -147,12 +167,19 @@ def key_categories(keyed_images, name: str, depth: int = 0, min_images: int = 5,
     classes = sorted(c for c, images in by_category.items() if len(images) >= min_images)
     if len(classes) < 2:
         found = ", ".join(f"{c} ({len(images)})" for c, images in sorted(by_category.items())) or "none"
-        raise DataError(f"{name}: its keys name fewer than two folders holding at least {min_images} images each "
-                        f"(folder at depth {depth} of KEY = FOLDER/.../NAME; found: {found})")
+        raise DataError(
+            f"{name}: its keys name fewer than two folders holding at least {min_images} images each "
+            f"(folder at depth {depth} of KEY = FOLDER/.../NAME; found: {found})"
+        )
     images = [image for c in classes for image in by_category[c]]
     labels = np.concatenate([np.full(len(by_category[c]), i) for i, c in enumerate(classes)])
-    return LabelledSet(name, images, classes, labels, description=(
-        f"{len(images):,} images each labelled by the folder its key files it under, not by its caption"))
+    return LabelledSet(
+        name,
+        images,
+        classes,
+        labels,
+        description=(f"{len(images):,} images each labelled by the folder its key files it under, not by its caption"),
+    )
 
 
 def pixel_batches(images: list, size: int, batch_size: int = 64, crop_from: int | None = None) -> tf.data.Dataset:
@@ -165,12 +192,18 @@ def pixel_batches(images: list, size: int, batch_size: int = 64, crop_from: int 
     """
     parallel = dict(num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if crop_from and images and isinstance(images[0], bytes):
-        return tf.data.Dataset.from_tensor_slices(tf.constant(images, tf.string)).map(
-            lambda data: preprocessing.preprocess(data, crop_from, size), **parallel).batch(batch_size).prefetch(
-            tf.data.AUTOTUNE)
+        return (
+            tf.data.Dataset.from_tensor_slices(tf.constant(images, tf.string))
+            .map(lambda data: preprocessing.preprocess(data, crop_from, size), **parallel)
+            .batch(batch_size)
+            .prefetch(tf.data.AUTOTUNE)
+        )
     if images and isinstance(images[0], bytes):  # Sizes differ: decode and resize one by one.
-        resized = tf.data.Dataset.from_tensor_slices(tf.constant(images, tf.string)).map(
-            lambda data: preprocessing.resize(preprocessing.decode(data), size), **parallel).batch(batch_size)
+        resized = (
+            tf.data.Dataset.from_tensor_slices(tf.constant(images, tf.string))
+            .map(lambda data: preprocessing.resize(preprocessing.decode(data), size), **parallel)
+            .batch(batch_size)
+        )
     else:
         stacked = np.stack(images)
         if stacked.ndim == 3:
@@ -194,6 +227,7 @@ _FORWARD = weakref.WeakKeyDictionary()
 def _forward_function(model):
     """The model's traced embedding + scores step, traced once per model, not once per call."""
     if model not in _FORWARD:
+
         @tf.function(reduce_retracing=True)
         def forward(pixels):
             embedding = model.embed(pixels, training=False)
@@ -203,8 +237,16 @@ def _forward_function(model):
     return _FORWARD[model]
 
 
-def extract(model, images: list, size: int, batch_size: int = 64, outputs=("embedding",),
-            progress: bool = True, desc: str = "features", crop_from: int | None = None) -> dict:
+def extract(
+    model,
+    images: list,
+    size: int,
+    batch_size: int = 64,
+    outputs=("embedding",),
+    progress: bool = True,
+    desc: str = "features",
+    crop_from: int | None = None,
+) -> dict:
     """{"embedding": [N, E] float32, and "scores": [N, K] if asked} for the images, in batches.
 
     crop_from: see pixel_batches (the model's own test-time view; default the transfer view).
@@ -213,14 +255,13 @@ def extract(model, images: list, size: int, batch_size: int = 64, outputs=("embe
     forward = _forward_function(model)
 
     bar = tqdm(total=len(images), desc=desc, unit="img", disable=not progress)
-    for pixels in (pixel_batches(images, size, batch_size, crop_from) if images else []):
+    for pixels in pixel_batches(images, size, batch_size, crop_from) if images else []:
         result = forward(pixels)
         for name in outputs:
             collected[name].append(result[name].numpy().astype(np.float32))
         bar.update(int(pixels.shape[0]))
     bar.close()
-    return {name: np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
-            for name, parts in collected.items()}
+    return {name: np.concatenate(parts) if parts else np.zeros((0, 0), np.float32) for name, parts in collected.items()}
 
 
 def principal_components(x: np.ndarray, dims: int) -> np.ndarray:
@@ -243,8 +284,9 @@ def _binary_scores(x_train, positive, c, *others):
     return [logistic.scores(x, weights)[:, 0] for x in others]
 
 
-def voc_map(features: np.ndarray, labels: np.ndarray, split: np.ndarray, classes, grid=C_GRID,
-            progress: bool = True) -> dict:
+def voc_map(
+    features: np.ndarray, labels: np.ndarray, split: np.ndarray, classes, grid=C_GRID, progress: bool = True
+) -> dict:
     """One regressor per class: C chosen by AP on val (trained on train), refit on train+val, AP on test."""
     per_class = {}
     train, val, test = (split == "train"), (split == "val"), (split == "test")
@@ -256,8 +298,8 @@ def voc_map(features: np.ndarray, labels: np.ndarray, split: np.ndarray, classes
             continue
         x_train, x_val = standardised(features[fit_rows], features[val])
 
-        def val_ap(c):
-            return average_precision_voc07(_binary_scores(x_train, y[fit_rows] > 0, c, x_val)[0], y[val])
+        def val_ap(c, x_train=x_train, positive=y[fit_rows] > 0, x_val=x_val, truth=y[val]):
+            return average_precision_voc07(_binary_scores(x_train, positive, c, x_val)[0], truth)
 
         best = max(grid, key=lambda c: np.nan_to_num(val_ap(c), nan=-1.0)) if (y[val] > 0).any() else 1.0
         rows = (train | val) & usable
@@ -293,12 +335,23 @@ def zero_shot(scores: np.ndarray, words: list[str], labelled: LabelledSet) -> di
             present.append((c, name_words))
     words_used = [" ".join(name_words) for _, name_words in present]
     if len(present) < 2 or labelled.multi_label:
-        return {"accuracy": None, "chance": None, "classes": len(present),
-                "classes_total": len(labelled.classes), "images": 0, "class_words": words_used}
+        return {
+            "accuracy": None,
+            "chance": None,
+            "classes": len(present),
+            "classes_total": len(labelled.classes),
+            "images": 0,
+            "class_words": words_used,
+        }
     class_ids = np.array([c for c, _ in present])
     class_scores = np.stack([scores[:, [index[w] for w in name_words]].mean(axis=1) for _, name_words in present], 1)
     rows = np.isin(labelled.labels, class_ids)
     predicted = class_ids[np.argmax(class_scores[rows], axis=1)]
-    return {"accuracy": float(np.mean(predicted == labelled.labels[rows])), "chance": 1.0 / len(present),
-            "classes": len(present), "classes_total": len(labelled.classes), "images": int(rows.sum()),
-            "class_words": words_used}
+    return {
+        "accuracy": float(np.mean(predicted == labelled.labels[rows])),
+        "chance": 1.0 / len(present),
+        "classes": len(present),
+        "classes_total": len(labelled.classes),
+        "images": int(rows.sum()),
+        "class_words": words_used,
+    }

@@ -13,9 +13,9 @@ import os
 import numpy as np
 
 from wsl_tf import records
+from wsl_tf.errors import DataError
 from wsl_tf.input.index import TrainIndex
 from wsl_tf.vocab import Vocabulary
-from wsl_tf.errors import DataError
 
 
 class PreparedDataset:

@@ -88,8 +88,9 @@ class TrainIndex:
                 data = np.load(io.BytesIO(handle.read()))
                 index = cls(**{field.name: data[field.name] for field in dataclasses.fields(cls)})
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, tf.errors.OpError) as error:
-            raise DataError(f"{path}: damaged train index ({type(error).__name__}: {fileio.error_line(error)}); "
-                            "rerun wsl-prepare") from None
+            raise DataError(
+                f"{path}: damaged train index ({type(error).__name__}: {fileio.error_line(error)}); rerun wsl-prepare"
+            ) from None
         problem = index.inconsistency()
         if problem:
             raise DataError(f"{path}: damaged train index ({problem}); rerun wsl-prepare")
@@ -101,7 +102,12 @@ class TrainIndex:
         if not (len(self.offset) == len(self.length) == records):
             return f"{records} shard numbers, {len(self.offset)} offsets, {len(self.length)} lengths"
         offsets = self.word_offsets
-        if len(offsets) == 0 or offsets[0] != 0 or offsets[-1] != len(self.word_records) or np.any(np.diff(offsets) < 0):
+        if (
+            len(offsets) == 0
+            or offsets[0] != 0
+            or offsets[-1] != len(self.word_records)
+            or np.any(np.diff(offsets) < 0)
+        ):
             return "word offsets do not partition the word records"
         if len(self.word_records) and (self.word_records.min() < 0 or self.word_records.max() >= records):
             return f"a word record outside 0..{records - 1}"

@@ -22,11 +22,11 @@ takes stream positions i, i + n, ..., so workers never share samples.
 import tensorflow as tf
 
 from wsl_tf import records
-from wsl_tf.input.dataset import PreparedDataset
+from wsl_tf.errors import ConfigError
 from wsl_tf.input import preprocessing
+from wsl_tf.input.dataset import PreparedDataset
 from wsl_tf.input.reader import RecordReader
 from wsl_tf.input.sampling import SAMPLERS, NegativeDrawer
-from wsl_tf.errors import ConfigError
 
 LABELS = ("sampled_word", "all_words")
 
@@ -51,10 +51,16 @@ def _check(config):
         raise ConfigError("; ".join(f"input.{line}" for line in found))
 
 
-def train_dataset(dataset: PreparedDataset | str, config, batch_size: int, start: int = 0,
-                  input_context: tf.distribute.InputContext | None = None,
-                  num_words: int | None = None, negatives: int = 0,
-                  negatives_by: str = "uniform") -> tf.data.Dataset:
+def train_dataset(
+    dataset: PreparedDataset | str,
+    config,
+    batch_size: int,
+    start: int = 0,
+    input_context: tf.distribute.InputContext | None = None,
+    num_words: int | None = None,
+    negatives: int = 0,
+    negatives_by: str = "uniform",
+) -> tf.data.Dataset:
     """The endless training stream, from stream position `start` (0: the beginning).
 
     num_words: train on the first (most frequent) num_words words of the
@@ -78,8 +84,10 @@ def train_dataset(dataset: PreparedDataset | str, config, batch_size: int, start
         if config.labels == "sampled_word":
             labels = draws["word"][:, None]
         else:
-            ids = tf.sparse.to_dense(tf.sparse.reset_shape(
-                parsed[records.WORD_IDS], [tf.size(draws["record"], tf.int64), max_labels]), default_value=-1)
+            ids = tf.sparse.to_dense(
+                tf.sparse.reset_shape(parsed[records.WORD_IDS], [tf.size(draws["record"], tf.int64), max_labels]),
+                default_value=-1,
+            )
             labels = tf.cast(ids, tf.int32)
             if num_words is not None:
                 labels = tf.where(labels < num_words, labels, -1)
@@ -87,8 +95,9 @@ def train_dataset(dataset: PreparedDataset | str, config, batch_size: int, start
 
     def example(draw):
         seed = tf.stack([tf.constant(config.seed, tf.int64), draw["positions"]]) if config.augment else None
-        image = preprocessing.preprocess(draw["image_bytes"], config.resize_size, config.crop_size,
-                                         training_seed=seed, jitter=config.jitter)
+        image = preprocessing.preprocess(
+            draw["image_bytes"], config.resize_size, config.crop_size, training_seed=seed, jitter=config.jitter
+        )
         return {"images": image, "labels": draw["labels"], "positions": draw["positions"]}
 
     stream = sampler.dataset(start, num_pipelines, pipeline_id, block=config.block_size)
@@ -113,4 +122,5 @@ def eval_dataset(dataset: PreparedDataset | str, split: str, config, batch_size:
 
     stream = tf.data.TFRecordDataset(shards).map(example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return stream.padded_batch(batch_size, padding_values={"images": 0.0, "labels": -1, "keys": ""}).prefetch(
-        tf.data.AUTOTUNE)
+        tf.data.AUTOTUNE
+    )

@@ -10,15 +10,15 @@ position, so an augmented stream is as reproducible as the samples.
 
 import tensorflow as tf
 
-
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def _header_uint(image_bytes, offset: int, length: int, big_endian: bool) -> tf.Tensor:
     """The unsigned integer at bytes [offset, offset + length) of an encoded image, as int64."""
     head = tf.strings.substr(image_bytes, 0, offset + length)  # From 0: never out of range, at most shorter.
-    with tf.control_dependencies([tf.debugging.assert_equal(
-            tf.strings.length(head), offset + length, message="image header too short")]):
+    with tf.control_dependencies(
+        [tf.debugging.assert_equal(tf.strings.length(head), offset + length, message="image header too short")]
+    ):
         raw = tf.io.decode_raw(tf.strings.substr(head, offset, length), tf.uint8)
     powers = tf.constant([256 ** (length - 1 - i if big_endian else i) for i in range(length)], tf.int64)
     return tf.reduce_sum(tf.cast(raw, tf.int64) * powers)
@@ -35,18 +35,35 @@ def encoded_size(image_bytes: tf.Tensor) -> tf.Tensor:
 
     def from_bmp():  # Width, then height (negative: top-down rows), little-endian int32.
         height = _header_uint(image_bytes, 22, 4, big_endian=False)
-        return tf.stack([tf.where(height >= 2 ** 31, 2 ** 32 - height, height),
-                         _header_uint(image_bytes, 18, 4, big_endian=False)])
+        return tf.stack(
+            [tf.where(height >= 2**31, 2**32 - height, height), _header_uint(image_bytes, 18, 4, big_endian=False)]
+        )
 
-    return tf.case([
-        (tf.io.is_jpeg(image_bytes), lambda: tf.cast(tf.image.extract_jpeg_shape(image_bytes)[:2], tf.int64)),
-        (tf.equal(head, PNG_SIGNATURE), lambda: tf.stack([_header_uint(image_bytes, 20, 4, big_endian=True),
-                                                          _header_uint(image_bytes, 16, 4, big_endian=True)])),
-        (tf.equal(tf.strings.substr(head, 0, 3), b"GIF"),
-         lambda: tf.stack([_header_uint(image_bytes, 8, 2, big_endian=False),
-                           _header_uint(image_bytes, 6, 2, big_endian=False)])),
-        (tf.equal(tf.strings.substr(head, 0, 2), b"BM"), from_bmp),
-    ], default=lambda: tf.zeros([2], tf.int64))
+    return tf.case(
+        [
+            (tf.io.is_jpeg(image_bytes), lambda: tf.cast(tf.image.extract_jpeg_shape(image_bytes)[:2], tf.int64)),
+            (
+                tf.equal(head, PNG_SIGNATURE),
+                lambda: tf.stack(
+                    [
+                        _header_uint(image_bytes, 20, 4, big_endian=True),
+                        _header_uint(image_bytes, 16, 4, big_endian=True),
+                    ]
+                ),
+            ),
+            (
+                tf.equal(tf.strings.substr(head, 0, 3), b"GIF"),
+                lambda: tf.stack(
+                    [
+                        _header_uint(image_bytes, 8, 2, big_endian=False),
+                        _header_uint(image_bytes, 6, 2, big_endian=False),
+                    ]
+                ),
+            ),
+            (tf.equal(tf.strings.substr(head, 0, 2), b"BM"), from_bmp),
+        ],
+        default=lambda: tf.zeros([2], tf.int64),
+    )
 
 
 def decode(image_bytes: tf.Tensor, max_pixels: int | None = None) -> tf.Tensor:
@@ -59,9 +76,15 @@ def decode(image_bytes: tf.Tensor, max_pixels: int | None = None) -> tf.Tensor:
     """
     if max_pixels is not None:
         size = encoded_size(image_bytes)
-        with tf.control_dependencies([tf.debugging.assert_less_equal(
-                size[0] * size[1], tf.constant(max_pixels, tf.int64),
-                message=f"image larger than {max_pixels} pixels")]):
+        with tf.control_dependencies(
+            [
+                tf.debugging.assert_less_equal(
+                    size[0] * size[1],
+                    tf.constant(max_pixels, tf.int64),
+                    message=f"image larger than {max_pixels} pixels",
+                )
+            ]
+        ):
             image_bytes = tf.identity(image_bytes)
     image = tf.cond(
         tf.io.is_jpeg(image_bytes),
@@ -106,8 +129,14 @@ def augment(image: tf.Tensor, crop_size: int, seed: tf.Tensor, jitter: float = 0
     return tf.clip_by_value(image, 0.0, 255.0)
 
 
-def preprocess(image_bytes, resize_size: int, crop_size: int, training_seed=None, jitter: float = 0.2,
-               max_pixels: int | None = None):
+def preprocess(
+    image_bytes,
+    resize_size: int,
+    crop_size: int,
+    training_seed=None,
+    jitter: float = 0.2,
+    max_pixels: int | None = None,
+):
     """Bytes -> standardized float32 [crop, crop, 3]; augmented when a seed is given.
 
     max_pixels: refuse larger images before decoding them (see `decode`).

@@ -83,5 +83,7 @@ def find_damaged_record(shard_paths: list[str]) -> tuple[str, str] | None:
                 pass
         except tf.errors.DataLossError as error:
             found = re.search(r"corrupted record at (\d+)", fileio.error_line(error))
-            return path, f"the record at byte {found.group(1)} fails its checksum" if found else fileio.error_line(error)
+            return path, f"the record at byte {found.group(1)} fails its checksum" if found else fileio.error_line(
+                error
+            )
     return None

@@ -38,8 +38,8 @@ import numpy as np
 import tensorflow as tf
 from scipy.special import gammaln
 
-from wsl_tf.input.index import TrainIndex
 from wsl_tf.errors import ConfigError, DataError
+from wsl_tf.input.index import TrainIndex
 
 _GOLDEN = 0x9E3779B97F4A7C15
 _MASK = (1 << 64) - 1
@@ -105,8 +105,9 @@ class UniformWordSampler:
         """{"record": int64, "word": int32} for each int64 position."""
         pick = hash_uniform(self.seed, 1, positions) * len(self.drawable_words)
         words = tf.gather(self._words, tf.cast(pick, tf.int64))
-        within = tf.cast(hash_uniform(self.seed, 2, positions) * tf.cast(tf.gather(self._counts, words), tf.float64),
-                         tf.int64)
+        within = tf.cast(
+            hash_uniform(self.seed, 2, positions) * tf.cast(tf.gather(self._counts, words), tf.float64), tf.int64
+        )
         records = tf.gather(self._records, tf.gather(self._offsets, words) + within)
         return {"position": positions, "record": tf.cast(records, tf.int64), "word": words}
 
@@ -137,7 +138,8 @@ class NaturalSampler:
         def epoch(e):
             positions = tf.range(e * n, (e + 1) * n, dtype=tf.int64)
             return tf.data.Dataset.from_tensor_slices(
-                {"position": positions, "record": self.epoch_order(e), "word": tf.fill([n], -1)})
+                {"position": positions, "record": self.epoch_order(e), "word": tf.fill([n], -1)}
+            )
 
         stream = tf.data.Dataset.range(start // n, _STREAM_END).flat_map(epoch).skip(start % n)
         return stream.shard(num_pipelines, pipeline_id)
@@ -221,13 +223,24 @@ def _none_among(records: int, counts: np.ndarray, draws: int) -> np.ndarray:
         return np.ones_like(counts)
     if records <= draws:
         return (counts == 0).astype(np.float64)
-    none = np.exp(gammaln(rest + 1) - gammaln(np.maximum(rest - draws, 0) + 1)
-                  - gammaln(records + 1) + gammaln(records - draws + 1))
+    none = np.exp(
+        gammaln(rest + 1)
+        - gammaln(np.maximum(rest - draws, 0) + 1)
+        - gammaln(records + 1)
+        + gammaln(records - draws + 1)
+    )
     return np.where(rest >= draws, none, 0.0)
 
 
-def word_inclusion(index: TrainIndex, sampler: str, labels: str, num_words: int, batch_size: int,
-                   negatives: int = 0, negatives_by: str = "uniform") -> WordInclusion:
+def word_inclusion(
+    index: TrainIndex,
+    sampler: str,
+    labels: str,
+    num_words: int,
+    batch_size: int,
+    negatives: int = 0,
+    negatives_by: str = "uniform",
+) -> WordInclusion:
     """Each word's chance of entering a replica's step of `batch_size` images (see WordInclusion).
 
     The uniform sampler's draws are independent: q_c = 1 - (1 - p_c)^B. The
@@ -251,7 +264,9 @@ def word_inclusion(index: TrainIndex, sampler: str, labels: str, num_words: int,
         how = f"exact: uniform-per-word sampling ({labels}), {batch_size} independent draws"
     draw = negative_draw_probability(index, num_words, negatives_by) if negatives else np.zeros(num_words)
     if negatives:
-        how += f"; {negatives} extra negatives per step drawn {'uniformly' if negatives_by == 'uniform' else 'by count'}"
+        how += (
+            f"; {negatives} extra negatives per step drawn {'uniformly' if negatives_by == 'uniform' else 'by count'}"
+        )
     return WordInclusion(label=label, batch=batch, others=others, negatives=_at_least_once(draw, negatives), how=how)
 
 
@@ -259,9 +274,13 @@ def uniform_word_inclusion(num_words: int, batch_size: int) -> WordInclusion:
     """The inclusion of batches of one uniformly drawn word per image among K (synthetic batches: tests,
     benchmarks), as word_inclusion gives it for uniform-per-word sampling with the sampled word."""
     label = np.full(num_words, 1.0 / num_words)
-    return WordInclusion(label=label, batch=_at_least_once(label, batch_size),
-                         others=_at_least_once(label, batch_size - 1), negatives=np.zeros(num_words),
-                         how=f"exact: one uniformly drawn word of {num_words} per image, {batch_size} per batch")
+    return WordInclusion(
+        label=label,
+        batch=_at_least_once(label, batch_size),
+        others=_at_least_once(label, batch_size - 1),
+        negatives=np.zeros(num_words),
+        how=f"exact: one uniformly drawn word of {num_words} per image, {batch_size} per batch",
+    )
 
 
 def negative_draw_probability(index: TrainIndex, num_words: int, negatives_by: str) -> np.ndarray:
@@ -279,8 +298,7 @@ class NegativeDrawer:
     train images, by drawing one of the index's (record, word) pairs.
     """
 
-    def __init__(self, index: TrainIndex, num_words: int, negatives: int, negatives_by: str = "uniform",
-                 seed: int = 0):
+    def __init__(self, index: TrainIndex, num_words: int, negatives: int, negatives_by: str = "uniform", seed: int = 0):
         if negatives_by not in NEGATIVE_DRAWS:
             raise ConfigError(f"negatives_by={negatives_by!r}: expected one of {', '.join(NEGATIVE_DRAWS)}")
         self.num_words, self.negatives, self.negatives_by, self.seed = num_words, negatives, negatives_by, seed

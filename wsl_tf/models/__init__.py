@@ -4,21 +4,28 @@ import functools
 
 import keras
 
+from wsl_tf.errors import ConfigError
 from wsl_tf.models.alexnet import AlexNet
 from wsl_tf.models.backbone import Backbone
 from wsl_tf.models.googlenet import GoogLeNet
+from wsl_tf.models.losses import MultiClassLogisticLoss, OneVsAllLogisticLoss, full_targets
 from wsl_tf.models.resnet import ResNet50
 from wsl_tf.models.vit import VIT_SIZES, VisionTransformer
 from wsl_tf.models.word_layer import WordLayer
-from wsl_tf.models.losses import MultiClassLogisticLoss, OneVsAllLogisticLoss, full_targets
 from wsl_tf.models.word_predictor import WordPredictor
-from wsl_tf.errors import ConfigError
 
 # name -> backbone constructor taking image_size, width and optionally dropout.
-BACKBONES = {"alexnet": AlexNet, "googlenet": GoogLeNet, "resnet50": ResNet50,
-             **{name: functools.partial(VisionTransformer, patch_size=patch, hidden_size=hidden, depth=depth,
-                                        heads=heads, mlp_size=mlp)
-                for name, (patch, hidden, depth, heads, mlp) in VIT_SIZES.items()}}
+BACKBONES = {
+    "alexnet": AlexNet,
+    "googlenet": GoogLeNet,
+    "resnet50": ResNet50,
+    **{
+        name: functools.partial(
+            VisionTransformer, patch_size=patch, hidden_size=hidden, depth=depth, heads=heads, mlp_size=mlp
+        )
+        for name, (patch, hidden, depth, heads, mlp) in VIT_SIZES.items()
+    },
+}
 
 
 def build_model(config, backbone_dtype_policy: str | None = None, random_word_rows: bool = True) -> WordPredictor:
@@ -43,11 +50,24 @@ def build_model(config, backbone_dtype_policy: str | None = None, random_word_ro
         backbone = BACKBONES[config.name](image_size=config.image_size, width=config.width, **extra)
     finally:
         keras.config.set_dtype_policy(previous)
-    model = WordPredictor(backbone, config.num_words, aux_loss_weight=config.get("aux_loss_weight"),
-                          random_word_rows=random_word_rows)
+    model = WordPredictor(
+        backbone, config.num_words, aux_loss_weight=config.get("aux_loss_weight"), random_word_rows=random_word_rows
+    )
     model.build((None, config.image_size, config.image_size, 3))
     return model
 
 
-__all__ = ["AlexNet", "Backbone", "GoogLeNet", "ResNet50", "VisionTransformer", "WordLayer", "WordPredictor", "MultiClassLogisticLoss",
-           "OneVsAllLogisticLoss", "build_model", "full_targets", "BACKBONES"]
+__all__ = [
+    "AlexNet",
+    "Backbone",
+    "GoogLeNet",
+    "ResNet50",
+    "VisionTransformer",
+    "WordLayer",
+    "WordPredictor",
+    "MultiClassLogisticLoss",
+    "OneVsAllLogisticLoss",
+    "build_model",
+    "full_targets",
+    "BACKBONES",
+]

@@ -13,9 +13,9 @@ and CPU runs use narrow nets; inputs need at least 63 px.
 
 import keras
 
+from wsl_tf.errors import ConfigError
 from wsl_tf.models.backbone import Backbone
 from wsl_tf.models.layers import LocalResponseNormalization, scaled
-from wsl_tf.errors import ConfigError
 
 MIN_IMAGE_SIZE = 63
 
@@ -35,8 +35,9 @@ class AlexNet(Backbone):
         images = keras.Input((image_size, image_size, 3), name="images")
 
         def conv(x, channels, size, name, strides=1, padding="same"):
-            return keras.layers.Conv2D(scaled(channels, width), size, strides=strides, padding=padding,
-                                       activation="relu", name=name)(x)
+            return keras.layers.Conv2D(
+                scaled(channels, width), size, strides=strides, padding=padding, activation="relu", name=name
+            )(x)
 
         def pool(x, name):
             return keras.layers.MaxPooling2D(3, strides=2, name=name)(x)
@@ -54,5 +55,9 @@ class AlexNet(Backbone):
         x = keras.layers.Dropout(dropout, name="drop6")(x)
         x = keras.layers.Dense(scaled(4096, width), activation="relu", name="fc7")(x)
         embedding = keras.layers.Dropout(dropout, name="drop7")(x)
-        super().__init__(images, {"embedding": embedding},
-                         arguments={"image_size": image_size, "width": width, "dropout": dropout}, **kwargs)
+        super().__init__(
+            images,
+            {"embedding": embedding},
+            arguments={"image_size": image_size, "width": width, "dropout": dropout},
+            **kwargs,
+        )

@@ -20,10 +20,14 @@ from wsl_tf.models.layers import LocalResponseNormalization, scaled
 
 # Table 1: #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj.
 INCEPTION = {
-    "3a": (64, 96, 128, 16, 32, 32), "3b": (128, 128, 192, 32, 96, 64),
-    "4a": (192, 96, 208, 16, 48, 64), "4b": (160, 112, 224, 24, 64, 64),
-    "4c": (128, 128, 256, 24, 64, 64), "4d": (112, 144, 288, 32, 64, 64),
-    "4e": (256, 160, 320, 32, 128, 128), "5a": (256, 160, 320, 32, 128, 128),
+    "3a": (64, 96, 128, 16, 32, 32),
+    "3b": (128, 128, 192, 32, 96, 64),
+    "4a": (192, 96, 208, 16, 48, 64),
+    "4b": (160, 112, 224, 24, 64, 64),
+    "4c": (128, 128, 256, 24, 64, 64),
+    "4d": (112, 144, 288, 32, 64, 64),
+    "4e": (256, 160, 320, 32, 128, 128),
+    "5a": (256, 160, 320, 32, 128, 128),
     "5b": (384, 192, 384, 48, 128, 128),
 }
 AUX_AFTER = ("4a", "4d")
@@ -46,8 +50,9 @@ class GoogLeNet(Backbone):
         images = keras.Input((image_size, image_size, 3), name="images")
 
         def conv(x, channels, size, name, strides=1):
-            return keras.layers.Conv2D(scaled(channels, width), size, strides=strides, padding="same",
-                                       activation="relu", name=name)(x)
+            return keras.layers.Conv2D(
+                scaled(channels, width), size, strides=strides, padding="same", activation="relu", name=name
+            )(x)
 
         def pool(x, name, size=3, strides=2):
             return keras.layers.MaxPooling2D(size, strides=strides, padding="same", name=name)(x)
@@ -85,6 +90,15 @@ class GoogLeNet(Backbone):
                 outputs[f"aux_{name}"] = aux_tower(x, f"aux_{name}")
         x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
         outputs["embedding"] = keras.layers.Dropout(dropout, name="drop")(x)
-        super().__init__(images, outputs, arguments={
-            "image_size": image_size, "width": width, "dropout": dropout, "aux_dropout": aux_dropout,
-            "aux_towers": aux_towers}, **kwargs)
+        super().__init__(
+            images,
+            outputs,
+            arguments={
+                "image_size": image_size,
+                "width": width,
+                "dropout": dropout,
+                "aux_dropout": aux_dropout,
+                "aux_towers": aux_towers,
+            },
+            **kwargs,
+        )

@@ -38,6 +38,7 @@ the uncorrected form (the paper's, for reproduction):
 import keras
 import numpy as np
 from keras import ops
+
 from wsl_tf.errors import ConfigError
 
 # A word that never enters a step (s_c = 0) is never gathered; its log-inclusion is kept finite.
@@ -124,8 +125,9 @@ class OneVsAllLogisticLoss:
         self._positive, self._negative, self._offset = (v.astype(np.float32) for v in (positive, negative, offset))
 
     @classmethod
-    def from_counts(cls, class_counts, num_images, balance: str = "logit_adjusted",
-                    scale=None) -> "OneVsAllLogisticLoss":
+    def from_counts(
+        cls, class_counts, num_images, balance: str = "logit_adjusted", scale=None
+    ) -> "OneVsAllLogisticLoss":
         """Rates N_k / N: with balance="weights" the paper's weights, 1 / N_k and 1 / (N - N_k) (times N)."""
         counts = np.asarray(class_counts, dtype=np.float64)
         if counts.ndim != 1 or np.any(counts <= 0) or np.any(counts >= num_images):
@@ -140,8 +142,9 @@ class OneVsAllLogisticLoss:
         logits = ops.cast(logits, "float32")
         targets = ops.cast(targets, "float32")
         if word_stats is None:
-            positive, negative, offset = (ops.convert_to_tensor(v) for v in (self._positive, self._negative,
-                                                                               self._offset))
+            positive, negative, offset = (
+                ops.convert_to_tensor(v) for v in (self._positive, self._negative, self._offset)
+            )
         else:
             positive, negative, offset = (word_stats[k] for k in ("positive_weight", "negative_weight", "offset"))
         shifted = logits + offset
@@ -160,8 +163,11 @@ class OneVsAllLogisticLoss:
             p, s = np.asarray(inclusion.label, np.float64), np.asarray(inclusion.step, np.float64)
             gap = s - p
             negative = negative * np.where(gap > 1e-12, (1.0 - p) / np.maximum(gap, 1e-12), 1.0)
-        return {"positive_weight": self._positive, "negative_weight": negative.astype(np.float32),
-                "offset": self._offset}
+        return {
+            "positive_weight": self._positive,
+            "negative_weight": negative.astype(np.float32),
+            "offset": self._offset,
+        }
 
     def get_config(self):
         return {"positive_rates": self.positive_rates, "balance": self.balance, "scale": self.scale}

@@ -12,9 +12,9 @@ runs use narrow nets; inputs need at least 32 px.
 
 import keras
 
+from wsl_tf.errors import ConfigError
 from wsl_tf.models.backbone import Backbone
 from wsl_tf.models.layers import scaled
-from wsl_tf.errors import ConfigError
 
 MIN_IMAGE_SIZE = 32
 STACKS = ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2))  # (channels, blocks, first block's stride)
@@ -23,8 +23,9 @@ BN_EPSILON = 1.001e-5
 
 
 def _conv_bn(x, channels: int, size: int, name: str, strides: int = 1, relu: bool = True):
-    x = keras.layers.Conv2D(channels, size, strides=strides, padding="same" if size > 1 else "valid",
-                            name=f"{name}_conv")(x)
+    x = keras.layers.Conv2D(
+        channels, size, strides=strides, padding="same" if size > 1 else "valid", name=f"{name}_conv"
+    )(x)
     x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_bn")(x)
     return keras.layers.Activation("relu", name=f"{name}_relu")(x) if relu else x
 
@@ -60,9 +61,18 @@ class ResNet50(Backbone):
         x = keras.layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
         for stack, (channels, blocks, stride) in enumerate(STACKS, start=2):
             for block in range(1, blocks + 1):
-                x = _bottleneck(x, scaled(channels, width), stride if block == 1 else 1, project=block == 1,
-                                name=f"conv{stack}_block{block}")
+                x = _bottleneck(
+                    x,
+                    scaled(channels, width),
+                    stride if block == 1 else 1,
+                    project=block == 1,
+                    name=f"conv{stack}_block{block}",
+                )
         x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
         embedding = keras.layers.Dropout(dropout, name="dropout")(x)
-        super().__init__(images, {"embedding": embedding},
-                         arguments={"image_size": image_size, "width": width, "dropout": dropout}, **kwargs)
+        super().__init__(
+            images,
+            {"embedding": embedding},
+            arguments={"image_size": image_size, "width": width, "dropout": dropout},
+            **kwargs,
+        )

@@ -12,9 +12,9 @@ MLP sizes (the head count stays), so CPU runs use narrow nets.
 import keras
 from keras import ops
 
+from wsl_tf.errors import ConfigError
 from wsl_tf.models.backbone import Backbone
 from wsl_tf.models.layers import scaled
-from wsl_tf.errors import ConfigError
 
 # name -> (patch_size, hidden_size, depth, heads, mlp_size)
 VIT_SIZES = {
@@ -32,8 +32,9 @@ class ClassTokenAndPositions(keras.layers.Layer):
     def build(self, input_shape):
         tokens, dim = int(input_shape[1]), int(input_shape[2])
         self.class_token = self.add_weight(shape=(1, 1, dim), initializer="zeros", name="class_token")
-        self.positions = self.add_weight(shape=(1, tokens + 1, dim),
-                                         initializer=keras.initializers.RandomNormal(stddev=0.02), name="positions")
+        self.positions = self.add_weight(
+            shape=(1, tokens + 1, dim), initializer=keras.initializers.RandomNormal(stddev=0.02), name="positions"
+        )
 
     def call(self, patches):
         batch = ops.shape(patches)[0]
@@ -51,8 +52,18 @@ class VisionTransformer(Backbone):
     dropout: rate after attention and in the MLP (ViT from scratch on ImageNet: 0.1).
     """
 
-    def __init__(self, image_size=224, patch_size=16, hidden_size=768, depth=12, heads=12, mlp_size=3072,
-                 width=1.0, dropout=0.0, **kwargs):
+    def __init__(
+        self,
+        image_size=224,
+        patch_size=16,
+        hidden_size=768,
+        depth=12,
+        heads=12,
+        mlp_size=3072,
+        width=1.0,
+        dropout=0.0,
+        **kwargs,
+    ):
         hidden, mlp = scaled(hidden_size, width), scaled(mlp_size, width)
         if image_size % patch_size:
             raise ConfigError(f"ViT: image_size {image_size} is not a multiple of patch_size {patch_size}")
@@ -75,7 +86,18 @@ class VisionTransformer(Backbone):
         # The class token's output: the first of the N + 1 tokens, kept by cropping the N patch tokens.
         x = keras.layers.Cropping1D((0, (image_size // patch_size) ** 2), name="class_output")(x)
         embedding = keras.layers.Flatten(name="embedding")(x)
-        super().__init__(images, {"embedding": embedding},
-                         arguments={"image_size": image_size, "patch_size": patch_size, "hidden_size": hidden_size,
-                                    "depth": depth, "heads": heads, "mlp_size": mlp_size, "width": width,
-                                    "dropout": dropout}, **kwargs)
+        super().__init__(
+            images,
+            {"embedding": embedding},
+            arguments={
+                "image_size": image_size,
+                "patch_size": patch_size,
+                "hidden_size": hidden_size,
+                "depth": depth,
+                "heads": heads,
+                "mlp_size": mlp_size,
+                "width": width,
+                "dropout": dropout,
+            },
+            **kwargs,
+        )

@@ -45,8 +45,9 @@ class WordPredictor(keras.Model):
         self.num_words = num_words
         self.aux_loss_weight = backbone.default_aux_loss_weight if aux_loss_weight is None else aux_loss_weight
         self.head = WordLayer(num_words, random_rows=random_word_rows, name="words")
-        self.aux_heads = [WordLayer(num_words, random_rows=random_word_rows, name=f"{name}_words")
-                          for name in backbone.aux_names]
+        self.aux_heads = [
+            WordLayer(num_words, random_rows=random_word_rows, name=f"{name}_words") for name in backbone.aux_names
+        ]
 
     @property
     def embedding_dim(self) -> int:
@@ -56,10 +57,12 @@ class WordPredictor(keras.Model):
         self.head.build((None, self.backbone.embedding_dim))
         for head in self.aux_heads:
             head.build((None, self.backbone.embedding_dim))
-        self.log_prior = self.add_weight(name="log_prior", shape=(self.num_words,), initializer="zeros",
-                                         trainable=False, dtype="float32")
-        self.prior_weight = self.add_weight(name="prior_weight", shape=(), initializer="zeros", trainable=False,
-                                            dtype="float32")
+        self.log_prior = self.add_weight(
+            name="log_prior", shape=(self.num_words,), initializer="zeros", trainable=False, dtype="float32"
+        )
+        self.prior_weight = self.add_weight(
+            name="prior_weight", shape=(), initializer="zeros", trainable=False, dtype="float32"
+        )
         super().build(input_shape)
 
     def word_variables(self) -> list:
@@ -114,8 +117,13 @@ class WordPredictor(keras.Model):
         return total
 
     def get_config(self):
-        return {"backbone": keras.saving.serialize_keras_object(self.backbone), "num_words": self.num_words,
-                "aux_loss_weight": self.aux_loss_weight, "name": self.name, "trainable": self.trainable}
+        return {
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "num_words": self.num_words,
+            "aux_loss_weight": self.aux_loss_weight,
+            "name": self.name,
+            "trainable": self.trainable,
+        }
 
     @classmethod
     def from_config(cls, config):

@@ -21,8 +21,7 @@ class HalveLROnValidationIncrease(keras.callbacks.Callback):
     the trainer's do.
     """
 
-    def __init__(self, learning_rate: tf.Variable, monitor="val_error", min_epochs_per_lr=10, min_lr=1e-6,
-                 log=print):
+    def __init__(self, learning_rate: tf.Variable, monitor="val_error", min_epochs_per_lr=10, min_lr=1e-6, log=print):
         super().__init__()
         self.learning_rate = learning_rate
         self.monitor = monitor
@@ -35,8 +34,11 @@ class HalveLROnValidationIncrease(keras.callbacks.Callback):
 
     def state(self) -> dict:
         """The variables a checkpoint must hold to resume the schedule."""
-        return {"previous_error": self.previous_error, "epochs_at_lr": self.epochs_at_lr,
-                "learning_rate": self.learning_rate}
+        return {
+            "previous_error": self.previous_error,
+            "epochs_at_lr": self.epochs_at_lr,
+            "learning_rate": self.learning_rate,
+        }
 
     def on_epoch_end(self, epoch, logs=None):
         if not logs or self.monitor not in logs:
@@ -57,12 +59,17 @@ class HalveLROnValidationIncrease(keras.callbacks.Callback):
 
     def get_config(self):
         """Its settings and the current learning rate; from_config gives that rate a variable of its own."""
-        return {"learning_rate": float(self.learning_rate), "monitor": self.monitor,
-                "min_epochs_per_lr": self.min_epochs_per_lr, "min_lr": self.min_lr}
+        return {
+            "learning_rate": float(self.learning_rate),
+            "monitor": self.monitor,
+            "min_epochs_per_lr": self.min_epochs_per_lr,
+            "min_lr": self.min_lr,
+        }
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        config["learning_rate"] = tf.Variable(config["learning_rate"], dtype=tf.float64, trainable=False,
-                                              name="learning_rate")
+        config["learning_rate"] = tf.Variable(
+            config["learning_rate"], dtype=tf.float64, trainable=False, name="learning_rate"
+        )
         return cls(**config)

@@ -3,19 +3,25 @@ configs/ (paper.py)."""
 
 import json
 
+from wsl_tf.errors import ConfigError
 from wsl_tf.input.pipeline import input_problems
 from wsl_tf.input.sampling import NEGATIVE_DRAWS
 from wsl_tf.models.losses import BALANCES
 from wsl_tf.train.training_run import CORRECTIONS
 from wsl_tf.train.word_rows import HEAD_CLASSES
-from wsl_tf.errors import ConfigError
 
 LOSSES = ("softmax", "one_vs_all")
 # Settings a resumed run may change, each applied and logged: how long it goes on, how often it logs and
 # checkpoints, how many checkpoints it keeps, whether it exports, how long a worker waits for a dead peer. Every
 # other setting of a run that has a checkpoint is what its checkpoints were trained with: a change is refused.
-RESUMABLE = ("train.max_epochs", "train.log_every_steps", "train.checkpoint_every_steps", "train.keep_checkpoints",
-             "train.export", "train.peer_timeout_seconds")
+RESUMABLE = (
+    "train.max_epochs",
+    "train.log_every_steps",
+    "train.checkpoint_every_steps",
+    "train.keep_checkpoints",
+    "train.export",
+    "train.peer_timeout_seconds",
+)
 # wsl-eval's settings change nothing a run trains but these, which the trainer's validation reads (LR halving,
 # prior weight).
 EVAL_READ_BY_TRAINING = ("eval.val_images",)
@@ -39,22 +45,29 @@ def problems(config, metadata: dict) -> list[str]:
     if head.negatives < 0:
         found.append(f"head.negatives={head.negatives} must be >= 0")
     if head.negatives and head.classes == "full":
-        found.append(f"head.negatives={head.negatives} adds words to in-batch classes; head.classes='full' "
-                     "already computes every word")
+        found.append(
+            f"head.negatives={head.negatives} adds words to in-batch classes; head.classes='full' "
+            "already computes every word"
+        )
     if config.model.num_words > metadata["vocab_size"]:
-        found.append(f"model.num_words={config.model.num_words} exceeds the dataset's vocabulary "
-                     f"({metadata['vocab_size']} words in {config.data.dir})")
+        found.append(
+            f"model.num_words={config.model.num_words} exceeds the dataset's vocabulary "
+            f"({metadata['vocab_size']} words in {config.data.dir})"
+        )
     if config.input.crop_size != config.model.image_size:
-        found.append(f"input.crop_size={config.input.crop_size} differs from "
-                     f"model.image_size={config.model.image_size}")
+        found.append(
+            f"input.crop_size={config.input.crop_size} differs from model.image_size={config.model.image_size}"
+        )
     for key in ("log_every_steps", "steps_per_loop", "checkpoint_every_steps"):
         if config.train[key] < 1:
             found.append(f"train.{key}={config.train[key]} must be >= 1")
     if config.train.steps_per_loop > 1 and config.optimizer.name != "easgd":
         # Synchronous SGD all-reduces sparse gradients of per-step sizes, which TensorFlow's collectives
         # reject inside a graph loop; EASGD's only collectives, the exchanges, run between its loops.
-        found.append(f"train.steps_per_loop={config.train.steps_per_loop} needs optimizer.name='easgd' "
-                     f"(with '{config.optimizer.name}' use 1)")
+        found.append(
+            f"train.steps_per_loop={config.train.steps_per_loop} needs optimizer.name='easgd' "
+            f"(with '{config.optimizer.name}' use 1)"
+        )
     if config.train.batch_size_per_replica < 1:
         found.append(f"train.batch_size_per_replica={config.train.batch_size_per_replica} must be >= 1")
     return found

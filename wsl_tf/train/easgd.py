@@ -50,8 +50,19 @@ class EASGD:
     step's forward pass call `prepare_rows(rows)` with the rows it will read.
     """
 
-    def __init__(self, strategy, local_variables_list, centre_variables, learning_rate, momentum=0.9,
-                 nesterov=True, weight_decay=0.0, tau=10, beta=0.9, row_sparse=()):
+    def __init__(
+        self,
+        strategy,
+        local_variables_list,
+        centre_variables,
+        learning_rate,
+        momentum=0.9,
+        nesterov=True,
+        weight_decay=0.0,
+        tau=10,
+        beta=0.9,
+        row_sparse=(),
+    ):
         if len(local_variables_list) != len(centre_variables):
             raise ValueError("local and centre models must have the same variables")
         if tau < 1:
@@ -71,26 +82,44 @@ class EASGD:
             raise ValueError(f"row-sparse variables must share their first dimension, got {sorted(rows)}")
         self.num_rows = rows.pop() if rows else 0
         with strategy.scope(), local_variables():
-            self.slots = [tf.Variable(tf.zeros(c.shape, c.dtype), trainable=False, name="easgd_momentum")
-                          for c in self.centre] if momentum else []
+            self.slots = (
+                [tf.Variable(tf.zeros(c.shape, c.dtype), trainable=False, name="easgd_momentum") for c in self.centre]
+                if momentum
+                else []
+            )
             self.exchanges = tf.Variable(0, dtype=tf.int32, trainable=False, name="easgd_exchanges")
             self.reduced_bytes = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="easgd_reduced_bytes")
-            self.means = {i: tf.Variable(tf.zeros(self.centre[i].shape, self.centre[i].dtype), trainable=False,
-                                         name="easgd_row_mean") for i in self.row_sparse}
-            self.anchors = {i: tf.Variable(tf.zeros(self.centre[i].shape, self.centre[i].dtype), trainable=False,
-                                           name="easgd_row_anchor") for i in self.row_sparse}
+            self.means = {
+                i: tf.Variable(
+                    tf.zeros(self.centre[i].shape, self.centre[i].dtype), trainable=False, name="easgd_row_mean"
+                )
+                for i in self.row_sparse
+            }
+            self.anchors = {
+                i: tf.Variable(
+                    tf.zeros(self.centre[i].shape, self.centre[i].dtype), trainable=False, name="easgd_row_anchor"
+                )
+                for i in self.row_sparse
+            }
             self.touched = tf.Variable(tf.zeros([self.num_rows], tf.int32), trainable=False, name="easgd_touched")
-            self.synced_at = tf.Variable(tf.zeros([self.num_rows], tf.int32), trainable=False,
-                                         name="easgd_synced_at")
+            self.synced_at = tf.Variable(tf.zeros([self.num_rows], tf.int32), trainable=False, name="easgd_synced_at")
 
     # --- State -------------------------------------------------------------------
     def state_variables(self) -> list:
         """Every per-replica variable EASGD keeps besides the models (for checkpoints)."""
-        return [*self.slots, self.exchanges, self.reduced_bytes, *self.means.values(), *self.anchors.values(),
-                self.touched, self.synced_at]
+        return [
+            *self.slots,
+            self.exchanges,
+            self.reduced_bytes,
+            *self.means.values(),
+            *self.anchors.values(),
+            self.touched,
+            self.synced_at,
+        ]
 
     def set_locals_to_centre(self):
         """Start (or restart) every replica from the centre weights, at exchange 0."""
+
         def copy():
             for local, centre in zip(self.local, self.centre):
                 local_copy(local).assign(local_copy(centre))
@@ -154,8 +183,9 @@ class EASGD:
             if gradient is None:
                 continue
             slot = self.slots[index] if self.slots else None
-            momentum_update(variable, slot, gradient, self.learning_rate, self.momentum, self.nesterov,
-                            self.weight_decay)
+            momentum_update(
+                variable, slot, gradient, self.learning_rate, self.momentum, self.nesterov, self.weight_decay
+            )
 
     def _exchange(self):
         context = tf.distribute.get_replica_context()
@@ -178,8 +208,7 @@ class EASGD:
                 sent += tensor_bytes(tf.IndexedSlices(change, mine))
         for difference in differences:
             sent += tensor_bytes(difference)
-        summed = context.all_reduce(tf.distribute.ReduceOp.SUM, differences + changes) if differences or changes \
-            else []
+        summed = context.all_reduce(tf.distribute.ReduceOp.SUM, differences + changes) if differences or changes else []
         alpha, p = self.alpha, float(self.num_replicas)
         for i, difference, total in zip(self.dense, differences, summed[: len(differences)]):
             local_copy(self.local[i]).assign_sub(alpha * difference)
@@ -191,15 +220,19 @@ class EASGD:
             rows, where = tf.unique(summed[len(differences)].indices)
             lag = exchanges - tf.gather(synced_at, rows)
             already = tf.gather(touched, rows) > 0
-            for i, total in zip(self.row_sparse, summed[len(differences):]):
+            for i, total in zip(self.row_sparse, summed[len(differences) :]):
                 change = tf.math.unsorted_segment_sum(total.values, where, tf.size(rows))
-                local, mean_var, centre_var = (local_copy(self.local[i]), local_copy(self.means[i]),
-                                               local_copy(self.centre[i]))
+                local, mean_var, centre_var = (
+                    local_copy(self.local[i]),
+                    local_copy(self.means[i]),
+                    local_copy(self.centre[i]),
+                )
                 mean, centre = tf.gather(mean_var, rows), tf.gather(centre_var, rows)
                 lagged_mean, lagged_centre = self._lagged(mean, centre, lag)
                 current = tf.gather(local, rows)
-                current = tf.where(self._rows_mask(already, current), current,
-                                   self._caught_up(current, mean, lagged_mean, lag))
+                current = tf.where(
+                    self._rows_mask(already, current), current, self._caught_up(current, mean, lagged_mean, lag)
+                )
                 # sum_j (x_j - c) = p (mean - c) + the replicas' own changes (untouched deviations sum to 0).
                 new_centre = lagged_centre + alpha * (p * (lagged_mean - lagged_centre) + change)
                 new_mean = (1.0 - alpha) * (lagged_mean + change / p) + alpha * lagged_centre
@@ -219,13 +252,17 @@ class EASGD:
         lag = exchanges - synced_at.read_value()
         already = local_copy(self.touched).read_value() > 0
         for i in self.row_sparse:
-            local, mean_var, centre_var = (local_copy(self.local[i]), local_copy(self.means[i]),
-                                           local_copy(self.centre[i]))
+            local, mean_var, centre_var = (
+                local_copy(self.local[i]),
+                local_copy(self.means[i]),
+                local_copy(self.centre[i]),
+            )
             mean, centre = mean_var.read_value(), centre_var.read_value()
             lagged_mean, lagged_centre = self._lagged(mean, centre, lag)
             current = local.read_value()
-            local.assign(tf.where(self._rows_mask(already, current), current,
-                                  self._caught_up(current, mean, lagged_mean, lag)))
+            local.assign(
+                tf.where(self._rows_mask(already, current), current, self._caught_up(current, mean, lagged_mean, lag))
+            )
             centre_var.assign(lagged_centre)
             mean_var.assign(lagged_mean)
         synced_at.assign(tf.fill(tf.shape(synced_at), exchanges))
@@ -238,4 +275,3 @@ class EASGD:
     def synchronize(self):
         """Bring every row of the centre and the locals up to date (before evaluation, checkpoints, export)."""
         self.strategy.run(self._catch_up_all_rows)
-

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from wsl_tf.variables import local_copy
 
+
 def _unique_rows(gradient: tf.IndexedSlices) -> tuple[tf.Tensor, tf.Tensor]:
     """(summed gradient rows, their distinct indices) of an IndexedSlices."""
     rows, positions = tf.unique(gradient.indices)
@@ -58,8 +59,9 @@ def momentum_update(variable, momentum, gradient, learning_rate, coefficient, ne
 
 @keras.saving.register_keras_serializable(package="wsl_tf")
 class SparseMomentumSGD(keras.optimizers.Optimizer):
-    def __init__(self, learning_rate=0.1, momentum=0.9, nesterov=False, weight_decay=0.0,
-                 name="sparse_momentum_sgd", **kwargs):
+    def __init__(
+        self, learning_rate=0.1, momentum=0.9, nesterov=False, weight_decay=0.0, name="sparse_momentum_sgd", **kwargs
+    ):
         kwargs.pop("weight_decay", None)
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         if not 0.0 <= momentum < 1.0:
@@ -78,8 +80,9 @@ class SparseMomentumSGD(keras.optimizers.Optimizer):
 
     def update_step(self, gradient, variable, learning_rate):
         momentum = self.momentums[self._get_variable_index(variable)] if self.momentum else None
-        momentum_update(variable, momentum, gradient, learning_rate, self.momentum, self.nesterov,
-                        self.coupled_weight_decay)
+        momentum_update(
+            variable, momentum, gradient, learning_rate, self.momentum, self.nesterov, self.coupled_weight_decay
+        )
 
     def get_config(self):
         config = super().get_config()

@@ -28,22 +28,26 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from wsl_tf import fileio, records
+from wsl_tf.errors import UserError
 from wsl_tf.input import pipeline
 from wsl_tf.input.dataset import PreparedDataset
 from wsl_tf.input.reader import find_damaged_record
 from wsl_tf.input.sampling import WordInclusion, word_inclusion
 from wsl_tf.models import MultiClassLogisticLoss, OneVsAllLogisticLoss
-from wsl_tf.train import config as config_lib
+from wsl_tf.precision import NoLabelledImagesError, choose_prior_weight
 from wsl_tf.run_directory import RunDirectory
+from wsl_tf.train import config as config_lib
 from wsl_tf.train import training_run
 from wsl_tf.train.callbacks import HalveLROnValidationIncrease
-from wsl_tf.precision import NoLabelledImagesError, choose_prior_weight
-from wsl_tf.errors import UserError
 
 # What collectives raise on the surviving workers when a peer dies (MultiWorkerMirroredStrategy's health
 # check aborts them; a collective's own timeout gives DeadlineExceeded).
-_PEER_FAILURES = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError,
-                  tf.errors.AbortedError)
+_PEER_FAILURES = (
+    tf.errors.UnavailableError,
+    tf.errors.DeadlineExceededError,
+    tf.errors.CancelledError,
+    tf.errors.AbortedError,
+)
 
 
 class TrainingError(UserError, RuntimeError):
@@ -85,8 +89,15 @@ def log_window(step: int, epoch_end: int, log_every: int, checkpoint_every: int)
 
 def step_inclusion(config, dataset: PreparedDataset) -> WordInclusion:
     """Each word's chance of being among a drawn image's labels, a replica's batch and its step (exact)."""
-    return word_inclusion(dataset.train_index, config.input.sampler, config.input.labels, config.model.num_words,
-                          config.train.batch_size_per_replica, config.head.negatives, config.head.negatives_by)
+    return word_inclusion(
+        dataset.train_index,
+        config.input.sampler,
+        config.input.labels,
+        config.model.num_words,
+        config.train.batch_size_per_replica,
+        config.head.negatives,
+        config.head.negatives_by,
+    )
 
 
 def loss_function(config, dataset: PreparedDataset, inclusion: WordInclusion | None = None):
@@ -107,15 +118,20 @@ def validate(model, config, dataset: PreparedDataset) -> dict:
     """Validation error (1 - precision@1) and precision@10 of the centre model on the val split, under the
     natural ranking whose prior weight scores best there (which the model then keeps), and the raw scores'."""
     try:
-        weight, results = choose_prior_weight(model, dataset, config.input, config.model.num_words, "val",
-                                              config.eval.batch_size, config.eval.val_images)
+        weight, results = choose_prior_weight(
+            model, dataset, config.input, config.model.num_words, "val", config.eval.batch_size, config.eval.val_images
+        )
     except NoLabelledImagesError as error:
         raise TrainingError(str(error)) from None
     model.set_prior(prior_weight=weight)
     best, raw = results[weight], results[0.0]
-    return {"val_error": 1.0 - best["precision_at_1"], "precision_at_10": best["precision_at_10"],
-            "prior_weight": weight, "raw_val_error": 1.0 - raw["precision_at_1"],
-            "raw_precision_at_10": raw["precision_at_10"]}
+    return {
+        "val_error": 1.0 - best["precision_at_1"],
+        "precision_at_10": best["precision_at_10"],
+        "prior_weight": weight,
+        "raw_val_error": 1.0 - raw["precision_at_1"],
+        "raw_precision_at_10": raw["precision_at_10"],
+    }
 
 
 # --- Steps of train ----------------------------------------------------------------------------------------
@@ -128,7 +144,7 @@ def _checked_dataset(config, dataset: PreparedDataset | None) -> PreparedDataset
     try:
         dataset = dataset or PreparedDataset(config.data.dir)
         config_lib.check(config, dataset.metadata)
-        dataset.vocabulary, dataset.train_index  # Read now: a damaged file is one line before any work.
+        _ = dataset.vocabulary, dataset.train_index  # Read now: a damaged file is one line before any work.
     except ValueError as error:
         raise TrainingError(str(error)) from None
     return dataset
@@ -143,32 +159,43 @@ def _check_val_split(dataset: PreparedDataset, log) -> None:
     """No val image with a dictionary word is an error before any step; a handful is a warning."""
     labelled = labelled_val_images(dataset)
     if labelled == 0:
-        raise TrainingError(f"{dataset.directory}: the val split has no image with a dictionary word "
-                            f"({dataset.metadata['images']['val']} val images): validation after each epoch needs "
-                            f"some; prepare it again with a larger --val_fraction or more data")
+        raise TrainingError(
+            f"{dataset.directory}: the val split has no image with a dictionary word "
+            f"({dataset.metadata['images']['val']} val images): validation after each epoch needs "
+            f"some; prepare it again with a larger --val_fraction or more data"
+        )
     if labelled < records.MIN_USEFUL_HELD_OUT_IMAGES:
-        log(f"wsl-train: warning: only {labelled} val images have a dictionary word ({dataset.directory}): the "
-            f"val error that halves the learning rate will move by chance (a larger --val_fraction gives more)")
+        log(
+            f"wsl-train: warning: only {labelled} val images have a dictionary word ({dataset.directory}): the "
+            f"val error that halves the learning rate will move by chance (a larger --val_fraction gives more)"
+        )
 
 
 def start_summary(config, dataset: PreparedDataset, directory: RunDirectory, run, steps_per_epoch: int) -> str:
     """The block wsl-train prints before its first step: what it trains on, with what batch, for how long,
     and where the export goes."""
     images = dataset.metadata["images"]
-    epochs = (f"{config.train.max_epochs} epochs (train.max_epochs)" if config.train.max_epochs else
-              f"epochs until the learning rate falls below {config.schedule.min_lr:g} (train.max_epochs=0)")
+    epochs = (
+        f"{config.train.max_epochs} epochs (train.max_epochs)"
+        if config.train.max_epochs
+        else f"epochs until the learning rate falls below {config.schedule.min_lr:g} (train.max_epochs=0)"
+    )
     devices = ", ".join(config.train.devices) if config.train.devices else "every device"
     export = directory.export if config.train.export else "none (train.export=False)"
-    return "\n".join([
-        f"run {directory.path}",
-        f"  dataset {dataset.directory}: K = {config.model.num_words:,} of its {dataset.vocab_size:,} words; "
-        f"images train {images['train']:,}, val {images['val']:,} ({labelled_val_images(dataset):,} with a word), "
-        f"test {images['test']:,}",
-        f"  model {config.model.name} at {config.model.image_size} px, {config.loss} loss, "
-        f"{config.optimizer.name} at learning rate {config.optimizer.learning_rate:g}",
-        f"  batch {run.global_batch_size:,} = {config.train.batch_size_per_replica} per replica x {run.replicas} "
-        f"replicas ({devices}); {steps_per_epoch:,} steps per epoch of {config.train.epoch_size:,} images; {epochs}",
-        f"  export {export}"])
+    return "\n".join(
+        [
+            f"run {directory.path}",
+            f"  dataset {dataset.directory}: K = {config.model.num_words:,} of its {dataset.vocab_size:,} words; "
+            f"images train {images['train']:,}, val {images['val']:,} ({labelled_val_images(dataset):,} with a word), "
+            f"test {images['test']:,}",
+            f"  model {config.model.name} at {config.model.image_size} px, {config.loss} loss, "
+            f"{config.optimizer.name} at learning rate {config.optimizer.learning_rate:g}",
+            f"  batch {run.global_batch_size:,} = {config.train.batch_size_per_replica} per replica x {run.replicas} "
+            f"replicas ({devices}); {steps_per_epoch:,} steps per epoch of {config.train.epoch_size:,} images; "
+            f"{epochs}",
+            f"  export {export}",
+        ]
+    )
 
 
 def _accept_changes(config, run: RunDirectory, log) -> None:
@@ -180,9 +207,11 @@ def _accept_changes(config, run: RunDirectory, log) -> None:
     refused = [(key, old, new) for key, old, new in changes if not config_lib.resumable(key)]
     if refused:
         listed = "; ".join(f"{key}={new!r} (the run's: {old!r})" for key, old, new in refused)
-        raise TrainingError(f"{run.path} holds a run trained with another config: {listed}. Its checkpoints hold "
-                            f"that config's state; use a new --workdir, or rerun with the run's own values "
-                            f"({run.config_path})")
+        raise TrainingError(
+            f"{run.path} holds a run trained with another config: {listed}. Its checkpoints hold "
+            f"that config's state; use a new --workdir, or rerun with the run's own values "
+            f"({run.config_path})"
+        )
     for key, old, new in changes:
         log(f"resuming with {key}={new!r} (the run's was {old!r})")
 
@@ -191,13 +220,19 @@ def _write_run_files(config, workdir: str, dataset: PreparedDataset) -> None:
     """data.json (refusing a run directory of another vocabulary), vocab.tsv and config.json."""
     run = RunDirectory(workdir)
     run.create()
-    identity = {"dir": dataset.directory, "vocab_sha256": dataset.vocab_sha256, "vocab_size": dataset.vocab_size,
-                "num_words": config.model.num_words}
+    identity = {
+        "dir": dataset.directory,
+        "vocab_sha256": dataset.vocab_sha256,
+        "vocab_size": dataset.vocab_size,
+        "num_words": config.model.num_words,
+    }
     previous = run.read_data()
     if previous is not None:
         if previous["vocab_sha256"] != identity["vocab_sha256"] or previous["num_words"] != identity["num_words"]:
-            raise TrainingError(f"{workdir} holds a run trained on another vocabulary ({previous['dir']}, "
-                                f"K = {previous['num_words']}); use a new --workdir")
+            raise TrainingError(
+                f"{workdir} holds a run trained on another vocabulary ({previous['dir']}, "
+                f"K = {previous['num_words']}); use a new --workdir"
+            )
     run.write_data(identity, dataset.vocabulary.to_tsv())
     run.write_config(config)
 
@@ -220,18 +255,24 @@ class _Trainer:
         self.run.centre.set_prior(log_prior=dataset.log_word_prior(config.model.num_words))
         log(f"word layer: {self.run.describe_head()}; each word's chance of a step {inclusion.how}")
         if config.train.epoch_size < self.run.global_batch_size:
-            raise TrainingError(f"train.epoch_size={config.train.epoch_size} is less than one global batch "
-                                f"(train.batch_size_per_replica={config.train.batch_size_per_replica} x "
-                                f"{self.run.replicas} replicas)")
+            raise TrainingError(
+                f"train.epoch_size={config.train.epoch_size} is less than one global batch "
+                f"(train.batch_size_per_replica={config.train.batch_size_per_replica} x "
+                f"{self.run.replicas} replicas)"
+            )
         self.steps_per_epoch = config.train.epoch_size // self.run.global_batch_size
         log(start_summary(config, dataset, self.directory, self.run, self.steps_per_epoch))
         self.schedule = HalveLROnValidationIncrease(
-            self.run.learning_rate, min_epochs_per_lr=config.schedule.min_epochs_per_lr,
-            min_lr=config.schedule.min_lr, log=log)
+            self.run.learning_rate,
+            min_epochs_per_lr=config.schedule.min_epochs_per_lr,
+            min_lr=config.schedule.min_lr,
+            log=log,
+        )
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.epoch_loss = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="epoch_loss_total")
-        checkpoint = tf.train.Checkpoint(**{**self.schedule.state(), **self.run.checkpoint_items()},
-                                         epoch=self.epoch, epoch_loss=self.epoch_loss)
+        checkpoint = tf.train.Checkpoint(
+            **{**self.schedule.state(), **self.run.checkpoint_items()}, epoch=self.epoch, epoch_loss=self.epoch_loss
+        )
         self.checkpoints = _CheckpointWriter(checkpoint, workdir, config.train.keep_checkpoints, self.chief)
         self.history: list = []
         self.trained_steps = 0
@@ -250,19 +291,27 @@ class _Trainer:
                 self.checkpoints.checkpoint.restore(path).assert_existing_objects_matched()
             except (tf.errors.OpError, ValueError, AssertionError, IndexError, KeyError) as error:
                 if isinstance(error, ValueError) and "shape" in str(error):  # Read fine, holds another model.
-                    raise TrainingError(f"{path} holds a model of other shapes than this config builds "
-                                        f"({fileio.error_line(error)}): the run was trained with another config; "
-                                        f"use a new --workdir") from None
-                self.log(f"skipped checkpoint {path}: it does not read back "
-                         f"({type(error).__name__}: {fileio.error_line(error)})")
+                    raise TrainingError(
+                        f"{path} holds a model of other shapes than this config builds "
+                        f"({fileio.error_line(error)}): the run was trained with another config; "
+                        f"use a new --workdir"
+                    ) from None
+                self.log(
+                    f"skipped checkpoint {path}: it does not read back "
+                    f"({type(error).__name__}: {fileio.error_line(error)})"
+                )
                 continue
-            self.log(f"resumed from {path} (step {int(self.run.step)}, {int(self.epoch)} epochs done, "
-                     f"learning rate {float(self.run.learning_rate):g})")
+            self.log(
+                f"resumed from {path} (step {int(self.run.step)}, {int(self.epoch)} epochs done, "
+                f"learning rate {float(self.run.learning_rate):g})"
+            )
             break
         else:
             if saved:
-                raise TrainingError(f"no checkpoint in {os.path.dirname(saved[0])} reads back ({len(saved)} tried); "
-                                    "move them away to start the run afresh")
+                raise TrainingError(
+                    f"no checkpoint in {os.path.dirname(saved[0])} reads back ({len(saved)} tried); "
+                    "move them away to start the run afresh"
+                )
             self.run.start()
         self.history = _load_history(self.workdir, int(self.epoch))
 
@@ -270,8 +319,10 @@ class _Trainer:
         """Why a restored run is already finished, or None."""
         epochs, max_epochs = int(self.epoch), self.config.train.max_epochs
         if self.checkpoints.latest and float(self.run.learning_rate) < self.config.schedule.min_lr:
-            return (f"the schedule stopped this run (learning rate {float(self.run.learning_rate):g} < "
-                    f"{self.config.schedule.min_lr:g}) after {epochs} epochs")
+            return (
+                f"the schedule stopped this run (learning rate {float(self.run.learning_rate):g} < "
+                f"{self.config.schedule.min_lr:g}) after {epochs} epochs"
+            )
         if max_epochs and epochs >= max_epochs:
             return f"{epochs} epochs done (train.max_epochs={max_epochs})"
         return None
@@ -283,20 +334,28 @@ class _Trainer:
         start = int(run.step) * run.global_batch_size
 
         def dataset_fn(context):
-            return pipeline.train_dataset(self.dataset, config.input,
-                                          context.get_per_replica_batch_size(run.global_batch_size), start=start,
-                                          input_context=context, num_words=config.model.num_words,
-                                          negatives=config.head.negatives, negatives_by=config.head.negatives_by)
+            return pipeline.train_dataset(
+                self.dataset,
+                config.input,
+                context.get_per_replica_batch_size(run.global_batch_size),
+                start=start,
+                input_context=context,
+                num_words=config.model.num_words,
+                negatives=config.head.negatives,
+                negatives_by=config.head.negatives_by,
+            )
 
         batches = run.distribute(dataset_fn)
-        self.writer = tf.summary.create_file_writer(self.directory.tensorboard) if self.chief \
-            else tf.summary.create_noop_writer()
+        self.writer = (
+            tf.summary.create_file_writer(self.directory.tensorboard) if self.chief else tf.summary.create_noop_writer()
+        )
         callback_list = keras.callbacks.CallbackList([self.schedule, *callbacks], model=run.centre)
         run.centre.stop_training = False
         callback_list.on_train_begin()
         try:
-            while not run.centre.stop_training and not (config.train.max_epochs
-                                                        and int(self.epoch) >= config.train.max_epochs):
+            while not run.centre.stop_training and not (
+                config.train.max_epochs and int(self.epoch) >= config.train.max_epochs
+            ):
                 callback_list.on_epoch_begin(int(self.epoch))
                 images_per_s = self._epoch_steps(batches, callback_list)
                 self._end_of_epoch(callback_list, images_per_s)
@@ -305,16 +364,20 @@ class _Trainer:
             damaged = find_damaged_record(self._shards("train", "val"))
             if damaged is None:
                 raise
-            raise TrainingError(f"{damaged[0]}: {damaged[1]}: this shard is damaged; training stopped at step "
-                                f"{int(run.step)}, the last checkpoint kept ({self.checkpoints.latest or 'none yet'})"
-                                f". Prepare the dataset again (wsl-prepare), then rerun to resume") from None
+            raise TrainingError(
+                f"{damaged[0]}: {damaged[1]}: this shard is damaged; training stopped at step "
+                f"{int(run.step)}, the last checkpoint kept ({self.checkpoints.latest or 'none yet'})"
+                f". Prepare the dataset again (wsl-prepare), then rerun to resume"
+            ) from None
         except _PEER_FAILURES as error:
             if training_run.cluster_task() is None:
                 raise
-            raise TrainingError(f"a worker of the cluster stopped answering ({type(error).__name__}: "
-                                f"{fileio.error_line(error)}); this worker stopped too. Rerun every "
-                                f"worker's command to resume from the last checkpoint "
-                                f"({self.checkpoints.latest or 'none yet'})") from None
+            raise TrainingError(
+                f"a worker of the cluster stopped answering ({type(error).__name__}: "
+                f"{fileio.error_line(error)}); this worker stopped too. Rerun every "
+                f"worker's command to resume from the last checkpoint "
+                f"({self.checkpoints.latest or 'none yet'})"
+            ) from None
         callback_list.on_train_end()
         self.writer.flush()
 
@@ -334,17 +397,23 @@ class _Trainer:
         epoch_end = (int(self.epoch) + 1) * self.steps_per_epoch
         total = self.config.train.max_epochs or "?"
         seconds, steps = 0.0, 0
-        with tqdm(total=self.steps_per_epoch, initial=step - int(self.epoch) * self.steps_per_epoch,
-                  desc=f"epoch {int(self.epoch) + 1}/{total}", unit="step") as bar:
+        with tqdm(
+            total=self.steps_per_epoch,
+            initial=step - int(self.epoch) * self.steps_per_epoch,
+            desc=f"epoch {int(self.epoch) + 1}/{total}",
+            unit="step",
+        ) as bar:
             while step < epoch_end:
-                window = log_window(step, epoch_end, self.config.train.log_every_steps,
-                                    self.config.train.checkpoint_every_steps)
+                window = log_window(
+                    step, epoch_end, self.config.train.log_every_steps, self.config.train.checkpoint_every_steps
+                )
                 started = time.perf_counter()
                 losses = self.run.run_steps(batches, window).numpy().astype(np.float64)
                 seconds += time.perf_counter() - started
                 steps, step = steps + window, step + window
-                self._log_window(losses, step, steps * self.run.global_batch_size / max(seconds, 1e-9), bar,
-                                 callback_list)
+                self._log_window(
+                    losses, step, steps * self.run.global_batch_size / max(seconds, 1e-9), bar, callback_list
+                )
         return steps * self.run.global_batch_size / max(seconds, 1e-9)
 
     def _log_window(self, losses: np.ndarray, step: int, images_per_s: float, bar, callback_list) -> None:
@@ -352,9 +421,11 @@ class _Trainer:
         first = step - len(losses) + 1
         bad = np.flatnonzero(~np.isfinite(losses))
         if bad.size:
-            raise TrainingError(f"the loss is {losses[bad[0]]} at step {first + int(bad[0])} (steps {first}-{step} "
-                                f"ran in one log window); stopped, keeping the last good checkpoint "
-                                f"({self.checkpoints.latest or 'none yet'})")
+            raise TrainingError(
+                f"the loss is {losses[bad[0]]} at step {first + int(bad[0])} (steps {first}-{step} "
+                f"ran in one log window); stopped, keeping the last good checkpoint "
+                f"({self.checkpoints.latest or 'none yet'})"
+            )
         self.trained_steps += len(losses)
         self.epoch_loss.assign_add(float(losses.sum()))
         loss = float(losses.mean())
@@ -371,20 +442,30 @@ class _Trainer:
     def _end_of_epoch(self, callback_list, images_per_s: float) -> None:
         """Validate the centre, log, let the schedule act, append to history.json and checkpoint."""
         self.run.synchronize()
-        logs = {"loss": float(self.epoch_loss) / self.steps_per_epoch,
-                **validate(self.run.centre, self.config, self.dataset)}
+        logs = {
+            "loss": float(self.epoch_loss) / self.steps_per_epoch,
+            **validate(self.run.centre, self.config, self.dataset),
+        }
         with self.writer.as_default(step=int(self.run.step)):
             tf.summary.scalar("val/error", logs["val_error"])
             tf.summary.scalar("val/precision_at_10", logs["precision_at_10"])
-        self.log(f"epoch {int(self.epoch) + 1}/{self.config.train.max_epochs or '?'}: loss {logs['loss']:.4f}, "
-                 f"val error {logs['val_error']:.4f}, precision@10 {logs['precision_at_10']:.4f} (prior weight "
-                 f"{logs['prior_weight']:g}; raw scores {logs['raw_val_error']:.4f}, "
-                 f"{logs['raw_precision_at_10']:.4f}), learning rate {float(self.run.learning_rate):g}")
+        self.log(
+            f"epoch {int(self.epoch) + 1}/{self.config.train.max_epochs or '?'}: loss {logs['loss']:.4f}, "
+            f"val error {logs['val_error']:.4f}, precision@10 {logs['precision_at_10']:.4f} (prior weight "
+            f"{logs['prior_weight']:g}; raw scores {logs['raw_val_error']:.4f}, "
+            f"{logs['raw_precision_at_10']:.4f}), learning rate {float(self.run.learning_rate):g}"
+        )
         callback_list.on_epoch_end(int(self.epoch), logs)
         self.epoch.assign_add(1)
         self.epoch_loss.assign(0.0)
-        self.history.append({"epoch": int(self.epoch), **logs, "learning_rate": float(self.run.learning_rate),
-                             "train_images_per_s": round(images_per_s, 1)})
+        self.history.append(
+            {
+                "epoch": int(self.epoch),
+                **logs,
+                "learning_rate": float(self.run.learning_rate),
+                "train_images_per_s": round(images_per_s, 1),
+            }
+        )
         if self.chief:
             self.directory.write_history(self.history)
         self._save()
@@ -398,12 +479,18 @@ class _Trainer:
         """The summary (written by the chief); each worker of a cluster logs its centre's fingerprint."""
         if training_run.cluster_task() is not None and self.trained_steps:
             self.run.synchronize()
-            self.log(f"worker {'/'.join(map(str, training_run.cluster_task()))}: centre weights sha256 "
-                     f"{self.run.centre_fingerprint()}")
-        summary = {"step": int(self.run.step), "epoch": int(self.epoch),
-                   "learning_rate": float(self.run.learning_rate),
-                   "stopped_by_schedule": float(self.run.learning_rate) < self.config.schedule.min_lr,
-                   "trained_steps": self.trained_steps, "history": self.history}
+            self.log(
+                f"worker {'/'.join(map(str, training_run.cluster_task()))}: centre weights sha256 "
+                f"{self.run.centre_fingerprint()}"
+            )
+        summary = {
+            "step": int(self.run.step),
+            "epoch": int(self.epoch),
+            "learning_rate": float(self.run.learning_rate),
+            "stopped_by_schedule": float(self.run.learning_rate) < self.config.schedule.min_lr,
+            "trained_steps": self.trained_steps,
+            "history": self.history,
+        }
         if self.chief:
             self.directory.write_summary(summary)
         return summary

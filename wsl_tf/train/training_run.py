@@ -35,12 +35,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from wsl_tf.errors import ConfigError
 from wsl_tf.models import build_model
 from wsl_tf.train.easgd import EASGD
 from wsl_tf.train.optimizers import SparseMomentumSGD
 from wsl_tf.train.word_rows import StepWords, draw_word_rows, in_batch_logits
 from wsl_tf.variables import local_copy, local_variables, replica_copies, seed_state_variables, tensor_bytes
-from wsl_tf.errors import ConfigError
 
 # Seeds of replica i's dropout streams are offset by i times this (any large odd number).
 _REPLICA_SEED_STRIDE = 1_000_003
@@ -70,9 +70,11 @@ def split_cpu(logical_cpus: int) -> None:
     except RuntimeError as error:
         present = len(tf.config.list_logical_devices("CPU"))
         if present != logical_cpus:
-            raise ConfigError(f"train.logical_cpus={logical_cpus}: TensorFlow already started with {present} CPU "
-                              f"device(s) in this process; run in a fresh process (or set train.logical_cpus="
-                              f"{present})") from error
+            raise ConfigError(
+                f"train.logical_cpus={logical_cpus}: TensorFlow already started with {present} CPU "
+                f"device(s) in this process; run in a fresh process (or set train.logical_cpus="
+                f"{present})"
+            ) from error
 
 
 def prepare_process(config) -> None:
@@ -143,8 +145,11 @@ def make_strategy(devices, peer_timeout_seconds: float = 0) -> tf.distribute.Str
     the same object again for the same request in this process."""
     key = ("cluster",) if cluster_task() is not None else tuple(devices)
     if key not in _STRATEGIES:
-        _STRATEGIES[key] = (_multi_worker_strategy(peer_timeout_seconds) if cluster_task() is not None
-                            else tf.distribute.MirroredStrategy(list(devices) or None))
+        _STRATEGIES[key] = (
+            _multi_worker_strategy(peer_timeout_seconds)
+            if cluster_task() is not None
+            else tf.distribute.MirroredStrategy(list(devices) or None)
+        )
     return _STRATEGIES[key]
 
 
@@ -174,27 +179,39 @@ class TrainingRun:
         if corrected(config) and inclusion is None:
             raise ValueError("head.correction='sampling' needs each word's inclusion probability (word_inclusion)")
         with self.strategy.scope():
-            self.words = StepWords(config.model.num_words, config.head.classes,
-                                   loss_fn.word_statistics(inclusion if corrected(config) else None))
+            self.words = StepWords(
+                config.model.num_words,
+                config.head.classes,
+                loss_fn.word_statistics(inclusion if corrected(config) else None),
+            )
             if self.easgd_mode:
                 self.centre = self._fresh_model()
                 with local_variables():
                     self.model = self._fresh_model(policy)
                 word_rows = {id(v) for v in self.model.word_variables()}
                 self.easgd = EASGD(
-                    self.strategy, self.model.trainable_variables, self.centre.trainable_variables,
-                    self.learning_rate, momentum=opt.momentum, nesterov=opt.nesterov,
-                    weight_decay=opt.weight_decay, tau=opt.tau, beta=opt.beta,
-                    row_sparse=[i for i, v in enumerate(self.model.trainable_variables) if id(v) in word_rows])
+                    self.strategy,
+                    self.model.trainable_variables,
+                    self.centre.trainable_variables,
+                    self.learning_rate,
+                    momentum=opt.momentum,
+                    nesterov=opt.nesterov,
+                    weight_decay=opt.weight_decay,
+                    tau=opt.tau,
+                    beta=opt.beta,
+                    row_sparse=[i for i, v in enumerate(self.model.trainable_variables) if id(v) in word_rows],
+                )
             else:
                 with local_variables(integer_only=True):
                     self.model = self.centre = self._fresh_model(policy)
-                self.optimizer = SparseMomentumSGD(opt.learning_rate, momentum=opt.momentum,
-                                                   nesterov=opt.nesterov, weight_decay=opt.weight_decay)
+                self.optimizer = SparseMomentumSGD(
+                    opt.learning_rate, momentum=opt.momentum, nesterov=opt.nesterov, weight_decay=opt.weight_decay
+                )
                 self.optimizer.build(self.model.trainable_variables)
                 with local_variables():
-                    self._sync_reduced_bytes = tf.Variable(0.0, dtype=tf.float64, trainable=False,
-                                                           name="sync_reduced_bytes")
+                    self._sync_reduced_bytes = tf.Variable(
+                        0.0, dtype=tf.float64, trainable=False, name="sync_reduced_bytes"
+                    )
         self._backbone = None
         if config.train.jit_compile:
             self._backbone = tf.function(lambda images: self.model.backbone(images, training=True), jit_compile=True)
@@ -240,8 +257,12 @@ class TrainingRun:
 
     def checkpoint_items(self) -> dict:
         """What a tf.train.Checkpoint must hold to resume this run exactly."""
-        items = {"centre": self.centre, "step": self.step, "learning_rate": self.learning_rate,
-                 "replica_copies": [c for v in self.per_replica_variables() for c in replica_copies(v)]}
+        items = {
+            "centre": self.centre,
+            "step": self.step,
+            "learning_rate": self.learning_rate,
+            "replica_copies": [c for v in self.per_replica_variables() for c in replica_copies(v)],
+        }
         if self.optimizer is not None:
             items["optimizer"] = self.optimizer
         return items

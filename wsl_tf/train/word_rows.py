@@ -16,9 +16,9 @@ A batch may also carry "negatives", extra word ids drawn at a known rate
 import keras
 import tensorflow as tf
 
+from wsl_tf.errors import ConfigError
 from wsl_tf.models import full_targets
 from wsl_tf.variables import local_copy, plain, replica_copies
-from wsl_tf.errors import ConfigError
 
 # Which word rows a step computes: the batch's words (the paper's section 3.2), or all K every step (exact).
 HEAD_CLASSES = ("in_batch", "full")
@@ -60,8 +60,10 @@ class StepWords:
         if classes not in HEAD_CLASSES:
             raise ConfigError(f"head.classes={classes!r}: expected one of {', '.join(HEAD_CLASSES)}")
         self.num_words, self.classes = num_words, classes
-        self.tables = {name: tf.Variable(values, trainable=False, name=f"word_{name}")
-                       for name, values in (statistics or {}).items()}
+        self.tables = {
+            name: tf.Variable(values, trainable=False, name=f"word_{name}")
+            for name, values in (statistics or {}).items()
+        }
 
     def classes_and_targets(self, batch: dict) -> tuple[tf.Tensor, tf.Tensor]:
         """(classes [C], targets [B, C]) of a batch ({"labels", and optionally "negatives"})."""
@@ -98,8 +100,10 @@ def in_batch_logits(model, images, classes, training=True, backbone=None) -> dic
     XLA-compiled forward pass); default: the backbone itself.
     """
     features = backbone(images) if backbone is not None else model.backbone(images, training=training)
-    return {name: batch_word_logits(layer, features["embedding" if name == "words" else name], classes)
-            for name, layer in model.word_heads().items()}
+    return {
+        name: batch_word_logits(layer, features["embedding" if name == "words" else name], classes)
+        for name, layer in model.word_heads().items()
+    }
 
 
 def fill_normal_rows(variable, stddev, block_bytes=64 << 20):

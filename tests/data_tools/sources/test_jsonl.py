@@ -39,8 +39,12 @@ def test_bad_lines_are_skipped_with_their_line_numbers(tmp_path):
     )
     out = list(JsonlSource(str(path)).read())
     assert [(s.key, s.reason) for s in out] == [
-        ("list.jsonl:1", base.BAD_LINE), ("list.jsonl:2", base.BAD_LINE), ("list.jsonl:3", base.BAD_LINE),
-        ("list.jsonl:4", base.UNDECODABLE_TEXT), ("missing.jpg", base.MISSING_FILE)]
+        ("list.jsonl:1", base.BAD_LINE),
+        ("list.jsonl:2", base.BAD_LINE),
+        ("list.jsonl:3", base.BAD_LINE),
+        ("list.jsonl:4", base.UNDECODABLE_TEXT),
+        ("missing.jpg", base.MISSING_FILE),
+    ]
     assert "invalid JSON" in out[0].detail
 
 

@@ -19,15 +19,19 @@ def test_metadata_is_title_description_keywords_not_publisher():
 
 
 def test_the_authors_name_is_not_text():
-    svg = SVG.replace("<dc:description>Made with Sodipodi</dc:description>",
-                      "<dc:description>SVG Gradient Collection by Alan Horkan, 2004.</dc:description>"
-                      "<dc:creator><cc:Agent><dc:title>Alan Horkan</dc:title></cc:Agent></dc:creator>")
-    svg = svg.replace("<rdf:li>linux</rdf:li>", "<rdf:li>linux</rdf:li><rdf:li>architetto francesco "
-                      "rollandin</rdf:li><rdf:li>HORKAN</rdf:li>"
-                      "").replace("</cc:Work>", "<dc:rights><cc:Agent><dc:title>Francesco 'Architetto' Rollandin"
-                                                "</dc:title></cc:Agent></dc:rights></cc:Work>")
-    assert metadata_text(svg.encode(), "x.svg") == ("Baby-Tux\nSVG Gradient Collection by , 2004.\npenguin\n"
-                                                    "linux")
+    svg = SVG.replace(
+        "<dc:description>Made with Sodipodi</dc:description>",
+        "<dc:description>SVG Gradient Collection by Alan Horkan, 2004.</dc:description>"
+        "<dc:creator><cc:Agent><dc:title>Alan Horkan</dc:title></cc:Agent></dc:creator>",
+    )
+    svg = svg.replace(
+        "<rdf:li>linux</rdf:li>",
+        "<rdf:li>linux</rdf:li><rdf:li>architetto francesco rollandin</rdf:li><rdf:li>HORKAN</rdf:li>",
+    ).replace(
+        "</cc:Work>",
+        "<dc:rights><cc:Agent><dc:title>Francesco 'Architetto' Rollandin</dc:title></cc:Agent></dc:rights></cc:Work>",
+    )
+    assert metadata_text(svg.encode(), "x.svg") == ("Baby-Tux\nSVG Gradient Collection by , 2004.\npenguin\nlinux")
 
 
 def test_png_render_is_preferred_and_svg_used_otherwise(tmp_path, write_image):

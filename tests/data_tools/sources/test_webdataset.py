@@ -23,8 +23,11 @@ def img2dataset_shard(path, first_key, captions):
     members = []
     for i, caption in enumerate(captions):
         key = f"{first_key + i:09d}"
-        members += [(f"{key}.jpg", image_bytes(seed=i)), (f"{key}.txt", caption.encode()),
-                    (f"{key}.json", json.dumps({"caption": caption, "url": "x"}).encode())]
+        members += [
+            (f"{key}.jpg", image_bytes(seed=i)),
+            (f"{key}.txt", caption.encode()),
+            (f"{key}.json", json.dumps({"caption": caption, "url": "x"}).encode()),
+        ]
     write_tar(path, members)
 
 
@@ -33,16 +36,24 @@ def test_reads_img2dataset_shards_in_order(tmp_path):
     img2dataset_shard(tmp_path / "00001.tar", 10000, ["a boat"])
     out = list(WebDatasetSource(str(tmp_path)).read())
     assert [(r.key, r.text) for r in out] == [
-        ("000000000", "a red car"), ("000000001", "two dogs"), ("000010000", "a boat")]
+        ("000000000", "a red car"),
+        ("000000001", "two dogs"),
+        ("000010000", "a boat"),
+    ]
     assert out[1].image == image_bytes(seed=1)
 
 
 def test_json_caption_when_no_txt_and_missing_image(tmp_path):
-    write_tar(tmp_path / "s.tar", [
-        ("k1.json", json.dumps({"caption": "from json"}).encode()), ("k1.png", image_bytes(fmt="PNG")),
-        ("k2.txt", b"caption without an image"),
-        ("k3.jpg", image_bytes()), ("k3.txt", b"\xff\xfe"),
-    ])
+    write_tar(
+        tmp_path / "s.tar",
+        [
+            ("k1.json", json.dumps({"caption": "from json"}).encode()),
+            ("k1.png", image_bytes(fmt="PNG")),
+            ("k2.txt", b"caption without an image"),
+            ("k3.jpg", image_bytes()),
+            ("k3.txt", b"\xff\xfe"),
+        ],
+    )
     out = list(WebDatasetSource(str(tmp_path / "s.tar")).read())
     assert out[0].text == "from json"
     assert (out[1].key, out[1].reason) == ("k2", base.MISSING_FILE)

@@ -16,12 +16,29 @@ def _encode(text: str) -> str:
 def yfcc_line(photo_id, title="", description="", tags=(), marker=0, photo_hash=None, line_number=None):
     """One line of yfcc100m_dataset: 23 columns, or 25 with line number and hash in front."""
     columns = [
-        str(photo_id), "12345678@N00", "some+user", "2010-07-04 18:22:41.0", "1278288161",
-        "Canon+EOS+5D", _encode(title), _encode(description), ",".join(_encode(t) for t in tags),
-        "", "-122.419", "37.775", "16", f"http://www.flickr.com/photos/12345678@N00/{photo_id}/",
+        str(photo_id),
+        "12345678@N00",
+        "some+user",
+        "2010-07-04 18:22:41.0",
+        "1278288161",
+        "Canon+EOS+5D",
+        _encode(title),
+        _encode(description),
+        ",".join(_encode(t) for t in tags),
+        "",
+        "-122.419",
+        "37.775",
+        "16",
+        f"http://www.flickr.com/photos/12345678@N00/{photo_id}/",
         f"http://farm5.staticflickr.com/4011/{photo_id}_abc123.jpg",
-        "Attribution-NonCommercial-ShareAlike License", "http://creativecommons.org/licenses/by-nc-sa/2.0/",
-        "4011", "5", "abc123", "def456", "jpg", str(marker),
+        "Attribution-NonCommercial-ShareAlike License",
+        "http://creativecommons.org/licenses/by-nc-sa/2.0/",
+        "4011",
+        "5",
+        "abc123",
+        "def456",
+        "jpg",
+        str(marker),
     ]
     assert len(columns) == 23
     if photo_hash is not None:
@@ -41,8 +58,12 @@ def images(tmp_path, write_image):
 def test_23_column_lines_decode_title_description_and_tags(tmp_path, images):
     path = tmp_path / "yfcc100m_dataset"
     path.write_text(
-        yfcc_line(6985418911, "Sunset at Ocean Beach", "Shot with my <b>50mm</b> lens",
-                  tags=("sanfrancisco", "golden gate", "café"))
+        yfcc_line(
+            6985418911,
+            "Sunset at Ocean Beach",
+            "Shot with my <b>50mm</b> lens",
+            tags=("sanfrancisco", "golden gate", "café"),
+        )
         + yfcc_line(4420023408, "Clip", tags=("video",), marker=1)
     )
     out = list(Yfcc100mSource(str(path), images).read())
@@ -96,8 +117,11 @@ def test_bad_lines_are_skipped_with_reasons(tmp_path, images):
     )
     out = list(Yfcc100mSource(str(path), images).read())
     assert [(s.reason, s.key) for s in out[:4]] == [
-        (base.BAD_LINE, "yfcc100m_dataset:1"), (base.BAD_LINE, "yfcc100m_dataset:2"),
-        (base.MISSING_FILE, "999"), (base.UNDECODABLE_TEXT, "4420023408")]
+        (base.BAD_LINE, "yfcc100m_dataset:1"),
+        (base.BAD_LINE, "yfcc100m_dataset:2"),
+        (base.MISSING_FILE, "999"),
+        (base.UNDECODABLE_TEXT, "4420023408"),
+    ]
     assert "3 columns" in out[0].detail
     hashed = list(Yfcc100mSource(str(path), images, image_layout="hash").read())
     assert hashed[-1].reason == base.BAD_LINE and "no photo hash" in hashed[-1].detail
