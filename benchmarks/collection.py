@@ -1,0 +1,103 @@
+"""wsl-embed and wsl-search, measured (issue 30's targets).
+
+- embed: `collection.write_index` (what wsl-embed runs: serving_default in
+  batches of 64, each image's TFRecord example and thumbnail, shards) against
+  a bare loop calling serving_default on the same encoded images in the same
+  process, batches of 64 (decode and batching inside serving_default in both);
+  target: at least 0.9 of the bare loop's images/s.
+- search: exact word queries (collection.word_query_scores + top_k, as
+  wsl-search runs them) over N synthetic embeddings (E = 512), ms per query;
+  target: under 50 ms at 100,000; and the peak memory of searching 1,000,000 (float16, as
+  `wsl-embed --float16` stores them), target under 2 GB.
+
+Prints JSON lines: {"bench": "collection_embed", "images", "bare_images_per_s", "embed_images_per_s", "ratio"}
+and {"bench": "collection_search", "embeddings", "ms_per_word_query", "rss_mb"}. Best of --repeats.
+"""
+
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+
+import numpy as np
+from absl import app, flags
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("export", None, "An export (the demo's: WORKDIR/run/export).", required=True)
+flags.DEFINE_string(
+    "dataset", None, "A prepared dataset whose test split is embedded (the demo's WORKDIR/data).", required=True
+)
+flags.DEFINE_integer("images", 1024, "Test images embedded.")
+flags.DEFINE_list("embeddings", ["100000", "1000000"], "Index sizes searched.")
+flags.DEFINE_integer("repeats", 3, "Timings of each; the best is reported.")
+
+
+def main(argv):
+    del argv
+    import itertools
+
+    import tensorflow as tf
+
+    from wsl_tf import collection
+    from wsl_tf.cli.embed import dataset_images, export_identity
+
+    signatures = tf.saved_model.load(os.path.join(FLAGS.export, "saved_model")).signatures
+    images = list(itertools.islice(dataset_images(FLAGS.dataset, "test"), FLAGS.images))
+    serve = signatures["serving_default"]
+    serve(images=tf.constant([data for _, data in images[:64]]))  # Warm up both paths alike.
+    bare, ours = [], []
+    for _ in range(FLAGS.repeats):
+        started = time.perf_counter()
+        for start in range(0, len(images), 64):
+            out = serve(images=tf.constant([data for _, data in images[start : start + 64]]))
+            out["embedding"].numpy()
+        bare.append(time.perf_counter() - started)
+        with tempfile.TemporaryDirectory() as out_dir:
+            started = time.perf_counter()
+            collection.write_index(
+                signatures, images, out_dir, export_identity(FLAGS.export), batch_size=64, progress=False
+            )
+            ours.append(time.perf_counter() - started)
+    bare_rate, our_rate = len(images) / min(bare), len(images) / min(ours)
+    print(
+        json.dumps(
+            {
+                "bench": "collection_embed",
+                "images": len(images),
+                "bare_images_per_s": round(bare_rate, 1),
+                "embed_images_per_s": round(our_rate, 1),
+                "ratio": round(our_rate / bare_rate, 3),
+            }
+        )
+    )
+    rng = np.random.default_rng(0)
+    vectors, biases = rng.normal(size=(1, 512)).astype(np.float32), np.zeros(1, np.float32)
+    for count in map(int, FLAGS.embeddings):
+        embeddings = rng.normal(size=(count, 512)).astype(np.float16)  # As wsl-embed --float16 stores them.
+        valid = np.ones(count, bool)
+        collection.top_k(collection.word_query_scores(embeddings, vectors, biases), valid, 10)
+        times = []
+        for _ in range(FLAGS.repeats):
+            started = time.perf_counter()
+            collection.top_k(collection.word_query_scores(embeddings, vectors, biases), valid, 10)
+            times.append(time.perf_counter() - started)
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(
+            json.dumps(
+                {
+                    "bench": "collection_search",
+                    "embeddings": count,
+                    "ms_per_word_query": round(1000 * min(times), 1),
+                    "rss_mb": round(rss),
+                }
+            )
+        )
+        del embeddings
+
+
+if __name__ == "__main__":
+    app.run(main)

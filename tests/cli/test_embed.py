@@ -1,0 +1,94 @@
+"""wsl-embed on the shared run's export: a folder (recursive), a JSONL list, a prepared dataset's split; bad
+images counted; one line for a model that is not an export."""
+
+import json
+
+import numpy as np
+import tensorflow as tf
+
+from tests.helpers import image_bytes, run_command
+from wsl_tf import collection, records
+from wsl_tf.cli import embed
+
+
+def test_a_folder_is_embedded_recursively_keyed_by_its_paths(tiny_run, tmp_path, capsys):
+    (tmp_path / "photos" / "cats").mkdir(parents=True)
+    for i in range(3):
+        (tmp_path / "photos" / "cats" / f"{i}.jpg").write_bytes(image_bytes(40, 30, seed=i))
+    (tmp_path / "photos" / "top.png").write_bytes(image_bytes(30, 30, fmt="PNG", seed=9))
+    (tmp_path / "photos" / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    (tmp_path / "photos" / "notes.txt").write_text("not listed")
+    out = tmp_path / "index"
+    assert (
+        run_command(
+            embed,
+            f"--model={tiny_run.export}",
+            f"--input={tmp_path / 'photos'}",
+            f"--output={out}",
+            "--noprogress",
+            "--shard_size=2",
+        )
+        == 0
+    )
+    assert capsys.readouterr().out.strip() == (
+        f"wrote {out}: 5 images in 3 shards, 1 without an embedding (listed in bad.tsv)"
+    )
+    index = collection.load_index(str(out))
+    assert index.keys == ["broken.jpg", "cats/0.jpg", "cats/1.jpg", "cats/2.jpg", "top.png"]
+    assert index.valid.tolist() == [False, True, True, True, True]
+    assert index.manifest["export"]["path"] == tiny_run.export and index.manifest["embedding_dim"] == 512
+
+
+def test_a_jsonl_list_and_a_prepared_split_are_embedded_in_their_order(tiny_run, tmp_path):
+    (tmp_path / "a.png").write_bytes(image_bytes(30, 30, fmt="PNG", seed=1))
+    (tmp_path / "list.jsonl").write_text(
+        json.dumps({"image": "a.png", "text": "x", "key": "first"})
+        + "\n"
+        + json.dumps({"image": "gone.png", "text": "y", "key": "second"})
+        + "\n"
+    )
+    assert (
+        run_command(
+            embed,
+            f"--model={tiny_run.export}",
+            f"--input={tmp_path / 'list.jsonl'}",
+            f"--output={tmp_path / 'listed'}",
+            "--noprogress",
+            "--float16",
+        )
+        == 0
+    )
+    listed = collection.load_index(str(tmp_path / "listed"))
+    assert listed.keys == ["first", "second"] and listed.valid.tolist() == [True, False]
+    assert listed.manifest["dtype"] == "float16"
+    assert (
+        run_command(
+            embed,
+            f"--model={tiny_run.export}",
+            f"--input={tiny_run.dataset}",
+            "--split=test",
+            f"--output={tmp_path / 'test'}",
+            "--noprogress",
+        )
+        == 0
+    )
+    split = collection.load_index(str(tmp_path / "test"))
+    keys = [
+        records.parse_example(s)[records.KEY].numpy().decode()
+        for s in tf.data.TFRecordDataset(records.shard_paths(tiny_run.dataset, "test"))
+    ]
+    assert split.keys == keys and split.valid.all() and np.isfinite(split.embeddings).all()
+
+
+def test_a_model_that_is_not_an_export_and_a_dataset_without_a_split_are_one_line(tiny_run, tmp_path, capsys):
+    assert run_command(embed, f"--model={tiny_run.workdir}", f"--input={tmp_path}", f"--output={tmp_path / 'i'}") == 1
+    assert capsys.readouterr().err.strip() == (
+        f"wsl-embed: error: --model={tiny_run.workdir}: not an export (no export.json there; wsl-export writes one)"
+    )
+    assert (
+        run_command(embed, f"--model={tiny_run.export}", f"--input={tiny_run.dataset}", f"--output={tmp_path / 'i'}")
+        == 1
+    )
+    assert capsys.readouterr().err.strip() == (
+        f"wsl-embed: error: --input={tiny_run.dataset} is a prepared dataset: give --split=train, val or test"
+    )

@@ -1,0 +1,90 @@
+"""wsl-search over an index of the shared run's export: by words and by image against numpy, the gallery page,
+one line for an unknown word only and for an index of another export."""
+
+import base64
+import json
+import os
+import re
+import shutil
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.helpers import image_bytes, run_command
+from wsl_tf import collection
+from wsl_tf.cli import embed, search
+
+
+@pytest.fixture(scope="module")
+def index_dir(tiny_run, tmp_path_factory):
+    root = tmp_path_factory.mktemp("search")
+    (root / "photos").mkdir()
+    for i in range(12):
+        (root / "photos" / f"{i:02d}.png").write_bytes(image_bytes(40, 40, fmt="PNG", seed=i))
+    (root / "photos" / "bad.jpg").write_bytes(b"no")
+    assert (
+        run_command(
+            embed,
+            f"--model={tiny_run.export}",
+            f"--input={root / 'photos'}",
+            f"--output={root / 'index'}",
+            "--noprogress",
+        )
+        == 0
+    )
+    return str(root / "index")
+
+
+def word_ranking(tiny_run, index_dir, words):
+    """numpy: the mean of the words' e.w + b over the valid images, best first."""
+    signatures = tf.saved_model.load(os.path.join(tiny_run.export, "saved_model")).signatures
+    vectors = signatures["word_vectors"](words=tf.constant(words))
+    index = collection.load_index(index_dir)
+    scores = (index.embeddings @ vectors["vectors"].numpy().T + vectors["biases"].numpy()).mean(1)
+    order = [r for r in np.argsort(-scores, kind="stable") if index.valid[r]]
+    return [index.keys[r] for r in order], scores[order]
+
+
+def test_words_rank_the_collection_as_the_word_layer_scores_it(tiny_run, index_dir, capsys):
+    assert run_command(search, f"--index={index_dir}", "--words=Dog,sea", "--top=5", "--format=json") == 0
+    captured = capsys.readouterr()
+    assert captured.err.strip() == "wsl-search: --words: Dog is dog under the text rules"
+    lines = [json.loads(line) for line in captured.out.splitlines()]
+    keys, scores = word_ranking(tiny_run, index_dir, ["dog", "sea"])
+    assert [line["key"] for line in lines] == keys[:5] and [line["rank"] for line in lines] == [1, 2, 3, 4, 5]
+    assert [line["score"] for line in lines] == pytest.approx(scores[:5].tolist(), abs=1e-4)
+    assert "bad.jpg" not in keys
+
+
+def test_an_image_finds_itself_first(index_dir, capsys):
+    query = os.path.join(os.path.dirname(index_dir), "photos", "07.png")
+    assert run_command(search, f"--index={index_dir}", f"--image={query}", "--top=3") == 0
+    first = capsys.readouterr().out.splitlines()[0].split("\t")
+    assert first[0] == "1" and first[2] == "07.png" and float(first[1]) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_the_gallery_is_one_page_with_every_thumbnail_inline(index_dir, tmp_path, capsys):
+    page = tmp_path / "dog.html"
+    assert (
+        run_command(search, f"--index={index_dir}", "--words=dog", "--top=4", "--format=html", f"--output={page}") == 0
+    )
+    text = page.read_text()
+    assert text.startswith("<!DOCTYPE html>") and "<h1>words: dog</h1>" in text
+    sources = re.findall(r'src="data:image/jpeg;base64,([^"]+)"', text)
+    assert len(sources) == 4 and all(base64.b64decode(s)[:2] == b"\xff\xd8" for s in sources)
+    assert "http" not in text.replace("http://www.w3.org", "")  # Nothing fetched: it opens from disk.
+
+
+def test_an_unknown_word_alone_and_an_index_of_another_export_are_one_line(tiny_run, index_dir, tmp_path, capsys):
+    assert run_command(search, f"--index={index_dir}", "--words=zebra") == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "wsl-search: not in the dictionary, left out: zebra",
+        "wsl-search: error: --words: none of them is in the model's dictionary",
+    ]
+    other = tmp_path / "other"
+    shutil.copytree(tiny_run.export, other)
+    info = json.loads((other / "export.json").read_text())
+    (other / "export.json").write_text(json.dumps({**info, "checkpoint": "elsewhere/ckpt-9"}))
+    assert run_command(search, f"--index={index_dir}", f"--model={other}", "--words=dog") == 1
+    assert "was made with another export" in capsys.readouterr().err

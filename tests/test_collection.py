@@ -1,0 +1,120 @@
+"""A collection's index (wsl_tf/collection.py): what the export gives each image, written in shards that a rerun
+after a kill completes byte for byte; exact search by words and by image against numpy."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.helpers import image_bytes, png_bomb
+from wsl_tf import collection
+
+DATA = os.path.join(os.path.dirname(__file__), "data")
+
+
+@pytest.fixture(scope="module")
+def signatures(tiny_run):
+    return tf.saved_model.load(os.path.join(tiny_run.export, "saved_model")).signatures
+
+
+@pytest.fixture(scope="module")
+def items():
+    """Eleven images: real photos, random drawings, a text file, a decompression bomb and an unreadable one."""
+    real = [open(os.path.join(DATA, name), "rb").read() for name in ("crow.png", "grace_hopper.jpg")]
+    drawn = [image_bytes(48 + i, 40, fmt="PNG" if i % 2 else "JPEG", seed=i) for i in range(6)]
+    return (
+        [(f"real/{i}", data) for i, data in enumerate(real)]
+        + [(f"drawn/{i}", d) for i, d in enumerate(drawn)]
+        + [
+            ("bad/text", b"not an image"),
+            ("bad/bomb", png_bomb(20_000)),
+            ("bad/missing", None),
+        ]
+    )
+
+
+def export_of(tiny_run) -> dict:
+    return {"path": tiny_run.export, "checkpoint": "ckpt-1", "embedding_dim": 512, "num_words": 20}
+
+
+def test_every_image_gets_what_serving_gives_it_and_bad_ones_are_listed(tiny_run, signatures, items, tmp_path):
+    manifest = collection.write_index(
+        signatures, items, str(tmp_path), export_of(tiny_run), batch_size=4, shard_size=5, progress=False
+    )
+    assert (manifest["images"], manifest["bad_images"], [s["images"] for s in manifest["shards"]]) == (11, 3, [5, 5, 1])
+    index = collection.load_index(str(tmp_path))
+    assert index.keys == [key for key, _ in items] and index.valid.tolist() == [True] * 8 + [False] * 3
+    good = [data for _, data in items[:8]]
+    out = signatures["serving_default"](images=tf.constant(good))
+    np.testing.assert_allclose(index.embeddings[:8], out["embedding"].numpy(), rtol=1e-6, atol=1e-6)
+    assert index.words[:8] == [[w.decode() for w in row] for row in out["words"].numpy().tolist()]
+    assert not index.embeddings[8:].any() and index.thumbnails[0][:2] == b"\xff\xd8"  # JPEG thumbnails.
+    bad = (tmp_path / "bad.tsv").read_text().splitlines()
+    assert [line.split("\t")[0] for line in bad[1:]] == ["bad/text", "bad/bomb", "bad/missing"]
+    assert bad[3].endswith(collection.UNREADABLE) and json.loads((tmp_path / "manifest.json").read_text()) == manifest
+
+
+def test_float16_halves_the_embeddings_within_their_precision(tiny_run, signatures, items, tmp_path):
+    collection.write_index(signatures, items[:4], str(tmp_path / "32"), export_of(tiny_run), progress=False)
+    collection.write_index(
+        signatures, items[:4], str(tmp_path / "16"), export_of(tiny_run), dtype="float16", progress=False
+    )
+    full, half = (collection.load_index(str(tmp_path / n)) for n in ("32", "16"))
+    assert half.manifest["dtype"] == "float16"
+    np.testing.assert_allclose(half.embeddings, full.embeddings, rtol=2e-3, atol=1e-3)
+    sizes = [os.path.getsize(tmp_path / n / "embeddings-00000.tfrecord") for n in ("32", "16")]
+    assert sizes[1] < sizes[0] - 4 * 512 * 2 * 0.9  # 2 bytes a value fewer, for each of the 4 images.
+
+
+def test_a_rerun_after_a_kill_skips_finished_shards_and_ends_byte_identical(tiny_run, signatures, items, tmp_path):
+    whole, killed = str(tmp_path / "whole"), str(tmp_path / "killed")
+    collection.write_index(signatures, items, whole, export_of(tiny_run), shard_size=4, progress=False)
+    collection.write_index(signatures, items, killed, export_of(tiny_run), shard_size=4, progress=False)
+    for name in ("manifest.json", "bad.tsv", "embeddings-00002.tfrecord"):  # As a kill in the third shard leaves it.
+        os.remove(os.path.join(killed, name))
+    with open(os.path.join(killed, ".embeddings-00002.tfrecord.tmp-0123456789ab"), "wb") as handle:
+        handle.write(b"half a shard")
+    finished = os.path.getmtime(os.path.join(killed, "embeddings-00000.tfrecord"))
+    calls = []
+
+    class Counting(dict):
+        def __getitem__(self, name):
+            calls.append(name)
+            return signatures[name]
+
+    collection.write_index(Counting(), items, killed, export_of(tiny_run), shard_size=4, progress=False)
+    assert sorted(os.listdir(killed)) == sorted(os.listdir(whole))
+    for name in os.listdir(whole):
+        assert open(os.path.join(killed, name), "rb").read() == open(os.path.join(whole, name), "rb").read(), name
+    assert os.path.getmtime(os.path.join(killed, "embeddings-00000.tfrecord")) == finished
+    with pytest.raises(collection.CollectionIndexError, match="other settings .*dtype differ"):
+        collection.write_index(
+            signatures, items, killed, export_of(tiny_run), shard_size=4, dtype="float16", progress=False
+        )
+
+
+def test_exact_search_by_words_and_by_image_is_numpys(monkeypatch):
+    rng = np.random.default_rng(0)
+    embeddings = rng.normal(size=(500, 16)).astype(np.float32)
+    valid = rng.random(500) > 0.1
+    vectors, biases = rng.normal(size=(2, 16)).astype(np.float32), rng.normal(size=2).astype(np.float32)
+    scores = collection.word_query_scores(embeddings, vectors, biases)
+    expected = (embeddings @ vectors.T + biases).mean(1)
+    np.testing.assert_allclose(scores, expected, rtol=1e-5, atol=1e-5)
+    rows, values = collection.top_k(scores, valid, 10)
+    order = [r for r in np.argsort(-expected, kind="stable") if valid[r]][:10]
+    assert rows.tolist() == order and values == pytest.approx(expected[order], abs=1e-5)
+    query = rng.normal(size=16).astype(np.float32)
+    cosine = embeddings @ query / np.linalg.norm(embeddings, axis=1) / np.linalg.norm(query)
+    np.testing.assert_allclose(collection.image_query_scores(embeddings, query), cosine, atol=1e-5)
+    assert collection.top_k(cosine, valid, 10_000)[0].size == valid.sum()  # Never more than the valid images.
+    monkeypatch.setattr(collection, "SEARCH_CHUNK", 64)  # Many chunks, and a float16 index: the same.
+    half = embeddings.astype(np.float16)
+    np.testing.assert_allclose(
+        collection.word_query_scores(half, vectors, biases),
+        (half.astype(np.float32) @ vectors.T + biases).mean(1),
+        rtol=1e-4,
+        atol=1e-4,
+    )

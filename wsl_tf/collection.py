@@ -1,0 +1,297 @@
+"""A whole collection embedded by an export, and searched: the index wsl-embed writes and wsl-search reads.
+
+An index directory holds TFRecord shards `embeddings-{i:05d}.tfrecord`, each
+of `shard_size` consecutive input images, in input order, one
+tf.train.Example per image:
+
+- `image/key` (bytes): the image's key in its collection;
+- `image/valid` (int64 0/1): whether the export decoded it (an image that does
+  not decode, or whose header declares more pixels than the export allows,
+  is 0, with no embedding);
+- `embedding` (bytes): E little-endian float16 or float32 values
+  (manifest.json says which), the export's `embedding` output;
+- `words/top` (bytes list) and `words/scores` (float list): the export's top
+  words under its natural ranking;
+- `image/thumbnail` (bytes): a JPEG at most THUMBNAIL px a side, for galleries;
+- `image/problem` (bytes): why an image has no embedding ("" when valid).
+
+TFRecord because the rest of the project and tf.data read it without another
+dependency, and a shard streams in order. A shard is written under a
+temporary name and renamed when complete, so a rerun after a kill skips the
+finished ones and ends byte-identical to an uninterrupted run.
+`manifest.json`, written last, names the export, the dtype, every shard with
+its count, and the totals; `bad.tsv` lists the images that did not decode.
+
+Search is exact (every embedding scored, top-k by TensorFlow): by words, the
+images ranked by the mean of the words' scores as the model's word layer
+gives them (e.w + b: a word's prior is the same for every image); by image,
+the cosine of the query's embedding with each image's.
+"""
+
+import dataclasses
+import io
+import json
+import os
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+
+from wsl_tf import fileio
+from wsl_tf.errors import DataError
+
+MANIFEST = "manifest.json"
+SETTINGS = "index_settings.json"  # Written first: a rerun goes on only with the same export, dtype and shard size.
+BAD = "bad.tsv"
+SHARD_PATTERN = "embeddings-{:05d}.tfrecord"
+THUMBNAIL = 128
+KEY, VALID, EMBEDDING, WORDS, SCORES, THUMB, PROBLEM = (
+    "image/key",
+    "image/valid",
+    "embedding",
+    "words/top",
+    "words/scores",
+    "image/thumbnail",
+    "image/problem",
+)
+UNREADABLE = "cannot read the file"
+UNDECODABLE = "not an image the export decodes, or over its pixel limit (by its header)"
+DTYPES = {"float16": "<f2", "float32": "<f4"}
+
+
+class CollectionIndexError(DataError):
+    """An index directory that cannot be read (missing, incomplete, of another model)."""
+
+
+def thumbnail(data: bytes, size: int = THUMBNAIL) -> bytes:
+    """A JPEG of the image at most size px a side (b"" if PIL cannot read it)."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image = image.convert("RGB")
+            image.thumbnail((size, size))
+            out = io.BytesIO()
+            image.save(out, "JPEG", quality=80)
+            return out.getvalue()
+    except Exception:  # noqa: BLE001 (any decoding failure: the image is listed as bad elsewhere)
+        return b""
+
+
+def _example(key: str, problem: str, embedding, words, scores, thumb: bytes, dtype: str) -> bytes:
+    import tensorflow as tf
+
+    def bytes_feature(values):
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
+
+    valid = not problem
+    features = {
+        KEY: bytes_feature([key.encode("utf-8")]),
+        PROBLEM: bytes_feature([problem.encode("utf-8")]),
+        VALID: tf.train.Feature(int64_list=tf.train.Int64List(value=[int(valid)])),
+        EMBEDDING: bytes_feature([np.asarray(embedding, DTYPES[dtype]).tobytes() if valid else b""]),
+        WORDS: bytes_feature(list(words) if valid else []),
+        SCORES: tf.train.Feature(float_list=tf.train.FloatList(value=list(scores) if valid else [])),
+        THUMB: bytes_feature([thumb]),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
+
+
+def _batched(items: Iterator, size: int) -> Iterator[list]:
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def write_index(
+    signatures,
+    items: Iterable[tuple[str, bytes | None]],
+    output_dir: str,
+    export: dict,
+    batch_size: int = 64,
+    shard_size: int = 4096,
+    dtype: str = "float32",
+    progress: bool = True,
+) -> dict:
+    """Embed every (key, encoded image or None when unreadable) of items with the export's serving_default, in
+    batches, into output_dir's shards; the manifest's contents.
+
+    export: what identifies the model (its path, checkpoint, embedding_dim, num_words), written into the
+    manifest; an index of another export in output_dir is refused. A shard already finished is skipped (its
+    images read again, not embedded). Memory: one batch of images and one shard's records at a time.
+    """
+    from tqdm import tqdm
+
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype={dtype!r}: expected one of {', '.join(DTYPES)}")
+    fileio.makedirs(output_dir)
+    fileio.remove_stale_temporaries(output_dir)
+    settings = {"export": export, "dtype": dtype, "shard_size": shard_size}
+    settings_path = os.path.join(output_dir, SETTINGS)
+    if fileio.exists(settings_path):
+        previous = json.loads(fileio.read_text(settings_path))
+        if previous != settings:
+            changed = ", ".join(key for key in settings if previous.get(key) != settings[key])
+            raise CollectionIndexError(
+                f"{output_dir} holds (part of) an index of other settings ({changed} differ: "
+                f"{previous.get('export', {}).get('path')}); use a new --output"
+            )
+    else:
+        fileio.write_json_atomic(settings_path, settings)
+    serve = signatures["serving_default"]
+    shards, bad = [], []
+    bar = tqdm(desc="embed", unit="img", disable=not progress)
+    for number, shard_items in enumerate(_batched(iter(items), shard_size)):
+        name = SHARD_PATTERN.format(number)
+        path = os.path.join(output_dir, name)
+        if not fileio.exists(path):  # A finished shard is kept: its images are not embedded again.
+            _write_shard(serve, shard_items, path, batch_size, dtype, bar)
+        else:
+            bar.update(len(shard_items))
+        shards.append({"name": name, "images": len(shard_items)})
+        bad += _problems_of_shard(path)
+    bar.close()
+    total = sum(shard["images"] for shard in shards)
+    manifest = {
+        "export": export,
+        "dtype": dtype,
+        "embedding_dim": export["embedding_dim"],
+        "images": total,
+        "bad_images": len(bad),
+        "shard_size": shard_size,
+        "shards": shards,
+        "format": "TFRecord of tf.train.Example (wsl_tf/collection.py)",
+    }
+    fileio.write_text_atomic(os.path.join(output_dir, BAD), "key\treason\n" + "".join(f"{k}\t{r}\n" for k, r in bad))
+    fileio.write_json_atomic(os.path.join(output_dir, MANIFEST), manifest)
+    return manifest
+
+
+def _write_shard(serve, shard_items: list, path: str, batch_size: int, dtype: str, bar) -> None:
+    """One shard's images through serving_default, a batch at a time, under a temporary name, then renamed."""
+    import tensorflow as tf
+
+    temp = fileio.temp_path_for(path)
+    try:
+        with tf.io.TFRecordWriter(temp) as writer:
+            for batch in _batched(iter(shard_items), batch_size):
+                readable = [data for _, data in batch if data is not None]
+                out = serve(images=tf.constant(readable, tf.string)) if readable else None
+                row = 0
+                for key, data in batch:
+                    if data is None:
+                        writer.write(_example(key, UNREADABLE, None, [], [], b"", dtype))
+                    elif not bool(out["valid"][row]):
+                        writer.write(_example(key, UNDECODABLE, None, [], [], b"", dtype))
+                    else:
+                        embedding, words, scores = (out[name][row].numpy() for name in ("embedding", "words", "scores"))
+                        writer.write(
+                            _example(key, "", embedding, words.tolist(), scores.tolist(), thumbnail(data), dtype)
+                        )
+                    row += data is not None
+                bar.update(len(batch))
+        fileio.commit(temp, path)
+    finally:
+        if fileio.exists(temp):
+            tf.io.gfile.remove(temp)
+
+
+def _problems_of_shard(path: str) -> list[tuple[str, str]]:
+    """(key, problem) of each image of a shard that has no embedding, in order."""
+    import tensorflow as tf
+
+    found = []
+    for serialized in tf.data.TFRecordDataset(path):
+        feature = tf.train.Example.FromString(serialized.numpy()).features.feature
+        problem = feature[PROBLEM].bytes_list.value[0].decode("utf-8")
+        if problem:
+            found.append((feature[KEY].bytes_list.value[0].decode("utf-8"), problem))
+    return found
+
+
+def _read_manifest(directory: str) -> dict | None:
+    path = os.path.join(directory, MANIFEST)
+    return json.loads(fileio.read_text(path)) if fileio.exists(path) else None
+
+
+@dataclasses.dataclass
+class CollectionIndex:
+    """A whole index in memory: keys [N], valid [N], embeddings [N, E] as stored (float16 or float32; zeros where
+    not valid), each image's top words and scores, thumbnails (JPEG bytes), and the manifest."""
+
+    keys: list
+    valid: np.ndarray
+    embeddings: np.ndarray
+    words: list
+    scores: list
+    thumbnails: list
+    manifest: dict
+
+
+def load_index(directory: str) -> CollectionIndex:
+    """The index in directory; CollectionIndexError when it has no manifest (wsl-embed not run or not finished)."""
+    import tensorflow as tf
+
+    manifest = _read_manifest(directory)
+    if manifest is None:
+        raise CollectionIndexError(f"{directory}: no {MANIFEST} (wsl-embed writes it when an index is complete)")
+    dim, dtype = manifest["embedding_dim"], DTYPES[manifest["dtype"]]
+    keys, valid, rows, words, scores, thumbs = [], [], [], [], [], []
+    for shard in manifest["shards"]:
+        for serialized in tf.data.TFRecordDataset(os.path.join(directory, shard["name"])):
+            feature = tf.train.Example.FromString(serialized.numpy()).features.feature
+            keys.append(feature[KEY].bytes_list.value[0].decode("utf-8"))
+            ok = bool(feature[VALID].int64_list.value[0])
+            valid.append(ok)
+            raw = feature[EMBEDDING].bytes_list.value[0]
+            rows.append(np.frombuffer(raw, dtype) if ok else np.zeros(dim, dtype))
+            words.append([w.decode("utf-8") for w in feature[WORDS].bytes_list.value])
+            scores.append(list(feature[SCORES].float_list.value))
+            thumbs.append(feature[THUMB].bytes_list.value[0])
+    embeddings = np.stack(rows) if rows else np.zeros((0, dim), dtype)
+    return CollectionIndex(keys, np.array(valid, bool), embeddings, words, scores, thumbs, manifest)
+
+
+def top_k(scores, valid: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, scores) of the k highest scores among the valid rows, best first (ties: the earlier row), exact."""
+    import tensorflow as tf
+
+    scores = tf.where(tf.constant(valid), tf.cast(scores, tf.float32), -np.inf)
+    k = min(k, int(valid.sum()))
+    values, rows = tf.math.top_k(scores, k=k, sorted=True)
+    return rows.numpy(), values.numpy()
+
+
+# Rows scored at a time: an index of a million float16 embeddings is never copied whole to float32.
+SEARCH_CHUNK = 65536
+
+
+def _chunked(embeddings: np.ndarray, score) -> np.ndarray:
+    """[N] float32: score(chunk as float32 [n, E]) over consecutive chunks of SEARCH_CHUNK rows."""
+    import tensorflow as tf
+
+    parts = [
+        score(tf.constant(embeddings[start : start + SEARCH_CHUNK], tf.float32)).numpy()
+        for start in range(0, len(embeddings), SEARCH_CHUNK)
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
+def word_query_scores(embeddings: np.ndarray, vectors: np.ndarray, biases: np.ndarray) -> np.ndarray:
+    """[N] scores of a word query: the mean over its words of the word layer's e.w + b."""
+    import tensorflow as tf
+
+    vectors, biases = tf.constant(vectors, tf.float32), tf.constant(biases, tf.float32)
+    return _chunked(embeddings, lambda x: tf.reduce_mean(tf.matmul(x, vectors, transpose_b=True) + biases, axis=1))
+
+
+def image_query_scores(embeddings: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """[N] cosine similarities of each embedding with the query embedding [E]."""
+    import tensorflow as tf
+
+    unit = tf.math.l2_normalize(tf.constant(query, tf.float32), axis=0)
+    return _chunked(embeddings, lambda x: tf.linalg.matvec(tf.math.l2_normalize(x, axis=1), unit))
