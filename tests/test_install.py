@@ -9,7 +9,17 @@ import sysconfig
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-COMMANDS = ("wsl-demo", "wsl-train", "wsl-export", "wsl-predict", "wsl-eval", "wsl-prepare", "wsl-fetch-data")
+COMMANDS = (
+    "wsl-demo",
+    "wsl-train",
+    "wsl-export",
+    "wsl-predict",
+    "wsl-eval",
+    "wsl-prepare",
+    "wsl-fetch-data",
+    "wsl-embed",
+    "wsl-search",
+)
 SOURCES = ("setup.py", "setup.cfg", "pyproject.toml", "README.md", "wsl_tf", "data_tools", "configs")
 
 

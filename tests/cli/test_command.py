@@ -19,6 +19,8 @@ COMMANDS = {  # module: (program, flags it defines)
     "wsl_tf.cli.predict": ("wsl-predict", ("--model", "--format", "--words", "--top_k")),
     "wsl_tf.cli.prepare": ("wsl-prepare", ("--source", "--input", "--vocab_size", "--num_stopwords", "--workers")),
     "wsl_tf.cli.fetch_data": ("wsl-fetch-data", ("--corpora", "--[no]list")),
+    "wsl_tf.cli.embed": ("wsl-embed", ("--model", "--input", "--output", "--[no]float16")),
+    "wsl_tf.cli.search": ("wsl-search", ("--index", "--words", "--image", "--format")),
 }
 
 
