@@ -499,7 +499,9 @@ def test_wsl_eval_with_the_real_corpora(tiny_run, tmp_path):
     # Each choice trained on the run's 2 replicas: 32 images in global batches of 2 x 8, 2 steps (1 replica: 4).
     for name in sweeps.TRAINING_CHOICES:
         summary = json.loads(
-            open(os.path.join(sweeps.choice_directory(os.path.join(workdir, "eval"), name), "summary.json")).read()
+            open(
+                os.path.join(sweeps.choice_directory(os.path.join(workdir, "eval"), name, 1, 32), "summary.json")
+            ).read()
         )
         assert summary["step"] == 2, (name, summary["step"])
     metrics = strict_json(os.path.join(workdir, "eval", "metrics.json"))
