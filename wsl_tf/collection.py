@@ -116,6 +116,7 @@ def write_index(
     shard_size: int = 4096,
     dtype: str = "float32",
     progress: bool = True,
+    thumbnails: bool = True,
 ) -> dict:
     """Embed every (key, encoded image or None when unreadable) of items with the export's serving_default, in
     batches, into output_dir's shards; the manifest's contents.
@@ -123,6 +124,7 @@ def write_index(
     export: what identifies the model (its path, checkpoint, embedding_dim, num_words), written into the
     manifest; an index of another export in output_dir is refused. A shard already finished is skipped (its
     images read again, not embedded). Memory: one batch of images and one shard's records at a time.
+    thumbnails: False leaves each image's thumbnail empty (a gallery then shows keys only).
     """
     from tqdm import tqdm
 
@@ -130,7 +132,7 @@ def write_index(
         raise ValueError(f"dtype={dtype!r}: expected one of {', '.join(DTYPES)}")
     fileio.makedirs(output_dir)
     fileio.remove_stale_temporaries(output_dir)
-    settings = {"export": export, "dtype": dtype, "shard_size": shard_size}
+    settings = {"export": export, "dtype": dtype, "shard_size": shard_size, "thumbnails": thumbnails}
     settings_path = os.path.join(output_dir, SETTINGS)
     if fileio.exists(settings_path):
         previous = json.loads(fileio.read_text(settings_path))
@@ -149,7 +151,7 @@ def write_index(
         name = SHARD_PATTERN.format(number)
         path = os.path.join(output_dir, name)
         if not fileio.exists(path):  # A finished shard is kept: its images are not embedded again.
-            _write_shard(serve, shard_items, path, batch_size, dtype, bar)
+            _write_shard(serve, shard_items, path, batch_size, dtype, bar, thumbnails)
         else:
             bar.update(len(shard_items))
         shards.append({"name": name, "images": len(shard_items)})
@@ -171,7 +173,7 @@ def write_index(
     return manifest
 
 
-def _write_shard(serve, shard_items: list, path: str, batch_size: int, dtype: str, bar) -> None:
+def _write_shard(serve, shard_items: list, path: str, batch_size: int, dtype: str, bar, thumbnails: bool) -> None:
     """One shard's images through serving_default, a batch at a time, under a temporary name, then renamed."""
     import tensorflow as tf
 
@@ -181,16 +183,25 @@ def _write_shard(serve, shard_items: list, path: str, batch_size: int, dtype: st
             for batch in _batched(iter(shard_items), batch_size):
                 readable = [data for _, data in batch if data is not None]
                 out = serve(images=tf.constant(readable, tf.string)) if readable else None
+                answers = {name: value.numpy() for name, value in out.items()} if out is not None else {}
                 row = 0
                 for key, data in batch:
                     if data is None:
                         writer.write(_example(key, UNREADABLE, None, [], [], b"", dtype))
-                    elif not bool(out["valid"][row]):
+                    elif not answers["valid"][row]:
                         writer.write(_example(key, UNDECODABLE, None, [], [], b"", dtype))
                     else:
-                        embedding, words, scores = (out[name][row].numpy() for name in ("embedding", "words", "scores"))
+                        embedding, words, scores = (answers[name][row] for name in ("embedding", "words", "scores"))
                         writer.write(
-                            _example(key, "", embedding, words.tolist(), scores.tolist(), thumbnail(data), dtype)
+                            _example(
+                                key,
+                                "",
+                                embedding,
+                                words.tolist(),
+                                scores.tolist(),
+                                thumbnail(data) if thumbnails else b"",
+                                dtype,
+                            )
                         )
                     row += data is not None
                 bar.update(len(batch))
@@ -230,6 +241,18 @@ class CollectionIndex:
     scores: list
     thumbnails: list
     manifest: dict
+    _resident: object = None
+
+    def searchable(self):
+        """What the query functions score: the embeddings as one float32 tensor, made once, when they fit in
+        RESIDENT_BYTES; else the stored array, scored a chunk at a time."""
+        import tensorflow as tf
+
+        if self.embeddings.size * 4 > RESIDENT_BYTES:
+            return self.embeddings
+        if self._resident is None:
+            self._resident = tf.constant(np.asarray(self.embeddings, np.float32))
+        return self._resident
 
 
 def load_index(directory: str) -> CollectionIndex:
@@ -270,12 +293,20 @@ def top_k(scores, valid: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 SEARCH_CHUNK = 65536
 
 
-def _chunked(embeddings: np.ndarray, score) -> np.ndarray:
-    """[N] float32: score(chunk as float32 [n, E]) over consecutive chunks of SEARCH_CHUNK rows."""
+# An index up to this many bytes as float32 is held by TensorFlow whole, once (CollectionIndex.searchable); a
+# larger one is scored a chunk at a time from its stored (float16) array.
+RESIDENT_BYTES = 1 << 30
+
+
+def _chunked(embeddings, score) -> np.ndarray:
+    """[N] float32: score(float32 [n, E] tensor) of a resident tensor at once, or of an array's consecutive
+    chunks of SEARCH_CHUNK rows."""
     import tensorflow as tf
 
+    if isinstance(embeddings, tf.Tensor):
+        return score(embeddings).numpy()
     parts = [
-        score(tf.constant(embeddings[start : start + SEARCH_CHUNK], tf.float32)).numpy()
+        score(tf.cast(tf.constant(embeddings[start : start + SEARCH_CHUNK]), tf.float32)).numpy()
         for start in range(0, len(embeddings), SEARCH_CHUNK)
     ]
     return np.concatenate(parts) if parts else np.zeros(0, np.float32)

@@ -55,12 +55,13 @@ def test_a_jsonl_list_and_a_prepared_split_are_embedded_in_their_order(tiny_run,
             f"--output={tmp_path / 'listed'}",
             "--noprogress",
             "--float16",
+            "--nothumbnails",
         )
         == 0
     )
     listed = collection.load_index(str(tmp_path / "listed"))
     assert listed.keys == ["first", "second"] and listed.valid.tolist() == [True, False]
-    assert listed.manifest["dtype"] == "float16"
+    assert listed.manifest["dtype"] == "float16" and listed.thumbnails == [b"", b""]
     assert (
         run_command(
             embed,

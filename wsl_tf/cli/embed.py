@@ -40,6 +40,9 @@ flags.DEFINE_integer(
 flags.DEFINE_bool(
     "float16", False, "Store embeddings as float16 (half the size; said in the manifest).", flag_values=FLAGS
 )
+flags.DEFINE_bool(
+    "thumbnails", True, "Store a JPEG thumbnail of each image, for wsl-search's gallery.", flag_values=FLAGS
+)
 flags.DEFINE_bool("progress", True, "Show a progress bar with images/s.", flag_values=FLAGS)
 flags.mark_flags_as_required(["model", "input", "output"], flag_values=FLAGS)
 
@@ -155,6 +158,7 @@ def main(argv):
         FLAGS.shard_size,
         "float16" if FLAGS.float16 else "float32",
         FLAGS.progress,
+        FLAGS.thumbnails,
     )
     print(
         f"wrote {FLAGS.output}: {manifest['images']:,} images in {len(manifest['shards'])} shards, "

@@ -50,14 +50,14 @@ def query_scores(index, signatures, words, image: str | None):
         out = signatures["serving_default"](images=tf.constant([data]))
         if not bool(out["valid"][0]):
             raise DataError(f"--image={image}: not an image the export decodes (or over its pixel limit)")
-        return f"nearest to {image}", collection.image_query_scores(index.embeddings, out["embedding"][0].numpy())
+        return f"nearest to {image}", collection.image_query_scores(index.searchable(), out["embedding"][0].numpy())
     kept, notes = zero_shot_words(words, signatures, FLAGS.model or index.manifest["export"]["path"])
     for note in notes:
         print(f"wsl-search: {note}", file=sys.stderr)
     if not kept:
         raise DataError("--words: none of them is in the model's dictionary")
     vectors = signatures["word_vectors"](words=tf.constant(kept))
-    scores = collection.word_query_scores(index.embeddings, vectors["vectors"].numpy(), vectors["biases"].numpy())
+    scores = collection.word_query_scores(index.searchable(), vectors["vectors"].numpy(), vectors["biases"].numpy())
     return f"words: {', '.join(kept)}", scores
 
 
