@@ -118,3 +118,36 @@ def test_exact_search_by_words_and_by_image_is_numpys(monkeypatch):
         rtol=1e-4,
         atol=1e-4,
     )
+
+
+def clustered_index(count=20_000, dim=64, clusters=200, seed=0) -> collection.CollectionIndex:
+    """Embeddings around cluster centres, as a trained model's are (not a uniform cloud), 5% not valid."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(clusters, dim)) * 3
+    embeddings = (centres[rng.integers(0, clusters, count)] + rng.normal(size=(count, dim))).astype(np.float32)
+    valid = rng.random(count) > 0.05
+    embeddings[~valid] = 0.0
+    return collection.CollectionIndex([str(i) for i in range(count)], valid, embeddings, [], [], [], {})
+
+
+@pytest.mark.parametrize("kind", collection.QUERY_KINDS)
+def test_the_approximate_index_finds_what_exact_search_finds_and_is_cached(kind, tmp_path):
+    index = clustered_index()
+    said = []
+    approximate = collection.approximate_index(index, str(tmp_path), kind, log=said.append)
+    info = json.loads((tmp_path / "approximate.json").read_text())[kind]
+    assert info["recall_at_10"] >= 0.95 and f"recall@10 against exact search {info['recall_at_10']:.3f}" in said[0]
+    # An independent check on other queries: numpy's exact top 10 against the index's.
+    rows = index.embeddings[index.valid]
+    queries = np.random.default_rng(7).normal(size=(50, 64)).astype(np.float32) * 3
+    hits = []
+    for query in queries:
+        data = rows / np.linalg.norm(rows, axis=1, keepdims=True) if kind == "image" else rows
+        q = query / np.linalg.norm(query) if kind == "image" else query
+        exact = set(np.flatnonzero(index.valid)[np.argsort(-(data @ q), kind="stable")[:10]].tolist())
+        found = collection.approximate_top_k(approximate, q, 10)[0]
+        assert index.valid[found].all()
+        hits.append(len(exact & set(found.tolist())) / 10)
+    assert np.mean(hits) >= 0.9
+    again = collection.approximate_index(index, str(tmp_path), kind, log=said.append)
+    assert len(said) == 1 and again.ntotal == int(index.valid.sum())  # Read from the cache, not rebuilt.

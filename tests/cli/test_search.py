@@ -88,3 +88,16 @@ def test_an_unknown_word_alone_and_an_index_of_another_export_are_one_line(tiny_
     (other / "export.json").write_text(json.dumps({**info, "checkpoint": "elsewhere/ckpt-9"}))
     assert run_command(search, f"--index={index_dir}", f"--model={other}", "--words=dog") == 1
     assert "was made with another export" in capsys.readouterr().err
+
+
+def test_approximate_search_finds_the_image_itself_and_prints_its_recall(index_dir, capsys):
+    query = os.path.join(os.path.dirname(index_dir), "photos", "03.png")
+    assert run_command(search, f"--index={index_dir}", f"--image={query}", "--top=3", "--search=approximate") == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[0].split("\t")[:3][2] == "03.png"
+    assert "recall@10 against exact search 1.000" in captured.err
+    assert run_command(search, f"--index={index_dir}", "--words=dog", "--search=approximate", "--format=json") == 0
+    keys = [json.loads(line)["key"] for line in capsys.readouterr().out.splitlines()]
+    exact = run_command(search, f"--index={index_dir}", "--words=dog", "--search=exact", "--format=json")
+    exact_keys = [json.loads(line)["key"] for line in capsys.readouterr().out.splitlines()]
+    assert exact == 0 and len(set(keys) & set(exact_keys)) >= 8 and "bad.jpg" not in keys  # Approximate: most.

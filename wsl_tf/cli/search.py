@@ -9,7 +9,10 @@ model's dictionary (one that is not is named on stderr and left out); images
 are ranked by the mean of the words' scores from the word layer (e.w + b),
 as the model scores them. By image: the query goes through the export's
 preprocessing and images are ranked by the cosine of its embedding with
-theirs. The search is exact. --model is the export the index was made with
+theirs. The search is exact up to 1,000,000 images, approximate above
+(--search: faiss's inverted file, the [ann] extra, built on first use and
+cached in the index, its recall@10 against exact search printed). --model is
+the export the index was made with
 (default: the one its manifest names); an index of another export is
 refused. --format=text prints rank, score, key and top words a line each;
 json a JSON object per line; html a self-contained page (thumbnails inline)
@@ -32,14 +35,26 @@ flags.DEFINE_string("image", None, "Rank the collection by closeness to this ima
 flags.DEFINE_integer("top", 10, "Images shown.", lower_bound=1, flag_values=FLAGS)
 flags.DEFINE_enum("format", "text", ["text", "json", "html"], "How to show them.", flag_values=FLAGS)
 flags.DEFINE_string("output", None, "With --format=html: the page to write.", flag_values=FLAGS)
+flags.DEFINE_enum(
+    "search",
+    "auto",
+    ["auto", "exact", "approximate"],
+    "exact: every image scored; approximate: a faiss inverted-file index (the [ann] extra), built on "
+    "first use and cached in the index, its recall@10 printed; auto: approximate above "
+    "1,000,000 images.",
+    flag_values=FLAGS,
+)
+
+APPROXIMATE_ABOVE = 1_000_000
 flags.mark_flags_as_required(["index"], flag_values=FLAGS)
 
 
-def query_scores(index, signatures, words, image: str | None):
-    """(the query's description, [N] scores of every indexed image); DataError for a query that cannot be scored."""
+def query_vector(index, signatures, words, image: str | None):
+    """(the query's description, its kind "words" or "image", the vector [E] and the constant added to every
+    image's score): a word query's score is e . mean(w) + mean(b), an image query's the cosine with its embedding.
+    DataError for a query that cannot be made."""
     import tensorflow as tf
 
-    from wsl_tf import collection
     from wsl_tf.cli.predict import zero_shot_words
 
     if image is not None:
@@ -50,15 +65,40 @@ def query_scores(index, signatures, words, image: str | None):
         out = signatures["serving_default"](images=tf.constant([data]))
         if not bool(out["valid"][0]):
             raise DataError(f"--image={image}: not an image the export decodes (or over its pixel limit)")
-        return f"nearest to {image}", collection.image_query_scores(index.searchable(), out["embedding"][0].numpy())
+        return f"nearest to {image}", "image", out["embedding"][0].numpy(), 0.0
     kept, notes = zero_shot_words(words, signatures, FLAGS.model or index.manifest["export"]["path"])
     for note in notes:
         print(f"wsl-search: {note}", file=sys.stderr)
     if not kept:
         raise DataError("--words: none of them is in the model's dictionary")
     vectors = signatures["word_vectors"](words=tf.constant(kept))
-    scores = collection.word_query_scores(index.searchable(), vectors["vectors"].numpy(), vectors["biases"].numpy())
-    return f"words: {', '.join(kept)}", scores
+    return (
+        f"words: {', '.join(kept)}",
+        "words",
+        vectors["vectors"].numpy().mean(0),
+        float(vectors["biases"].numpy().mean()),
+    )
+
+
+def ranked(index, kind: str, vector, constant: float, top: int, search: str):
+    """(rows, scores) of the top images, by exact or approximate search."""
+    import numpy as np
+
+    from wsl_tf import collection
+
+    if search == "approximate" or (search == "auto" and index.manifest["images"] > APPROXIMATE_ABOVE):
+        approximate = collection.approximate_index(
+            index, FLAGS.index, kind, log=lambda line: print(f"wsl-search: {line}", file=sys.stderr)
+        )
+        if kind == "image":
+            vector = vector / max(float(np.linalg.norm(vector)), 1e-12)
+        rows, scores = collection.approximate_top_k(approximate, vector, top)
+        return rows, scores + constant
+    if kind == "image":
+        scores = collection.image_query_scores(index.searchable(), vector)
+    else:
+        scores = collection.word_query_scores(index.searchable(), vector[None], np.full(1, constant, np.float32))
+    return collection.top_k(scores, index.valid, top)
 
 
 def main(argv):
@@ -86,8 +126,8 @@ def main(argv):
             f"{index.manifest['export']['checkpoint']}), not --model={model}"
         )
     signatures = tf.saved_model.load(saved_model_dir(model)).signatures
-    query, scores = query_scores(index, signatures, FLAGS.words, FLAGS.image)
-    rows, values = collection.top_k(scores, index.valid, FLAGS.top)
+    query, kind, vector, constant = query_vector(index, signatures, FLAGS.words, FLAGS.image)
+    rows, values = ranked(index, kind, vector, constant, FLAGS.top, FLAGS.search)
     hits = [
         {"key": index.keys[r], "score": float(v), "words": index.words[r], "thumbnail": index.thumbnails[r]}
         for r, v in zip(rows.tolist(), values.tolist())
