@@ -370,8 +370,8 @@ def build_approximate(index: CollectionIndex, kind: str, lists: int | None = Non
 
 def approximate_index(index: CollectionIndex, directory: str, kind: str, log=print):
     """The cached approximate index of directory for a query kind; when missing, built, its lists probed raised
-    until its recall@10 against exact search reaches TARGET_RECALL on 100 queries (recall_queries: image-like and
-    word-like) or every list is probed, that recall logged and kept in approximate.json."""
+    until its recall@10 against exact search reaches TARGET_RECALL on 100 queries of its kind (recall_queries) or
+    every list is probed, that recall logged and kept in approximate.json."""
     faiss = _faiss()
     path = os.path.join(directory, APPROXIMATE_FILE.format(kind=kind))
     if fileio.exists(path):
@@ -390,7 +390,7 @@ def approximate_index(index: CollectionIndex, directory: str, kind: str, log=pri
     fileio.write_json_atomic(info_path, info)
     log(
         f"built {path}: {approximate.nlist} lists, {approximate.nprobe} probed; recall@10 against exact search "
-        f"{recall:.3f} (100 queries: 50 of the collection's own images, 50 random directions)"
+        f"{recall:.3f} ({len(queries)} queries: {'its own images' if kind == 'image' else 'random directions'})"
     )
     return approximate
 
@@ -412,16 +412,16 @@ def approximate_top_k(approximate, query: np.ndarray, k: int) -> tuple[np.ndarra
 
 
 def recall_queries(index: CollectionIndex, kind: str, queries: int = 100, k: int = 10) -> tuple[np.ndarray, list]:
-    """(queries [Q, E], each one's exact top-k rows): half the collection's own valid embeddings (an image query),
-    half random directions of the embeddings' per-feature spread (a word vector is not near any image), seeded."""
+    """(queries [Q, E], each one's exact top-k rows), seeded: for image queries the collection's own valid
+    embeddings; for word queries random directions of the embeddings' per-feature spread (a word vector is
+    near no image, and a query among the images is the easy case)."""
     rows = _kind_rows(index, kind)
     rng = np.random.default_rng(1)
-    own = rows[rng.permutation(len(rows))[: queries // 2]]
-    spread = rows.std(0) if len(rows) else np.ones(rows.shape[1], np.float32)
-    directions = (rng.standard_normal((queries - len(own), rows.shape[1])) * spread).astype(np.float32)
     if kind == "image":
-        directions /= np.maximum(np.linalg.norm(directions, axis=1, keepdims=True), 1e-12)
-    picked = np.concatenate([own, directions])
+        picked = rows[rng.permutation(len(rows))[:queries]]
+    else:
+        spread = rows[: 1 << 16].std(0) if len(rows) else np.ones(rows.shape[1], np.float32)
+        picked = (rng.standard_normal((queries, rows.shape[1])) * spread).astype(np.float32)
     searchable = index.searchable()
     return picked, [set(top_k(_exact_scores(searchable, q, kind), index.valid, k)[0].tolist()) for q in picked]
 
