@@ -11,7 +11,7 @@ frequent words, would take animal, face, visage, man and woman first and
 leave function words that are rarer than them. The run is the paper's
 multi-class logistic loss with EASGD over 2 replicas and LR halving, on a
 1/8-width AlexNet at 64 px; each setting below carries the reason it was
-chosen (the README and the issue notes give the figures).
+chosen (docs/demo.md and the issue notes give the figures).
 """
 
 import ml_collections

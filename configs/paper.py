@@ -74,7 +74,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     config.head.correction = "sampling"
     # Extra negatives: this many words per replica step, drawn "uniform"ly or by "count", join the batch's words
     # (their known rate enters the correction). On the same run, 128 uniform extra negatives cost precision: 0.307 /
-    # 0.168 against 0.344 / 0.183 without (see the README for the paper's recipe).
+    # 0.168 against 0.344 / 0.183 without (docs/word_layer.md has the paper's recipe).
     config.head.negatives = 0
     config.head.negatives_by = "uniform"
 
