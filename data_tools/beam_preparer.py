@@ -10,7 +10,9 @@ DataflowRunner, FlinkRunner, SparkRunner):
    re-encoding, the costly part, spread over all workers.
 2. A record that cannot be prepared goes to a side output, counted (Beam
    metric `wsl_prepare/skipped`) and listed in skipped.tsv: it never fails
-   the pipeline.
+   the pipeline. Records are grouped by key, then by image and words, and
+   the earliest of each group in input order kept (the scan numbers them),
+   so duplicates are the local job's (preparation.Duplicates).
 3. Train words are counted as a combine (Count.PerElement); the dictionary
    is built from the counts as the local job builds it, and reaches the
    write as a side input.
@@ -57,14 +59,28 @@ class _Prepare:
     def __init__(self, task: worker.RecordTask, options: PrepareOptions, lists=None):
         self.task, self.options, self.lists = task, options, lists
 
-    def __call__(self, item):
+    def __call__(self, positioned):
         import apache_beam as beam
 
+        position, item = positioned
         result = worker.prepare_record(item, self.task)
         if isinstance(result, base.Skip):
             beam.metrics.Metrics.counter("wsl_prepare", "skipped").inc()
             return [beam.pvalue.TaggedOutput(_SKIPPED, [result.key, result.reason, result.detail])]
-        return [preparation.split_record(result, self.options, self.lists)]
+        return [(position, *preparation.split_record(result, self.options, self.lists))]
+
+
+def _earliest(grouped, reason: str, detail: str):
+    """Of a group of (position, split, record) sharing a key or a content, the earliest in input order; the
+    others to the skipped output, as preparation.Duplicates skips them."""
+    import apache_beam as beam
+
+    _, members = grouped
+    first, *later = sorted(members, key=lambda member: member[0])
+    yield first
+    for _, _, record in later:
+        beam.metrics.Metrics.counter("wsl_prepare", "skipped").inc()
+        yield beam.pvalue.TaggedOutput(_SKIPPED, [record.key, reason, detail])
 
 
 def _write_shard(keyed, dictionary, options: PrepareOptions):
@@ -152,7 +168,7 @@ def run_pipeline(source: base.Source, options: PrepareOptions, runner: str, pipe
         items = (
             pipeline
             | "Start" >> beam.Create([None])
-            | "Scan" >> beam.FlatMap(lambda _: _scan(source, options.max_records))
+            | "Scan" >> beam.FlatMap(lambda _: enumerate(_scan(source, options.max_records)))  # With input order.
         )
         read = items | "CountItems" >> beam.combiners.Count.Globally()
         prepared = (
@@ -161,7 +177,25 @@ def run_pipeline(source: base.Source, options: PrepareOptions, runner: str, pipe
             | "Prepare"
             >> beam.FlatMap(_Prepare(task, options, preparer.stopword_lists)).with_outputs(_SKIPPED, main="records")
         )
-        records_by_split = prepared.records
+        by_key = (
+            prepared.records
+            | "KeyOf" >> beam.Map(lambda member: (member[2].key, member))
+            | "SameKey" >> beam.GroupByKey()
+            | "FirstOfKey"
+            >> beam.FlatMap(_earliest, base.DUPLICATE_KEY, "the key of an earlier record").with_outputs(
+                _SKIPPED, main="records"
+            )
+        )
+        by_content = (
+            by_key.records
+            | "ContentOf" >> beam.Map(lambda member: (preparation.Duplicates.content(member[2]), member))
+            | "SameContent" >> beam.GroupByKey()
+            | "FirstOfContent"
+            >> beam.FlatMap(_earliest, base.DUPLICATE, "the image and words of an earlier record").with_outputs(
+                _SKIPPED, main="records"
+            )
+        )
+        records_by_split = by_content.records | "Unpositioned" >> beam.Map(lambda member: (member[1], member[2]))
         train_counts = (
             records_by_split
             | "TrainOnly" >> beam.Filter(lambda pair: pair[0] == "train")
@@ -178,7 +212,11 @@ def run_pipeline(source: base.Source, options: PrepareOptions, runner: str, pipe
             | "WriteShards" >> beam.Map(_write_shard, beam.pvalue.AsSingleton(dictionary), options)
             | "AllShards" >> beam.combiners.ToList()
         )
-        skipped = prepared[_SKIPPED] | "AllSkipped" >> beam.combiners.ToList()
+        skipped = (
+            (prepared[_SKIPPED], by_key[_SKIPPED], by_content[_SKIPPED])
+            | "EverySkip" >> beam.Flatten()
+            | "AllSkipped" >> beam.combiners.ToList()
+        )
         _ = (
             pipeline
             | "Last" >> beam.Create([None])

@@ -182,6 +182,35 @@ def dataset_fingerprint(source: base.Source, options: PrepareOptions, lists: Sto
     }
 
 
+class Duplicates:
+    """Which prepared records (after split_record's list rule) repeat an earlier one of the collection, in input
+    order: the same key, or the same image bytes and words under another key. The first is kept; a later one is
+    a Skip. A record skipped for its key leaves its content unseen, so the Beam pipeline, which groups by key and
+    then by content and keeps the earliest of each group, skips the same records."""
+
+    def __init__(self):
+        self.keys: set[str] = set()
+        self.contents: set[bytes] = set()
+
+    @staticmethod
+    def content(record: worker.PreparedRecord) -> bytes:
+        """A digest of the image bytes and the words."""
+        import hashlib
+
+        return hashlib.sha256(record.image + b"\0" + "\n".join(record.words).encode("utf-8")).digest()
+
+    def check(self, record: worker.PreparedRecord) -> base.Skip | None:
+        """None for a record seen for the first time (now remembered), else why it is a duplicate."""
+        if record.key in self.keys:
+            return base.Skip(record.key, base.DUPLICATE_KEY, "the key of an earlier record")
+        self.keys.add(record.key)
+        digest = self.content(record)
+        if digest in self.contents:
+            return base.Skip(record.key, base.DUPLICATE, "the image and words of an earlier record")
+        self.contents.add(digest)
+        return None
+
+
 def split_record(
     record: worker.PreparedRecord, options: PrepareOptions, lists: StopwordLists | None
 ) -> tuple[str, worker.PreparedRecord]:

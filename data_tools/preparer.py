@@ -236,6 +236,13 @@ class DatasetPreparer:
                 sizes[index] = len(chunk)
                 yield from ((index, item) for item in chunk)
 
+        self.duplicates = preparation.Duplicates()
+        for index in staging.chunk_indices():  # What an earlier run staged counts as seen.
+            for _, record in staging.read(index):
+                self.duplicates.check(record)
+            self.duplicates.keys.update(
+                key for key, reason, _ in staging.summary(index).skipped if reason == base.DUPLICATE
+            )
         started = time.monotonic()
         processed = 0
         with bar:
@@ -251,10 +258,12 @@ class DatasetPreparer:
         kept, skipped = [], []
         counts = collections.Counter()
         for result in results:
+            if not isinstance(result, base.Skip):
+                split, result = preparation.split_record(result, self.options, self.stopword_lists)
+                result = self.duplicates.check(result) or result
             if isinstance(result, base.Skip):
                 skipped.append([result.key, result.reason, result.detail])
                 continue
-            split, result = preparation.split_record(result, self.options, self.stopword_lists)
             if split == "train":
                 counts.update(result.words)
             kept.append((split, result))

@@ -208,7 +208,11 @@ def write_emoji_corpus(root) -> str:
         "\U0001f44b\U0001f3fd",
         "\U0001f1eb\U0001f1f7",
     )
-    body = '<rect width="16" height="16" fill="#fc0"/>'
+
+    def body(*name):
+        """Each set draws each emoji its own way: a square of a colour of its own (identical drawings under two
+        keys would be duplicates)."""
+        return f'<rect width="16" height="16" fill="#{zlib.crc32("/".join(name).encode()) % 0xFFFFFF:06x}"/>'
 
     def write(path, value):
         os.makedirs(os.path.dirname(os.path.join(root, path)), exist_ok=True)
@@ -218,7 +222,7 @@ def write_emoji_corpus(root) -> str:
     def iconify(name, licence, icons, chars=None):
         write(
             f"@iconify-json/{name}/icons.json",
-            {"prefix": name, "width": 16, "height": 16, "icons": {icon: {"body": body} for icon in icons}},
+            {"prefix": name, "width": 16, "height": 16, "icons": {icon: {"body": body(name, icon)} for icon in icons}},
         )
         write(
             f"@iconify-json/{name}/info.json",
@@ -246,8 +250,11 @@ def write_emoji_corpus(root) -> str:
     iconify("beta", "CC-BY-4.0", ["grinning-face", "catface", "mystery-blob"])
     iconify("gamma", "Proprietary", ["smile"], {"1f600": "smile"})
     write("openmoji/package.json", {"license": "CC-BY-SA-4.0"})
-    write("openmoji/black/svg/1F600.svg", f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">{body}</svg>')
-    write("openmoji/black/svg/1F431.svg", f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">{body}</svg>')
+    for code in ("1F600", "1F431"):
+        write(
+            f"openmoji/black/svg/{code}.svg",
+            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">{body("openmoji", code)}</svg>',
+        )
     write(
         "openmoji/data/openmoji.json",
         [

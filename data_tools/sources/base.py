@@ -29,6 +29,8 @@ UNSUPPORTED_FORMAT = "unsupported_format"
 TOO_MANY_PIXELS = "too_many_pixels"
 BAD_ARCHIVE = "bad_archive"
 ERROR = "error"
+DUPLICATE_KEY = "duplicate_key"  # The key of an earlier record of the collection.
+DUPLICATE = "duplicate"  # The image bytes and words of an earlier record, under another key.
 
 
 class SourceError(DataError):

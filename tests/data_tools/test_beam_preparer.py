@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from data_tools.sources.jsonl import JsonlSource
-from tests.data_tools.test_preparer import corpus, prepare  # noqa: F401 (corpus is a fixture)
+from tests.data_tools.test_preparer import corpus, duplicated_corpus, prepare  # noqa: F401 (fixtures)
 from wsl_tf import records
 from wsl_tf.input.index import TrainIndex
 
@@ -51,9 +51,10 @@ def indexed_records(out) -> list:
 
 
 @pytest.mark.slow
-def test_direct_runner_writes_the_local_jobs_dataset(corpus, tmp_path):  # noqa: F811
+def test_direct_runner_writes_the_local_jobs_dataset(duplicated_corpus, tmp_path):  # noqa: F811
+    """On a corpus with duplicates too: Beam keeps the earliest of each, as the local job does."""
     local = tmp_path / "local"
-    prepare(corpus, local)
+    prepare(duplicated_corpus, local)
     beam = tmp_path / "beam"
     command = [
         sys.executable,
@@ -61,7 +62,7 @@ def test_direct_runner_writes_the_local_jobs_dataset(corpus, tmp_path):  # noqa:
         "wsl_tf.cli.prepare",
         "--runner=DirectRunner",
         "--source=jsonl",
-        f"--input={corpus}",
+        f"--input={duplicated_corpus}",
         f"--output_dir={beam}",
         "--vocab_size=6",
         "--num_stopwords=2",
@@ -82,7 +83,8 @@ def test_direct_runner_writes_the_local_jobs_dataset(corpus, tmp_path):  # noqa:
     assert (beam / "stopwords.tsv").read_text() == (local / "stopwords.tsv").read_text()
     ours, theirs = (json.loads((d / "dataset.json").read_text()) for d in (beam, local))
     assert ours == theirs  # Counts, skips, splits, shard names, fingerprint: all of it.
-    assert ours["skipped_total"] >= 7 and ours["images"]["val"] > 0 and ours["images"]["test"] > 0
+    assert ours["skipped_total"] >= 10 and ours["images"]["val"] > 0 and ours["images"]["test"] > 0
+    assert (ours["skipped"]["duplicate_key"], ours["skipped"]["duplicate"]) == (2, 1)
     skipped = [sorted((d / "skipped.tsv").read_text().splitlines()) for d in (beam, local)]
     assert skipped[0] == skipped[1]
     for split in records.SPLITS:

@@ -211,6 +211,46 @@ class CrashingSource(JsonlSource):
         return super().load(item)
 
 
+def with_duplicates(corpus: str) -> str:
+    """The corpus and, after it, a line repeating an early line's key (another image and text), one repeating an
+    early line's image and text under a new key, and one repeating that key again."""
+    lines = open(corpus, "rb").read().decode("utf-8", "surrogateescape").split("\n")
+    early = json.loads(lines[1])
+    lines += [
+        json.dumps({"image": "good/0002.jpg", "text": caption(2), "key": early["image"]}),
+        json.dumps({"image": early["image"], "text": early["text"], "key": "copy-of-1"}),
+        json.dumps({"image": "good/0003.jpg", "text": caption(3), "key": "copy-of-1"}),
+    ]
+    path = os.path.join(os.path.dirname(corpus), "duplicated.jsonl")  # Beside it: image paths are relative.
+    with open(path, "wb") as handle:
+        handle.write("\n".join(lines).encode("utf-8", "surrogateescape"))
+    return path
+
+
+@pytest.fixture(scope="module")
+def duplicated_corpus(corpus):
+    return with_duplicates(corpus)
+
+
+def test_duplicates_are_skipped_counted_and_listed_also_across_a_resume(prepared, duplicated_corpus, tmp_path):
+    _, metadata = prepared
+    whole = prepare(duplicated_corpus, tmp_path / "whole")
+    assert whole["skipped"]["duplicate_key"] == 2 and whole["skipped"]["duplicate"] == 1
+    assert sum(whole["images"].values()) == sum(metadata["images"].values())  # Nothing new kept.
+    listed = [line.split("\t")[:2] for line in (tmp_path / "whole" / "skipped.tsv").read_text().splitlines()]
+    early = json.loads(open(duplicated_corpus, "rb").read().split(b"\n")[1])["image"]
+    assert [early, "duplicate_key"] in listed and ["copy-of-1", "duplicate"] in listed
+    assert ["copy-of-1", "duplicate_key"] in listed  # Its key was taken by the line skipped for its content.
+    crashing = CrashingSource(duplicated_corpus, crash_after=40)  # The originals staged, the copies not yet.
+    with pytest.raises(KeyboardInterrupt):
+        prepare(duplicated_corpus, tmp_path / "resumed", source=crashing)
+    prepare(duplicated_corpus, tmp_path / "resumed")
+    names = sorted(os.listdir(tmp_path / "whole"))
+    assert sorted(os.listdir(tmp_path / "resumed")) == names
+    match, mismatch, errors = filecmp.cmpfiles(tmp_path / "whole", tmp_path / "resumed", names, shallow=False)
+    assert mismatch == [] and errors == []
+
+
 def test_rerun_after_a_crash_resumes_and_matches(prepared, corpus, tmp_path):
     out, _ = prepared
     crashing = CrashingSource(corpus, crash_after=40)
