@@ -49,7 +49,7 @@ def main(argv):
     import tensorflow as tf
 
     from wsl_tf import collection
-    from wsl_tf.cli.embed import dataset_images, export_identity
+    from wsl_tf.cli.embed import dataset_images
 
     signatures = tf.saved_model.load(os.path.join(FLAGS.export, "saved_model")).signatures
     images = list(itertools.islice(dataset_images(FLAGS.dataset, "test"), FLAGS.images))
@@ -69,7 +69,7 @@ def main(argv):
                     signatures,
                     images,
                     out_dir,
-                    export_identity(FLAGS.export),
+                    collection.export_identity(FLAGS.export),
                     batch_size=64,
                     progress=False,
                     thumbnails=thumbnails,

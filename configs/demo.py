@@ -96,7 +96,7 @@ def get_config():
         dict(
             val_images=2000,
             batch_size=128,
-            experiments=("word_prediction", "transfer", "embeddings", "training_choices", "pictures"),
+            experiments=("word_prediction", "transfer", "embeddings", "training_choices", "pictures", "search"),
             transfer=("emoji_subgroups", "categories", "fashion_mnist"),
             test_images=2000,
             transfer_images=2000,

@@ -125,7 +125,12 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     config.eval = ml_collections.ConfigDict()
     config.eval.val_images = 5000  # Val images scored after every epoch (the LR halving's signal).
     config.eval.batch_size = 128
-    config.eval.experiments = ("word_prediction", "transfer", "embeddings", "pictures")  # Also: training_choices.
+    config.eval.experiments = (
+        "word_prediction",
+        "transfer",
+        "embeddings",
+        "pictures",
+    )  # Also: training_choices, search.
     # Labelled sets: fashion_mnist, categories[:SPLIT], emoji_subgroups[:SPLIT], folder:ROOT, voc2007:ROOT.
     config.eval.transfer = ("fashion_mnist",)
     config.eval.test_images = 2000  # Held-out images for word prediction, each row of its table on the same ones.

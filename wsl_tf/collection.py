@@ -62,6 +62,23 @@ class CollectionIndexError(DataError):
     """An index directory that cannot be read (missing, incomplete, of another model)."""
 
 
+def export_identity(model_dir: str) -> dict:
+    """What names an export in an index's manifest: its path, checkpoint, embedding size and K (export.json);
+    DataError when model_dir is not an export."""
+    from wsl_tf import serving
+
+    info_path = os.path.join(model_dir, serving.INFO_FILE)
+    if not fileio.exists(info_path):
+        raise DataError(f"--model={model_dir}: not an export (no {serving.INFO_FILE} there; wsl-export writes one)")
+    info = json.loads(fileio.read_text(info_path))
+    return {
+        "path": fileio.absolute(model_dir),
+        "checkpoint": info.get("checkpoint"),
+        "embedding_dim": info["embedding_dim"],
+        "num_words": info["num_words"],
+    }
+
+
 def thumbnail(data: bytes, size: int = THUMBNAIL) -> bytes:
     """A JPEG of the image at most size px a side (b"" if PIL cannot read it)."""
     from PIL import Image

@@ -515,3 +515,33 @@ def test_wsl_eval_with_the_real_corpora(tiny_run, tmp_path):
     assert set(metrics["seconds"]) == set(EXPERIMENTS) and all(s > 0 for s in metrics["seconds"].values())
     report = open(os.path.join(workdir, "eval", "report.md")).read()
     assert "Not run" not in report and "n/a" not in report
+
+
+def test_the_search_experiment_embeds_the_held_out_split_and_writes_a_gallery_per_word(tiny_run, tmp_path):
+    import re
+
+    from wsl_tf import collection
+
+    workdir = tmp_path / "run"
+    shutil.copytree(tiny_run.workdir, workdir, ignore=shutil.ignore_patterns("eval"))
+    metrics = evaluate_run(
+        str(workdir),
+        settings(("search",), grid_words=("dog", "zebra", "sea")),
+        Resources(),
+        progress=False,
+        log=lambda *_: None,
+    )
+    section = metrics["search"]
+    split = PreparedDataset(tiny_run.dataset).metadata["images"]["test"]
+    assert (section["images"], section["bad_images"]) == (split, 0)
+    assert section["galleries"] == {"dog": "search/dog.html", "sea": "search/sea.html"}  # zebra: not a word here.
+    index = collection.load_index(str(workdir / "eval" / section["index"]))
+    signatures = tf.saved_model.load(str(workdir / "export" / "saved_model")).signatures
+    vectors = signatures["word_vectors"](words=tf.constant(["dog"]))
+    scores = index.embeddings @ vectors["vectors"].numpy()[0] + vectors["biases"].numpy()[0]
+    best = [index.keys[r] for r in np.argsort(-scores, kind="stable")[:12]]
+    page = (workdir / "eval" / "search" / "dog.html").read_text()
+    shown = re.findall(r"<b>\d+\.</b> ([^<]+)<br>", page)
+    assert shown == best and len(re.findall(r'src="data:image/jpeg;base64,', page)) == 12
+    report = (workdir / "eval" / "report.md").read_text()
+    assert "## Collection search" in report and "[dog](search/dog.html)" in report

@@ -121,24 +121,6 @@ def collection_images(input_path: str, split: str | None):
     )
 
 
-def export_identity(model_dir: str) -> dict:
-    """What names an export in an index's manifest: its path, checkpoint, embedding size and K (export.json)."""
-    import json
-
-    from wsl_tf import serving
-
-    info_path = os.path.join(model_dir, serving.INFO_FILE)
-    if not fileio.exists(info_path):
-        raise DataError(f"--model={model_dir}: not an export (no {serving.INFO_FILE} there; wsl-export writes one)")
-    info = json.loads(fileio.read_text(info_path))
-    return {
-        "path": fileio.absolute(model_dir),
-        "checkpoint": info.get("checkpoint"),
-        "embedding_dim": info["embedding_dim"],
-        "num_words": info["num_words"],
-    }
-
-
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
@@ -147,7 +129,7 @@ def main(argv):
     from wsl_tf import collection
     from wsl_tf.cli.predict import saved_model_dir
 
-    export = export_identity(FLAGS.model)
+    export = collection.export_identity(FLAGS.model)
     signatures = tf.saved_model.load(saved_model_dir(FLAGS.model)).signatures
     manifest = collection.write_index(
         signatures,

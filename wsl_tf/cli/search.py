@@ -111,13 +111,12 @@ def main(argv):
     import tensorflow as tf
 
     from wsl_tf import collection
-    from wsl_tf.cli.embed import export_identity
     from wsl_tf.cli.predict import saved_model_dir
     from wsl_tf.gallery import gallery_html
 
     index = collection.load_index(FLAGS.index)
     model = FLAGS.model or index.manifest["export"]["path"]
-    identity = export_identity(model)
+    identity = collection.export_identity(model)
     if {k: identity[k] for k in ("checkpoint", "embedding_dim", "num_words")} != {
         k: index.manifest["export"][k] for k in ("checkpoint", "embedding_dim", "num_words")
     }:

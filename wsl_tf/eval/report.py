@@ -345,6 +345,21 @@ def _pictures(section: dict) -> list[str]:
     return lines
 
 
+def _search(section: dict) -> list[str]:
+    if _missing(section):
+        return _not_run("## Collection search", _missing(section))
+    links = ", ".join(f"[{word}]({page})" for word, page in section["galleries"].items())
+    return [
+        "## Collection search",
+        "",
+        f"The {section['images']:,} held-out images embedded by the run's export ({section['bad_images']} without an "
+        f"embedding), as wsl-embed writes an index (`{section['index']}`; `wsl-search --index=RUN/eval/"
+        f"{section['index']} --words=...` looks it up). The images each word's scores rank highest, as pages of "
+        f"thumbnails: {links}.",
+        "",
+    ]
+
+
 def markdown(metrics: dict) -> str:
     lines = [
         "# Evaluation",
@@ -367,4 +382,6 @@ def markdown(metrics: dict) -> str:
         lines += _training_choices(metrics["training_choices"])
     if "pictures" in metrics:
         lines += _pictures(metrics["pictures"])
+    if "search" in metrics:
+        lines += _search(metrics["search"])
     return "\n".join(lines)

@@ -564,6 +564,50 @@ def draw_pictures(model, config, words, dataset, split, settings, progress, out_
     }, {"right": hits, "shown": shown}
 
 
+# Images shown in each word's gallery of the search experiment.
+GALLERY_IMAGES = 12
+
+
+def collection_search(directory: RunDirectory, words, num_words: int, dataset, split, settings) -> dict:
+    """The held-out split embedded by the run's export into RUN/eval/search/index (wsl_tf/collection.py, as
+    wsl-embed writes it), and a gallery page per word of the top-images picture (settings.grid_words, or the six
+    most frequent), as wsl-search writes it: {"index", "images", "bad_images", "galleries": {word: page}}."""
+    from wsl_tf import collection, gallery
+
+    saved_model = os.path.join(directory.export, "saved_model")
+    if not tf.saved_model.contains_saved_model(saved_model):
+        return {"unavailable": f"{directory.export}: no export (wsl-export writes one)"}
+    signatures = tf.saved_model.load(saved_model).signatures
+    out = os.path.join(directory.eval, "search")
+    fileio.remove_tree(out)  # Another checkpoint's index would be refused: each evaluation embeds afresh.
+    images = ((key, image) for key, image, _ in _split_records(dataset, split))
+    manifest = collection.write_index(
+        signatures, images, os.path.join(out, "index"), collection.export_identity(directory.export), progress=False
+    )
+    index = collection.load_index(os.path.join(out, "index"))
+    known = set(words[:num_words])
+    chosen = [w for w in settings.grid_words if w in known] or list(words[: min(6, num_words)])
+    vectors = signatures["word_vectors"](words=tf.constant(chosen))
+    galleries = {}
+    for row, word in enumerate(chosen):
+        scores = collection.word_query_scores(
+            index.searchable(), vectors["vectors"].numpy()[row : row + 1], vectors["biases"].numpy()[row : row + 1]
+        )
+        hits = [
+            {"key": index.keys[r], "score": float(v), "words": index.words[r], "thumbnail": index.thumbnails[r]}
+            for r, v in zip(*(part.tolist() for part in collection.top_k(scores, index.valid, GALLERY_IMAGES)))
+        ]
+        name = f"{word}.html"
+        fileio.write_text_atomic(os.path.join(out, name), gallery.gallery_html(f"words: {word}", hits))
+        galleries[word] = f"search/{name}"
+    return {
+        "index": "search/index",
+        "images": manifest["images"],
+        "bad_images": manifest["bad_images"],
+        "galleries": galleries,
+    }
+
+
 def _choice_transfer_set(dataset, resources, settings, log) -> transfer.LabelledSet | None:
     """The labelled set the training choices' features transfer to, or None (said in the log) without one."""
     if not settings.choice_transfer:
@@ -646,6 +690,17 @@ def _pictures(context: Context) -> dict:
     return {"files": {k: os.path.basename(v) for k, v in files.items()}, "prediction_grid": counts}
 
 
+def _search(context: Context) -> dict:
+    return collection_search(
+        context.directory,
+        context.words,
+        context.config.model.num_words,
+        context.dataset,
+        context.split,
+        context.settings,
+    )
+
+
 def _training_choices(context: Context) -> dict:
     labelled = _choice_transfer_set(context.dataset, context.resources, context.settings, context.log)
     return training_choices(
@@ -678,6 +733,9 @@ REGISTRY = {
         Experiment("transfer", "transfer learning (section 4.2)", _transfer, needs_split=False),
         Experiment("embeddings", "word embeddings (section 4.3)", _embeddings, needs_split=False),
         Experiment("pictures", "pictures (figures 3, 4, 6)", _pictures),
+        Experiment(
+            "search", "collection search: the held-out images embedded by the export, galleries by word", _search
+        ),
         Experiment(
             "training_choices", "training choices: loss and sampling at equal budget (section 3.1)", _training_choices
         ),
