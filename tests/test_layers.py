@@ -8,9 +8,11 @@ never a layer above nor a sibling at its own height):
   models      wsl_tf/models: keras.ops only, no TensorFlow (a saved model loads under any Keras backend)
   runs        wsl_tf/precision.py (precision@k on a split), wsl_tf/run_directory.py (a run read back): what
               training and evaluation both read
-  train       wsl_tf/train: the loop, EASGD, LR halving
-  eval        wsl_tf/eval: every experiment, the training choices' runs among them (evaluation sits above
-              training)                            serving   wsl_tf/serving.py
+  train       wsl_tf/train: the loop, EASGD, LR halving     serving   wsl_tf/serving.py (the export), and a
+                                                                      collection embedded by it and searched:
+                                                                      collection.py, gallery.py
+  eval        wsl_tf/eval: every experiment, the training choices' runs and the search experiment among them
+              (evaluation sits above training and serving)
   data_tools  the data tools: they may use the library, never cli
   cli         wsl_tf/cli: the commands, and what they share (command.py)
 """
@@ -29,8 +31,8 @@ LAYERS = [
     ("models", 1, ("wsl_tf.models",)),
     ("runs", 2, ("wsl_tf.precision", "wsl_tf.run_directory")),
     ("train", 3, ("wsl_tf.train",)),
+    ("serving", 3, ("wsl_tf.serving", "wsl_tf.collection", "wsl_tf.gallery")),
     ("eval", 4, ("wsl_tf.eval",)),
-    ("serving", 4, ("wsl_tf.serving",)),
     ("data_tools", 6, ("data_tools",)),
     ("cli", 7, ("wsl_tf.cli",)),
 ]
@@ -186,7 +188,8 @@ def test_the_model_package_computes_with_keras_alone():
     "added, complaint",
     [
         (("wsl_tf.train.trainer", "wsl_tf.eval.transfer"), "wsl_tf.train.trainer (train) imports wsl_tf.eval.transfer"),
-        (("wsl_tf.eval.transfer", "wsl_tf.serving"), "wsl_tf.eval.transfer (eval) imports wsl_tf.serving (serving)"),
+        (("wsl_tf.serving", "wsl_tf.train.trainer"), "wsl_tf.serving (serving) imports wsl_tf.train.trainer (train)"),
+        (("wsl_tf.collection", "wsl_tf.eval.report"), "wsl_tf.collection (serving) imports wsl_tf.eval.report (eval)"),
         (("data_tools.preparer", "wsl_tf.cli.train"), "data_tools.preparer (data_tools) imports wsl_tf.cli.train"),
         (("wsl_tf.models.losses", "wsl_tf.cli.demo"), "wsl_tf.models.losses (models) imports wsl_tf.cli.demo"),
     ],
