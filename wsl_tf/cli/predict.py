@@ -108,8 +108,8 @@ def refusal(data: bytes, max_pixels: int) -> str:
     return "not an image (it does not decode)"
 
 
-def export_max_pixels(model_flag: str) -> int:
-    """The pixel limit the export was written with (export.json), or the serving default."""
+def export_info(model_flag: str) -> dict:
+    """export.json of --model (an export or its saved_model/), or {} where there is none or it does not parse."""
     import json
 
     import tensorflow as tf
@@ -117,13 +117,24 @@ def export_max_pixels(model_flag: str) -> int:
     from wsl_tf import serving
 
     for folder in (model_flag, os.path.dirname(model_flag.rstrip("/"))):
-        info = os.path.join(folder, serving.INFO_FILE)
-        if tf.io.gfile.exists(info) and not tf.io.gfile.isdir(info):
+        path = os.path.join(folder, serving.INFO_FILE)
+        if tf.io.gfile.exists(path) and not tf.io.gfile.isdir(path):
             try:
-                return int(json.loads(fileio.read_text(info)).get("max_pixels", serving.MAX_PIXELS))
-            except (ValueError, TypeError):
-                break
-    return serving.MAX_PIXELS
+                info = json.loads(fileio.read_text(path))
+            except ValueError:
+                return {}
+            return info if isinstance(info, dict) else {}
+    return {}
+
+
+def export_max_pixels(model_flag: str) -> int:
+    """The pixel limit the export was written with (export.json), or the serving default."""
+    from wsl_tf import serving
+
+    try:
+        return int(export_info(model_flag).get("max_pixels", serving.MAX_PIXELS))
+    except (ValueError, TypeError):
+        return serving.MAX_PIXELS
 
 
 def main(argv):
@@ -243,23 +254,15 @@ def zero_shot_words(requested: list[str], signatures, model_flag: str) -> tuple[
 def _dictionaries(model_flag: str) -> tuple[int, set]:
     """(the model's K, the words of the dictionary of the run it was exported from), from export.json and
     the run's vocab.tsv; (0, empty) where they cannot be read."""
-    import json
-
     import tensorflow as tf
 
-    from wsl_tf import serving
     from wsl_tf.run_directory import RunDirectory
 
-    for folder in (model_flag, os.path.dirname(model_flag.rstrip("/"))):
-        info_path = os.path.join(folder, serving.INFO_FILE)
-        if fileio.exists(info_path):
-            try:
-                info = json.loads(fileio.read_text(info_path))
-                vocab = fileio.read_text(RunDirectory(info["run"]).vocab_path)
-            except (ValueError, KeyError, TypeError, tf.errors.OpError):  # An export whose run moved away.
-                return 0, set()
-            return int(info.get("num_words", 0)), {line.split("\t")[0] for line in vocab.splitlines() if line}
-    return 0, set()
+    info = export_info(model_flag)
+    try:
+        return int(info.get("num_words", 0)), set(RunDirectory(info["run"]).words())
+    except (KeyError, TypeError, ValueError, tf.errors.OpError):  # An export whose run moved away.
+        return 0, set()
 
 
 def report(name: str, words=None, scores=None, error=None) -> None:
