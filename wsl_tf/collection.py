@@ -456,3 +456,36 @@ def _exact_scores(searchable, query: np.ndarray, kind: str) -> np.ndarray:
     if kind == "image":
         return image_query_scores(searchable, query)
     return word_query_scores(searchable, query[None], np.zeros(1, np.float32))
+
+
+def search(
+    index: CollectionIndex,
+    directory: str,
+    kind: str,
+    vector,
+    constant: float,
+    top: int,
+    approximate: bool = False,
+    log=print,
+) -> list[dict]:
+    """The top images of a query, best first: {"key", "score", "words", "thumbnail"} each.
+
+    kind "words": vector is the words' mean row and constant their mean bias (score e . vector + constant);
+    "image": vector is the query's embedding (score: cosine). approximate: through the cached approximate
+    index of directory (approximate_index), else exact.
+    """
+    if approximate:
+        faiss_index = approximate_index(index, directory, kind, log=log)
+        query = vector / max(float(np.linalg.norm(vector)), 1e-12) if kind == "image" else vector
+        rows, scores = approximate_top_k(faiss_index, query, top)
+        scores = scores + constant
+    else:
+        if kind == "image":
+            scored = image_query_scores(index.searchable(), vector)
+        else:
+            scored = word_query_scores(index.searchable(), np.asarray(vector)[None], np.full(1, constant, np.float32))
+        rows, scores = top_k(scored, index.valid, top)
+    return [
+        {"key": index.keys[r], "score": float(v), "words": index.words[r], "thumbnail": index.thumbnails[r]}
+        for r, v in zip(rows.tolist(), scores.tolist())
+    ]

@@ -80,27 +80,6 @@ def query_vector(index, signatures, words, image: str | None):
     )
 
 
-def ranked(index, kind: str, vector, constant: float, top: int, search: str):
-    """(rows, scores) of the top images, by exact or approximate search."""
-    import numpy as np
-
-    from wsl_tf import collection
-
-    if search == "approximate" or (search == "auto" and index.manifest["images"] > APPROXIMATE_ABOVE):
-        approximate = collection.approximate_index(
-            index, FLAGS.index, kind, log=lambda line: print(f"wsl-search: {line}", file=sys.stderr)
-        )
-        if kind == "image":
-            vector = vector / max(float(np.linalg.norm(vector)), 1e-12)
-        rows, scores = collection.approximate_top_k(approximate, vector, top)
-        return rows, scores + constant
-    if kind == "image":
-        scores = collection.image_query_scores(index.searchable(), vector)
-    else:
-        scores = collection.word_query_scores(index.searchable(), vector[None], np.full(1, constant, np.float32))
-    return collection.top_k(scores, index.valid, top)
-
-
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
@@ -126,11 +105,19 @@ def main(argv):
         )
     signatures = tf.saved_model.load(saved_model_dir(model)).signatures
     query, kind, vector, constant = query_vector(index, signatures, FLAGS.words, FLAGS.image)
-    rows, values = ranked(index, kind, vector, constant, FLAGS.top, FLAGS.search)
-    hits = [
-        {"key": index.keys[r], "score": float(v), "words": index.words[r], "thumbnail": index.thumbnails[r]}
-        for r, v in zip(rows.tolist(), values.tolist())
-    ]
+    approximate = FLAGS.search == "approximate" or (
+        FLAGS.search == "auto" and index.manifest["images"] > APPROXIMATE_ABOVE
+    )
+    hits = collection.search(
+        index,
+        FLAGS.index,
+        kind,
+        vector,
+        constant,
+        FLAGS.top,
+        approximate,
+        log=lambda line: print(f"wsl-search: {line}", file=sys.stderr),
+    )
     if FLAGS.format == "html":
         fileio.write_text_atomic(FLAGS.output, gallery_html(query, hits))
         print(f"wrote {FLAGS.output}: {query}, {len(hits)} images")

@@ -581,22 +581,24 @@ def collection_search(directory: RunDirectory, words, num_words: int, dataset, s
     out = os.path.join(directory.eval, "search")
     fileio.remove_tree(out)  # Another checkpoint's index would be refused: each evaluation embeds afresh.
     images = ((key, image) for key, image, _ in _split_records(dataset, split))
+    index_dir = os.path.join(out, "index")
     manifest = collection.write_index(
-        signatures, images, os.path.join(out, "index"), collection.export_identity(directory.export), progress=False
+        signatures, images, index_dir, collection.export_identity(directory.export), progress=False
     )
-    index = collection.load_index(os.path.join(out, "index"))
+    index = collection.load_index(index_dir)
     known = set(words[:num_words])
     chosen = [w for w in settings.grid_words if w in known] or list(words[: min(6, num_words)])
     vectors = signatures["word_vectors"](words=tf.constant(chosen))
     galleries = {}
     for row, word in enumerate(chosen):
-        scores = collection.word_query_scores(
-            index.searchable(), vectors["vectors"].numpy()[row : row + 1], vectors["biases"].numpy()[row : row + 1]
+        hits = collection.search(
+            index,
+            index_dir,
+            "words",
+            vectors["vectors"].numpy()[row],
+            float(vectors["biases"].numpy()[row]),
+            GALLERY_IMAGES,
         )
-        hits = [
-            {"key": index.keys[r], "score": float(v), "words": index.words[r], "thumbnail": index.thumbnails[r]}
-            for r, v in zip(*(part.tolist() for part in collection.top_k(scores, index.valid, GALLERY_IMAGES)))
-        ]
         name = f"{word}.html"
         fileio.write_text_atomic(os.path.join(out, name), gallery.gallery_html(f"words: {word}", hits))
         galleries[word] = f"search/{name}"
