@@ -30,8 +30,8 @@ it has no test images.
 Features are cached in RUN/eval/cache/ per checkpoint, so a rerun reuses them.
 """
 
+import concurrent.futures
 import dataclasses
-import functools
 import io
 import itertools
 import os
@@ -386,12 +386,12 @@ def transfer_learning(
     The single-label sets' classifiers are fitted in `fits`' processes while the next set's features are computed.
     """
     size = config.model.image_size
-    sections = []  # (name in the report, a function giving its entry once its fits are done), in the specs' order.
+    sections = {}  # Name in the report -> its entry, or what makes it (results: figures or the pool's futures).
     for spec in specs:
         try:
             labelled = _labelled_set(spec, dataset, resources, settings.transfer_images)
         except ResourceUnavailable as error:
-            sections.append((spec, functools.partial(unavailable, error)))
+            sections[spec] = unavailable(error)
             continue
         arrays = cache.get(
             labelled.name.replace(":", "_"),
@@ -416,28 +416,21 @@ def transfer_learning(
                 name: transfer.voc_map(x, labelled.labels, labelled.split, labelled.classes, progress=progress)
                 for name, x in features.items()
             }
-            results_of = functools.partial(dict, results)
         else:
-            submitted = {name: fits.submit(x, labelled.labels) for name, x in features.items()}
-            results_of = functools.partial(_fit_results, submitted)
-        sections.append(
-            (
-                labelled.name,
-                functools.partial(_transfer_entry, labelled, arrays["scores"], results_of, entry_floors, words),
-            )
-        )
-    return {name: entry() for name, entry in sections}
-
-
-def _fit_results(submitted: dict) -> dict:
-    return {name: fit.result() for name, fit in submitted.items()}
+            results = {name: fits.submit(x, labelled.labels) for name, x in features.items()}
+        sections[labelled.name] = (labelled, arrays["scores"], results, entry_floors)
+    return {
+        name: section if isinstance(section, dict) else _transfer_entry(*section, words)
+        for name, section in sections.items()
+    }
 
 
 def _transfer_entry(
-    labelled: transfer.LabelledSet, scores: np.ndarray, results_of: Callable[[], dict], entry_floors: dict, words: list
+    labelled: transfer.LabelledSet, scores: np.ndarray, results: dict, entry_floors: dict, words: list
 ) -> dict:
-    """A labelled set's section: our features' figures, each floor's beside them, the best kind, zero-shot."""
-    results = results_of()
+    """A labelled set's section: our features' figures, each floor's beside them, the best kind, zero-shot.
+    results: each kind of features' figures, or the fit pool's futures of them (waited for here)."""
+    results = {name: r.result() if isinstance(r, concurrent.futures.Future) else r for name, r in results.items()}
     if labelled.multi_label:
         best = max(results, key=lambda name: results[name]["map"] if results[name]["map"] is not None else -1)
     else:
