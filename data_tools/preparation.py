@@ -18,6 +18,7 @@ import collections
 import dataclasses
 import json
 import os
+from collections.abc import Iterable
 
 from data_tools import images, worker
 from data_tools.sources import base
@@ -198,6 +199,13 @@ class Duplicates:
         import hashlib
 
         return hashlib.sha256(record.image + b"\0" + "\n".join(record.words).encode("utf-8")).digest()
+
+    def restore(self, staged: Iterable[worker.PreparedRecord], skipped: Iterable[list]) -> None:
+        """What an earlier run of the same job already saw: its staged (kept) records, and the keys of the records
+        it skipped for their content (those keys count as taken, as check counts them)."""
+        for record in staged:
+            self.check(record)
+        self.keys.update(key for key, reason, _ in skipped if reason == base.DUPLICATE)
 
     def check(self, record: worker.PreparedRecord) -> base.Skip | None:
         """None for a record seen for the first time (now remembered), else why it is a duplicate."""

@@ -238,11 +238,7 @@ class DatasetPreparer:
 
         self.duplicates = preparation.Duplicates()
         for index in staging.chunk_indices():  # What an earlier run staged counts as seen.
-            for _, record in staging.read(index):
-                self.duplicates.check(record)
-            self.duplicates.keys.update(
-                key for key, reason, _ in staging.summary(index).skipped if reason == base.DUPLICATE
-            )
+            self.duplicates.restore((record for _, record in staging.read(index)), staging.summary(index).skipped)
         started = time.monotonic()
         processed = 0
         with bar:
