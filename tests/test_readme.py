@@ -230,3 +230,23 @@ def test_the_readmes_quickstart_runs_verbatim_on_a_folder_of_images(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     printed = ast.literal_eval(result.stdout.strip().splitlines()[-1])  # A list of five words.
     assert len(printed) == 5 and all(isinstance(w, str) and w for w in printed)
+    # Then 'Your collection': its commands as written, on the same folder and the run just trained.
+    collection_commands = readme_block("## Your collection: embed it, search it").replace("\\\n", " ").splitlines()
+    collection_commands = [line.split("  #")[0].strip() for line in collection_commands if line.strip()]
+    assert [c.split()[0] for c in collection_commands] == ["wsl-embed", "wsl-search", "wsl-search", "wsl-search"]
+    found = []
+    for command in collection_commands:
+        result = subprocess.run(
+            command, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1200
+        )
+        assert result.returncode == 0, f"{command}\n{result.stderr[-3000:]}"
+        found.append(result.stdout.splitlines())
+    manifest = json.loads((tmp_path / "mine" / "index" / "manifest.json").read_text())
+    assert manifest["images"] == 300 and manifest["bad_images"] == 0
+    assert len(found[1]) == 10 and found[2][0].split("\t")[:3] == [
+        "1",
+        "1.0000",
+        "cat1.jpg",
+    ]  # Keys: paths under --input.
+    page = (tmp_path / "cat.html").read_text()
+    assert page.count('src="data:image/jpeg;base64,') == 10
