@@ -12,6 +12,7 @@ trained run (`tiny_run`) among every test that only reads a run.
 
 import dataclasses
 import os
+import subprocess
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -36,6 +37,7 @@ with tempfile.TemporaryFile() as _notices:
         os.dup2(_saved, 2)
         os.close(_saved)
 
+from data_tools import corpora  # noqa: E402
 from tests.helpers import image_bytes, prepare_jsonl_dataset  # noqa: E402
 
 TEN_WORDS = ["sun", "sea", "tree", "dog", "cat", "car", "road", "sky", "hill", "boat"]
@@ -55,6 +57,35 @@ def _fresh_collective_keys():
     """
     tf.distribute.MirroredStrategy._collective_key_base += 10_000
     yield
+
+
+@pytest.fixture
+def fake_apt(tmp_path, monkeypatch):
+    """apt-get and apt-cache stand-ins on PATH: `download tiny-corpus` copies a real .deb built here (about 10 kB
+    of incompressible bytes in /usr/share/tiny/data.bin), any other package is 'Unable to locate'."""
+    package = tmp_path / "package"
+    (package / "DEBIAN").mkdir(parents=True)
+    (package / "DEBIAN" / "control").write_text(
+        "Package: tiny-corpus\nVersion: 1.0\nArchitecture: all\n"
+        "Maintainer: tests <t@example.org>\nDescription: a test corpus\n"
+    )
+    (package / "usr" / "share" / "tiny").mkdir(parents=True)
+    (package / "usr" / "share" / "tiny" / "data.bin").write_bytes(np.random.default_rng(0).bytes(10_000))
+    deb = tmp_path / "tiny-corpus_1.0_all.deb"
+    subprocess.run(["dpkg-deb", "--build", "-Zgzip", str(package), str(deb)], check=True, capture_output=True)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "apt-get").write_text(f"""#!/bin/sh
+if [ "$1" = update ]; then exit 0; fi
+if [ "$1" = download ] && [ "$2" = tiny-corpus ]; then cp {deb} .; exit 0; fi
+echo "E: Unable to locate package $2" >&2; exit 100
+""")
+    (bin_dir / "apt-cache").write_text(f"#!/bin/sh\necho 'Package: tiny-corpus'\necho 'Size: {deb.stat().st_size}'\n")
+    for tool in ("apt-get", "apt-cache"):
+        (bin_dir / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv(corpora.CACHE_ENV, str(tmp_path / "cache"))
+    return deb
 
 
 @pytest.fixture

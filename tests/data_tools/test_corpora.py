@@ -2,7 +2,6 @@
 apt-get serving a package built here, and the real corpora (network)."""
 
 import os
-import subprocess
 
 import numpy as np
 import pytest
@@ -10,35 +9,6 @@ import pytest
 from data_tools import corpora, preparer
 from data_tools.sources.tuxpaint import TuxpaintSource
 from wsl_tf import records
-
-
-@pytest.fixture
-def fake_apt(tmp_path, monkeypatch):
-    """apt-get and apt-cache stand-ins on PATH: `download tiny-corpus` copies a real .deb built here (about 10 kB
-    of incompressible bytes in /usr/share/tiny/data.bin), any other package is 'Unable to locate'."""
-    package = tmp_path / "package"
-    (package / "DEBIAN").mkdir(parents=True)
-    (package / "DEBIAN" / "control").write_text(
-        "Package: tiny-corpus\nVersion: 1.0\nArchitecture: all\n"
-        "Maintainer: tests <t@example.org>\nDescription: a test corpus\n"
-    )
-    (package / "usr" / "share" / "tiny").mkdir(parents=True)
-    (package / "usr" / "share" / "tiny" / "data.bin").write_bytes(np.random.default_rng(0).bytes(10_000))
-    deb = tmp_path / "tiny-corpus_1.0_all.deb"
-    subprocess.run(["dpkg-deb", "--build", "-Zgzip", str(package), str(deb)], check=True, capture_output=True)
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "apt-get").write_text(f"""#!/bin/sh
-if [ "$1" = update ]; then exit 0; fi
-if [ "$1" = download ] && [ "$2" = tiny-corpus ]; then cp {deb} .; exit 0; fi
-echo "E: Unable to locate package $2" >&2; exit 100
-""")
-    (bin_dir / "apt-cache").write_text(f"#!/bin/sh\necho 'Package: tiny-corpus'\necho 'Size: {deb.stat().st_size}'\n")
-    for tool in ("apt-get", "apt-cache"):
-        (bin_dir / tool).chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
-    monkeypatch.setenv(corpora.CACHE_ENV, str(tmp_path / "cache"))
-    return deb
 
 
 def test_a_package_that_cannot_be_had_gives_a_clear_error_and_no_cache_entry(fake_apt, monkeypatch, tmp_path):
@@ -107,23 +77,3 @@ def test_real_tuxpaint_corpus_prepares_a_bilingual_dataset(tmp_path):
         for s in tf.data.TFRecordDataset(records.shard_paths(str(tmp_path), "train"))
     }
     assert languages == {b"en", b"fr"}
-
-
-def test_wsl_fetch_data_lists_and_fetches_and_names_an_unknown_corpus(fake_apt, monkeypatch, tmp_path, capsys):
-    from tests.helpers import run_command
-    from wsl_tf.cli import fetch_data as fetch
-
-    monkeypatch.setitem(
-        corpora.CORPORA, "tiny", corpora.Corpus("tiny", "a test corpus", "usr/share/tiny", debian=("tiny-corpus",))
-    )
-    assert run_command(fetch, "--list") == 0
-    listed = capsys.readouterr().out
-    assert "tiny           not fetched  a test corpus" in listed and "tuxpaint " in listed
-    assert run_command(fetch, "--corpora=tiny") == 0
-    assert capsys.readouterr().out.splitlines()[-1] == str(tmp_path / "cache" / "tiny" / "usr" / "share" / "tiny")
-    assert run_command(fetch, "--list") == 0
-    assert "tiny           fetched      a test corpus" in capsys.readouterr().out
-    assert run_command(fetch, "--corpora=tiny,bogus") == 2
-    assert capsys.readouterr().err == (
-        "wsl-fetch-data: error: --corpora: unknown bogus; known: " + ", ".join(corpora.CORPORA) + "\n"
-    )
