@@ -121,12 +121,32 @@ def test_a_log_window_is_never_empty_nor_past_a_due_step():
             assert step + window == min([*due, epoch_end])
 
 
-def test_synchronous_sgd_run(twelve_word_dataset, tmp_path):
-    """Its own run: the shared one is EASGD."""
-    config = tiny_config(twelve_word_dataset, max_epochs=1)
-    config.optimizer.name = "sgd"
-    summary = train(config, str(tmp_path), log=lambda *_: None)
-    assert summary["step"] == 4 and np.isfinite(summary["history"][0]["loss"])
+def test_a_synchronous_sgd_run_checkpoints_its_optimizer_and_resumes_it(twelve_word_dataset, tmp_path):
+    """Its own run (the shared one is EASGD): the momentum and step count a resume needs are in the checkpoint,
+    with no EASGD centre or local copies beside the one model. (That a step averages the replicas' gradients is
+    tests/train/test_training_run.py's.)"""
+
+    def sgd(epochs):
+        config = tiny_config(twelve_word_dataset, max_epochs=epochs)
+        config.optimizer.name = "sgd"
+        return config
+
+    first = train(sgd(1), str(tmp_path), log=lambda *_: None)
+    checkpoints = tmp_path / "checkpoints"
+    names = dict(tf.train.list_variables(tf.train.latest_checkpoint(str(checkpoints))))
+    iterations = [n for n in names if n.startswith("optimizer/") and "iterations" in n]
+    momenta = [n for n in names if n.startswith("optimizer/_variables/")]  # One momentum per trainable variable.
+    trainable = [n for n in names if n.startswith("optimizer/_trainable_variables/")]
+    assert len(iterations) == 1 and len(momenta) >= len(trainable) > 0
+    assert not [n for n in names if "local" in n.lower() or "easgd" in n.lower()]
+    reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(checkpoints)))
+    assert max(np.abs(reader.get_tensor(n)).max() for n in momenta) > 0
+    assert reader.get_tensor(iterations[0]) == first["step"] == 4
+    said = []
+    second = train(sgd(2), str(tmp_path), log=said.append)
+    reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(checkpoints)))
+    assert reader.get_tensor(iterations[0]) == second["step"] == 8  # Counted on from the checkpoint, not from 0.
+    assert [h["epoch"] for h in second["history"]] == [1, 2] and np.isfinite(second["history"][1]["loss"])
 
 
 def test_a_non_finite_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(twelve_word_dataset, tmp_path):

@@ -269,3 +269,38 @@ def test_a_cpu_split_that_cannot_be_applied_is_an_error_naming_the_setting():
     split_cpu(4)  # What the process has already: nothing to change.
     with pytest.raises(ValueError, match=r"train.logical_cpus=2: TensorFlow already started with 4 CPU device"):
         split_cpu(2)
+
+
+def test_synchronous_sgd_on_two_replicas_is_one_replica_on_the_whole_global_batch():
+    """Averaged, not summed: each replica's gradient counts 1/replicas, so 2 x 4 images train as 1 x 8 would.
+
+    The exact head (every word every step) and no dropout make the two runs' losses the same function of the
+    global batch; replica r of the pair sees images 4r..4r+3 of what the single replica sees."""
+    kernels, losses = {}, {}
+    images = tf.random.stateless_normal((3, 8, 64, 64, 3), (7, 1))
+    labels = tf.random.stateless_uniform((3, 8, 1), (7, 2), 0, K, tf.int32)
+    for devices in (("/cpu:0", "/cpu:1"), ("/cpu:0",)):
+        config = run_config("sgd", devices=devices)
+        config.train.batch_size_per_replica = 8 // len(devices)
+        config.model.dropout = 0.0
+        config.head.classes = "full"
+        run = new_run(config, MultiClassLogisticLoss())
+        run.start()
+        start = [np.array(v) for v in run.model.trainable_variables]
+
+        def dataset_fn(context, per_replica=config.train.batch_size_per_replica):
+            # One pipeline feeds both replicas in turn: element 2s + r is replica r's batch of step s.
+            def split(tensor):
+                return tf.reshape(tensor, (-1, per_replica, *tensor.shape[2:]))
+
+            elements = {"images": split(images), "labels": split(labels)}
+            elements["positions"] = tf.zeros((elements["labels"].shape[0], per_replica), tf.int64)
+            return tf.data.Dataset.from_tensor_slices(elements).repeat()
+
+        losses[len(devices)] = run.run_steps(iter(run.distribute(dataset_fn)), 3).numpy()
+        kernels[len(devices)] = [np.array(v) for v in run.model.trainable_variables]
+        moved = max(np.abs(after - before).max() for after, before in zip(kernels[len(devices)], start))
+        assert moved > 1e-4  # It trained.
+    np.testing.assert_allclose(losses[2], losses[1], rtol=1e-5)
+    for two, one in zip(kernels[2], kernels[1]):
+        np.testing.assert_allclose(two, one, rtol=1e-4, atol=1e-6)
