@@ -10,8 +10,8 @@ classic stop words (the list rule): the paper's rule, dropping the N most
 frequent words, would take animal, face, visage, man and woman first and
 leave function words that are rarer than them. The run is the paper's
 multi-class logistic loss with EASGD over 2 replicas and LR halving, on a
-1/8-width AlexNet at 64 px; each setting below carries the reason it was
-chosen (docs/demo.md and the issue notes give the figures).
+1/8-width AlexNet at 64 px. Each setting carries its reason in one line;
+docs/demo.md ("How each setting was chosen") gives the measurements.
 """
 
 import ml_collections
@@ -28,7 +28,7 @@ def get_config():
             languages=("en", "fr"),
             image_size=64,
             vocab_size=1000,
-            stopwords="list",
+            stopwords="list",  # Each language's classic stop words, not the N most frequent words.
             num_stopwords=0,
             num_shards=4,
             val_fraction=0.05,
@@ -37,37 +37,19 @@ def get_config():
             max_records_each=0,
         )
     )
-    # K = 1,000: enough English and French words for translation over about 200 FreeDict pairs, each word with
-    # at least about 20 training images.
+    # K = 1,000: English and French words for translation, each with about 20 training images or more.
     run = paper.get_config("alexnet,k=1000")
-    # 64 px and 1/8 width: about 2,000-2,700 training images/s on 2 CPU cores. No dropout: a net this narrow
-    # underfits rather than overfits; after 60 epochs test precision@1 / @10 were 0.211 / 0.129 with AlexNet's
-    # 0.5, 0.227 / 0.146 with 0.2 and 0.228 / 0.151 with none.
+    # 1/8-width AlexNet at 64 px fits 2 CPU cores; no dropout: a net this narrow underfits.
     run.model.update({"image_size": 64, "width": 0.125, "dropout": 0.0})
-    # Natural sampling with the image's words as a uniform target: at equal budget it beat the paper's
-    # uniform-per-word draw on the drawings' test split (precision@1 0.41 against 0.33 after 30 epochs), whose
-    # images follow the natural word frequencies. The report's "loss and sampling" table measures all four
-    # choices again on every run. Random crops, flips and colour jitter (input.augment) cost precision at this
-    # budget: validation precision@10 0.093 against 0.110 after 45 epochs on this collection.
-    # On this collection at K = 1,000 and the budget below, test precision@1 / @10 (the val-chosen prior weight):
-    # natural 0.344 / 0.183, transfer on the emoji subgroups 0.303; the paper's uniform-per-word draw with the
-    # sampled word as target 0.212 / 0.132, transfer 0.231 (0.243 / 0.158 and 0.276 with 128 extra negatives).
+    # Natural sampling, every word of the image a target; no augmentation at this budget.
     run.input.update({"resize_size": 72, "crop_size": 64, "sampler": "natural", "labels": "all_words"})
-    # The multi-class loss: at this budget without LR halving (wsl-eval's training choices) it scored 0.286 /
-    # 0.155, transfer 0.274; the balanced one-vs-all learns (docs/word_layer.md) but reached 0.174 / 0.120, and
-    # its features transfer below a random network's (0.115 against 0.157).
+    # The multi-class loss: the best of the four training choices here for word prediction and transfer.
     run.loss = "softmax"
-    # The batch's words with the sampling correction: 0.344 / 0.183 against 0.223 / 0.144 uncorrected; all 1,000
-    # words every step (head.classes="full") 0.353 / 0.190 in the same time at this K, but it does not scale (at
-    # K = 100,000 its step is 650 times the in-batch one's, benchmarks/head.py) and the demo shows the paper's
-    # mechanism. 128 extra negatives a step cost precision here: 0.307 / 0.168.
+    # The batch's words with the sampling correction: the paper's mechanism, within a few percent of all K words.
     run.head.update({"classes": "in_batch", "correction": "sampling", "negatives": 0})
-    # 0.1 learned fastest of 0.05 and 0.1; tau = 4 exchanges often enough for 2 replicas. AlexNet's weight
-    # decay, 5e-4, lifted test precision on the drawings (0.417 / 0.109 -> 0.439 / 0.112 at @1 / @10).
+    # The fastest learning rate tried; tau = 4 for 2 replicas; AlexNet's weight decay.
     run.optimizer.update({"learning_rate": 0.1, "tau": 4, "weight_decay": 5e-4})
-    # 50 epochs of 8,192 images, 4 to 8 minutes (the shared machine's speed varies): validation precision@10
-    # still rose between 40 epochs (0.108) and 80 (0.136) with dropout 0.5, and without it from 0.127 at 40 to
-    # 0.138 at 50 and 0.142 at 60; 50 keeps training within about a third of the demo's time.
+    # 50 epochs of 8,192 images: about a third of the demo's time, validation precision still rising.
     run.train.update(
         {
             "batch_size_per_replica": 32,
@@ -79,19 +61,9 @@ def get_config():
             "logical_cpus": 2,
         }
     )
-    # The val split (about 1,250 images) moves by a point from epoch to epoch by chance: with 8 epochs per rate
-    # the rate fell to 1/16 by epoch 33 while precision still rose; 16 halve it at most 3 times in 50 epochs.
+    # A small val split moves by chance: at least 16 epochs at a rate before it may halve again.
     run.schedule.update({"min_epochs_per_lr": 16})
-    # The trainer chooses the prior weight on the val split after every epoch (0.5 at the end): raw scores 0.312 /
-    # 0.176, with it 0.344 / 0.183.
-    # Then wsl-eval on the finished run (RUN/eval/report.md); sizes kept CPU-friendly. The training choices are
-    # 4 short runs of 4 x 4,096 images each with their transfer: too short to lift any above the
-    # word-frequency prior (`wsl-eval --workdir=RUN --experiments=training_choices --choice_epochs=50
-    # --choice_epoch_size=8192` runs them at the demo's budget, about 40 minutes). Transfer,
-    # each beside its floors, and zero-shot: on the test split's emoji labelled by their Unicode subgroup, on its
-    # drawings, stamps and emoji labelled by the folder or group their collection files them under, and on
-    # Fashion-MNIST. The top-images picture's words (Fig. 3): frequent words of distinct subjects; the six most
-    # frequent (computer, hash, icon, icons, theme, geometry) all name one icon theme's drawings.
+    # wsl-eval's experiments at CPU-friendly sizes; the training choices run short (4 x 4,096 images each).
     run.eval.update(
         dict(
             val_images=2000,
@@ -104,7 +76,7 @@ def get_config():
             choice_epochs=4,
             choice_epoch_size=4096,
             choice_transfer="emoji_subgroups",
-            grid_words=("animal", "flag", "face", "food", "car", "flower"),
+            grid_words=("animal", "flag", "face", "food", "car", "flower"),  # Frequent words of distinct subjects.
         )
     )
     config.run = run

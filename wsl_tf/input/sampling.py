@@ -3,10 +3,10 @@
 Joulin et al.: "it is essential to sample data uniformly per class": pick a
 word uniformly at random, then an image that has that word, uniformly.
 
-Design. The card's shape is one interleaved dataset per word, but that does
-not scale: `choose_from_datasets` over 10,000 per-word datasets took 32 s to
-build and 212 s to its first element (tensorflow#29753 fails near 7,300),
-and one `filter` per word reads the data K times. The per-word view is kept
+Design. One tf.data pipeline per word, interleaved, would not scale:
+`choose_from_datasets` over 10,000 per-word datasets takes 32 s to build and
+212 s to its first element (tensorflow#29753 fails near 7,300), and one
+`filter` per word reads the data K times. The per-word view is kept
 (each word's records are its own list, drawn from uniformly) but as data, not
 pipelines: wsl-prepare writes the train index (wsl_tf/input/index.py), a CSR
 matrix of each word's records plus each record's byte range. A draw is then
