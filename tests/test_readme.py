@@ -41,6 +41,8 @@ def test_ci_runs_the_readmes_test_command_verbatim_then_the_rest():
     assert lines == [
         setup_commands()[1],
         ".venv/bin/ruff check . && .venv/bin/ruff format --check .",
+        "command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install "
+        "-y -qq chromium >/dev/null; }",
         '.venv/bin/python -m pytest -q -n 2 --dist worksteal -m "slow or network"',
     ]
 
@@ -95,7 +97,8 @@ def readme_block(after: str, language: str = "") -> str:
 
 def write_captioned_folder(root, images: int = 300):
     """ROOT/photos/*.jpg with a caption each, listed in ROOT/list.jsonl as the README's quickstart says; the
-    first is photos/cat1.jpg, 'A black cat asleep on the sofa'."""
+    first is photos/cat1.jpg, 'A black cat asleep on the sofa'. Drawn from a fixed seed, and beside them the
+    real photos and drawings committed in tests/data, as they are (RGBA PNGs, a 512 x 600 JPEG)."""
     import json
 
     import numpy as np
@@ -195,6 +198,14 @@ def write_captioned_folder(root, images: int = 300):
             else f"a {words[0]} {words[1]} with the {words[2]} and {words[3]}"
         )
         lines.append(json.dumps({"image": f"photos/{name}", "text": text}) + "\n")
+    real = {
+        "crow.png": "A black crow on the grass",
+        "pengwin.png": "a cartoon penguin drawing",
+        "grace_hopper.jpg": "Grace Hopper in her navy uniform",
+    }
+    for name, text in real.items():
+        (root / "photos" / name).write_bytes(open(os.path.join(REPO, "tests", "data", name), "rb").read())
+        lines.append(json.dumps({"image": f"photos/{name}", "text": text}) + "\n")
     (root / "list.jsonl").write_text("".join(lines))
 
 
@@ -242,7 +253,7 @@ def test_the_readmes_quickstart_runs_verbatim_on_a_folder_of_images(tmp_path):
         assert result.returncode == 0, f"{command}\n{result.stderr[-3000:]}"
         found.append(result.stdout.splitlines())
     manifest = json.loads((tmp_path / "mine" / "index" / "manifest.json").read_text())
-    assert manifest["images"] == 300 and manifest["bad_images"] == 0
+    assert manifest["images"] == 303 and manifest["bad_images"] == 0  # The committed PNGs and JPEG too.
     assert len(found[1]) == 10 and found[2][0].split("\t")[:3] == [
         "1",
         "1.0000",

@@ -30,7 +30,7 @@ body {{ font-family: sans-serif; margin: 1em; }}
 .hit {{ width: 160px; margin: 0; }}
 .hit img {{ width: 128px; height: 128px; object-fit: contain; background: #eee; }}
 .missing {{ width: 128px; height: 128px; background: #ddd; }}
-figcaption {{ font-size: 12px; word-break: break-all; }}
+figcaption {{ font-size: 12px; overflow-wrap: anywhere; }}
 </style>
 </head>
 <body>

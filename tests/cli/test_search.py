@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -101,3 +102,66 @@ def test_approximate_search_finds_the_image_itself_and_prints_its_recall(index_d
     exact = run_command(search, f"--index={index_dir}", "--words=dog", "--search=exact", "--format=json")
     exact_keys = [json.loads(line)["key"] for line in capsys.readouterr().out.splitlines()]
     assert exact == 0 and len(set(keys) & set(exact_keys)) >= 8 and "bad.jpg" not in keys  # Approximate: most.
+
+
+COLOURS = {"red": (230, 20, 20), "green": (20, 200, 40), "blue": (30, 40, 230), "yellow": (240, 220, 10)}
+COLOURS.update({"magenta": (220, 30, 220), "cyan": (20, 220, 230)})
+
+
+def browser_screenshot(page, out, width=1100, height=900) -> np.ndarray:
+    """Debian's chromium, headless, as this machine's closed network wants it: the page's pixels [H, W, 3]."""
+    from PIL import Image
+
+    profile = out.parent / "profile"
+    command = [
+        "/usr/bin/chromium",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        "--force-device-scale-factor=1",
+        f"--user-data-dir={profile}",
+        f"--window-size={width},{height}",
+        f"--screenshot={out}",
+        page.as_uri(),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and out.exists(), result.stderr[-2000:]
+    return np.asarray(Image.open(out).convert("RGB"))
+
+
+@pytest.mark.slow
+def test_the_gallery_renders_in_a_real_browser_with_every_thumbnail(tiny_run, tmp_path):
+    """wsl-embed then wsl-search --format=html on six images of one saturated colour each; chromium's screenshot
+    of the page from disk shows six thumbnail-sized patches, one of each colour (a page whose images did not
+    decode shows none)."""
+    from PIL import Image
+    from scipy import ndimage
+
+    (tmp_path / "photos").mkdir()
+    for name, rgb in COLOURS.items():
+        Image.new("RGB", (48, 48), rgb).save(tmp_path / "photos" / f"{name}.png")
+    index = tmp_path / "index"
+    assert run_command(embed, f"--model={tiny_run.export}", f"--input={tmp_path / 'photos'}", f"--output={index}") == 0
+    page = tmp_path / "page" / "dog.html"
+    assert run_command(search, f"--index={index}", "--words=dog", "--top=6", "--format=html", f"--output={page}") == 0
+
+    def thumbnails_shown(pixels) -> dict:
+        found = {}
+        for name, rgb in COLOURS.items():
+            close = np.abs(pixels.astype(int) - np.array(rgb)).max(axis=2) <= 40  # JPEG moves a colour a little.
+            labels, _ = ndimage.label(close)
+            sizes = np.bincount(labels.ravel())[1:]
+            found[name] = int((sizes >= 0.8 * 128 * 128).sum())  # The page draws each thumbnail 128 px square.
+        return found
+
+    assert thumbnails_shown(browser_screenshot(page, tmp_path / "shot.png")) == dict.fromkeys(COLOURS, 1)
+    # The same page with its images' bytes damaged: the browser draws no thumbnail, and the check sees none.
+    damaged = tmp_path / "page" / "damaged.html"
+    damaged.write_text(re.sub(r'base64,[^"]{40}', "base64,AAAA", page.read_text()))
+    assert thumbnails_shown(browser_screenshot(damaged, tmp_path / "damaged.png")) == dict.fromkeys(COLOURS, 0)

@@ -19,6 +19,7 @@ json a JSON object per line; html a self-contained page (thumbnails inline)
 written to --output.
 """
 
+import os
 import sys
 
 from absl import app, flags
@@ -119,6 +120,8 @@ def main(argv):
         log=lambda line: print(f"wsl-search: {line}", file=sys.stderr),
     )
     if FLAGS.format == "html":
+        if os.path.dirname(FLAGS.output):
+            fileio.makedirs(os.path.dirname(FLAGS.output))  # The page's folder, as any output's, is made.
         fileio.write_text_atomic(FLAGS.output, gallery_html(query, hits))
         print(f"wrote {FLAGS.output}: {query}, {len(hits)} images")
     for rank, hit in enumerate(hits, start=1):
