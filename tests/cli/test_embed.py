@@ -93,3 +93,47 @@ def test_a_model_that_is_not_an_export_and_a_dataset_without_a_split_are_one_lin
     assert capsys.readouterr().err.strip() == (
         f"wsl-embed: error: --input={tiny_run.dataset} is a prepared dataset: give --split=train, val or test"
     )
+
+
+def test_index_builds_both_approximate_indexes_now_and_search_uses_them_without_building(tiny_run, tmp_path, capsys):
+    from wsl_tf.cli import search
+
+    (tmp_path / "photos").mkdir()
+    for i in range(40):
+        (tmp_path / "photos" / f"{i:02d}.png").write_bytes(image_bytes(32, 32, fmt="PNG", seed=i))
+    out = tmp_path / "index"
+    assert (
+        run_command(
+            embed,
+            f"--model={tiny_run.export}",
+            f"--input={tmp_path / 'photos'}",
+            f"--output={out}",
+            "--noprogress",
+            "--index",
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    for kind in collection.QUERY_KINDS:
+        assert (out / collection.APPROXIMATE_FILE.format(kind=kind)).exists()
+        assert f"built {out / collection.APPROXIMATE_FILE.format(kind=kind)}: " in printed
+    info = json.loads((out / collection.APPROXIMATE_INFO).read_text())
+    assert set(info) == set(collection.QUERY_KINDS)
+    assert all(entry["recall_at_10"] >= collection.TARGET_RECALL for entry in info.values())
+    firsts = []
+    for mode in ("exact", "approximate"):
+        assert (
+            run_command(
+                search,
+                f"--index={out}",
+                "--image=" + str(tmp_path / "photos" / "05.png"),
+                f"--search={mode}",
+                "--top=3",
+                "--format=json",
+            )
+            == 0
+        )
+        captured = capsys.readouterr()
+        assert "built" not in captured.err  # The cached index, not a new one.
+        firsts.append(json.loads(captured.out.splitlines()[0])["key"])
+    assert firsts == ["05.png", "05.png"]  # The image finds itself either way.
