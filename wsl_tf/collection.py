@@ -110,7 +110,8 @@ def _example(key: str, problem: str, embedding, words, scores, thumb: bytes, dty
         SCORES: tf.train.Feature(float_list=tf.train.FloatList(value=list(scores) if valid else [])),
         THUMB: bytes_feature([thumb]),
     }
-    return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
+    # deterministic: the feature map in key order, so another process (a rerun after a kill) writes the same bytes.
+    return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString(deterministic=True)
 
 
 def _batched(items: Iterator, size: int) -> Iterator[list]:

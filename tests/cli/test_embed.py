@@ -2,13 +2,21 @@
 images counted; one line for a model that is not an export."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tests.helpers import image_bytes, run_command
 from wsl_tf import collection, records
 from wsl_tf.cli import embed
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_a_folder_is_embedded_recursively_keyed_by_its_paths(tiny_run, tmp_path, capsys):
@@ -137,3 +145,44 @@ def test_index_builds_both_approximate_indexes_now_and_search_uses_them_without_
         assert "built" not in captured.err  # The cached index, not a new one.
         firsts.append(json.loads(captured.out.splitlines()[0])["key"])
     assert firsts == ["05.png", "05.png"]  # The image finds itself either way.
+
+
+@pytest.mark.slow
+def test_a_kill_9_mid_run_then_a_rerun_gives_the_files_of_an_uninterrupted_run(tiny_run, tmp_path):
+    """wsl-embed as a process, killed with SIGKILL once its first shards are written, then run again."""
+    (tmp_path / "photos").mkdir()
+    for i in range(480):
+        (tmp_path / "photos" / f"{i:03d}.png").write_bytes(image_bytes(40, 40, fmt="PNG", seed=i))
+
+    def command(output):
+        return [
+            sys.executable,
+            "-m",
+            "wsl_tf.cli.embed",
+            f"--model={tiny_run.export}",
+            f"--input={tmp_path / 'photos'}",
+            f"--output={output}",
+            "--shard_size=32",
+            "--batch_size=8",
+            "--noprogress",
+        ]
+
+    env = {**os.environ, "PYTHONPATH": REPO, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    whole = tmp_path / "whole"
+    subprocess.run(command(whole), env=env, check=True, capture_output=True, timeout=600)
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(command(killed), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(killed.glob("embeddings-*.tfrecord"))) < 2:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    finished = sorted(p.name for p in killed.glob("embeddings-*.tfrecord"))
+    assert 2 <= len(finished) < 15 and not (killed / collection.MANIFEST).exists()  # Killed mid-run.
+    subprocess.run(command(killed), env=env, check=True, capture_output=True, timeout=600)
+    names = sorted(p.name for p in whole.iterdir())
+    assert (
+        sorted(p.name for p in killed.iterdir()) == names and len(names) == 15 + 3
+    )  # Shards, manifest, settings, bad.
+    for name in names:
+        assert (killed / name).read_bytes() == (whole / name).read_bytes(), name
