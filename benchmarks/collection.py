@@ -48,11 +48,11 @@ def main(argv):
 
     import tensorflow as tf
 
+    from data_tools.collection_inputs import DatasetSplitInput
     from wsl_tf import collection
-    from wsl_tf.cli.embed import dataset_images
 
     signatures = tf.saved_model.load(os.path.join(FLAGS.export, "saved_model")).signatures
-    images = list(itertools.islice(dataset_images(FLAGS.dataset, "test"), FLAGS.images))
+    images = list(itertools.islice(DatasetSplitInput(FLAGS.dataset, "test").images(), FLAGS.images))
     serve = signatures["serving_default"]
     serve(images=tf.constant([data for _, data in images[:64]]))  # Warm up both paths alike.
     times = {"bare": [], "embed": [], "without_thumbnails": []}

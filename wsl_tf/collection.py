@@ -56,6 +56,8 @@ KEY, VALID, EMBEDDING, WORDS, SCORES, THUMB, PROBLEM = (
 UNREADABLE = "cannot read the file"
 UNDECODABLE = "not an image the export decodes, or over its pixel limit (by its header)"
 DTYPES = {"float16": "<f2", "float32": "<f4"}
+# The outputs of serving_default a record keeps.
+ANSWERS = ("valid", "embedding", "words", "scores")
 
 
 class CollectionIndexError(DataError):
@@ -146,6 +148,24 @@ def write_index(
     """
     from tqdm import tqdm
 
+    start_index(output_dir, export, dtype, shard_size, thumbnails)
+    serve = signatures["serving_default"]
+    counts = []
+    bar = tqdm(desc="embed", unit="img", disable=not progress)
+    for number, shard_items in enumerate(_batched(iter(items), shard_size)):
+        path = os.path.join(output_dir, SHARD_PATTERN.format(number))
+        if not fileio.exists(path):  # A finished shard is kept: its images are not embedded again.
+            _write_shard(serve, shard_items, path, batch_size, dtype, bar, thumbnails)
+        else:
+            bar.update(len(shard_items))
+        counts.append(len(shard_items))
+    bar.close()
+    return finish_index(output_dir, export, dtype, shard_size, counts)
+
+
+def start_index(output_dir: str, export: dict, dtype: str, shard_size: int, thumbnails: bool) -> None:
+    """Make output_dir ready for shards: stale temporaries of a killed run removed, and the settings written, or
+    checked against an earlier (partial) run's (CollectionIndexError naming what differs)."""
     if dtype not in DTYPES:
         raise ValueError(f"dtype={dtype!r}: expected one of {', '.join(DTYPES)}")
     fileio.makedirs(output_dir)
@@ -162,25 +182,18 @@ def write_index(
             )
     else:
         fileio.write_json_atomic(settings_path, settings)
-    serve = signatures["serving_default"]
-    shards, bad = [], []
-    bar = tqdm(desc="embed", unit="img", disable=not progress)
-    for number, shard_items in enumerate(_batched(iter(items), shard_size)):
-        name = SHARD_PATTERN.format(number)
-        path = os.path.join(output_dir, name)
-        if not fileio.exists(path):  # A finished shard is kept: its images are not embedded again.
-            _write_shard(serve, shard_items, path, batch_size, dtype, bar, thumbnails)
-        else:
-            bar.update(len(shard_items))
-        shards.append({"name": name, "images": len(shard_items)})
-        bad += _problems_of_shard(path)
-    bar.close()
-    total = sum(shard["images"] for shard in shards)
+
+
+def finish_index(output_dir: str, export: dict, dtype: str, shard_size: int, counts: list[int]) -> dict:
+    """Once every shard is written (counts: each one's images, in order): bad.tsv from the shards, then, last,
+    manifest.json; the manifest's contents."""
+    shards = [{"name": SHARD_PATTERN.format(number), "images": count} for number, count in enumerate(counts)]
+    bad = [problem for shard in shards for problem in _problems_of_shard(os.path.join(output_dir, shard["name"]))]
     manifest = {
         "export": export,
         "dtype": dtype,
         "embedding_dim": export["embedding_dim"],
-        "images": total,
+        "images": sum(counts),
         "bad_images": len(bad),
         "shard_size": shard_size,
         "shards": shards,
@@ -191,42 +204,57 @@ def write_index(
     return manifest
 
 
-def _write_shard(serve, shard_items: list, path: str, batch_size: int, dtype: str, bar, thumbnails: bool) -> None:
-    """One shard's images through serving_default, a batch at a time, under a temporary name, then renamed."""
+def image_record(key: str, data: bytes | None, answer: dict | None, dtype: str, thumbnails: bool) -> bytes:
+    """One image's serialized record. data: its encoded bytes, None when unreadable; answer: its row of
+    serving_default's outputs (valid, embedding, words, scores), None when unreadable."""
+    if data is None:
+        return _example(key, UNREADABLE, None, [], [], b"", dtype)
+    if not answer["valid"]:
+        return _example(key, UNDECODABLE, None, [], [], b"", dtype)
+    return _example(
+        key,
+        "",
+        answer["embedding"],
+        answer["words"].tolist(),
+        answer["scores"].tolist(),
+        thumbnail(data) if thumbnails else b"",
+        dtype,
+    )
+
+
+def write_records(path: str, records: Iterable[bytes]) -> None:
+    """A shard's serialized records under a temporary name, then renamed: a killed write leaves no shard."""
     import tensorflow as tf
 
     temp = fileio.temp_path_for(path)
     try:
         with tf.io.TFRecordWriter(temp) as writer:
-            for batch in _batched(iter(shard_items), batch_size):
-                readable = [data for _, data in batch if data is not None]
-                out = serve(images=tf.constant(readable, tf.string)) if readable else None
-                answers = {name: value.numpy() for name, value in out.items()} if out is not None else {}
-                row = 0
-                for key, data in batch:
-                    if data is None:
-                        writer.write(_example(key, UNREADABLE, None, [], [], b"", dtype))
-                    elif not answers["valid"][row]:
-                        writer.write(_example(key, UNDECODABLE, None, [], [], b"", dtype))
-                    else:
-                        embedding, words, scores = (answers[name][row] for name in ("embedding", "words", "scores"))
-                        writer.write(
-                            _example(
-                                key,
-                                "",
-                                embedding,
-                                words.tolist(),
-                                scores.tolist(),
-                                thumbnail(data) if thumbnails else b"",
-                                dtype,
-                            )
-                        )
-                    row += data is not None
-                bar.update(len(batch))
+            for record in records:
+                writer.write(record)
         fileio.commit(temp, path)
     finally:
         if fileio.exists(temp):
             tf.io.gfile.remove(temp)
+
+
+def _write_shard(serve, shard_items: list, path: str, batch_size: int, dtype: str, bar, thumbnails: bool) -> None:
+    """One shard's images through serving_default, a batch at a time."""
+
+    def records():
+        import tensorflow as tf
+
+        for batch in _batched(iter(shard_items), batch_size):
+            readable = [data for _, data in batch if data is not None]
+            out = serve(images=tf.constant(readable, tf.string)) if readable else {}
+            answers = {name: value.numpy() for name, value in out.items()}
+            row = 0
+            for key, data in batch:
+                answer = {name: answers[name][row] for name in ANSWERS} if data is not None else None
+                yield image_record(key, data, answer, dtype, thumbnails)
+                row += data is not None
+            bar.update(len(batch))
+
+    write_records(path, records())
 
 
 def _problems_of_shard(path: str) -> list[tuple[str, str]]:

@@ -186,3 +186,16 @@ def test_a_kill_9_mid_run_then_a_rerun_gives_the_files_of_an_uninterrupted_run(t
     )  # Shards, manifest, settings, bad.
     for name in names:
         assert (killed / name).read_bytes() == (whole / name).read_bytes(), name
+
+
+def test_an_unknown_runner_and_pipeline_options_without_a_runner_are_named(tiny_run, tmp_path, capsys):
+    common = [f"--model={tiny_run.export}", f"--input={tmp_path}", f"--output={tmp_path / 'index'}"]
+    assert run_command(embed, *common, "--runner=Bogus") == 1
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith("--runner=Bogus: expected local or one of DirectRunner, DataflowRunner, FlinkRunner, SparkRunner")
+    )
+    assert not (tmp_path / "index").exists()
+    assert run_command(embed, *common, "--", "--project=p") != 0
+    assert "pipeline options need a Beam --runner" in capsys.readouterr().err

@@ -14,17 +14,17 @@ scores and a thumbnail, then manifest.json (wsl_tf/collection.py). An image
 that cannot be read or decoded, or whose header declares more pixels than
 the export allows, is counted and listed in bad.tsv, never fatal. A rerun
 after a kill skips the finished shards and ends with the same files.
+With --runner=DirectRunner|DataflowRunner|FlinkRunner|SparkRunner the job is
+an Apache Beam pipeline (data_tools/beam_embedder.py: RunInference with
+Beam's TensorFlow model handler on the SavedModel) writing the same shards.
 --index builds the approximate indexes wsl-search uses above 1,000,000
 images (or with --search=approximate) now rather than on first search.
 """
 
-import os
-
 from absl import app, flags
 
-from wsl_tf import fileio
 from wsl_tf.cli import command
-from wsl_tf.errors import ConfigError, DataError
+from wsl_tf.errors import ConfigError
 
 FLAGS = flags.FlagValues()  # This command's own: several commands can be imported in one process.
 flags.DEFINE_string("model", None, "An export directory (RUN/export).", flag_values=FLAGS)
@@ -53,104 +53,60 @@ flags.DEFINE_bool(
     "exact search printed, instead of on wsl-search's first approximate query (the [ann] extra).",
     flag_values=FLAGS,
 )
+flags.DEFINE_string(
+    "runner",
+    "local",
+    "local (this process) or an Apache Beam runner: DirectRunner, DataflowRunner, FlinkRunner, SparkRunner "
+    "(pipeline options after --; the [beam] extra).",
+    flag_values=FLAGS,
+)
 flags.mark_flags_as_required(["model", "input", "output"], flag_values=FLAGS)
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp")
-
-
-def folder_images(root: str):
-    """(path under root, bytes or None when unreadable) of every image file under root, in sorted order."""
-    import tensorflow as tf
-
-    found = []
-    for folder, _, names in tf.io.gfile.walk(root):
-        found += [os.path.join(folder, n) for n in names if n.lower().endswith(IMAGE_SUFFIXES)]
-    for path in sorted(found):
-        try:
-            data = fileio.read_bytes(path)
-        except (OSError, tf.errors.OpError):
-            data = None
-        yield os.path.relpath(path, root), data
-
-
-def source_images(source):
-    """(key, bytes or None) of a data_tools source's records: a record it cannot load has no bytes."""
-    from data_tools.sources import base
-
-    for item in source.scan():
-        if isinstance(item, base.Skip):
-            yield item.key, None
-            continue
-        try:
-            record = source.load(item)
-        except base.SkipRecord:
-            yield getattr(item, "key", str(item)), None
-            continue
-        yield record.key, record.image
-
-
-def dataset_images(directory: str, split: str):
-    """(key, encoded image) of each record of a prepared dataset's split, in shard order."""
-    import tensorflow as tf
-
-    from wsl_tf import records
-
-    for path in records.shard_paths(directory, split):
-        for serialized in tf.data.TFRecordDataset(path):
-            feature = tf.train.Example.FromString(serialized.numpy()).features.feature
-            yield feature[records.KEY].bytes_list.value[0].decode("utf-8"), feature[records.IMAGE].bytes_list.value[0]
-
-
-def collection_images(input_path: str, split: str | None):
-    """The images of --input, by its kind; DataError when it is none of them."""
-    import tensorflow as tf
-
-    from wsl_tf import records
-
-    if tf.io.gfile.isdir(input_path) and fileio.exists(os.path.join(input_path, records.METADATA_FILE)):
-        if split not in records.SPLITS:
-            raise ConfigError(f"--input={input_path} is a prepared dataset: give --split=train, val or test")
-        return dataset_images(input_path, split)
-    if split:
-        raise ConfigError(f"--split={split}: only for a prepared dataset as --input")
-    if tf.io.gfile.isdir(input_path):
-        return folder_images(input_path)
-    if input_path.endswith(".jsonl"):
-        from data_tools.sources.jsonl import JsonlSource
-
-        return source_images(JsonlSource(input_path))
-    if input_path.endswith(".tar") or "*" in input_path:
-        from data_tools.sources.webdataset import WebDatasetSource
-
-        return source_images(WebDatasetSource(input_path))
-    if not tf.io.gfile.exists(input_path):
-        raise DataError(f"--input={input_path}: no such file or directory")
-    raise DataError(
-        f"--input={input_path}: expected a folder of images, a .jsonl file, a prepared dataset or .tar shards"
-    )
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    if len(argv) > 1 and FLAGS.runner == "local":
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])} (pipeline options need a Beam --runner)")
     import tensorflow as tf
 
+    from data_tools.collection_inputs import open_input
     from wsl_tf import collection
     from wsl_tf.cli.predict import saved_model_dir
 
     export = collection.export_identity(FLAGS.model)
-    signatures = tf.saved_model.load(saved_model_dir(FLAGS.model)).signatures
-    manifest = collection.write_index(
-        signatures,
-        collection_images(FLAGS.input, FLAGS.split),
-        FLAGS.output,
-        export,
-        FLAGS.batch_size,
-        FLAGS.shard_size,
-        "float16" if FLAGS.float16 else "float32",
-        FLAGS.progress,
-        FLAGS.thumbnails,
-    )
+    inputs = open_input(FLAGS.input, FLAGS.split)
+    dtype = "float16" if FLAGS.float16 else "float32"
+    if FLAGS.runner == "local":
+        signatures = tf.saved_model.load(saved_model_dir(FLAGS.model)).signatures
+        manifest = collection.write_index(
+            signatures,
+            inputs.images(),
+            FLAGS.output,
+            export,
+            FLAGS.batch_size,
+            FLAGS.shard_size,
+            dtype,
+            FLAGS.progress,
+            FLAGS.thumbnails,
+        )
+    else:
+        try:
+            from data_tools import beam_embedder
+        except ImportError as error:
+            raise ConfigError(
+                f"--runner={FLAGS.runner} needs Apache Beam and tensorflow-hub: pip install 'wsl_tf[beam]' ({error})"
+            ) from None
+        manifest = beam_embedder.run_pipeline(
+            inputs,
+            saved_model_dir(FLAGS.model),
+            FLAGS.output,
+            export,
+            FLAGS.runner,
+            FLAGS.batch_size,
+            FLAGS.shard_size,
+            dtype,
+            FLAGS.thumbnails,
+            argv[1:],
+        )
     print(
         f"wrote {FLAGS.output}: {manifest['images']:,} images in {len(manifest['shards'])} shards, "
         f"{manifest['bad_images']:,} without an embedding (listed in {collection.BAD})"
