@@ -159,3 +159,16 @@ def test_the_approximate_index_finds_what_exact_search_finds_and_is_cached(kind,
     assert np.mean(hits) >= 0.9
     again = collection.approximate_index(index, str(tmp_path), kind, log=said.append)
     assert len(said) == 1 and again.ntotal == int(index.valid.sum())  # Read from the cache, not rebuilt.
+
+
+def test_a_thumbnail_is_a_jpeg_at_most_128_px_and_a_small_jpeg_is_its_own():
+    import io
+
+    from PIL import Image
+
+    small = image_bytes(100, 60)  # An RGB JPEG within the size: kept as it is.
+    assert collection.thumbnail(small) == small
+    for data, expected in ((image_bytes(600, 300), (128, 64)), (image_bytes(90, 300, fmt="PNG"), (38, 128))):
+        thumb = Image.open(io.BytesIO(collection.thumbnail(data)))
+        assert (thumb.format, thumb.mode, thumb.size) == ("JPEG", "RGB", expected)
+    assert collection.thumbnail(b"not an image") == b""

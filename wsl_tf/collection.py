@@ -28,8 +28,10 @@ gives them (e.w + b: a word's prior is the same for every image); by image,
 the cosine of the query's embedding with each image's.
 """
 
+import concurrent.futures
 import dataclasses
 import io
+import itertools
 import json
 import os
 from collections.abc import Iterable, Iterator
@@ -82,11 +84,16 @@ def export_identity(model_dir: str) -> dict:
 
 
 def thumbnail(data: bytes, size: int = THUMBNAIL) -> bytes:
-    """A JPEG of the image at most size px a side (b"" if PIL cannot read it)."""
+    """A JPEG of the image at most size px a side (b"" if PIL cannot read it): an RGB JPEG already that small is
+    its own thumbnail, and a larger JPEG is decoded at the smallest scale its DCT allows above size (draft)."""
     from PIL import Image
 
     try:
         with Image.open(io.BytesIO(data)) as image:
+            if image.format == "JPEG" and image.mode == "RGB" and max(image.size) <= size:
+                return data
+            if image.format == "JPEG":
+                image.draft("RGB", (size, size))
             image = image.convert("RGB")
             image.thumbnail((size, size))
             out = io.BytesIO()
@@ -150,17 +157,17 @@ def write_index(
 
     start_index(output_dir, export, dtype, shard_size, thumbnails)
     serve = signatures["serving_default"]
-    counts = []
+    counts, problems = [], {}
     bar = tqdm(desc="embed", unit="img", disable=not progress)
     for number, shard_items in enumerate(_batched(iter(items), shard_size)):
         path = os.path.join(output_dir, SHARD_PATTERN.format(number))
         if not fileio.exists(path):  # A finished shard is kept: its images are not embedded again.
-            _write_shard(serve, shard_items, path, batch_size, dtype, bar, thumbnails)
+            problems[number] = _write_shard(serve, shard_items, path, batch_size, dtype, bar, thumbnails)
         else:
             bar.update(len(shard_items))
         counts.append(len(shard_items))
     bar.close()
-    return finish_index(output_dir, export, dtype, shard_size, counts)
+    return finish_index(output_dir, export, dtype, shard_size, counts, problems)
 
 
 def start_index(output_dir: str, export: dict, dtype: str, shard_size: int, thumbnails: bool) -> None:
@@ -184,11 +191,21 @@ def start_index(output_dir: str, export: dict, dtype: str, shard_size: int, thum
         fileio.write_json_atomic(settings_path, settings)
 
 
-def finish_index(output_dir: str, export: dict, dtype: str, shard_size: int, counts: list[int]) -> dict:
-    """Once every shard is written (counts: each one's images, in order): bad.tsv from the shards, then, last,
-    manifest.json; the manifest's contents."""
+def finish_index(
+    output_dir: str, export: dict, dtype: str, shard_size: int, counts: list[int], problems: dict | None = None
+) -> dict:
+    """Once every shard is written (counts: each one's images, in order): bad.tsv, then, last, manifest.json; the
+    manifest's contents. problems: {shard number: its (key, problem) list} for the shards this run wrote; the
+    others' are read from their files."""
+    problems = problems or {}
     shards = [{"name": SHARD_PATTERN.format(number), "images": count} for number, count in enumerate(counts)]
-    bad = [problem for shard in shards for problem in _problems_of_shard(os.path.join(output_dir, shard["name"]))]
+    bad = [
+        problem
+        for number, shard in enumerate(shards)
+        for problem in (
+            problems[number] if number in problems else _problems_of_shard(os.path.join(output_dir, shard["name"]))
+        )
+    ]
     manifest = {
         "export": export,
         "dtype": dtype,
@@ -237,24 +254,42 @@ def write_records(path: str, records: Iterable[bytes]) -> None:
             tf.io.gfile.remove(temp)
 
 
-def _write_shard(serve, shard_items: list, path: str, batch_size: int, dtype: str, bar, thumbnails: bool) -> None:
-    """One shard's images through serving_default, a batch at a time."""
+def _write_shard(serve, shard_items: list, path: str, batch_size: int, dtype: str, bar, thumbnails: bool) -> list:
+    """One shard's images through serving_default, a batch at a time; the (key, problem) of each without an
+    embedding."""
+    problems = []
 
-    def records():
+    def answered(batch):
         import tensorflow as tf
 
-        for batch in _batched(iter(shard_items), batch_size):
-            readable = [data for _, data in batch if data is not None]
-            out = serve(images=tf.constant(readable, tf.string)) if readable else {}
-            answers = {name: value.numpy() for name, value in out.items()}
-            row = 0
-            for key, data in batch:
-                answer = {name: answers[name][row] for name in ANSWERS} if data is not None else None
-                yield image_record(key, data, answer, dtype, thumbnails)
-                row += data is not None
-            bar.update(len(batch))
+        readable = [data for _, data in batch if data is not None]
+        out = serve(images=tf.constant(readable, tf.string)) if readable else {}
+        return {name: value.numpy() for name, value in out.items()}
+
+    def records():
+        # The model answers the next batch (TensorFlow, off the GIL) while this thread builds the records and
+        # thumbnails of the last one.
+        with concurrent.futures.ThreadPoolExecutor(1) as model:
+            batches = _batched(iter(shard_items), batch_size)
+            pending = [(batch, model.submit(answered, batch)) for batch in itertools.islice(batches, 1)]
+            while pending:
+                batch, future = pending.pop()
+                for following in itertools.islice(batches, 1):
+                    pending.append((following, model.submit(answered, following)))
+                yield from batch_records(batch, future.result())
+
+    def batch_records(batch, answers):
+        row = 0  # The row of the model's answers: unreadable images were not sent.
+        for key, data in batch:
+            answer = {name: answers[name][row] for name in ANSWERS} if data is not None else None
+            if answer is None or not answer["valid"]:
+                problems.append((key, UNREADABLE if answer is None else UNDECODABLE))
+            yield image_record(key, data, answer, dtype, thumbnails)
+            row += data is not None
+        bar.update(len(batch))
 
     write_records(path, records())
+    return problems
 
 
 def _problems_of_shard(path: str) -> list[tuple[str, str]]:
