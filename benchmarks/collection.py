@@ -95,7 +95,7 @@ def main(argv):
             part = embeddings[start : start + 65536]
             part[:] = rng.standard_normal(part.shape, dtype=np.float32)
         valid = np.ones(count, bool)
-        index = collection.CollectionIndex([], valid, embeddings, [], [], [], {})  # As load_index gives it.
+        index = collection.CollectionIndex([], valid, embeddings, {})  # As load_index gives it.
         collection.top_k(collection.word_query_scores(index.searchable(), vectors, biases), valid, 10)
         times = []
         for _ in range(FLAGS.repeats):
@@ -129,7 +129,7 @@ def approximate_search(count: int, dim: int = 512, clusters: int = 2000) -> None
     for start in range(0, count, 65536):
         part = embeddings[start : start + 65536]
         part[:] = centres[rng.integers(0, clusters, len(part))] + rng.standard_normal(part.shape, dtype=np.float32)
-    index = collection.CollectionIndex([], np.ones(count, bool), embeddings, [], [], [], {})
+    index = collection.CollectionIndex([], np.ones(count, bool), embeddings, {})
     with tempfile.TemporaryDirectory() as directory:
         started = time.perf_counter()
         approximate = collection.approximate_index(index, directory, "words", log=lambda *_: None)

@@ -49,8 +49,13 @@ def test_every_image_gets_what_serving_gives_it_and_bad_ones_are_listed(tiny_run
     good = [data for _, data in items[:8]]
     out = signatures["serving_default"](images=tf.constant(good))
     np.testing.assert_allclose(index.embeddings[:8], out["embedding"].numpy(), rtol=1e-6, atol=1e-6)
-    assert index.words[:8] == [[w.decode() for w in row] for row in out["words"].numpy().tolist()]
-    assert not index.embeddings[8:].any() and index.thumbnails[0][:2] == b"\xff\xd8"  # JPEG thumbnails.
+    details = index.details(range(11))
+    assert [d["words"] for d in details[:8]] == [[w.decode() for w in row] for row in out["words"].numpy().tolist()]
+    np.testing.assert_allclose([d["scores"] for d in details[:8]], out["scores"].numpy(), rtol=1e-6)
+    assert not index.embeddings[8:].any() and details[0]["thumbnail"][:2] == b"\xff\xd8"  # JPEG thumbnails.
+    assert [d["words"] for d in details[8:]] == [[], [], []]
+    # Rows asked in any order, across shards, come back in that order.
+    assert index.details([10, 2, 7]) == [details[10], details[2], details[7]]
     bad = (tmp_path / "bad.tsv").read_text().splitlines()
     assert [line.split("\t")[0] for line in bad[1:]] == ["bad/text", "bad/bomb", "bad/missing"]
     assert bad[3].endswith(collection.UNREADABLE) and json.loads((tmp_path / "manifest.json").read_text()) == manifest
@@ -127,15 +132,13 @@ def clustered_index(count=20_000, dim=64, clusters=200, seed=0) -> collection.Co
     embeddings = (centres[rng.integers(0, clusters, count)] + rng.normal(size=(count, dim))).astype(np.float32)
     valid = rng.random(count) > 0.05
     embeddings[~valid] = 0.0
-    return collection.CollectionIndex([str(i) for i in range(count)], valid, embeddings, [], [], [], {})
+    return collection.CollectionIndex([str(i) for i in range(count)], valid, embeddings, {})
 
 
 @pytest.mark.parametrize("kind", collection.QUERY_KINDS)
 def test_the_approximate_index_finds_what_exact_search_finds_and_is_cached(kind, tmp_path):
     whole = clustered_index(count=20_100)
-    index = collection.CollectionIndex(
-        whole.keys[:20_000], whole.valid[:20_000], whole.embeddings[:20_000], [], [], [], {}
-    )
+    index = collection.CollectionIndex(whole.keys[:20_000], whole.valid[:20_000], whole.embeddings[:20_000], {})
     said = []
     approximate = collection.approximate_index(index, str(tmp_path), kind, log=said.append)
     info = json.loads((tmp_path / "approximate.json").read_text())[kind]

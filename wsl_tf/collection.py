@@ -312,16 +312,15 @@ def _read_manifest(directory: str) -> dict | None:
 
 @dataclasses.dataclass
 class CollectionIndex:
-    """A whole index in memory: keys [N], valid [N], embeddings [N, E] as stored (float16 or float32; zeros where
-    not valid), each image's top words and scores, thumbnails (JPEG bytes), and the manifest."""
+    """What search holds of an index: keys [N], valid [N] and embeddings [N, E] as stored (float16 or float32;
+    zeros where not valid), and the manifest. Each image's top words, scores and thumbnail stay in the shards,
+    read for the rows asked (details), so a million-image index costs its embeddings' bytes and little more."""
 
     keys: list
     valid: np.ndarray
     embeddings: np.ndarray
-    words: list
-    scores: list
-    thumbnails: list
     manifest: dict
+    directory: str | None = None
     _resident: object = None
 
     def searchable(self):
@@ -335,29 +334,74 @@ class CollectionIndex:
             self._resident = tf.constant(np.asarray(self.embeddings, np.float32))
         return self._resident
 
+    def details(self, rows) -> list[dict]:
+        """{"words", "scores", "thumbnail"} of each row, in the order asked, read from the shards holding them
+        (each read up to its last row asked)."""
+        import tensorflow as tf
+
+        rows = [int(r) for r in rows]
+        starts = np.cumsum([0] + [shard["images"] for shard in self.manifest["shards"]])
+        wanted: dict[int, dict[int, int]] = {}  # shard -> {offset in it: row}
+        for row in rows:
+            shard = int(np.searchsorted(starts, row, side="right")) - 1
+            wanted.setdefault(shard, {})[row - int(starts[shard])] = row
+        found = {}
+        for shard, offsets in wanted.items():
+            path = os.path.join(self.directory, self.manifest["shards"][shard]["name"])
+            records = tf.data.TFRecordDataset(path).take(max(offsets) + 1)
+            for offset, serialized in enumerate(records):
+                if offset in offsets:
+                    feature = tf.train.Example.FromString(serialized.numpy()).features.feature
+                    found[offsets[offset]] = {
+                        "words": [w.decode("utf-8") for w in feature[WORDS].bytes_list.value],
+                        "scores": list(feature[SCORES].float_list.value),
+                        "thumbnail": feature[THUMB].bytes_list.value[0],
+                    }
+        return [found[row] for row in rows]
+
+
+# Records parsed per batch when an index is loaded.
+LOAD_BATCH = 4096
+
 
 def load_index(directory: str) -> CollectionIndex:
-    """The index in directory; CollectionIndexError when it has no manifest (wsl-embed not run or not finished)."""
+    """The keys, validity and embeddings of the index in directory, parsed in batches by TensorFlow into one
+    array of the stored dtype made at its full size once; CollectionIndexError when it has no manifest
+    (wsl-embed not run or not finished)."""
     import tensorflow as tf
 
     manifest = _read_manifest(directory)
     if manifest is None:
         raise CollectionIndexError(f"{directory}: no {MANIFEST} (wsl-embed writes it when an index is complete)")
-    dim, dtype = manifest["embedding_dim"], DTYPES[manifest["dtype"]]
-    keys, valid, rows, words, scores, thumbs = [], [], [], [], [], []
-    for shard in manifest["shards"]:
-        for serialized in tf.data.TFRecordDataset(os.path.join(directory, shard["name"])):
-            feature = tf.train.Example.FromString(serialized.numpy()).features.feature
-            keys.append(feature[KEY].bytes_list.value[0].decode("utf-8"))
-            ok = bool(feature[VALID].int64_list.value[0])
-            valid.append(ok)
-            raw = feature[EMBEDDING].bytes_list.value[0]
-            rows.append(np.frombuffer(raw, dtype) if ok else np.zeros(dim, dtype))
-            words.append([w.decode("utf-8") for w in feature[WORDS].bytes_list.value])
-            scores.append(list(feature[SCORES].float_list.value))
-            thumbs.append(feature[THUMB].bytes_list.value[0])
-    embeddings = np.stack(rows) if rows else np.zeros((0, dim), dtype)
-    return CollectionIndex(keys, np.array(valid, bool), embeddings, words, scores, thumbs, manifest)
+    dim, dtype = manifest["embedding_dim"], np.dtype(DTYPES[manifest["dtype"]])
+    spec = {
+        KEY: tf.io.FixedLenFeature([], tf.string),
+        VALID: tf.io.FixedLenFeature([], tf.int64),
+        EMBEDDING: tf.io.FixedLenFeature([], tf.string),
+    }
+
+    def parse(serialized):
+        parsed = tf.io.parse_example(serialized, spec)
+        # As bytes (decode_raw has no padded float16): an image without an embedding stores b"", padded with zeros.
+        rows = tf.io.decode_raw(parsed[EMBEDDING], tf.uint8, fixed_length=dim * dtype.itemsize)
+        return parsed[KEY], parsed[VALID], rows
+
+    paths = [os.path.join(directory, shard["name"]) for shard in manifest["shards"]]
+    embeddings = np.empty((manifest["images"], dim), dtype)
+    keys, valid, filled = [], np.empty(manifest["images"], bool), 0
+    if paths:
+        batches = tf.data.TFRecordDataset(paths).batch(LOAD_BATCH).map(parse)
+        for batch_keys, batch_valid, rows in batches:
+            count = len(batch_valid)
+            keys += [key.decode("utf-8") for key in batch_keys.numpy().tolist()]
+            valid[filled : filled + count] = batch_valid.numpy().astype(bool)
+            embeddings[filled : filled + count] = rows.numpy().view(dtype)
+            filled += count
+    if filled != manifest["images"]:
+        raise CollectionIndexError(
+            f"{directory}: {filled:,} records in its shards, the manifest says {manifest['images']:,}"
+        )
+    return CollectionIndex(keys, valid, embeddings, manifest, directory)
 
 
 def top_k(scores, valid: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -549,7 +593,8 @@ def search(
         else:
             scored = word_query_scores(index.searchable(), np.asarray(vector)[None], np.full(1, constant, np.float32))
         rows, scores = top_k(scored, index.valid, top)
+    details = index.details(rows.tolist())
     return [
-        {"key": index.keys[r], "score": float(v), "words": index.words[r], "thumbnail": index.thumbnails[r]}
-        for r, v in zip(rows.tolist(), scores.tolist())
+        {"key": index.keys[r], "score": float(v), "words": d["words"], "thumbnail": d["thumbnail"]}
+        for r, v, d in zip(rows.tolist(), scores.tolist(), details)
     ]

@@ -69,7 +69,7 @@ def test_a_jsonl_list_and_a_prepared_split_are_embedded_in_their_order(tiny_run,
     )
     listed = collection.load_index(str(tmp_path / "listed"))
     assert listed.keys == ["first", "second"] and listed.valid.tolist() == [True, False]
-    assert listed.manifest["dtype"] == "float16" and listed.thumbnails == [b"", b""]
+    assert listed.manifest["dtype"] == "float16" and [d["thumbnail"] for d in listed.details([0, 1])] == [b"", b""]
     assert (
         run_command(
             embed,

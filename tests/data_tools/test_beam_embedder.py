@@ -27,11 +27,13 @@ def assert_same_index(beam_dir, local_dir):
     beam, local = collection.load_index(str(beam_dir)), collection.load_index(str(local_dir))
     assert beam.manifest == local.manifest
     assert beam.keys == local.keys and beam.valid.tolist() == local.valid.tolist()
-    assert beam.words == local.words and beam.thumbnails == local.thumbnails
+    beam_details, local_details = beam.details(range(len(beam.keys))), local.details(range(len(local.keys)))
+    assert [d["words"] for d in beam_details] == [d["words"] for d in local_details]
+    assert [d["thumbnail"] for d in beam_details] == [d["thumbnail"] for d in local_details]
     np.testing.assert_allclose(beam.embeddings, local.embeddings, atol=1e-5, rtol=0)
     np.testing.assert_allclose(
-        np.concatenate([np.array(s, float) for s in beam.scores]),
-        np.concatenate([np.array(s, float) for s in local.scores]),
+        np.concatenate([np.array(d["scores"], float) for d in beam_details]),
+        np.concatenate([np.array(d["scores"], float) for d in local_details]),
         atol=1e-5,
     )
     assert (beam_dir / collection.BAD).read_text() == (local_dir / collection.BAD).read_text()
