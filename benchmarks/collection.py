@@ -17,6 +17,9 @@
 
 Prints JSON lines: {"bench": "collection_embed", "images", "bare_images_per_s", "embed_images_per_s", "ratio"}
 and {"bench": "collection_search", "embeddings", "ms_per_word_query", "rss_mb"}. Best of --repeats.
+- process: wsl-search itself, as a process, over an on-disk index of --process_at images: its peak memory
+  (target under 2 GB at 1,000,000) for exact search, the first approximate search (which builds the faiss
+  index) and the next.
 """
 
 import json
@@ -40,6 +43,13 @@ flags.DEFINE_integer("images", 1024, "Test images embedded.")
 flags.DEFINE_list("embeddings", ["100000", "1000000"], "Index sizes searched.")
 flags.DEFINE_integer("repeats", 3, "Timings of each; the best is reported.")
 flags.DEFINE_integer("approximate_at", 1_000_000, "Embeddings the approximate index is measured on (0: not).")
+flags.DEFINE_integer(
+    "process_at",
+    1_000_000,
+    "Images of an on-disk float16 index (of --export) that wsl-search runs over as a process, its peak memory "
+    "measured: exact, approximate (building its index) and approximate again (cached) (0: not).",
+)
+flags.DEFINE_string("scratch", None, "Where the on-disk index is written (default: the system's temporary folder).")
 
 
 def main(argv):
@@ -116,6 +126,77 @@ def main(argv):
         del embeddings, index
     if FLAGS.approximate_at:
         approximate_search(FLAGS.approximate_at)
+    if FLAGS.process_at:
+        search_process(FLAGS.process_at)
+
+
+# wsl-search run as its command runs, reporting at exit its own peak resident memory (VmHWM: of this process's
+# memory alone; a forked child's ru_maxrss can carry its parent's).
+PEAK_OF_SEARCH = """
+import atexit, runpy, sys
+def peak():
+    line = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+    sys.stderr.write("peak_kb=" + line.split()[1] + "\\n")
+atexit.register(peak)
+sys.argv = ["wsl-search", *sys.argv[1:]]
+runpy.run_module("wsl_tf.cli.search", run_name="__main__")
+"""
+
+
+def search_process(count: int, clusters: int = 2000) -> None:
+    """wsl-search as a user runs it, over an index wsl-embed --float16 --nothumbnails would write for `count`
+    images of --export (clustered synthetic embeddings, ten words each): wall seconds and the process's peak RSS
+    (its VmHWM) for an exact word query, the first approximate one (which builds and caches its index) and the
+    next (cached)."""
+    import shutil
+    import subprocess
+
+    from wsl_tf import collection
+
+    directory = tempfile.mkdtemp(dir=FLAGS.scratch, prefix="wsl_search_bench_")
+    try:
+        export = collection.export_identity(FLAGS.export)
+        dim, shard = export["embedding_dim"], 4096
+        rng = np.random.default_rng(3)
+        centres = (rng.standard_normal((clusters, dim)) * 2).astype(np.float32)
+        words, scores = [f"w{i}".encode() for i in range(10)], [float(-i) for i in range(10)]
+        collection.start_index(directory, export, "float16", shard, False)
+        counts = []
+        for number, start in enumerate(range(0, count, shard)):
+            size = min(shard, count - start)
+            rows = centres[rng.integers(0, clusters, size)] + rng.standard_normal((size, dim), dtype=np.float32)
+            collection.write_records(
+                os.path.join(directory, collection.SHARD_PATTERN.format(number)),
+                (
+                    collection._example(f"photos/{start + i:07d}.jpg", "", rows[i], words, scores, b"", "float16")
+                    for i in range(size)
+                ),
+            )
+            counts.append(size)
+        collection.finish_index(directory, export, "float16", shard, counts, dict.fromkeys(range(len(counts)), []))
+        word = open(os.path.join(FLAGS.export, "saved_model", "assets", "words.txt")).readline().strip()
+        for mode in ("exact", "approximate", "approximate"):
+            arguments = [f"--index={directory}", f"--words={word}", f"--search={mode}", "--top=10", "--format=json"]
+            started = time.perf_counter()
+            result = subprocess.run(
+                [sys.executable, "-c", PEAK_OF_SEARCH, *arguments], capture_output=True, text=True, check=False
+            )
+            if result.returncode:
+                raise RuntimeError(result.stderr[-2000:])
+            peak_kb = int(result.stderr.split("peak_kb=")[-1].split()[0])
+            print(
+                json.dumps(
+                    {
+                        "bench": "collection_search_process",
+                        "images": count,
+                        "search": mode,
+                        "seconds": round(time.perf_counter() - started, 1),
+                        "peak_rss_mb": round(peak_kb / 1024),
+                    }
+                )
+            )
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def approximate_search(count: int, dim: int = 512, clusters: int = 2000) -> None:

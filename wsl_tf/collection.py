@@ -335,8 +335,8 @@ class CollectionIndex:
         return self._resident
 
     def details(self, rows) -> list[dict]:
-        """{"words", "scores", "thumbnail"} of each row, in the order asked, read from the shards holding them
-        (each read up to its last row asked)."""
+        """{"words", "scores", "thumbnail", "embedding" (float32; empty when not valid)} of each row, in the order
+        asked, read from the shards holding them (each read up to its last row asked)."""
         import tensorflow as tf
 
         rows = [int(r) for r in rows]
@@ -352,27 +352,36 @@ class CollectionIndex:
             for offset, serialized in enumerate(records):
                 if offset in offsets:
                     feature = tf.train.Example.FromString(serialized.numpy()).features.feature
+                    raw = feature[EMBEDDING].bytes_list.value[0]
                     found[offsets[offset]] = {
                         "words": [w.decode("utf-8") for w in feature[WORDS].bytes_list.value],
                         "scores": list(feature[SCORES].float_list.value),
                         "thumbnail": feature[THUMB].bytes_list.value[0],
+                        "embedding": np.frombuffer(raw, DTYPES[self.manifest["dtype"]]).astype(np.float32),
                     }
         return [found[row] for row in rows]
+
+
+def index_manifest(directory: str) -> dict:
+    """The manifest of a complete index; CollectionIndexError when it has none (wsl-embed not run or not done)."""
+    manifest = _read_manifest(directory)
+    if manifest is None:
+        raise CollectionIndexError(f"{directory}: no {MANIFEST} (wsl-embed writes it when an index is complete)")
+    return manifest
 
 
 # Records parsed per batch when an index is loaded.
 LOAD_BATCH = 4096
 
 
-def load_index(directory: str) -> CollectionIndex:
+def load_index(directory: str, embeddings: bool = True) -> CollectionIndex:
     """The keys, validity and embeddings of the index in directory, parsed in batches by TensorFlow into one
     array of the stored dtype made at its full size once; CollectionIndexError when it has no manifest
-    (wsl-embed not run or not finished)."""
+    (wsl-embed not run or not finished). embeddings=False leaves them in the shards (embeddings is None): what
+    a query through a cached approximate index needs."""
     import tensorflow as tf
 
-    manifest = _read_manifest(directory)
-    if manifest is None:
-        raise CollectionIndexError(f"{directory}: no {MANIFEST} (wsl-embed writes it when an index is complete)")
+    manifest = index_manifest(directory)
     dim, dtype = manifest["embedding_dim"], np.dtype(DTYPES[manifest["dtype"]])
     spec = {
         KEY: tf.io.FixedLenFeature([], tf.string),
@@ -387,7 +396,7 @@ def load_index(directory: str) -> CollectionIndex:
         return parsed[KEY], parsed[VALID], rows
 
     paths = [os.path.join(directory, shard["name"]) for shard in manifest["shards"]]
-    embeddings = np.empty((manifest["images"], dim), dtype)
+    rows_kept = np.empty((manifest["images"], dim), dtype) if embeddings else None
     keys, valid, filled = [], np.empty(manifest["images"], bool), 0
     if paths:
         batches = tf.data.TFRecordDataset(paths).batch(LOAD_BATCH).map(parse)
@@ -395,13 +404,14 @@ def load_index(directory: str) -> CollectionIndex:
             count = len(batch_valid)
             keys += [key.decode("utf-8") for key in batch_keys.numpy().tolist()]
             valid[filled : filled + count] = batch_valid.numpy().astype(bool)
-            embeddings[filled : filled + count] = rows.numpy().view(dtype)
+            if rows_kept is not None:
+                rows_kept[filled : filled + count] = rows.numpy().view(dtype)
             filled += count
     if filled != manifest["images"]:
         raise CollectionIndexError(
             f"{directory}: {filled:,} records in its shards, the manifest says {manifest['images']:,}"
         )
-    return CollectionIndex(keys, valid, embeddings, manifest, directory)
+    return CollectionIndex(keys, valid, rows_kept, manifest, directory)
 
 
 def top_k(scores, valid: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -414,8 +424,9 @@ def top_k(scores, valid: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return rows.numpy(), values.numpy()
 
 
-# Rows scored at a time: an index of a million float16 embeddings is never copied whole to float32.
-SEARCH_CHUNK = 65536
+# Rows scored at a time (32 MiB as float32 at E = 512): an index of a million float16 embeddings is never copied
+# whole to float32.
+SEARCH_CHUNK = 16384
 
 
 # An index up to this many bytes as float32 is held by TensorFlow whole, once (CollectionIndex.searchable); a
@@ -454,9 +465,11 @@ def image_query_scores(embeddings: np.ndarray, query: np.ndarray) -> np.ndarray:
 
 
 # --- Approximate search -------------------------------------------------------------------------------------
-# For a large collection: faiss (faiss-cpu, the [ann] extra), an inverted file of flat lists over inner products,
-# built on first use and cached in the index directory. Word queries search the raw embeddings (a word query's
-# score is e . mean(w) + mean(b), an inner product plus a constant); image queries the unit-length ones (cosine).
+# For a large collection: faiss (faiss-cpu, the [ann] extra), an inverted file of 8-bit scalar-quantised lists over
+# inner products (the hits it finds are scored exactly from their shards), built by wsl-embed --index or on first
+# use and cached in the index directory; a query through it needs no embeddings in memory. Word queries search the
+# raw embeddings (a word query's score is e . mean(w) + mean(b), an inner product plus a constant); image queries
+# the unit-length ones (cosine).
 APPROXIMATE_FILE = "approximate-{kind}.faiss"
 APPROXIMATE_INFO = "approximate.json"
 QUERY_KINDS = ("words", "image")
@@ -470,26 +483,35 @@ def _faiss():
     return faiss
 
 
-def _kind_rows(index: CollectionIndex, kind: str) -> np.ndarray:
-    """The valid rows as float32, unit length for image queries."""
-    rows = np.asarray(index.embeddings[index.valid], np.float32)
+def _kind_rows(index: CollectionIndex, kind: str, rows=None) -> np.ndarray:
+    """Rows of the embeddings (default: every valid one) as float32, unit length for image queries."""
+    picked = np.asarray(index.embeddings[np.flatnonzero(index.valid) if rows is None else rows], np.float32)
     if kind == "image":
-        rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
-    return rows
+        picked /= np.maximum(np.linalg.norm(picked, axis=1, keepdims=True), 1e-12)
+    return picked
+
+
+# Valid rows converted to float32 and added to the approximate index at a time (64 MiB at E = 256).
+ADD_CHUNK = 65536
 
 
 def build_approximate(index: CollectionIndex, kind: str, lists: int | None = None, seed: int = 0):
-    """A faiss IndexIVFFlat (inner product) over the valid rows, ids = row numbers; lists: its inverted lists
-    (default sqrt(N), at least 1), trained on at most 64 rows a list."""
+    """A faiss IndexIVFScalarQuantizer (8 bits a dimension, inner product) over the valid rows, ids = row numbers,
+    a quarter of float32's bytes; lists: its inverted lists (default sqrt(N), at least 1), trained on at most 64
+    rows a list; the rows are added ADD_CHUNK at a time, so the build holds no float32 copy of the index."""
     faiss = _faiss()
-    rows = _kind_rows(index, kind)
     ids = np.flatnonzero(index.valid).astype(np.int64)
-    lists = min(lists or max(1, int(np.sqrt(len(rows)))), max(1, len(rows)))  # No more lists than rows.
-    quantizer = faiss.IndexFlatIP(rows.shape[1])
-    approximate = faiss.IndexIVFFlat(quantizer, rows.shape[1], lists, faiss.METRIC_INNER_PRODUCT)
-    sample = np.random.default_rng(seed).permutation(len(rows))[: 64 * lists]
-    approximate.train(rows[np.sort(sample)])
-    approximate.add_with_ids(rows, ids)
+    dim = index.embeddings.shape[1]
+    lists = min(lists or max(1, int(np.sqrt(len(ids)))), max(1, len(ids)))  # No more lists than rows.
+    quantizer = faiss.IndexFlatIP(dim)
+    approximate = faiss.IndexIVFScalarQuantizer(
+        quantizer, dim, lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+    )
+    sample = np.random.default_rng(seed).permutation(len(ids))[: 64 * lists]
+    approximate.train(_kind_rows(index, kind, ids[np.sort(sample)]))
+    for start in range(0, len(ids), ADD_CHUNK):
+        chunk = ids[start : start + ADD_CHUNK]
+        approximate.add_with_ids(_kind_rows(index, kind, chunk), chunk)
     return approximate
 
 
@@ -498,8 +520,10 @@ def approximate_index(index: CollectionIndex, directory: str, kind: str, log=pri
     until its recall@10 against exact search reaches TARGET_RECALL on 100 queries of its kind (recall_queries) or
     every list is probed, that recall logged and kept in approximate.json."""
     faiss = _faiss()
-    path = os.path.join(directory, APPROXIMATE_FILE.format(kind=kind))
+    path = approximate_path(directory, kind)
     if fileio.exists(path):
+        if os.path.exists(path):  # A local file: faiss reads it into the index, with no copy of its bytes.
+            return faiss.read_index(path)
         return faiss.deserialize_index(np.frombuffer(fileio.read_bytes(path), np.uint8))
     approximate = build_approximate(index, kind)
     approximate.nprobe = default_probes(approximate.nlist)
@@ -529,8 +553,14 @@ def default_probes(lists: int) -> int:
     return max(1, lists // 16)
 
 
+def approximate_path(directory: str, kind: str) -> str:
+    """Where the approximate index of a query kind is cached in an index directory."""
+    return os.path.join(directory, APPROXIMATE_FILE.format(kind=kind))
+
+
 def approximate_top_k(approximate, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, inner products) of the k best rows the approximate index finds for the query vector [E]."""
+    """(rows, inner products from the 8-bit codes) of the k best rows the approximate index finds for the query
+    vector [E] (unit length for image queries)."""
     scores, rows = approximate.search(np.asarray(query, np.float32)[None], k)
     keep = rows[0] >= 0
     return rows[0][keep], scores[0][keep]
@@ -540,13 +570,14 @@ def recall_queries(index: CollectionIndex, kind: str, queries: int = 100, k: int
     """(queries [Q, E], each one's exact top-k rows), seeded: for image queries the collection's own valid
     embeddings; for word queries random directions of the embeddings' per-feature spread (a word vector is
     near no image, and a query among the images is the easy case)."""
-    rows = _kind_rows(index, kind)
+    ids = np.flatnonzero(index.valid)
+    dim = index.embeddings.shape[1]
     rng = np.random.default_rng(1)
     if kind == "image":
-        picked = rows[rng.permutation(len(rows))[:queries]]
+        picked = _kind_rows(index, kind, ids[rng.permutation(len(ids))[:queries]])
     else:
-        spread = rows[: 1 << 16].std(0) if len(rows) else np.ones(rows.shape[1], np.float32)
-        picked = (rng.standard_normal((queries, rows.shape[1])) * spread).astype(np.float32)
+        spread = _kind_rows(index, kind, ids[: 1 << 16]).std(0) if len(ids) else np.ones(dim, np.float32)
+        picked = (rng.standard_normal((queries, dim)) * spread).astype(np.float32)
     searchable = index.searchable()
     return picked, [set(top_k(_exact_scores(searchable, q, kind), index.valid, k)[0].tolist()) for q in picked]
 
@@ -584,17 +615,30 @@ def search(
     """
     if approximate:
         faiss_index = approximate_index(index, directory, kind, log=log)
-        query = vector / max(float(np.linalg.norm(vector)), 1e-12) if kind == "image" else vector
-        rows, scores = approximate_top_k(faiss_index, query, top)
-        scores = scores + constant
+        query = np.asarray(vector, np.float32)
+        query = query / max(float(np.linalg.norm(query)), 1e-12) if kind == "image" else query
+        rows, _ = approximate_top_k(faiss_index, query, top)
+        details = index.details(rows.tolist())
+        # The hits' scores exact, from their stored embeddings (the codes only chose them), and ranked by those.
+        exact = [exact_score(d["embedding"], query, kind) + constant for d in details]
+        order = np.argsort(-np.asarray(exact), kind="stable")
+        rows, scores, details = rows[order], np.asarray(exact)[order], [details[i] for i in order]
     else:
         if kind == "image":
             scored = image_query_scores(index.searchable(), vector)
         else:
             scored = word_query_scores(index.searchable(), np.asarray(vector)[None], np.full(1, constant, np.float32))
         rows, scores = top_k(scored, index.valid, top)
-    details = index.details(rows.tolist())
+        details = index.details(rows.tolist())
     return [
         {"key": index.keys[r], "score": float(v), "words": d["words"], "thumbnail": d["thumbnail"]}
         for r, v, d in zip(rows.tolist(), scores.tolist(), details)
     ]
+
+
+def exact_score(embedding: np.ndarray, query: np.ndarray, kind: str) -> float:
+    """One image's score for a query: e . query for words (before the bias), its cosine for an image (query of
+    unit length)."""
+    if kind == "image":
+        return float(embedding @ query / max(float(np.linalg.norm(embedding)), 1e-12))
+    return float(embedding @ query)

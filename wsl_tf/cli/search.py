@@ -94,7 +94,12 @@ def main(argv):
     from wsl_tf.cli.predict import saved_model_dir
     from wsl_tf.gallery import gallery_html
 
-    index = collection.load_index(FLAGS.index)
+    manifest = collection.index_manifest(FLAGS.index)
+    approximate = FLAGS.search == "approximate" or (FLAGS.search == "auto" and manifest["images"] > APPROXIMATE_ABOVE)
+    kind = "image" if FLAGS.image else "words"
+    # Through a cached approximate index the embeddings stay in the shards: only the hits' are read.
+    cached = approximate and fileio.exists(collection.approximate_path(FLAGS.index, kind))
+    index = collection.load_index(FLAGS.index, embeddings=not cached)
     model = FLAGS.model or index.manifest["export"]["path"]
     identity = collection.export_identity(model)
     if {k: identity[k] for k in ("checkpoint", "embedding_dim", "num_words")} != {
@@ -106,9 +111,6 @@ def main(argv):
         )
     signatures = tf.saved_model.load(saved_model_dir(model)).signatures
     query, kind, vector, constant = query_vector(index, signatures, FLAGS.words, FLAGS.image)
-    approximate = FLAGS.search == "approximate" or (
-        FLAGS.search == "auto" and index.manifest["images"] > APPROXIMATE_ABOVE
-    )
     hits = collection.search(
         index,
         FLAGS.index,
