@@ -9,10 +9,10 @@ manifest.json. Run by any Beam runner:
    (position, key, reference), leaving out the images of shards an earlier
    run finished (a rerun after a kill embeds only what is missing).
 2. The references are spread over the workers, loaded into image bytes,
-   and those that read go through Beam's RunInference with its TensorFlow
-   model handler on the export's SavedModel (serving_default, so the
-   export's own decoding, pixel limit and preprocessing), batched by Beam up
-   to --batch_size; an unreadable image bypasses the model and is recorded
+   and those that read go through Beam's RunInference with a model handler
+   for the export's SavedModel (serving_default, so the export's own
+   decoding, pixel limit and preprocessing), batched by Beam up to
+   --batch_size; an unreadable image bypasses the model and is recorded
    with its reason.
 3. The records are grouped by shard; each shard is written by one task, in
    position order, under a temporary name then renamed.
@@ -23,8 +23,7 @@ every worker reaches), and so must --model be.
 
 import os
 
-from apache_beam.ml.inference.base import KeyedModelHandler, PredictionResult, RunInference
-from apache_beam.ml.inference.tensorflow_inference import TFModelHandlerTensor
+from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, PredictionResult, RunInference
 
 from data_tools.beam_preparer import RUNNERS
 from data_tools.collection_inputs import CollectionInput
@@ -32,27 +31,34 @@ from wsl_tf import collection, fileio
 from wsl_tf.errors import ConfigError
 
 
-def serving_default_inference(model, batch, inference_args, model_id=None):
-    """Beam's inference_fn: a batch of encoded images through the SavedModel's serving_default; each image's
-    row of its outputs (collection.ANSWERS)."""
-    import tensorflow as tf
+class SavedModelHandler(ModelHandler):
+    """Beam's model handler for a SavedModel's serving_default: encoded images in, each image's row of its
+    outputs (collection.ANSWERS) out. Beam's own TensorFlow handlers (tensorflow_inference) import
+    tensorflow_hub, which needs tf-keras, which installs the full `tensorflow` package beside tensorflow-cpu;
+    and they load through tf.keras.models.load_model, which Keras 3 refuses for a SavedModel. This one loads
+    with tf.saved_model.load."""
 
-    out = model.signatures["serving_default"](images=tf.constant(list(batch), tf.string))
-    answers = {name: out[name].numpy() for name in collection.ANSWERS}
-    return [
-        PredictionResult(image, {name: answers[name][row] for name in answers}, model_id)
-        for row, image in enumerate(batch)
-    ]
-
-
-class SavedModelHandler(TFModelHandlerTensor):
-    """Beam's TensorFlow model handler on a SavedModel directory. Its own loader goes through
-    tf.keras.models.load_model, which Keras 3 refuses for a SavedModel; this one is tf.saved_model.load."""
+    def __init__(self, saved_model_dir: str, max_batch_size: int):
+        super().__init__(min_batch_size=1, max_batch_size=max_batch_size)
+        self.saved_model_dir = saved_model_dir
 
     def load_model(self):
         import tensorflow as tf
 
-        return tf.saved_model.load(self._model_uri)
+        return tf.saved_model.load(self.saved_model_dir)
+
+    def run_inference(self, batch, model, inference_args=None):
+        import tensorflow as tf
+
+        out = model.signatures["serving_default"](images=tf.constant(list(batch), tf.string))
+        answers = {name: out[name].numpy() for name in collection.ANSWERS}
+        return [
+            PredictionResult(image, {name: answers[name][row] for name in answers}, self.saved_model_dir)
+            for row, image in enumerate(batch)
+        ]
+
+    def get_metrics_namespace(self) -> str:
+        return "wsl_embed"
 
 
 class _Load:
@@ -111,11 +117,7 @@ def run_pipeline(
     }
     todo = [item for item in scanned if item[0] // shard_size not in finished]
     log(f"{len(scanned):,} images in {len(counts)} shards; {len(finished)} finished earlier, {len(todo):,} to embed")
-    handler = KeyedModelHandler(
-        SavedModelHandler(
-            saved_model_dir, inference_fn=serving_default_inference, min_batch_size=1, max_batch_size=batch_size
-        )
-    )
+    handler = KeyedModelHandler(SavedModelHandler(saved_model_dir, batch_size))
     record = _Record(dtype, thumbnails, shard_size)
     if todo:
         with beam.Pipeline(options=PipelineOptions([f"--runner={runner}", *pipeline_args])) as pipeline:

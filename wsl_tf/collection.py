@@ -28,6 +28,7 @@ gives them (e.w + b: a word's prior is the same for every image); by image,
 the cosine of the query's embedding with each image's.
 """
 
+import collections
 import concurrent.futures
 import dataclasses
 import io
@@ -254,6 +255,10 @@ def write_records(path: str, records: Iterable[bytes]) -> None:
             tf.io.gfile.remove(temp)
 
 
+# Batches wsl-embed has in the model at once.
+IN_FLIGHT = 2
+
+
 def _write_shard(serve, shard_items: list, path: str, batch_size: int, dtype: str, bar, thumbnails: bool) -> list:
     """One shard's images through serving_default, a batch at a time; the (key, problem) of each without an
     embedding."""
@@ -267,13 +272,13 @@ def _write_shard(serve, shard_items: list, path: str, batch_size: int, dtype: st
         return {name: value.numpy() for name, value in out.items()}
 
     def records():
-        # The model answers the next batch (TensorFlow, off the GIL) while this thread builds the records and
-        # thumbnails of the last one.
-        with concurrent.futures.ThreadPoolExecutor(1) as model:
+        # IN_FLIGHT batches are in the model at once (TensorFlow runs off the GIL, and one call alone leaves the
+        # cores idle part of the time) while this thread builds the records and thumbnails of the oldest, in order.
+        with concurrent.futures.ThreadPoolExecutor(IN_FLIGHT) as model:
             batches = _batched(iter(shard_items), batch_size)
-            pending = [(batch, model.submit(answered, batch)) for batch in itertools.islice(batches, 1)]
+            pending = collections.deque((b, model.submit(answered, b)) for b in itertools.islice(batches, IN_FLIGHT))
             while pending:
-                batch, future = pending.pop()
+                batch, future = pending.popleft()
                 for following in itertools.islice(batches, 1):
                     pending.append((following, model.submit(answered, following)))
                 yield from batch_records(batch, future.result())

@@ -15,8 +15,8 @@ that cannot be read or decoded, or whose header declares more pixels than
 the export allows, is counted and listed in bad.tsv, never fatal. A rerun
 after a kill skips the finished shards and ends with the same files.
 With --runner=DirectRunner|DataflowRunner|FlinkRunner|SparkRunner the job is
-an Apache Beam pipeline (data_tools/beam_embedder.py: RunInference with
-Beam's TensorFlow model handler on the SavedModel) writing the same shards.
+an Apache Beam pipeline (data_tools/beam_embedder.py: Beam's RunInference
+with a model handler for the SavedModel) writing the same shards.
 --index builds the approximate indexes wsl-search uses above 1,000,000
 images (or with --search=approximate) now rather than on first search.
 """
@@ -93,7 +93,7 @@ def main(argv):
             from data_tools import beam_embedder
         except ImportError as error:
             raise ConfigError(
-                f"--runner={FLAGS.runner} needs Apache Beam and tensorflow-hub: pip install 'wsl_tf[beam]' ({error})"
+                f"--runner={FLAGS.runner} needs Apache Beam: pip install 'wsl_tf[beam]' ({error})"
             ) from None
         manifest = beam_embedder.run_pipeline(
             inputs,
