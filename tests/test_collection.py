@@ -178,3 +178,27 @@ def test_a_thumbnail_is_a_jpeg_at_most_128_px_and_a_small_jpeg_is_its_own():
         thumb = Image.open(io.BytesIO(collection.thumbnail(data)))
         assert (thumb.format, thumb.mode, thumb.size) == ("JPEG", "RGB", expected)
     assert collection.thumbnail(b"not an image") == b""
+
+
+def test_embedding_holds_a_few_batches_of_images_not_a_shard(tiny_run, signatures, tmp_path):
+    pulled, pulled_at_calls, sizes = [0], [], []
+
+    def images():
+        for i in range(60):
+            pulled[0] += 1
+            yield f"{i:02d}.png", image_bytes(32, 32, fmt="PNG", seed=i)
+
+    def serve(images):
+        pulled_at_calls.append(pulled[0])
+        sizes.append(int(images.shape[0]))
+        return signatures["serving_default"](images=images)
+
+    manifest = collection.write_index(
+        {"serving_default": serve}, images(), str(tmp_path), export_of(tiny_run), 4, 50, progress=False
+    )
+    assert [s["images"] for s in manifest["shards"]] == [50, 10] and sizes == [4] * 12 + [2, 4, 4, 2]
+    # When the model is called, the images read beyond those it was given before are at most the batches in
+    # flight and the one being read (reading a whole shard first would have read 50 before the first call).
+    given_before = np.cumsum([0, *sizes[:-1]])
+    assert all(p - g <= 4 * (collection.IN_FLIGHT + 1) for p, g in zip(pulled_at_calls, given_before))
+    assert pulled_at_calls[0] <= 4 * collection.IN_FLIGHT

@@ -151,7 +151,7 @@ def write_index(
 
     export: what identifies the model (its path, checkpoint, embedding_dim, num_words), written into the
     manifest; an index of another export in output_dir is refused. A shard already finished is skipped (its
-    images read again, not embedded). Memory: one batch of images and one shard's records at a time.
+    images read again, not embedded). Memory: IN_FLIGHT + 1 batches of images at a time.
     thumbnails: False leaves each image's thumbnail empty (a gallery then shows keys only).
     """
     from tqdm import tqdm
@@ -160,13 +160,20 @@ def write_index(
     serve = signatures["serving_default"]
     counts, problems = [], {}
     bar = tqdm(desc="embed", unit="img", disable=not progress)
-    for number, shard_items in enumerate(_batched(iter(items), shard_size)):
+    remaining = iter(items)
+    for number in itertools.count():
+        # The shard's images as they come (never a whole shard in memory): its first, then up to shard_size.
+        first = next(remaining, None)
+        if first is None:
+            break
+        shard_items = itertools.chain([first], itertools.islice(remaining, shard_size - 1))
         path = os.path.join(output_dir, SHARD_PATTERN.format(number))
         if not fileio.exists(path):  # A finished shard is kept: its images are not embedded again.
-            problems[number] = _write_shard(serve, shard_items, path, batch_size, dtype, bar, thumbnails)
+            problems[number], count = _write_shard(serve, shard_items, path, batch_size, dtype, bar, thumbnails)
         else:
-            bar.update(len(shard_items))
-        counts.append(len(shard_items))
+            count = sum(1 for _ in shard_items)
+            bar.update(count)
+        counts.append(count)
     bar.close()
     return finish_index(output_dir, export, dtype, shard_size, counts, problems)
 
@@ -259,10 +266,10 @@ def write_records(path: str, records: Iterable[bytes]) -> None:
 IN_FLIGHT = 2
 
 
-def _write_shard(serve, shard_items: list, path: str, batch_size: int, dtype: str, bar, thumbnails: bool) -> list:
-    """One shard's images through serving_default, a batch at a time; the (key, problem) of each without an
-    embedding."""
-    problems = []
+def _write_shard(serve, shard_items, path: str, batch_size: int, dtype: str, bar, thumbnails: bool):
+    """One shard's images (an iterator) through serving_default, a batch at a time; (the (key, problem) of each
+    without an embedding, the shard's image count)."""
+    problems, seen = [], [0]
 
     def answered(batch):
         import tensorflow as tf
@@ -291,10 +298,11 @@ def _write_shard(serve, shard_items: list, path: str, batch_size: int, dtype: st
                 problems.append((key, UNREADABLE if answer is None else UNDECODABLE))
             yield image_record(key, data, answer, dtype, thumbnails)
             row += data is not None
+        seen[0] += len(batch)
         bar.update(len(batch))
 
     write_records(path, records())
-    return problems
+    return problems, seen[0]
 
 
 def _problems_of_shard(path: str) -> list[tuple[str, str]]:
