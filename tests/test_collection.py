@@ -202,3 +202,11 @@ def test_embedding_holds_a_few_batches_of_images_not_a_shard(tiny_run, signature
     given_before = np.cumsum([0, *sizes[:-1]])
     assert all(p - g <= 4 * (collection.IN_FLIGHT + 1) for p, g in zip(pulled_at_calls, given_before))
     assert pulled_at_calls[0] <= 4 * collection.IN_FLIGHT
+
+
+def test_packed_keys_give_back_each_key_in_order_unicode_included():
+    keys = ["a.jpg", "dossier/été.png", "", "日本/猫.jpg"]
+    packed = collection.PackedKeys.of([[k.encode() for k in keys[:2]], [k.encode() for k in keys[2:]]])
+    assert len(packed) == 4 and list(packed) == keys and packed == keys and packed[3] == "日本/猫.jpg"
+    assert packed[1:3] == keys[1:3] and packed != keys[:3]
+    assert len(collection.PackedKeys.of([])) == 0
