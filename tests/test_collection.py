@@ -210,3 +210,11 @@ def test_packed_keys_give_back_each_key_in_order_unicode_included():
     assert len(packed) == 4 and list(packed) == keys and packed == keys and packed[3] == "日本/猫.jpg"
     assert packed[1:3] == keys[1:3] and packed != keys[:3]
     assert len(collection.PackedKeys.of([])) == 0
+
+
+def test_a_cached_approximate_index_reads_back_from_a_filesystem_that_is_not_local():
+    index = clustered_index(count=2_000)
+    said = []
+    built = collection.approximate_index(index, "ram://approximate_cache", "words", log=said.append)
+    again = collection.approximate_index(index, "ram://approximate_cache", "words", log=said.append)
+    assert len(said) == 1 and again.ntotal == built.ntotal == int(index.valid.sum()) and again.nprobe == built.nprobe

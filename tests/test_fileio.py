@@ -125,3 +125,9 @@ def test_temporaries_left_under_a_directory_are_found_at_any_depth(tmp_path):
         "run/checkpoints/ckpt-4_temp",
         "run/eval/.metrics.json.tmp-0123456789ab",
     ]
+
+
+def test_only_a_path_without_a_scheme_is_local():
+    assert fileio.is_local("/tmp/x") and fileio.is_local("runs/demo")
+    assert not fileio.is_local("gs://b/x") and not fileio.is_local("ram://x")
+    assert fileio.absolute("gs://b/x") == "gs://b/x" and fileio.absolute("x") == os.path.abspath("x")

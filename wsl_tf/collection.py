@@ -562,7 +562,7 @@ def approximate_index(index: CollectionIndex, directory: str, kind: str, log=pri
     faiss = _faiss()
     path = approximate_path(directory, kind)
     if fileio.exists(path):
-        if os.path.exists(path):  # A local file: faiss reads it into the index, with no copy of its bytes.
+        if fileio.is_local(path):  # faiss reads a local file into the index, with no copy of its bytes.
             return faiss.read_index(path)
         return faiss.deserialize_index(np.frombuffer(fileio.read_bytes(path), np.uint8))
     approximate = build_approximate(index, kind)

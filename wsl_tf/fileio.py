@@ -143,10 +143,16 @@ def remove_tree(path: str) -> None:
         pass
 
 
+def is_local(path: str) -> bool:
+    """Whether a path is on the local filesystem, not on one of its own (gs://, hdfs://, ram://): where a library
+    that opens files itself (faiss) can be handed the path."""
+    return "://" not in str(path)
+
+
 def absolute(path: str) -> str:
     """A local path made absolute (for a record of where something came from); a path on a filesystem of its
     own (gs://, hdfs://, ram://) as given."""
-    return str(path) if "://" in str(path) else os.path.abspath(path)
+    return os.path.abspath(path) if is_local(path) else str(path)
 
 
 def write_text_atomic(path: str, text: str) -> None:
