@@ -59,6 +59,9 @@ def test_every_image_gets_what_serving_gives_it_and_bad_ones_are_listed(tiny_run
     assert [d["words"] for d in again] == [details[i]["words"] for i in (10, 2, 7)]
     np.testing.assert_array_equal(again[2]["embedding"], index.embeddings[7])
     assert again[0]["embedding"].size == 0  # No embedding for a bad image.
+    lean = collection.load_index(str(tmp_path), embeddings=False)  # What a cached approximate search loads.
+    assert lean.embeddings is None and lean.keys == index.keys and lean.valid.tolist() == index.valid.tolist()
+    assert [d["words"] for d in lean.details([10, 2, 7])] == [d["words"] for d in again]
     bad = (tmp_path / "bad.tsv").read_text().splitlines()
     assert [line.split("\t")[0] for line in bad[1:]] == ["bad/text", "bad/bomb", "bad/missing"]
     assert bad[3].endswith(collection.UNREADABLE) and json.loads((tmp_path / "manifest.json").read_text()) == manifest

@@ -423,14 +423,14 @@ def load_index(directory: str, embeddings: bool = True) -> CollectionIndex:
 
     manifest = index_manifest(directory)
     dim, dtype = manifest["embedding_dim"], np.dtype(DTYPES[manifest["dtype"]])
-    spec = {
-        KEY: tf.io.FixedLenFeature([], tf.string),
-        VALID: tf.io.FixedLenFeature([], tf.int64),
-        EMBEDDING: tf.io.FixedLenFeature([], tf.string),
-    }
+    spec = {KEY: tf.io.FixedLenFeature([], tf.string), VALID: tf.io.FixedLenFeature([], tf.int64)}
+    if embeddings:
+        spec[EMBEDDING] = tf.io.FixedLenFeature([], tf.string)
 
     def parse(serialized):
         parsed = tf.io.parse_example(serialized, spec)
+        if not embeddings:
+            return parsed[KEY], parsed[VALID], tf.zeros([0])
         # As bytes (decode_raw has no padded float16): an image without an embedding stores b"", padded with zeros.
         rows = tf.io.decode_raw(parsed[EMBEDDING], tf.uint8, fixed_length=dim * dtype.itemsize)
         return parsed[KEY], parsed[VALID], rows
