@@ -230,13 +230,19 @@ def finish_index(
     return manifest
 
 
+def image_problem(data: bytes | None, answer: dict | None) -> str:
+    """Why an image has no embedding ("" when it has one): see image_record."""
+    if data is None:
+        return UNREADABLE
+    return "" if answer["valid"] else UNDECODABLE
+
+
 def image_record(key: str, data: bytes | None, answer: dict | None, dtype: str, thumbnails: bool) -> bytes:
     """One image's serialized record. data: its encoded bytes, None when unreadable; answer: its row of
     serving_default's outputs (valid, embedding, words, scores), None when unreadable."""
-    if data is None:
-        return _example(key, UNREADABLE, None, [], [], b"", dtype)
-    if not answer["valid"]:
-        return _example(key, UNDECODABLE, None, [], [], b"", dtype)
+    problem = image_problem(data, answer)
+    if problem:
+        return _example(key, problem, None, [], [], b"", dtype)
     return _example(
         key,
         "",
@@ -248,16 +254,20 @@ def image_record(key: str, data: bytes | None, answer: dict | None, dtype: str, 
     )
 
 
-def write_records(path: str, records: Iterable[bytes]) -> None:
-    """A shard's serialized records under a temporary name, then renamed: a killed write leaves no shard."""
+def write_records(path: str, records: Iterable[bytes]) -> int:
+    """A shard's serialized records under a temporary name, then renamed: a killed write leaves no shard. How
+    many it wrote."""
     import tensorflow as tf
 
     temp = fileio.temp_path_for(path)
+    written = 0
     try:
         with tf.io.TFRecordWriter(temp) as writer:
             for record in records:
                 writer.write(record)
+                written += 1
         fileio.commit(temp, path)
+        return written
     finally:
         if fileio.exists(temp):
             tf.io.gfile.remove(temp)
@@ -270,7 +280,7 @@ IN_FLIGHT = 2
 def _write_shard(serve, shard_items, path: str, batch_size: int, dtype: str, bar, thumbnails: bool):
     """One shard's images (an iterator) through serving_default, a batch at a time; (the (key, problem) of each
     without an embedding, the shard's image count)."""
-    problems, seen = [], [0]
+    problems = []
 
     def answered(batch):
         import tensorflow as tf
@@ -295,15 +305,14 @@ def _write_shard(serve, shard_items, path: str, batch_size: int, dtype: str, bar
         row = 0  # The row of the model's answers: unreadable images were not sent.
         for key, data in batch:
             answer = {name: answers[name][row] for name in ANSWERS} if data is not None else None
-            if answer is None or not answer["valid"]:
-                problems.append((key, UNREADABLE if answer is None else UNDECODABLE))
+            if image_problem(data, answer):
+                problems.append((key, image_problem(data, answer)))
             yield image_record(key, data, answer, dtype, thumbnails)
             row += data is not None
-        seen[0] += len(batch)
         bar.update(len(batch))
 
-    write_records(path, records())
-    return problems, seen[0]
+    count = write_records(path, records())  # Fills problems as the records are written.
+    return problems, count
 
 
 def _problems_of_shard(path: str) -> list[tuple[str, str]]:
