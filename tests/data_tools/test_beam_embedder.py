@@ -41,7 +41,7 @@ def assert_same_index(beam_dir, local_dir):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["folder", "jsonl"])
-def test_the_direct_runner_writes_the_local_jobs_index(tiny_run, tmp_path, kind):
+def test_the_direct_runner_writes_the_local_jobs_index(tiny_run, tmp_path, kind, capsys):
     write_collection(tmp_path)
     source = tmp_path / ("photos" if kind == "folder" else "list.jsonl")
     common = [f"--model={tiny_run.export}", f"--input={source}", "--shard_size=4", "--batch_size=3", "--noprogress"]
@@ -53,20 +53,8 @@ def test_the_direct_runner_writes_the_local_jobs_index(tiny_run, tmp_path, kind)
     # A shard lost (as a kill leaves it) and the manifest with it: the rerun embeds that shard only.
     os.remove(tmp_path / "beam" / collection.SHARD_PATTERN.format(1))
     os.remove(tmp_path / "beam" / collection.MANIFEST)
-    said = []
-    from data_tools import beam_embedder
-    from data_tools.collection_inputs import open_input
-    from wsl_tf.cli.predict import saved_model_dir
-
-    beam_embedder.run_pipeline(
-        open_input(str(source), None),
-        saved_model_dir(tiny_run.export),
-        str(tmp_path / "beam"),
-        collection.export_identity(tiny_run.export),
-        "DirectRunner",
-        3,
-        4,
-        log=said.append,
-    )
-    assert said[0].endswith("finished earlier, 4 to embed")
+    capsys.readouterr()
+    assert run_command(embed, *common, f"--output={tmp_path / 'beam'}", "--runner=DirectRunner") == 0
+    said = capsys.readouterr().out.splitlines()
+    assert said[0].endswith("finished earlier, 4 to embed"), said
     assert_same_index(tmp_path / "beam", tmp_path / "local")
