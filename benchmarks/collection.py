@@ -159,7 +159,7 @@ def search_process(count: int, clusters: int = 2000) -> None:
         dim, shard = export["embedding_dim"], 4096
         rng = np.random.default_rng(3)
         centres = (rng.standard_normal((clusters, dim)) * 2).astype(np.float32)
-        words, scores = [f"w{i}".encode() for i in range(10)], [float(-i) for i in range(10)]
+        words, scores = np.array([f"w{i}".encode() for i in range(10)]), -np.arange(10, dtype=np.float32)
         collection.start_index(directory, export, "float16", shard, False)
         counts = []
         for number, start in enumerate(range(0, count, shard)):
@@ -168,7 +168,14 @@ def search_process(count: int, clusters: int = 2000) -> None:
             collection.write_records(
                 os.path.join(directory, collection.SHARD_PATTERN.format(number)),
                 (
-                    collection._example(f"photos/{start + i:07d}.jpg", "", rows[i], words, scores, b"", "float16")
+                    # Records as wsl-embed --float16 --nothumbnails writes them, for a model's answer of each row.
+                    collection.image_record(
+                        f"photos/{start + i:07d}.jpg",
+                        b"",
+                        {"valid": True, "embedding": rows[i], "words": words, "scores": scores},
+                        "float16",
+                        thumbnails=False,
+                    )
                     for i in range(size)
                 ),
             )
