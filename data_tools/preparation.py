@@ -158,6 +158,7 @@ def fingerprint(source: base.Source, options: PrepareOptions, lists: StopwordLis
     """Everything that decides the staged records; staging is reused only if equal."""
     return {
         "source": source.describe(),
+        "split_rule": records.SPLIT_RULE,
         "stopwords": options.stopwords
         if lists is None
         else {"rule": options.stopwords, "lists_sha256": lists.fingerprint()},
@@ -222,10 +223,11 @@ class Duplicates:
 def split_record(
     record: worker.PreparedRecord, options: PrepareOptions, lists: StopwordLists | None
 ) -> tuple[str, worker.PreparedRecord]:
-    """(its split, the record without its language's listed stop words when the rule is "list")."""
+    """(its split, drawn from its image's identity, and the record without its language's listed stop words
+    when the rule is "list")."""
     if lists is not None:
         record = dataclasses.replace(record, words=lists.drop(record.words, record.language))
-    return records.split_of(record.key, options.val_fraction, options.test_fraction), record
+    return records.split_of(record.identity, options.val_fraction, options.test_fraction), record
 
 
 def dictionary(train_word_counts, options: PrepareOptions, fixed: Vocabulary | None = None, log=print):
@@ -309,6 +311,7 @@ def dataset_metadata(
     return {
         "schema_version": records.SCHEMA_VERSION,
         "source": source.describe(),
+        "split_rule": records.SPLIT_RULE,
         "vocab_size": len(vocab),
         "requested_vocab_size": options.vocab_size,
         "num_stopwords": len(stopwords),

@@ -8,14 +8,19 @@ import dataclasses
 
 from data_tools import images
 from data_tools.sources import base
+from wsl_tf import records
 from wsl_tf import text as text_rules
 
 
 @dataclasses.dataclass(frozen=True)
 class PreparedRecord:
+    """A record ready to be split and written; `identity` (records.image_identity of the source's image bytes)
+    decides its split."""
+
     key: str
     image: bytes
     words: tuple[str, ...]
+    identity: str
     language: str = ""
 
 
@@ -50,7 +55,7 @@ def prepare_record(item, task: RecordTask | None = None) -> PreparedRecord | bas
         if not words:
             raise base.SkipRecord(base.EMPTY_TEXT, "no words left after the text rules")
         image = images.encode_image(record.image, task.image_size, task.max_pixels)
-        return PreparedRecord(record.key, image, words, record.language)
+        return PreparedRecord(record.key, image, words, records.image_identity(record.image), record.language)
     except base.SkipRecord as skip:
         return base.Skip(item.key, skip.reason, skip.detail)
     except Exception as error:  # One bad record must never stop the job.

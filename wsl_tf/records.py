@@ -8,8 +8,10 @@ A dataset directory holds `vocab.tsv`, `dataset.json` and TFRecord shards
 - `words/ids`     int64 list, sorted and distinct ids into vocab.tsv;
 - `text/language` bytes, the caption's language ("" where the source has one).
 
-Splits are fixed by a stable hash of the key, so reruns, other worker counts
-and other machines agree on them. `train-index.npz` locates every train record
+Splits are fixed by a stable hash of each record's source image bytes (as
+its source stores them, before decoding), so reruns, other worker counts and
+other machines agree on them, and every copy of an image lands in one split
+whatever its key or caption (SPLIT_RULE). `train-index.npz` locates every train record
 and lists each word's records (wsl_tf/input/index.py).
 
 TensorFlow is imported where it is used, so the data tools' worker processes
@@ -25,6 +27,8 @@ from wsl_tf.errors import DataError
 from wsl_tf.keys import key_fraction
 
 SCHEMA_VERSION = 2
+# Written into every dataset's fingerprint, so that staging or a dataset split by another rule is never reused.
+SPLIT_RULE = "sha256 of the source image bytes"
 SPLITS = ("train", "val", "test")
 # Below this many held-out images with a dictionary word, a figure measured on a split (the val error that
 # halves the learning rate, a test precision) moves by chance: wsl-prepare and wsl-train warn.
@@ -54,9 +58,16 @@ def features() -> dict:
     }
 
 
-def split_of(key: str, val_fraction: float, test_fraction: float) -> str:
-    """The split a key belongs to: test, then val, take the low hash values."""
-    fraction = key_fraction(key, salt="split")
+def image_identity(source_image: bytes) -> str:
+    """What a record's split is drawn from: the hex SHA-256 of its source image bytes."""
+    import hashlib
+
+    return hashlib.sha256(source_image).hexdigest()
+
+
+def split_of(identity: str, val_fraction: float, test_fraction: float) -> str:
+    """The split of a record's identity (image_identity): test, then val, take the low hash values."""
+    fraction = key_fraction(identity, salt="split")
     if fraction < test_fraction:
         return "test"
     if fraction < test_fraction + val_fraction:

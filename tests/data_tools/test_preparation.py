@@ -20,14 +20,35 @@ from wsl_tf.vocab import Vocabulary
 OPTIONS = PrepareOptions(output_dir="unused", vocab_size=3, num_stopwords=1, val_fraction=0.3, test_fraction=0.3)
 
 
-def test_a_record_gets_its_keys_split_and_loses_its_languages_listed_stop_words():
+def test_a_record_gets_its_images_split_and_loses_its_languages_listed_stop_words():
     lists = StopwordLists({"en": frozenset({"the", "a"}), "fr": frozenset({"le"})})
     for i in range(40):
-        record = PreparedRecord(f"k{i}", b"img", ("the", "dog", "le"), "en")
+        identity = records.image_identity(f"source image {i}".encode())
+        record = PreparedRecord(f"k{i}", b"img", ("the", "dog", "le"), identity, "en")
         split, kept = preparation.split_record(record, OPTIONS, lists)
-        assert split == records.split_of(f"k{i}", 0.3, 0.3)
+        assert split == records.split_of(identity, 0.3, 0.3)
         assert kept.words == ("dog", "le") and kept.key == record.key  # Only English's list applies.
         assert preparation.split_record(record, OPTIONS, None)[1] == record
+
+
+def test_every_copy_of_an_image_lands_in_one_split_whatever_its_key_or_caption():
+    import hashlib
+
+    assert records.image_identity(b"abc") == hashlib.sha256(b"abc").hexdigest()
+    for i in range(30):
+        source_image = f"drawing {i}".encode()
+        copies = [
+            PreparedRecord(f"folder{j}/drawing{i}", b"img", (f"word{j}",), records.image_identity(source_image))
+            for j in range(5)
+        ]
+        assert len({preparation.split_record(copy, OPTIONS, None)[0] for copy in copies}) == 1
+    # The rule is in the fingerprint, so staging or a dataset split by another rule is not reused.
+    assert preparation.fingerprint(_Source(), OPTIONS)["split_rule"] == records.SPLIT_RULE
+
+
+class _Source:
+    def describe(self):
+        return {"name": "test"}
 
 
 def test_the_dictionary_is_the_vocabularys_rule_on_the_counts_and_says_when_it_is_small():
@@ -50,10 +71,10 @@ def test_the_dictionary_is_the_vocabularys_rule_on_the_counts_and_says_when_it_i
 def test_a_record_without_a_dictionary_word_is_dropped_from_train_and_counted_in_every_split():
     vocab = Vocabulary(("dog", "cat"), (5, 4))
     stats = preparation.empty_stats()
-    with_words = PreparedRecord("a", b"img", ("cat", "sun", "dog"), "en")
+    with_words = PreparedRecord("a", b"img", ("cat", "sun", "dog"), "id-a", "en")
     serialized, ids = preparation.encode_record(with_words, "train", vocab, stats)
     assert ids == [0, 1] and serialized == records.make_example("a", b"img", [0, 1], "en")  # In id order.
-    without = PreparedRecord("b", b"img", ("sun",))
+    without = PreparedRecord("b", b"img", ("sun",), "id-b")
     assert preparation.encode_record(without, "train", vocab, stats) is None
     kept = preparation.encode_record(without, "val", vocab, stats)
     assert kept == (records.make_example("b", b"img", []), [])

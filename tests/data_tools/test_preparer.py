@@ -148,7 +148,7 @@ def test_the_dictionary_counts_come_from_the_train_split_only(prepared):
     assert per_split["val"] + per_split["test"]  # Val and test hold dictionary words, left out of the counts.
 
 
-def test_shards_hold_the_dictionary_words_of_each_image(prepared):
+def test_shards_hold_the_dictionary_words_of_each_image(prepared, corpus):
     out, metadata = prepared
     vocab = Vocabulary.load(str(out / "vocab.tsv"))
     captions = {f"good/{i:04d}.jpg": caption(i) for i in range(120)}
@@ -158,7 +158,8 @@ def test_shards_hold_the_dictionary_words_of_each_image(prepared):
         assert len(rows) == metadata["images"][split]
         for row in rows:
             key = row[records.KEY].decode()
-            assert records.split_of(key, 0.2, 0.2) == split
+            source_image = open(os.path.join(os.path.dirname(corpus), key), "rb").read()
+            assert records.split_of(records.image_identity(source_image), 0.2, 0.2) == split
             assert list(row[records.WORD_IDS]) == vocab.ids(text.words(captions[key]))
             assert tf.io.decode_jpeg(row[records.IMAGE]).shape == (32, 32, 3)
             seen += 1
@@ -249,6 +250,33 @@ def test_duplicates_are_skipped_counted_and_listed_also_across_a_resume(prepared
     assert sorted(os.listdir(tmp_path / "resumed")) == names
     match, mismatch, errors = filecmp.cmpfiles(tmp_path / "whole", tmp_path / "resumed", names, shallow=False)
     assert mismatch == [] and errors == []
+
+
+def test_an_image_filed_under_other_keys_with_other_captions_lands_in_its_originals_split(corpus, tmp_path):
+    lines = open(corpus, "rb").read().decode("utf-8", "surrogateescape").split("\n")
+    copies = [
+        json.dumps({"image": f"good/{i:04d}.jpg", "text": f"another {ANIMALS[i % 8]} caption", "key": f"copy/{i}"})
+        for i in range(60)
+    ]
+    path = tmp_path / "corpus" / "copies.jsonl"
+    path.parent.mkdir()
+    for i in range(120):  # Image paths are relative to the JSONL.
+        (path.parent / "good").mkdir(exist_ok=True)
+        (path.parent / f"good/{i:04d}.jpg").write_bytes(
+            open(os.path.join(os.path.dirname(corpus), f"good/{i:04d}.jpg"), "rb").read()
+        )
+    path.write_text("\n".join(lines[:120] + copies))
+    metadata = prepare(str(path), tmp_path / "out", test_fraction=0.3, val_fraction=0.3)
+    assert metadata["skipped"].get("duplicate", 0) == 0  # Other words: not duplicates, kept.
+    split_of_key = {
+        row[records.KEY].decode(): split for split in records.SPLITS for row in read_split(tmp_path / "out", split)
+    }
+    # Both kept (a train image without a dictionary word is dropped).
+    copied = [
+        (f"good/{i:04d}.jpg", f"copy/{i}") for i in range(60) if {f"good/{i:04d}.jpg", f"copy/{i}"} <= set(split_of_key)
+    ]
+    assert len(copied) >= 40 and {split_of_key[o] for o, _ in copied} == {"train", "val", "test"}
+    assert all(split_of_key[original] == split_of_key[copy] for original, copy in copied)
 
 
 def test_rerun_after_a_crash_resumes_and_matches(prepared, corpus, tmp_path):

@@ -1,5 +1,6 @@
 """A worker's per-record work: text rules and image re-encoding applied, and a bad record a Skip, never a raise."""
 
+import hashlib
 import io
 
 import numpy as np
@@ -47,6 +48,8 @@ def test_a_good_record_gets_its_sorted_distinct_words_and_a_square_jpeg_of_the_t
     decoded = Image.open(io.BytesIO(prepared.image))
     assert (decoded.format, decoded.size, decoded.mode) == ("JPEG", (16, 16), "RGB")
     assert (prepared.key, prepared.language) == ("k", "en")
+    # The split is drawn from the source's bytes, not from the re-encoded JPEG.
+    assert prepared.identity == hashlib.sha256(record.image).hexdigest()
 
 
 def test_a_text_with_no_word_left_is_skipped_as_empty_text():
