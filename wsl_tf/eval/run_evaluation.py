@@ -313,27 +313,32 @@ def word_prediction(model, config, dataset, split, floors: FloorNetworks, settin
     frequency = split_precision(baselines.frequency_scores(dataset, num_words), **held_out)
     report["baselines"]["word_frequency"] = {k: frequency[k] for k in keys} | {"images": frequency["images"]}
     log_prior = dataset.log_word_prior(num_words)
-    networks = {"features_logistic_regression": floors.class_label, "random_network_logistic_regression": floors.random}
-    for name, network_of in networks.items():
+    networks = {}
+    for name, network_of in (
+        ("features_logistic_regression", floors.class_label),
+        ("random_network_logistic_regression", floors.random),
+    ):
         try:
-            network = network_of()
+            networks[name] = network_of()
         except ResourceUnavailable as error:
             report["baselines"][name] = unavailable(error)
             log(f"word prediction: the class-label baseline is left out: {error}")
-            continue
-        parts = [
-            baselines.split_features(network, dataset, config.input, num_words, part, limit)
-            for part, limit in (
-                ("train", settings.baseline_train_images),
-                ("val", settings.test_images),
-                (split, settings.test_images),
-            )
-        ]
-        val_scores, scores = baselines.regressor_scores(*parts, progress=progress, with_val=True)
+    parts = [  # (features by network, labels) of train, val and the held-out split, each read once.
+        baselines.split_features(networks, dataset, config.input, num_words, part, limit)
+        for part, limit in (
+            ("train", settings.baseline_train_images),
+            ("val", settings.test_images),
+            (split, settings.test_images),
+        )
+    ]
+    test_labels = word_ids(parts[2][1])
+    for name in networks:
+        val_scores, scores = baselines.regressor_scores(
+            *((features[name], labels) for features, labels in parts), progress=progress, with_val=True
+        )
         weight = baselines.prior_weight_on_val(val_scores, parts[1][1], log_prior)
-        test_labels = word_ids(parts[2][1])
         report["baselines"][name] = {f"precision_at_{k}": mean_precision_at_k(scores, test_labels, k) for k in ks} | {
-            "train_images": len(parts[0][0]),
+            "train_images": len(parts[0][1]),
             "images": int((test_labels >= 0).any(1).sum()),
         }
         report["baselines"][name]["prior_adjusted"] = {"prior_weight": weight} | {
