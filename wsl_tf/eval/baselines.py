@@ -89,7 +89,7 @@ def split_features(
 ) -> tuple[dict, np.ndarray]:
     """({name: embeddings [N, E]} of each network, multi-hot labels [N, num_words]) of a split's first max_images
     images, read and decoded once for all the networks, each batch through one compiled call."""
-    embed = tf.function(lambda images: {name: network.embed(images, training=False) for name, network in networks.items()})
+    embed = tf.function(lambda images: {name: net.embed(images, training=False) for name, net in networks.items()})
     features, labels = {name: [] for name in networks}, []
     for batch in first_images(dataset, split, input_config, batch_size, max_images):
         for name, values in embed(batch["images"]).items():
