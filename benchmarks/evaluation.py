@@ -13,6 +13,7 @@ Target (issue 28): the whole evaluation within 3 minutes on the 2-core machine.
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # As wsl-eval and wsl-demo set it (wsl_tf/cli/command.py).
 
 import json  # noqa: E402
 import sys  # noqa: E402

@@ -89,3 +89,14 @@ def test_the_pools_module_starts_without_tensorflow():
         check=True,
     ).stdout.split()
     assert imported == ["False", "False"]
+
+
+def test_restandardised_weights_score_as_the_weights_they_came_from():
+    rng = np.random.default_rng(0)
+    features = rng.normal(3.0, 2.0, size=(60, 5)) * rng.uniform(0.1, 10, 5)
+    before, after = features[:30], features
+    weights = rng.normal(size=(6, 4))
+    moved = linear.restandardised_weights(weights, before, after)
+    (on_before,) = linear.standardised(before, features)[1:]
+    (on_after,) = linear.standardised(after, features)[1:]
+    np.testing.assert_allclose(on_after @ moved[:-1] + moved[-1], on_before @ weights[:-1] + weights[-1], atol=1e-9)

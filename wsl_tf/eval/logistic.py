@@ -149,11 +149,10 @@ def one_vs_all_logistic(
 
     @tf.function
     def data_term(v):
-        """The mean log-loss (summed in float64) and its gradient, float32 products."""
+        """The mean log-loss (each image's sum in float32, their sum in float64) and its gradient."""
         margins = signs * tf.matmul(features, v)
-        small = tf.exp(-tf.abs(margins))
-        loss = tf.reduce_sum(tf.cast(tf.math.log1p(small) + tf.maximum(-margins, 0.0), tf.float64)) / n
-        slope = -signs * tf.where(margins >= 0, small, tf.ones_like(small)) / (1.0 + small)  # -sign * sigmoid(-m)
+        loss = tf.reduce_sum(tf.cast(tf.reduce_sum(tf.math.softplus(-margins), 1), tf.float64)) / n
+        slope = -signs * tf.sigmoid(-margins)
         return loss, tf.matmul(features, slope, transpose_a=True) / n
 
     def data_term_numpy(v):
