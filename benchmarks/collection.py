@@ -151,7 +151,7 @@ def search_process(count: int, clusters: int = 2000) -> None:
     import shutil
     import subprocess
 
-    from wsl_tf import collection
+    from wsl_tf import collection, records
 
     directory = tempfile.mkdtemp(dir=FLAGS.scratch, prefix="wsl_search_bench_")
     try:
@@ -165,7 +165,7 @@ def search_process(count: int, clusters: int = 2000) -> None:
         for number, start in enumerate(range(0, count, shard)):
             size = min(shard, count - start)
             rows = centres[rng.integers(0, clusters, size)] + rng.standard_normal((size, dim), dtype=np.float32)
-            collection.write_records(
+            records.write_shard(
                 os.path.join(directory, collection.SHARD_PATTERN.format(number)),
                 (
                     # Records as wsl-embed --float16 --nothumbnails writes them, for a model's answer of each row.

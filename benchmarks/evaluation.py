@@ -31,9 +31,9 @@ flags.DEFINE_bool("cold", True, "Empty RUN/eval first, as a first evaluation fin
 
 def main(argv):
     del argv
-    from wsl_tf.eval import training_choices
+    from wsl_tf.eval.run_evaluation import prepare_devices
 
-    training_choices.prepare_replicas(FLAGS.workdir)  # Before TensorFlow starts, as wsl-eval does.
+    prepare_devices(FLAGS.workdir)  # Before TensorFlow starts, as wsl-eval does.
     from wsl_tf import fileio
     from wsl_tf.cli.eval import fetched_resources
     from wsl_tf.eval.run_evaluation import evaluate_run

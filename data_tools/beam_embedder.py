@@ -27,7 +27,7 @@ from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, Predi
 
 from data_tools.beam_preparer import RUNNERS
 from data_tools.collection_inputs import CollectionInput
-from wsl_tf import collection, fileio
+from wsl_tf import collection, fileio, records
 from wsl_tf.errors import ConfigError
 
 
@@ -84,7 +84,7 @@ class _Record:
 def _write_shard(numbered, output_dir: str):
     number, members = numbered
     path = os.path.join(output_dir, collection.SHARD_PATTERN.format(number))
-    collection.write_records(path, (record for _, record in sorted(members, key=lambda member: member[0])))
+    records.write_shard(path, (record for _, record in sorted(members, key=lambda member: member[0])))
 
 
 def run_pipeline(

@@ -42,6 +42,7 @@ import numpy as np
 
 from wsl_tf import fileio
 from wsl_tf.errors import DataError
+from wsl_tf.records import write_shard
 
 MANIFEST = "manifest.json"
 SETTINGS = "index_settings.json"  # Written first: a rerun goes on only with the same export, dtype and shard size.
@@ -254,25 +255,6 @@ def image_record(key: str, data: bytes | None, answer: dict | None, dtype: str, 
     )
 
 
-def write_records(path: str, records: Iterable[bytes]) -> int:
-    """A shard's serialized records under a temporary name, then renamed: a killed write leaves no shard. How
-    many it wrote."""
-    import tensorflow as tf
-
-    temp = fileio.temp_path_for(path)
-    written = 0
-    try:
-        with tf.io.TFRecordWriter(temp) as writer:
-            for record in records:
-                writer.write(record)
-                written += 1
-        fileio.commit(temp, path)
-        return written
-    finally:
-        if fileio.exists(temp):
-            tf.io.gfile.remove(temp)
-
-
 # Batches wsl-embed has in the model at once.
 IN_FLIGHT = 2
 
@@ -311,7 +293,7 @@ def _write_shard(serve, shard_items, path: str, batch_size: int, dtype: str, bar
             row += data is not None
         bar.update(len(batch))
 
-    count = write_records(path, records())  # Fills problems as the records are written.
+    count = write_shard(path, records())  # Fills problems as the records are written.
     return problems, count
 
 

@@ -139,3 +139,22 @@ def parse_example(serialized) -> dict:
     parsed = tf.io.parse_single_example(serialized, features())
     parsed[WORD_IDS] = tf.sparse.to_dense(parsed[WORD_IDS])
     return parsed
+
+
+def write_shard(path: str, serialized) -> int:
+    """A shard's serialized records under a temporary name, then renamed: a killed write leaves no shard. How
+    many it wrote."""
+    import tensorflow as tf
+
+    temp = fileio.temp_path_for(path)
+    written = 0
+    try:
+        with tf.io.TFRecordWriter(temp) as writer:
+            for record in serialized:
+                writer.write(record)
+                written += 1
+        fileio.commit(temp, path)
+        return written
+    finally:
+        if fileio.exists(temp):
+            tf.io.gfile.remove(temp)

@@ -54,6 +54,7 @@ class RunDirectory:
     CONFIG, DATA, HISTORY, SUMMARY, VOCAB = "config.json", "data.json", "history.json", "summary.json", VOCAB_FILE
     CHECKPOINTS, TENSORBOARD, EXPORT, EVAL = "checkpoints", "tensorboard", "export", "eval"
     METRICS, REPORT, CACHE, CHOICES = "metrics.json", "report.md", "cache", "choices"
+    CLASS_NETWORK = "class_network"
 
     def __init__(self, path: str):
         self.path = str(path)
@@ -70,6 +71,10 @@ class RunDirectory:
 
     def join(self, *parts: str) -> str:
         return os.path.join(self.path, *parts)
+
+    def class_network(self, name: str) -> str:
+        """Where evaluation trains and keeps a class-label network (dataset and run): RUN/eval/class_network/NAME."""
+        return self.join(self.EVAL, self.CLASS_NETWORK, name)
 
     def worker_scratch(self, task: tuple) -> str:
         """Where a non-chief worker of a cluster writes the checkpoint it must write and then removes."""

@@ -30,12 +30,12 @@ def test_the_baseline_networks_start_from_the_same_weights_whatever_ran_before()
 
     config = paper.get_config("alexnet,k=5").model
     config.update({"image_size": 64, "width": 0.125})
-    first = baselines.class_network(config, 3).get_weights()
+    first = baselines.random_network(config, 3).get_weights()
     # Whatever ran in between moves every global random state a model's initialisation could draw from.
     random.random(), np.random.normal(), tf.random.normal([3]), keras.random.normal([3])
     build_model(config)
-    second = baselines.class_network(config, 3).get_weights()
-    third = baselines.class_network(config, 3, seed=1).get_weights()
+    second = baselines.random_network(config, 3).get_weights()
+    third = baselines.random_network(config, 3, seed=1).get_weights()
     assert all(np.array_equal(a, b) for a, b in zip(first, second))
     assert not all(np.array_equal(a, b) for a, b in zip(first, third))
 

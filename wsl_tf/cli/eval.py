@@ -140,14 +140,12 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.set_verbosity(logging.WARNING)
-    from wsl_tf.eval import training_choices
-    from wsl_tf.eval.run_evaluation import eval_settings, evaluate_run
+    from wsl_tf.eval.run_evaluation import eval_settings, evaluate_run, prepare_devices
     from wsl_tf.run_directory import RunDirectory
 
     overrides = overrides_of_flags()
-    settings = eval_settings(RunDirectory(FLAGS.workdir).read_config(), overrides)  # Every bad key, before any work.
-    if "training_choices" in settings.experiments:
-        training_choices.prepare_replicas(FLAGS.workdir)
+    eval_settings(RunDirectory(FLAGS.workdir).read_config(), overrides)  # Every bad key, before any work.
+    prepare_devices(FLAGS.workdir)  # What evaluation trains trains on the run's replicas.
     evaluate_run(FLAGS.workdir, overrides, fetched_resources(), progress=FLAGS.progress)
     print(f"wrote {FLAGS.workdir}/eval/metrics.json and report.md")
     return 0

@@ -3,9 +3,9 @@
 The paper's baseline takes the penultimate features of a network trained with
 class labels on a labelled set (ImageNet there) and fits one L2-regularised
 logistic regressor per word on the weakly supervised training images. No
-pretrained weights exist here, so `train_class_network` trains the same
-architecture on a labelled set (wsl-eval gives it Fashion-MNIST);
-the floor is the same regressors on a randomly initialised network.
+pretrained weights exist here, so wsl_tf/eval/class_network.py trains the
+same architecture on a labelled set (wsl-eval gives it Fashion-MNIST); the
+floor is the same regressors on a randomly initialised network.
 """
 
 import keras
@@ -14,7 +14,6 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from wsl_tf.eval.logistic import covariance_eigen, one_vs_all_logistic
-from wsl_tf.eval.transfer import LabelledSet, pixel_batches
 from wsl_tf.input.dataset import PreparedDataset
 from wsl_tf.precision import PRIOR_WEIGHTS, first_images, mean_precision_at_k, word_ids
 
@@ -34,7 +33,7 @@ def frequency_scores(dataset: PreparedDataset | str, num_words: int):
     return lambda images: tf.broadcast_to(counts, [tf.shape(images)[0], num_words])
 
 
-def class_network(model_config, num_classes: int, seed: int = 0):
+def random_network(model_config, num_classes: int, seed: int = 0):
     """The architecture of model_config with its word layer over num_classes classes, initialised from seed.
 
     Seeded (Python, numpy, TensorFlow and Keras's global generator), so a
@@ -48,40 +47,6 @@ def class_network(model_config, num_classes: int, seed: int = 0):
     config.num_words = num_classes
     keras.utils.set_random_seed(seed)
     return build_model(config)
-
-
-def train_class_network(
-    model_config,
-    labelled: LabelledSet,
-    steps: int = 300,
-    batch_size: int = 64,
-    learning_rate: float = 0.01,
-    seed: int = 0,
-    progress: bool = True,
-):
-    """class_network over the set's classes, trained with softmax on its labels."""
-    generator = tf.random.Generator.from_seed(seed)
-    model = class_network(model_config, len(labelled.classes), seed)
-    optimizer = keras.optimizers.SGD(learning_rate, momentum=0.9)
-    size = model_config.image_size
-    pixels = tf.concat(list(pixel_batches(labelled.images, size, 256)), 0)
-    labels = tf.constant(labelled.labels, tf.int32)
-
-    @tf.function
-    def step(batch_pixels, batch_labels):
-        with tf.GradientTape() as tape:
-            logits = model(batch_pixels, training=True)
-            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(batch_labels, logits))
-        variables = model.trainable_variables
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
-
-    bar = tqdm(range(steps), desc="class network", disable=not progress)
-    for _ in bar:
-        rows = generator.uniform([batch_size], 0, len(labelled.labels), tf.int32)
-        loss = step(tf.gather(pixels, rows), tf.gather(labels, rows))
-        bar.set_postfix(loss=f"{float(loss):.3f}")
-    return model
 
 
 def split_features(

@@ -43,11 +43,12 @@ import tensorflow as tf
 
 from wsl_tf import fileio, records
 from wsl_tf.errors import ConfigError, UserError
-from wsl_tf.eval import baselines, embeddings, linear, pictures, transfer
+from wsl_tf.eval import baselines, class_network, embeddings, linear, pictures, transfer
 from wsl_tf.eval.training_choices import training_choices
 from wsl_tf.input.dataset import PreparedDataset
 from wsl_tf.precision import mean_precision_at_k, split_precision, split_precisions, word_ids
-from wsl_tf.run_directory import RunDirectory
+from wsl_tf.run_directory import RunDirectory, read_config
+from wsl_tf.train.training_run import split_cpu
 
 CORPORA = ("fashion_mnist", "analogies", "men", "freedict")
 
@@ -246,16 +247,26 @@ def _split_records(dataset: PreparedDataset, split: str):
             )
 
 
+def prepare_devices(workdir: str) -> None:
+    """Split the CPU into the run's logical devices, so that what evaluation trains (the class-label network,
+    the training choices) trains on the run's replicas, as wsl-train did; call before TensorFlow starts its
+    devices (restoring the run's model does), or that training refuses to start (train.logical_cpus cannot be
+    applied)."""
+    split_cpu(read_config(workdir).train.logical_cpus)
+
+
 class FloorNetworks:
     """The floors' networks, built once per evaluation and only when asked for: the run's architecture randomly
-    initialised (seeded), and the same trained with class labels on Fashion-MNIST (the paper's ImageNet stand-in;
-    no pretrained weights exist here)."""
+    initialised (seeded), and the same trained with class labels on Fashion-MNIST by the project's trainer
+    (wsl_tf/eval/class_network.py; the paper's ImageNet stand-in: no pretrained weights exist here), in
+    RUN/eval/class_network/."""
 
     CLASS_LABELS = "fashion_mnist"
 
-    def __init__(self, model_config, resources: Resources, settings, progress: bool = True, log=print):
-        self.model_config, self.resources, self.settings, self.progress, self.log = (
-            model_config,
+    def __init__(self, run_config, directory: RunDirectory, resources: Resources, settings, progress=True, log=print):
+        self.run_config, self.directory, self.resources, self.settings, self.progress, self.log = (
+            run_config,
+            directory,
             resources,
             settings,
             progress,
@@ -269,16 +280,21 @@ class FloorNetworks:
 
     def random(self):
         if self._random is None:  # Its features do not depend on the class count.
-            self._random = baselines.class_network(self.model_config, len(transfer.FASHION_MNIST_CLASSES))
+            self._random = baselines.random_network(self.run_config.model, len(transfer.FASHION_MNIST_CLASSES))
         return self._random
 
     def class_label(self):
         """The class-label network; ResourceUnavailable when Fashion-MNIST cannot be had."""
         if self._class_label is None:
             labelled = transfer.fashion_mnist(self.resources.path(self.CLASS_LABELS), self.settings.transfer_images)
-            self.log("training the class-label network on Fashion-MNIST (the floors' and baselines' features)")
-            self._class_label = baselines.train_class_network(
-                self.model_config, labelled, self.settings.class_network_steps, progress=self.progress
+            steps = self.settings.class_network_steps
+            self.log(f"training the class-label network on Fashion-MNIST, {steps} steps (the floors' features)")
+            self._class_label = class_network.class_label_network(
+                self.run_config,
+                labelled,
+                self.directory.class_network(f"{self.CLASS_LABELS}_{len(labelled.images)}x{steps}"),
+                steps,
+                log=lambda *_: None,
             )
         return self._class_label
 
@@ -775,7 +791,7 @@ def evaluate_run(
         dataset,
         split,
         resources,
-        FloorNetworks(run.config.model, resources, settings, progress, log),
+        FloorNetworks(run.config, directory, resources, settings, progress, log),
         FeatureCache(directory.eval_cache, run.checkpoint),
         settings,
         progress,

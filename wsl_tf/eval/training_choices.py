@@ -27,9 +27,8 @@ import numpy as np
 from wsl_tf.eval import linear, transfer
 from wsl_tf.eval.baselines import frequency_scores
 from wsl_tf.precision import split_precision, split_precisions
-from wsl_tf.run_directory import RunDirectory, read_config, restore_run
+from wsl_tf.run_directory import RunDirectory, restore_run
 from wsl_tf.train.trainer import train
-from wsl_tf.train.training_run import split_cpu
 
 # name: (loss, sampler, labels).
 TRAINING_CHOICES = {
@@ -38,13 +37,6 @@ TRAINING_CHOICES = {
     "one-vs-all, uniform per word": ("one_vs_all", "uniform_per_word", "all_words"),
     "one-vs-all, natural": ("one_vs_all", "natural", "all_words"),
 }
-
-
-def prepare_replicas(workdir: str) -> None:
-    """Split the CPU into the run's logical devices, so that the choice runs train with its replicas as
-    wsl-train did; call before TensorFlow starts its devices (restoring the run's model does), or their
-    training refuses to start (train.logical_cpus cannot be applied)."""
-    split_cpu(read_config(workdir).train.logical_cpus)
 
 
 def choice_directory(out_dir: str, name: str, epochs: int, epoch_size: int) -> str:
