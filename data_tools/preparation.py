@@ -334,7 +334,8 @@ def dataset_metadata(
         "splits": {
             "val_fraction": options.val_fraction,
             "test_fraction": options.test_fraction,
-            "rule": "sha256('split' NUL key): lowest test_fraction -> test, next val_fraction -> val",
+            "rule": f"{records.SPLIT_RULE}, as hex, through sha256('split' NUL it): lowest test_fraction -> test, "
+            "next val_fraction -> val",
         },
         "shards": {s: [records.shard_name(s, i, n) for i in range(n)] for s, n in options.shard_counts().items()},
         "fingerprint": json.loads(json.dumps(dataset_fingerprint(source, options, lists))),
