@@ -63,7 +63,7 @@ def get_config():
     )
     # A small val split moves by chance: at least 16 epochs at a rate before it may halve again.
     run.schedule.update({"min_epochs_per_lr": 16})
-    # wsl-eval's experiments at CPU-friendly sizes; the training choices run short (4 x 4,096 images each).
+    # wsl-eval's experiments at CPU-friendly sizes; the training choices run short (2 x 8,192 images each).
     run.eval.update(
         dict(
             val_images=2000,
@@ -73,8 +73,8 @@ def get_config():
             test_images=2000,
             transfer_images=2000,
             class_network_steps=300,
-            choice_epochs=4,
-            choice_epoch_size=4096,
+            choice_epochs=2,
+            choice_epoch_size=8192,
             choice_transfer="emoji_subgroups",
             grid_words=("animal", "flag", "face", "food", "car", "flower"),  # Frequent words of distinct subjects.
         )
