@@ -268,8 +268,13 @@ def compare_run(ours: str, theirs: str) -> tuple[list[str], list[str]]:
     a, b = os.path.join(ours, "run"), os.path.join(theirs, "run")
     mine, reference = tree(a), tree(b)
     problems, notes = [f"left behind: {n}" for n in fileio.temporaries_under(a)], []
-    logs = RunDirectory.TENSORBOARD + os.sep  # Event files are named by process: a resumed run has one per process.
-    extra = sorted(set(n for n in mine if not n.startswith(logs)) ^ set(n for n in reference if not n.startswith(logs)))
+
+    # Event files are named by process: a resumed run has one per process (the run's, and evaluation's class-label
+    # network's under eval/class_network/).
+    def compared(names):
+        return {n for n in names if RunDirectory.TENSORBOARD not in n.split(os.sep)}
+
+    extra = sorted(compared(mine) ^ compared(reference))
     if extra:
         problems.append(f"files differ: {extra[:5]}")
     timings = {"train_images_per_s", "trained_steps", "seconds", "elapsed_s"}
