@@ -11,7 +11,9 @@ from tests.helpers import prepare_jsonl_dataset
 from wsl_tf import records
 from wsl_tf.eval.baselines import frequency_scores
 from wsl_tf.input.dataset import PreparedDataset
+from wsl_tf import precision
 from wsl_tf.precision import (
+    HeldOutBatches,
     NoLabelledImagesError,
     ceiling_at_k,
     first_images,
@@ -208,3 +210,36 @@ def test_first_images_cut_at_exactly_n_whatever_the_batch_size(ten_word_dataset)
         ]
     assert len(keys[3]) == 10 and keys[3] == keys[4] == keys[64]
     assert list(first_images(ten_word_dataset, "val", config, 4, 0)) == []
+
+
+def test_held_out_batches_are_read_once_when_they_fit_and_at_every_pass_when_not(ten_word_dataset, monkeypatch):
+    config = input_config()
+    reads = []
+    original = precision.first_images
+
+    def counted(*args, **kwargs):
+        reads.append(args[1])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(precision, "first_images", counted)
+
+    def scores(images):
+        return {"first": tf.tile(tf.range(9, 0, -1, dtype=tf.float32)[None], [tf.shape(images)[0], 1])}
+
+    streamed = precision.split_precisions(scores, ten_word_dataset, config, 9, "val", 4, 10, ks=(1, 5))
+    assert len(reads) == 1
+    held = HeldOutBatches(ten_word_dataset, "val", config, 4, 10)
+    assert held.held_in_memory
+    for _ in range(3):
+        again = precision.split_precisions(scores, ten_word_dataset, config, 9, "val", 4, 10, ks=(1, 5), batches=held)
+        assert again == streamed
+    assert len(reads) == 2  # The held batches read the split once for three passes.
+    # 10 images of 32 x 32 x 3 float32 are 122,880 bytes: under a smaller limit each pass reads the split again.
+    streaming = HeldOutBatches(ten_word_dataset, "val", config, 4, 10, memory_bytes=100_000)
+    assert not streaming.held_in_memory
+    for _ in range(2):
+        again = precision.split_precisions(
+            scores, ten_word_dataset, config, 9, "val", 4, 10, ks=(1, 5), batches=streaming
+        )
+        assert again == streamed
+    assert len(reads) == 4

@@ -74,6 +74,32 @@ def first_images(
         yield batch
 
 
+# Held-out batches kept in memory across scorings up to this size (the demo's 1,230 val images at 64 px: 60 MB).
+HELD_OUT_MEMORY_BYTES = 512 << 20
+
+
+class HeldOutBatches:
+    """A split's first max_images images as first_images gives them, decoded once and held in memory when they
+    take at most memory_bytes, else read again at each pass: what the trainer scores after every epoch."""
+
+    def __init__(
+        self, dataset, split: str, input_config, batch_size: int, max_images: int | None = None, memory_bytes=None
+    ):
+        self.args = (PreparedDataset.of(dataset), split, input_config, batch_size, max_images)
+        images = self.args[0].metadata.get("images", {}).get(split, 0)
+        images = min(images, max_images) if max_images is not None else images
+        limit = HELD_OUT_MEMORY_BYTES if memory_bytes is None else memory_bytes
+        self.held_in_memory = images * input_config.crop_size**2 * 3 * 4 <= limit
+        self._batches = None
+
+    def __iter__(self):
+        if not self.held_in_memory:
+            return first_images(*self.args)
+        if self._batches is None:
+            self._batches = list(first_images(*self.args))
+        return iter(self._batches)
+
+
 def ceiling_at_k(labels: tf.Tensor, k: int) -> tuple[float, float]:
     """(sum over the images with a word of min(k, its words) / k, their number): what a perfect ranking scores."""
     words = tf.reduce_sum(tf.cast(labels >= 0, tf.float64), axis=1)
@@ -121,6 +147,7 @@ def split_precisions(
     max_images: int | None = None,
     ks: Sequence[int] = (1, 10),
     per_image: bool = False,
+    batches: HeldOutBatches | None = None,
 ) -> dict:
     """split_precision for several scorings of the same images in one pass: {name: result}.
 
@@ -128,11 +155,14 @@ def split_precisions(
     scores under several prior weights, computed from one forward pass).
     The split's first `max_images` images are counted: batches are cut at
     exactly that many, so every scorer of a table sees the same images.
+    batches: those images already read (HeldOutBatches of the same split and max_images).
     """
     dataset = PreparedDataset.of(dataset)
     totals, ceilings, images = {}, {k: 0.0 for k in ks}, {}
     counted = 0.0
-    for batch in first_images(dataset, split, input_config, batch_size, max_images):
+    if batches is None:
+        batches = first_images(dataset, split, input_config, batch_size, max_images)
+    for batch in batches:
         labels = tf.where(batch["labels"] < num_words, batch["labels"], -1)
         for name, scores in scores_fn(batch["images"]).items():
             for k in ks:
@@ -174,16 +204,20 @@ def choose_prior_weight(
     max_images: int | None = None,
     weights: Sequence[float] = PRIOR_WEIGHTS,
     ks: Sequence[int] = (1, 10),
+    batches: HeldOutBatches | None = None,
 ) -> tuple[float, dict]:
     """(the lambda of `weights` whose natural ranking scores best at precision@1 on the split, the lowest on a
-    tie; {lambda: its split_precision result}), from one forward pass per batch."""
+    tie; {lambda: its split_precision result}), from one forward pass per batch; batches as for
+    split_precisions."""
     log_prior = model.log_prior
 
     def scores_fn(images):
         raw = tf.cast(model(images, training=False), tf.float32)
         return {weight: raw + weight * log_prior for weight in weights}
 
-    results = split_precisions(scores_fn, dataset, input_config, num_words, split, batch_size, max_images, ks)
+    results = split_precisions(
+        scores_fn, dataset, input_config, num_words, split, batch_size, max_images, ks, batches=batches
+    )
     best = max(weights, key=lambda weight: (results[weight][f"precision_at_{ks[0]}"], -weight))
     return best, results
 

@@ -34,7 +34,7 @@ from wsl_tf.input.dataset import PreparedDataset
 from wsl_tf.input.reader import find_damaged_record
 from wsl_tf.input.sampling import WordInclusion, word_inclusion
 from wsl_tf.models import MultiClassLogisticLoss, OneVsAllLogisticLoss
-from wsl_tf.precision import NoLabelledImagesError, choose_prior_weight
+from wsl_tf.precision import HeldOutBatches, NoLabelledImagesError, choose_prior_weight
 from wsl_tf.run_directory import RunDirectory
 from wsl_tf.train import config as config_lib
 from wsl_tf.train import training_run
@@ -114,12 +114,20 @@ def loss_function(config, dataset: PreparedDataset, inclusion: WordInclusion | N
     return OneVsAllLogisticLoss(np.clip(inclusion.label, 1.0 / images, 1.0 - 1.0 / images), config.one_vs_all_balance)
 
 
-def validate(model, config, dataset: PreparedDataset) -> dict:
+def validate(model, config, dataset: PreparedDataset, batches: HeldOutBatches | None = None) -> dict:
     """Validation error (1 - precision@1) and precision@10 of the centre model on the val split, under the
-    natural ranking whose prior weight scores best there (which the model then keeps), and the raw scores'."""
+    natural ranking whose prior weight scores best there (which the model then keeps), and the raw scores'.
+    batches: val_batches(config, dataset), when the caller validates more than once."""
     try:
         weight, results = choose_prior_weight(
-            model, dataset, config.input, config.model.num_words, "val", config.eval.batch_size, config.eval.val_images
+            model,
+            dataset,
+            config.input,
+            config.model.num_words,
+            "val",
+            config.eval.batch_size,
+            config.eval.val_images,
+            batches=batches,
         )
     except NoLabelledImagesError as error:
         raise TrainingError(str(error)) from None
@@ -132,6 +140,11 @@ def validate(model, config, dataset: PreparedDataset) -> dict:
         "raw_val_error": 1.0 - raw["precision_at_1"],
         "raw_precision_at_10": raw["precision_at_10"],
     }
+
+
+def val_batches(config, dataset: PreparedDataset) -> HeldOutBatches:
+    """The val images validate scores, read once for every epoch when they fit in memory."""
+    return HeldOutBatches(dataset, "val", config.input, config.eval.batch_size, config.eval.val_images)
 
 
 # --- Steps of train ----------------------------------------------------------------------------------------
@@ -276,6 +289,7 @@ class _Trainer:
         self.checkpoints = _CheckpointWriter(checkpoint, workdir, config.train.keep_checkpoints, self.chief)
         self.history: list = []
         self.trained_steps = 0
+        self.val_batches = val_batches(config, dataset)
 
     # --- Restore -------------------------------------------------------------------------------------------
     def restore(self) -> None:
@@ -444,7 +458,7 @@ class _Trainer:
         self.run.synchronize()
         logs = {
             "loss": float(self.epoch_loss) / self.steps_per_epoch,
-            **validate(self.run.centre, self.config, self.dataset),
+            **validate(self.run.centre, self.config, self.dataset, self.val_batches),
         }
         with self.writer.as_default(step=int(self.run.step)):
             tf.summary.scalar("val/error", logs["val_error"])
