@@ -56,7 +56,7 @@ def write_dataset(labelled: LabelledSet, directory: str) -> PreparedDataset:
     labels = np.asarray(labelled.labels)
     split = np.where(np.arange(len(labels)) % VAL_EVERY == VAL_EVERY - 1, "val", "train")
     index = TrainIndexBuilder(1, len(labelled.classes))
-    stats = {name: {"images": 0, "pairs": 0, "no_target": 0} for name in records.SPLITS}
+    images = {name: int(np.sum(split == name)) for name in records.SPLITS}  # One word an image: pairs = images.
     for name in ("train", "val"):
         rows = np.flatnonzero(split == name)
         examples = [
@@ -67,7 +67,6 @@ def write_dataset(labelled: LabelledSet, directory: str) -> PreparedDataset:
             for example, i in zip(examples, rows):
                 index.add(0, len(example), [int(labels[i])])
         records.write_shard(os.path.join(staging, records.shard_name(name, 0, 1)), examples)
-        stats[name].update(images=len(rows), pairs=len(rows))
     counts = np.bincount(labels[split == "train"], minlength=len(labelled.classes))
     fileio.write_text_atomic(
         os.path.join(staging, records.VOCAB_FILE),
@@ -80,8 +79,8 @@ def write_dataset(labelled: LabelledSet, directory: str) -> PreparedDataset:
         "split_rule": f"every {VAL_EVERY}th image in val, the others in train",
         "vocab_size": len(labelled.classes),
         "max_words_per_image": 1,
-        "images": {name: stats[name]["images"] for name in records.SPLITS},
-        "pairs": {name: stats[name]["pairs"] for name in records.SPLITS},
+        "images": images,
+        "pairs": images,
         "no_target_images": {name: 0 for name in records.SPLITS},
         "train_index": records.TRAIN_INDEX_FILE,
         "shards": {name: [records.shard_name(name, 0, 1)] for name in ("train", "val")},
