@@ -113,6 +113,20 @@ def test_stale_temporaries_a_kill_left_are_removed_and_nothing_else(tmp_path):
     assert fileio.is_temporary(os.path.basename(fileio.temp_path_for(str(tmp_path / "metrics.json"))))
 
 
+def test_a_staged_directory_replaces_the_old_one_only_when_its_block_ends_and_leaves_nothing_on_an_error(tmp_path):
+    final = str(tmp_path / "data")
+    (tmp_path / ".data.tmp-0123456789ab").mkdir()  # A killed writer's staging.
+    with fileio.staged_directory(final) as staging:
+        assert os.listdir(tmp_path) == [os.path.basename(staging)]  # The killed one's is gone; nothing final yet.
+        fileio.write_text_atomic(os.path.join(staging, "a.txt"), "first")
+    assert os.listdir(tmp_path) == ["data"] and open(os.path.join(final, "a.txt")).read() == "first"
+    with pytest.raises(OSError, match="No space left"):
+        with fileio.staged_directory(final) as staging:
+            fileio.write_text_atomic(os.path.join(staging, "a.txt"), "second")
+            raise OSError(28, "No space left on device")
+    assert os.listdir(tmp_path) == ["data"] and open(os.path.join(final, "a.txt")).read() == "first"
+
+
 def test_temporaries_left_under_a_directory_are_found_at_any_depth(tmp_path):
     (tmp_path / "run" / "checkpoints" / "ckpt-4_temp").mkdir(parents=True)
     (tmp_path / "run" / "checkpoints" / "checkpoint.tmp0123456789abcdef").write_text("")

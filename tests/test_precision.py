@@ -8,10 +8,9 @@ import tensorflow as tf
 from wsl_tf.configs import paper
 
 from tests.helpers import prepare_jsonl_dataset
-from wsl_tf import records
+from wsl_tf import precision, records
 from wsl_tf.eval.baselines import frequency_scores
 from wsl_tf.input.dataset import PreparedDataset
-from wsl_tf import precision
 from wsl_tf.precision import (
     HeldOutBatches,
     NoLabelledImagesError,

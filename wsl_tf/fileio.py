@@ -98,6 +98,24 @@ def atomic_output(path: str, mode: str = "w"):
             gfile.remove(temp)
 
 
+@contextlib.contextmanager
+def staged_directory(final: str):
+    """Build a directory under a temporary name beside `final` and move it onto `final` when the block ends
+    without an error; on any error (a full disk, a kill's exception) the staging is removed. What a killed
+    writer left beside `final` is removed first."""
+    final = final.rstrip("/")
+    parent = os.path.dirname(final) or "."
+    makedirs(parent)
+    remove_stale_temporaries(parent, prefix=f".{os.path.basename(final)}.")
+    staging = temp_path_for(final)
+    makedirs(staging)
+    try:
+        yield staging
+        replace_directory(staging, final)
+    finally:
+        remove_tree(staging)
+
+
 def replace_directory(new: str, final: str) -> None:
     """Move the finished directory `new` onto `final`, replacing what was there: the old one is moved aside
     under a temporary name first, then removed, so a kill leaves the old directory, the new one, or both."""

@@ -197,14 +197,7 @@ def export(
     bad = [w for w in words if not w or "\n" in w]
     if bad:
         raise DataError(f"dictionary words must be non-empty single lines: {bad[:3]}")
-    gfile = tf.io.gfile
-    output_dir = output_dir.rstrip("/")
-    parent = os.path.dirname(output_dir) or "."
-    gfile.makedirs(parent)
-    fileio.remove_stale_temporaries(parent, prefix=f".{os.path.basename(output_dir)}.")  # A killed export's.
-    staging = fileio.temp_path_for(output_dir)
-    gfile.makedirs(staging)
-    try:
+    with fileio.staged_directory(output_dir) as staging:
         words_file = os.path.join(staging, WORDS_ASSET)
         fileio.write_text_atomic(words_file, "".join(f"{w}\n" for w in words))
         module = ServingModule(model, words_file, resize_size, crop_size, top_k, max_pixels)
@@ -218,7 +211,7 @@ def export(
                 "word_vectors": module.word_vectors,
             },
         )
-        gfile.remove(words_file)  # Copied into saved_model/assets/.
+        tf.io.gfile.remove(words_file)  # Copied into saved_model/assets/.
         model.save(os.path.join(staging, KERAS_FILE))
         fileio.write_json_atomic(
             os.path.join(staging, INFO_FILE),
@@ -235,10 +228,7 @@ def export(
                 "tensorflow_version": tf.__version__,
             },
         )
-        fileio.replace_directory(staging, output_dir)
-    finally:
-        fileio.remove_tree(staging)
-    return output_dir
+    return output_dir.rstrip("/")
 
 
 def export_run(workdir: str, output_dir: str | None = None, top_k: int = 10) -> str:

@@ -51,42 +51,40 @@ def write_dataset(labelled: LabelledSet, directory: str) -> PreparedDataset:
         dataset = PreparedDataset(directory)
         if dataset.metadata.get("source") == identity:
             return dataset
-    staging = fileio.temp_path_for(directory)
-    fileio.makedirs(staging)
-    labels = np.asarray(labelled.labels)
-    split = np.where(np.arange(len(labels)) % VAL_EVERY == VAL_EVERY - 1, "val", "train")
-    index = TrainIndexBuilder(1, len(labelled.classes))
-    images = {name: int(np.sum(split == name)) for name in records.SPLITS}  # One word an image: pairs = images.
-    for name in ("train", "val"):
-        rows = np.flatnonzero(split == name)
-        examples = [
-            records.make_example(f"{labelled.name}/{i:06d}", _encoded(labelled.images[i]), [int(labels[i])])
-            for i in rows
-        ]
-        if name == "train":
-            for example, i in zip(examples, rows):
-                index.add(0, len(example), [int(labels[i])])
-        records.write_shard(os.path.join(staging, records.shard_name(name, 0, 1)), examples)
-    counts = np.bincount(labels[split == "train"], minlength=len(labelled.classes))
-    fileio.write_text_atomic(
-        os.path.join(staging, records.VOCAB_FILE),
-        Vocabulary(tuple(labelled.classes), tuple(int(c) for c in counts)).to_tsv(),
-    )
-    index.save(os.path.join(staging, records.TRAIN_INDEX_FILE))
-    metadata = {
-        "schema_version": records.SCHEMA_VERSION,
-        "source": identity,
-        "split_rule": f"every {VAL_EVERY}th image in val, the others in train",
-        "vocab_size": len(labelled.classes),
-        "max_words_per_image": 1,
-        "images": images,
-        "pairs": images,
-        "no_target_images": {name: 0 for name in records.SPLITS},
-        "train_index": records.TRAIN_INDEX_FILE,
-        "shards": {name: [records.shard_name(name, 0, 1)] for name in ("train", "val")},
-    }
-    fileio.write_text_atomic(os.path.join(staging, records.METADATA_FILE), json.dumps(metadata, indent=2))
-    fileio.replace_directory(staging, directory)
+    with fileio.staged_directory(directory) as staging:
+        labels = np.asarray(labelled.labels)
+        split = np.where(np.arange(len(labels)) % VAL_EVERY == VAL_EVERY - 1, "val", "train")
+        index = TrainIndexBuilder(1, len(labelled.classes))
+        images = {name: int(np.sum(split == name)) for name in records.SPLITS}  # One word an image: pairs = images.
+        for name in ("train", "val"):
+            rows = np.flatnonzero(split == name)
+            examples = [
+                records.make_example(f"{labelled.name}/{i:06d}", _encoded(labelled.images[i]), [int(labels[i])])
+                for i in rows
+            ]
+            if name == "train":
+                for example, i in zip(examples, rows):
+                    index.add(0, len(example), [int(labels[i])])
+            records.write_shard(os.path.join(staging, records.shard_name(name, 0, 1)), examples)
+        counts = np.bincount(labels[split == "train"], minlength=len(labelled.classes))
+        fileio.write_text_atomic(
+            os.path.join(staging, records.VOCAB_FILE),
+            Vocabulary(tuple(labelled.classes), tuple(int(c) for c in counts)).to_tsv(),
+        )
+        index.save(os.path.join(staging, records.TRAIN_INDEX_FILE))
+        metadata = {
+            "schema_version": records.SCHEMA_VERSION,
+            "source": identity,
+            "split_rule": f"every {VAL_EVERY}th image in val, the others in train",
+            "vocab_size": len(labelled.classes),
+            "max_words_per_image": 1,
+            "images": images,
+            "pairs": images,
+            "no_target_images": {name: 0 for name in records.SPLITS},
+            "train_index": records.TRAIN_INDEX_FILE,
+            "shards": {name: [records.shard_name(name, 0, 1)] for name in ("train", "val")},
+        }
+        fileio.write_text_atomic(os.path.join(staging, records.METADATA_FILE), json.dumps(metadata, indent=2))
     return PreparedDataset(directory)
 
 
