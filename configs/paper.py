@@ -60,6 +60,8 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     # The backbone's dropout rate; None: its paper's (AlexNet 0.5, GoogLeNet 0.4, ResNet-50 and ViT 0).
     config.model.dropout = ml_collections.config_dict.placeholder(float)
     config.model.aux_loss_weight = 0.3  # GoogLeNet's auxiliary towers.
+    # AlexNet's conv and fc kernels: a Keras initializer name; None: Keras's default (Glorot uniform).
+    config.model.kernel_initializer = ml_collections.config_dict.placeholder(str)
 
     config.head = ml_collections.ConfigDict()
     # The word rows each step computes: "in_batch", the words of the replica's batch (section 3.2: at most 128 of
@@ -145,6 +147,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     config.eval.word2vec_epochs = 20
     config.eval.choice_epochs = 4  # training_choices: epochs of each short run ...
     config.eval.choice_epoch_size = 4096  # ... of this many images,
+    config.eval.choice_learning_rate = 0.0  # ... at this learning rate, the same for all four (0: the run's own),
     config.eval.choice_transfer = "emoji_subgroups"  # ... their features transferred to this labelled set ("": none).
     config.eval.fit_processes = 0  # Processes fitting transfer's linear classifiers: 0 one per core, 1 none.
     return config

@@ -72,11 +72,16 @@ def test_the_dataset_is_written_once_and_rewritten_for_another_set(tmp_path):
     assert again.metadata["images"]["train"] + again.metadata["images"]["val"] == 60
 
 
-def test_the_class_label_network_trains_through_the_trainer_and_is_restored_when_finished(tmp_path, run_dataset):
+def test_the_class_label_network_trains_through_the_trainer_and_is_restored_when_finished(
+    tmp_path, run_dataset, capsys
+):
     run_config = tiny_run_config(run_dataset)
     directory = str(tmp_path / "class_network")
     labelled = labelled_set(images=120)
-    model = class_network.class_label_network(run_config, labelled, directory, steps=150, log=lambda *_: None)
+    model = class_network.class_label_network(
+        run_config, labelled, directory, steps=150, log=lambda *_: None, progress=False
+    )
+    assert "epoch 1/3" not in capsys.readouterr().err  # progress=False: no epoch bars.
     run = RunDirectory(os.path.join(directory, "run"))
     config = run.read_config()
     assert (config.loss, config.head.classes, config.optimizer.name, config.model.num_words) == (

@@ -370,10 +370,11 @@ def test_the_training_choices_experiment_gets_the_run_and_is_reported(tiny_run, 
 
     calls = []
 
-    def sweep(config, dataset, out_dir, split, settings, log, labelled, fits):
+    def sweep(config, dataset, out_dir, split, settings, log, labelled, fits, progress):
         calls.append((config.model.num_words, split, out_dir))
         assert labelled is None  # No emoji in this dataset: the choices get no transfer column, said in the log.
         assert isinstance(fits, linear.FitPool)  # The evaluation's own pool fits its transfer column.
+        assert progress is False  # evaluate_run(progress=False): the runs' epoch bars stay off too.
         return {
             "epochs": 1,
             "epoch_size": 32,
@@ -491,6 +492,7 @@ def test_wsl_eval_with_the_real_corpora(tiny_run, tmp_path):
         f"--experiments={','.join(EXPERIMENTS)}",
         "--choice_epochs=1",
         "--choice_epoch_size=32",
+        "--choice_learning_rate=0.02",
         "--choice_transfer=categories",
         "--noprogress",
     ]
@@ -500,7 +502,7 @@ def test_wsl_eval_with_the_real_corpora(tiny_run, tmp_path):
     for name in sweeps.TRAINING_CHOICES:
         summary = json.loads(
             open(
-                os.path.join(sweeps.choice_directory(os.path.join(workdir, "eval"), name, 1, 32), "summary.json")
+                os.path.join(sweeps.choice_directory(os.path.join(workdir, "eval"), name, 1, 32, 0.02), "summary.json")
             ).read()
         )
         assert summary["step"] == 2, (name, summary["step"])

@@ -19,7 +19,9 @@ def test_training_choices_change_only_the_loss_and_sampling_and_score_each_run(t
     """Its own four runs (the sweep trains them), from the shared run's config on one device."""
     run = restore_run(tiny_run.workdir)
     run.config.train.devices = ("/cpu:0",)
-    settings = eval_settings(run.config, dict(test_images=60, choice_epochs=1, choice_epoch_size=32))
+    settings = eval_settings(
+        run.config, dict(test_images=60, choice_epochs=1, choice_epoch_size=32, choice_learning_rate=0.005)
+    )
     dataset = PreparedDataset(run.config.data.dir)
     labelled = _labelled_set(
         "categories", dataset, Resources(), settings.transfer_images
@@ -33,16 +35,16 @@ def test_training_choices_change_only_the_loss_and_sampling_and_score_each_run(t
         scores = section["runs"][name]
         assert all(0 <= scores[f"precision_at_{k}"] <= 1 for k in (1, 5, 10)) and scores["images"] > 0
         assert all(0 <= scores["raw"][f"precision_at_{k}"] <= 1 for k in (1, 5, 10))
-        model = restore_run(sweeps.choice_directory(str(tmp_path), name, 1, 32)).model
+        model = restore_run(sweeps.choice_directory(str(tmp_path), name, 1, 32, 0.005)).model
         assert scores["prior_weight"] == float(model.prior_weight.numpy())
         # The transfer column: the linear classifier on this run's features of the labelled set.
         features = transfer.extract(model, labelled.images, run.config.model.image_size, progress=False)["embedding"]
         expected = linear.linear_accuracy(features, labelled.labels, progress=False)
         assert scores["transfer"]["accuracy_mean"] == pytest.approx(expected["accuracy_mean"])
         assert scores["transfer"]["set"] == "categories:test"
-        directory = sweeps.choice_directory(str(tmp_path), name, 1, 32)
+        directory = sweeps.choice_directory(str(tmp_path), name, 1, 32, 0.005)
         assert directory == os.path.join(
-            str(tmp_path), "choices", "1x32", name.replace(", ", "_").replace(" ", "_").replace("-", "_")
+            str(tmp_path), "choices", "1x32_lr0.005", name.replace(", ", "_").replace(" ", "_").replace("-", "_")
         )
         variant = json.loads(open(os.path.join(directory, "config.json")).read())
         changed = {
@@ -61,8 +63,10 @@ def test_training_choices_change_only_the_loss_and_sampling_and_score_each_run(t
             "train.epoch_size",
             "train.export",
             "schedule.min_epochs_per_lr",
+            "optimizer.learning_rate",
         }
         assert (variant["loss"], variant["input"]["sampler"], variant["input"]["labels"]) == (loss, sampler, labels)
+        assert variant["optimizer"]["learning_rate"] == 0.005 == section["learning_rate"]
         # 32 images in batches of 8: the same 4 steps for every choice.
         assert json.loads(open(os.path.join(directory, "summary.json")).read())["step"] == 4
         assert not os.path.exists(os.path.join(directory, "export"))
@@ -71,6 +75,7 @@ def test_training_choices_change_only_the_loss_and_sampling_and_score_each_run(t
     )
     report = markdown({"run": tiny_run.workdir, "checkpoint": "c", "num_words": 20, "training_choices": section})
     assert "## Loss and sampling at equal budget" in report and report.count("| one-vs-all") == 2
+    assert "1 epochs of 32 images each at learning rate 0.005 from the same seed" in report
     assert " +/- " in report and ("does not rank them" in report or "larger than twice their spread" in report)
     best = section["best"]
     assert best["word_prediction"]["precision_at_10"] == max(v["precision_at_10"] for v in section["runs"].values())

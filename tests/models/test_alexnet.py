@@ -1,10 +1,12 @@
 """AlexNet: the published layer table, full size, and narrow nets for CPU."""
 
 import keras
+import numpy as np
 import pytest
 import tensorflow as tf
 
 from tests.helpers import model_config
+from wsl_tf.errors import ConfigError
 from wsl_tf.models import AlexNet, build_model
 
 # (kind, kernel, in channels, out channels) of the single-tower AlexNet, K = 1,000.
@@ -80,3 +82,36 @@ def test_the_configs_dropout_reaches_the_backbone_and_none_keeps_the_papers():
     config.dropout = 0.2
     model = build_model(config)
     assert model.backbone.get_layer("drop6").rate == model.backbone.get_layer("drop7").rate == 0.2
+
+
+def test_he_kernels_keep_a_fresh_narrow_nets_signal_where_the_default_shrinks_it():
+    """Unit-variance pixels through a fresh 1/8-width net: about unit-size embeddings with "he_normal", about
+    1/100 of that with Keras's default (Glorot uniform): nearly one embedding for every image."""
+    images = np.random.default_rng(0).normal(size=(32, 64, 64, 3)).astype("float32")
+    sizes = {}
+    for initializer in ("he_normal", "glorot_uniform"):
+        keras.utils.set_random_seed(0)
+        net = AlexNet(image_size=64, width=0.125, dropout=0.0, kernel_initializer=initializer)
+        sizes[initializer] = np.abs(keras.ops.convert_to_numpy(net(images)["embedding"])).mean()
+    assert 0.3 < sizes["he_normal"] < 3.0 and sizes["glorot_uniform"] < 0.03
+
+
+def test_the_configs_kernel_initializer_reaches_alexnet_survives_saving_and_is_refused_elsewhere(tmp_path):
+    from wsl_tf.configs import paper
+
+    config = paper.get_config("alexnet,k=10").model
+    config.update({"image_size": 64, "width": 0.125})
+    assert config.kernel_initializer is None
+    default = build_model(config).backbone.get_layer("fc7").kernel_initializer
+    assert type(default).__name__ == "GlorotUniform"
+    config.kernel_initializer = "he_normal"
+    model = build_model(config)
+    for name in ("conv1", "conv5", "fc6", "fc7"):
+        assert type(model.backbone.get_layer(name).kernel_initializer).__name__ == "HeNormal"
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert type(loaded.backbone.get_layer("fc7").kernel_initializer).__name__ == "HeNormal"
+    config.name = "resnet50"
+    with pytest.raises(ConfigError, match="model.kernel_initializer is AlexNet's"):
+        build_model(config)

@@ -58,6 +58,7 @@ ALIASES = (
     "class_network_steps",
     "choice_epochs",
     "choice_epoch_size",
+    "choice_learning_rate",
     "choice_transfer",
 )
 flags.DEFINE_list("experiments", None, "= --config.eval.experiments: which experiments.", flag_values=FLAGS)
@@ -88,6 +89,12 @@ flags.DEFINE_integer(
     "choice_epochs", None, "= --config.eval.choice_epochs: epochs of each training choice.", flag_values=FLAGS
 )
 flags.DEFINE_integer("choice_epoch_size", None, "= --config.eval.choice_epoch_size.", flag_values=FLAGS)
+flags.DEFINE_float(
+    "choice_learning_rate",
+    None,
+    "= --config.eval.choice_learning_rate: the training choices' learning rate (0: the run's own).",
+    flag_values=FLAGS,
+)
 flags.DEFINE_string("choice_transfer", None, "= --config.eval.choice_transfer (empty: none).", flag_values=FLAGS)
 flags.DEFINE_bool("progress", True, "Show progress bars.", flag_values=FLAGS)
 flags.mark_flags_as_required(["workdir"], flag_values=FLAGS)

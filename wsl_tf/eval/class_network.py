@@ -121,10 +121,10 @@ def training_config(run_config, dataset: PreparedDataset, steps: int) -> ml_coll
     return config
 
 
-def class_label_network(run_config, labelled: LabelledSet, directory: str, steps: int, log=print):
+def class_label_network(run_config, labelled: LabelledSet, directory: str, steps: int, log=print, progress=True):
     """The network of run_config's architecture trained on the labelled set's classes in `directory`
     (a finished run there is restored, not trained again); its `embed` gives the baselines' features."""
     dataset = write_dataset(labelled, os.path.join(directory, "data"))
     run = RunDirectory(os.path.join(directory, "run"))
-    train(training_config(run_config, dataset, steps), run.path, dataset=dataset, log=log)
+    train(training_config(run_config, dataset, steps), run.path, dataset=dataset, log=log, progress=progress)
     return run.restore().model

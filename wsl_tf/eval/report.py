@@ -236,7 +236,8 @@ def _training_choices(section: dict) -> list[str]:
         title,
         "",
         f"Short runs of this run's config, {section['epochs']} epochs of {section['epoch_size']} images each "
-        f"from the same seed; only the loss and the sampling differ. Precision on the "
+        + (f"at learning rate {section['learning_rate']:g} " if section.get("learning_rate") else "")
+        + f"from the same seed; only the loss and the sampling differ. Precision on the "
         f"{_split_name(section.get('split', 'test'))} under each run's natural ranking (its scores plus its "
         f"prior weight, chosen on val, times the log word frequency), +/- its spread over the held-out images "
         f"resampled {section.get('resamples', 0):,} times; beside it the raw scores' precision@10"

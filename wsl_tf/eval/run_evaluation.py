@@ -122,6 +122,7 @@ _AT_LEAST = {
     "word2vec_epochs": 1,
     "choice_epochs": 1,
     "choice_epoch_size": 1,
+    "choice_learning_rate": 0,
 }
 
 
@@ -295,6 +296,7 @@ class FloorNetworks:
                 self.directory.class_network(f"{self.CLASS_LABELS}_{len(labelled.images)}x{steps}"),
                 steps,
                 log=lambda *_: None,
+                progress=self.progress,
             )
         return self._class_label
 
@@ -728,6 +730,7 @@ def _training_choices(context: Context) -> dict:
         context.log,
         labelled=labelled,
         fits=context.fits,
+        progress=context.progress,
     )
 
 

@@ -5,8 +5,9 @@ project's trainer (wsl_tf/train) and scores them as the other experiments
 score a run. `training_choices` is the paper's two choices (section 3.1): multi-class vs
 one-vs-all loss, and uniform-per-word vs natural sampling. Each is a short
 run of the run's own config with only the loss, sampler and labels changed,
-trained at equal budget from the same seed (the learning rate is not halved
-within it), in OUT_DIR/choices/EPOCHSxSIZE/NAME; a finished one is reused. Each is
+trained at equal budget from the same seed and at one learning rate
+(eval.choice_learning_rate, or the run's own; it is not halved within the
+run), in OUT_DIR/choices/EPOCHSxSIZE_lrRATE/NAME; a finished one is reused. Each is
 scored on the held-out images under its natural ranking (raw scores plus its
 prior weight, chosen on val by the trainer, times the log word frequency: a
 run trained with a balanced objective needs it) and on its raw scores, and,
@@ -39,42 +40,57 @@ TRAINING_CHOICES = {
 }
 
 
-def choice_directory(out_dir: str, name: str, epochs: int, epoch_size: int) -> str:
-    """Where the run of choice `name` at a budget of epochs x epoch_size images lives:
-    OUT_DIR/choices/4x4096/multi_class_uniform_per_word, ...; another budget is another run."""
+def choice_directory(out_dir: str, name: str, epochs: int, epoch_size: int, learning_rate: float) -> str:
+    """Where the run of choice `name` at a budget of epochs x epoch_size images and a learning rate lives:
+    OUT_DIR/choices/4x4096_lr0.01/multi_class_uniform_per_word, ...; another budget or rate is another run."""
     return os.path.join(
         out_dir,
         RunDirectory.CHOICES,
-        f"{epochs}x{epoch_size}",
+        f"{epochs}x{epoch_size}_lr{learning_rate:g}",
         name.replace(", ", "_").replace(" ", "_").replace("-", "_"),
     )
 
 
 def training_choices(
-    config, dataset, out_dir: str, split: str, settings, log=print, labelled=None, fits: linear.FitPool | None = None
+    config,
+    dataset,
+    out_dir: str,
+    split: str,
+    settings,
+    log=print,
+    labelled=None,
+    fits: linear.FitPool | None = None,
+    progress: bool = True,
 ) -> dict:
-    """{"epochs", "epoch_size", "split", "runs": {choice: {"precision_at_1/5/10", "spread_at_k", "prior_weight",
-    "raw": {...}, "transfer": {...}, ...}}, "differences", "best", "prior", "chance"}.
+    """{"epochs", "epoch_size", "learning_rate", "split", "runs": {choice: {"precision_at_1/5/10", "spread_at_k",
+    "prior_weight", "raw": {...}, "transfer": {...}, ...}}, "differences", "best", "prior", "chance"}.
 
-    settings: choice_epochs and choice_epoch_size (the budget of each run) and
+    settings: choice_epochs and choice_epoch_size (the budget of each run),
+    choice_learning_rate (all four runs' learning rate; 0: the run's own) and
     test_images (how many `split` images score it): the eval settings (run_evaluation.eval_settings).
     labelled: a transfer.LabelledSet whose linear-classifier accuracy on each
     run's features goes beside its precision (None: none), fitted in `fits`
-    (default: in this process) while the next run trains.
+    (default: in this process) while the next run trains. progress: each
+    run's epoch bars.
     """
     fits = fits or linear.FitPool(1)
+    learning_rate = settings.choice_learning_rate or config.optimizer.learning_rate
     results, per_image, transfers = {}, {}, {}
     for name, (loss, sampler, labels) in TRAINING_CHOICES.items():
         variant = config.copy_and_resolve_references()
         variant.loss = loss
         variant.input.update({"sampler": sampler, "labels": labels})
+        variant.optimizer.learning_rate = learning_rate
         variant.train.update(
             {"max_epochs": settings.choice_epochs, "epoch_size": settings.choice_epoch_size, "export": False}
         )
         variant.schedule.min_epochs_per_lr = settings.choice_epochs + 1
-        directory = choice_directory(out_dir, name, settings.choice_epochs, settings.choice_epoch_size)
-        log(f"training choice: {name} ({settings.choice_epochs} x {settings.choice_epoch_size} images)")
-        train(variant, directory, dataset=dataset, log=lambda *_: None)
+        directory = choice_directory(out_dir, name, settings.choice_epochs, settings.choice_epoch_size, learning_rate)
+        log(
+            f"training choice: {name} ({settings.choice_epochs} x {settings.choice_epoch_size} images, "
+            f"learning rate {learning_rate:g})"
+        )
+        train(variant, directory, dataset=dataset, log=lambda *_: None, progress=progress)
         model = restore_run(directory).model
         scored = split_precisions(
             lambda images, model=model: {
@@ -131,6 +147,7 @@ def training_choices(
     return {
         "epochs": settings.choice_epochs,
         "epoch_size": settings.choice_epoch_size,
+        "learning_rate": learning_rate,
         "split": split,
         "runs": results,
         "resamples": RESAMPLES,

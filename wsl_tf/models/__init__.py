@@ -32,7 +32,8 @@ def build_model(config, backbone_dtype_policy: str | None = None, random_word_ro
     """A built WordPredictor from a model config.
 
     config: name (a key of BACKBONES), num_words (K), image_size, width,
-    and optionally dropout (default: the backbone's, the paper's) and
+    and optionally dropout (default: the backbone's, the paper's),
+    kernel_initializer (AlexNet's kernels; default Keras's) and
     aux_loss_weight (GoogLeNet's towers; default: the backbone's).
     backbone_dtype_policy: e.g. "mixed_bfloat16" for a training copy whose
     backbone computes in bfloat16; the word layers always compute in float32.
@@ -47,6 +48,10 @@ def build_model(config, backbone_dtype_policy: str | None = None, random_word_ro
         if backbone_dtype_policy:
             keras.config.set_dtype_policy(backbone_dtype_policy)
         extra = {"dropout": config.dropout} if config.get("dropout") is not None else {}
+        if config.get("kernel_initializer") is not None:
+            if config.name != "alexnet":
+                raise ConfigError(f"model.kernel_initializer is AlexNet's; model.name={config.name!r} has its own")
+            extra["kernel_initializer"] = config.kernel_initializer
         backbone = BACKBONES[config.name](image_size=config.image_size, width=config.width, **extra)
     finally:
         keras.config.set_dtype_policy(previous)

@@ -54,10 +54,13 @@ class TrainingError(UserError, RuntimeError):
     """Training cannot go on (bad config, bad data, a non-finite loss)."""
 
 
-def train(config, workdir: str, callbacks=(), log=print, dataset: PreparedDataset | None = None) -> dict:
+def train(
+    config, workdir: str, callbacks=(), log=print, dataset: PreparedDataset | None = None, progress: bool = True
+) -> dict:
     """Train (or resume) the run `config` describes in `workdir`; returns the summary.
 
     dataset: the opened config.data.dir, if the caller has it (opened here otherwise).
+    progress: show each epoch's progress bar.
     """
     dataset = _checked_dataset(config, dataset)
     _check_val_split(dataset, log)
@@ -66,7 +69,7 @@ def train(config, workdir: str, callbacks=(), log=print, dataset: PreparedDatase
         _write_run_files(config, workdir, dataset)
     if config.train.deterministic:
         tf.config.experimental.enable_op_determinism()
-    trainer = _Trainer(config, workdir, dataset, log)
+    trainer = _Trainer(config, workdir, dataset, log, progress)
     trainer.restore()
     reason = trainer.nothing_left_to_train()
     if reason:
@@ -258,8 +261,8 @@ def _load_history(workdir: str, epochs_done: int) -> list:
 class _Trainer:
     """One call of `train`: the run, its schedule and checkpoints, and the loop's steps."""
 
-    def __init__(self, config, workdir: str, dataset: PreparedDataset, log):
-        self.config, self.workdir, self.dataset, self.log = config, workdir, dataset, log
+    def __init__(self, config, workdir: str, dataset: PreparedDataset, log, progress: bool = True):
+        self.config, self.workdir, self.dataset, self.log, self.progress = config, workdir, dataset, log, progress
         self.directory = RunDirectory(workdir)
         self.chief = training_run.is_chief()
         inclusion = step_inclusion(config, dataset)
@@ -416,6 +419,7 @@ class _Trainer:
             initial=step - int(self.epoch) * self.steps_per_epoch,
             desc=f"epoch {int(self.epoch) + 1}/{total}",
             unit="step",
+            disable=not self.progress,
         ) as bar:
             while step < epoch_end:
                 window = log_window(
