@@ -85,8 +85,9 @@ class HeldOutBatches:
     def __init__(
         self, dataset, split: str, input_config, batch_size: int, max_images: int | None = None, memory_bytes=None
     ):
-        self.args = (PreparedDataset.of(dataset), split, input_config, batch_size, max_images)
-        images = self.args[0].metadata.get("images", {}).get(split, 0)
+        dataset = PreparedDataset.of(dataset)
+        self.args = (dataset, split, input_config, batch_size, max_images)
+        images = dataset.metadata.get("images", {}).get(split, 0)
         images = min(images, max_images) if max_images is not None else images
         limit = HELD_OUT_MEMORY_BYTES if memory_bytes is None else memory_bytes
         self.held_in_memory = images * input_config.crop_size**2 * 3 * 4 <= limit

@@ -113,5 +113,7 @@ def test_the_configs_kernel_initializer_reaches_alexnet_survives_saving_and_is_r
     loaded = keras.saving.load_model(path)
     assert type(loaded.backbone.get_layer("fc7").kernel_initializer).__name__ == "HeNormal"
     config.name = "resnet50"
-    with pytest.raises(ConfigError, match="model.kernel_initializer is AlexNet's"):
+    with pytest.raises(
+        ConfigError, match="model.kernel_initializer='he_normal': model.name='resnet50' does not take it"
+    ):
         build_model(config)

@@ -1,6 +1,7 @@
 """Backbones (AlexNet, GoogLeNet, ResNet-50, ViTs), the word layer, losses and build_model."""
 
 import functools
+import inspect
 
 import keras
 
@@ -14,7 +15,9 @@ from wsl_tf.models.vit import VIT_SIZES, VisionTransformer
 from wsl_tf.models.word_layer import WordLayer
 from wsl_tf.models.word_predictor import WordPredictor
 
-# name -> backbone constructor taking image_size, width and optionally dropout.
+# Model config keys passed to the backbone when set (None: the backbone's own default).
+OPTIONAL_ARGUMENTS = ("dropout", "kernel_initializer")
+# name -> backbone constructor taking image_size, width and some of OPTIONAL_ARGUMENTS.
 BACKBONES = {
     "alexnet": AlexNet,
     "googlenet": GoogLeNet,
@@ -43,15 +46,15 @@ def build_model(config, backbone_dtype_policy: str | None = None, random_word_ro
     """
     if config.name not in BACKBONES:
         raise ConfigError(f"model.name={config.name!r}: expected one of {', '.join(BACKBONES)}")
+    extra = {key: config[key] for key in OPTIONAL_ARGUMENTS if config.get(key) is not None}
+    accepted = inspect.signature(BACKBONES[config.name]).parameters
+    refused = [f"model.{key}={value!r}" for key, value in extra.items() if key not in accepted]
+    if refused:
+        raise ConfigError(f"{', '.join(refused)}: model.name={config.name!r} does not take it (None: its default)")
     previous = keras.config.dtype_policy()
     try:
         if backbone_dtype_policy:
             keras.config.set_dtype_policy(backbone_dtype_policy)
-        extra = {"dropout": config.dropout} if config.get("dropout") is not None else {}
-        if config.get("kernel_initializer") is not None:
-            if config.name != "alexnet":
-                raise ConfigError(f"model.kernel_initializer is AlexNet's; model.name={config.name!r} has its own")
-            extra["kernel_initializer"] = config.kernel_initializer
         backbone = BACKBONES[config.name](image_size=config.image_size, width=config.width, **extra)
     finally:
         keras.config.set_dtype_policy(previous)
