@@ -7,6 +7,13 @@ per word and C, on the same standardised features. The problem has the demo's
 shape by default: 512 features, K = 100, words on a few per cent of the images.
 Prints one JSON line: {"bench": "regression_baseline", "images", "words",
 "joint_s", "per_word_s", "speedup", "joint_p_at_1", "per_word_p_at_1"}.
+
+With --run=RUN (a trained run directory, e.g. the demo's runs/demo/run): the
+iteration cap against convergence on that run's own problem, the random
+network's features of its train / val / test images read as wsl-eval's word
+prediction reads them; one JSON line per cap (baselines.MAX_ITER, then
+--converged_iter): {"bench": "regression_baseline_iterations", "max_iter",
+"seconds", "p_at_1", "p_at_5", "p_at_10", "train_images", "words"}.
 """
 
 import json
@@ -24,6 +31,8 @@ flags.DEFINE_integer("images", 4800, "Train images the regressors fit on.")
 flags.DEFINE_integer("words", 100, "K, one regressor each.")
 flags.DEFINE_integer("dim", 512, "Feature size (the demo's 1/8-width AlexNet: 512).")
 flags.DEFINE_integer("repeats", 3, "Timings of each; the best is reported.")
+flags.DEFINE_string("run", None, "A trained run directory: measure the iteration cap on its own features instead.")
+flags.DEFINE_integer("converged_iter", 300, "With --run: the iteration cap that stands for convergence.")
 
 
 def word_problem(images, words, dim, seed=0):
@@ -58,8 +67,50 @@ def per_word_scores(train, val, test):
     return scored[best][1]
 
 
+def run_features(run_dir: str):
+    """(train, val, test) as (features, multi-hot labels) of a run's images through its random network: what
+    wsl-eval's word prediction fits its floor on (run_evaluation.word_prediction)."""
+    from wsl_tf.eval import baselines
+    from wsl_tf.eval.run_evaluation import eval_settings
+    from wsl_tf.input.dataset import PreparedDataset
+    from wsl_tf.run_directory import restore_run
+
+    run = restore_run(run_dir)
+    config, settings = run.config, eval_settings(run.config)
+    dataset = PreparedDataset.of(config.data.dir)
+    network = {"random": baselines.random_network(config.model, 10)}
+    parts = []
+    for split, limit in (
+        ("train", settings.baseline_train_images),
+        ("val", settings.test_images),
+        ("test", settings.test_images),
+    ):
+        features, labels = baselines.split_features(
+            network, dataset, config.input, config.model.num_words, split, limit
+        )
+        parts.append((features["random"], labels))
+    return parts
+
+
+def iterations(run_dir: str) -> None:
+    """The regressors at baselines.MAX_ITER and at --converged_iter on a run's own problem, one JSON line each."""
+    from wsl_tf.eval import baselines
+    from wsl_tf.precision import mean_precision_at_k, word_ids
+
+    train, val, test = run_features(run_dir)
+    labels = word_ids(test[1])
+    for cap in (baselines.MAX_ITER, FLAGS.converged_iter):
+        baselines.MAX_ITER = cap
+        seconds, scores = best_of(lambda: baselines.regressor_scores(train, val, test, progress=False), 1)
+        line = {"bench": "regression_baseline_iterations", "max_iter": cap, "seconds": round(seconds, 1)}
+        line |= {f"p_at_{k}": round(mean_precision_at_k(scores, labels, k), 4) for k in (1, 5, 10)}
+        print(json.dumps(line | {"train_images": len(train[1]), "words": int(train[1].shape[1])}), flush=True)
+
+
 def main(argv):
     del argv
+    if FLAGS.run:
+        return iterations(FLAGS.run)
     from wsl_tf.eval.baselines import regressor_scores
     from wsl_tf.precision import mean_precision_at_k, word_ids
 
