@@ -117,13 +117,14 @@ def split_precision(
     max_images: int | None = None,
     ks: Sequence[int] = (1, 10),
     per_image: bool = False,
+    batches: HeldOutBatches | None = None,
 ) -> dict:
     """{"precision_at_K", "ceiling_at_K" for K in ks, "images": images averaged over} of score_fn on the split.
 
     score_fn: images [B, S, S, 3] -> scores [B, num_words]. k above num_words
     is capped at num_words. per_image: also "per_image": {K: each counted
     image's precision@K}. NoLabelledImagesError names the split if none of
-    its images has one of the words.
+    its images has one of the words. batches: as for split_precisions.
     """
     return split_precisions(
         lambda images: {"": score_fn(images)},
@@ -135,6 +136,7 @@ def split_precision(
         max_images,
         ks,
         per_image,
+        batches,
     )[""]
 
 

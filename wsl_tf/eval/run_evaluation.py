@@ -46,7 +46,7 @@ from wsl_tf.errors import ConfigError, UserError
 from wsl_tf.eval import baselines, class_network, embeddings, linear, pictures, transfer
 from wsl_tf.eval.training_choices import training_choices
 from wsl_tf.input.dataset import PreparedDataset
-from wsl_tf.precision import mean_precision_at_k, split_precision, split_precisions, word_ids
+from wsl_tf.precision import HeldOutBatches, mean_precision_at_k, split_precision, split_precisions, word_ids
 from wsl_tf.run_directory import RunDirectory, read_config
 from wsl_tf.train.training_run import split_cpu
 
@@ -315,6 +315,8 @@ def word_prediction(model, config, dataset, split, floors: FloorNetworks, settin
         max_images=settings.test_images,
         ks=ks,
     )
+    # The held-out images, decoded once for the model and the prior.
+    held_out["batches"] = HeldOutBatches(dataset, split, config.input, config.eval.batch_size, settings.test_images)
     results = split_precisions(
         lambda images: {"natural": model.scores(images, "natural"), "raw": model(images, training=False)}, **held_out
     )

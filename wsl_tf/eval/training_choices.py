@@ -27,7 +27,7 @@ import numpy as np
 
 from wsl_tf.eval import linear, transfer
 from wsl_tf.eval.baselines import frequency_scores
-from wsl_tf.precision import split_precision, split_precisions
+from wsl_tf.precision import HeldOutBatches, split_precision, split_precisions
 from wsl_tf.run_directory import RunDirectory, restore_run
 from wsl_tf.train.trainer import train
 
@@ -76,6 +76,8 @@ def training_choices(
     fits = fits or linear.FitPool(1)
     learning_rate = settings.choice_learning_rate or config.optimizer.learning_rate
     results, per_image, transfers = {}, {}, {}
+    # The held-out images, decoded once for the four runs and the prior.
+    held_out = HeldOutBatches(dataset, split, config.input, config.eval.batch_size, settings.test_images)
     for name, (loss, sampler, labels) in TRAINING_CHOICES.items():
         variant = config.copy_and_resolve_references()
         variant.loss = loss
@@ -105,6 +107,7 @@ def training_choices(
             settings.test_images,
             ks=KS,
             per_image=True,
+            batches=held_out,
         )
         per_image[name] = scored["natural"].pop("per_image")
         raw = scored["raw"]
@@ -143,6 +146,7 @@ def training_choices(
         config.eval.batch_size,
         settings.test_images,
         ks=(*KS, num_words),
+        batches=held_out,
     )
     return {
         "epochs": settings.choice_epochs,
