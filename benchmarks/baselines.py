@@ -70,7 +70,7 @@ def per_word_scores(train, val, test):
 def run_features(run_dir: str):
     """(train, val, test) as (features, multi-hot labels) of a run's images through its random network: what
     wsl-eval's word prediction fits its floor on (run_evaluation.word_prediction)."""
-    from wsl_tf.eval import baselines
+    from wsl_tf.eval import baselines, transfer
     from wsl_tf.eval.run_evaluation import eval_settings
     from wsl_tf.input.dataset import PreparedDataset
     from wsl_tf.run_directory import restore_run
@@ -78,7 +78,8 @@ def run_features(run_dir: str):
     run = restore_run(run_dir)
     config, settings = run.config, eval_settings(run.config)
     dataset = PreparedDataset.of(config.data.dir)
-    network = {"random": baselines.random_network(config.model, 10)}
+    # The random network as wsl-eval's FloorNetworks.random builds it.
+    network = {"random": baselines.random_network(config.model, len(transfer.FASHION_MNIST_CLASSES))}
     parts = []
     for split, limit in (
         ("train", settings.baseline_train_images),
@@ -100,8 +101,9 @@ def iterations(run_dir: str) -> None:
     train, val, test = run_features(run_dir)
     labels = word_ids(test[1])
     for cap in (baselines.MAX_ITER, FLAGS.converged_iter):
-        baselines.MAX_ITER = cap
-        seconds, scores = best_of(lambda: baselines.regressor_scores(train, val, test, progress=False), 1)
+        seconds, scores = best_of(
+            lambda cap=cap: baselines.regressor_scores(train, val, test, progress=False, max_iter=cap), 1
+        )
         line = {"bench": "regression_baseline_iterations", "max_iter": cap, "seconds": round(seconds, 1)}
         line |= {f"p_at_{k}": round(mean_precision_at_k(scores, labels, k), 4) for k in (1, 5, 10)}
         print(json.dumps(line | {"train_images": len(train[1]), "words": int(train[1].shape[1])}), flush=True)

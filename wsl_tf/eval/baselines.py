@@ -52,13 +52,24 @@ def random_network(model_config, num_classes: int, seed: int = 0):
 
 
 def split_features(
-    networks: dict, dataset, input_config, num_words: int, split: str, max_images: int, batch_size: int = 64
+    networks: dict,
+    dataset,
+    input_config,
+    num_words: int,
+    split: str,
+    max_images: int,
+    batch_size: int = 64,
+    batches=None,
 ) -> tuple[dict, np.ndarray]:
     """({name: embeddings [N, E]} of each network, multi-hot labels [N, num_words]) of a split's first max_images
-    images, read and decoded once for all the networks, each batch through one compiled call."""
+    images, read and decoded once for all the networks, each batch through one compiled call.
+
+    batches: those images already read (a precision.HeldOutBatches of the same split and max_images)."""
     embed = tf.function(lambda images: {name: net.embed(images, training=False) for name, net in networks.items()})
     features, labels = {name: [] for name in networks}, []
-    for batch in first_images(dataset, split, input_config, batch_size, max_images):
+    if batches is None:
+        batches = first_images(dataset, split, input_config, batch_size, max_images)
+    for batch in batches:
         for name, values in embed(batch["images"]).items():
             features[name].append(values.numpy())
         ids = batch["labels"].numpy()
@@ -80,6 +91,7 @@ def regressor_scores(
     selection_images: int = SELECTION_IMAGES,
     seed: int = 0,
     with_val: bool = False,
+    max_iter: int | None = None,
 ):
     """Scores [N_test, K] of one logistic regressor per word fitted on every train image, C chosen on val by
     precision@1 (among fits on `selection_images` of them, when there are more); with_val: (val scores, test
@@ -87,6 +99,7 @@ def regressor_scores(
 
     train / val / test: (features, multi-hot labels). A word with no positive
     (or no negative) train image scores its train frequency's log-odds.
+    max_iter: L-BFGS steps a fit (None: MAX_ITER).
     """
     (x_train, y_train), (x_val, y_val), (x_test, _) = train, val, test
     mean, std = x_train.mean(0), x_train.std(0) + 1e-6
@@ -101,6 +114,7 @@ def regressor_scores(
         val[:, fitted], test[:, fitted] = (x @ weights[:-1] + weights[-1] for x in (x_val, x_test))
         return val, test
 
+    max_iter = max_iter or MAX_ITER
     rows = np.arange(len(x_train))
     if len(rows) > selection_images:
         rows = np.sort(np.random.default_rng(seed).choice(len(rows), selection_images, replace=False))
@@ -108,13 +122,13 @@ def regressor_scores(
     eigen = covariance_eigen(x_train[rows])
     for c in tqdm(sorted(C_GRID), desc="regressors", disable=not progress):
         weights = one_vs_all_logistic(
-            x_train[rows], y_train[rows][:, fitted], c, start=weights, max_iter=MAX_ITER, eigen=eigen
+            x_train[rows], y_train[rows][:, fitted], c, start=weights, max_iter=max_iter, eigen=eigen
         )
         scored[c], path[c] = scores_for(weights), weights
     best = max(C_GRID, key=lambda c: np.nan_to_num(mean_precision_at_k(scored[c][0], word_ids(y_val), 1), nan=0.0))
     if len(rows) < len(x_train):
         scored[best] = scores_for(
-            one_vs_all_logistic(x_train, y_train[:, fitted], best, start=path[best], max_iter=MAX_ITER)
+            one_vs_all_logistic(x_train, y_train[:, fitted], best, start=path[best], max_iter=max_iter)
         )
     return scored[best] if with_val else scored[best][1]
 

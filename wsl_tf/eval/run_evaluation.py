@@ -315,7 +315,7 @@ def word_prediction(model, config, dataset, split, floors: FloorNetworks, settin
         max_images=settings.test_images,
         ks=ks,
     )
-    # The held-out images, decoded once for the model and the prior.
+    # The held-out images, decoded once for the model, the prior and the regressors' features.
     held_out["batches"] = HeldOutBatches(dataset, split, config.input, config.eval.batch_size, settings.test_images)
     results = split_precisions(
         lambda images: {"natural": model.scores(images, "natural"), "raw": model(images, training=False)}, **held_out
@@ -344,11 +344,11 @@ def word_prediction(model, config, dataset, split, floors: FloorNetworks, settin
             report["baselines"][name] = unavailable(error)
             log(f"word prediction: the class-label baseline is left out: {error}")
     parts = [  # (features by network, labels) of train, val and the held-out split, each read once.
-        baselines.split_features(networks, dataset, config.input, num_words, part, limit)
-        for part, limit in (
-            ("train", settings.baseline_train_images),
-            ("val", settings.test_images),
-            (split, settings.test_images),
+        baselines.split_features(networks, dataset, config.input, num_words, part, limit, batches=batches)
+        for part, limit, batches in (
+            ("train", settings.baseline_train_images, None),
+            ("val", settings.test_images, None),
+            (split, settings.test_images, held_out["batches"]),
         )
     ]
     test_labels = word_ids(parts[2][1])
