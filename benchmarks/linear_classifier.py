@@ -8,6 +8,14 @@ demo's shape by default: 2,000 images of 512 features, 10 classes (its
 Fashion-MNIST set). Prints one JSON line: {"bench": "linear_classifier",
 "images", "classes", "ours_s", "sklearn_s", "speedup", "ours_accuracy",
 "sklearn_accuracy"}.
+
+--run=RUN: the iteration cap against a converged fit on a run's own transfer
+problems: each labelled set of the run's eval.transfer with the features its
+evaluation cached (RUN/eval/cache: the end-to-end model's and the floor
+networks'), linear_accuracy at each cap of --caps on one BLAS thread, as the
+fit pool runs it. One JSON line per cap: {"bench": "linear_classifier_run",
+"max_iter", "seconds", "accuracy": {features: mean}, "std": {...},
+"max_abs_difference"} (against the last cap's accuracies).
 """
 
 import json
@@ -26,6 +34,8 @@ flags.DEFINE_integer("classes", 10, "Classes.")
 flags.DEFINE_integer("dim", 512, "Feature size (the demo's 1/8-width AlexNet: 512).")
 flags.DEFINE_integer("splits", 10, "Random splits, as wsl-eval runs.")
 flags.DEFINE_integer("repeats", 3, "Timings of each; the best is reported.")
+flags.DEFINE_string("run", None, "A run evaluated with transfer (RUN/eval/cache holds its features).")
+flags.DEFINE_list("caps", ["15", "30", "300"], "With --run: L-BFGS iteration caps; the last is the reference.")
 
 
 def class_problem(images, classes, dim, seed=0):
@@ -59,9 +69,71 @@ def sklearn_accuracy(features, labels, splits, seed=0):
     return float(np.mean(accuracies))
 
 
+def run_problems(run: str) -> dict:
+    """{cached feature file: (features, labels)} of the run's transfer sets, labels read as wsl-eval reads them."""
+    import io
+
+    from wsl_tf import fileio
+    from wsl_tf.cli.eval import fetched_resources
+    from wsl_tf.eval.run_evaluation import _labelled_set, eval_settings
+    from wsl_tf.input.dataset import PreparedDataset
+    from wsl_tf.run_directory import RunDirectory
+
+    directory = RunDirectory(run)
+    config = directory.read_config()
+    settings = eval_settings(config)
+    dataset = PreparedDataset(config.data.dir or directory.read_data()["dir"])
+    problems = {}
+    for spec in settings.transfer:
+        labelled = _labelled_set(spec, dataset, fetched_resources(), settings.transfer_images)
+        stem = labelled.name.replace(":", "_")
+        for name in sorted(fileio.listdir(directory.eval_cache)):
+            if name == f"{stem}.npz" or name.startswith(f"{stem}__") and name.endswith(".npz"):
+                data = fileio.read_bytes(os.path.join(directory.eval_cache, name))
+                with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+                    problems[name[: -len(".npz")]] = (arrays["embedding"], labelled.labels)
+    if not problems:
+        raise SystemExit(f"{directory.eval_cache}: no cached transfer features (run wsl-eval --experiments=transfer)")
+    return problems
+
+
+def compare_caps(run: str, caps: list[int]) -> None:
+    import time
+
+    from threadpoolctl import threadpool_limits
+
+    from wsl_tf.eval import linear
+
+    problems = run_problems(run)
+    lines = []
+    with threadpool_limits(limits=1, user_api="blas"):  # As a FitPool worker fits.
+        for cap in caps:
+            linear.MAX_ITER = cap
+            started = time.perf_counter()
+            fits = {name: linear.linear_accuracy(x, y, progress=False) for name, (x, y) in problems.items()}
+            lines.append(
+                {
+                    "bench": "linear_classifier_run",
+                    "run": run,
+                    "max_iter": cap,
+                    "seconds": round(time.perf_counter() - started, 1),
+                    "accuracy": {name: round(fit["accuracy_mean"], 4) for name, fit in fits.items()},
+                    "std": {name: round(fit["accuracy_std"], 4) for name, fit in fits.items()},
+                }
+            )
+    reference = lines[-1]["accuracy"]
+    for line in lines:
+        line["max_abs_difference"] = round(max(abs(line["accuracy"][n] - reference[n]) for n in reference), 4)
+        print(json.dumps(line), flush=True)
+
+
 def main(argv):
     del argv
     from wsl_tf.eval.linear import linear_accuracy
+
+    if FLAGS.run:
+        compare_caps(FLAGS.run, [int(cap) for cap in FLAGS.caps])
+        return
 
     x, labels = class_problem(FLAGS.images, FLAGS.classes, FLAGS.dim)
     result = {}

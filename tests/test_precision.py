@@ -7,10 +7,11 @@ import pytest
 import tensorflow as tf
 from wsl_tf.configs import paper
 
-from tests.helpers import prepare_jsonl_dataset
+from tests.helpers import model_config, prepare_jsonl_dataset
 from wsl_tf import precision, records
 from wsl_tf.eval.baselines import frequency_scores
 from wsl_tf.input.dataset import PreparedDataset
+from wsl_tf.models import build_model
 from wsl_tf.precision import (
     HeldOutBatches,
     NoLabelledImagesError,
@@ -18,6 +19,7 @@ from wsl_tf.precision import (
     first_images,
     mean_precision_at_k,
     model_scores,
+    natural_and_raw_scores,
     per_image_precision,
     precision_at_k,
     split_precision,
@@ -242,3 +244,19 @@ def test_held_out_batches_are_read_once_when_they_fit_and_at_every_pass_when_not
         )
         assert again == streamed
     assert len(reads) == 4
+
+
+def test_natural_and_raw_scores_come_from_one_forward_pass_and_equal_the_models_two_rankings():
+    model = build_model(model_config("alexnet", num_words=12))
+    log_prior = np.log(np.linspace(0.01, 0.4, 12)).astype(np.float32)
+    model.set_prior(log_prior=log_prior, prior_weight=0.5)
+    images = tf.random.stateless_normal((3, 64, 64, 3), (4, 2))
+    expected_raw, expected_natural = model(images).numpy(), model.scores(images, "natural").numpy()
+    calls = []
+    forward = model.call
+    model.call = lambda *args, **kwargs: calls.append(1) or forward(*args, **kwargs)
+    got = natural_and_raw_scores(model)(images)
+    assert len(calls) == 1
+    np.testing.assert_allclose(got["raw"].numpy(), expected_raw, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got["natural"].numpy(), expected_natural, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got["natural"].numpy(), expected_raw + 0.5 * log_prior, rtol=1e-5, atol=1e-5)

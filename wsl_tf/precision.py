@@ -228,3 +228,14 @@ def choose_prior_weight(
 def model_scores(model, ranking: str = "natural") -> Callable[[tf.Tensor], tf.Tensor]:
     """A WordPredictor's scores for all its words under a ranking (natural: with its prior), in inference mode."""
     return lambda images: model.scores(images, ranking)
+
+
+def natural_and_raw_scores(model) -> Callable[[tf.Tensor], dict]:
+    """images -> {"natural": scores with the model's prior, "raw": the word layer's scores}, from one forward
+    pass (for split_precisions)."""
+
+    def scores_fn(images):
+        raw = tf.cast(model(images, training=False), tf.float32)
+        return {"natural": model.ranked(raw, "natural"), "raw": raw}
+
+    return scores_fn

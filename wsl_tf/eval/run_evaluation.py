@@ -46,7 +46,14 @@ from wsl_tf.errors import ConfigError, UserError
 from wsl_tf.eval import baselines, class_network, embeddings, linear, pictures, transfer
 from wsl_tf.eval.training_choices import training_choices
 from wsl_tf.input.dataset import PreparedDataset
-from wsl_tf.precision import HeldOutBatches, mean_precision_at_k, split_precision, split_precisions, word_ids
+from wsl_tf.precision import (
+    HeldOutBatches,
+    mean_precision_at_k,
+    natural_and_raw_scores,
+    split_precision,
+    split_precisions,
+    word_ids,
+)
 from wsl_tf.run_directory import RunDirectory, read_config
 from wsl_tf.train.training_run import split_cpu
 
@@ -317,9 +324,7 @@ def word_prediction(model, config, dataset, split, floors: FloorNetworks, settin
     )
     # The held-out images, decoded once for the model, the prior and the regressors' features.
     held_out["batches"] = HeldOutBatches(dataset, split, config.input, config.eval.batch_size, settings.test_images)
-    results = split_precisions(
-        lambda images: {"natural": model.scores(images, "natural"), "raw": model(images, training=False)}, **held_out
-    )
+    results = split_precisions(natural_and_raw_scores(model), **held_out)
     keys = [f"precision_at_{k}" for k in ks]
     natural, raw = results["natural"], results["raw"]
     report = {k: natural[k] for k in keys} | {

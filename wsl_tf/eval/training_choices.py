@@ -27,7 +27,7 @@ import numpy as np
 
 from wsl_tf.eval import linear, transfer
 from wsl_tf.eval.baselines import frequency_scores
-from wsl_tf.precision import HeldOutBatches, split_precision, split_precisions
+from wsl_tf.precision import HeldOutBatches, natural_and_raw_scores, split_precision, split_precisions
 from wsl_tf.run_directory import RunDirectory, restore_run
 from wsl_tf.train.trainer import train
 
@@ -95,10 +95,7 @@ def training_choices(
         train(variant, directory, dataset=dataset, log=lambda *_: None, progress=progress)
         model = restore_run(directory).model
         scored = split_precisions(
-            lambda images, model=model: {
-                "natural": model.scores(images, "natural"),
-                "raw": model(images, training=False),
-            },
+            natural_and_raw_scores(model),
             dataset,
             config.input,
             config.model.num_words,
