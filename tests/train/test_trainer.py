@@ -1,11 +1,13 @@
 """The training program: the shared EASGD run's products, synchronous runs, NaN stop, config errors, damaged
 checkpoints and shards, a full disk. Killed with SIGKILL and rerun: tests/test_random_kills.py."""
 
+import gc
 import glob
 import json
 import os
 import re
 import sys
+import weakref
 
 import keras
 import ml_collections
@@ -21,6 +23,7 @@ from wsl_tf import fileio
 from wsl_tf.cli import train as train_command
 from wsl_tf.input.dataset import PreparedDataset
 from wsl_tf.models import build_model
+from wsl_tf.train import training_run
 from wsl_tf.train.trainer import TrainingError, log_window, loss_function, train, validate
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -186,6 +189,29 @@ def test_losses_are_fetched_once_per_log_window(twelve_word_dataset, tmp_path):
         if value.tag == "train/loss"
     )
     assert logged == [2, 3, 4, 6, 8]
+
+
+def test_the_runs_input_iterator_is_released_on_a_thread_of_its_own_at_the_end(
+    twelve_word_dataset, tmp_path, monkeypatch
+):
+    """The trainer hands the distributed iterator over as the holder's only reference: once the release
+    thread has run, the iterator is gone (its teardown ran there, not in train())."""
+    released, release_in_background = [], training_run.release_in_background
+
+    def release(holder):
+        released.append((weakref.ref(holder[0]), type(holder[0]).__name__))
+        thread = release_in_background(holder)
+        released.append(thread)
+        return thread
+
+    monkeypatch.setattr(training_run, "release_in_background", release)
+    summary = train(tiny_config(twelve_word_dataset), str(tmp_path), log=lambda *_: None)
+    assert summary["step"] == 8
+    (iterator, kind), thread = released
+    assert "Iterator" in kind
+    thread.join()
+    gc.collect()
+    assert iterator() is None
 
 
 @pytest.mark.parametrize(

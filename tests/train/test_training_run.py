@@ -1,5 +1,7 @@
 """The run wsl-train steps through: a sparse compiled step, exchanges every tau steps, per-replica dropout."""
 
+import threading
+
 import ml_collections
 import numpy as np
 import pytest
@@ -8,7 +10,7 @@ from wsl_tf.configs import paper
 
 from wsl_tf.input.sampling import uniform_word_inclusion
 from wsl_tf.models import MultiClassLogisticLoss, OneVsAllLogisticLoss
-from wsl_tf.train.training_run import TrainingRun, prepare_process
+from wsl_tf.train.training_run import TrainingRun, prepare_process, release_in_background
 from wsl_tf.variables import replica_copies, seed_state_variables
 
 K = 997  # A prime no other dimension of the narrow AlexNet equals.
@@ -304,3 +306,17 @@ def test_synchronous_sgd_on_two_replicas_is_one_replica_on_the_whole_global_batc
     np.testing.assert_allclose(losses[2], losses[1], rtol=1e-5)
     for two, one in zip(kernels[2], kernels[1]):
         np.testing.assert_allclose(two, one, rtol=1e-4, atol=1e-6)
+
+
+def test_release_in_background_drops_the_holders_objects_on_its_own_thread():
+    deleted_on = []
+
+    class Slow:
+        def __del__(self):
+            deleted_on.append(threading.current_thread())
+
+    holder = [Slow()]
+    thread = release_in_background(holder)
+    thread.join()
+    assert holder == [] and deleted_on == [thread] and thread is not threading.current_thread()
+    assert not thread.daemon  # The process waits for a teardown in progress before exiting.

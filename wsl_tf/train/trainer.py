@@ -362,7 +362,8 @@ class _Trainer:
                 negatives_by=config.head.negatives_by,
             )
 
-        batches = run.distribute(dataset_fn)
+        # The iterator's only reference: released on its own thread at the end (release_in_background).
+        held = [run.distribute(dataset_fn)]
         self.writer = (
             tf.summary.create_file_writer(self.directory.tensorboard) if self.chief else tf.summary.create_noop_writer()
         )
@@ -374,7 +375,7 @@ class _Trainer:
                 config.train.max_epochs and int(self.epoch) >= config.train.max_epochs
             ):
                 callback_list.on_epoch_begin(int(self.epoch))
-                images_per_s = self._epoch_steps(batches, callback_list)
+                images_per_s = self._epoch_steps(held[0], callback_list)
                 self._end_of_epoch(callback_list, images_per_s)
         except (tf.errors.InvalidArgumentError, tf.errors.DataLossError, UnicodeDecodeError):  # A message quoting
             # the damaged bytes fails to decode as UTF-8 itself.
@@ -395,6 +396,8 @@ class _Trainer:
                 f"worker's command to resume from the last checkpoint "
                 f"({self.checkpoints.latest or 'none yet'})"
             ) from None
+        finally:
+            training_run.release_in_background(held)
         callback_list.on_train_end()
         self.writer.flush()
 
