@@ -4,7 +4,8 @@ Builds the run as wsl-train does (`TrainingRun` from the run section of
 configs/demo.py: 1/8-width AlexNet, E = 512, 64 px, EASGD over 2 logical
 CPUs, 32 images per replica) and times one step per call of `run_steps` (elastic exchanges
 included, every tau steps) on synthetic batches with one uniformly drawn
-word per image, at K = 1,000 and K = 100,000, each in its own process; best
+word per image and the config's extra negatives (head.negatives uniform word
+ids a step, as the pipeline adds them), at K = 1,000 and K = 100,000, each in its own process; best
 of three timing windows. --backbone and --width put another net in the
 demo's place (e.g. --backbone=resnet50 --width=1 --steps=10; the image size
 stays 64 px). Prints one JSON line:
@@ -76,21 +77,24 @@ def demo_run_config(num_words: int, optimizer: str = "easgd", backbone: str = "a
 
 def demo_run(config):
     """The TrainingRun wsl-train builds for the config (its sampling-corrected loss included), with the inclusion
-    of the synthetic batches below: one uniformly drawn word per image."""
+    of the synthetic batches below: one uniformly drawn word per image, and the config's extra negatives."""
     from wsl_tf.input.sampling import uniform_word_inclusion
     from wsl_tf.models import MultiClassLogisticLoss
     from wsl_tf.train.training_run import TrainingRun, prepare_process
 
-    inclusion = uniform_word_inclusion(config.model.num_words, config.train.batch_size_per_replica)
+    inclusion = uniform_word_inclusion(
+        config.model.num_words, config.train.batch_size_per_replica, config.head.negatives
+    )
     prepare_process(config)
     return TrainingRun(config, MultiClassLogisticLoss(), inclusion=inclusion)
 
 
 def synthetic_batches(run, num_words: int, distinct: int = 8):
-    """An endless iterator of distributed batches like the input pipeline's: random images, one word each."""
+    """An endless iterator of distributed batches like the input pipeline's: random images, one word each, and
+    the config's extra negatives (head.negatives uniform word ids a batch)."""
     import tensorflow as tf
 
-    size = run.config.model.image_size
+    size, negatives = run.config.model.image_size, run.config.head.negatives
 
     def dataset_fn(context):
         batch = context.get_per_replica_batch_size(run.global_batch_size)
@@ -98,7 +102,10 @@ def synthetic_batches(run, num_words: int, distinct: int = 8):
         images = tf.random.stateless_normal((distinct, batch, size, size, 3), (seed, 1))
         labels = tf.random.stateless_uniform((distinct, batch, 1), (seed, 2), 0, num_words, tf.int32)
         positions = tf.zeros((distinct, batch), tf.int64)
-        return tf.data.Dataset.from_tensor_slices({"images": images, "labels": labels, "positions": positions}).repeat()
+        batches = {"images": images, "labels": labels, "positions": positions}
+        if negatives:
+            batches["negatives"] = tf.random.stateless_uniform((distinct, negatives), (seed, 3), 0, num_words, tf.int32)
+        return tf.data.Dataset.from_tensor_slices(batches).repeat()
 
     return run.distribute(dataset_fn)
 

@@ -14,6 +14,7 @@ from wsl_tf.input.sampling import (
     hash_uniform,
     negative_draw_probability,
     splitmix64,
+    uniform_word_inclusion,
     word_inclusion,
 )
 
@@ -202,3 +203,13 @@ def test_extra_negatives_are_drawn_at_their_stated_rate_and_fixed_by_position(in
     inclusion = word_inclusion(index, "natural", "all_words", 30, 16, negatives=8, negatives_by=negatives_by)
     np.testing.assert_allclose(inclusion.negatives, 1 - (1 - rate) ** 8)
     np.testing.assert_allclose(inclusion.step, 1 - (1 - inclusion.batch) * (1 - inclusion.negatives))
+
+
+def test_synthetic_uniform_inclusion_counts_its_extra_negatives_by_hand():
+    k, batch, negatives = 50, 8, 20
+    inclusion = uniform_word_inclusion(k, batch, negatives)
+    np.testing.assert_allclose(inclusion.negatives, 1 - (1 - 1 / k) ** negatives)
+    np.testing.assert_allclose(inclusion.batch, 1 - (1 - 1 / k) ** batch)
+    # A word is among a step's classes unless both the batch and every extra draw missed it.
+    np.testing.assert_allclose(inclusion.step, 1 - (1 - 1 / k) ** (batch + negatives))
+    assert not uniform_word_inclusion(k, batch).negatives.any()

@@ -270,16 +270,18 @@ def word_inclusion(
     return WordInclusion(label=label, batch=batch, others=others, negatives=_at_least_once(draw, negatives), how=how)
 
 
-def uniform_word_inclusion(num_words: int, batch_size: int) -> WordInclusion:
-    """The inclusion of batches of one uniformly drawn word per image among K (synthetic batches: tests,
-    benchmarks), as word_inclusion gives it for uniform-per-word sampling with the sampled word."""
+def uniform_word_inclusion(num_words: int, batch_size: int, negatives: int = 0) -> WordInclusion:
+    """The inclusion of batches of one uniformly drawn word per image among K, plus `negatives` uniform extra
+    draws a step (synthetic batches: tests, benchmarks), as word_inclusion gives it for uniform-per-word
+    sampling with the sampled word."""
     label = np.full(num_words, 1.0 / num_words)
     return WordInclusion(
         label=label,
         batch=_at_least_once(label, batch_size),
         others=_at_least_once(label, batch_size - 1),
-        negatives=np.zeros(num_words),
-        how=f"exact: one uniformly drawn word of {num_words} per image, {batch_size} per batch",
+        negatives=_at_least_once(label, negatives) if negatives else np.zeros(num_words),
+        how=f"exact: one uniformly drawn word of {num_words} per image, {batch_size} per batch"
+        + (f"; {negatives} extra negatives per step drawn uniformly" if negatives else ""),
     )
 
 
