@@ -70,21 +70,21 @@ def per_word_scores(train, val, test):
 def run_features(run_dir: str):
     """(train, val, test) as (features, multi-hot labels) of a run's images through its random network: what
     wsl-eval's word prediction fits its floor on (run_evaluation.word_prediction)."""
-    from wsl_tf.eval import baselines, transfer
-    from wsl_tf.eval.run_evaluation import eval_settings
+    from wsl_tf.eval import baselines
+    from wsl_tf.eval.run_evaluation import FloorNetworks, eval_settings, evaluation_split
     from wsl_tf.input.dataset import PreparedDataset
-    from wsl_tf.run_directory import restore_run
+    from wsl_tf.run_directory import RunDirectory
 
-    run = restore_run(run_dir)
-    config, settings = run.config, eval_settings(run.config)
-    dataset = PreparedDataset.of(config.data.dir)
-    # The random network as wsl-eval's FloorNetworks.random builds it.
-    network = {"random": baselines.random_network(config.model, len(transfer.FASHION_MNIST_CLASSES))}
+    directory = RunDirectory(run_dir)
+    config = directory.read_config()
+    settings = eval_settings(config)
+    dataset = PreparedDataset.of(config.data.dir or directory.read_data()["dir"])
+    network = {"random": FloorNetworks(config, directory, None, settings, progress=False).random()}
     parts = []
     for split, limit in (
         ("train", settings.baseline_train_images),
         ("val", settings.test_images),
-        ("test", settings.test_images),
+        (evaluation_split(dataset), settings.test_images),
     ):
         features, labels = baselines.split_features(
             network, dataset, config.input, config.model.num_words, split, limit

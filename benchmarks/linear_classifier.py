@@ -70,12 +70,10 @@ def sklearn_accuracy(features, labels, splits, seed=0):
 
 
 def run_problems(run: str) -> dict:
-    """{cached feature file: (features, labels)} of the run's transfer sets, labels read as wsl-eval reads them."""
-    import io
-
-    from wsl_tf import fileio
+    """{features: (features, labels)} of the run's transfer sets as its evaluation cached them for its latest
+    checkpoint (the model's and each floor network's), labels read as wsl-eval reads them."""
     from wsl_tf.cli.eval import fetched_resources
-    from wsl_tf.eval.run_evaluation import _labelled_set, eval_settings
+    from wsl_tf.eval.run_evaluation import FLOORS, FeatureCache, _labelled_set, eval_settings, transfer_cache_name
     from wsl_tf.input.dataset import PreparedDataset
     from wsl_tf.run_directory import RunDirectory
 
@@ -83,15 +81,14 @@ def run_problems(run: str) -> dict:
     config = directory.read_config()
     settings = eval_settings(config)
     dataset = PreparedDataset(config.data.dir or directory.read_data()["dir"])
+    cache = FeatureCache(directory.eval_cache, directory.latest_checkpoint())
     problems = {}
     for spec in settings.transfer:
         labelled = _labelled_set(spec, dataset, fetched_resources(), settings.transfer_images)
-        stem = labelled.name.replace(":", "_")
-        for name in sorted(fileio.listdir(directory.eval_cache)):
-            if name == f"{stem}.npz" or name.startswith(f"{stem}__") and name.endswith(".npz"):
-                data = fileio.read_bytes(os.path.join(directory.eval_cache, name))
-                with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
-                    problems[name[: -len(".npz")]] = (arrays["embedding"], labelled.labels)
+        for floor in (None, *FLOORS):
+            arrays = cache.read(transfer_cache_name(labelled.name, floor))
+            if arrays is not None:
+                problems[transfer_cache_name(labelled.name, floor)] = (arrays["embedding"], labelled.labels)
     if not problems:
         raise SystemExit(f"{directory.eval_cache}: no cached transfer features (run wsl-eval --experiments=transfer)")
     return problems
@@ -108,9 +105,10 @@ def compare_caps(run: str, caps: list[int]) -> None:
     lines = []
     with threadpool_limits(limits=1, user_api="blas"):  # As a FitPool worker fits.
         for cap in caps:
-            linear.MAX_ITER = cap
             started = time.perf_counter()
-            fits = {name: linear.linear_accuracy(x, y, progress=False) for name, (x, y) in problems.items()}
+            fits = {
+                name: linear.linear_accuracy(x, y, progress=False, max_iter=cap) for name, (x, y) in problems.items()
+            }
             lines.append(
                 {
                     "bench": "linear_classifier_run",

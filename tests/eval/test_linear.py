@@ -33,6 +33,21 @@ def test_linear_accuracy_is_scikit_learns_on_the_same_split():
     assert 0.6 < got["accuracy_mean"] <= 1.0
 
 
+def test_linear_accuracy_fits_at_the_iteration_cap_it_is_given():
+    """At a cap far above the default the fits are scikit-learn's converged ones, split by split."""
+    features, labels = blobs(n=240, classes=4, dim=12, spread=3.0, seed=5)
+    got = linear.linear_accuracy(features, labels, splits=3, progress=False, max_iter=500)
+    rng = np.random.default_rng(0)
+    for c, accuracy in zip(got["c_chosen"], got["accuracies"]):
+        order = rng.permutation(len(labels))
+        both, test = order[: int(0.8 * len(order))], order[int(0.8 * len(order)) :]
+        mean, std = features[both].mean(0), features[both].std(0) + 1e-6
+        model = LogisticRegression(C=c, max_iter=5000, tol=1e-8).fit((features[both] - mean) / std, labels[both])
+        assert accuracy == pytest.approx(model.score((features[test] - mean) / std, labels[test]))
+    short = linear.linear_accuracy(features, labels, splits=3, progress=False, max_iter=1)
+    assert short["accuracies"] != got["accuracies"] or short["c_chosen"] != got["c_chosen"]
+
+
 def test_a_margin_is_the_difference_in_the_larger_spread():
     ours, floor = {"accuracy_mean": 0.6, "accuracy_std": 0.02}, {"accuracy_mean": 0.5, "accuracy_std": 0.04}
     assert linear.margin_in_sd(ours, floor) == pytest.approx(2.5)

@@ -16,7 +16,15 @@ from tests.helpers import image_bytes, prepare_jsonl_dataset, write_small_corpor
 from wsl_tf import records
 from wsl_tf.eval import linear, transfer
 from wsl_tf.eval import training_choices as sweeps
-from wsl_tf.eval.run_evaluation import EXPERIMENTS, Resources, ResourceUnavailable, _labelled_set, evaluate_run
+from wsl_tf.eval.run_evaluation import (
+    EXPERIMENTS,
+    FeatureCache,
+    Resources,
+    ResourceUnavailable,
+    _labelled_set,
+    evaluate_run,
+    transfer_cache_name,
+)
 from wsl_tf.input import preprocessing
 from wsl_tf.input.dataset import PreparedDataset
 from wsl_tf.precision import PRIOR_WEIGHTS
@@ -547,3 +555,23 @@ def test_the_search_experiment_embeds_the_held_out_split_and_writes_a_gallery_pe
     assert shown == best and len(re.findall(r'src="data:image/jpeg;base64,', page)) == 12
     report = (workdir / "eval" / "report.md").read_text()
     assert "## Collection search" in report and "[dog](search/dog.html)" in report
+
+
+def test_the_feature_cache_returns_only_its_own_checkpoints_arrays_and_recomputes_anothers(tmp_path):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"embedding": np.arange(6, dtype=np.float32).reshape(2, 3) + len(calls)}
+
+    name = transfer_cache_name("emoji_subgroups:test", "random_network")
+    assert name == "emoji_subgroups_test__random_network" and transfer_cache_name("fashion_mnist") == "fashion_mnist"
+    first = FeatureCache(str(tmp_path), "ckpt-8")
+    assert first.read(name) is None
+    saved = first.get(name, compute)
+    np.testing.assert_array_equal(first.read(name)["embedding"], saved["embedding"])
+    np.testing.assert_array_equal(first.get(name, compute)["embedding"], saved["embedding"])
+    assert len(calls) == 1
+    later = FeatureCache(str(tmp_path), "ckpt-16")
+    assert later.read(name) is None
+    assert later.get(name, compute)["embedding"][0, 0] == 2.0 and len(calls) == 2

@@ -50,8 +50,8 @@ def restandardised_weights(weights: np.ndarray, before: np.ndarray, after: np.nd
 class SoftmaxPath:
     """Multinomial regressors over the classes present in the train labels, each fit starting from the last."""
 
-    def __init__(self, features: np.ndarray, labels: np.ndarray):
-        self.features = features
+    def __init__(self, features: np.ndarray, labels: np.ndarray, max_iter: int = MAX_ITER):
+        self.features, self.max_iter = features, max_iter
         self.classes, self.encoded = np.unique(labels, return_inverse=True)
         self.weights = None
         self.eigen = logistic.covariance_eigen(features)
@@ -61,7 +61,7 @@ class SoftmaxPath:
         """The regressor at C, from start or else the last fit's weights."""
         start = self.weights if start is None else start
         self.weights = logistic.softmax_logistic(
-            self.features, self.encoded, len(self.classes), c, start=start, max_iter=MAX_ITER, eigen=self.eigen
+            self.features, self.encoded, len(self.classes), c, start=start, max_iter=self.max_iter, eigen=self.eigen
         )
         self.fitted[c] = self.weights
         return self
@@ -72,7 +72,13 @@ class SoftmaxPath:
 
 
 def linear_accuracy(
-    features: np.ndarray, labels: np.ndarray, splits: int = 10, seed: int = 0, grid=C_GRID, progress: bool = True
+    features: np.ndarray,
+    labels: np.ndarray,
+    splits: int = 10,
+    seed: int = 0,
+    grid=C_GRID,
+    progress: bool = True,
+    max_iter: int = MAX_ITER,
 ) -> dict:
     """Accuracy mean and std over random 60 / 20 / 20 train / val / test splits; C chosen on val per split.
 
@@ -89,12 +95,12 @@ def linear_accuracy(
         a, b = int(0.6 * len(order)), int(0.8 * len(order))
         train, val, test = order[:a], order[a:b], order[b:]
         x_train, x_val = standardised(features[train], features[val])
-        path = SoftmaxPath(x_train, labels[train])
+        path = SoftmaxPath(x_train, labels[train], max_iter)
         val_accuracy = {c: path.fit(c).accuracy(x_val, labels[val]) for c in sorted(grid)}
         best = max(grid, key=val_accuracy.get)
         both = np.concatenate([train, val])
         x_both, x_test = standardised(features[both], features[test])
-        refit = SoftmaxPath(x_both, labels[both])
+        refit = SoftmaxPath(x_both, labels[both], max_iter)
         start = None
         if np.array_equal(refit.classes, path.classes):
             start = restandardised_weights(path.fitted[best], features[train], features[both])

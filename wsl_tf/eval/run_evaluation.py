@@ -187,17 +187,33 @@ class FeatureCache:
         tf.io.gfile.makedirs(directory)
         fileio.remove_stale_temporaries(directory)
 
+    def path(self, name: str) -> str:
+        return os.path.join(self.directory, f"{name}.npz")
+
+    def read(self, name: str) -> dict | None:
+        """The arrays saved under `name` from this checkpoint, or None (none saved, or another checkpoint's)."""
+        if not tf.io.gfile.exists(self.path(name)):
+            return None
+        with np.load(io.BytesIO(fileio.read_bytes(self.path(name))), allow_pickle=False) as data:
+            if str(data["checkpoint"]) != self.checkpoint:
+                return None
+            return {k: data[k] for k in data.files if k != "checkpoint"}
+
     def get(self, name: str, compute) -> dict:
-        path = os.path.join(self.directory, f"{name}.npz")
-        if tf.io.gfile.exists(path):
-            with np.load(io.BytesIO(fileio.read_bytes(path)), allow_pickle=False) as data:
-                if str(data["checkpoint"]) == self.checkpoint:
-                    return {k: data[k] for k in data.files if k != "checkpoint"}
+        arrays = self.read(name)
+        if arrays is not None:
+            return arrays
         arrays = compute()
         buffer = io.BytesIO()
         np.savez(buffer, checkpoint=np.array(self.checkpoint), **arrays)
-        fileio.write_bytes_atomic(path, buffer.getvalue())
+        fileio.write_bytes_atomic(self.path(name), buffer.getvalue())
         return arrays
+
+
+def transfer_cache_name(labelled_name: str, floor: str | None = None) -> str:
+    """The feature cache's name for a labelled set's features: the model's, or a floor network's."""
+    stem = labelled_name.replace(":", "_")
+    return stem if floor is None else f"{stem}__{floor}"
 
 
 def _labelled_set(spec: str, dataset: PreparedDataset, resources: Resources, max_images: int) -> transfer.LabelledSet:
@@ -390,7 +406,7 @@ def _floor_features(
         raise ResourceUnavailable("the class-label network was trained on these images' labels: not a floor here")
     network = floors.random() if name == "random_network" else floors.class_label()
     return cache.get(
-        f"{labelled.name.replace(':', '_')}__{name}",
+        transfer_cache_name(labelled.name, name),
         lambda: transfer.extract(
             network, labelled.images, size, progress=progress, desc=f"{name} features {labelled.name}"
         ),
@@ -424,7 +440,7 @@ def transfer_learning(
             sections[spec] = unavailable(error)
             continue
         arrays = cache.get(
-            labelled.name.replace(":", "_"),
+            transfer_cache_name(labelled.name),
             lambda labelled=labelled: transfer.extract(
                 model,
                 labelled.images,

@@ -279,7 +279,7 @@ def uniform_word_inclusion(num_words: int, batch_size: int, negatives: int = 0) 
         label=label,
         batch=_at_least_once(label, batch_size),
         others=_at_least_once(label, batch_size - 1),
-        negatives=_at_least_once(label, negatives) if negatives else np.zeros(num_words),
+        negatives=_at_least_once(label, negatives),
         how=f"exact: one uniformly drawn word of {num_words} per image, {batch_size} per batch"
         + (f"; {negatives} extra negatives per step drawn uniformly" if negatives else ""),
     )
