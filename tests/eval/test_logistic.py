@@ -16,8 +16,11 @@ def class_problem(seed=0, images=400, features=10, classes=4):
 
 
 @pytest.mark.parametrize("c", [0.01, 1.0])
-def test_all_words_fitted_at_once_equal_one_scikit_learn_fit_per_word(c):
+@pytest.mark.parametrize("block_bytes", [logistic.BLOCK_BYTES, 4 * 6 * 7])  # One block; blocks of 7 images and a rest.
+def test_all_words_fitted_at_once_equal_one_scikit_learn_fit_per_word(c, block_bytes, monkeypatch):
+    monkeypatch.setattr(logistic, "BLOCK_BYTES", block_bytes)
     x, y = word_problem()
+    assert len(x) % 7 and y.shape[1] == 6
     weights = logistic.one_vs_all_logistic(x, y, c, tolerance=1e-7)  # Float32 products: about four digits.
     for k in range(y.shape[1]):
         reference = LogisticRegression(C=c, tol=1e-10, max_iter=10_000).fit(x, y[:, k])

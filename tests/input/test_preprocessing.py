@@ -40,7 +40,7 @@ def reference(data: bytes, resize_size: int, crop_size: int) -> np.ndarray:
     return (crop - crop.mean()) / max(crop.std(), 1 / np.sqrt(crop.size))
 
 
-@pytest.mark.parametrize("resize_size, crop_size", [(256, 224), (64, 56)])
+@pytest.mark.parametrize("resize_size, crop_size", [(256, 224), (64, 56), (640, 600)])
 def test_matches_the_reference_on_real_images(real_images, resize_size, crop_size):
     assert len(real_images) == 5
     for data in real_images:
@@ -49,6 +49,22 @@ def test_matches_the_reference_on_real_images(real_images, resize_size, crop_siz
         assert got.shape == (crop_size, crop_size, 3)
         assert np.abs(got - expected).max() < 1e-3
         assert got.mean() == pytest.approx(0, abs=1e-4) and got.std() == pytest.approx(1, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    "shape", [(64, 64, 3), (28, 28, 1), (50, 64, 3), (64, 80, 3), (100, 100, 3), (72, 30, 3), (5, 64, 64, 3)]
+)
+def test_resize_gives_the_antialiased_values_whether_it_enlarges_or_shrinks(shape):
+    image = tf.constant(np.random.default_rng(0).uniform(0, 255, shape).astype(np.float32))
+    got = preprocessing.resize(image, 72)
+    expected = tf.image.resize(image, [72, 72], method="bilinear", antialias=True)
+    assert got.shape == (*shape[:-3], 72, 72, shape[-1])
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=1e-4)
+
+
+def test_resize_keeps_an_image_of_the_size_as_it_is():
+    image = tf.constant(np.random.default_rng(1).uniform(0, 255, (72, 72, 3)).astype(np.float32))
+    np.testing.assert_array_equal(preprocessing.resize(image, 72).numpy(), image.numpy())
 
 
 def test_standardization_of_a_flat_image_does_not_divide_by_zero():

@@ -209,12 +209,8 @@ def pixel_batches(images: list, size: int, batch_size: int = 64, crop_from: int 
         if stacked.ndim == 3:
             stacked = stacked[..., None]
 
-        # Resized before grey is tiled to RGB (a third of the work), antialiased only when shrinking
-        # (antialiasing changes nothing when enlarging): the values preprocessing.resize gives.
-        shrinking = stacked.shape[1] > size or stacked.shape[2] > size
-
-        def resize(batch):
-            batch = tf.image.resize(tf.cast(batch, tf.float32), [size, size], method="bilinear", antialias=shrinking)
+        def resize(batch):  # Resized before grey is tiled to RGB: a third of the work.
+            batch = preprocessing.resize(batch, size)
             return tf.tile(batch, [1, 1, 1, 3]) if batch.shape[-1] == 1 else batch
 
         resized = tf.data.Dataset.from_tensor_slices(stacked).batch(batch_size).map(resize, **parallel)
