@@ -185,3 +185,17 @@ def test_translation_examples_are_the_nearest_french_words_of_the_most_frequent_
         similarity = [float(unit[WORDS.index(example["word"])] @ unit[WORDS.index(f)]) for f in french]
         assert example["nearest"] == [french[i] for i in np.argsort(similarity)[::-1][:2]]
     assert got[0]["translations"] == ["chat"] and emb.translation_examples(vectors, []) == []
+
+
+def test_word2vec_trains_the_same_vectors_in_a_pool_worker_as_here():
+    from wsl_tf.eval.linear import FitPool
+
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(40)] + ["never"]
+    sentences = [[words[j] for j in rng.choice(40, 4, replace=False)] for _ in range(300)]
+    here = emb.word2vec(sentences, words, epochs=2)
+    with FitPool(2) as pool:
+        there = pool.call(emb.word2vec, sentences, words, 2).result()
+    assert here.words == words[:40]  # In the order asked for; a word never seen has no vector.
+    np.testing.assert_array_equal(there.vectors, here.vectors)
+    assert there.words == here.words and here.vectors.shape == (40, 100)

@@ -1,5 +1,7 @@
 """Transfer's linear classifier against scikit-learn, and its pool of processes against fitting in this one."""
 
+import concurrent.futures
+import os
 import subprocess
 import sys
 
@@ -115,3 +117,35 @@ def test_restandardised_weights_score_as_the_weights_they_came_from():
     (on_before,) = linear.standardised(before, features)[1:]
     (on_after,) = linear.standardised(after, features)[1:]
     np.testing.assert_allclose(on_after @ moved[:-1] + moved[-1], on_before @ weights[:-1] + weights[-1], atol=1e-9)
+
+
+def test_each_split_is_a_task_of_its_own_and_the_fit_gathers_them_in_order():
+    features, labels = blobs(spread=2.5, seed=5)
+    with linear.FitPool(2) as pool:
+        calls = []
+        call = pool.call
+        pool.call = lambda function, *args: calls.append(function) or call(function, *args)
+        fit = pool.submit(features, labels, splits=4)
+        assert calls == [linear.split_accuracy] * 4
+        assert fit.result() == linear.linear_accuracy(features, labels, splits=4, progress=False)
+
+
+def test_a_gathered_future_waits_for_all_and_passes_on_an_error():
+    first, second = concurrent.futures.Future(), concurrent.futures.Future()
+    both = linear.gathered([first, second], sum)
+    first.set_result(2)
+    assert not both.done()
+    second.set_result(3)
+    assert both.result() == 5
+    failing = linear.gathered([first, broken := concurrent.futures.Future()], sum)
+    broken.set_exception(KeyError("k"))
+    with pytest.raises(KeyError):
+        failing.result()
+    assert linear.gathered([], len).result() == 0
+
+
+def test_call_runs_a_function_in_a_worker_process():
+    with linear.FitPool(2) as pool:
+        assert pool.call(os.getpid).result() != os.getpid()
+    with linear.FitPool(1) as pool:
+        assert pool.call(os.getpid).result() == os.getpid()

@@ -404,6 +404,43 @@ def test_the_training_choices_experiment_gets_the_run_and_is_reported(tiny_run, 
     }
 
 
+def test_the_main_process_goes_on_while_an_experiments_pool_work_finishes(tiny_run, tmp_path, monkeypatch):
+    """begin() runs before the first experiment; a result given as a function is called after the last one ran,
+    its waiting counted in that experiment's seconds; evaluation_seconds spans the whole evaluation."""
+    from wsl_tf.eval import report, run_evaluation
+
+    events = []
+
+    def begin(context):
+        events.append("begin embeddings")
+        context.begun["embeddings"] = context.fits.call(sum, [1, 2])
+
+    def transfer(context):
+        events.append("run transfer")
+        fit = context.fits.call(sum, [3, 4])
+        return lambda: events.append("finish transfer") or {"fitted": fit.result()}
+
+    def embeddings(context):
+        events.append("run embeddings")
+        return {"begun": context.begun.pop("embeddings").result()}
+
+    monkeypatch.setattr(report, "markdown", lambda metrics: "sections of fake experiments\n")
+    monkeypatch.setitem(run_evaluation.REGISTRY, "transfer", run_evaluation.Experiment("transfer", "t", transfer))
+    monkeypatch.setitem(
+        run_evaluation.REGISTRY, "embeddings", run_evaluation.Experiment("embeddings", "e", embeddings, begin=begin)
+    )
+    workdir = str(tmp_path / "run")
+    shutil.copytree(tiny_run.workdir, workdir, ignore=shutil.ignore_patterns("eval"))
+    metrics = evaluate_run(
+        workdir, settings(("embeddings", "transfer")), Resources(), progress=False, log=lambda *_: None
+    )
+    assert events == ["begin embeddings", "run transfer", "run embeddings", "finish transfer"]
+    assert metrics["transfer"] == {"fitted": 7} and metrics["embeddings"] == {"begun": 3}
+    assert set(metrics["seconds"]) == {"transfer", "embeddings"}
+    assert metrics["evaluation_seconds"] >= sum(metrics["seconds"].values()) - 0.2
+    assert strict_json(os.path.join(workdir, "eval", "metrics.json"))["transfer"] == {"fitted": 7}
+
+
 class _Split:
     """A dataset stand-in: one test shard of the given keys, and a fingerprint naming the source."""
 

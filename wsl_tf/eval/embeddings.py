@@ -47,6 +47,21 @@ class WordEmbeddings:
         )
 
 
+def word2vec(
+    sentences: list[list[str]], words: list[str], epochs: int, seed: int = 0, dim: int = 100
+) -> WordEmbeddings:
+    """word2vec (gensim, skip-gram, one thread) on sentences of words, its vectors of `words` (in that order) that
+    occur; every pair of words in a sentence is a context pair (window = the longest sentence): the records keep
+    each image's distinct words, not their order. Needs no TensorFlow, so an evaluation trains it in its fit
+    pool's workers."""
+    from gensim.models import Word2Vec
+
+    window = max((len(s) for s in sentences), default=2)
+    model = Word2Vec(sentences, vector_size=dim, window=window, min_count=1, sg=1, epochs=epochs, seed=seed, workers=1)
+    known = [w for w in words if w in model.wv]
+    return WordEmbeddings(known, np.stack([model.wv[w] for w in known]) if known else np.zeros((0, dim)))
+
+
 @functools.cache
 def normalise(word: str) -> str | None:
     """The dictionary form of a word under the text rules, or None if it is not a single word.

@@ -15,6 +15,7 @@ processes start with numpy and scipy only.
 import concurrent.futures
 import multiprocessing
 import os
+import threading
 
 import numpy as np
 from tqdm import tqdm
@@ -88,30 +89,48 @@ def linear_accuracy(
     previous one's weights; the refit on train + val starts from the chosen
     fit's (its classes permitting).
     """
+    orders = split_orders(len(labels), splits, seed)
+    return summary(
+        [
+            split_accuracy(features, labels, order, grid, max_iter)
+            for order in tqdm(orders, desc="regressions", disable=not progress)
+        ],
+        len(labels),
+    )
+
+
+def split_orders(count: int, splits: int, seed: int) -> list[np.ndarray]:
+    """Each split's order of the images (train, val, test: its first 60%, next 20%, last 20%), seeded."""
     rng = np.random.default_rng(seed)
-    accuracies, chosen = [], []
-    for _ in tqdm(range(splits), desc="regressions", disable=not progress):
-        order = rng.permutation(len(labels))
-        a, b = int(0.6 * len(order)), int(0.8 * len(order))
-        train, val, test = order[:a], order[a:b], order[b:]
-        x_train, x_val = standardised(features[train], features[val])
-        path = SoftmaxPath(x_train, labels[train], max_iter)
-        val_accuracy = {c: path.fit(c).accuracy(x_val, labels[val]) for c in sorted(grid)}
-        best = max(grid, key=val_accuracy.get)
-        both = np.concatenate([train, val])
-        x_both, x_test = standardised(features[both], features[test])
-        refit = SoftmaxPath(x_both, labels[both], max_iter)
-        start = None
-        if np.array_equal(refit.classes, path.classes):
-            start = restandardised_weights(path.fitted[best], features[train], features[both])
-        accuracies.append(refit.fit(best, start).accuracy(x_test, labels[test]))
-        chosen.append(best)
+    return [rng.permutation(count) for _ in range(splits)]
+
+
+def split_accuracy(features: np.ndarray, labels: np.ndarray, order: np.ndarray, grid, max_iter: int) -> tuple:
+    """(test accuracy, C chosen on val) of one split's classifier: linear_accuracy's work for one split."""
+    a, b = int(0.6 * len(order)), int(0.8 * len(order))
+    train, val, test = order[:a], order[a:b], order[b:]
+    x_train, x_val = standardised(features[train], features[val])
+    path = SoftmaxPath(x_train, labels[train], max_iter)
+    val_accuracy = {c: path.fit(c).accuracy(x_val, labels[val]) for c in sorted(grid)}
+    best = max(grid, key=val_accuracy.get)
+    both = np.concatenate([train, val])
+    x_both, x_test = standardised(features[both], features[test])
+    refit = SoftmaxPath(x_both, labels[both], max_iter)
+    start = None
+    if np.array_equal(refit.classes, path.classes):
+        start = restandardised_weights(path.fitted[best], features[train], features[both])
+    return refit.fit(best, start).accuracy(x_test, labels[test]), best
+
+
+def summary(per_split: list[tuple], images: int) -> dict:
+    """linear_accuracy's dict of each split's (accuracy, chosen C)."""
+    accuracies = [accuracy for accuracy, _ in per_split]
     return {
         "accuracy_mean": float(np.mean(accuracies)),
         "accuracy_std": float(np.std(accuracies)),
-        "splits": splits,
-        "images": int(len(labels)),
-        "c_chosen": [float(c) for c in chosen],
+        "splits": len(per_split),
+        "images": int(images),
+        "c_chosen": [float(c) for _, c in per_split],
         "accuracies": [float(a) for a in accuracies],
     }
 
@@ -147,9 +166,13 @@ class FitPool:
 
     submit() returns a concurrent.futures.Future of linear_accuracy's dict;
     the results are exactly those of calling it here (the same code on one
-    BLAS thread). A fit that fails raises its own error from result(), with
-    the worker's traceback. The workers start on the first submit (spawned,
-    never forked: the parent runs TensorFlow's threads) and stop at close().
+    BLAS thread). Each split is a task of its own, so that a fit's splits
+    run on every worker and the last fit of an evaluation does not leave
+    all but one core waiting. A fit that fails raises its own error from
+    result(), with the worker's traceback. call() runs any other function
+    that needs no TensorFlow (word2vec) in the same workers. The workers
+    start on the first task (spawned, never forked: the parent runs
+    TensorFlow's threads) and stop at close().
     """
 
     def __init__(self, processes: int = 0):
@@ -158,17 +181,32 @@ class FitPool:
         self.processes = processes or usable_cores()
         self._executor = None
 
-    def submit(self, features: np.ndarray, labels: np.ndarray, **kwargs) -> concurrent.futures.Future:
-        kwargs.setdefault("progress", False)
+    def submit(
+        self, features: np.ndarray, labels: np.ndarray, splits: int = 10, seed: int = 0, grid=C_GRID, max_iter=MAX_ITER
+    ) -> concurrent.futures.Future:
+        """linear_accuracy(features, labels, splits, seed, grid, max_iter=max_iter), fitted in the workers."""
+        if self.processes == 1:
+            return self.call(linear_accuracy, features, labels, splits, seed, grid, False, max_iter)
+        per_split = [
+            self.call(split_accuracy, features, labels, order, grid, max_iter)
+            for order in split_orders(len(labels), splits, seed)
+        ]
+        return gathered(per_split, lambda results: summary(results, len(labels)))
+
+    def call(self, function, *args) -> concurrent.futures.Future:
+        """function(*args) in a worker (here, with one process); its Future."""
         if self.processes == 1:
             done = concurrent.futures.Future()
-            done.set_result(linear_accuracy(features, labels, **kwargs))
+            try:
+                done.set_result(function(*args))
+            except Exception as error:  # noqa: BLE001 -- raised by result(), as a worker's error is.
+                done.set_exception(error)
             return done
         if self._executor is None:
             self._executor = concurrent.futures.ProcessPoolExecutor(
                 self.processes, mp_context=multiprocessing.get_context("spawn"), initializer=_one_blas_thread
             )
-        return self._executor.submit(linear_accuracy, features, labels, **kwargs)
+        return self._executor.submit(function, *args)
 
     def close(self) -> None:
         if self._executor is not None:
@@ -180,3 +218,26 @@ class FitPool:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+def gathered(futures: list, combine) -> concurrent.futures.Future:
+    """A Future of combine([each future's result]) once all are done; the first error among them, if any."""
+    done = concurrent.futures.Future()
+    remaining = [len(futures)]
+    lock = threading.Lock()
+
+    def one_done(_):
+        with lock:
+            remaining[0] -= 1
+            if remaining[0]:
+                return
+        try:
+            done.set_result(combine([future.result() for future in futures]))
+        except BaseException as error:  # noqa: BLE001 -- handed to whoever waits on the result.
+            done.set_exception(error)
+
+    if not futures:
+        done.set_result(combine([]))
+    for future in futures:
+        future.add_done_callback(one_done)
+    return done

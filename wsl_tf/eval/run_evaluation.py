@@ -17,7 +17,11 @@ checkpoint) and runs the chosen experiments:
   (wsl_tf/eval/training_choices.py).
 
 Each is an `Experiment` of `REGISTRY` (a name, run(context) -> its results);
-wsl-eval and wsl-demo both run them through `evaluate_run`.
+wsl-eval and wsl-demo both run them through `evaluate_run`. The work that
+needs no TensorFlow (transfer's linear classifiers, word2vec) runs in a pool
+of processes beside the main one, which goes on to the next experiment
+instead of waiting: an experiment may begin such work before the first
+experiment runs, and finish its results after the last.
 
 Everything the evaluation reads from outside the run comes in as arguments:
 the labelled sets and word lists through `Resources` (paths, or a function
@@ -429,7 +433,8 @@ def transfer_learning(
     """Per labelled set: the linear classifier on this model's features, and on each floor's (raw pixels, the
     random network, the class-label network) over the same splits and C search; zero-shot through the words.
 
-    The single-label sets' classifiers are fitted in `fits`' processes while the next set's features are computed.
+    Returns a function giving that section: the single-label sets' classifiers are fitted in `fits`' processes
+    while the next set's features are computed, and then while the next experiments run.
     """
     size = config.model.image_size
     sections = {}  # Name in the report -> its entry, or what makes it (results: figures or the pool's futures).
@@ -465,7 +470,7 @@ def transfer_learning(
         else:
             results = {name: fits.submit(x, labelled.labels) for name, x in features.items()}
         sections[labelled.name] = (labelled, arrays["scores"], results, entry_floors)
-    return {
+    return lambda: {
         name: section if isinstance(section, dict) else _transfer_entry(*section, words)
         for name, section in sections.items()
     }
@@ -534,28 +539,15 @@ def _embedding_scores(vectors: embeddings.WordEmbeddings, lists: dict) -> dict:
     return scores
 
 
-def train_word2vec(dataset: PreparedDataset, words: list[str], epochs: int, seed: int = 0):
-    """word2vec (gensim, skip-gram) on the training captions' dictionary words, as the records store them.
-
-    The records keep each image's distinct words, not their order, so every
-    pair of words of an image is a context pair (window = longest caption).
-    """
-    from gensim.models import Word2Vec
-
-    sentences = [
-        [words[i] for i in ids if i < len(words)] for _, _, ids in _split_records(dataset, "train") if len(ids) > 1
-    ]
-    window = max((len(s) for s in sentences), default=2)
-    model = Word2Vec(sentences, vector_size=100, window=window, min_count=1, sg=1, epochs=epochs, seed=seed, workers=1)
-    known = [w for w in words if w in model.wv]
-    return embeddings.WordEmbeddings(known, np.stack([model.wv[w] for w in known]) if known else np.zeros((0, 100)))
+def training_captions(dataset: PreparedDataset, words: list[str]) -> list[list[str]]:
+    """Each train image's dictionary words among `words`, as the records store them (images with two or more)."""
+    return [[words[i] for i in ids if i < len(words)] for _, _, ids in _split_records(dataset, "train") if len(ids) > 1]
 
 
-def word_embeddings(model, config, words, dataset, resources, settings) -> tuple[dict, dict]:
+def word_embeddings(model, config, words, resources, word2vec: embeddings.WordEmbeddings) -> tuple[dict, dict]:
     lists = _word_lists(resources)
     rows = embeddings.WordEmbeddings(words[: config.model.num_words], model.head.kernel.numpy())
     ours = _embedding_scores(rows, lists)
-    word2vec = train_word2vec(dataset, words[: config.model.num_words], settings.word2vec_epochs)
     both = rows.concatenate(word2vec)
     return ours, {"word2vec": _embedding_scores(word2vec, lists), "concatenated": _embedding_scores(both, lists)}
 
@@ -677,7 +669,8 @@ class Context:
     settings: object  # The eval section (eval_settings).
     progress: bool
     log: Callable
-    fits: linear.FitPool  # Where transfer's linear classifiers are fitted.
+    fits: linear.FitPool  # Where transfer's linear classifiers (and word2vec) run, beside this process.
+    begun: dict = dataclasses.field(default_factory=dict)  # Experiment name -> the work its begin() handed to fits.
 
 
 def _word_prediction(context: Context) -> dict:
@@ -709,10 +702,17 @@ def _transfer(context: Context) -> dict:
     )
 
 
-def _embeddings(context: Context) -> dict:
-    ours, others = word_embeddings(
-        context.model, context.config, context.words, context.dataset, context.resources, context.settings
+def _begin_embeddings(context: Context) -> None:
+    """word2vec on the training captions, trained in the fit pool from the start (one core, about 10 s)."""
+    words = context.words[: context.config.model.num_words]
+    context.begun["embeddings"] = context.fits.call(
+        embeddings.word2vec, training_captions(context.dataset, words), words, context.settings.word2vec_epochs
     )
+
+
+def _embeddings(context: Context) -> dict:
+    word2vec = context.begun.pop("embeddings").result()
+    ours, others = word_embeddings(context.model, context.config, context.words, context.resources, word2vec)
     return {**ours, "word2vec": others["word2vec"], "word2vec_concatenated": others["concatenated"]}
 
 
@@ -760,12 +760,16 @@ def _training_choices(context: Context) -> dict:
 @dataclasses.dataclass(frozen=True)
 class Experiment:
     """One section of the evaluation: its name in metrics.json and --experiments, what the log says when it
-    starts, whether it needs held-out images, and run(context) -> its results (strict-JSON-able)."""
+    starts, whether it needs held-out images, and run(context) -> its results (strict-JSON-able), or a function
+    giving them, called once every experiment has run (what it waits for in the fit pool, the main process
+    does not). begin(context), if any, runs before the first experiment: work handed to the fit pool early
+    (context.begun), for run() to collect."""
 
     name: str
     title: str
-    run: Callable[[Context], dict]
+    run: Callable[[Context], dict | Callable[[], dict]]
     needs_split: bool = True
+    begin: Callable[[Context], None] | None = None
 
 
 REGISTRY = {
@@ -773,7 +777,9 @@ REGISTRY = {
     for experiment in (
         Experiment("word_prediction", "word prediction (section 4.1)", _word_prediction),
         Experiment("transfer", "transfer learning (section 4.2)", _transfer, needs_split=False),
-        Experiment("embeddings", "word embeddings (section 4.3)", _embeddings, needs_split=False),
+        Experiment(
+            "embeddings", "word embeddings (section 4.3)", _embeddings, needs_split=False, begin=_begin_embeddings
+        ),
         Experiment("pictures", "pictures (figures 3, 4, 6)", _pictures),
         Experiment(
             "search", "collection search: the held-out images embedded by the export, galleries by word", _search
@@ -845,15 +851,26 @@ def evaluate_run(
             f"{dataset.directory} has no test split (prepared with --test_fraction=0): the held-out figures are "
             f"on its {split} split"
         )
+    # In the registry's order, whatever order they were asked in.
+    chosen = [REGISTRY[name] for name in EXPERIMENTS if name in experiments]
+    runnable = [e for e in chosen if split is not None or not e.needs_split]
+    seconds, evaluation_started = {}, time.perf_counter()
     with fits:
-        for name in EXPERIMENTS:  # In the registry's order, whatever order they were asked in.
-            if name not in experiments:
-                continue
-            experiment = REGISTRY[name]
+        for experiment in runnable:
+            if experiment.begin is not None:
+                experiment.begin(context)
+        for experiment in chosen:
             log(experiment.title + (f" ({split or 'no'} split)" if experiment.needs_split else ""))
             started = time.perf_counter()
-            metrics[name] = no_split if experiment.needs_split and split is None else experiment.run(context)
-            metrics["seconds"][name] = round(time.perf_counter() - started, 1)
+            metrics[experiment.name] = experiment.run(context) if experiment in runnable else no_split
+            seconds[experiment.name] = time.perf_counter() - started
+        for experiment in chosen:  # The results that waited for the pool.
+            if callable(metrics[experiment.name]):
+                started = time.perf_counter()
+                metrics[experiment.name] = metrics[experiment.name]()
+                seconds[experiment.name] += time.perf_counter() - started
+    metrics["seconds"].update({name: round(value, 1) for name, value in seconds.items()})
+    metrics["evaluation_seconds"] = round(time.perf_counter() - evaluation_started, 1)
     directory.write_metrics(metrics)
     directory.write_report(report_lib.markdown(metrics))
     return metrics
