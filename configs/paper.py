@@ -146,8 +146,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     config.eval.map_words = 150  # Most frequent words in the word map.
     config.eval.grid_words = ()  # Words for the top-images picture; (): the 6 most frequent.
     config.eval.word2vec_epochs = 20
-    config.eval.choice_epochs = 4  # training_choices: epochs of each short run ...
-    config.eval.choice_epoch_size = 4096  # ... of this many images,
+    # training_choices: epochs of each short run, of this many images (its learning rate never halves, so an
+    # epoch's end only validates: one epoch of 16,384 trains as 4 of 4,096, validating once) ...
+    config.eval.choice_epochs = 1
+    config.eval.choice_epoch_size = 16384  # ... of this many images,
     config.eval.choice_learning_rate = 0.0  # ... at this learning rate, the same for all four (0: the run's own),
     config.eval.choice_transfer = "emoji_subgroups"  # ... their features transferred to this labelled set ("": none).
     config.eval.fit_processes = 0  # Processes fitting transfer's linear classifiers: 0 one per core, 1 none.

@@ -152,6 +152,23 @@ def test_a_synchronous_sgd_run_checkpoints_its_optimizer_and_resumes_it(twelve_w
     assert [h["epoch"] for h in second["history"]] == [1, 2] and np.isfinite(second["history"][1]["loss"])
 
 
+def test_epochs_only_validate_one_epoch_of_2n_images_trains_as_two_of_n(twelve_word_dataset, tmp_path):
+    """The stream runs on across epochs and an epoch's end only validates, checkpoints and may halve the learning
+    rate: with the rate held, one epoch of 128 images ends on the weights two of 64 reach (what the training
+    choices' one-epoch budget rests on, configs/paper.py)."""
+    from wsl_tf.run_directory import restore_run
+
+    weights = {}
+    for epochs, size in ((1, 128), (2, 64)):
+        config = tiny_config(twelve_word_dataset, max_epochs=epochs, epoch_size=size)
+        config.schedule.min_epochs_per_lr = 3
+        summary = train(config, str(tmp_path / f"{epochs}x{size}"), log=lambda *_: None)
+        assert summary["step"] == 8 and len(summary["history"]) == epochs
+        weights[epochs] = restore_run(str(tmp_path / f"{epochs}x{size}")).model.get_weights()
+    for one, two in zip(weights[1], weights[2], strict=True):
+        np.testing.assert_array_equal(one, two)
+
+
 def test_a_non_finite_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(twelve_word_dataset, tmp_path):
     """Its own run: a learning rate that blows the loss up."""
     config = tiny_config(twelve_word_dataset, max_epochs=1, log_every_steps=3, checkpoint_every_steps=100)
