@@ -20,9 +20,9 @@ from wsl_tf.precision import PRIOR_WEIGHTS, first_images, mean_precision_at_k, w
 C_GRID = (0.01, 0.1, 1.0)
 # L-BFGS iterations per fit, in whitened coordinates (wsl_tf/eval/logistic.py), each fit starting from the last
 # one's weights. On the demo's random-network features (K = 1,000 words, 19,714 train images) test precision@1 /
-# @10 is 0.236 / 0.133 after 15, 0.234 / 0.132 after 30 and 0.232 / 0.132 after 300, converged
-# (benchmarks/baselines.py --run=RUN); 15 take half the time of 30 (14 s against 28 s a network on 2 cores).
-MAX_ITER = 15
+# @5 / @10 is 0.232 / 0.192 / 0.132 after 10, 0.236 / 0.192 / 0.133 after 15 (benchmarks/baselines.py --run=RUN,
+# docs/reliability.md for the converged fit's); 10 take 10.7 s a network on 2 cores, 15 15.7 s.
+MAX_ITER = 10
 # C is chosen on val with the regressors fitted on this many train images (a seeded subsample); the chosen C is
 # then fitted on every train image, from the subsample's weights. At K = 1,000 words over 20,000 images the path
 # over the grid on all images took about 4 minutes a network on 2 cores.
