@@ -441,6 +441,16 @@ def test_the_main_process_goes_on_while_an_experiments_pool_work_finishes(tiny_r
     assert strict_json(os.path.join(workdir, "eval", "metrics.json"))["transfer"] == {"fitted": 7}
 
 
+def test_training_captions_are_each_train_images_words_as_its_record_holds_them(tiny_run):
+    from wsl_tf.eval.run_evaluation import training_captions
+
+    words = list(RUN_WORDS[:5])  # Ids past these are dropped; images with fewer than two ids are left out.
+    records_ids = [ids for _, _, ids in split_records(tiny_run.dataset, "train")]
+    expected = [[words[i] for i in ids if i < len(words)] for ids in records_ids if len(ids) > 1]
+    got = training_captions(PreparedDataset(tiny_run.dataset), words)
+    assert got == expected and len(got) > 50 and any(len(c) < 2 for c in got)
+
+
 class _Split:
     """A dataset stand-in: one test shard of the given keys, and a fingerprint naming the source."""
 

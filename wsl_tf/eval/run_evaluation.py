@@ -540,8 +540,16 @@ def _embedding_scores(vectors: embeddings.WordEmbeddings, lists: dict) -> dict:
 
 
 def training_captions(dataset: PreparedDataset, words: list[str]) -> list[list[str]]:
-    """Each train image's dictionary words among `words`, as the records store them (images with two or more)."""
-    return [[words[i] for i in ids if i < len(words)] for _, _, ids in _split_records(dataset, "train") if len(ids) > 1]
+    """Each train image's dictionary words among `words`, as the records store them (images with two or more),
+    parsed a thousand records at a time (one at a time in Python took 4 s on the demo's 19,714)."""
+    spec = {records.WORD_IDS: records.features()[records.WORD_IDS]}
+    parsed = tf.data.TFRecordDataset(dataset.shards("train")).batch(1024).map(lambda x: tf.io.parse_example(x, spec))
+    return [
+        [words[i] for i in ids if i < len(words)]
+        for batch in parsed
+        for ids in tf.RaggedTensor.from_sparse(batch[records.WORD_IDS]).to_list()
+        if len(ids) > 1
+    ]
 
 
 def word_embeddings(model, config, words, resources, word2vec: embeddings.WordEmbeddings) -> tuple[dict, dict]:
