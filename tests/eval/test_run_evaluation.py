@@ -383,7 +383,7 @@ def test_the_training_choices_experiment_gets_the_run_and_is_reported(tiny_run, 
         assert labelled is None  # No emoji in this dataset: the choices get no transfer column, said in the log.
         assert isinstance(fits, linear.FitPool)  # The evaluation's own pool fits its transfer column.
         assert progress is False  # evaluate_run(progress=False): the runs' epoch bars stay off too.
-        return {
+        return lambda: {
             "epochs": 1,
             "epoch_size": 32,
             "split": split,
@@ -392,7 +392,7 @@ def test_the_training_choices_experiment_gets_the_run_and_is_reported(tiny_run, 
 
     workdir = str(tmp_path / "run")
     shutil.copytree(tiny_run.workdir, workdir, ignore=shutil.ignore_patterns("eval"))
-    monkeypatch.setattr(run_evaluation, "training_choices", sweep)
+    monkeypatch.setattr(run_evaluation, "run_choices", sweep)
     metrics = evaluate_run(workdir, settings(("training_choices",)), Resources(), progress=False, log=lambda *_: None)
     assert calls == [(len(RUN_WORDS), "test", os.path.join(workdir, "eval"))]
     assert "| multi-class, natural | 0.500 | 0.250 | 0.125 |" in markdown(metrics)
@@ -405,8 +405,9 @@ def test_the_training_choices_experiment_gets_the_run_and_is_reported(tiny_run, 
 
 
 def test_the_main_process_goes_on_while_an_experiments_pool_work_finishes(tiny_run, tmp_path, monkeypatch):
-    """begin() runs before the first experiment; a result given as a function is called after the last one ran,
-    its waiting counted in that experiment's seconds; evaluation_seconds spans the whole evaluation."""
+    """begin() runs before the first experiment; experiments run in RUN_ORDER; a result given as a function is
+    called after the last one ran, its waiting counted in that experiment's seconds; the sections are written in
+    the registry's order; evaluation_seconds spans the whole evaluation."""
     from wsl_tf.eval import report, run_evaluation
 
     events = []
@@ -415,30 +416,34 @@ def test_the_main_process_goes_on_while_an_experiments_pool_work_finishes(tiny_r
         events.append("begin embeddings")
         context.begun["embeddings"] = context.fits.call(sum, [1, 2])
 
-    def transfer(context):
-        events.append("run transfer")
+    def choices(context):
+        events.append("run training_choices")
         fit = context.fits.call(sum, [3, 4])
-        return lambda: events.append("finish transfer") or {"fitted": fit.result()}
+        return lambda: events.append("finish training_choices") or {"fitted": fit.result()}
 
     def embeddings(context):
         events.append("run embeddings")
         return {"begun": context.begun.pop("embeddings").result()}
 
     monkeypatch.setattr(report, "markdown", lambda metrics: "sections of fake experiments\n")
-    monkeypatch.setitem(run_evaluation.REGISTRY, "transfer", run_evaluation.Experiment("transfer", "t", transfer))
+    monkeypatch.setitem(
+        run_evaluation.REGISTRY, "training_choices", run_evaluation.Experiment("training_choices", "t", choices)
+    )
     monkeypatch.setitem(
         run_evaluation.REGISTRY, "embeddings", run_evaluation.Experiment("embeddings", "e", embeddings, begin=begin)
     )
     workdir = str(tmp_path / "run")
     shutil.copytree(tiny_run.workdir, workdir, ignore=shutil.ignore_patterns("eval"))
     metrics = evaluate_run(
-        workdir, settings(("embeddings", "transfer")), Resources(), progress=False, log=lambda *_: None
+        workdir, settings(("embeddings", "training_choices")), Resources(), progress=False, log=lambda *_: None
     )
-    assert events == ["begin embeddings", "run transfer", "run embeddings", "finish transfer"]
-    assert metrics["transfer"] == {"fitted": 7} and metrics["embeddings"] == {"begun": 3}
-    assert set(metrics["seconds"]) == {"transfer", "embeddings"}
+    assert events == ["begin embeddings", "run training_choices", "run embeddings", "finish training_choices"]
+    assert sorted(run_evaluation.RUN_ORDER) == sorted(EXPERIMENTS)  # Every experiment runs, once.
+    assert [key for key in metrics if key in EXPERIMENTS] == ["embeddings", "training_choices"]  # The registry's.
+    assert metrics["training_choices"] == {"fitted": 7} and metrics["embeddings"] == {"begun": 3}
+    assert list(metrics["seconds"]) == ["embeddings", "training_choices"]
     assert metrics["evaluation_seconds"] >= sum(metrics["seconds"].values()) - 0.2
-    assert strict_json(os.path.join(workdir, "eval", "metrics.json"))["transfer"] == {"fitted": 7}
+    assert strict_json(os.path.join(workdir, "eval", "metrics.json"))["training_choices"] == {"fitted": 7}
 
 
 def test_training_captions_are_each_train_images_words_as_its_record_holds_them(tiny_run):

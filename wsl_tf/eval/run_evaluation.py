@@ -48,7 +48,7 @@ import tensorflow as tf
 from wsl_tf import fileio, records
 from wsl_tf.errors import ConfigError, UserError
 from wsl_tf.eval import baselines, class_network, embeddings, linear, pictures, transfer
-from wsl_tf.eval.training_choices import training_choices
+from wsl_tf.eval.training_choices import run_choices
 from wsl_tf.input.dataset import PreparedDataset
 from wsl_tf.precision import (
     HeldOutBatches,
@@ -750,9 +750,9 @@ def _search(context: Context) -> dict:
     )
 
 
-def _training_choices(context: Context) -> dict:
+def _training_choices(context: Context) -> Callable[[], dict]:
     labelled = _choice_transfer_set(context.dataset, context.resources, context.settings, context.log)
-    return training_choices(
+    return run_choices(
         context.config,
         context.dataset,
         context.directory.eval,
@@ -798,6 +798,10 @@ REGISTRY = {
     )
 }
 EXPERIMENTS = tuple(REGISTRY)
+# The order they run in. The training choices' runs leave a core idle while each sets up, traces its step and
+# validates; run right after transfer, the pool's work (transfer's classifiers, then the choices' own) fills those
+# gaps, and the light experiments run last, beside the last fits.
+RUN_ORDER = ("word_prediction", "transfer", "training_choices", "embeddings", "pictures", "search")
 
 
 def evaluate_run(
@@ -859,10 +863,10 @@ def evaluate_run(
             f"{dataset.directory} has no test split (prepared with --test_fraction=0): the held-out figures are "
             f"on its {split} split"
         )
-    # In the registry's order, whatever order they were asked in.
-    chosen = [REGISTRY[name] for name in EXPERIMENTS if name in experiments]
+    # Run in RUN_ORDER, whatever order they were asked in; written in the registry's.
+    chosen = [REGISTRY[name] for name in RUN_ORDER if name in experiments]
     runnable = [e for e in chosen if split is not None or not e.needs_split]
-    seconds, evaluation_started = {}, time.perf_counter()
+    results, seconds, evaluation_started = {}, {}, time.perf_counter()
     with fits:
         for experiment in runnable:
             if experiment.begin is not None:
@@ -870,14 +874,15 @@ def evaluate_run(
         for experiment in chosen:
             log(experiment.title + (f" ({split or 'no'} split)" if experiment.needs_split else ""))
             started = time.perf_counter()
-            metrics[experiment.name] = experiment.run(context) if experiment in runnable else no_split
+            results[experiment.name] = experiment.run(context) if experiment in runnable else no_split
             seconds[experiment.name] = time.perf_counter() - started
         for experiment in chosen:  # The results that waited for the pool.
-            if callable(metrics[experiment.name]):
+            if callable(results[experiment.name]):
                 started = time.perf_counter()
-                metrics[experiment.name] = metrics[experiment.name]()
+                results[experiment.name] = results[experiment.name]()
                 seconds[experiment.name] += time.perf_counter() - started
-    metrics["seconds"].update({name: round(value, 1) for name, value in seconds.items()})
+    metrics.update({name: results[name] for name in EXPERIMENTS if name in results})
+    metrics["seconds"].update({name: round(seconds[name], 1) for name in EXPERIMENTS if name in seconds})
     metrics["evaluation_seconds"] = round(time.perf_counter() - evaluation_started, 1)
     directory.write_metrics(metrics)
     directory.write_report(report_lib.markdown(metrics))

@@ -22,6 +22,7 @@ and chance.
 
 import itertools
 import os
+from collections.abc import Callable
 
 import numpy as np
 
@@ -73,6 +74,22 @@ def training_choices(
     (default: in this process) while the next run trains. progress: each
     run's epoch bars.
     """
+    return run_choices(config, dataset, out_dir, split, settings, log, labelled, fits, progress)()
+
+
+def run_choices(
+    config,
+    dataset,
+    out_dir: str,
+    split: str,
+    settings,
+    log=print,
+    labelled=None,
+    fits: linear.FitPool | None = None,
+    progress: bool = True,
+) -> Callable[[], dict]:
+    """training_choices' runs and scores; the function it returns waits for their transfer fits in `fits` and
+    gives training_choices' results, so that the caller may do other work meanwhile."""
     fits = fits or linear.FitPool(1)
     learning_rate = settings.choice_learning_rate or config.optimizer.learning_rate
     results, per_image, transfers = {}, {}, {}
@@ -120,15 +137,6 @@ def training_choices(
         if labelled is not None:
             features = transfer.extract(model, labelled.images, config.model.image_size, progress=False)["embedding"]
             transfers[name] = fits.submit(features, labelled.labels)
-    for name, fit in transfers.items():
-        results[name]["transfer"] = {
-            "set": labelled.name,
-            **{
-                key: value
-                for key, value in fit.result().items()
-                if key in ("accuracy_mean", "accuracy_std", "splits", "images")
-            },
-        }
     spreads, differences = compare(per_image)
     for name, spread in spreads.items():
         results[name].update(spread)
@@ -145,18 +153,31 @@ def training_choices(
         ks=(*KS, num_words),
         batches=held_out,
     )
-    return {
-        "epochs": settings.choice_epochs,
-        "epoch_size": settings.choice_epoch_size,
-        "learning_rate": learning_rate,
-        "split": split,
-        "runs": results,
-        "resamples": RESAMPLES,
-        "differences": differences,
-        "best": best_choices(results),
-        "prior": {f"precision_at_{k}": prior[f"precision_at_{k}"] for k in KS},
-        "chance": prior[f"ceiling_at_{num_words}"],
-    }
+
+    def finish() -> dict:
+        for name, fit in transfers.items():
+            results[name]["transfer"] = {
+                "set": labelled.name,
+                **{
+                    key: value
+                    for key, value in fit.result().items()
+                    if key in ("accuracy_mean", "accuracy_std", "splits", "images")
+                },
+            }
+        return {
+            "epochs": settings.choice_epochs,
+            "epoch_size": settings.choice_epoch_size,
+            "learning_rate": learning_rate,
+            "split": split,
+            "runs": results,
+            "resamples": RESAMPLES,
+            "differences": differences,
+            "best": best_choices(results),
+            "prior": {f"precision_at_{k}": prior[f"precision_at_{k}"] for k in KS},
+            "chance": prior[f"ceiling_at_{num_words}"],
+        }
+
+    return finish
 
 
 def best_choices(results: dict) -> dict:
