@@ -149,3 +149,10 @@ def test_call_runs_a_function_in_a_worker_process():
         assert pool.call(os.getpid).result() != os.getpid()
     with linear.FitPool(1) as pool:
         assert pool.call(os.getpid).result() == os.getpid()
+
+
+def test_the_workers_run_at_a_lower_priority_than_this_process():
+    """They take the cores the main process leaves idle rather than slowing its training."""
+    with linear.FitPool(2) as pool:
+        niceness = pool.call(os.nice, 0).result()
+    assert niceness == min(19, os.nice(0) + linear.WORKER_NICENESS) and niceness > os.nice(0)

@@ -151,11 +151,20 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def _one_blas_thread() -> None:
-    """A pool worker's BLAS on one thread: the workers and the main process's TensorFlow share the cores."""
+# How much lower a pool worker's scheduling priority is than the process that started it (os.nice): the workers
+# take the cores the main process leaves idle (while it traces a step or validates) rather than slowing its
+# training, and still get every core once it waits for them.
+WORKER_NICENESS = 19
+
+
+def _start_worker() -> None:
+    """A pool worker runs at a lower priority, its BLAS on one thread: the workers and the main process's
+    TensorFlow share the cores."""
     from threadpoolctl import threadpool_limits
 
     global _BLAS_LIMIT
+    if hasattr(os, "nice"):
+        os.nice(WORKER_NICENESS)
     _BLAS_LIMIT = threadpool_limits(limits=1, user_api="blas")
 
 
@@ -205,7 +214,7 @@ class FitPool:
             return done
         if self._executor is None:
             self._executor = concurrent.futures.ProcessPoolExecutor(
-                self.processes, mp_context=multiprocessing.get_context("spawn"), initializer=_one_blas_thread
+                self.processes, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker
             )
         return self._executor.submit(function, *args)
 
