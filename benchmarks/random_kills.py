@@ -277,7 +277,7 @@ def compare_run(ours: str, theirs: str) -> tuple[list[str], list[str]]:
     extra = sorted(compared(mine) ^ compared(reference))
     if extra:
         problems.append(f"files differ: {extra[:5]}")
-    timings = {"train_images_per_s", "trained_steps", "seconds", "elapsed_s"}
+    timings = {"train_images_per_s", "trained_steps", "seconds", "evaluation_seconds", "elapsed_s"}
     for name in (RunDirectory.HISTORY, RunDirectory.SUMMARY, f"{RunDirectory.EVAL}/{RunDirectory.METRICS}"):
         if name not in mine:
             problems.append(f"missing: {name}")
