@@ -52,29 +52,9 @@ def choice_directory(out_dir: str, name: str, epochs: int, epoch_size: int, lear
     )
 
 
-def training_choices(
-    config,
-    dataset,
-    out_dir: str,
-    split: str,
-    settings,
-    log=print,
-    labelled=None,
-    fits: linear.FitPool | None = None,
-    progress: bool = True,
-) -> dict:
-    """{"epochs", "epoch_size", "learning_rate", "split", "runs": {choice: {"precision_at_1/5/10", "spread_at_k",
-    "prior_weight", "raw": {...}, "transfer": {...}, ...}}, "differences", "best", "prior", "chance"}.
-
-    settings: choice_epochs and choice_epoch_size (the budget of each run),
-    choice_learning_rate (all four runs' learning rate; 0: the run's own) and
-    test_images (how many `split` images score it): the eval settings (run_evaluation.eval_settings).
-    labelled: a transfer.LabelledSet whose linear-classifier accuracy on each
-    run's features goes beside its precision (None: none), fitted in `fits`
-    (default: in this process) while the next run trains. progress: each
-    run's epoch bars.
-    """
-    return run_choices(config, dataset, out_dir, split, settings, log, labelled, fits, progress)()
+def training_choices(*args, **kwargs) -> dict:
+    """run_choices(...)'s results, waited for here."""
+    return run_choices(*args, **kwargs)()
 
 
 def run_choices(
@@ -88,8 +68,19 @@ def run_choices(
     fits: linear.FitPool | None = None,
     progress: bool = True,
 ) -> Callable[[], dict]:
-    """training_choices' runs and scores; the function it returns waits for their transfer fits in `fits` and
-    gives training_choices' results, so that the caller may do other work meanwhile."""
+    """The choices' runs, trained and scored here; returns a function giving {"epochs", "epoch_size",
+    "learning_rate", "split", "runs": {choice: {"precision_at_1/5/10", "spread_at_k", "prior_weight", "raw": {...},
+    "transfer": {...}, ...}}, "differences", "best", "prior", "chance"} once their transfer fits are done, so that
+    the caller may do other work meanwhile.
+
+    settings: choice_epochs and choice_epoch_size (the budget of each run),
+    choice_learning_rate (all four runs' learning rate; 0: the run's own) and
+    test_images (how many `split` images score it): the eval settings (run_evaluation.eval_settings).
+    labelled: a transfer.LabelledSet whose linear-classifier accuracy on each
+    run's features goes beside its precision (None: none), fitted in `fits`
+    (default: in this process) while the next run trains. progress: each
+    run's epoch bars.
+    """
     fits = fits or linear.FitPool(1)
     learning_rate = settings.choice_learning_rate or config.optimizer.learning_rate
     results, per_image, transfers = {}, {}, {}
