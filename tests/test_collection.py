@@ -39,7 +39,9 @@ def export_of(tiny_run) -> dict:
     return {"path": tiny_run.export, "checkpoint": "ckpt-1", "embedding_dim": 512, "num_words": 20}
 
 
-def test_every_image_gets_what_serving_gives_it_and_bad_ones_are_listed(tiny_run, signatures, items, tmp_path):
+def test_every_image_gets_what_serving_gives_it_and_bad_ones_are_listed(
+    tiny_run, signatures, items, tmp_path, monkeypatch
+):
     manifest = collection.write_index(
         signatures, items, str(tmp_path), export_of(tiny_run), batch_size=4, shard_size=5, progress=False
     )
@@ -62,6 +64,9 @@ def test_every_image_gets_what_serving_gives_it_and_bad_ones_are_listed(tiny_run
     lean = collection.load_index(str(tmp_path), embeddings=False)  # What a cached approximate search loads.
     assert lean.embeddings is None and lean.keys == index.keys and lean.valid.tolist() == index.valid.tolist()
     assert [d["words"] for d in lean.details([10, 2, 7])] == [d["words"] for d in again]
+    monkeypatch.setattr(collection, "LOAD_BATCH", 2)  # A shard's records reach Python in several batches.
+    rows = [4, 0, 3, 10, 2, 1]
+    assert [d["scores"] for d in index.details(rows)] == [details[i]["scores"] for i in rows]
     bad = (tmp_path / "bad.tsv").read_text().splitlines()
     assert [line.split("\t")[0] for line in bad[1:]] == ["bad/text", "bad/bomb", "bad/missing"]
     assert bad[3].endswith(collection.UNREADABLE) and json.loads((tmp_path / "manifest.json").read_text()) == manifest

@@ -379,10 +379,12 @@ class CollectionIndex:
         found = {}
         for shard, offsets in wanted.items():
             path = os.path.join(self.directory, self.manifest["shards"][shard]["name"])
-            records = tf.data.TFRecordDataset(path).take(max(offsets) + 1)
-            for offset, serialized in enumerate(records):
-                if offset in offsets:
-                    feature = tf.train.Example.FromString(serialized.numpy()).features.feature
+            records = tf.data.TFRecordDataset(path).take(max(offsets) + 1).batch(LOAD_BATCH)
+            # Handed to Python a batch at a time: one record at a time took 0.3 s to reach row 2,000.
+            for first, batch in zip(itertools.count(0, LOAD_BATCH), records):
+                serialized = batch.numpy()
+                for offset in sorted(o for o in offsets if first <= o < first + LOAD_BATCH):
+                    feature = tf.train.Example.FromString(serialized[offset - first]).features.feature
                     raw = feature[EMBEDDING].bytes_list.value[0]
                     found[offsets[offset]] = {
                         "words": [w.decode("utf-8") for w in feature[WORDS].bytes_list.value],
