@@ -496,28 +496,32 @@ def _transfer_entry(
     return entry
 
 
-def _word_lists(resources: Resources) -> dict:
-    """The analogy questions, MEN pairs and FreeDict pairs, read once for every set of embeddings.
+# The word lists the embeddings are scored on: corpus -> the lists it holds.
+WORD_LISTS = {"analogies": ("analogies",), "men": ("men",), "freedict": ("en_fr", "fr_en")}
 
-    A list whose corpus cannot be had is its ResourceUnavailable instead.
-    """
+
+def read_word_lists(paths: dict) -> dict:
+    """The analogy questions, MEN pairs and FreeDict pairs of the corpora in paths ({corpus of WORD_LISTS: its
+    directory}), read once for every set of embeddings. TensorFlow-free: the fit pool reads them (FreeDict's
+    dictionaries take about 3 s)."""
     readers = {
-        "analogies": lambda: {"analogies": embeddings.read_analogies(resources.path("analogies"))},
-        "men": lambda: {"men": embeddings.read_similarity_pairs(resources.path("men"))},
-        "freedict": lambda: dict(zip(("en_fr", "fr_en"), embeddings.freedict_pairs(resources.path("freedict")))),
+        "analogies": lambda path: {"analogies": embeddings.read_analogies(path)},
+        "men": lambda path: {"men": embeddings.read_similarity_pairs(path)},
+        "freedict": lambda path: dict(zip(WORD_LISTS["freedict"], embeddings.freedict_pairs(path))),
     }
-    lists = {}
-    for name, read in readers.items():
+    return {key: value for corpus, path in paths.items() for key, value in readers[corpus](path).items()}
+
+
+def _begin_word_lists(resources: Resources, fits: linear.FitPool) -> tuple:
+    """(the Future of read_word_lists in `fits`, {list: ResourceUnavailable} of the lists whose corpus cannot be
+    had); the corpora are found (or fetched) here."""
+    paths, missing = {}, {}
+    for corpus, keys in WORD_LISTS.items():
         try:
-            lists.update(read())
+            paths[corpus] = resources.path(corpus)
         except ResourceUnavailable as error:
-            lists.update(
-                {
-                    key: error
-                    for key in {"analogies": ("analogies",), "men": ("men",), "freedict": ("en_fr", "fr_en")}[name]
-                }
-            )
-    return lists
+            missing.update({key: error for key in keys})
+    return fits.call(read_word_lists, paths), missing
 
 
 def _embedding_scores(vectors: embeddings.WordEmbeddings, lists: dict) -> dict:
@@ -552,8 +556,9 @@ def training_captions(dataset: PreparedDataset, words: list[str]) -> list[list[s
     ]
 
 
-def word_embeddings(model, config, words, resources, word2vec: embeddings.WordEmbeddings) -> tuple[dict, dict]:
-    lists = _word_lists(resources)
+def word_embeddings(model, config, words, lists: dict, word2vec: embeddings.WordEmbeddings) -> tuple[dict, dict]:
+    """The scores of the model's word rows, of word2vec's vectors and of both concatenated on the word lists
+    ({list: its items, or the ResourceUnavailable that left it out})."""
     rows = embeddings.WordEmbeddings(words[: config.model.num_words], model.head.kernel.numpy())
     ours = _embedding_scores(rows, lists)
     both = rows.concatenate(word2vec)
@@ -711,16 +716,19 @@ def _transfer(context: Context) -> dict:
 
 
 def _begin_embeddings(context: Context) -> None:
-    """word2vec on the training captions, trained in the fit pool from the start (one core, about 10 s)."""
+    """word2vec on the training captions (one core, about 10 s) and the word lists, read in the fit pool from the
+    start."""
     words = context.words[: context.config.model.num_words]
-    context.begun["embeddings"] = context.fits.call(
+    word2vec = context.fits.call(
         embeddings.word2vec, training_captions(context.dataset, words), words, context.settings.word2vec_epochs
     )
+    context.begun["embeddings"] = (word2vec, *_begin_word_lists(context.resources, context.fits))
 
 
 def _embeddings(context: Context) -> dict:
-    word2vec = context.begun.pop("embeddings").result()
-    ours, others = word_embeddings(context.model, context.config, context.words, context.resources, word2vec)
+    word2vec, lists, missing = context.begun.pop("embeddings")
+    lists = {**lists.result(), **missing}
+    ours, others = word_embeddings(context.model, context.config, context.words, lists, word2vec.result())
     return {**ours, "word2vec": others["word2vec"], "word2vec_concatenated": others["concatenated"]}
 
 
