@@ -156,3 +156,24 @@ def test_the_workers_run_at_a_lower_priority_than_this_process():
     with linear.FitPool(2) as pool:
         niceness = pool.call(os.nice, 0).result()
     assert niceness == min(19, os.nice(0) + linear.WORKER_NICENESS) and niceness > os.nice(0)
+
+
+def test_principal_components_are_numpys_svd_projections():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 200)) @ rng.normal(size=(200, 200))
+    u, s, _ = np.linalg.svd(x - x.mean(0), full_matrices=False)
+    got = linear.principal_components(x, 10)
+    np.testing.assert_allclose(np.abs(got), np.abs(u[:, :10] * s[:10]), rtol=1e-3, atol=1e-3 * s[0])
+    assert linear.principal_components(x, 500).shape == (60, 59)  # At most N - 1 components carry variance.
+
+
+def test_the_raw_pixel_floor_in_a_worker_is_the_classifier_on_the_components_here():
+    """pixel_floor_accuracy, one task of a pool: the components computed there, on one BLAS thread."""
+    rng = np.random.default_rng(1)
+    labels = np.repeat(np.arange(3), 30)
+    pixels = rng.normal(size=(90, 300)).astype(np.float32)
+    pixels[:, :20] += labels[:, None]  # Separable along a few directions.
+    with linear.FitPool(2) as pool:
+        got = pool.call(linear.pixel_floor_accuracy, pixels, labels, 16, 4).result()
+    expected = linear.linear_accuracy(linear.principal_components(pixels, 16), labels, splits=4, progress=False)
+    assert got == expected and got["accuracy_mean"] > 0.5

@@ -171,7 +171,7 @@ def test_transfer_is_the_linear_classifier_and_zero_shot_on_the_cached_features(
     floors = metrics["transfer"]["fashion_mnist"]["floors"]
     pixels = np.concatenate([b.numpy().reshape(len(b), -1) for b in transfer.pixel_batches(labelled.images, 64)])
     assert floors["raw_pixels"] == linear.linear_accuracy(
-        transfer.principal_components(pixels, 512), labelled.labels, progress=False
+        linear.principal_components(pixels, 512), labelled.labels, progress=False
     )
     assert floors["class_label_network"] == {
         "unavailable": "the class-label network was trained on these images' labels: not a floor here"

@@ -397,15 +397,19 @@ def word_prediction(model, config, dataset, split, floors: FloorNetworks, settin
 FLOORS = ("raw_pixels", "random_network", "class_label_network")
 
 
+def _pixels(labelled: transfer.LabelledSet, size: int) -> np.ndarray:
+    """The labelled set's images as the model sees them in the transfer view, flattened: [N, size * size * 3]."""
+    return np.concatenate(
+        [batch.numpy().reshape(len(batch), -1) for batch in transfer.pixel_batches(labelled.images, size)]
+    )
+
+
 def _floor_features(
     name: str, labelled: transfer.LabelledSet, size: int, floors: FloorNetworks, progress, cache
 ) -> np.ndarray:
     """A floor's features of the labelled set's images, in the transfer view; ResourceUnavailable if none."""
     if name == "raw_pixels":  # The pixels as the model sees them, on as many principal components as it has features.
-        pixels = np.concatenate(
-            [batch.numpy().reshape(len(batch), -1) for batch in transfer.pixel_batches(labelled.images, size)]
-        )
-        return transfer.principal_components(pixels, floors.embedding_dim())
+        return linear.principal_components(_pixels(labelled, size), floors.embedding_dim())
     if name == "class_label_network" and labelled.name == FloorNetworks.CLASS_LABELS:
         raise ResourceUnavailable("the class-label network was trained on these images' labels: not a floor here")
     network = floors.random() if name == "random_network" else floors.class_label()
@@ -417,32 +421,53 @@ def _floor_features(
     )["embedding"]
 
 
+def labelled_sets(specs, dataset: PreparedDataset, resources: Resources, max_images: int) -> dict:
+    """{spec: its transfer.LabelledSet, or the ResourceUnavailable that leaves it out}."""
+    sets = {}
+    for spec in specs:
+        try:
+            sets[spec] = _labelled_set(spec, dataset, resources, max_images)
+        except ResourceUnavailable as error:
+            sets[spec] = error
+    return sets
+
+
+def begin_pixel_floors(sets: dict, size: int, dims: int, fits: linear.FitPool) -> dict:
+    """{set name: the Future of its raw-pixel floor (linear.pixel_floor_accuracy on `dims` components)} of each
+    single-label set of `sets`, handed to `fits`: no model takes part, so it runs from the evaluation's start,
+    while word prediction leaves a core idle (its components took the main process about 2 s a set)."""
+    return {
+        labelled.name: fits.call(linear.pixel_floor_accuracy, _pixels(labelled, size), labelled.labels, dims)
+        for labelled in sets.values()
+        if isinstance(labelled, transfer.LabelledSet) and not labelled.multi_label
+    }
+
+
 def transfer_learning(
     model,
     config,
     words,
-    dataset,
-    specs,
-    resources,
+    sets: dict,
     floors: FloorNetworks,
-    settings,
     progress,
     cache,
     fits: linear.FitPool,
+    pixel_floors: dict | None = None,
 ) -> dict:
-    """Per labelled set: the linear classifier on this model's features, and on each floor's (raw pixels, the
-    random network, the class-label network) over the same splits and C search; zero-shot through the words.
+    """Per labelled set (labelled_sets): the linear classifier on this model's features, and on each floor's (raw
+    pixels, the random network, the class-label network) over the same splits and C search; zero-shot through the
+    words.
 
-    Returns a function giving that section: the single-label sets' classifiers are fitted in `fits`' processes
-    while the next set's features are computed, and then while the next experiments run.
+    pixel_floors: begin_pixel_floors' Futures (a set without one computes its raw-pixel floor here). Returns a
+    function giving that section: the single-label sets' classifiers are fitted in `fits`' processes while the
+    next set's features are computed, and then while the next experiments run.
     """
     size = config.model.image_size
+    pixel_floors = pixel_floors or {}
     sections = {}  # Name in the report -> its entry, or what makes it (results: figures or the pool's futures).
-    for spec in specs:
-        try:
-            labelled = _labelled_set(spec, dataset, resources, settings.transfer_images)
-        except ResourceUnavailable as error:
-            sections[spec] = unavailable(error)
+    for spec, labelled in sets.items():
+        if isinstance(labelled, ResourceUnavailable):
+            sections[spec] = unavailable(labelled)
             continue
         arrays = cache.get(
             transfer_cache_name(labelled.name),
@@ -456,8 +481,11 @@ def transfer_learning(
             ),
         )
         features = {"end_to_end": arrays["embedding"]}
+        begun = {"raw_pixels": pixel_floors[labelled.name]} if labelled.name in pixel_floors else {}
         entry_floors = {}
         for name in FLOORS:
+            if name in begun:
+                continue
             try:
                 features[name] = _floor_features(name, labelled, size, floors, progress, cache)
             except ResourceUnavailable as error:
@@ -468,7 +496,9 @@ def transfer_learning(
                 for name, x in features.items()
             }
         else:
-            results = {name: fits.submit(x, labelled.labels) for name, x in features.items()}
+            results = {name: fits.submit(x, labelled.labels) for name, x in features.items()} | begun
+        # Floors in FLOORS order, whichever began first.
+        results = {name: results[name] for name in ("end_to_end", *FLOORS) if name in results}
         sections[labelled.name] = (labelled, arrays["scores"], results, entry_floors)
     return lambda: {
         name: section if isinstance(section, dict) else _transfer_entry(*section, words)
@@ -699,19 +729,26 @@ def _word_prediction(context: Context) -> dict:
     )
 
 
+def _begin_transfer(context: Context) -> None:
+    """The labelled sets, read, and their raw-pixel floors handed to the fit pool from the start."""
+    settings = context.settings
+    sets = labelled_sets(settings.transfer, context.dataset, context.resources, settings.transfer_images)
+    size, dims = context.config.model.image_size, context.floors.embedding_dim()
+    context.begun["transfer"] = (sets, begin_pixel_floors(sets, size, dims, context.fits))
+
+
 def _transfer(context: Context) -> dict:
+    sets, pixel_floors = context.begun.pop("transfer")
     return transfer_learning(
         context.model,
         context.config,
         context.words,
-        context.dataset,
-        context.settings.transfer,
-        context.resources,
+        sets,
         context.floors,
-        context.settings,
         context.progress,
         context.cache,
         context.fits,
+        pixel_floors,
     )
 
 
@@ -792,7 +829,7 @@ REGISTRY = {
     experiment.name: experiment
     for experiment in (
         Experiment("word_prediction", "word prediction (section 4.1)", _word_prediction),
-        Experiment("transfer", "transfer learning (section 4.2)", _transfer, needs_split=False),
+        Experiment("transfer", "transfer learning (section 4.2)", _transfer, needs_split=False, begin=_begin_transfer),
         Experiment(
             "embeddings", "word embeddings (section 4.3)", _embeddings, needs_split=False, begin=_begin_embeddings
         ),

@@ -260,25 +260,6 @@ def extract(
     return {name: np.concatenate(parts) if parts else np.zeros((0, 0), np.float32) for name, parts in collected.items()}
 
 
-def principal_components(x: np.ndarray, dims: int) -> np.ndarray:
-    """The rows of x [N, D] projected on their `dims` principal components (at most N - 1): [N, dims].
-
-    The raw-pixel floor at the embedding's size: a 64 px image is 12,288 numbers, and 10 splits of a C search
-    over them took minutes a labelled set; their first 512 components keep nearly all of their variance.
-    """
-    from scipy.linalg import eigh
-
-    centred = (x - x.mean(0)).astype(np.float32)
-    dims = min(dims, len(x) - 1, x.shape[1])
-    if dims <= 0:
-        return np.zeros((len(x), 0), np.float32)
-    gram = centred @ centred.T  # [N, N]: cheaper than an SVD of [N, D] when D >> N.
-    # Only the top `dims` eigenpairs (LAPACK's relatively robust representations): a third less time than all N.
-    values, vectors = eigh(gram.astype(np.float64), subset_by_index=[len(x) - dims, len(x) - 1], driver="evr")
-    top = np.argsort(values)[::-1]
-    return (vectors[:, top] * np.sqrt(np.maximum(values[top], 0.0))).astype(np.float32)
-
-
 def _binary_scores(x_train, positive, c, *others):
     """Decision scores on each of others of one binary regressor fitted on (x_train, positive)."""
     weights = logistic.one_vs_all_logistic(x_train, positive[:, None].astype(np.float32), c)
