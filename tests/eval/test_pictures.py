@@ -1,6 +1,9 @@
 """The prediction grid: which predicted words it marks right, and the picture it draws."""
 
+import io
+
 import numpy as np
+from PIL import Image
 
 from tests.helpers import image_bytes
 from wsl_tf.eval import pictures
@@ -17,17 +20,13 @@ def test_marked_predictions_are_the_top_words_marked_by_brute_force():
         assert [right for _, right in predictions] == [w in set(ids.tolist()) for w in best]
 
 
-def test_the_prediction_grid_is_a_png_of_the_images_with_words(tmp_path):
+def test_the_prediction_grid_is_a_png_of_the_images_with_words():
     words = [f"w{i}" for i in range(8)]
     scores = np.tile(np.arange(8, 0, -1, dtype=float), (5, 1))  # w0 first everywhere.
     true_ids = [[0], [], [3, 7], [1], [6]]
     images = [image_bytes(40, 30, seed=i) for i in range(5)]
-    path, hits, shown = pictures.prediction_grid(
-        scores, images, true_ids, words, str(tmp_path / "grid.png"), columns=2, rows=2, top=3
-    )
-    from PIL import Image
-
-    picture = Image.open(path)
+    png, hits, shown = pictures.prediction_grid(scores, images, true_ids, words, columns=2, rows=2, top=3)
+    picture = Image.open(io.BytesIO(png))
     assert picture.format == "PNG" and picture.size[0] > 200 and picture.size[1] > 200
     assert shown == 4  # Every image with a word (image 1 has none).
     marked = pictures.marked_predictions(scores[[0, 2, 3, 4]], [true_ids[i] for i in (0, 2, 3, 4)], top=3)

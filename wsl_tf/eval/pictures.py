@@ -1,6 +1,8 @@
-"""The paper's pictures as PNG files: t-SNE of image features with thumbnails (Fig. 4), t-SNE of word rows
+"""The paper's pictures as PNG bytes: t-SNE of image features with thumbnails (Fig. 4), t-SNE of word rows
 with labels (Fig. 6), the top-scoring test images of chosen words (Fig. 3), and a grid of test images with
-their top predicted words, the right ones marked."""
+their top predicted words, the right ones marked.
+
+TensorFlow-free, so that the evaluation's fit pool draws them; the caller writes the bytes (fileio)."""
 
 import io
 import textwrap
@@ -14,8 +16,6 @@ import numpy as np  # noqa: E402
 from matplotlib.offsetbox import AnnotationBbox, OffsetImage  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from wsl_tf import fileio  # noqa: E402
-
 
 def tsne(points: np.ndarray, seed: int = 0) -> np.ndarray:
     """2-D t-SNE (scikit-learn) of the rows, perplexity capped for small sets."""
@@ -25,19 +25,19 @@ def tsne(points: np.ndarray, seed: int = 0) -> np.ndarray:
     return TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(points)
 
 
-def _save(figure, path: str) -> None:
-    """The figure as a PNG, written atomically (a full disk or a kill leaves no half-drawn file)."""
+def _png(figure) -> bytes:
+    """The figure as PNG bytes (the caller writes them, atomically, through fileio)."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     plt.close(figure)
-    fileio.write_bytes_atomic(path, buffer.getvalue())
+    return buffer.getvalue()
 
 
 def _thumbnail(image_bytes: bytes, size: int) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(image_bytes)).convert("RGB").resize((size, size)))
 
 
-def image_map(features: np.ndarray, images: list[bytes], path: str, thumbnail: int = 28, seed: int = 0) -> str:
+def image_map(features: np.ndarray, images: list[bytes], thumbnail: int = 28, seed: int = 0) -> bytes:
     """Fig. 4: the images placed by t-SNE of their features."""
     xy = tsne(features, seed)
     figure, axes = plt.subplots(figsize=(10, 10))
@@ -46,11 +46,10 @@ def image_map(features: np.ndarray, images: list[bytes], path: str, thumbnail: i
         axes.add_artist(AnnotationBbox(OffsetImage(_thumbnail(data, thumbnail)), (x, y), frameon=False))
     axes.set_axis_off()
     axes.set_title(f"t-SNE of {len(images)} test images' features")
-    _save(figure, path)
-    return path
+    return _png(figure)
 
 
-def word_map(vectors: np.ndarray, words: list[str], path: str, seed: int = 0) -> str:
+def word_map(vectors: np.ndarray, words: list[str], seed: int = 0) -> bytes:
     """Fig. 6: the words placed by t-SNE of their word-layer rows."""
     xy = tsne(vectors, seed)
     figure, axes = plt.subplots(figsize=(12, 12))
@@ -59,8 +58,7 @@ def word_map(vectors: np.ndarray, words: list[str], path: str, seed: int = 0) ->
         axes.annotate(word, (x, y), fontsize=8, ha="center", va="center")
     axes.set_axis_off()
     axes.set_title(f"t-SNE of {len(words)} word embeddings (word-layer rows)")
-    _save(figure, path)
-    return path
+    return _png(figure)
 
 
 def top_images_grid(
@@ -68,10 +66,9 @@ def top_images_grid(
     images: list[bytes],
     words: list[str],
     word_ids: list[int],
-    path: str,
     per_word: int = 6,
     thumbnail: int = 64,
-) -> str:
+) -> bytes:
     """Fig. 3: for each chosen word, the test images that score it highest, one row a word."""
     figure, axes = plt.subplots(
         len(word_ids), per_word + 1, figsize=(1.3 * (per_word + 1), 1.3 * len(word_ids)), squeeze=False
@@ -83,8 +80,7 @@ def top_images_grid(
             axes[row, column].imshow(_thumbnail(images[image_index], thumbnail))
             axes[row, column].set_axis_off()
     figure.suptitle("Test images scoring each word highest")
-    _save(figure, path)
-    return path
+    return _png(figure)
 
 
 def marked_predictions(scores: np.ndarray, true_ids: list, top: int = 5) -> list:
@@ -113,16 +109,15 @@ def prediction_grid(
     images: list[bytes],
     true_ids: list,
     words: list[str],
-    path: str,
     columns: int = 4,
     rows: int = 3,
     top: int = 5,
     thumbnail: int = 96,
     seed: int = 0,
-) -> tuple[str, int, int]:
+) -> tuple[bytes, int, int]:
     """Test images drawn by `seed` (grid_images), each over its `top` predicted words: a word among the
     image's own in green with a check mark, the others in grey; below them the image's own words.
-    Returns (path, images with one of their own words among the top, images shown)."""
+    Returns (the PNG, images with one of their own words among the top, images shown)."""
     chosen = grid_images(true_ids, columns * rows, seed)
     marked = marked_predictions(scores[chosen], [true_ids[i] for i in chosen], top)
     figure, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 3.6 * rows), squeeze=False)
@@ -151,5 +146,4 @@ def prediction_grid(
         f"{hits} of {len(chosen)} images have one right"
     )
     figure.subplots_adjust(hspace=0.9)
-    _save(figure, path)
-    return path, hits, len(chosen)
+    return _png(figure), hits, len(chosen)

@@ -18,7 +18,8 @@ checkpoint) and runs the chosen experiments:
 
 Each is an `Experiment` of `REGISTRY` (a name, run(context) -> its results);
 wsl-eval and wsl-demo both run them through `evaluate_run`. The work that
-needs no TensorFlow (transfer's linear classifiers, word2vec) runs in a pool
+needs no TensorFlow (transfer's linear classifiers and raw-pixel floors,
+word2vec and the word lists, drawing the pictures) runs in a pool
 of processes beside the main one, which goes on to the next experiment
 instead of waiting: an experiment may begin such work before the first
 experiment runs, and finish its results after the last.
@@ -595,9 +596,10 @@ def word_embeddings(model, config, words, lists: dict, word2vec: embeddings.Word
     return ours, {"word2vec": _embedding_scores(word2vec, lists), "concatenated": _embedding_scores(both, lists)}
 
 
-def draw_pictures(model, config, words, dataset, split, settings, progress, out_dir, cache) -> tuple[dict, dict]:
-    """({picture: its PNG path}, {"right", "shown"}: how many of the prediction grid's seeded images have one of
-    their own words among their top 5)."""
+def begin_pictures(model, config, words, dataset, split, settings, progress, cache, fits: linear.FitPool) -> dict:
+    """{picture: the Future of its PNG bytes (the prediction grid's: (bytes, right, shown))}, drawn in `fits`
+    (pictures.py needs no TensorFlow): the test images' features are taken here, the drawing (t-SNE, matplotlib,
+    about 6 s) runs in the pool from the evaluation's start."""
     test = list(itertools.islice(_split_records(dataset, split), settings.map_images))
     images = [image for _, image, _ in test]
     # Scored as word prediction scores them (resize, centre crop): the model's own view of a test image.
@@ -619,23 +621,27 @@ def draw_pictures(model, config, words, dataset, split, settings, progress, out_
     grid = [index[w] for w in settings.grid_words if w in index] or frequent[:6]
     # Ranked as word prediction ranks them (natural); a word's top images do not depend on its prior.
     natural = np.asarray(model.ranked(arrays["scores"], "natural"))
-    predictions, hits, shown = pictures.prediction_grid(
-        natural,
-        images,
-        [[i for i in ids if i < num_words] for _, _, ids in test],
-        words,
-        os.path.join(out_dir, "predictions.png"),
-    )
+    own_words = [[i for i in ids if i < num_words] for _, _, ids in test]
+    kernel = model.head.kernel.numpy()[frequent]
     return {
-        "image_map": pictures.image_map(arrays["embedding"], images, os.path.join(out_dir, "image_map.png")),
-        "word_map": pictures.word_map(
-            model.head.kernel.numpy()[frequent], [words[i] for i in frequent], os.path.join(out_dir, "word_map.png")
-        ),
-        "top_images": pictures.top_images_grid(
-            arrays["scores"], images, words, grid, os.path.join(out_dir, "top_images.png")
-        ),
-        "predictions": predictions,
-    }, {"right": hits, "shown": shown}
+        "image_map": fits.call(pictures.image_map, arrays["embedding"], images),
+        "word_map": fits.call(pictures.word_map, kernel, [words[i] for i in frequent]),
+        "top_images": fits.call(pictures.top_images_grid, arrays["scores"], images, words, grid),
+        "predictions": fits.call(pictures.prediction_grid, natural, images, own_words, words),
+    }
+
+
+def write_pictures(drawn: dict, out_dir: str) -> tuple[dict, dict]:
+    """({picture: its PNG path}, {"right", "shown"}: how many of the prediction grid's seeded images have one of
+    their own words among their top 5) of begin_pictures' drawings, written in out_dir."""
+    files, counts = {}, {}
+    for name, future in drawn.items():
+        png = future.result()
+        if name == "predictions":
+            png, counts["right"], counts["shown"] = png
+        files[name] = os.path.join(out_dir, f"{name}.png")
+        fileio.write_bytes_atomic(files[name], png)
+    return files, counts
 
 
 # Images shown in each word's gallery of the search experiment.
@@ -769,8 +775,8 @@ def _embeddings(context: Context) -> dict:
     return {**ours, "word2vec": others["word2vec"], "word2vec_concatenated": others["concatenated"]}
 
 
-def _pictures(context: Context) -> dict:
-    files, counts = draw_pictures(
+def _begin_pictures(context: Context) -> None:
+    context.begun["pictures"] = begin_pictures(
         context.model,
         context.config,
         context.words,
@@ -778,9 +784,13 @@ def _pictures(context: Context) -> dict:
         context.split,
         context.settings,
         context.progress,
-        context.directory.eval,
         context.cache,
+        context.fits,
     )
+
+
+def _pictures(context: Context) -> dict:
+    files, counts = write_pictures(context.begun.pop("pictures"), context.directory.eval)
     return {"files": {k: os.path.basename(v) for k, v in files.items()}, "prediction_grid": counts}
 
 
@@ -833,7 +843,7 @@ REGISTRY = {
         Experiment(
             "embeddings", "word embeddings (section 4.3)", _embeddings, needs_split=False, begin=_begin_embeddings
         ),
-        Experiment("pictures", "pictures (figures 3, 4, 6)", _pictures),
+        Experiment("pictures", "pictures (figures 3, 4, 6)", _pictures, begin=_begin_pictures),
         Experiment(
             "search", "collection search: the held-out images embedded by the export, galleries by word", _search
         ),
@@ -911,16 +921,18 @@ def evaluate_run(
     # Run in RUN_ORDER, whatever order they were asked in; written in the registry's.
     chosen = [REGISTRY[name] for name in RUN_ORDER if name in experiments]
     runnable = [e for e in chosen if split is not None or not e.needs_split]
-    results, seconds, evaluation_started = {}, {}, time.perf_counter()
+    results, seconds, evaluation_started = {}, dict.fromkeys((e.name for e in chosen), 0.0), time.perf_counter()
     with fits:
         for experiment in runnable:
             if experiment.begin is not None:
+                started = time.perf_counter()
                 experiment.begin(context)
+                seconds[experiment.name] += time.perf_counter() - started
         for experiment in chosen:
             log(experiment.title + (f" ({split or 'no'} split)" if experiment.needs_split else ""))
             started = time.perf_counter()
             results[experiment.name] = experiment.run(context) if experiment in runnable else no_split
-            seconds[experiment.name] = time.perf_counter() - started
+            seconds[experiment.name] += time.perf_counter() - started
         for experiment in chosen:  # The results that waited for the pool.
             if callable(results[experiment.name]):
                 started = time.perf_counter()
