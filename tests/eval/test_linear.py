@@ -94,12 +94,15 @@ def test_one_process_fits_here_and_a_negative_count_is_refused():
         linear.FitPool(-1)
 
 
-def test_the_pools_module_starts_without_tensorflow():
+def test_the_pools_module_and_every_task_the_evaluation_hands_it_start_without_tensorflow():
+    """The modules of the functions run in the pool (linear's fits and raw-pixel floors, word2vec and the word
+    lists, the pictures): a worker that imported TensorFlow would take seconds and its memory for nothing."""
+    modules = "wsl_tf.eval.linear, wsl_tf.eval.embeddings, wsl_tf.eval.pictures"
     imported = subprocess.run(
         [
             sys.executable,
             "-c",
-            "import sys, wsl_tf.eval.linear; print('tensorflow' in sys.modules, 'keras' in sys.modules)",
+            f"import sys, {modules}; print('tensorflow' in sys.modules, 'keras' in sys.modules)",
         ],
         capture_output=True,
         text=True,
@@ -149,6 +152,22 @@ def test_call_runs_a_function_in_a_worker_process():
         assert pool.call(os.getpid).result() != os.getpid()
     with linear.FitPool(1) as pool:
         assert pool.call(os.getpid).result() == os.getpid()
+
+
+def _thread_pools_after_loading_scipy_and_scikit_learn() -> list:
+    import scipy.linalg  # noqa: F401 -- scipy's own OpenBLAS, loaded after the worker started.
+    import sklearn.manifold  # noqa: F401 -- t-SNE's OpenMP.
+    from threadpoolctl import threadpool_info
+
+    return [(pool["user_api"], pool["num_threads"]) for pool in threadpool_info()]
+
+
+def test_every_thread_pool_in_a_worker_has_one_thread():
+    """Those loaded before the worker's start and those loaded by a task (a pool of two threads that the
+    scheduler keeps pausing spins in its barriers)."""
+    with linear.FitPool(2) as pool:
+        pools = pool.call(_thread_pools_after_loading_scipy_and_scikit_learn).result()
+    assert {"blas", "openmp"} <= {api for api, _ in pools} and {threads for _, threads in pools} == {1}
 
 
 def test_the_workers_run_at_a_lower_priority_than_this_process():

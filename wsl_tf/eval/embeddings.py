@@ -259,3 +259,19 @@ def freedict_pairs(root: str) -> tuple[list, list]:
         read_freedict(os.path.join(root, "freedict-eng-fra.index")),
         read_freedict(os.path.join(root, "freedict-fra-eng.index")),
     )
+
+
+# The word lists the embeddings are scored on: corpus -> the lists it holds.
+WORD_LISTS = {"analogies": ("analogies",), "men": ("men",), "freedict": ("en_fr", "fr_en")}
+
+
+def read_word_lists(paths: dict) -> dict:
+    """The analogy questions, MEN pairs and FreeDict pairs of the corpora in paths ({corpus of WORD_LISTS: its
+    directory}), read once for every set of embeddings (the evaluation reads them in its fit pool: FreeDict's
+    dictionaries take about 3 s)."""
+    readers = {
+        "analogies": lambda path: {"analogies": read_analogies(path)},
+        "men": lambda path: {"men": read_similarity_pairs(path)},
+        "freedict": lambda path: dict(zip(WORD_LISTS["freedict"], freedict_pairs(path))),
+    }
+    return {key: value for corpus, path in paths.items() for key, value in readers[corpus](path).items()}

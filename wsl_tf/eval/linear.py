@@ -184,18 +184,25 @@ def usable_cores() -> int:
 WORKER_NICENESS = 19
 
 
+# Environment variables that give each thread pool a worker may load later (scipy's own OpenBLAS, scikit-learn's
+# OpenMP in t-SNE) one thread.
+_ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def _start_worker() -> None:
-    """A pool worker runs at a lower priority, its BLAS on one thread: the workers and the main process's
-    TensorFlow share the cores."""
+    """A pool worker runs at a lower priority, every thread pool of its libraries on one thread (BLAS, OpenMP):
+    the workers and the main process's TensorFlow share the cores. A pool of two threads in a worker the
+    scheduler keeps pausing spins in its barriers: t-SNE in a worker took 28 CPU-s instead of 7."""
     from threadpoolctl import threadpool_limits
 
-    global _BLAS_LIMIT
+    global _THREAD_LIMITS
     if hasattr(os, "nice"):
         os.nice(WORKER_NICENESS)
-    _BLAS_LIMIT = threadpool_limits(limits=1, user_api="blas")
+    os.environ.update(dict.fromkeys(_ONE_THREAD, "1"))  # Pools not loaded yet read these when they load.
+    _THREAD_LIMITS = threadpool_limits(limits=1)  # Those loaded already.
 
 
-_BLAS_LIMIT = None
+_THREAD_LIMITS = None
 
 
 class FitPool:

@@ -527,32 +527,16 @@ def _transfer_entry(
     return entry
 
 
-# The word lists the embeddings are scored on: corpus -> the lists it holds.
-WORD_LISTS = {"analogies": ("analogies",), "men": ("men",), "freedict": ("en_fr", "fr_en")}
-
-
-def read_word_lists(paths: dict) -> dict:
-    """The analogy questions, MEN pairs and FreeDict pairs of the corpora in paths ({corpus of WORD_LISTS: its
-    directory}), read once for every set of embeddings. TensorFlow-free: the fit pool reads them (FreeDict's
-    dictionaries take about 3 s)."""
-    readers = {
-        "analogies": lambda path: {"analogies": embeddings.read_analogies(path)},
-        "men": lambda path: {"men": embeddings.read_similarity_pairs(path)},
-        "freedict": lambda path: dict(zip(WORD_LISTS["freedict"], embeddings.freedict_pairs(path))),
-    }
-    return {key: value for corpus, path in paths.items() for key, value in readers[corpus](path).items()}
-
-
 def _begin_word_lists(resources: Resources, fits: linear.FitPool) -> tuple:
-    """(the Future of read_word_lists in `fits`, {list: ResourceUnavailable} of the lists whose corpus cannot be
-    had); the corpora are found (or fetched) here."""
+    """(the Future of embeddings.read_word_lists in `fits`, {list: ResourceUnavailable} of the lists whose corpus
+    cannot be had); the corpora are found (or fetched) here."""
     paths, missing = {}, {}
-    for corpus, keys in WORD_LISTS.items():
+    for corpus, keys in embeddings.WORD_LISTS.items():
         try:
             paths[corpus] = resources.path(corpus)
         except ResourceUnavailable as error:
             missing.update({key: error for key in keys})
-    return fits.call(read_word_lists, paths), missing
+    return fits.call(embeddings.read_word_lists, paths), missing
 
 
 def _embedding_scores(vectors: embeddings.WordEmbeddings, lists: dict) -> dict:
