@@ -169,6 +169,27 @@ def test_epochs_only_validate_one_epoch_of_2n_images_trains_as_two_of_n(twelve_w
         np.testing.assert_array_equal(one, two)
 
 
+@pytest.mark.slow  # Three runs of its own: kept out of the fast set's 4 minutes.
+def test_runs_given_one_validation_read_the_val_images_once_and_validate_as_on_their_own(
+    twelve_word_dataset, tmp_path, monkeypatch
+):
+    """What the training choices do: their runs share the decoded val images."""
+    from wsl_tf import precision
+    from wsl_tf.train.trainer import val_batches
+
+    reads = []
+    original = precision.first_images
+    monkeypatch.setattr(precision, "first_images", lambda *args: reads.append(args[1]) or original(*args))
+    config = tiny_config(twelve_word_dataset, max_epochs=1, epoch_size=64)
+    shared = val_batches(config, PreparedDataset(config.data.dir))
+    histories = [
+        train(config, str(tmp_path / name), log=lambda *_: None, validation=validation)["history"]
+        for name, validation in (("first", shared), ("second", shared), ("own", None))
+    ]
+    assert reads == ["val", "val"]  # Once for the two that share, once for the one on its own.
+    assert [h[0]["val_error"] for h in histories] == [histories[2][0]["val_error"]] * 3
+
+
 def test_a_non_finite_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(twelve_word_dataset, tmp_path):
     """Its own run: a learning rate that blows the loss up."""
     config = tiny_config(twelve_word_dataset, max_epochs=1, log_every_steps=3, checkpoint_every_steps=100)

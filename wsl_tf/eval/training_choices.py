@@ -30,7 +30,7 @@ from wsl_tf.eval import linear, transfer
 from wsl_tf.eval.baselines import frequency_scores
 from wsl_tf.precision import HeldOutBatches, natural_and_raw_scores, split_precision, split_precisions
 from wsl_tf.run_directory import RunDirectory, restore_run
-from wsl_tf.train.trainer import train
+from wsl_tf.train.trainer import train, val_batches
 
 # name: (loss, sampler, labels).
 TRAINING_CHOICES = {
@@ -84,8 +84,10 @@ def run_choices(
     fits = fits or linear.FitPool(1)
     learning_rate = settings.choice_learning_rate or config.optimizer.learning_rate
     results, per_image, transfers = {}, {}, {}
-    # The held-out images, decoded once for the four runs and the prior.
+    # The held-out images and the val images the trainer validates on, decoded once for the four runs (and the
+    # prior).
     held_out = HeldOutBatches(dataset, split, config.input, config.eval.batch_size, settings.test_images)
+    validation = val_batches(config, dataset)
     for name, (loss, sampler, labels) in TRAINING_CHOICES.items():
         variant = config.copy_and_resolve_references()
         variant.loss = loss
@@ -100,7 +102,7 @@ def run_choices(
             f"training choice: {name} ({settings.choice_epochs} x {settings.choice_epoch_size} images, "
             f"learning rate {learning_rate:g})"
         )
-        train(variant, directory, dataset=dataset, log=lambda *_: None, progress=progress)
+        train(variant, directory, dataset=dataset, log=lambda *_: None, progress=progress, validation=validation)
         model = restore_run(directory).model
         scored = split_precisions(
             natural_and_raw_scores(model),

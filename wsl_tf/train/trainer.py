@@ -55,12 +55,19 @@ class TrainingError(UserError, RuntimeError):
 
 
 def train(
-    config, workdir: str, callbacks=(), log=print, dataset: PreparedDataset | None = None, progress: bool = True
+    config,
+    workdir: str,
+    callbacks=(),
+    log=print,
+    dataset: PreparedDataset | None = None,
+    progress: bool = True,
+    validation: HeldOutBatches | None = None,
 ) -> dict:
     """Train (or resume) the run `config` describes in `workdir`; returns the summary.
 
     dataset: the opened config.data.dir, if the caller has it (opened here otherwise).
-    progress: show each epoch's progress bar.
+    progress: show each epoch's progress bar. validation: val_batches(config, dataset), when the caller trains
+    several runs on the same dataset (read here otherwise).
     """
     dataset = _checked_dataset(config, dataset)
     _check_val_split(dataset, log)
@@ -69,7 +76,7 @@ def train(
         _write_run_files(config, workdir, dataset)
     if config.train.deterministic:
         tf.config.experimental.enable_op_determinism()
-    trainer = _Trainer(config, workdir, dataset, log, progress)
+    trainer = _Trainer(config, workdir, dataset, log, progress, validation)
     trainer.restore()
     reason = trainer.nothing_left_to_train()
     if reason:
@@ -261,7 +268,15 @@ def _load_history(workdir: str, epochs_done: int) -> list:
 class _Trainer:
     """One call of `train`: the run, its schedule and checkpoints, and the loop's steps."""
 
-    def __init__(self, config, workdir: str, dataset: PreparedDataset, log, progress: bool = True):
+    def __init__(
+        self,
+        config,
+        workdir: str,
+        dataset: PreparedDataset,
+        log,
+        progress: bool = True,
+        validation: HeldOutBatches | None = None,
+    ):
         self.config, self.workdir, self.dataset, self.log, self.progress = config, workdir, dataset, log, progress
         self.directory = RunDirectory(workdir)
         self.chief = training_run.is_chief()
@@ -292,7 +307,7 @@ class _Trainer:
         self.checkpoints = _CheckpointWriter(checkpoint, workdir, config.train.keep_checkpoints, self.chief)
         self.history: list = []
         self.trained_steps = 0
-        self.val_batches = val_batches(config, dataset)
+        self.val_batches = validation or val_batches(config, dataset)
 
     # --- Restore -------------------------------------------------------------------------------------------
     def restore(self) -> None:
