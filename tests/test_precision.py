@@ -21,6 +21,7 @@ from wsl_tf.precision import (
     model_scores,
     natural_and_raw_scores,
     per_image_precision,
+    per_image_precisions,
     precision_at_k,
     split_precision,
     word_ids,
@@ -179,7 +180,25 @@ def test_the_ceiling_and_each_images_precision_against_a_count():
     assert ceiling_at_k(labels, 2) == (1.0 + 0.5, 2.0)
     assert ceiling_at_k(labels, 4) == (0.75 + 0.25, 2.0)
     per_image = per_image_precision(scores, labels, 2)  # Image 1: top-2 {0, 2} both right; image 2: {1, 2} one.
-    np.testing.assert_allclose(per_image[:2], [1.0, 0.5]) and np.isnan(per_image[2])
+    np.testing.assert_allclose(per_image[:2], [1.0, 0.5])
+    assert np.isnan(per_image[2])
+
+
+def test_every_k_from_one_ranking_is_a_brute_force_count_ties_to_the_lower_word():
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 4, size=(40, 12)).astype(np.float32)  # Many ties.
+    labels = np.full((40, 3), -1)
+    for row in range(40):
+        words = rng.choice(12, size=rng.integers(0, 4), replace=False)
+        labels[row, : len(words)] = words
+    got = per_image_precisions(tf.constant(scores), tf.constant(labels), (1, 3, 5))
+    for k in (1, 3, 5):
+        for row in range(40):
+            ranked = sorted(range(12), key=lambda word: (-scores[row, word], word))[:k]
+            own = set(labels[row][labels[row] >= 0].tolist())
+            expected = len(own & set(ranked)) / k if own else np.nan
+            np.testing.assert_equal(got[k][row], expected)
+        np.testing.assert_equal(got[k], per_image_precision(tf.constant(scores), tf.constant(labels), k))
 
 
 def test_split_precision_gives_the_ceiling_and_per_image_values_of_its_images(ten_word_dataset):

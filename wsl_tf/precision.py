@@ -23,16 +23,25 @@ class NoLabelledImagesError(DataError):
     """The split has no image with a word among the first num_words: nothing to average."""
 
 
-def per_image_precision(scores, labels, k: int) -> np.ndarray:
-    """Each image's precision@k [B] (NaN for an image with no word): the one scorer every figure comes from.
+def per_image_precisions(scores, labels, ks: Sequence[int]) -> dict:
+    """{k: each image's precision@k [B] (NaN for an image with no word)} for each k of ks: the one scorer every
+    figure comes from.
 
     scores: [B, K] word scores; labels: [B, L] word ids, -1 padded. Ties go
-    to the lower word id (top_k's order).
+    to the lower word id (top_k's order), so the top k of the top max(ks)
+    are the top k: one top_k serves every k.
     """
-    top = tf.math.top_k(scores, k=k).indices
+    top = tf.math.top_k(scores, k=max(ks)).indices
     labels = tf.cast(labels, top.dtype)
-    hits = tf.reduce_sum(tf.cast(tf.reduce_any(tf.equal(top[:, :, None], labels[:, None, :]), -1), tf.float64), 1)
-    return np.where(np.asarray(tf.reduce_any(labels >= 0, axis=1)), hits.numpy() / k, np.nan)
+    right = np.asarray(tf.reduce_any(tf.equal(top[:, :, None], labels[:, None, :]), -1), np.float64)  # [B, max k]
+    hits = np.cumsum(right, axis=1)
+    labelled = np.asarray(tf.reduce_any(labels >= 0, axis=1))
+    return {k: np.where(labelled, hits[:, k - 1] / k, np.nan) for k in ks}
+
+
+def per_image_precision(scores, labels, k: int) -> np.ndarray:
+    """Each image's precision@k [B] (NaN for an image with no word): per_image_precisions at one k."""
+    return per_image_precisions(scores, labels, (k,))[k]
 
 
 def precision_at_k(scores, labels, k: int) -> tuple[float, int]:
@@ -168,8 +177,9 @@ def split_precisions(
     for batch in batches:
         labels = tf.where(batch["labels"] < num_words, batch["labels"], -1)
         for name, scores in scores_fn(batch["images"]).items():
+            per_k = per_image_precisions(scores, labels, sorted({min(k, num_words) for k in ks}))
             for k in ks:
-                values = per_image_precision(scores, labels, min(k, num_words))
+                values = per_k[min(k, num_words)]
                 totals[(name, k)] = totals.get((name, k), 0.0) + float(np.nansum(values))
                 if per_image:
                     images.setdefault((name, k), []).append(values[~np.isnan(values)])

@@ -61,6 +61,7 @@ def test_training_choices_change_only_the_loss_and_sampling_and_score_each_run(t
             "input.labels",
             "train.max_epochs",
             "train.epoch_size",
+            "train.checkpoint_every_steps",
             "train.export",
             "schedule.min_epochs_per_lr",
             "optimizer.learning_rate",
@@ -70,6 +71,9 @@ def test_training_choices_change_only_the_loss_and_sampling_and_score_each_run(t
         # 32 images in batches of 8: the same 4 steps for every choice.
         assert json.loads(open(os.path.join(directory, "summary.json")).read())["step"] == 4
         assert not os.path.exists(os.path.join(directory, "export"))
+        # Saved at the epoch's end only (the shared run's config saves every 2 steps).
+        saved = [name for name in os.listdir(os.path.join(directory, "checkpoints")) if name.endswith(".index")]
+        assert saved == ["ckpt-4.index"]
     assert section["resamples"] == 1000 and all(
         0 < section["runs"][name][f"spread_at_{k}"] < 0.5 for name in sweeps.TRAINING_CHOICES for k in (1, 5, 10)
     )

@@ -93,8 +93,14 @@ def run_choices(
         variant.loss = loss
         variant.input.update({"sampler": sampler, "labels": labels})
         variant.optimizer.learning_rate = learning_rate
+        # Checkpointed at each epoch's end only (a step count no epoch reaches): a killed run trains its epoch again.
         variant.train.update(
-            {"max_epochs": settings.choice_epochs, "epoch_size": settings.choice_epoch_size, "export": False}
+            {
+                "max_epochs": settings.choice_epochs,
+                "epoch_size": settings.choice_epoch_size,
+                "checkpoint_every_steps": settings.choice_epoch_size,
+                "export": False,
+            }
         )
         variant.schedule.min_epochs_per_lr = settings.choice_epochs + 1
         directory = choice_directory(out_dir, name, settings.choice_epochs, settings.choice_epoch_size, learning_rate)
