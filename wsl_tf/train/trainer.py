@@ -307,7 +307,7 @@ class _Trainer:
         self.checkpoints = _CheckpointWriter(checkpoint, workdir, config.train.keep_checkpoints, self.chief)
         self.history: list = []
         self.trained_steps = 0
-        self.val_batches = validation or val_batches(config, dataset)
+        self.val_batches = val_batches(config, dataset) if validation is None else validation
 
     # --- Restore -------------------------------------------------------------------------------------------
     def restore(self) -> None:
